@@ -1,0 +1,164 @@
+"""Strength schedules: one small API for every regularization strength.
+
+A strength (a penalty's ``lam``, a proximal or decoupled ``lam``, a dropout ``drop``, an
+augmentation ``strength``) is a number or a :class:`Schedule`. A schedule is a pure
+function of a counter ``t``: optimizer steps (``unit="step"``, the default) or epochs
+(``unit="epoch"``).
+
+Who advances the counters:
+
+* the step counter of a penalty advances on each call made with autograd enabled (one
+  training step); of an attached update rule, on each ``optimizer.step()``; of a dropout
+  module, on each forward pass in training mode;
+* the epoch counter is set by the training loop: ``rl.schedules.set_epoch(epoch, model, pen)``.
+
+Example::
+
+    pen = rl.L2(rl.schedules.warmup(1e-3, steps=500))   # 0 -> 1e-3 over 500 steps
+    drop = rl.Dropout(drop=rl.schedules.linear(0.0, 0.5, steps=20, unit="epoch"))
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
+from reglab._validation import check_choice, check_float, check_int, fail
+
+__all__ = [
+    "Schedule",
+    "Scheduled",
+    "constant",
+    "cosine",
+    "linear",
+    "set_epoch",
+    "step",
+    "warmup",
+    "check_strength",
+]
+
+Strength = Union[float, "Schedule"]
+
+
+class Schedule:
+    """A strength as a function of ``t`` (steps or epochs). Build one with the factories below."""
+
+    def __init__(self, fn: Callable[[int], float], low: float, high: float, unit: str, name: str):
+        self._fn = fn
+        self.low, self.high = low, high  # the range of values it takes, for validation
+        self.unit = check_choice("Schedule", "unit", unit, ("step", "epoch"))
+        self._name = name
+
+    def __call__(self, t: int) -> float:
+        return float(self._fn(max(int(t), 0)))
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+def constant(value: float, unit: str = "step") -> Schedule:
+    """``value`` at every ``t``."""
+    v = check_float("constant", "value", value)
+    return Schedule(lambda t: v, v, v, unit, f"constant({v!r})")
+
+
+def linear(start: float, end: float, steps: int, unit: str = "step") -> Schedule:
+    """``start + (end - start) * min(t / steps, 1)``."""
+    a, b = check_float("linear", "start", start), check_float("linear", "end", end)
+    n = check_int("linear", "steps", steps, 1)
+    return Schedule(lambda t: a + (b - a) * min(t / n, 1.0), min(a, b), max(a, b), unit,
+                    f"linear({a!r}, {b!r}, steps={n}, unit={unit!r})")
+
+
+def cosine(start: float, end: float, steps: int, unit: str = "step") -> Schedule:
+    """``end + (start - end) * (1 + cos(pi * min(t / steps, 1))) / 2``."""
+    a, b = check_float("cosine", "start", start), check_float("cosine", "end", end)
+    n = check_int("cosine", "steps", steps, 1)
+    fn = lambda t: b + (a - b) * 0.5 * (1.0 + math.cos(math.pi * min(t / n, 1.0)))  # noqa: E731
+    return Schedule(fn, min(a, b), max(a, b), unit,
+                    f"cosine({a!r}, {b!r}, steps={n}, unit={unit!r})")
+
+
+def step(values: Sequence[float], boundaries: Sequence[int], unit: str = "step") -> Schedule:
+    """Piecewise constant: ``values[i]`` for ``boundaries[i-1] <= t < boundaries[i]``.
+
+    ``len(values)`` must be ``len(boundaries) + 1``; boundaries strictly increasing.
+    """
+    vals = [check_float("step", "values", v) for v in values]
+    bounds = [check_int("step", "boundaries", b, 1) for b in boundaries]
+    if len(vals) != len(bounds) + 1:
+        raise fail("step", "values", f"a list of len(boundaries) + 1 = {len(bounds) + 1} floats",
+                   list(values))
+    if any(b1 >= b2 for b1, b2 in zip(bounds, bounds[1:])):
+        raise fail("step", "boundaries", "a strictly increasing list of ints", list(boundaries))
+    return Schedule(lambda t: vals[bisect.bisect_right(bounds, t)], min(vals), max(vals), unit,
+                    f"step({vals!r}, {bounds!r}, unit={unit!r})")
+
+
+def warmup(target: Strength, steps: int, unit: str = "step") -> Schedule:
+    """Linear ramp from 0 to ``target`` over ``steps``, then ``target`` (a number or a schedule,
+    evaluated at the same ``t``)."""
+    n = check_int("warmup", "steps", steps, 1)
+    if isinstance(target, Schedule):
+        inner = target
+        fn = lambda t: inner(t) * min(t / n, 1.0)  # noqa: E731
+        return Schedule(fn, min(0.0, inner.low), max(0.0, inner.high), inner.unit,
+                        f"warmup({inner!r}, steps={n})")
+    v = check_float("warmup", "target", target)
+    return Schedule(lambda t: v * min(t / n, 1.0), min(0.0, v), max(0.0, v), unit,
+                    f"warmup({v!r}, steps={n}, unit={unit!r})")
+
+
+def check_strength(owner: str, name: str, value: Any, low: float | None = None,
+                   high: float | None = None, *, low_open: bool = False,
+                   high_open: bool = False) -> Strength:
+    """Validate a strength: a number in the interval, or a schedule whose values stay in it."""
+    if isinstance(value, Schedule):
+        for end in (value.low, value.high):
+            try:
+                check_float(owner, name, end, low, high, low_open=low_open, high_open=high_open)
+            except ValueError:
+                check_float(owner, name, float("nan"), low, high, low_open=low_open,
+                            high_open=high_open, extra=f" or a schedule within it; {value!r} "
+                            f"reaches {end!r}")
+        return value
+    return check_float(owner, name, value, low, high, low_open=low_open, high_open=high_open,
+                       extra=" or a schedule")
+
+
+class Scheduled:
+    """Mixin for objects whose strengths may be schedules: holds the step and epoch counters."""
+
+    _step_count: int = 0
+    _epoch: int = 0
+
+    def value_of(self, strength: Strength) -> float:
+        """The current value of a strength (a number, or a schedule at this object's counter)."""
+        if isinstance(strength, Schedule):
+            return strength(self._step_count if strength.unit == "step" else self._epoch)
+        return float(strength)
+
+    def advance(self, steps: int = 1) -> None:
+        """Count ``steps`` optimizer steps (called by the object itself; see the module doc)."""
+        self._step_count += steps
+
+    def set_epoch(self, epoch: int) -> None:
+        self._epoch = int(epoch)
+
+    def _scheduled_children(self) -> Sequence["Scheduled"]:
+        return ()
+
+
+def set_epoch(epoch: int, *objects: Any) -> None:
+    """Set the epoch counter of every scheduled object in ``objects`` (modules are walked)."""
+    epoch = check_int("set_epoch", "epoch", epoch, 0)
+    stack = list(objects)
+    while stack:
+        obj = stack.pop()
+        if hasattr(obj, "modules") and callable(obj.modules):
+            stack.extend(m for m in obj.modules() if isinstance(m, Scheduled) and m is not obj)
+        if isinstance(obj, Scheduled):
+            obj.set_epoch(epoch)
+            stack.extend(obj._scheduled_children())
