@@ -1,0 +1,69 @@
+"""Run every benchmark in one session and rewrite bench/RESULTS.md as one consistent table.
+
+Each script has ``main(argv)`` and writes its own markdown section with ``--markdown PATH``;
+this script runs them one after another (never in parallel: they time things) and joins the
+sections under a header that records the machine and versions.
+
+    make bench        # or: .venv/bin/python bench/run_all.py [--only penalty_overhead ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import os
+import pathlib
+import platform
+import sys
+import tempfile
+
+import torch
+
+HERE = pathlib.Path(__file__).resolve().parent
+SCRIPTS = ["penalty_overhead", "augment_throughput"]
+
+
+def header() -> str:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        "# Benchmark results\n\n"
+        "Written by `make bench` (bench/run_all.py): every figure below comes from one session,\n"
+        "measured side by side, medians over repetitions. Regenerate with `make bench`.\n\n"
+        f"- date: {dt.datetime.now().isoformat(timespec='seconds')}\n"
+        f"- machine: {platform.machine()}, {cpus} CPU cores available, {platform.processor() or 'cpu'}\n"
+        f"- Python {platform.python_version()}, torch {torch.__version__}, "
+        f"threads per process: 1\n\n"
+    )
+
+
+def run_one(name: str, out: pathlib.Path) -> str:
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    md = out / f"{name}.md"
+    module.main(["--markdown", str(md)])
+    return md.read_text()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", choices=SCRIPTS, help="run only these benchmarks")
+    ap.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    sections = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only or SCRIPTS:
+            print(f"== {name}", flush=True)
+            sections.append(run_one(name, pathlib.Path(tmp)))
+    target = pathlib.Path(args.output)
+    tmp_target = target.with_suffix(".tmp")
+    tmp_target.write_text(header() + "\n\n".join(s.strip() + "\n" for s in sections))
+    os.replace(tmp_target, target)
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
