@@ -1,0 +1,153 @@
+"""``load``: name or path in, a split and standardized Dataset out."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
+from reglab.data import _prepare as P
+from reglab.data._builtins import BUILTINS, SUMMARIES, load_builtin
+from reglab.data._files import SUFFIXES, read_path
+from reglab.data._types import DataError, Dataset, Raw, Split
+
+__all__ = ["available", "load"]
+
+_OWNER = "reglab.data.load"
+
+
+def _checked(fn, *args, **kwargs):
+    # The validation helpers raise InvalidParameterError; the data layer's type is DataError.
+    try:
+        return fn(*args, **kwargs)
+    except InvalidParameterError as e:
+        raise DataError(str(e)) from None
+
+
+def _check_fractions(val_fraction: Any, test_fraction: Any) -> tuple[float, float]:
+    v = _checked(check_float, _OWNER, "val_fraction", val_fraction, 0, 1, low_open=True, high_open=True)
+    t = _checked(check_float, _OWNER, "test_fraction", test_fraction, 0, 1, low_open=True,
+                 high_open=True)
+    if v + t >= 1:
+        raise DataError(f"The 'val_fraction' and 'test_fraction' parameters of {_OWNER} must add "
+                        f"up to less than 1, leaving rows to train on. Got {v!r} + {t!r} instead.")
+    return v, t
+
+
+def _read(name_or_path: Any, options: dict[str, Any]) -> tuple[str, Raw]:
+    """Dispatch to a built-in, a file or a folder; the first element is the data set's name."""
+    if isinstance(name_or_path, str) and name_or_path in BUILTINS:
+        return name_or_path, load_builtin(name_or_path, options)
+    if not isinstance(name_or_path, (str, os.PathLike)) or name_or_path == "":
+        raise DataError(str(fail(_OWNER, "name_or_path", f"a built-in name ({', '.join(BUILTINS)}), "
+                                 f"a file path or a folder path", name_or_path)))
+    shown = os.fspath(name_or_path)
+    path = Path(shown).expanduser()
+    if path.exists():
+        return shown, read_path(path, shown, options)
+    if isinstance(name_or_path, str) and not path.suffix and "/" not in shown and os.sep not in shown:
+        close = difflib.get_close_matches(shown.lower(), BUILTINS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise DataError(f"Unknown data set {shown!r}: not a built-in ({', '.join(BUILTINS)}) and no "
+                        f"file or folder of that name exists.{hint}")
+    raise DataError(f"Data file {shown!r} does not exist (looked for {path.absolute()}); give a "
+                    f"{' or '.join(SUFFIXES)} file, a folder of images, or a built-in name.")
+
+
+def _arrays(raw: Raw) -> tuple[np.ndarray, np.ndarray, int]:
+    """All rows (published test last), all labels, and how many rows the split may draw from."""
+    X, y = np.asarray(raw.X), np.asarray(raw.y)
+    if len(X) != len(y):
+        raise DataError(f"X and y of {raw.where} have different lengths: X has {len(X)} rows, "
+                        f"y has {len(y)} labels.")
+    if raw.X_test is None:
+        return X, y, len(X)
+    return np.concatenate([X, raw.X_test]), np.concatenate([y, raw.y_test]), len(X)
+
+
+def _split(X: np.ndarray, standardize: bool, kind: str, parts: list[np.ndarray], codes: np.ndarray):
+    mean = std = None
+    if standardize:
+        mean, std = P.standardize_stats(X[parts[0]], kind)
+    splits = []
+    for idx in parts:
+        x = X[idx] if mean is None else (X[idx] - mean) / std
+        splits.append(Split(X=torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                            y=torch.from_numpy(codes[idx]),
+                            indices=torch.from_numpy(idx.astype(np.int64))))
+    as_tensor = (lambda a: None if a is None else torch.from_numpy(a.astype(np.float32)))
+    return splits, as_tensor(mean), as_tensor(std)
+
+
+def load(name_or_path: str | os.PathLike, seed: int = 0, val_fraction: float = 0.15,
+         test_fraction: float = 0.2, **options: Any) -> Dataset:
+    """Load a built-in data set or a user's file, split it and standardize it on train only.
+
+    Splits are stratified and shuffled with ``seed`` (per class, ``round(f * n_c)`` rows go to
+    val and test, at least one each); val comes out of the training part; a built-in with a
+    published test split (mnist1d) keeps it, ``test_fraction`` is then unused and val is
+    ``val_fraction`` of the published training part. Standardization: x <- (x - mean) / std
+    with mean, std over the training split (per feature; per channel for image and signal).
+    Test or validation rows that exactly copy a training row raise a ``DataWarning``.
+
+    Args:
+        name_or_path: a built-in name (``BUILTINS``), a ``.csv`` or ``.npz`` file, or a folder
+            of images with one sub-folder per class.
+        seed: seed of the shuffled, stratified split (int >= 0). Default 0.
+        val_fraction: share of the rows for validation, in (0, 1). Default 0.15.
+        test_fraction: share of the rows for test, in (0, 1); val + test < 1. Default 0.2.
+        **options: ``standardize=True``; ``shuffle=True`` (False takes contiguous blocks in
+            file order, unstratified: only to demonstrate the no-shuffle pitfall); per source:
+            CSV ``target`` (required), ``delimiter=","``; folder ``size=(32, 32)`` (H, W),
+            ``grayscale=False``; sparse ``n_samples=600``, ``n_features=1000``,
+            ``n_informative=20``, ``n_classes=2``, ``data_seed=0``.
+
+    Raises:
+        DataError: with one message naming the problem and where it is.
+
+    Example:
+        >>> ds = load("wine", seed=1)
+        >>> ds.train.X.shape, ds.num_classes
+        (torch.Size([115, 13]), 3)
+    """
+    seed = _checked(check_int, _OWNER, "seed", seed, 0)
+    val_fraction, test_fraction = _check_fractions(val_fraction, test_fraction)
+    standardize = _checked(check_bool, _OWNER, "standardize", options.pop("standardize", True))
+    shuffle = _checked(check_bool, _OWNER, "shuffle", options.pop("shuffle", True))
+    name, raw = _read(name_or_path, options)
+    X, y, n_pool = _arrays(raw)
+    raw.y = y
+    codes, class_names = P.encode_labels(raw)
+    P.check_finite(X, raw)
+    fractions = [val_fraction] if raw.X_test is not None else [val_fraction, test_fraction]
+    P.check_classes(codes[:n_pool], class_names, fractions, raw, stratified=shuffle)
+    if n_pool < P._min_class_size(fractions):
+        raise DataError(f"Data {raw.where} has only {n_pool} rows; too few to split.")
+    parts = P.split_indices(codes, n_pool, fractions, seed, shuffle)
+    if raw.X_test is not None:
+        parts.append(np.arange(n_pool, len(X)))
+    P.warn_duplicates(X, *parts, where=raw.where)
+    (train, val, test), mean, std = _split(X, standardize, raw.kind, parts, codes)
+    informative = None if raw.informative is None else torch.as_tensor(raw.informative).long()
+    features = None if raw.feature_names is None else [str(f) for f in raw.feature_names]
+    return Dataset(name=name, train=train, val=val, test=test, kind=raw.kind,
+                   num_classes=len(class_names), input_shape=tuple(X.shape[1:]),
+                   feature_names=features,
+                   class_names=[str(c) for c in class_names],
+                   description=raw.description, informative=informative, mean=mean, std=std,
+                   seed=seed)
+
+
+def available() -> list[tuple[str, str, str]]:
+    """The built-in data sets as (name, kind, one-line summary), for ``reglab datasets``.
+
+    Example:
+        >>> [name for name, _, _ in available()][:2]
+        ['digits', 'mnist1d']
+    """
+    return list(SUMMARIES)

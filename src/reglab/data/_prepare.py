@@ -1,0 +1,153 @@
+"""From raw arrays to a Dataset: label encoding, checks, stratified splits, standardization."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from reglab.data._types import DataError, DataWarning, Raw
+
+__all__ = ["check_finite", "duplicates", "encode_labels", "split_indices", "standardize_stats"]
+
+
+def _integer_valued(v: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))
+
+
+def encode_labels(raw: Raw) -> tuple[np.ndarray, list[str]]:
+    """Map labels to codes 0..K-1 (sorted numerically when every label is a number) and names.
+
+    Example: ["b", "a", "b"] -> ([1, 0, 1], ["a", "b"]); ["10", "2"] -> ([1, 0], ["2", "10"]).
+    """
+    y = np.asarray(raw.y)
+    if raw.class_names is not None:                 # built-ins and folders: already codes
+        return y.astype(np.int64), list(raw.class_names)
+    if y.dtype.kind in "US":
+        try:
+            as_float = y.astype(np.float64)
+        except ValueError:
+            as_float = None
+        if as_float is not None and _integer_valued(as_float):
+            y = as_float.astype(np.int64)
+    elif y.dtype.kind == "f":
+        if not _integer_valued(y):
+            row = int(np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))[0])
+            raise DataError(f"Labels of {raw.where} must be integers or strings; row {row} has "
+                            f"{y[row]!r}.")
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "biu":
+        raise DataError(f"Labels of {raw.where} have dtype {y.dtype}; they must be integers or strings.")
+    values, codes = np.unique(y, return_inverse=True)
+    names = [str(v) for v in values]
+    hint = raw.extra.get("class_names")
+    if hint is not None and values.dtype.kind in "iu" and values.min() >= 0 and values.max() < len(hint):
+        names = [hint[int(v)] for v in values]
+    return codes.astype(np.int64).reshape(-1), names
+
+
+def check_finite(X: np.ndarray, raw: Raw) -> None:
+    """Raise a DataError counting NaN / infinite entries and saying where they are."""
+    bad = ~np.isfinite(X)
+    if not bad.any():
+        return
+    if raw.kind == "tabular":
+        per_col = bad.sum(axis=0)
+        names = raw.feature_names or [f"column {j}" for j in range(X.shape[1])]
+        places = [f"{names[j]!r} ({per_col[j]})" for j in np.flatnonzero(per_col)]
+        where = "in columns " + ", ".join(places[:10]) + (", ..." if len(places) > 10 else "")
+    else:
+        rows = np.flatnonzero(bad.reshape(len(X), -1).any(axis=1))
+        where = "in samples " + ", ".join(map(str, rows[:10])) + (", ..." if len(rows) > 10 else "")
+    raise DataError(f"Data {raw.where} has {int(bad.sum())} NaN or infinite values {where} (empty "
+                    f"cells count as missing); fill or drop them first.")
+
+
+def _allocate(n: int, fractions: Sequence[float]) -> list[int]:
+    """Per-class counts for (val[, test]): round(f * n), at least 1 each; the rest is train."""
+    return [max(1, math.floor(f * n + 0.5)) for f in fractions]
+
+
+def _min_class_size(fractions: Sequence[float]) -> int:
+    n = len(fractions) + 1
+    while n - sum(_allocate(n, fractions)) < 1:
+        n += 1
+    return n
+
+
+def check_classes(codes: np.ndarray, names: list[str], fractions: Sequence[float], raw: Raw,
+                  stratified: bool) -> None:
+    """At least two classes, and (stratified) every class big enough for one sample per split."""
+    counts = np.bincount(codes, minlength=len(names))
+    present = np.flatnonzero(counts)
+    if len(present) < 2:
+        only = names[present[0]] if len(present) else "none"
+        raise DataError(f"Only one class ({only!r}, {len(codes)} samples) in the labels of "
+                        f"{raw.where}; classification needs at least 2.")
+    if not stratified:
+        return
+    need = _min_class_size(fractions)
+    small = [c for c in range(len(names)) if counts[c] < need]
+    if small:
+        c = min(small, key=lambda k: counts[k])
+        splits = "train, val and test" if len(fractions) == 2 else "train and val"
+        raise DataError(f"Class {names[c]!r} of {raw.where} has only {counts[c]} sample(s); the "
+                        f"requested split needs at least {need} per class so that {splits} each get "
+                        f"one. Add samples, merge classes or lower val_fraction / test_fraction.")
+
+
+def split_indices(codes: np.ndarray, n_pool: int, fractions: Sequence[float], seed: int,
+                  shuffle: bool) -> list[np.ndarray]:
+    """Indices of (val[, test]) and train inside rows 0..n_pool-1: stratified and shuffled.
+
+    Per class, ``round(f * n_c)`` (at least 1) rows go to each held-out split, so every
+    split's class counts are within one sample of ``f * n_c``. ``shuffle=False`` takes
+    contiguous blocks in source order instead (the pitfall reglab can demonstrate).
+    Returns ``[train, val]`` or ``[train, val, test]``.
+    """
+    if not shuffle:
+        sizes = _allocate(n_pool, fractions)
+        ends = np.cumsum([n_pool - sum(sizes), *sizes])
+        return np.split(np.arange(n_pool), ends[:-1])
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in range(len(fractions) + 1)]
+    for c in np.unique(codes[:n_pool]):
+        idx = rng.permutation(np.flatnonzero(codes[:n_pool] == c))
+        ends = np.cumsum(_allocate(len(idx), fractions))
+        held = np.split(idx, ends)                    # val, [test,] train
+        for k, part in enumerate([held[-1], *held[:-1]]):
+            parts[k].append(part)
+    return [rng.permutation(np.concatenate(p)) for p in parts]
+
+
+def standardize_stats(X_train: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (ddof 0) over the training rows: per feature, or per channel for image/signal.
+
+    A constant feature / channel gets std 1 so it maps to 0 instead of NaN.
+    """
+    axes = {"tabular": (0,), "signal": (0, 2), "image": (0, 2, 3)}[kind]
+    mean = X_train.mean(axis=axes, keepdims=True, dtype=np.float64)[0]
+    std = X_train.std(axis=axes, keepdims=True, dtype=np.float64)[0]
+    std[std == 0] = 1.0
+    return mean, std
+
+
+def duplicates(X: np.ndarray, train: np.ndarray, held: np.ndarray) -> int:
+    """How many rows of ``held`` are exact copies of some training row."""
+    rows = np.ascontiguousarray(X.reshape(len(X), -1) + 0)   # + 0 maps -0.0 to 0.0
+    seen = {rows[i].tobytes() for i in train}
+    return sum(rows[i].tobytes() in seen for i in held)
+
+
+def warn_duplicates(X: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.ndarray,
+                    where: str) -> None:
+    """Warn (DataWarning) when test or validation rows are exact copies of training rows."""
+    n_test, n_val = duplicates(X, train, test), duplicates(X, train, val)
+    if n_test or n_val:
+        warnings.warn(
+            f"Data {where}: {n_test} of {len(test)} test rows and {n_val} of {len(val)} "
+            f"validation rows are exact duplicates of training rows, so held-out scores will be "
+            f"optimistic; remove duplicate rows from the data to avoid it.",
+            DataWarning, stacklevel=3)
