@@ -253,6 +253,12 @@ def test_check_finite_off_treats_nan_as_no_improvement():
     assert es.reason == rl.StopReason.PATIENCE and es.best_score == 1.0
 
 
+def test_check_finite_off_recovers_from_an_infinite_best():
+    es = rl.EarlyStopping(patience=1, check_finite=False, min_delta=0.1, min_delta_mode="rel")
+    assert run(es, [math.inf, 2.0, 1.9, 1.7]) == [False, False, True]
+    assert (es.best_score, es.best_epoch) == (2.0, 1)
+
+
 def test_stopping_threshold_reached_counts_as_best():
     es = rl.EarlyStopping(stopping_threshold=0.2)
     assert run(es, [1.0, 0.5, 0.2, 0.1]) == [False, False, True]
@@ -594,3 +600,11 @@ def test_any_rank_stopping_stops_every_rank():
     assert r0["message"] == ("Stopped at epoch 3: another rank stopped (patience); best 0.7 at "
                              "epoch 3.")
     assert r1["message"].startswith("Stopped at epoch 3: val_loss did not improve")
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import reglab.early_stopping as module
+    result = doctest.testmod(module, extraglobs={"rl": rl})
+    assert result.attempted >= 6 and result.failed == 0

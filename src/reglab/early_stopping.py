@@ -307,7 +307,12 @@ class EarlyStopping:
     * ``criterion``: Prechelt's :class:`GL`, :class:`PQ` or :class:`UP` fired;
     * ``patience``: ``patience`` counted epochs in a row without improvement.
 
-    Once stopped it stays stopped: further ``step`` calls return True and change nothing.
+    Once stopped it stays stopped: further ``step`` calls return True and change nothing
+    (``reset()`` starts over).
+
+    Under ``torch.distributed`` each ``step`` all-reduces (MAX) a 0/1 stop flag, so every
+    rank returns the same decision; every rank must call ``step`` once per epoch. A rank that
+    stops because another did reports the other's reason ("another rank stopped").
 
     Args:
         monitor: metrics key to watch (default ``"val_loss"``).
@@ -337,8 +342,11 @@ class EarlyStopping:
         >>> es = rl.EarlyStopping(patience=2)
         >>> [es.step({"val_loss": v}) for v in [1.0, 0.8, 0.9, 0.85]]
         [False, False, False, True]
-        >>> es.message
-        'Stopped at epoch 3: val_loss did not improve by more than 0 for 2 epochs; best 0.8 at epoch 1.'
+        >>> es.reason, es.best_score, es.best_epoch, es.stopped_epoch
+        (<StopReason.PATIENCE: 'patience'>, 0.8, 1, 3)
+        >>> print(es.message)  # doctest: +NORMALIZE_WHITESPACE
+        Stopped at epoch 3: val_loss did not improve by more than 0 for 2 epochs;
+        best 0.8 at epoch 1.
     """
 
     def __init__(
@@ -441,10 +449,11 @@ class EarlyStopping:
         self._epoch += 1
         local = self._decide(epoch, values, model)
         code = _any_rank(0 if local is None else _REASONS.index(local[0]) + 1)
+        if code and local is None:  # this rank would go on, but another one stopped
+            reason = _REASONS[code - 1]
+            local = reason, f"another rank stopped ({reason.value})"
         if code:
-            reason, clause = local or (_REASONS[code - 1], f"another rank stopped "
-                                       f"({_REASONS[code - 1].value})")
-            self._stop(epoch, reason, clause)
+            self._stop(epoch, *local)
         return bool(code)
 
     def _read(self, metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -511,6 +520,8 @@ class EarlyStopping:
         ref = self.best_score if self.best_score is not None else self.baseline
         if ref is None:
             return not math.isnan(score)
+        if math.isinf(ref):  # only with check_finite=False; a relative delta would be nan
+            return self._better(score, ref)
         delta = self.min_delta if self.min_delta_mode == "abs" else self.min_delta * abs(ref)
         return score < ref - delta if self.mode == "min" else score > ref + delta
 
@@ -584,8 +595,9 @@ class EarlyStopping:
         self.reason = None if state["reason"] is None else StopReason(state["reason"])
         self._stop_message = state["stop_message"]
         crit = state["criterion_state"]
-        if self.criterion is not None:  # a state saved without this criterion starts it fresh
-            self._criterion_state = copy.deepcopy(crit) if crit is not None else self.criterion.init()
+        if self.criterion is not None:  # a state saved without a criterion starts it fresh
+            fresh = crit is None
+            self._criterion_state = self.criterion.init() if fresh else copy.deepcopy(crit)
         weights = state["best_weights"]
         self._best_weights = None if weights is None else _cpu_copy(weights)
 
