@@ -392,3 +392,14 @@ def test_every_bad_input_has_one_clear_error(tmp_path):
             call()
         assert re.search(pattern, str(e.value)), (what, str(e.value))
         assert "\n" not in str(e.value), what
+
+
+def test_npz_string_labels_and_unknown_file_option(tmp_path):
+    y = np.array(["no", "yes", "maybe"] * 10)
+    np.savez(tmp_path / "s.npz", X=np.random.default_rng(1).normal(size=(30, 3)), y=y)
+    ds = load(tmp_path / "s.npz", seed=4)
+    assert ds.class_names == ["maybe", "no", "yes"]
+    np.testing.assert_array_equal(np.array(ds.class_names)[ds.test.y.numpy()], y[ds.test.indices.numpy()])
+    with pytest.raises(DataError, match=r"^Unknown option 'target' for file '.*s\.npz'; allowed "
+                       r"options: none\.$"):
+        load(tmp_path / "s.npz", target="y")

@@ -24,8 +24,12 @@ _NPZ_KINDS = {2: "tabular", 3: "signal", 4: "image"}
 def read_path(path: Path, shown: str, options: Mapping[str, Any]) -> Raw:
     """Read an existing file or folder; ``shown`` is the path as the user wrote it."""
     if path.is_dir():
-        opts = take_options(f"folder {shown!r}", options, {"size": (32, 32), "grayscale": False})
-        return _read_image_folder(path, f"folder {shown!r}", **opts)
+        where = f"folder {shown!r}"
+        opts = take_options(where, options, {"size": (32, 32), "grayscale": False})
+        try:
+            return _read_image_folder(path, where, **opts)
+        except OSError as e:                          # e.g. a sub-folder without read permission
+            raise DataError(f"Data {where} cannot be read: {e}.") from None
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"Unsupported data file suffix {path.suffix!r} for {shown!r}; allowed: "
