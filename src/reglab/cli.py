@@ -1,0 +1,373 @@
+"""The ``reglab`` command line: compare, run, runs (ls), datasets, check-augment.
+
+Exit codes: 0 success; 2 bad usage or bad input (one line on stderr, no traceback); 1 a
+failure inside a run; 130 interrupted (Ctrl-C; rerun the same command to resume).
+
+Other commands (explain, report, path, tune) register themselves on ``app`` from their
+own modules; see ``_register_optional_commands``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from reglab._validation import InvalidParameterError
+
+app = typer.Typer(
+    name="reglab",
+    help="Regularization for PyTorch, measured: compare L1, L2, dropout, early stopping and "
+         "augmentation on real data, over seeds, with honest statistics.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class RunFailed(Exception):
+    """A run inside the command failed (exit code 1)."""
+
+
+# -- options shared by run and compare -----------------------------------------------------------
+def _opt(default: Any = None, *names: str, help: str, **kw: Any) -> Any:
+    return typer.Option(default, *names, help=help, show_default=False, **kw)
+
+
+DataOpt = _opt(None, "--data", "-d", help="Built-in data set (see `reglab datasets`) or a "
+               ".csv/.npz file or image folder. [default: digits]")
+TargetOpt = _opt(None, "--target", help="Label column of a CSV file. [default: the last column]")
+ModelOpt = _opt(None, "--model", "-m", help="linear, mlp or cnn. [default: mlp]")
+HiddenOpt = _opt(None, "--hidden", help="Hidden widths, comma-separated, e.g. 256,256.")
+ActOpt = _opt(None, "--activation", help="relu, gelu, tanh or silu.")
+OptimOpt = _opt(None, "--optimizer", help="sgd (momentum 0.9), adam or adamw.")
+LrOpt = _opt(None, "--lr", help="Learning rate.")
+EpochsOpt = _opt(None, "--epochs", "-e", help="Maximum number of epochs.")
+BatchOpt = _opt(None, "--batch-size", help="Mini-batch size.")
+L1Opt = _opt(None, "--l1", help="L1 loss-term strength: loss + l1 * sum|w|.")
+L2Opt = _opt(None, "--l2", help="L2 loss-term strength: loss + l2 * sum w^2.")
+WdOpt = _opt(None, "--weight-decay", help="Decoupled weight decay: w <- w - lr*wd*w.")
+ProxOpt = _opt(None, "--proximal-l1", help="Proximal L1: w <- sign(w) max(|w| - lr*lam, 0).")
+DropOpt = _opt(None, "--dropout", help="Drop rate after each hidden activation, in [0, 1).")
+PatOpt = _opt(None, "--patience", "--early-stopping",
+              help="Early-stopping patience in epochs on validation loss (0: off).")
+AugOpt = _opt(None, "--augment", "-a", help="Augmentations, comma-separated, e.g. rotate,scale "
+              "(`reglab check-augment` checks them).")
+AugStrOpt = _opt(None, "--augment-strength", help="Multiplies every augmentation magnitude.")
+MixupOpt = _opt(None, "--mixup", help="Mixup alpha (0: off).")
+CutmixOpt = _opt(None, "--cutmix", help="CutMix alpha, images only (0: off).")
+DeviceOpt = _opt(None, "--device", help="cpu, cuda, mps or auto.")
+ConfigOpt = _opt(None, "--config", "-c", help="TOML file of spec keys (flags win over it).")
+OutOpt = typer.Option(Path("runs"), "--out", "-o", help="Folder that holds experiments.")
+NameOpt = _opt(None, "--name", "-n", help="Experiment name (a folder under --out).")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars; print the results only.")
+
+
+def _flag_values(**flags: Any) -> dict[str, Any]:
+    """The spec keys the user gave on the command line (None = not given)."""
+    out = {k: v for k, v in flags.items() if v is not None}
+    if "hidden" in out:
+        out["hidden"] = _parse_hidden(out["hidden"])
+    return out
+
+
+def _parse_hidden(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(h) for h in text.split(",") if h.strip())
+    except ValueError:
+        raise InvalidParameterError(
+            f"The 'hidden' parameter of RunSpec must be comma-separated ints. Got {text!r} "
+            "instead.") from None
+
+
+def _load_config(config: Optional[Path]) -> dict[str, Any]:
+    from reglab.lab.spec import load_toml
+    return {} if config is None else load_toml(config)
+
+
+def _data_kind(data: str, target: Optional[str]):
+    """Load the data once in the main process: checks it and gives its kind for the defaults."""
+    import reglab.data
+    options = {} if target is None else {"target": target}
+    return reglab.data.load(data, seed=0, **options)
+
+
+# -- commands ------------------------------------------------------------------------------------
+@app.command()
+def compare(
+    data: Optional[str] = DataOpt, target: Optional[str] = TargetOpt,
+    model: Optional[str] = ModelOpt, hidden: Optional[str] = HiddenOpt,
+    activation: Optional[str] = ActOpt, optimizer: Optional[str] = OptimOpt,
+    lr: Optional[float] = LrOpt, epochs: Optional[int] = EpochsOpt,
+    batch_size: Optional[int] = BatchOpt,
+    l1: Optional[float] = L1Opt, l2: Optional[float] = L2Opt,
+    weight_decay: Optional[float] = WdOpt, proximal_l1: Optional[float] = ProxOpt,
+    dropout: Optional[float] = DropOpt, patience: Optional[int] = PatOpt,
+    augment: Optional[str] = AugOpt, augment_strength: Optional[float] = AugStrOpt,
+    mixup: Optional[float] = MixupOpt, cutmix: Optional[float] = CutmixOpt,
+    device: Optional[str] = DeviceOpt,
+    arms: Optional[str] = _opt(None, "--arms", help="Arms, comma-separated, from none, l1, l2, "
+                               "dropout, early_stopping, augment, all. [default: all seven]"),
+    seeds: Optional[int] = _opt(None, "--seeds", "-s", help="Seeds per arm, paired across "
+                                "arms. [default: 3]"),
+    workers: Optional[int] = _opt(None, "--workers", "-w", help="Worker processes, one thread "
+                                  "each. [default: one per free core]"),
+    config: Optional[Path] = ConfigOpt, out: Path = OutOpt, name: Optional[str] = NameOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Train every regularization arm over seeds and print the measured comparison table.
+
+    Each arm (none, l1, l2, dropout, early_stopping, augment and all = L2 + dropout + early
+    stopping + augmentation) runs with seeds 0..S-1; each arm is compared with `none` on the
+    same seeds. Rerunning the same command resumes: finished runs are not run again.
+    """
+    from reglab.lab import arms as arms_mod
+    from reglab.lab.compare import make_plan
+    from reglab.lab.spec import RunSpec
+
+    cfg = _load_config(config)
+    arm_tables = cfg.pop("arms", None)
+    arm_list = None
+    if isinstance(arm_tables, list):
+        arm_list, arm_tables = arm_tables, None
+    cfg_seeds = cfg.pop("seeds", None)
+    seeds = seeds if seeds is not None else (cfg_seeds if cfg_seeds is not None else 3)
+    flags = _flag_values(data=data, target=target, model=model, hidden=hidden,
+                         activation=activation, optimizer=optimizer, lr=lr, epochs=epochs,
+                         batch_size=batch_size, device=device)
+    strengths = _flag_values(l1=l1, l2=l2, weight_decay=weight_decay, proximal_l1=proximal_l1,
+                             dropout=dropout, patience=patience, augment=augment,
+                             augment_strength=augment_strength, mixup=mixup, cutmix=cutmix)
+    base_cfg = {k: v for k, v in cfg.items() if k not in arms_mod.OVERRIDABLE}
+    strength_cfg = {k: v for k, v in cfg.items() if k in arms_mod.OVERRIDABLE}
+    RunSpec.from_dict(cfg)  # unknown keys and bad values in the file: one error naming the key
+    chosen = {**base_cfg, **flags}
+    ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
+    base = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
+    RunSpec.from_dict({**base.to_dict(), **strength_cfg, **strengths})  # validate strengths
+    arm_names = arms if arms is not None else (arm_list or list(arms_mod.ARMS))
+    if isinstance(arm_names, str):
+        arm_names = [a.strip() for a in arm_names.split(",") if a.strip()]
+    jobs = make_plan(base, ds.kind, arm_names, seeds, {**strength_cfg, **strengths},
+                     arm_tables)
+    _preflight(jobs, ds)
+    name = name or f"compare-{_stem(base.data)}"
+    _run_experiment(jobs, out, name, workers, quiet, ds, title=f"compare on {base.data}",
+                    meta={"command": "compare", "argv": sys.argv[1:]})
+
+
+@app.command()
+def run(
+    data: Optional[str] = DataOpt, target: Optional[str] = TargetOpt,
+    model: Optional[str] = ModelOpt, hidden: Optional[str] = HiddenOpt,
+    activation: Optional[str] = ActOpt, optimizer: Optional[str] = OptimOpt,
+    lr: Optional[float] = LrOpt, epochs: Optional[int] = EpochsOpt,
+    batch_size: Optional[int] = BatchOpt,
+    seed: Optional[int] = _opt(None, "--seed", help="Seed of the split, initialization, "
+                               "batch order and augmentation. [default: 0]"),
+    l1: Optional[float] = L1Opt, l2: Optional[float] = L2Opt,
+    weight_decay: Optional[float] = WdOpt, proximal_l1: Optional[float] = ProxOpt,
+    dropout: Optional[float] = DropOpt, patience: Optional[int] = PatOpt,
+    augment: Optional[str] = AugOpt, augment_strength: Optional[float] = AugStrOpt,
+    mixup: Optional[float] = MixupOpt, cutmix: Optional[float] = CutmixOpt,
+    device: Optional[str] = DeviceOpt,
+    config: Optional[Path] = ConfigOpt, out: Path = OutOpt, name: Optional[str] = NameOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Train one run from flags or --config; print each epoch, the final metrics and why it stopped.
+
+    The run is stored like a compare run (runs/NAME/); the same command again shows the
+    stored result instead of training again.
+    """
+    from reglab.lab import arms as arms_mod
+    from reglab.lab.runner import Job
+    from reglab.lab.spec import RunSpec
+
+    cfg = _load_config(config)
+    flags = _flag_values(data=data, target=target, model=model, hidden=hidden,
+                         activation=activation, optimizer=optimizer, lr=lr, epochs=epochs,
+                         batch_size=batch_size, seed=seed, l1=l1, l2=l2,
+                         weight_decay=weight_decay, proximal_l1=proximal_l1, dropout=dropout,
+                         patience=patience, augment=augment, augment_strength=augment_strength,
+                         mixup=mixup, cutmix=cutmix, device=device)
+    RunSpec.from_dict(cfg)  # unknown keys and bad values in the file: one error naming the key
+    chosen = {**cfg, **flags}
+    ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
+    spec = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
+    jobs = [Job(f"run-s{spec.seed}", "run", spec)]
+    _preflight(jobs, ds)
+    digest = hashlib.sha1(spec.to_json().encode()).hexdigest()[:8]
+    name = name or f"run-{_stem(spec.data)}-{digest}"
+    _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
+                    meta={"command": "run", "argv": sys.argv[1:]}, single=True)
+
+
+@app.command("runs")
+def runs_cmd(out: Path = OutOpt) -> None:
+    """List the experiments under --out with their runs per status."""
+    from reglab.lab import display
+    from reglab.lab.store import list_experiments
+    display.print_experiments(list_experiments(out), out)
+
+
+@app.command("ls", hidden=True)
+def ls_cmd(out: Path = OutOpt) -> None:
+    """Alias of `reglab runs`."""
+    runs_cmd(out)
+
+
+@app.command()
+def datasets() -> None:
+    """List the built-in data sets: name, kind and a one-line summary."""
+    import reglab.data
+    from reglab.lab import display
+    display.print_datasets(reglab.data.available())
+
+
+@app.command("check-augment")
+def check_augment(
+    data: str = typer.Option("digits", "--data", "-d", help="Data set to check on."),
+    augment: str = typer.Option(..., "--augment", "-a", help="Augmentations, comma-separated."),
+    target: Optional[str] = TargetOpt,
+    strength: float = typer.Option(1.0, "--strength", help="Augmentation strength."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split and the draws."),
+) -> None:
+    """Check that augmentations keep labels: a model fitted on clean data is scored on
+    augmented copies; transforms that change its predictions too often are flagged."""
+    import reglab.data
+    from reglab import augment as A
+    options = {} if target is None else {"target": target}
+    ds = reglab.data.load(data, seed=seed, **options)
+    pipeline = A.from_names(augment, ds.kind, seed=seed, strength=strength)
+    report = A.check_labels(ds, pipeline)
+    typer.echo(str(report))
+
+
+# -- shared machinery ----------------------------------------------------------------------------
+def _stem(data: str) -> str:
+    """A folder-safe short name for a data set name or path."""
+    stem = Path(data).stem if ("/" in data or "." in data) else data
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")
+    return safe[:40] or "data"
+
+
+def _preflight(jobs, ds) -> None:
+    """Build every job's model, optimizer, regularizers and augmentation once: bad input
+    fails here, before anything is written under runs/."""
+    from reglab.lab.loop import (attach_updates, make_augmentation, make_early_stopping,
+                                 make_optimizer, make_penalty, resolve_device)
+    from reglab.lab.models import build_model
+    seen = set()
+    for job in jobs:
+        key = job.spec.replace(seed=0)
+        if key in seen:
+            continue
+        seen.add(key)
+        spec = job.spec
+        resolve_device(spec.device)
+        model = build_model(spec, ds.kind, tuple(ds.input_shape), ds.num_classes)
+        opt = make_optimizer(spec, model)
+        for h in attach_updates(spec, model, opt):
+            h.remove()
+        make_penalty(spec)
+        make_augmentation(spec, ds.kind)
+        make_early_stopping(spec)
+
+
+def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
+                    meta: dict, single: bool = False) -> None:
+    from reglab.lab import display
+    from reglab.lab.runner import execute
+    from reglab.lab.store import FINISHED, Store
+
+    with Store.open(out, name, meta=meta) as store:
+        for i, job in enumerate(jobs):
+            store.add_run(job.run_id, job.arm, job.spec.seed, job.spec.to_json(), position=i)
+        todo = [j for j in jobs if store.status(j.run_id) not in FINISHED]
+        skipped = len(jobs) - len(todo)
+        console = display.console(quiet)
+        if skipped and not quiet:
+            display.err_console().print(
+                f"[dim]resuming {store.root}: {skipped} finished run(s) kept, "
+                f"{len(todo)} to run[/dim]")
+        progress = None
+        if not quiet:
+            progress = (display.EpochPrinter(console, jobs[0].spec.epochs) if single
+                        else display.RunProgress(len(jobs), skipped, jobs[0].spec.epochs))
+        try:
+            with progress if progress is not None else display.nullcontext():
+                outcome = execute(store, todo, workers=workers, progress=progress)
+        except KeyboardInterrupt:
+            display.err_console().print(
+                f"interrupted: running runs marked 'interrupted' in {store.root}; "
+                "rerun the same command to resume.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        runs = store.runs()
+        if single:
+            display.print_single(console, runs[0], store.epochs(runs[0]["id"]) if quiet else None,
+                                 store.root)
+        else:
+            display.print_comparison(console, runs, title=title, data=ds, root=store.root)
+    if outcome.failed:
+        first = next(iter(outcome.failed.items()))
+        raise RunFailed(f"{len(outcome.failed)} run(s) failed; first: {first[0]}: {first[1]}")
+
+
+def _register_optional_commands() -> None:
+    """Commands written in other modules (explain, report, path, tune) add themselves here:
+    a module ``reglab.cli_<name>`` exposing ``register(app)``."""
+    for mod in ("reglab.report.cli", "reglab.lab.path_cli", "reglab.lab.tune_cli",
+                "reglab.report.explain_cli"):
+        try:
+            module = importlib.import_module(mod)
+        except ImportError:
+            continue
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, map errors to exit codes with one line on stderr."""
+    _register_optional_commands()
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except InvalidParameterError as e:  # includes DataError and ExperimentLocked
+        _error(str(e))
+        code = EXIT_USAGE
+    except RunFailed as e:
+        _error(str(e))
+        code = EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted")
+        code = EXIT_INTERRUPTED
+    except Exception as e:  # Typer's (vendored click's) usage errors carry exit_code
+        if not hasattr(e, "format_message") or not hasattr(e, "exit_code"):
+            if type(e).__name__ == "Abort":
+                _error("aborted")
+                code = EXIT_INTERRUPTED
+            else:
+                raise
+        else:
+            _error(e.format_message())
+            code = e.exit_code
+    code = code if isinstance(code, int) else 0
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _error(message: str) -> None:
+    line = " ".join(str(message).split())  # one line, whatever the message held
+    sys.stderr.write(f"reglab: error: {line}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,112 @@
+"""``reglab compare``: every technique alone and combined, over seeds, with honest statistics.
+
+The plan is one run per (arm, seed): arm ``a`` with seed ``s`` is the base spec with the
+arm's changes and ``seed=s`` (same split, same initialization, same batch order as ``none``
+with seed ``s``), so arms are compared *paired* over seeds.
+
+Example::
+
+    plan = make_plan(RunSpec(data="digits"), kind="image", arms=["none", "l2"], seeds=3)
+    rows = summarize_arms(store.runs())
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reglab._validation import check_int
+from reglab.lab.arms import SEED_SAYS, apply_overrides, arm_changes, check_arms
+from reglab.lab.runner import Job
+from reglab.lab.spec import RunSpec
+from reglab.lab.stats import PairedDifference, Summary, paired_difference, summarize, verdict
+
+__all__ = ["make_plan", "ArmRow", "summarize_arms", "run_id"]
+
+
+def run_id(arm: str, seed: int) -> str:
+    """The store id of an arm's run with a seed: ``"l2-s1"``."""
+    return f"{arm}-s{seed}"
+
+
+def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
+              overrides: Mapping[str, Any] | None = None,
+              arm_specs: Mapping[str, Mapping[str, Any]] | None = None) -> list[Job]:
+    """One Job per (arm, seed), seeds 0 .. seeds-1, in arm order.
+
+    Args:
+        base: the base run (data, model, optimizer, epochs...); its regularizers are ignored.
+        kind: the data kind, which picks the default strengths.
+        arms: arm names (``reglab.lab.arms.ARMS``).
+        seeds: number of seeds, >= 1.
+        overrides: strengths replacing the defaults in every arm that uses them.
+        arm_specs: per-arm tables of spec keys (from TOML ``[arms.NAME]``), applied last.
+    """
+    check_arms(list(arms))
+    check_int("compare", "seeds", seeds, 1, 1000)
+    changes = apply_overrides(arm_changes(kind), overrides or {})
+    for arm, table in (arm_specs or {}).items():
+        check_arms([arm])
+        changes[arm] = {**changes.get(arm, {}), **dict(table)}
+    plain = base.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
+                         patience=0, augment=(), mixup=0.0, cutmix=0.0)
+    jobs = []
+    for arm in arms:
+        spec = plain.replace(**changes[arm])
+        jobs += [Job(run_id(arm, s), arm, spec.replace(seed=s)) for s in range(seeds)]
+    return jobs
+
+
+@dataclass
+class ArmRow:
+    """One arm's line of the comparison table (means over its finished runs)."""
+
+    arm: str
+    n_done: int
+    n_diverged: int
+    test_acc: Summary
+    test_loss: Summary
+    gap: Summary
+    sparsity: Summary
+    weight_norm: Summary
+    epochs: Summary
+    seconds: Summary
+    d_acc: PairedDifference | None
+    d_loss: PairedDifference | None
+    verdict: str
+
+    @property
+    def seed_says(self) -> tuple[str, str, str]:
+        """The seed's section-7 row for this technique: output, strength, weakness."""
+        return SEED_SAYS.get(self.arm, ("", "", ""))
+
+
+def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") -> list[ArmRow]:
+    """The comparison table from stored runs (``Store.runs()``), arms in plan order."""
+    by_arm: dict[str, list[Mapping[str, Any]]] = {}
+    for r in runs:
+        by_arm.setdefault(r["arm"], []).append(r)
+    base = {r["seed"]: r["final"] for r in by_arm.get(baseline, []) if r["status"] == "done"}
+    rows = []
+    for arm, rs in by_arm.items():
+        done = [r for r in rs if r["status"] == "done"]
+        col = lambda k: [r["final"].get(k, math.nan) for r in done]  # noqa: E731
+        d_acc = d_loss = None
+        text = "baseline" if arm == baseline else f"no {baseline} runs to compare with"
+        if arm != baseline and base:
+            seeds = [r["seed"] for r in done if r["seed"] in base]
+            mine = {r["seed"]: r["final"] for r in done}
+            d_acc = paired_difference([mine[s]["test_acc"] for s in seeds],
+                                      [base[s]["test_acc"] for s in seeds])
+            d_loss = paired_difference([mine[s]["test_loss"] for s in seeds],
+                                       [base[s]["test_loss"] for s in seeds])
+            text = (f"accuracy: {verdict(d_acc)}; "
+                    f"loss: {verdict(d_loss, higher_is_better=False)}")
+        rows.append(ArmRow(
+            arm, len(done), sum(r["status"] == "diverged" for r in rs),
+            summarize(col("test_acc")), summarize(col("test_loss")), summarize(col("gap")),
+            summarize(col("sparsity")), summarize(col("weight_norm")),
+            summarize(col("epochs_trained")), summarize(col("seconds")), d_acc, d_loss, text))
+    return rows

@@ -1,0 +1,82 @@
+"""Models the lab trains: linear, MLP and CNN, built from a data set's kind and shape.
+
+* ``linear``: multinomial logistic regression on the flattened input, ``logits = W x + b``.
+* ``mlp``: ``Flatten -> [Linear -> act -> Dropout(drop)] * len(hidden) -> Linear``; dropout
+  sits after each hidden activation (the seed's ``a_i * d_i``).
+* ``cnn``: two conv blocks (3x3 / width 3, act, 2x max-pool) then ``Linear -> act ->
+  Dropout -> Linear``; 2-D for images (N, C, H, W), 1-D for signals (N, C, L).
+
+Example::
+
+    model = build_model(RunSpec(model="mlp", hidden=(64,)), kind="image",
+                        input_shape=(1, 8, 8), num_classes=10)   # (B, 1, 8, 8) -> (B, 10)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from reglab._validation import fail
+
+__all__ = ["build_model", "activation"]
+
+_ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
+
+
+def activation(name: str) -> nn.Module:
+    """A fresh activation module by name."""
+    return _ACTIVATIONS[name]()
+
+
+def build_model(spec, kind: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """Build ``spec.model`` for a data set of ``kind`` with per-sample ``input_shape``.
+
+    Args:
+        spec: a RunSpec (uses model, hidden, activation, dropout).
+        kind: "image", "signal" or "tabular".
+        input_shape: per-sample shape, e.g. (1, 8, 8).
+        num_classes: number of output logits.
+    """
+    if spec.model == "linear":
+        return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), num_classes))
+    if spec.model == "mlp":
+        return _mlp(math.prod(input_shape), spec.hidden, num_classes, spec.activation,
+                    spec.dropout)
+    if kind not in ("image", "signal"):
+        raise fail("RunSpec", "model", "'linear' or 'mlp' for tabular data (cnn needs an "
+                   "image or a signal)", spec.model)
+    return _cnn(kind, input_shape, spec.hidden[0], num_classes, spec.activation, spec.dropout)
+
+
+def _dropout(drop: float) -> list[nn.Module]:
+    if drop <= 0:
+        return []
+    from reglab.dropout import Dropout  # the library's own layer: drop= is the drop rate
+    return [Dropout(drop=drop)]
+
+
+def _mlp(n_in: int, hidden, n_out: int, act: str, drop: float) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Flatten()]
+    for width in hidden:
+        layers += [nn.Linear(n_in, width), activation(act), *_dropout(drop)]
+        n_in = width
+    return nn.Sequential(*layers, nn.Linear(n_in, n_out))
+
+
+def _cnn(kind: str, input_shape, width: int, n_out: int, act: str, drop: float) -> nn.Sequential:
+    two_d = kind == "image"
+    conv, pool = (nn.Conv2d, nn.MaxPool2d) if two_d else (nn.Conv1d, nn.MaxPool1d)
+    c = input_shape[0]
+    ch = (32, 64)
+    blocks: list[nn.Module] = []
+    for out_ch in ch:
+        blocks += [conv(c, out_ch, 3, padding=1), activation(act), pool(2)]
+        c = out_ch
+    body = nn.Sequential(*blocks)
+    with torch.no_grad():  # infer the flattened size from the real shape
+        n_flat = body(torch.zeros(1, *input_shape)).numel()
+    return nn.Sequential(*blocks, nn.Flatten(), nn.Linear(n_flat, width), activation(act),
+                         *_dropout(drop), nn.Linear(width, n_out))

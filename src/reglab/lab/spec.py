@@ -1,0 +1,234 @@
+"""One validated, frozen description of a training run.
+
+A :class:`RunSpec` holds everything that decides a run's numbers: the data, the model, the
+optimizer, the seed and each regularizer with its strength. It is built from CLI flags, a
+TOML file or a dict (the store keeps it as JSON), and every value is checked up front with
+the library's one message template::
+
+    The 'dropout' parameter of RunSpec must be a float in the range [0, 1). Got 1.5 instead.
+
+Example::
+
+    spec = RunSpec(data="digits", l2=1e-4, dropout=0.2)
+    spec.replace(seed=1).to_dict()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from reglab._validation import (
+    InvalidParameterError,
+    check_choice,
+    check_float,
+    check_int,
+    fail,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["RunSpec", "load_toml", "MODELS", "OPTIMIZERS", "ACTIVATIONS", "DEVICES"]
+
+OWNER = "RunSpec"
+MODELS = ("linear", "mlp", "cnn")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+ACTIVATIONS = ("relu", "gelu", "tanh", "silu")
+DEVICES = ("cpu", "cuda", "mps", "auto")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that decides one run's numbers; frozen, validated on construction.
+
+    Strengths are in the seed's units: ``l1`` and ``l2`` are the loss terms
+    ``lam * sum|w|`` and ``lam * sum w^2``; ``weight_decay`` is decoupled
+    (``w <- w - lr * wd * w`` after each step); ``proximal_l1`` is the proximal step
+    ``w <- sign(w) max(|w| - lr * lam, 0)`` (exact zeros); ``dropout`` is the *drop*
+    rate; ``patience`` 0 switches early stopping off.
+
+    Args:
+        data: built-in data set name or a file/folder path.
+        target: target column for CSV files (None: the last column).
+        model: "linear", "mlp" or "cnn".
+        hidden: hidden layer widths of the MLP (the CNN's classifier width is hidden[0]).
+        activation: "relu", "gelu", "tanh" or "silu".
+        optimizer: "sgd" (momentum 0.9), "adam" or "adamw" (its own decay off: see weight_decay).
+        lr: learning rate, > 0.
+        epochs: maximum number of epochs, >= 1.
+        batch_size: mini-batch size, >= 1.
+        seed: seeds the data split, the initialization, the batch order and augmentation.
+        l1, l2: loss-term strengths, >= 0.
+        weight_decay: decoupled weight decay, >= 0.
+        proximal_l1: proximal L1 strength, >= 0.
+        dropout: drop rate after each hidden activation, in [0, 1).
+        patience: early-stopping patience in epochs on validation loss (0: off).
+        augment: augmentation names for the data kind (see ``reglab.augment.NAMES``).
+        augment_strength: multiplies every augmentation magnitude, >= 0.
+        mixup, cutmix: Beta(alpha, alpha) parameter, 0 = off.
+        device: "cpu", "cuda", "mps" or "auto".
+    """
+
+    data: str = "digits"
+    target: str | None = None
+    model: str = "mlp"
+    hidden: tuple[int, ...] = (256, 256)
+    activation: str = "relu"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    epochs: int = 60
+    batch_size: int = 64
+    seed: int = 0
+    l1: float = 0.0
+    l2: float = 0.0
+    weight_decay: float = 0.0
+    proximal_l1: float = 0.0
+    dropout: float = 0.0
+    patience: int = 0
+    augment: tuple[str, ...] = ()
+    augment_strength: float = 1.0
+    mixup: float = 0.0
+    cutmix: float = 0.0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if f.name in _CHECKS:
+                object.__setattr__(self, f.name, _CHECKS[f.name](getattr(self, f.name)))
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """The spec's keys, in declaration order."""
+        return [f.name for f in fields(cls)]
+
+    def replace(self, **changes: Any) -> RunSpec:
+        """A copy with ``changes`` applied (validated like the constructor)."""
+        _check_keys(changes)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/TOML-ready dict (tuples as lists; ``target`` left out when None)."""
+        out = {}
+        for k in self.keys():
+            v = getattr(self, k)
+            if v is None:
+                continue  # TOML has no null
+            out[k] = list(v) if isinstance(v, tuple) else v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSpec:
+        """Build a spec from a dict; unknown keys are an error naming the key."""
+        _check_keys(data)
+        return cls(**dict(data))
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys), what the store keeps."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_toml(self) -> str:
+        """A TOML document that ``load_toml`` reads back to an equal spec."""
+        return "".join(f"{k} = {_toml_value(v)}\n" for k, v in self.to_dict().items())
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file into a dict of spec keys (a ``[run]`` table or top-level keys).
+
+    Raises InvalidParameterError naming the file when it is missing or not valid TOML.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise fail(OWNER, "config", "an existing TOML file", str(path)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise InvalidParameterError(f"The config file {str(path)!r} is not valid TOML: {err}.") from None
+    return dict(doc["run"]) if isinstance(doc.get("run"), dict) else doc
+
+
+def _check_keys(data: Mapping[str, Any]) -> None:
+    known = RunSpec.keys()
+    for key in data:
+        if key not in known:
+            raise fail(OWNER, "key", f"one of {{{', '.join(known)}}}", key)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return json.dumps(str(v))  # a JSON string is a valid TOML basic string
+
+
+def _str(name: str, v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise fail(OWNER, name, "a non-empty string", v)
+    return v
+
+
+def _opt_str(name: str, v: Any) -> str | None:
+    return None if v is None else _str(name, v)
+
+
+def _hidden(v: Any) -> tuple[int, ...]:
+    allowed = "a non-empty list of ints in the range [1, 65536]"
+    if isinstance(v, (int, str)) or not hasattr(v, "__iter__"):
+        raise fail(OWNER, "hidden", allowed, v)
+    out = tuple(v)
+    if not out or any(isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 65536
+                      for h in out):
+        raise fail(OWNER, "hidden", allowed, v)
+    return out
+
+
+def _augment(v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):  # "rotate,noise" from a flag
+        v = [s.strip() for s in v.split(",") if s.strip()]
+    if not hasattr(v, "__iter__") or any(not isinstance(s, str) or not s for s in v):
+        raise fail(OWNER, "augment", "a list of augmentation names", v)
+    return tuple(v)
+
+
+def _patience(v: Any) -> int:
+    return 0 if v is None else check_int(OWNER, "patience", v, 0, 100_000)
+
+
+def _float(name, low=0.0, high=None, **kw):
+    return lambda v: check_float(OWNER, name, v, low, high, **kw)
+
+
+_CHECKS = {
+    "data": lambda v: _str("data", v),
+    "target": lambda v: _opt_str("target", v),
+    "model": lambda v: check_choice(OWNER, "model", v, MODELS),
+    "hidden": _hidden,
+    "activation": lambda v: check_choice(OWNER, "activation", v, ACTIVATIONS),
+    "optimizer": lambda v: check_choice(OWNER, "optimizer", v, OPTIMIZERS),
+    "lr": _float("lr", 0.0, None, low_open=True),
+    "epochs": lambda v: check_int(OWNER, "epochs", v, 1, 100_000),
+    "batch_size": lambda v: check_int(OWNER, "batch_size", v, 1, 1_000_000),
+    "seed": lambda v: check_int(OWNER, "seed", v, 0, 2**32 - 1),
+    "l1": _float("l1"),
+    "l2": _float("l2"),
+    "weight_decay": _float("weight_decay"),
+    "proximal_l1": _float("proximal_l1"),
+    "dropout": _float("dropout", 0.0, 1.0, high_open=True),
+    "patience": _patience,
+    "augment": _augment,
+    "augment_strength": _float("augment_strength"),
+    "mixup": _float("mixup"),
+    "cutmix": _float("cutmix"),
+    "device": lambda v: check_choice(OWNER, "device", v, DEVICES),
+}

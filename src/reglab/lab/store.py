@@ -1,0 +1,310 @@
+"""The experiment store: one folder per experiment, a SQLite database, safetensors weights.
+
+Layout of ``runs/NAME/``::
+
+    reglab.sqlite            experiment, runs (spec, status, versions), epochs, final metrics
+    models/<run>.safetensors best weights (temp file in the same folder, then os.replace)
+    results.csv              one row per run, exported from the database
+    .lock                    fcntl.flock: one process per experiment at a time
+
+Only one process writes (the lab's main process; workers return their results), every write
+is one transaction, and the journal is WAL, so a kill at any moment leaves a consistent store.
+A run's status is one of ``pending``, ``running``, ``done``, ``diverged``, ``interrupted``.
+
+Example::
+
+    with Store.open("runs", "demo") as store:
+        store.add_run("none-s0", "none", 0, spec)
+        store.start_run("none-s0")
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+import os
+import platform
+import re
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from reglab._validation import InvalidParameterError, fail
+
+__all__ = ["Store", "ExperimentLocked", "STATUSES", "FINISHED", "check_name", "versions"]
+
+STATUSES = ("pending", "running", "done", "diverged", "interrupted")
+FINISHED = ("done", "diverged")  # a rerun of either would give the same numbers
+EPOCH_COLUMNS = ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity",
+                 "weight_norm", "lr", "seconds")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiment (
+    name TEXT PRIMARY KEY, created REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, arm TEXT NOT NULL, seed INTEGER NOT NULL, spec TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending','running','done','diverged','interrupted')),
+    reason TEXT, versions TEXT, created REAL NOT NULL, started REAL, finished REAL,
+    position INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, epoch INTEGER NOT NULL,
+    data_loss REAL, penalty REAL, train_acc REAL, val_loss REAL, val_acc REAL, sparsity REAL,
+    weight_norm REAL, lr REAL, seconds REAL, PRIMARY KEY (run_id, epoch));
+CREATE TABLE IF NOT EXISTS final (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL, value REAL,
+    PRIMARY KEY (run_id, key));
+"""
+
+
+class ExperimentLocked(InvalidParameterError):
+    """Another process holds the experiment's lock."""
+
+
+def check_name(name: Any) -> str:
+    """Return ``name`` if it is a safe folder name (letters, digits, ``._-``; no ``..``)."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise fail("the experiment", "name",
+                   "1-128 letters, digits, '.', '_' or '-' (no path separators, no '..')", name)
+    return name
+
+
+def versions() -> dict[str, str]:
+    """Library versions recorded with every run."""
+    import numpy
+    import torch
+
+    import reglab
+    return {"reglab": reglab.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version()}
+
+
+class Store:
+    """One experiment folder: its database, its weights and its lock. Use as a context manager."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int):
+        self.root, self.conn, self._lock_fd = root, conn, lock_fd
+
+    @classmethod
+    def open(cls, out: str | Path, name: str, meta: Mapping[str, Any] | None = None) -> Store:
+        """Open (creating if needed) ``out/name`` and take its lock, or raise ExperimentLocked."""
+        root = Path(out) / check_name(name)
+        (root / "models").mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ExperimentLocked(
+                f"The experiment {str(root)!r} is in use by another reglab process; "
+                "wait for it to finish or choose another --name.") from None
+        conn = sqlite3.connect(root / "reglab.sqlite", isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(_SCHEMA)
+        store = cls(root, conn, fd)
+        with store._tx():
+            conn.execute("INSERT OR IGNORE INTO experiment (name, created, meta) VALUES (?,?,?)",
+                         (name, time.time(), json.dumps(dict(meta or {}), sort_keys=True)))
+        return store
+
+    @staticmethod
+    def read_only(out: str | Path, name: str) -> sqlite3.Connection:
+        """A read-only connection (no lock), for listing and reports."""
+        path = Path(out) / check_name(name) / "reglab.sqlite"
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    # -- context -------------------------------------------------------------------------
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database and release the lock."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+
+    def _tx(self):
+        return _Transaction(self.conn)
+
+    # -- runs ----------------------------------------------------------------------------
+    def add_run(self, run_id: str, arm: str, seed: int, spec_json: str, position: int = 0) -> None:
+        """Register a run as ``pending`` unless it exists; an existing one must have this spec."""
+        row = self.conn.execute("SELECT spec FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is not None:
+            if json.loads(row[0]) != json.loads(spec_json):
+                raise InvalidParameterError(
+                    f"The experiment {str(self.root)!r} already holds run {run_id!r} with another "
+                    f"configuration ({_spec_diff(json.loads(row[0]), json.loads(spec_json))}); "
+                    "pass another --name to start a new experiment.")
+            return
+        with self._tx():
+            self.conn.execute(
+                "INSERT INTO runs (id, arm, seed, spec, status, created, position) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (run_id, arm, seed, spec_json, "pending", time.time(), position))
+
+    def status(self, run_id: str) -> str | None:
+        """The run's status, or None if it is not in the store."""
+        row = self.conn.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def start_run(self, run_id: str) -> None:
+        """Mark a run ``running``, dropping what an earlier unfinished attempt left behind."""
+        with self._tx():
+            self.conn.execute("DELETE FROM epochs WHERE run_id=?", (run_id,))
+            self.conn.execute("DELETE FROM final WHERE run_id=?", (run_id,))
+            self.conn.execute(
+                "UPDATE runs SET status='running', reason=NULL, started=?, finished=NULL, "
+                "versions=? WHERE id=?", (time.time(), json.dumps(versions()), run_id))
+
+    def finish_run(self, run_id: str, status: str, reason: str | None,
+                   epochs: Iterable[Mapping[str, float]], final: Mapping[str, float]) -> None:
+        """Store a run's epochs, final metrics and status in one transaction."""
+        if status not in STATUSES:
+            raise fail("Store.finish_run", "status", f"one of {STATUSES}", status)
+        with self._tx():
+            self.conn.execute("DELETE FROM epochs WHERE run_id=?", (run_id,))
+            self.conn.executemany(
+                f"INSERT INTO epochs (run_id, epoch, {', '.join(EPOCH_COLUMNS)}) "
+                f"VALUES (?, ?{', ?' * len(EPOCH_COLUMNS)})",
+                [(run_id, i, *(_num(e.get(c)) for c in EPOCH_COLUMNS))
+                 for i, e in enumerate(epochs)])
+            self.conn.execute("DELETE FROM final WHERE run_id=?", (run_id,))
+            self.conn.executemany("INSERT INTO final (run_id, key, value) VALUES (?,?,?)",
+                                  [(run_id, k, _num(v)) for k, v in final.items()])
+            self.conn.execute("UPDATE runs SET status=?, reason=?, finished=? WHERE id=?",
+                              (status, reason, time.time(), run_id))
+
+    def mark_unfinished(self, status: str = "interrupted", reason: str | None = None) -> int:
+        """Mark every ``running`` run as ``status`` (after Ctrl-C); returns how many."""
+        with self._tx():
+            cur = self.conn.execute(
+                "UPDATE runs SET status=?, reason=?, finished=? WHERE status='running'",
+                (status, reason, time.time()))
+        return cur.rowcount
+
+    def save_weights(self, run_id: str, state: Mapping[str, Any]) -> Path:
+        """Write ``models/<run>.safetensors`` atomically (temp file in the folder, os.replace)."""
+        from safetensors.torch import save_file
+
+        folder = self.root / "models"
+        target = folder / f"{check_name(run_id)}.safetensors"
+        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{run_id}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file(tensors, tmp, metadata={"run": run_id})
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return target
+
+    # -- reading -------------------------------------------------------------------------
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run as a dict (id, arm, seed, spec dict, status, reason, final metrics...)."""
+        return read_runs(self.conn)
+
+    def epochs(self, run_id: str) -> list[dict[str, float]]:
+        """The per-epoch metrics of one run, in order."""
+        return read_epochs(self.conn, run_id)
+
+    def export_csv(self) -> Path:
+        """Write ``results.csv`` (one row per run, final metrics as columns) atomically."""
+        return export_csv(self.conn, self.root / "results.csv")
+
+
+# -- helpers shared with read-only connections ---------------------------------------------
+def read_runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every run of a store with its final metrics under ``"final"``, in plan order."""
+    rows = conn.execute("SELECT id, arm, seed, spec, status, reason, versions, started, finished "
+                        "FROM runs ORDER BY position, id").fetchall()
+    finals: dict[str, dict[str, float]] = {}
+    for run_id, key, value in conn.execute("SELECT run_id, key, value FROM final"):
+        finals.setdefault(run_id, {})[key] = value
+    out = []
+    for r in rows:
+        out.append({"id": r[0], "arm": r[1], "seed": r[2], "spec": json.loads(r[3]),
+                    "status": r[4], "reason": r[5],
+                    "versions": json.loads(r[6]) if r[6] else None,
+                    "started": r[7], "finished": r[8], "final": finals.get(r[0], {})})
+    return out
+
+
+def read_epochs(conn: sqlite3.Connection, run_id: str) -> list[dict[str, float]]:
+    """The per-epoch metrics of one run."""
+    cur = conn.execute(f"SELECT epoch, {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE run_id=? "
+                       "ORDER BY epoch", (run_id,))
+    return [dict(zip(("epoch", *EPOCH_COLUMNS), row)) for row in cur]
+
+
+def export_csv(conn: sqlite3.Connection, path: Path) -> Path:
+    """Write one row per run with its final metrics; temp file then os.replace."""
+    runs = read_runs(conn)
+    keys = sorted({k for r in runs for k in r["final"]})
+    head = ["run", "arm", "seed", "status", "reason", *keys]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".tmp")
+    with os.fdopen(fd, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(head)
+        for r in runs:
+            w.writerow([r["id"], r["arm"], r["seed"], r["status"], r["reason"] or "",
+                        *(_csv_num(r["final"].get(k)) for k in keys)])
+    os.replace(tmp, path)
+    return path
+
+
+def list_experiments(out: str | Path) -> list[dict[str, Any]]:
+    """Every experiment under ``out`` with its run count per status."""
+    found = []
+    for db in sorted(Path(out).glob("*/reglab.sqlite")):
+        name = db.parent.name
+        try:
+            conn = Store.read_only(out, name)
+            counts = dict(conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
+            created = conn.execute("SELECT MIN(created) FROM experiment").fetchone()[0]
+            conn.close()
+        except (sqlite3.Error, InvalidParameterError) as err:
+            found.append({"name": name, "error": str(err), "counts": {}, "created": None})
+            continue
+        found.append({"name": name, "counts": counts, "created": created})
+    return found
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, *exc: Any) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def _csv_num(v: Any) -> str:
+    return "" if v is None else repr(float(v))
+
+
+def _spec_diff(old: dict, new: dict) -> str:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys[:3])
