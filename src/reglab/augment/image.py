@@ -1,0 +1,227 @@
+"""Image transforms for batches ``(B, C, H, W)``: rotation, flips, zoom, translation, cutout.
+
+Geometry goes through kornia (:func:`reglab.augment.functional.affine`); the parameters are
+drawn here, from the caller's generator, so a seed reproduces them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from reglab._validation import check_choice, check_float, fail
+from reglab.augment import functional as AF
+from reglab.augment._base import Transform, rand, uniform
+
+__all__ = ["RandomRotation", "HorizontalFlip", "VerticalFlip", "RandomScale", "RandomTranslate",
+           "RandomErasing"]
+
+_PADDING = ("zeros", "border", "reflection")
+
+
+class _Image(Transform):
+    ndims = (4,)
+    shape_text = "(B, C, H, W)"
+
+
+class RandomRotation(_Image):
+    """Rotate each image by its own angle ``a ~ U[-s*degrees, s*degrees]`` (``s`` = strength).
+
+    Args:
+        degrees: largest angle, in [0, 180].
+        p: per-sample probability, default 1.
+        padding_mode: fill for pixels rotated in from outside: "zeros", "border", "reflection".
+
+    Example::
+
+        RandomRotation(10)(x, generator=torch.Generator().manual_seed(0))
+    """
+
+    def __init__(self, degrees: float, p: float = 1.0, padding_mode: str = "zeros"):
+        super().__init__(p)
+        self.degrees = check_float("RandomRotation", "degrees", degrees, 0, 180)
+        self.padding_mode = check_choice("RandomRotation", "padding_mode", padding_mode, _PADDING)
+
+    def probability(self, strength: float) -> float:
+        return self.p if strength * self.degrees > 0 else 0.0
+
+    def sample(self, x, generator, strength):
+        d = strength * self.degrees
+        return {"angle": uniform((x.shape[0],), -d, d, generator, x)}
+
+    def apply(self, x, angle):
+        return AF.affine(x, angle=angle, padding_mode=self.padding_mode)
+
+    def _repr_args(self) -> dict[str, Any]:
+        return {"degrees": self.degrees}
+
+
+class _Flip(_Image):
+    """Flip with probability ``p * min(s, 1)``: a flip has no magnitude, so strength scales p."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__(p)
+
+    def probability(self, strength: float) -> float:
+        return self.p * min(strength, 1.0)
+
+    def sample(self, x, generator, strength):
+        return {}
+
+
+class HorizontalFlip(_Flip):
+    """Mirror left-right, each sample with probability ``p * min(strength, 1)`` (default p 0.5).
+
+    Example::
+
+        HorizontalFlip(p=0.5)(x)
+    """
+
+    def apply(self, x):
+        return AF.hflip(x)
+
+
+class VerticalFlip(_Flip):
+    """Mirror top-bottom, each sample with probability ``p * min(strength, 1)`` (default p 0.5).
+
+    Example::
+
+        VerticalFlip(p=0.5)(x)
+    """
+
+    def apply(self, x):
+        return AF.vflip(x)
+
+
+class RandomScale(_Image):
+    """Zoom each image about its centre by ``z = u ** s``, ``u ~ U[low, high]`` (``s`` = strength).
+
+    ``z > 1`` enlarges the content (zoom in), ``z < 1`` shrinks it; at ``s = 0``, ``z = 1``.
+
+    Args:
+        low, high: range of the zoom factor at strength 1, ``0 < low <= high``.
+        p: per-sample probability, default 1.
+        padding_mode: fill for pixels from outside when zooming out.
+
+    Example::
+
+        RandomScale(0.9, 1.1)(x)
+    """
+
+    def __init__(self, low: float = 0.9, high: float = 1.1, p: float = 1.0,
+                 padding_mode: str = "zeros"):
+        super().__init__(p)
+        self.low = check_float("RandomScale", "low", low, 0, low_open=True)
+        self.high = check_float("RandomScale", "high", high, 0, low_open=True)
+        if self.high < self.low:
+            raise fail("RandomScale", "high", f"a float >= low ({self.low:g})", high)
+        self.padding_mode = check_choice("RandomScale", "padding_mode", padding_mode, _PADDING)
+
+    def probability(self, strength: float) -> float:
+        trivial = self.low == self.high == 1.0
+        return self.p if strength > 0 and not trivial else 0.0
+
+    def sample(self, x, generator, strength):
+        u = uniform((x.shape[0],), self.low, self.high, generator, x)
+        return {"scale": u ** strength}
+
+    def apply(self, x, scale):
+        return AF.affine(x, scale=scale, padding_mode=self.padding_mode)
+
+    def _repr_args(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high}
+
+
+class RandomTranslate(_Image):
+    """Move each image by ``(dx, dy) = s * (u W, v H)``, ``u, v ~ U[-fraction, fraction]``.
+
+    Args:
+        fraction: largest move as a fraction of the width / height, in [0, 1].
+        p: per-sample probability, default 1.
+        padding_mode: fill for the uncovered pixels.
+
+    Example::
+
+        RandomTranslate(0.1)(x)
+    """
+
+    def __init__(self, fraction: float = 0.1, p: float = 1.0, padding_mode: str = "zeros"):
+        super().__init__(p)
+        self.fraction = check_float("RandomTranslate", "fraction", fraction, 0, 1)
+        self.padding_mode = check_choice("RandomTranslate", "padding_mode", padding_mode,
+                                         _PADDING)
+
+    def probability(self, strength: float) -> float:
+        return self.p if strength * self.fraction > 0 else 0.0
+
+    def sample(self, x, generator, strength):
+        f = strength * self.fraction
+        size = x.new_tensor([x.shape[-1], x.shape[-2]])  # (W, H)
+        return {"translate": uniform((x.shape[0], 2), -f, f, generator, x) * size}
+
+    def apply(self, x, translate):
+        return AF.affine(x, translate=translate, padding_mode=self.padding_mode)
+
+    def _repr_args(self) -> dict[str, Any]:
+        return {"fraction": self.fraction}
+
+
+class RandomErasing(_Image):
+    """Cutout: set one random box per image to ``value`` (Zhong et al. 2020, arXiv:1708.04896).
+
+    Box area ``a = min(s * U[scale], 1) * H * W``, aspect ``r ~ logU[ratio]``, height
+    ``round(sqrt(a r))``, width ``round(sqrt(a / r))`` (clipped to the image), top-left corner
+    uniform over the positions where the box fits.
+
+    Args:
+        p: per-sample probability, default 0.5.
+        scale: range of the erased area fraction at strength 1, ``0 <= low <= high <= 1``.
+        ratio: range of the aspect ratio height / width, ``0 < low <= high``.
+        value: fill value (0 is the mean of standardized data).
+
+    Example::
+
+        RandomErasing(p=0.5)(x)
+    """
+
+    def __init__(self, p: float = 0.5, scale: tuple[float, float] = (0.02, 0.33),
+                 ratio: tuple[float, float] = (0.3, 3.3), value: float = 0.0):
+        super().__init__(p)
+        self.scale = _pair("scale", scale, 0, 1, low_open=False)
+        self.ratio = _pair("ratio", ratio, 0, None, low_open=True)
+        self.value = check_float("RandomErasing", "value", value)
+
+    def probability(self, strength: float) -> float:
+        return self.p if strength * self.scale[1] > 0 else 0.0
+
+    def sample(self, x, generator, strength):
+        b, (h, w) = x.shape[0], x.shape[-2:]
+        area = (uniform((b,), *self.scale, generator, x) * strength).clamp(max=1.0) * (h * w)
+        log_r = uniform((b,), math.log(self.ratio[0]), math.log(self.ratio[1]), generator, x)
+        bh = torch.sqrt(area * log_r.exp()).round().clamp(0, h).long()
+        bw = torch.sqrt(area / log_r.exp()).round().clamp(0, w).long()
+        top = (rand((b,), generator, x) * (h - bh + 1)).floor().long().clamp(max=h)
+        left = (rand((b,), generator, x) * (w - bw + 1)).floor().long().clamp(max=w)
+        return {"top": top, "left": left, "height": bh, "width": bw}
+
+    def apply(self, x, top, left, height, width):
+        return AF.erase(x, top, left, height, width, self.value)
+
+    def _repr_args(self) -> dict[str, Any]:
+        return {"scale": self.scale, "ratio": self.ratio, "value": self.value}
+
+
+def _pair(name: str, value: Any, low: float, high: float | None, low_open: bool) -> tuple[float, float]:
+    allowed = (f"a pair (low, high) of floats in the range {'(' if low_open else '['}{low:g}, "
+               f"{'inf)' if high is None else f'{high:g}]'} with low <= high")
+    try:
+        a, b = value
+        a = check_float("RandomErasing", name, a, low, high, low_open=low_open)
+        b = check_float("RandomErasing", name, b, low, high, low_open=low_open)
+    except (TypeError, ValueError):
+        raise fail("RandomErasing", name, allowed, value) from None
+    if a > b:
+        raise fail("RandomErasing", name, allowed, value)
+    return a, b
