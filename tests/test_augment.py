@@ -531,6 +531,10 @@ BAD = [
      "instead."),
     (lambda: A.Compose([A.GaussianNoise(), "flip"]), "The 'transforms' parameter of Compose must "
      "be a list of reglab.augment transforms. Got [GaussianNoise(std=0.1, p=1), 'flip'] instead."),
+    (lambda: A.Compose(A.GaussianNoise()), "The 'transforms' parameter of Compose must be a list "
+     "of reglab.augment transforms. Got GaussianNoise(std=0.1, p=1) instead."),
+    (lambda: A.Compose(3), "The 'transforms' parameter of Compose must be a list of "
+     "reglab.augment transforms. Got 3 instead."),
     (lambda: A.Compose([], strength=-1), "The 'strength' parameter of Compose must be a float in "
      "the range [0, inf) or a schedule. Got -1 instead."),
     (lambda: A.RandomRotation(10)(torch.zeros(4, 8, 8)), "The 'x' parameter of RandomRotation must "
@@ -568,19 +572,8 @@ def test_bad_parameters_exact_messages(build, message):
 # ----------------------------------------------------------------------------- label-safety check
 @pytest.fixture(scope="module")
 def digits():
-    """scikit-learn digits as (N, 1, 8, 8), standardized on train, stratified 80/20 split."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    d = load_digits()
-    X, y = d.images.astype(np.float32)[:, None], d.target.astype(np.int64)
-    Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
-    mean, std = Xtr.mean(), Xtr.std()
-
-    def split(X, y):
-        return types.SimpleNamespace(X=torch.from_numpy((X - mean) / std), y=torch.from_numpy(y))
-
-    return types.SimpleNamespace(train=split(Xtr, ytr), val=split(Xva, yva), num_classes=10,
-                                 kind="image", name="digits", class_names=None)
+    """reglab.data's digits: (N, 1, 8, 8), stratified seeded split, standardized on train."""
+    return rl.data.load("digits", seed=0)
 
 
 def test_label_check_flags_flip_and_passes_small_rotation(digits):

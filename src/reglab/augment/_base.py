@@ -165,7 +165,10 @@ class Compose(Scheduled):
 
     def __init__(self, transforms: Iterable[Transform], seed: int | None = None,
                  strength: Strength = 1.0):
-        self.transforms = list(transforms) if not isinstance(transforms, Transform) else None
+        try:  # a single transform or a non-iterable is an error, not a silent one-item list
+            self.transforms = None if isinstance(transforms, Transform) else list(transforms)
+        except TypeError:
+            self.transforms = None
         if self.transforms is None or not all(isinstance(t, Transform) for t in self.transforms):
             raise fail("Compose", "transforms", "a list of reglab.augment transforms",
                        transforms)
