@@ -1,0 +1,191 @@
+"""K models of one shape as one: stacked weights, batched matmuls, optimizers on the stack.
+
+Member ``k`` of a stack is exactly the ``nn.Sequential`` that :func:`reglab.lab.models.build_model`
+builds for its spec: layer ``i`` keeps its weights as ``W[i][k]`` (out, in) and its bias as
+``b[i][k, 0]`` (out,), so ``h_i = act(h_{i-1} @ W_i^T + b_i)`` for all K members is one
+``torch.baddbmm`` on (K, B, in) inputs. Measured against ``torch.func`` (``stack_module_state``
++ ``functional_call`` + ``vmap``) on one thread, K = 32, 64-H-H-10, batch 128: the stacked
+matmuls were faster at every H from 32 to 256 and even at 512 (``bench/sweep.py`` prints the
+comparison), so the engine uses them.
+
+The optimizers below take per-member learning rates as (K, 1, 1) tensors and do, per
+member, the arithmetic of ``torch.optim.SGD`` (momentum, nesterov) and ``torch.optim.Adam``
+(AdamW's own decay is off in the lab; decoupled decay is a separate step, as in the loop).
+
+Example::
+
+    stack = StackedMLP.from_models([m0, m1], activation="relu")     # two members
+    logits = stack(x)                                                 # (2, B, 10)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["StackedMLP", "StackedSGD", "StackedAdam", "linear_layers", "make_stacked_optimizer"]
+
+_ACT = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh, "silu": F.silu}
+
+
+def linear_layers(model: nn.Module) -> list[nn.Linear]:
+    """The ``nn.Linear`` layers of a lab linear/MLP model, in forward order."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+class StackedMLP:
+    """K MLPs of one shape: ``weights[i]`` (K, out, in) and ``biases[i]`` (K, 1, out).
+
+    forward: ``h <- act(baddbmm(b_i, h, W_i^T))`` for hidden layers (then ``h * mask_i``
+    when a dropout mask is given), the last layer without activation.
+
+    Args:
+        weights, biases: per layer, the stacked parameters (leaf tensors with grad).
+        activation: "relu", "gelu", "tanh" or "silu".
+    """
+
+    def __init__(self, weights: list[Tensor], biases: list[Tensor], activation: str):
+        self.weights, self.biases, self.activation = weights, biases, activation
+        self._act = _ACT[activation]
+
+    @classmethod
+    def from_models(cls, models: Sequence[nn.Module], activation: str,
+                    device: torch.device | str = "cpu") -> StackedMLP:
+        """Stack the Linear layers of ``models`` (all the same shape) into one StackedMLP."""
+        layers = [linear_layers(m) for m in models]
+        weights, biases = [], []
+        for i in range(len(layers[0])):
+            w = torch.stack([ls[i].weight.detach() for ls in layers]).to(device)
+            b = torch.stack([ls[i].bias.detach() for ls in layers]).unsqueeze(1).to(device)
+            weights.append(w.requires_grad_())
+            biases.append(b.requires_grad_())
+        return cls(weights, biases, activation)
+
+    @property
+    def params(self) -> list[Tensor]:
+        """[W_0, b_0, W_1, b_1, ...]: the order of ``model.parameters()`` of each member."""
+        return [t for pair in zip(self.weights, self.biases) for t in pair]
+
+    @property
+    def hidden(self) -> list[int]:
+        """Widths of the hidden layers (where dropout masks go)."""
+        return [w.shape[1] for w in self.weights[:-1]]
+
+    def __len__(self) -> int:
+        return self.weights[0].shape[0]
+
+    def __call__(self, x: Tensor, masks: Sequence[Tensor | None] | None = None) -> Tensor:
+        """Logits (K, B, C) of inputs (K, B, ...); ``masks[i]`` (K, B, H_i) scales hidden i."""
+        h = x.flatten(2)  # (K, B, F)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w.transpose(1, 2))  # (K, B, out)
+            if i < last:
+                h = self._act(h)
+                if masks is not None and masks[i] is not None:
+                    h = h * masks[i]
+        return h
+
+    def select(self, slots: Tensor) -> StackedMLP:
+        """A new stack with members ``slots`` only (fresh leaves with grad)."""
+        pick = lambda ts: [t.detach().index_select(0, slots).requires_grad_() for t in ts]  # noqa: E731
+        return StackedMLP(pick(self.weights), pick(self.biases), self.activation)
+
+
+def _bcast(values: Tensor) -> Tensor:
+    return values.reshape(-1, 1, 1)  # (K,) -> (K, 1, 1): one number per member
+
+
+class StackedSGD:
+    """``torch.optim.SGD`` per member: ``buf <- mu buf + g`` (first step ``buf = g``),
+    ``p <- p - lr_k * (g + mu buf if nesterov else buf)``; no dampening, no coupled decay.
+
+    Args:
+        params: stacked tensors (K, ...).
+        momentum: mu, 0 for plain SGD.
+        nesterov: Nesterov momentum.
+    """
+
+    def __init__(self, params: list[Tensor], momentum: float = 0.0, nesterov: bool = False):
+        self.params, self.momentum, self.nesterov = params, momentum, nesterov
+        self.bufs: list[Tensor] | None = None
+
+    def step(self, grads: list[Tensor], lr: Tensor) -> None:
+        """One step with per-member learning rates ``lr`` (K,)."""
+        lr = _bcast(lr)
+        with torch.no_grad():
+            if self.momentum:
+                if self.bufs is None:
+                    self.bufs = [g.detach().clone() for g in grads]
+                else:
+                    torch._foreach_mul_(self.bufs, self.momentum)
+                    torch._foreach_add_(self.bufs, grads)
+                steps = (torch._foreach_add(grads, self.bufs, alpha=self.momentum)
+                         if self.nesterov else self.bufs)
+            else:
+                steps = grads
+            for p, d in zip(self.params, steps):
+                p.sub_(lr * d)
+
+    def state(self) -> list[list[Tensor]]:
+        return [self.bufs] if self.bufs is not None else []
+
+    def select(self, params: list[Tensor], slots: Tensor) -> StackedSGD:
+        new = StackedSGD(params, self.momentum, self.nesterov)
+        if self.bufs is not None:
+            new.bufs = [b.index_select(0, slots) for b in self.bufs]
+        return new
+
+
+class StackedAdam:
+    """``torch.optim.Adam`` per member (AdamW with weight_decay=0 is the same):
+
+    m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2;
+    p <- p - (lr_k / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    All members start together, so one step count ``t`` serves them all (a frozen member's
+    lr is 0, so its count does not matter).
+    """
+
+    def __init__(self, params: list[Tensor], betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8):
+        self.params, self.betas, self.eps = params, betas, eps
+        self.t = 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def step(self, grads: list[Tensor], lr: Tensor) -> None:
+        """One step with per-member learning rates ``lr`` (K,)."""
+        b1, b2 = self.betas
+        self.t += 1
+        bc1, bc2_sqrt = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
+        step_size = _bcast(lr) / bc1
+        with torch.no_grad():
+            torch._foreach_lerp_(self.m, grads, 1 - b1)
+            torch._foreach_mul_(self.v, b2)
+            torch._foreach_addcmul_(self.v, grads, grads, 1 - b2)
+            denom = torch._foreach_sqrt(self.v)
+            torch._foreach_div_(denom, bc2_sqrt)
+            torch._foreach_add_(denom, self.eps)
+            ratio = torch._foreach_div(self.m, denom)
+            for p, r in zip(self.params, ratio):
+                p.sub_(step_size * r)
+
+    def select(self, params: list[Tensor], slots: Tensor) -> StackedAdam:
+        new = StackedAdam(params, self.betas, self.eps)
+        new.t = self.t
+        new.m = [m.index_select(0, slots) for m in self.m]
+        new.v = [v.index_select(0, slots) for v in self.v]
+        return new
+
+
+def make_stacked_optimizer(name: str, params: list[Tensor]):
+    """The lab's optimizers (``reglab.lab.loop.make_optimizer``) for stacked parameters:
+    "sgd" = SGD with momentum 0.9, "adam" / "adamw" = Adam (the lab turns AdamW's decay off)."""
+    if name == "sgd":
+        return StackedSGD(params, momentum=0.9)
+    return StackedAdam(params)

@@ -1,0 +1,401 @@
+"""Train one chunk of runs that share a model shape as one stacked model (see engine.py).
+
+Each member reproduces what :func:`reglab.lab.loop.fit` does for its spec:
+
+* initialization: ``torch.manual_seed(seed)`` then ``build_model`` (the same weights);
+* batch order: its own ``torch.Generator().manual_seed(seed)``, one ``randperm`` per epoch;
+* dropout masks: on the CPU, its own generator started from the global RNG state that
+  ``fit`` would have after building the model, and the same draw as PyTorch's CPU dropout
+  (``empty(B, H).bernoulli_(keep) / keep``), so the masks are the sequential run's masks;
+  on CUDA one batched draw (same distribution, different stream);
+* augmentation and mixup / cutmix: its own pipeline from ``make_augmentation`` (seeded);
+* loss = cross-entropy + ``l1 sum|W| + l2 sum W^2`` over weights (ndim >= 2), whose
+  gradient ``l1 sign(W) + 2 l2 W`` is added directly; decoupled decay
+  ``W <- W (1 - lr wd)`` before and proximal L1 ``W <- W - clamp(W, -lr lam, lr lam)``
+  after each optimizer step, all with per-member strengths;
+* early stopping: its own ``rl.EarlyStopping``; a stopped, diverged or finished member is
+  frozen (learning rate 0) and its best weights kept; when half the slots are frozen the
+  stack is compacted to the members still training.
+
+Example::
+
+    results = train_chunk([RunSpec(seed=0), RunSpec(seed=1)], [ds0, ds1])
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from reglab.lab.engine_stack import StackedMLP, make_stacked_optimizer
+from reglab.lab.loop import (RunResult, _stop_message, make_augmentation, make_early_stopping,
+                             resolve_device)
+from reglab.lab.models import build_model
+
+__all__ = ["train_chunk"]
+
+EVAL_BATCH = 4096  # rows per evaluation batch, as in loop.evaluate
+
+
+@dataclass
+class _Member:
+    """One run's non-tensor state: spec, generators, regularizers, history, outcome."""
+
+    spec: Any
+    data: Any
+    names: list[str]
+    shapes: list[torch.Size]
+    perm_gen: torch.Generator
+    drop_gen: torch.Generator
+    augment: Any
+    mix: Any
+    stopper: Any
+    running: bool = True
+    status: str = "done"
+    reason: str = ""
+    best_epoch: int = -1
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _build_member(spec, data) -> tuple[_Member, torch.nn.Module]:
+    """The member's initial model and its generators, exactly as ``fit`` makes them."""
+    torch.manual_seed(spec.seed)
+    model = build_model(spec, data.kind, tuple(data.input_shape), data.num_classes)
+    drop_gen = torch.Generator()
+    drop_gen.set_state(torch.get_rng_state())  # fit's dropout draws continue this stream
+    augment, mix = make_augmentation(spec, data.kind)
+    named = list(model.named_parameters())
+    member = _Member(spec, data, [n for n, _ in named], [p.shape for _, p in named],
+                     torch.Generator().manual_seed(spec.seed), drop_gen, augment, mix,
+                     make_early_stopping(spec))
+    return member, model
+
+
+class _Stack:
+    """The live, compactable part: the stacked model, its optimizer and per-slot settings."""
+
+    def __init__(self, members: list[_Member], models, device: torch.device, src: Tensor):
+        spec = members[0].spec
+        self.device = device
+        self.model = StackedMLP.from_models(models, spec.activation, device)
+        self.opt = make_stacked_optimizer(spec.optimizer, self.model.params)
+        self.ids = torch.arange(len(members), device=device)  # slot -> member index
+        col = lambda key: torch.tensor([float(getattr(m.spec, key)) for m in members],  # noqa: E731
+                                       dtype=self.model.weights[0].dtype, device=device)
+        self.lr, self.l1, self.l2 = col("lr"), col("l1"), col("l2")
+        self.wd, self.prox, self.drop = col("weight_decay"), col("proximal_l1"), col("dropout")
+        self.active = torch.ones(len(members), dtype=torch.bool, device=device)
+        self.src = src  # (K,) which of the chunk's data sets each slot trains on
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def compact(self, keep: Tensor) -> None:
+        """Keep only the slots ``keep`` (indices into the current slots)."""
+        old = self.model.params
+        self.model = self.model.select(keep)
+        self.opt = self.opt.select(self.model.params, keep) if old else self.opt
+        for name in ("ids", "lr", "l1", "l2", "wd", "prox", "drop", "active", "src"):
+            setattr(self, name, getattr(self, name).index_select(0, keep))
+
+
+def _gather(X: Tensor, idx: Tensor) -> Tensor:
+    """Rows ``idx`` (K, B) of a flat split X (N_total, ...) -> (K, B, ...)."""
+    return X.index_select(0, idx.reshape(-1)).view(*idx.shape, *X.shape[1:])
+
+
+def _masks(stack: _Stack, members: list[_Member], batch: int, like: Tensor,
+           slots: list[int]) -> list[Tensor | None]:
+    """Per hidden layer, (K, B, H) inverted-dropout multipliers (None when no one drops)."""
+    if not slots:
+        return [None] * len(stack.model.hidden)
+    out: list[Tensor | None] = []
+    for width in stack.model.hidden:
+        m = torch.ones(len(stack), batch, width, dtype=like.dtype, device=like.device)
+        if like.device.type == "cpu":
+            for s in slots:  # the member's own stream, the draw of PyTorch's CPU dropout
+                keep = 1.0 - members[int(stack.ids[s])].spec.dropout
+                m[s].bernoulli_(keep, generator=members[int(stack.ids[s])].drop_gen).div_(keep)
+        else:  # one draw for the chunk: same distribution, not the sequential stream
+            sel = torch.tensor(slots, device=like.device)
+            keep = (1.0 - stack.drop.index_select(0, sel)).view(-1, 1, 1)
+            m[sel] = torch.bernoulli(keep.expand(-1, batch, width)) / keep
+        out.append(m)
+    return out
+
+
+def _penalty(stack: _Stack, grads: list[Tensor]) -> Tensor:
+    """Add d/dW of ``l1 sum|W| + l2 sum W^2`` to the weight gradients; return its value (K,)."""
+    value = torch.zeros(len(stack), dtype=stack.lr.dtype, device=stack.device)
+    use1, use2 = bool((stack.l1 > 0).any()), bool((stack.l2 > 0).any())
+    if not (use1 or use2):
+        return value
+    l1, l2 = stack.l1.view(-1, 1, 1), stack.l2.view(-1, 1, 1)
+    with torch.no_grad():
+        for i, w in enumerate(stack.model.weights):
+            g = grads[2 * i]
+            if use1:
+                sign = torch.sign(w)
+                g.add_(l1 * sign)
+                value += stack.l1 * (w * sign).sum((1, 2))
+            if use2:
+                g.add_(2 * l2 * w)
+                value += stack.l2 * (w * w).sum((1, 2))
+    return value
+
+
+def _step(stack: _Stack, grads: list[Tensor]) -> None:
+    """Decoupled decay, the optimizer step, proximal L1: each with per-member lr 0 if frozen."""
+    lr = torch.where(stack.active, stack.lr, torch.zeros_like(stack.lr))
+    with torch.no_grad():
+        if bool((stack.wd > 0).any()):
+            factor = (1.0 - lr * stack.wd).view(-1, 1, 1)
+            for w in stack.model.weights:
+                w.mul_(factor)
+        stack.opt.step(grads, lr)
+        if bool((stack.prox > 0).any()):
+            t = (lr * stack.prox).view(-1, 1, 1)
+            for w in stack.model.weights:
+                w.sub_(torch.clamp(w, -t, t))
+
+
+def _loss(logits: Tensor, target: Tensor) -> Tensor:
+    """Per-member mean cross-entropy (K,) for hard (K, B) or soft (K, B, C) targets."""
+    k, b, c = logits.shape
+    if target.ndim == 2:
+        return F.cross_entropy(logits.reshape(k * b, c), target.reshape(-1),
+                               reduction="none").view(k, b).mean(1)
+    return -(target * F.log_softmax(logits, -1)).sum(-1).mean(1)
+
+
+def _batch_inputs(stack, members, X, y, idx, num_classes):
+    """Inputs (K, B, ...) and targets for one step: each member's augmentation and mixing."""
+    xb, yb = _gather(X, idx), _gather(y, idx)
+    target: Tensor = yb
+    for s in range(len(stack)):
+        m = members[int(stack.ids[s])]
+        if m.running and m.augment is not None:
+            xb[s] = m.augment(xb[s])
+    mixers = [s for s in range(len(stack)) if members[int(stack.ids[s])].running
+              and members[int(stack.ids[s])].mix is not None]
+    if mixers:
+        target = F.one_hot(yb, num_classes).to(xb.dtype)  # (K, B, C)
+        for s in mixers:
+            xb[s], target[s] = members[int(stack.ids[s])].mix(xb[s], yb[s], num_classes)
+    return xb, target
+
+
+def _train_epoch(stack: _Stack, members: list[_Member], X: Tensor, y: Tensor, n: int,
+                 batch_size: int, num_classes: int) -> dict[str, Tensor]:
+    """One epoch for every slot; returns per-slot sums (K,) like ``train_one_epoch``."""
+    k = len(stack)
+    dev = stack.device
+    perms = [members[int(i)].perm_gen if members[int(i)].running else None for i in stack.ids]
+    perm = torch.stack([torch.randperm(n, generator=g) if g is not None
+                        else torch.zeros(n, dtype=torch.long) for g in perms]).to(dev)
+    perm += (stack.src * n).view(-1, 1)  # rows of the member's own data set in the flat X
+    droppers = [s for s in range(k) if members[int(stack.ids[s])].running
+                and members[int(stack.ids[s])].spec.dropout > 0 and stack.model.hidden]
+    dtype = stack.model.weights[0].dtype
+    loss_sum = torch.zeros(k, dtype=dtype, device=dev)
+    pen_sum = torch.zeros(k, dtype=dtype, device=dev)
+    correct = torch.zeros(k, dtype=torch.long, device=dev)
+    params = stack.model.params
+    for start in range(0, n, batch_size):
+        idx = perm[:, start:start + batch_size]  # (K, B)
+        b = idx.shape[1]
+        xb, target = _batch_inputs(stack, members, X, y, idx, num_classes)
+        logits = stack.model(xb, _masks(stack, members, b, xb, droppers))  # (K, B, C)
+        loss = _loss(logits, target)
+        grads = list(torch.autograd.grad(loss.sum(), params))
+        pen_sum += _penalty(stack, grads) * b
+        _step(stack, grads)
+        loss_sum += loss.detach() * b
+        hard = target if target.ndim == 2 else target.argmax(-1)
+        correct += (logits.detach().argmax(-1) == hard).sum(1)
+    return {"data_loss": loss_sum / n, "penalty": pen_sum / n, "train_acc": correct / n}
+
+
+@torch.no_grad()
+def _evaluate(model: StackedMLP, X: Tensor, y: Tensor, offsets: Tensor, n: int
+              ) -> tuple[Tensor, Tensor]:
+    """Mean cross-entropy (float64) and accuracy per member on its own split rows."""
+    k = len(model)
+    loss = torch.zeros(k, dtype=torch.float64, device=X.device)
+    correct = torch.zeros(k, dtype=torch.long, device=X.device)
+    for start in range(0, n, EVAL_BATCH):
+        rows = torch.arange(start, min(start + EVAL_BATCH, n), device=X.device)
+        idx = offsets.view(-1, 1) + rows  # (K, B)
+        logits, yb = model(_gather(X, idx)), _gather(y, idx)
+        ce = F.cross_entropy(logits.flatten(0, 1), yb.reshape(-1), reduction="none")
+        loss += ce.view(k, -1).sum(1).double()
+        correct += (logits.argmax(-1) == yb).sum(1)
+    return loss / max(n, 1), correct.double() / max(n, 1)
+
+
+@torch.no_grad()
+def _weight_stats(weights: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """Per member: fraction of exact zeros in the weights and their L2 norm (float64)."""
+    zeros = sum((w == 0).sum((1, 2)) for w in weights)
+    total = sum(w[0].numel() for w in weights)
+    norm = torch.sqrt(sum(w.double().pow(2).sum((1, 2)) for w in weights))
+    return zeros.double() / max(total, 1), norm
+
+
+class _Splits:
+    """Each split of the chunk's distinct data sets concatenated: (S * N, ...) on the device."""
+
+    def __init__(self, datasets: list[Any], device: torch.device, dtype: torch.dtype):
+        self.num_classes = datasets[0].num_classes
+        for part in ("train", "val", "test"):
+            split = [getattr(d, part) for d in datasets]
+            setattr(self, part, (torch.cat([s.X for s in split]).to(device, dtype),
+                                 torch.cat([s.y for s in split]).to(device), len(split[0])))
+
+
+def train_chunk(specs: Sequence[Any], datasets: Sequence[Any],
+                on_epoch: Callable[[int, int, dict[str, float]], None] | None = None
+                ) -> list[RunResult]:
+    """Train ``specs`` (one model shape, one optimizer, one batch size) as one stack.
+
+    Args:
+        specs: RunSpecs with model "linear" or "mlp" that differ only in seed, epochs, lr
+            and regularization (see ``engine.group_key``).
+        datasets: each spec's Dataset (split by its seed); all with the same split sizes.
+        on_epoch: called with ``(member index, epoch, metrics)`` after each member's epoch.
+
+    Returns:
+        One RunResult per spec, in order, as ``loop.fit`` returns it.
+    """
+    t_start = time.perf_counter()
+    device = resolve_device(specs[0].device)
+    built = [_build_member(s, d) for s, d in zip(specs, datasets)]
+    members = [m for m, _ in built]
+    distinct = list({id(d): d for d in datasets}.values())
+    which = {id(d): i for i, d in enumerate(distinct)}
+    src = torch.tensor([which[id(d)] for d in datasets], device=device)
+    stack = _Stack(members, [model for _, model in built], device, src)
+    splits = _Splits(distinct, device, stack.model.weights[0].dtype)
+    best = [p.detach().clone() for p in stack.model.params]  # (K, ...) per parameter
+    setup = time.perf_counter() - t_start
+    _run_epochs(stack, members, splits, best, on_epoch)
+    return _finish(members, best, splits, src, stack.model.activation, setup)
+
+
+def _run_epochs(stack: _Stack, members: list[_Member], splits: _Splits, best: list[Tensor],
+                on_epoch) -> None:
+    """Train until every member has stopped, diverged or reached its epochs."""
+    (X, y, n), (Xv, yv, nv) = splits.train[:3], splits.val[:3]
+    batch_size = members[0].spec.batch_size
+    for epoch in range(max(m.spec.epochs for m in members)):
+        running = [s for s in range(len(stack)) if members[int(stack.ids[s])].running]
+        if not running:
+            return
+        if len(running) <= len(stack) // 2:  # half the slots frozen: stop computing them
+            stack.compact(torch.tensor(running, device=stack.device))
+            running = list(range(len(stack)))
+        t0 = time.perf_counter()
+        sums = _train_epoch(stack, members, X, y, n, batch_size, splits.num_classes)
+        val_loss, val_acc = _evaluate(stack.model, Xv, yv, stack.src * nv, nv)
+        sparsity, norm = _weight_stats(stack.model.weights)
+        cols = {k: v.tolist() for k, v in sums.items()}
+        cols.update(val_loss=val_loss.tolist(), val_acc=val_acc.tolist(),
+                    sparsity=sparsity.tolist(), weight_norm=norm.tolist())
+        seconds = (time.perf_counter() - t0) / len(running)  # each member's share of the epoch
+        for s in running:
+            i = int(stack.ids[s])
+            m = members[i]
+            row = {k: float(cols[k][s]) for k in ("data_loss", "penalty", "train_acc",
+                                                  "val_loss", "val_acc")}
+            row.update(lr=m.spec.lr, sparsity=cols["sparsity"][s],
+                       weight_norm=cols["weight_norm"][s], seconds=seconds)
+            m.epochs.append(row)
+            m.seconds += seconds
+            if on_epoch is not None:
+                on_epoch(i, epoch, row)
+            _after_epoch(stack, s, m, i, epoch, row, best)
+
+
+def _keep(stack: _Stack, s: int, i: int, best: list[Tensor]) -> None:
+    """Copy slot ``s``'s live weights into member ``i``'s best weights."""
+    with torch.no_grad():
+        for b, p in zip(best, stack.model.params):
+            b[i].copy_(p[s])
+
+
+def _freeze(stack: _Stack, s: int, m: _Member) -> None:
+    stack.active[s] = False  # its learning rate is 0 from now on
+    m.running = False
+
+
+def _after_epoch(stack: _Stack, s: int, m: _Member, i: int, epoch: int, row: dict,
+                 best: list[Tensor]) -> None:
+    """Divergence, early stopping and the epoch limit for one member, as ``fit`` decides."""
+    loss, val_loss = row["data_loss"], row["val_loss"]
+    if not (math.isfinite(loss) and math.isfinite(val_loss)):
+        bad = "training" if not math.isfinite(loss) else "validation"
+        m.status = "diverged"
+        m.reason = (f"diverged: the {bad} loss became non-finite "
+                    f"({loss if bad == 'training' else val_loss}) at epoch {epoch}")
+        m.best_epoch = len(m.epochs) - 1
+        _keep(stack, s, i, best)  # for its weight statistics, as fit reports them
+        return _freeze(stack, s, m)
+    es = m.stopper
+    if es is not None:
+        stop = es.step({"val_loss": val_loss, "val_acc": row["val_acc"], "train_loss": loss})
+        if es.best_epoch == epoch:  # improved now: what fit's EarlyStopping copies
+            _keep(stack, s, i, best)
+        if stop:
+            m.reason = _stop_message(es)
+            m.best_epoch = int(es.best_epoch) if es.best_epoch is not None else epoch
+            if es.best_epoch is None:
+                _keep(stack, s, i, best)
+            return _freeze(stack, s, m)
+    if len(m.epochs) >= m.spec.epochs:
+        m.reason = f"reached the maximum of {m.spec.epochs} epochs"
+        if es is not None and es.best_epoch is not None:
+            m.best_epoch = int(es.best_epoch)
+            m.reason += f"; restored the best weights of epoch {m.best_epoch}"
+        else:
+            m.best_epoch = len(m.epochs) - 1
+            _keep(stack, s, i, best)
+        _freeze(stack, s, m)
+    return None
+
+
+def _finish(members: list[_Member], best: list[Tensor], splits: _Splits, src: Tensor,
+            activation: str, setup: float) -> list[RunResult]:
+    """Test metrics on each member's best weights, and its RunResult."""
+    t0 = time.perf_counter()
+    model = StackedMLP(best[0::2], best[1::2], activation)
+    metrics: dict[str, list[float]] = {}
+    for part in ("train", "val", "test"):
+        X, y, n = getattr(splits, part)
+        loss, acc = _evaluate(model, X, y, src * n, n)
+        metrics[f"{part}_loss"], metrics[f"{part}_acc"] = loss.tolist(), acc.tolist()
+    sparsity, norm = (t.tolist() for t in _weight_stats(model.weights))
+    overhead = (setup + time.perf_counter() - t0) / len(members)
+    results = []
+    for i, m in enumerate(members):
+        if m.status == "done":
+            final = {k: v[i] for k, v in metrics.items()}
+            final["gap"] = final["train_acc"] - final["test_acc"]
+        else:
+            final = {k: math.nan for k in ("train_loss", "train_acc", "val_loss", "val_acc",
+                                           "test_loss", "test_acc", "gap")}
+        final.update(sparsity=sparsity[i], weight_norm=norm[i], epochs_trained=len(m.epochs),
+                     best_epoch=m.best_epoch, seconds=m.seconds + overhead)
+        state = None
+        if m.status == "done":
+            state = {name: b[i].detach().reshape(shape).cpu().clone()
+                     for name, shape, b in zip(m.names, m.shapes, best)}
+        results.append(RunResult(m.status, m.reason, m.epochs, final, state))
+    return results
