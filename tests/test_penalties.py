@@ -97,6 +97,19 @@ def test_gradient_at_exact_zeros_is_the_zero_subgradient():
     torch.testing.assert_close(grads[6], want[6] + 0.5 * rows / rows.norm(dim=1, keepdim=True))
 
 
+def test_backward_twice_with_retain_graph_and_scaled_output():
+    model = small_model()
+    pen = rl.L1(0.3) + rl.L2(0.2)
+    value = pen(model)
+    (2.5 * value).backward(retain_graph=True)
+    first = model[0].weight.grad.clone()
+    value.backward()                                   # signs are recomputed, not reused
+    w = model[0].weight.detach()
+    want = 0.3 * torch.sign(w) + 0.4 * w
+    torch.testing.assert_close(first, 2.5 * want, rtol=1e-13, atol=0)
+    torch.testing.assert_close(model[0].weight.grad, 3.5 * want, rtol=1e-13, atol=0)
+
+
 def test_conv_groups_are_filters():
     conv = nn.Conv2d(2, 3, 3).double()
     with torch.no_grad():
@@ -129,7 +142,7 @@ def test_selection_by_iterable_and_predicate():
     assert_same(grads_of(pen, model), grads_of(ref, model))
     gen_pen = rl.L1(0.2, params=(p for p in [model[6].weight]))    # a generator, read once
     assert gen_pen.value(model) == gen_pen.value(model) == pytest.approx(
-        0.2 * float(model[6].weight.abs().sum()), rel=1e-13)
+        0.2 * float(model[6].weight.detach().abs().sum()), rel=1e-13)
 
 
 def test_sum_with_different_selections_and_shared_params():

@@ -108,15 +108,12 @@ def select(model: Any, params: Any = None, owner: str = "select") -> Named:
 # --------------------------------------------------------------------------- fused computation
 
 
-def _dots(a: list[Tensor], b: list[Tensor]) -> list[Tensor]:
-    """``[sum(x * y)]`` for each pair: one BLAS dot each, no temporary (float32/float64)."""
-    out = []
-    for x, y in zip(a, b):
-        if x.dtype in (torch.float32, torch.float64) and x.is_contiguous() and y.is_contiguous():
-            out.append(torch.dot(x.view(-1), y.view(-1)))
-        else:
-            out.append((x * y).sum())
-    return out
+def _weighted_sum(vals: list[Tensor], coeffs: list[float], squared: bool = False) -> Tensor:
+    """``sum_i c_i v_i`` (or ``c_i v_i^2``) of 0-dim tensors in two or three small ops."""
+    v = torch.stack(vals)
+    if len(set(coeffs)) == 1:  # the usual case: one lam for every parameter
+        return (torch.dot(v, v) if squared else v.sum()) * coeffs[0]
+    return torch.dot(v * v if squared else v, v.new_tensor(coeffs))
 
 
 def _rows(w: Tensor) -> Tensor:
@@ -137,23 +134,25 @@ class _FusedPenalty(torch.autograd.Function):
         i2 = [i for i, c in enumerate(b) if c != 0.0]
         ig = [i for i, c in enumerate(g) if c != 0.0]
         w1, w2 = [ws[i] for i in i1], [ws[i] for i in i2]
-        signs = torch._foreach_sign(w1) if w1 else []  # reused by backward: d|w|/dw = sign(w)
-        vals = _dots(w1, signs) + _dots(w2, w2)  # sum|w| = <w, sign w>, sum w^2 = <w, w>
-        coeffs = [a[i] for i in i1] + [b[i] for i in i2]
-        inv_norms = []
+        parts, signs, inv_norms = [], None, []
+        if w1:
+            signs = torch._foreach_sign(w1)  # reused by backward: d|w|/dw = sign(w)
+            # sum|w| = <w, sign w>: one BLAS dot each, reading w once, no temporary.
+            dots = [torch.dot(w.reshape(-1), s.reshape(-1)) for w, s in zip(w1, signs)]
+            parts.append(_weighted_sum(dots, [a[i] for i in i1]))
+        if w2:  # sum w^2 = ||w||_2^2, all params in one fused call
+            parts.append(_weighted_sum(torch._foreach_norm(w2, 2), [b[i] for i in i2], True))
         for i in ig:
             norms = torch.linalg.vector_norm(_rows(ws[i]), dim=1)
-            vals.append(norms.sum())
-            coeffs.append(g[i])
+            parts.append(norms.sum() * g[i])
             # Subgradient 0 at a zero row: 1/0 = inf is masked out, never multiplied.
             inv_norms.append(torch.where(norms > 0, norms.reciprocal(), 0.0))
         ctx.coef, ctx.index = coef, (i1, i2, ig)
         ctx.signs, ctx.inv_norms = signs, inv_norms
         ctx.save_for_backward(*ws)
-        if not vals:
+        if not parts:
             return ws[0].new_zeros(()) if ws else torch.zeros(())
-        torch._foreach_mul_(vals, coeffs)
-        return torch.stack(vals).sum()
+        return parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -164,11 +163,16 @@ class _FusedPenalty(torch.autograd.Function):
         # On CPU the scale is free to read; elsewhere .item() would sync, so scale at the end.
         c = grad_out.item() if grad_out.device.type == "cpu" else 1.0
         grads: list[Tensor | None] = [None] * len(ws)
-        if i2:
-            for i, gr in zip(i2, torch._foreach_mul([ws[i] for i in i2], [2 * c * b[i] for i in i2])):
-                grads[i] = gr
         if i1:
-            _add_scaled(grads, i1, ctx.signs, [c * a[i] for i in i1])
+            # The signs from forward become the gradient in place (no new memory); a second
+            # backward (retain_graph=True) computes them again.
+            signs = ctx.signs if ctx.signs is not None else torch._foreach_sign([ws[i] for i in i1])
+            ctx.signs = None
+            _scale_(signs, [c * a[i] for i in i1])
+            for i, s in zip(i1, signs):
+                grads[i] = s
+        if i2:
+            _add_scaled(grads, i2, [ws[i] for i in i2], [2 * c * b[i] for i in i2])
         for i, inv in zip(ig, ctx.inv_norms):
             gr = (_rows(ws[i]) * (inv * (c * g[i])).unsqueeze(1)).reshape(ws[i].shape)
             grads[i] = gr if grads[i] is None else grads[i].add_(gr)
@@ -177,12 +181,21 @@ class _FusedPenalty(torch.autograd.Function):
         return (None, *grads)
 
 
+def _scale_(tensors: list[Tensor], scales: list[float]) -> None:
+    """``tensors[k] *= scales[k]`` in place; one scalar for all when they agree (the usual case)."""
+    if len(set(scales)) == 1:
+        torch._foreach_mul_(tensors, scales[0])
+    else:
+        torch._foreach_mul_(tensors, scales)
+
+
 def _add_scaled(grads: list, index: list[int], terms: list[Tensor], scales: list[float]) -> None:
     """``grads[i] += scale * term`` (or ``=`` where empty), with as few fused calls as it takes."""
     fresh = [k for k, i in enumerate(index) if grads[i] is None]
     onto = [k for k, i in enumerate(index) if grads[i] is not None]
     if fresh:
-        scaled = torch._foreach_mul([terms[k] for k in fresh], [scales[k] for k in fresh])
+        picked, factors = [terms[k] for k in fresh], [scales[k] for k in fresh]
+        scaled = torch._foreach_mul(picked, factors[0] if len(set(factors)) == 1 else factors)
         for k, gr in zip(fresh, scaled):
             grads[index[k]] = gr
     if onto:
@@ -220,18 +233,17 @@ class Penalty(Scheduled):
         return memo[key]
 
     def _compute(self, model: Any) -> Tensor:
-        terms = self._terms(model, {})
         index: dict[int, int] = {}
         ws: list[Tensor] = []
-        a: list[float] = []
-        b: list[float] = []
-        g: list[float] = []
-        for kind, _, p, coef in terms:
-            if id(p) not in index:
+        coef: dict[str, list[float]] = {"l1": [], "l2": [], "group_lasso": []}
+        for kind, _, p, c in self._terms(model, {}):
+            if id(p) not in index:  # a parameter under several terms is one input
                 index[id(p)] = len(ws)
                 ws.append(p)
-                a.append(0.0), b.append(0.0), g.append(0.0)
-            {"l1": a, "l2": b, "group_lasso": g}[kind][index[id(p)]] += coef
+                for column in coef.values():
+                    column.append(0.0)
+            coef[kind][index[id(p)]] += c
+        a, b, g = coef.values()
         return _FusedPenalty.apply((a, b, g), *ws)
 
     def __call__(self, model: Any) -> Tensor:

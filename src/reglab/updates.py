@@ -142,10 +142,10 @@ class ProximalL1(_UpdateRule):
     """
 
     def _apply(self, params, t):
-        # w - clamp(w, -t, t) is the soft threshold exactly: w - w = 0 for |w| <= t, w -+ t else.
-        clipped = torch._foreach_clamp_min(params, -t)
-        torch._foreach_clamp_max_(clipped, t)
-        torch._foreach_sub_(params, clipped)
+        # softshrink is the soft threshold itself, one pass, in place; bit for bit equal to
+        # sign(w) * max(|w| - t, 0) (|w| <= t gives exactly 0).
+        for w in params:
+            torch.ops.aten.softshrink.out(w, t, out=w)
 
 
 class ProximalGroupLasso(_UpdateRule):
