@@ -42,7 +42,7 @@ SEED_SAYS = {
 # Base run per data kind: a model that can overfit, so regularization has work to do.
 BASE: dict[str, dict[str, Any]] = {
     "image": {"model": "mlp", "hidden": (256, 256), "optimizer": "adam", "lr": 1e-3,
-              "epochs": 60, "batch_size": 64},
+              "epochs": 40, "batch_size": 64},
     "signal": {"model": "mlp", "hidden": (256, 256), "optimizer": "adam", "lr": 1e-3,
                "epochs": 60, "batch_size": 128},
     "tabular": {"model": "mlp", "hidden": (128, 128), "optimizer": "adam", "lr": 1e-3,

@@ -235,11 +235,13 @@ def _final_metrics(model, data, device, status: str) -> dict[str, float]:
 def make_optimizer(spec, model: nn.Module) -> torch.optim.Optimizer:
     """SGD (momentum 0.9), Adam or AdamW with its built-in decay off (decay is decoupled)."""
     params = model.parameters()
+    # foreach: one fused call per step instead of one per tensor (PyTorch turns it on for
+    # CUDA only); with a few small tensors the per-call overhead is most of the step.
     if spec.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=spec.lr, momentum=0.9)
+        return torch.optim.SGD(params, lr=spec.lr, momentum=0.9, foreach=True)
     if spec.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=spec.lr, weight_decay=0.0)
-    return torch.optim.Adam(params, lr=spec.lr)
+        return torch.optim.AdamW(params, lr=spec.lr, weight_decay=0.0, foreach=True)
+    return torch.optim.Adam(params, lr=spec.lr, foreach=True)
 
 
 def make_penalty(spec):

@@ -1,0 +1,48 @@
+"""Models: output shapes per kind, dropout placement, parameter counts."""
+
+import pytest
+import torch
+
+from reglab import InvalidParameterError
+from reglab.lab.models import build_model
+from reglab.lab.spec import RunSpec
+
+SHAPES = {"image": (1, 8, 8), "signal": (1, 40), "tabular": (13,)}
+
+
+@pytest.mark.parametrize("model", ["linear", "mlp", "cnn"])
+@pytest.mark.parametrize("kind", ["image", "signal", "tabular"])
+def test_output_shape_per_kind(model, kind):
+    spec = RunSpec(model=model, hidden=(16, 8), dropout=0.2)
+    if model == "cnn" and kind == "tabular":
+        with pytest.raises(InvalidParameterError, match="'model' parameter of RunSpec"):
+            build_model(spec, kind, SHAPES[kind], 4)
+        return
+    net = build_model(spec, kind, SHAPES[kind], 4)
+    assert net(torch.randn(5, *SHAPES[kind])).shape == (5, 4)
+
+
+def test_linear_is_multinomial_logistic_regression():
+    net = build_model(RunSpec(model="linear"), "tabular", (13,), 3)
+    n_params = sum(p.numel() for p in net.parameters())
+    assert n_params == 13 * 3 + 3
+
+
+def test_mlp_puts_dropout_after_each_hidden_activation():
+    from reglab.dropout import Dropout
+    net = build_model(RunSpec(hidden=(16, 8), dropout=0.3, activation="tanh"), "image",
+                      (1, 8, 8), 10)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Flatten", "Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout",
+                     "Linear"]
+    assert all(isinstance(m, Dropout) for m in net if type(m).__name__ == "Dropout")
+    assert [m.drop for m in net if isinstance(m, Dropout)] == [0.3, 0.3]
+    plain = build_model(RunSpec(hidden=(16, 8)), "image", (1, 8, 8), 10)
+    assert "Dropout" not in [type(m).__name__ for m in plain]
+
+
+def test_cnn_is_2d_for_images_and_1d_for_signals():
+    img = build_model(RunSpec(model="cnn", hidden=(32,)), "image", (1, 8, 8), 10)
+    sig = build_model(RunSpec(model="cnn", hidden=(32,)), "signal", (1, 40), 10)
+    assert any(isinstance(m, torch.nn.Conv2d) for m in img)
+    assert any(isinstance(m, torch.nn.Conv1d) for m in sig)
