@@ -2,7 +2,8 @@
 
 Two MLPs on one CPU thread: 784-1024-1024-10 (batch 256; arithmetic dominates) and
 40-100-100-10 (batch 128; Python and autograd overhead dominate). Variants run round-robin,
-one step each per round, so machine noise hits all alike; each figure is the median over
+one step each per round in a shuffled order, so machine noise hits all alike; timed by this
+thread's CPU time by default (``--clock wall`` for wall time); each figure is the median over
 ``--steps`` rounds after ``--warmup`` rounds. Ratios are to the no-penalty step with the same
 optimizer.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import platform
+import random
 import statistics
 import sys
 import time
@@ -87,17 +89,21 @@ def make_step(widths, batch, opt_name, term, rule) -> Callable[[], None]:
     return step
 
 
-def measure(size: str, steps: int, warmup: int) -> dict[str, float]:
-    """Median step time in ms per variant, interleaved round-robin."""
+def measure(size: str, steps: int, warmup: int, clock: Callable[[], float]) -> dict[str, float]:
+    """Median step time in ms per variant: round-robin, in a fresh random order each round
+    (a fixed order can alias with the OS scheduler's time slices on a shared machine)."""
     widths, batch = SIZES[size]
     fns = {name: make_step(widths, batch, *spec[:3]) for name, spec in VARIANTS.items()}
     times: dict[str, list[float]] = {name: [] for name in fns}
+    order = random.Random(0)
     for r in range(warmup + steps):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
+        names = list(fns)
+        order.shuffle(names)
+        for name in names:
+            t0 = clock()
+            fns[name]()
             if r >= warmup:
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(clock() - t0)
     return {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
 
 
@@ -123,16 +129,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=60, help="timed rounds (median over them)")
     ap.add_argument("--warmup", type=int, default=10, help="untimed rounds first")
     ap.add_argument("--markdown", default=None, help="write the table as a markdown section here")
+    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                    help="cpu: this thread's CPU time (ignores time other processes hold the "
+                    "core; torch runs on this one thread here); wall: perf_counter")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    results = {size: measure(size, args.steps, args.warmup) for size in SIZES}
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    results = {size: measure(size, args.steps, args.warmup, clock) for size in SIZES}
     lines = table(results)
     print("\n".join(lines))
     if args.markdown:
         head = [
             "## Penalty and update-rule overhead (bench/penalty_overhead.py)", "",
             f"Training step of a 784-1024-1024-10 MLP (batch 256) and a 40-100-100-10 MLP "
-            f"(batch 128), 1 thread, median of {args.steps} interleaved steps after "
+            f"(batch 128), 1 thread, {args.clock} clock, median of {args.steps} interleaved steps after "
             f"{args.warmup} warm-up rounds; ratio to the no-penalty step with the same "
             f"optimizer (SGD momentum 0.9, or Adam). Idioms are over all parameters, as "
             f"usually written; rl penalties over weights (their default).", "",

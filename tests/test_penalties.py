@@ -153,7 +153,7 @@ def test_sum_with_different_selections_and_shared_params():
     assert_same(grads_of(pen, model), grads_of(ref, model))
     assert isinstance(pen, rl.Penalty) and len(pen.parts) == 3
     assert sum([rl.L1(0.2), rl.L2(0.1)]).value(model) == pytest.approx(
-        float(ref_l1(weights(model), 0.2) + ref_l2(weights(model), 0.1)), rel=1e-13)
+        (ref_l1(weights(model), 0.2) + ref_l2(weights(model), 0.1)).item(), rel=1e-13)
     with pytest.raises(TypeError):
         rl.L1(0.1) + 1.0
 
