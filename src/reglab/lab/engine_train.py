@@ -87,24 +87,31 @@ class _Stack:
         self.device = device
         self.model = StackedMLP.from_models(models, spec.activation, device)
         self.opt = make_stacked_optimizer(spec.optimizer, self.model.params)
-        self.ids = torch.arange(len(members), device=device)  # slot -> member index
+        self.ids = list(range(len(members)))  # slot -> member index
         col = lambda key: torch.tensor([float(getattr(m.spec, key)) for m in members],  # noqa: E731
                                        dtype=self.model.weights[0].dtype, device=device)
         self.lr, self.l1, self.l2 = col("lr"), col("l1"), col("l2")
         self.wd, self.prox, self.drop = col("weight_decay"), col("proximal_l1"), col("dropout")
         self.active = torch.ones(len(members), dtype=torch.bool, device=device)
+        self._flags()
         self.src = src  # (K,) which of the chunk's data sets each slot trains on
 
     def __len__(self) -> int:
         return len(self.ids)
 
+    def _flags(self) -> None:
+        # which regularizers any slot uses, read once (not a device sync per step)
+        self.use = {name: bool((getattr(self, name) > 0).any())
+                    for name in ("l1", "l2", "wd", "prox")}
+
     def compact(self, keep: Tensor) -> None:
         """Keep only the slots ``keep`` (indices into the current slots)."""
-        old = self.model.params
         self.model = self.model.select(keep)
-        self.opt = self.opt.select(self.model.params, keep) if old else self.opt
-        for name in ("ids", "lr", "l1", "l2", "wd", "prox", "drop", "active", "src"):
+        self.opt = self.opt.select(self.model.params, keep)
+        self.ids = [self.ids[s] for s in keep.tolist()]
+        for name in ("lr", "l1", "l2", "wd", "prox", "drop", "active", "src"):
             setattr(self, name, getattr(self, name).index_select(0, keep))
+        self._flags()
 
 
 def _gather(X: Tensor, idx: Tensor) -> Tensor:
@@ -112,21 +119,24 @@ def _gather(X: Tensor, idx: Tensor) -> Tensor:
     return X.index_select(0, idx.reshape(-1)).view(*idx.shape, *X.shape[1:])
 
 
-def _masks(stack: _Stack, members: list[_Member], batch: int, like: Tensor,
-           slots: list[int]) -> list[Tensor | None]:
-    """Per hidden layer, (K, B, H) inverted-dropout multipliers (None when no one drops)."""
-    if not slots:
+def _masks(stack: _Stack, droppers: list[tuple[int, float, torch.Generator]], batch: int,
+           like: Tensor) -> list[Tensor | None]:
+    """Per hidden layer, (K, B, H) inverted-dropout multipliers (None when no one drops).
+
+    ``droppers``: (slot, keep, generator) of each member that drops units.
+    """
+    if not droppers:
         return [None] * len(stack.model.hidden)
     out: list[Tensor | None] = []
     for width in stack.model.hidden:
         m = torch.ones(len(stack), batch, width, dtype=like.dtype, device=like.device)
         if like.device.type == "cpu":
-            for s in slots:  # the member's own stream, the draw of PyTorch's CPU dropout
-                keep = 1.0 - members[int(stack.ids[s])].spec.dropout
-                m[s].bernoulli_(keep, generator=members[int(stack.ids[s])].drop_gen).div_(keep)
+            for s, keep, gen in droppers:  # the member's own stream, PyTorch's CPU draw
+                m[s].bernoulli_(keep, generator=gen).div_(keep)
         else:  # one draw for the chunk: same distribution, not the sequential stream
-            sel = torch.tensor(slots, device=like.device)
-            keep = (1.0 - stack.drop.index_select(0, sel)).view(-1, 1, 1)
+            sel = torch.tensor([s for s, _, _ in droppers], device=like.device)
+            keep = torch.tensor([k for _, k, _ in droppers], dtype=like.dtype,
+                                device=like.device).view(-1, 1, 1)
             m[sel] = torch.bernoulli(keep.expand(-1, batch, width)) / keep
         out.append(m)
     return out
@@ -135,7 +145,7 @@ def _masks(stack: _Stack, members: list[_Member], batch: int, like: Tensor,
 def _penalty(stack: _Stack, grads: list[Tensor]) -> Tensor:
     """Add d/dW of ``l1 sum|W| + l2 sum W^2`` to the weight gradients; return its value (K,)."""
     value = torch.zeros(len(stack), dtype=stack.lr.dtype, device=stack.device)
-    use1, use2 = bool((stack.l1 > 0).any()), bool((stack.l2 > 0).any())
+    use1, use2 = stack.use["l1"], stack.use["l2"]
     if not (use1 or use2):
         return value
     l1, l2 = stack.l1.view(-1, 1, 1), stack.l2.view(-1, 1, 1)
@@ -156,12 +166,12 @@ def _step(stack: _Stack, grads: list[Tensor]) -> None:
     """Decoupled decay, the optimizer step, proximal L1: each with per-member lr 0 if frozen."""
     lr = torch.where(stack.active, stack.lr, torch.zeros_like(stack.lr))
     with torch.no_grad():
-        if bool((stack.wd > 0).any()):
+        if stack.use["wd"]:
             factor = (1.0 - lr * stack.wd).view(-1, 1, 1)
             for w in stack.model.weights:
                 w.mul_(factor)
         stack.opt.step(grads, lr)
-        if bool((stack.prox > 0).any()):
+        if stack.use["prox"]:
             t = (lr * stack.prox).view(-1, 1, 1)
             for w in stack.model.weights:
                 w.sub_(torch.clamp(w, -t, t))
@@ -176,34 +186,36 @@ def _loss(logits: Tensor, target: Tensor) -> Tensor:
     return -(target * F.log_softmax(logits, -1)).sum(-1).mean(1)
 
 
-def _batch_inputs(stack, members, X, y, idx, num_classes):
-    """Inputs (K, B, ...) and targets for one step: each member's augmentation and mixing."""
+def _batch_inputs(X: Tensor, y: Tensor, idx: Tensor, augmenters: list, mixers: list,
+                  num_classes: int) -> tuple[Tensor, Tensor]:
+    """Inputs (K, B, ...) and targets for one step, with each member's augmentation / mixing.
+
+    ``augmenters`` / ``mixers``: (slot, callable) of the members that use one.
+    """
     xb, yb = _gather(X, idx), _gather(y, idx)
-    target: Tensor = yb
-    for s in range(len(stack)):
-        m = members[int(stack.ids[s])]
-        if m.running and m.augment is not None:
-            xb[s] = m.augment(xb[s])
-    mixers = [s for s in range(len(stack)) if members[int(stack.ids[s])].running
-              and members[int(stack.ids[s])].mix is not None]
-    if mixers:
-        target = F.one_hot(yb, num_classes).to(xb.dtype)  # (K, B, C)
-        for s in mixers:
-            xb[s], target[s] = members[int(stack.ids[s])].mix(xb[s], yb[s], num_classes)
+    for s, aug in augmenters:
+        xb[s] = aug(xb[s])
+    if not mixers:
+        return xb, yb
+    target = F.one_hot(yb, num_classes).to(xb.dtype)  # (K, B, C) soft labels
+    for s, mix in mixers:
+        xb[s], target[s] = mix(xb[s], yb[s], num_classes)
     return xb, target
 
 
 def _train_epoch(stack: _Stack, members: list[_Member], X: Tensor, y: Tensor, n: int,
                  batch_size: int, num_classes: int) -> dict[str, Tensor]:
     """One epoch for every slot; returns per-slot sums (K,) like ``train_one_epoch``."""
-    k = len(stack)
-    dev = stack.device
-    perms = [members[int(i)].perm_gen if members[int(i)].running else None for i in stack.ids]
-    perm = torch.stack([torch.randperm(n, generator=g) if g is not None
-                        else torch.zeros(n, dtype=torch.long) for g in perms]).to(dev)
-    perm += (stack.src * n).view(-1, 1)  # rows of the member's own data set in the flat X
-    droppers = [s for s in range(k) if members[int(stack.ids[s])].running
-                and members[int(stack.ids[s])].spec.dropout > 0 and stack.model.hidden]
+    k, dev = len(stack), stack.device
+    live = [(s, members[i]) for s, i in enumerate(stack.ids) if members[i].running]
+    perm = torch.zeros(k, n, dtype=torch.long)
+    for s, m in live:
+        perm[s] = torch.randperm(n, generator=m.perm_gen)  # the member's own order
+    perm = perm.to(dev) + (stack.src * n).view(-1, 1)  # rows of its own data set in flat X
+    augmenters = [(s, m.augment) for s, m in live if m.augment is not None]
+    mixers = [(s, m.mix) for s, m in live if m.mix is not None]
+    droppers = [(s, 1.0 - m.spec.dropout, m.drop_gen) for s, m in live
+                if m.spec.dropout > 0 and stack.model.hidden]
     dtype = stack.model.weights[0].dtype
     loss_sum = torch.zeros(k, dtype=dtype, device=dev)
     pen_sum = torch.zeros(k, dtype=dtype, device=dev)
@@ -212,8 +224,8 @@ def _train_epoch(stack: _Stack, members: list[_Member], X: Tensor, y: Tensor, n:
     for start in range(0, n, batch_size):
         idx = perm[:, start:start + batch_size]  # (K, B)
         b = idx.shape[1]
-        xb, target = _batch_inputs(stack, members, X, y, idx, num_classes)
-        logits = stack.model(xb, _masks(stack, members, b, xb, droppers))  # (K, B, C)
+        xb, target = _batch_inputs(X, y, idx, augmenters, mixers, num_classes)
+        logits = stack.model(xb, _masks(stack, droppers, b, xb))  # (K, B, C)
         loss = _loss(logits, target)
         grads = list(torch.autograd.grad(loss.sum(), params))
         pen_sum += _penalty(stack, grads) * b
@@ -258,7 +270,7 @@ class _Splits:
         for part in ("train", "val", "test"):
             split = [getattr(d, part) for d in datasets]
             setattr(self, part, (torch.cat([s.X for s in split]).to(device, dtype),
-                                 torch.cat([s.y for s in split]).to(device), len(split[0])))
+                                 torch.cat([s.y for s in split]).to(device), split[0].y.shape[0]))
 
 
 def train_chunk(specs: Sequence[Any], datasets: Sequence[Any],
@@ -296,7 +308,7 @@ def _run_epochs(stack: _Stack, members: list[_Member], splits: _Splits, best: li
     (X, y, n), (Xv, yv, nv) = splits.train[:3], splits.val[:3]
     batch_size = members[0].spec.batch_size
     for epoch in range(max(m.spec.epochs for m in members)):
-        running = [s for s in range(len(stack)) if members[int(stack.ids[s])].running]
+        running = [s for s, i in enumerate(stack.ids) if members[i].running]
         if not running:
             return
         if len(running) <= len(stack) // 2:  # half the slots frozen: stop computing them
@@ -311,7 +323,7 @@ def _run_epochs(stack: _Stack, members: list[_Member], splits: _Splits, best: li
                     sparsity=sparsity.tolist(), weight_norm=norm.tolist())
         seconds = (time.perf_counter() - t0) / len(running)  # each member's share of the epoch
         for s in running:
-            i = int(stack.ids[s])
+            i = stack.ids[s]
             m = members[i]
             row = {k: float(cols[k][s]) for k in ("data_loss", "penalty", "train_acc",
                                                   "val_loss", "val_acc")}

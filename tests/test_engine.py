@@ -1,0 +1,236 @@
+"""The sweep engine reproduces the sequential loop member by member, and runs sweeps safely.
+
+Reference: ``reglab.lab.loop.fit`` on the same spec and data. In float64 the stacked
+arithmetic (batched matmuls, per-member optimizer math) differs from the sequential one
+only by rounding, so per-epoch losses agree to 1e-9 relative; in float32 to 1e-4. Dropout
+masks and augmentation draws come from the same streams on the CPU, so those arms are
+checked for the same trajectory too, not only the same distribution.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+import torch
+
+from lab_tiny import tiny
+from reglab.lab import engine
+from reglab.lab.engine_stack import StackedAdam, StackedSGD
+from reglab.lab.engine_train import train_chunk
+from reglab.lab.loop import fit
+from reglab.lab.spec import RunSpec
+
+BASE = RunSpec(data="tiny", model="mlp", hidden=(12, 10), optimizer="adam", lr=1e-2,
+               epochs=6, batch_size=16)
+ARMS = {
+    "none": {},
+    "l1": {"l1": 3e-3},
+    "l2": {"l2": 3e-3},
+    "proximal_l1": {"proximal_l1": 0.5},
+    "weight_decay": {"weight_decay": 0.5},
+    "early_stopping": {"patience": 1, "epochs": 12},
+    "dropout": {"dropout": 0.3},
+    "augment": {"augment": ("rotate", "flip", "noise")},
+    "mixup": {"mixup": 0.4},
+    "all": {"l2": 1e-3, "dropout": 0.2, "patience": 2, "augment": ("translate",)},
+}
+
+
+def _as64(data):
+    for part in ("train", "val", "test"):
+        split = getattr(data, part)
+        split.X = split.X.double()
+    return data
+
+
+@pytest.fixture
+def float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def _close(a, b, rtol):
+    return all(math.isclose(x, y, rel_tol=rtol, abs_tol=rtol) or (math.isnan(x) and math.isnan(y))
+               for x, y in zip(a, b)) and len(a) == len(b)
+
+
+def _assert_same_run(vec, seq, rtol):
+    assert vec.status == seq.status
+    assert vec.reason == seq.reason
+    assert len(vec.epochs) == len(seq.epochs)
+    for key in ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity",
+                "weight_norm", "lr"):
+        a = [r[key] for r in vec.epochs]
+        b = [r[key] for r in seq.epochs]
+        assert _close(a, b, rtol), (key, a, b)
+    for key, value in seq.final.items():
+        if key != "seconds":
+            assert _close([vec.final[key]], [value], rtol), (key, vec.final[key], value)
+    if seq.state is None:
+        assert vec.state is None
+    else:
+        assert list(vec.state) == list(seq.state)
+        for k, v in seq.state.items():
+            assert vec.state[k].shape == v.shape and vec.state[k].dtype == v.dtype
+            torch.testing.assert_close(vec.state[k], v, rtol=rtol * 10, atol=rtol * 10)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_every_arm_reproduces_the_sequential_trajectory_in_float64(float64, optimizer):
+    datasets = {s: _as64(tiny("image", n=64, seed=s)) for s in (0, 1)}
+    specs = [BASE.replace(optimizer=optimizer, seed=s, **changes)
+             for changes in ARMS.values() for s in (0, 1)]
+    data = [datasets[s.seed] for s in specs]
+    stacked = train_chunk(specs, data)  # one stack: every arm and seed at once
+    for spec, vec, d in zip(specs, stacked, data):
+        _assert_same_run(vec, fit(spec, d), rtol=1e-9)
+
+
+def test_early_stopping_members_stop_at_their_own_epoch(float64):
+    data = _as64(tiny("image", n=64, seed=0))
+    specs = [BASE.replace(patience=p, epochs=15, lr=5e-2) for p in (1, 2, 4, 0)]
+    stacked = train_chunk(specs, [data] * len(specs))
+    trained = [r.final["epochs_trained"] for r in stacked]
+    assert len(set(trained)) > 1  # frozen one by one (and the stack compacted), not together
+    for spec, vec in zip(specs, stacked):
+        _assert_same_run(vec, fit(spec, data), rtol=1e-9)
+
+
+def test_float32_digits_arms_agree_within_1e4():
+    import reglab as rl
+    data = rl.data.load("digits", seed=0)
+    specs = [RunSpec(hidden=(32, 32), epochs=3, batch_size=64, **ch)
+             for ch in ({}, {"l1": 1e-4}, {"dropout": 0.3}, {"augment": ("rotate",)})]
+    for spec, vec in zip(specs, train_chunk(specs, [data] * len(specs))):
+        _assert_same_run(vec, fit(spec, data), rtol=1e-4)
+
+
+def test_a_diverged_member_is_marked_and_leaves_the_others_unchanged(float64):
+    data = _as64(tiny("tabular", n=48, seed=0))
+    good = BASE.replace(optimizer="sgd", lr=0.05, epochs=4)
+    bad = good.replace(lr=1e200)
+    together = train_chunk([good, bad, good.replace(seed=3)], [data] * 3)
+    assert together[1].status == "diverged"
+    assert together[1].reason == fit(bad, data).reason
+    assert together[1].state is None and math.isnan(together[1].final["test_acc"])
+    alone = train_chunk([good, good.replace(seed=3)], [data] * 2)
+    for a, b in zip((together[0], together[2]), alone):
+        assert [r["val_loss"] for r in a.epochs] == [r["val_loss"] for r in b.epochs]
+
+
+def test_linear_model_and_signal_data(float64):
+    data = _as64(tiny("signal", n=40, seed=2))
+    specs = [BASE.replace(model="linear", l1=1e-3, dropout=0.5), BASE.replace(model="linear")]
+    for spec, vec in zip(specs, train_chunk(specs, [data] * 2)):
+        _assert_same_run(vec, fit(spec, data), rtol=1e-9)
+
+
+# -- the stacked optimizers are torch.optim per member ------------------------------------
+
+@pytest.mark.parametrize("make, ref", [
+    (lambda ps: StackedSGD(ps, momentum=0.9),
+     lambda p, lr: torch.optim.SGD([p], lr=lr, momentum=0.9)),
+    (lambda ps: StackedSGD(ps, momentum=0.8, nesterov=True),
+     lambda p, lr: torch.optim.SGD([p], lr=lr, momentum=0.8, nesterov=True)),
+    (lambda ps: StackedSGD(ps), lambda p, lr: torch.optim.SGD([p], lr=lr)),
+    (lambda ps: StackedAdam(ps), lambda p, lr: torch.optim.Adam([p], lr=lr)),
+])
+def test_stacked_optimizers_equal_torch_optim_per_member(make, ref):
+    g = torch.Generator().manual_seed(0)
+    lrs = torch.tensor([0.1, 0.01, 0.0])  # the last member is frozen: lr 0
+    w = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
+    stacked = w.clone()
+    opt = make([stacked])
+    singles = [w[k].clone().requires_grad_() for k in range(3)]
+    refs = [ref(p, float(lr)) for p, lr in zip(singles, lrs)]
+    for _ in range(5):
+        grads = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
+        opt.step([grads], lrs.double())
+        for k, (p, o) in enumerate(zip(singles, refs)):
+            p.grad = grads[k].clone()
+            o.step()
+    for k in range(3):
+        torch.testing.assert_close(stacked[k], singles[k].detach(), rtol=1e-12, atol=1e-14)
+    assert torch.equal(stacked[2], w[2])
+
+
+# -- planning, processes, threads, the store ---------------------------------------------
+
+def test_plan_groups_by_shape_and_chunks_to_the_memory_budget(monkeypatch):
+    data = tiny("image", n=32)
+    specs = ([BASE.replace(seed=s) for s in range(5)] + [BASE.replace(hidden=(7,))]
+             + [BASE.replace(model="cnn", hidden=(8,))] + [BASE.replace(seed=9, l2=1e-3)])
+    monkeypatch.setattr(engine, "_memory_budget",
+                        lambda device, workers: 2 * engine.member_bytes(BASE, data))
+    tasks = engine.plan(specs, [data] * len(specs), workers=1)
+    stacked = [t.indices for t in tasks if t.stacked]
+    assert sorted(i for t in stacked for i in t) == [0, 1, 2, 3, 4, 7]
+    assert all(len(t) <= 2 for t in stacked)  # the budget holds two members
+    assert sorted(t.indices for t in tasks if not t.stacked) == [(5,), (6,)]
+
+
+def test_plan_gives_each_worker_a_chunk():
+    data = tiny("image", n=32)
+    specs = [BASE.replace(seed=s) for s in range(7)]
+    tasks = engine.plan(specs, [data] * 7, workers=2)
+    assert sorted(len(t.indices) for t in tasks) == [3, 4]
+
+
+def test_free_cores_is_between_one_and_the_affinity():
+    assert 1 <= engine.free_cores() <= len(os.sched_getaffinity(0))
+
+
+def test_train_many_keeps_order_runs_unstackable_specs_and_uses_one_thread():
+    data = tiny("image", n=32)
+    specs = [BASE.replace(epochs=2, seed=1), BASE.replace(model="cnn", hidden=(4,), epochs=1),
+             BASE.replace(epochs=2, seed=2), BASE.replace(epochs=2, hidden=(5,))]
+    threads = []
+    before = torch.get_num_threads()
+    results = engine.train_many(specs, data, workers=1,
+                                progress=lambda i, e, row: threads.append(torch.get_num_threads()))
+    assert set(threads) == {1} and torch.get_num_threads() == before
+    for spec, r in zip(specs, results):
+        _assert_same_run(r, fit(spec, data), rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_results_as_one_process():
+    specs = [RunSpec(data="digits", hidden=(8,), epochs=2, batch_size=256, seed=s % 2,
+                     l2=1e-3 * (s // 2)) for s in range(4)]
+    seen = []
+    here = engine.train_many(specs, workers=1)  # data=None: each spec's own split
+    there = engine.train_many(specs, workers=2, progress=lambda i, e, r: seen.append(i))
+    assert sorted(set(seen)) == [0, 1, 2, 3]
+    for a, b in zip(here, there):
+        assert [r["val_loss"] for r in a.epochs] == [r["val_loss"] for r in b.epochs]
+
+
+def test_execute_writes_the_store_like_the_runner(tmp_path):
+    from reglab.lab.runner import Job
+    from reglab.lab.store import Store
+    spec = RunSpec(data="digits", hidden=(8,), epochs=2, batch_size=256)
+    jobs = [Job(f"{arm}-s{s}", arm, spec.replace(seed=s, l2=l2))
+            for arm, l2 in (("none", 0.0), ("l2", 1e-3)) for s in (0, 1)]
+    stored = {}
+    for name, eng in (("vec", "vectorized"), ("seq", "sequential")):
+        with Store.open(tmp_path, name) as store:
+            for i, job in enumerate(jobs):
+                store.add_run(job.run_id, job.arm, job.spec.seed, job.spec.to_json(), i)
+            outcome = engine.execute(store, jobs, workers=1, engine=eng)
+            assert sorted(outcome.done) == sorted(j.run_id for j in jobs)
+            stored[name] = {r["id"]: r for r in store.runs()}
+            assert all((store.root / "models" / f"{j.run_id}.safetensors").exists() for j in jobs)
+    for run_id, seq in stored["seq"].items():
+        vec = stored["vec"][run_id]
+        assert vec["status"] == seq["status"] == "done"
+        assert math.isclose(vec["final"]["test_loss"], seq["final"]["test_loss"], rel_tol=1e-4)
+
+
+def test_unknown_engine_is_an_error_naming_it():
+    from reglab import InvalidParameterError
+    with pytest.raises(InvalidParameterError, match="'engine' parameter of train_many"):
+        engine.train_many([BASE], tiny(), engine="turbo")
