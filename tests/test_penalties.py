@@ -167,7 +167,7 @@ def test_describe_rows():
         ("0.weight", "l2"), ("4.weight", "l2"), ("6.weight", "l2"), ("6.weight", "group_lasso")]
     assert rows[0]["shape"] == (3, 2, 3, 3) and rows[0]["lam"] == 0.125
     assert rows[3]["lam"] == 0.375
-    w = model[6].weight
+    w = model[6].weight.detach()
     assert rows[6]["value"] == pytest.approx(0.1 * float(w.norm(dim=1).sum()), rel=1e-13)
     assert sum(r["value"] for r in rows) == pytest.approx(pen.value(model), rel=1e-12)
 
