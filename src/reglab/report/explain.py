@@ -5,11 +5,11 @@ answer *from the numbers it measured*: the paragraph's claims are phrased condit
 those numbers, never hard-coded. :func:`write_html` puts every answer, its numbers and its
 figures on one self-contained page.
 
-Example:
-    >>> from reglab.report.explain import explain, write_html
-    >>> [e] = explain(["dropout"], quick=True)
-    >>> e.numbers["max_grad_error"] < 1e-6
-    True
+Example::
+
+    from reglab.report.explain import explain, write_html
+    results = explain(["dropout", "weight-decay"], quick=True)
+    write_html(results, "explain.html")
 """
 
 from __future__ import annotations
@@ -281,21 +281,23 @@ def _dropout(seed: int, quick: bool) -> Explanation:
 
 def _dropout_answer(n: dict[str, float]) -> str:
     exact = n["max_grad_error"] == 0
-    text = (
+    preserved = ("so the expected activation is preserved" if abs(n["mean_ratio"] - 1) < 0.02
+                 else "further from 1 than sampling noise explains")
+    grad = "exactly" if exact else f"to within {n['max_grad_error']:.1e}"
+    blocked = " (no update through them this step)" if n["dropped_grad_max"] == 0 else ""
+    identity = "is the identity" if n["eval_max_diff"] == 0 else "changed the input"
+    return (
         f"Forward, in training mode: rl.Dropout(keep={n['keep']:g}) multiplied each of "
         f"{n['n_activations']:.0f} activations by a Bernoulli({n['keep']:g}) mask d_i and by "
         f"1/keep = {n['scale']:.3g}; it kept {_pct(n['fraction_kept'])} of them, and the output "
         f"was x·d/keep to within {n['max_output_error']:.1e}. Because of the 1/keep scaling the "
-        f"mean activation was {n['mean_ratio']:.3f} times the input's, "
-        f"{'so the expected activation is preserved' if abs(n['mean_ratio'] - 1) < 0.02 else 'further from 1 than sampling noise explains'}. "
-        f"Backward: the same mask gates the gradient: x.grad equalled mask/keep to within "
-        f"{n['max_grad_error']:.1e}; dropped units got gradient {n['dropped_grad_max']:g} "
-        f"{'(no update through them this step)' if n['dropped_grad_max'] == 0 else ''}"
+        f"mean activation was {n['mean_ratio']:.3f} times the input's, {preserved}. "
+        f"Backward: the same mask gates the gradient: x.grad equalled mask/keep {grad}; "
+        f"dropped units got gradient {n['dropped_grad_max']:g}{blocked}"
         f"{' and kept units got exactly 1/keep' if exact else ''}. "
-        f"In eval mode the layer {'is the identity' if n['eval_max_diff'] == 0 else 'changed the input'} "
-        f"(max |y − x| = {n['eval_max_diff']:g}), so nothing has to be rescaled at test time."
+        f"In eval mode the layer {identity} (max |y − x| = {n['eval_max_diff']:g}), so nothing "
+        f"has to be rescaled at test time."
     )
-    return text
 
 
 def _dropout_figure(x, y, grad, y_eval) -> bytes:
@@ -599,15 +601,16 @@ def _weight_decay_answer(n: dict[str, float]) -> str:
     smaller = "smaller" if n["adamw_norm"] < n["adam_l2_norm"] else "larger"
     text = (
         f"Weight decay shrinks the weights inside the update, w ← w − lr·wd·w; L2 adds "
-        f"λ·Σw² to the loss, whose gradient 2λw gives the same shrink when λ = wd/2 (the seed's "
-        f"L2 has no ½). Measured in float64 over {n['steps']:.0f} steps with wd = "
+        f"λ·Σw² to the loss, whose gradient 2λw gives the same shrink when λ = wd/2 (the "
+        f"seed's L2 has no ½). Measured in float64 over {n['steps']:.0f} steps with wd = "
         f"{n['weight_decay']:g}: SGD(weight_decay={n['weight_decay']:g}) and SGD + "
         f"L2({n['l2_lambda']:g}) stayed within {n['sgd_max_diff']:.1e} of each other, "
         f"{'the same trajectory up to rounding' if same_sgd else 'not the same trajectory'}. "
         f"torch's Adam(weight_decay=...) matched Adam + L2 to {n['adam_wd_vs_l2_max_diff']:.1e}"
         f"{', so it is L2, not decoupled decay' if same_adam else ''}. With Adam, "
         f"the L2 gradient is divided by Adam's running scale like any other gradient, so "
-        f"AdamW's decoupled decay {'is a different method' if differ else 'made no difference here'}: "
+        f"AdamW's decoupled decay {'is' if differ else 'made no difference here, though it is'} "
+        f"a different method: "
         f"Adam + L2 and AdamW drifted apart by up to {n['adam_l2_vs_adamw_max_diff']:.3g} per "
         f"weight, ending with weight norms {n['adam_l2_norm']:.3g} (Adam + L2) and "
         f"{n['adamw_norm']:.3g} (AdamW, {smaller}) and test accuracies "
@@ -670,10 +673,10 @@ def explain(topics: str | Iterable[str] | None = None, out: str | Path | None = 
         progress: called with one line before each topic starts, and with the topic's
             answer paragraph when it ends.
 
-    Example:
-        >>> [e] = explain("weight-decay", quick=True)
-        >>> e.numbers["sgd_max_diff"] < 1e-10
-        True
+    Example::
+
+        [e] = explain("weight-decay", quick=True)
+        e.numbers["sgd_max_diff"]        # about 1e-16: SGD weight decay is L2 with lam = wd/2
     """
     names = _check_topics(topics)
     results = []
@@ -728,7 +731,8 @@ short experiment. Every sentence below is written from the numbers measured on t
 {% endfor %}
 <details><summary>Measured numbers ({{ e.numbers | length }})</summary>
 <table><tr><th>name</th><th>value</th></tr>
-{% for key, value in e.numbers.items() %}<tr><td>{{ key }}</td><td class="num">{{ "%.6g" | format(value) }}</td></tr>
+{% for key, value in e.numbers.items() %}
+<tr><td>{{ key }}</td><td class="num">{{ "%.6g" | format(value) }}</td></tr>
 {% endfor %}</table></details>
 <p class="meta">topic <code>{{ e.topic }}</code>, ran in {{ "%.1f" | format(e.seconds) }} s</p>
 </section>
@@ -745,9 +749,9 @@ def write_html(explanations: list[Explanation], path: str | Path, seed: int = 0,
     Rendered with Jinja2 autoescaping; written to a temporary file in the same folder, then
     moved over ``path`` with ``os.replace`` so a reader never sees half a page.
 
-    Example:
-        >>> write_html(explain("dropout", quick=True), "explain.html")
-        PosixPath('explain.html')
+    Example::
+
+        write_html(explain("dropout", quick=True), "explain.html")
     """
     import jinja2
 
