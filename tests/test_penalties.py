@@ -174,14 +174,14 @@ def test_describe_rows():
 
 def test_schedules_change_the_value_as_steps_advance():
     model = small_model()
-    base = float(ref_l2(weights(model), 1.0))
+    with torch.no_grad():
+        base, l1 = float(ref_l2(weights(model), 1.0)), float(ref_l1(weights(model), 1.0))
     pen = rl.L2(S.linear(0.0, 1.0, steps=4)) + rl.L1(0.5)
-    assert pen.value(model) == pytest.approx(0.5 * float(ref_l1(weights(model), 1.0)))
+    assert pen.value(model) == pytest.approx(0.5 * l1)
     seen = []
     for _ in range(6):
-        with torch.no_grad():
-            assert pen.value(model) == pen.value(model)   # value() does not advance
-        seen.append(float(pen(model)) - 0.5 * float(ref_l1(weights(model), 1.0)))
+        assert pen.value(model) == pen.value(model)       # value() does not advance
+        seen.append(pen(model).detach().item() - 0.5 * l1)
     assert seen == pytest.approx([base * k for k in (0, 0.25, 0.5, 0.75, 1.0, 1.0)], rel=1e-12)
     with torch.no_grad():
         pen(model)                                        # no grad: not a training step
