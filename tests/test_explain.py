@@ -290,3 +290,22 @@ def test_main_echoes_progress_and_answer_and_writes_the_page(tmp_path):
     assert lines[1] == run("dropout").answer            # same seed, same paragraph
     assert lines[-1] == f"Wrote {out}"
     assert out.read_text().count('<section id="dropout"') == 1
+
+
+def test_register_adds_the_explain_command_to_a_typer_app(tmp_path):
+    typer = pytest.importorskip("typer")
+    from typer.testing import CliRunner
+
+    app = typer.Typer()
+    E.register(app)
+
+    @app.command("other")   # a second command, so typer keeps "explain" as a subcommand name
+    def other() -> None:
+        pass
+
+    out = tmp_path / "e.html"
+    result = CliRunner().invoke(app, ["explain", "dropout", "--out", str(out), "--quick"])
+    assert result.exit_code == 0, result.output
+    assert run("dropout").answer in result.output and out.exists()
+    bad = CliRunner().invoke(app, ["explain", "ridge", "--out", str(out)])
+    assert isinstance(bad.exception, InvalidParameterError) and str(bad.exception) == UNKNOWN
