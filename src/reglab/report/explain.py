@@ -170,11 +170,11 @@ def _selection(model: nn.Linear, ds, prefix: str) -> dict[str, float]:
     }
 
 
-def _pick_lambda(ds, kind: str, grid: list[float], steps: int, lr: float):
+def _pick_lambda(ds, kind: str, grid: list[float], steps: int, lr: float, seed: int):
     """Fit each lambda of the grid; keep the best validation accuracy (ties: the stronger)."""
     best = None
     for lam in grid:
-        torch.manual_seed(0)   # same initial weights for every candidate
+        torch.manual_seed(seed)   # same initial weights for every candidate
         model = _fit_linear(ds, kind, lam, steps, lr)
         acc = _accuracy(model, ds.val.X, ds.val.y)
         if best is None or acc >= best[0]:
@@ -188,8 +188,8 @@ def _l1_vs_l2(seed: int, quick: bool) -> Explanation:
     steps = 150 if quick else 400
     l1_grid = [0.03] if quick else [0.01, 0.03, 0.1]
     l2_grid = [0.01] if quick else [0.001, 0.01, 0.1]
-    lam1, m1 = _pick_lambda(ds, "l1", l1_grid, steps, lr=0.5)
-    lam2, m2 = _pick_lambda(ds, "l2", l2_grid, steps, lr=0.5)
+    lam1, m1 = _pick_lambda(ds, "l1", l1_grid, steps, 0.5, seed)
+    lam2, m2 = _pick_lambda(ds, "l2", l2_grid, steps, 0.5, seed)
     n = {"n_features": float(ds.train.X.shape[1]), "n_informative": float(len(ds.informative)),
          "l1_lambda": lam1, "l2_lambda": lam2, **_selection(m1, ds, "l1"),
          **_selection(m2, ds, "l2")}
