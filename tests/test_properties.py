@@ -11,9 +11,8 @@ float32 a row whose entries are all below ~1e-19 has a squared norm that underfl
 ``torch.linalg.vector_norm`` returns 0 and GroupLasso treats it as a zero row (subgradient 0).
 The gradient check skips that regime; the value check covers it with an absolute tolerance.
 
-Two properties fail on the current core and are marked ``xfail(strict=True)`` with the fix in
-the reason (schedule ends off by an ulp; DropBlock's float32 rescale in float64): when the fix
-lands, the strict xfail turns red and the marker must go.
+Two properties once failed on the core (schedule ends off by an ulp; DropBlock's float32
+rescale of float64 inputs); both are fixed and their tests guard the fixes.
 """
 
 from __future__ import annotations
@@ -429,17 +428,13 @@ DROP_BLOCK_CASES = dict(c=st.floats(-1e6, 1e6).filter(lambda v: abs(v) > 1e-3), 
 @given(dtype=DTYPES, **DROP_BLOCK_CASES)
 def test_drop_block_preserves_the_mean_of_a_constant_map(c, drop, seed, size, block, dtype):
     # The global renormalization count / count_kept makes the batch mean exact for a constant
-    # input whenever anything is kept. The scale is computed in float32 (see the xfail below),
-    # so the tolerance is float32's for both dtypes.
+    # input whenever anything is kept. The float32 tolerance covers both dtypes; the float64
+    # exact check is the next test.
     y = _drop_block_constant(c, drop, seed, size, block, dtype)
     if torch.count_nonzero(y):
         assert y.double().mean().item() == pytest.approx(c, rel=10 * torch.finfo(torch.float32).eps)
 
 
-@pytest.mark.xfail(strict=True, reason="drop_block2d computes its rescale numel / kept.sum("
-                   "dtype=float32) in float32, so float64 outputs carry a float32 rounding "
-                   "(mean 1 + 4e-8 instead of 1); fix in dropout.py: sum in "
-                   "torch.promote_types(x.dtype, torch.float32)")
 @props(30)
 @example(c=1.0, drop=0.5, seed=0, size=2, block=1)
 @given(**DROP_BLOCK_CASES)
@@ -679,12 +674,6 @@ def test_linear_and_cosine_stay_within_their_ends_up_to_rounding(start, end, ste
     assert sched(10 * steps) == sched(steps)  # constant after the end
 
 
-@pytest.mark.xfail(strict=True, reason="schedules.linear/cosine compute the ends as "
-                   "a + (b - a) * 1 and b + (a - b) * 1, which miss b (linear at t=steps) or a "
-                   "(cosine at t=0) by an ulp and leave [min, max]; fix in schedules.py: "
-                   "(1 - f) * a + f * b (linear), w * a + (1 - w) * b (cosine), clamped to "
-                   "[low, high]. Real effect: rl.Dropout(drop=linear(0.3, 1 - 2**-53, 1)) passes "
-                   "validation, then its second forward raises 'drop ... Got 1.0 instead.'")
 @props(100)
 @example(start=-1.0, end=0.1, steps=1, kind="linear")  # gives 0.10000000000000009 at t = 1
 @example(start=0.1, end=-1.0, steps=1, kind="cosine")  # gives 0.10000000000000009 at t = 0

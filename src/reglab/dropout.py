@@ -207,8 +207,10 @@ def drop_block2d(x: Tensor, drop: float, block_size: int = 7, training: bool = T
     # A corner at (i, j) covers rows i..i+k-1 and columns j..j+k-1: pad by k-1, max-pool by k.
     dropped = F.max_pool2d(F.pad(corners, (k - 1,) * 4), k, stride=1)  # (N, C, H, W)
     kept = 1.0 - dropped
-    # float32 count: a half-precision sum would overflow past 65504 units.
-    scale = kept.numel() / kept.sum(dtype=torch.float32).clamp_min(1.0)
+    # Count in at least float32 (a half-precision sum overflows past 65504 units), in float64
+    # for float64 inputs so the rescale carries no float32 rounding.
+    count = kept.sum(dtype=torch.promote_types(x.dtype, torch.float32)).clamp_min(1.0)
+    scale = kept.numel() / count
     return x * (kept * scale)
 
 

@@ -68,17 +68,27 @@ def linear(start: float, end: float, steps: int, unit: str = "step") -> Schedule
     """``start + (end - start) * min(t / steps, 1)``."""
     a, b = check_float("linear", "start", start), check_float("linear", "end", end)
     n = check_int("linear", "steps", steps, 1)
-    return Schedule(lambda t: a + (b - a) * min(t / n, 1.0), min(a, b), max(a, b), unit,
-                    f"linear({a!r}, {b!r}, steps={n}, unit={unit!r})")
+    lo, hi = min(a, b), max(a, b)
+
+    def fn(t: int) -> float:
+        f = min(t / n, 1.0)
+        # (1 - f) a + f b hits both ends exactly; a + (b - a) f can miss b by an ulp.
+        return min(max((1.0 - f) * a + f * b, lo), hi)
+
+    return Schedule(fn, lo, hi, unit, f"linear({a!r}, {b!r}, steps={n}, unit={unit!r})")
 
 
 def cosine(start: float, end: float, steps: int, unit: str = "step") -> Schedule:
     """``end + (start - end) * (1 + cos(pi * min(t / steps, 1))) / 2``."""
     a, b = check_float("cosine", "start", start), check_float("cosine", "end", end)
     n = check_int("cosine", "steps", steps, 1)
-    fn = lambda t: b + (a - b) * 0.5 * (1.0 + math.cos(math.pi * min(t / n, 1.0)))  # noqa: E731
-    return Schedule(fn, min(a, b), max(a, b), unit,
-                    f"cosine({a!r}, {b!r}, steps={n}, unit={unit!r})")
+    lo, hi = min(a, b), max(a, b)
+
+    def fn(t: int) -> float:
+        w = 0.5 * (1.0 + math.cos(math.pi * min(t / n, 1.0)))
+        return min(max(w * a + (1.0 - w) * b, lo), hi)  # exact at both ends, never outside
+
+    return Schedule(fn, lo, hi, unit, f"cosine({a!r}, {b!r}, steps={n}, unit={unit!r})")
 
 
 def step(values: Sequence[float], boundaries: Sequence[int], unit: str = "step") -> Schedule:
