@@ -51,14 +51,13 @@ BASE: dict[str, dict[str, Any]] = {
 
 # Per arm and data kind: the spec keys the arm sets (selected on validation data).
 _ARMS: dict[str, dict[str, dict[str, Any]]] = {
-    "image": {
-        "l1": {"proximal_l1": 0.3},
-        "l2": {"l2": 3e-4},
+    "image": {  # digits, seeds 10-11, validation split (scripts/select_defaults.md)
+        "l1": {"proximal_l1": 0.1},
+        "l2": {"l2": 1e-4},
         "dropout": {"dropout": 0.3},
         "early_stopping": {"patience": 10},
-        "augment": {"augment": ("rotate", "scale", "translate")},
-        "all": {"l2": 1e-4, "dropout": 0.2, "patience": 10,
-                "augment": ("rotate", "scale", "translate")},
+        "augment": {"augment": ("noise",)},
+        "all": {"l2": 1e-4, "dropout": 0.3, "patience": 10, "augment": ("noise",)},
     },
     "signal": {
         "l1": {"proximal_l1": 0.3},

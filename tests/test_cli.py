@@ -1,0 +1,148 @@
+"""The CLI: exit codes (0 ok, 2 bad input with one line and no traceback, 1 a run failed),
+the compare table, resume, the lock, and every command's --help."""
+
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from reglab.cli import main
+from reglab.lab import runner
+from reglab.lab.store import Store
+
+SMALL = ["--epochs", "2", "--seeds", "2", "--arms", "none,l1,early_stopping", "--workers", "1",
+         "--hidden", "16", "--quiet"]
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("cmd", [[], ["compare"], ["run"], ["runs"], ["ls"], ["datasets"],
+                                 ["check-augment"]])
+def test_help_on_every_command(capsys, cmd):
+    code, out, _ = _run(capsys, *cmd, "--help")
+    assert code == 0 and "Usage" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "--dropout", "1.5"], "The 'dropout' parameter of RunSpec must be a float in the "
+     "range [0, 1). Got 1.5 instead."),
+    (["run", "--lr", "-1"], "The 'lr' parameter of RunSpec must be a float in the range "
+     "(0, inf). Got -1.0 instead."),
+    (["run", "--model", "resnet"], "The 'model' parameter of RunSpec must be one of"),
+    (["run", "--hidden", "a,b"], "The 'hidden' parameter of RunSpec must be comma-separated"),
+    (["run", "--data", "no_such_data"], "no_such_data"),
+    (["run", "--augment", "warp"], "'warp'"),
+    (["run", "--model", "cnn", "--data", "wine"], "cnn needs an image or a signal"),
+    (["compare", "--arms", "none,bogus"], "The 'arms' parameter of compare must be a list of"),
+    (["compare", "--seeds", "0"], "The 'seeds' parameter of compare must be an int"),
+    (["compare", "--name", "../escape"], "The 'name' parameter of the experiment"),
+    (["run", "--epochs", "many"], "Invalid value for '--epochs'"),
+    (["run", "--no-such-flag"], "no-such-flag"),
+    (["frobnicate"], "frobnicate"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, message):
+    code, out, err = _run(capsys, *argv, *(["--out", str(tmp_path)] if argv[0] in
+                                          ("run", "compare") else []))
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("reglab: error: ") and message in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing half-written under runs/
+
+
+def test_bad_config_file_exits_2(capsys, tmp_path):
+    cfg = tmp_path / "spec.toml"
+    cfg.write_text("epochs = 3\ndropuot = 0.5\n")
+    code, _, err = _run(capsys, "run", "--config", str(cfg), "--out", str(tmp_path / "r"))
+    assert code == 2 and "Got 'dropuot' instead" in err
+
+
+def test_compare_prints_the_table_stores_and_resumes(capsys, tmp_path):
+    code, out, err = _run(capsys, "compare", *SMALL, "--out", str(tmp_path), "--name", "t")
+    assert code == 0, err
+    for text in ("test acc %", "train-test gap %", "sparsity %", "weight norm", "none",
+                 "early_stopping", "95% t interval", "no measurable effect at n=2"):
+        assert text in out
+    with open(tmp_path / "t" / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["run"] for r in rows] == ["none-s0", "none-s1", "l1-s0", "l1-s1",
+                                        "early_stopping-s0", "early_stopping-s1"]
+    assert all(r["status"] == "done" for r in rows)
+    finished = {r["id"]: r["finished"] for r in Store.read_only(tmp_path, "t").execute(
+        "SELECT id, finished FROM runs")}
+    # same command again: nothing is rerun, the same table comes back
+    code, out2, _ = _run(capsys, "compare", *SMALL, "--out", str(tmp_path), "--name", "t")
+    assert code == 0 and out2 == out
+    again = {r["id"]: r["finished"] for r in Store.read_only(tmp_path, "t").execute(
+        "SELECT id, finished FROM runs")}
+    assert again == finished
+    code, out, _ = _run(capsys, "runs", "--out", str(tmp_path))
+    assert code == 0 and "t" in out and "6" in out
+
+
+def test_compare_refuses_a_locked_experiment(capsys, tmp_path):
+    with Store.open(tmp_path, "busy"):
+        code, _, err = _run(capsys, "compare", *SMALL, "--out", str(tmp_path), "--name", "busy")
+    assert code == 2 and "in use by another reglab process" in err
+
+
+def test_a_failure_inside_a_run_exits_1(capsys, tmp_path, monkeypatch):
+    real = runner.load_data
+
+    def broken(spec):
+        if spec.proximal_l1 > 0:
+            raise RuntimeError("simulated crash")
+        return real(spec)
+    monkeypatch.setattr(runner, "load_data", broken)
+    code, out, err = _run(capsys, "compare", *SMALL, "--out", str(tmp_path), "--name", "f")
+    assert code == 1 and "2 run(s) failed" in err and "simulated crash" in err
+    assert err.count("\n") == 1
+    assert "none" in out  # the other arms still ran and are reported
+
+
+def test_run_prints_epochs_final_metrics_and_why_it_stopped(capsys, tmp_path):
+    code, out, err = _run(capsys, "run", "--epochs", "3", "--hidden", "16", "--patience", "1",
+                          "--out", str(tmp_path))
+    assert code == 0, err
+    assert "epoch    1/3" in out and "test acc" in out and "sparsity" in out
+    assert ("reached the maximum of 3 epochs" in out) or ("early stopping" in out)
+
+
+def test_run_with_a_huge_lr_is_stored_as_diverged(capsys, tmp_path):
+    code, out, _ = _run(capsys, "run", "--epochs", "3", "--hidden", "16", "--optimizer", "sgd",
+                        "--lr", "1e12", "--quiet", "--out", str(tmp_path), "--name", "d")
+    assert code == 0 and "diverged" in out and "non-finite" in out
+    status = Store.read_only(tmp_path, "d").execute("SELECT status FROM runs").fetchone()[0]
+    assert status == "diverged"
+
+
+def test_datasets_lists_the_builtins(capsys):
+    code, out, _ = _run(capsys, "datasets")
+    assert code == 0 and "digits" in out and "mnist1d" in out
+
+
+def test_check_augment_prints_its_report(capsys):
+    code, out, err = _run(capsys, "check-augment", "--data", "digits", "--augment", "rotate")
+    assert code == 0, err
+    assert "Label-safety check" in out and "RandomRotation" in out
+
+
+def test_the_installed_entry_point_exits_2_without_a_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "reglab.cli", "run", "--patience", "-3",
+                           "--out", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr == ("reglab: error: The 'patience' parameter of RunSpec must be an int "
+                           "in the range [0, 100000]. Got -3 instead.\n")
+
+
+@pytest.mark.slow
+def test_compare_with_two_worker_processes(capsys, tmp_path):
+    argv = [a if a != "1" else "2" for a in SMALL]  # --workers 2
+    code, out, err = _run(capsys, "compare", *argv, "--out", str(tmp_path), "--name", "w2")
+    assert code == 0, err
+    with open(tmp_path / "w2" / "results.csv") as fh:
+        assert [r["status"] for r in csv.DictReader(fh)] == ["done"] * 6
