@@ -1,0 +1,342 @@
+"""Diagnosis: the seed's pitfalls (section 6), detected from measurements instead of asserted.
+
+Pure functions over per-epoch histories (``Store.epochs``: dicts with ``data_loss``,
+``val_loss``, ``train_acc``...) and final metrics (``Store.runs()[i]["final"]``). Each rule
+returns its numbers, or None when it does not fire; :func:`diagnose` turns them into
+:class:`Finding` s, one list per arm, each with the numbers behind it and a recommendation.
+
+Rules (defaults in parentheses):
+
+- overfitting: on a seed's curves, the final validation loss is above its minimum by more
+  than ``rise`` (10%) while the training loss kept falling after that minimum (by > 2%);
+  the arm is flagged when at least half its seeds show it.
+- underfitting: the arm's training accuracy is below ``none``'s on the same seeds by more
+  than ``margin`` (3 points; with n >= 2 the 95% interval must lie below 0) and its test
+  accuracy is not higher: the regularizer removed capacity the data needed.
+- no measurable effect: test accuracy within noise of ``none`` (95% interval contains 0 and
+  |mean diff| < 1 point; with one seed: |diff| < 0.5 points) and the weight norm moved less
+  than ``rel_norm`` (5%) or within noise: the strength is too small to matter. Not reported
+  for an arm that underfits (that is an effect, in the other direction).
+- diverged: a run whose loss became non-finite, with the reason the lab stored.
+- label safety: the augmentation check the store holds (``meta["label_check"]``), if any.
+
+Example::
+
+    >>> h = [{"data_loss": 1 / (e + 1), "val_loss": abs(e - 5) / 5 + 0.5} for e in range(15)]
+    >>> overfitting(h)["best_epoch"]
+    5
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reglab.lab.stats import PairedDifference, paired_difference, summarize
+
+__all__ = ["Finding", "overfitting", "underfitting", "no_effect", "diverged", "label_safety",
+           "diagnose"]
+
+History = Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosis for one arm.
+
+    Attributes:
+        arm: the arm it is about.
+        rule: "overfitting", "underfitting", "no-effect", "diverged", "label-safety" or "ok".
+        level: "warning" (a pitfall measured), "info" (measured, handled or not measured), "ok".
+        text: what was measured, with the numbers.
+        advice: what to do about it (the seed's section 6, measured).
+        numbers: the values the text quotes.
+    """
+
+    arm: str
+    rule: str
+    level: str
+    text: str
+    advice: str
+    numbers: dict[str, float] = field(default_factory=dict)
+
+
+def overfitting(history: History, rise: float = 0.10, train_drop: float = 0.02,
+                min_epochs: int = 3) -> dict[str, float] | None:
+    """Validation loss rising while training loss falls, on one run's curves.
+
+    Fires when ``val[-1] > (1 + rise) * min(val)`` and ``train[-1] < (1 - train_drop) *
+    train[argmin val]``.
+
+    Args:
+        history: per-epoch dicts with ``data_loss`` and ``val_loss``.
+        rise: relative rise of the final validation loss over its minimum (default 0.10).
+        train_drop: relative fall of the training loss after that minimum (default 0.02).
+        min_epochs: fewer finite epochs than this never fire.
+
+    Returns:
+        ``best_epoch, min_val_loss, end_val_loss, val_rise, train_loss_at_best,
+        end_train_loss, epochs`` or None.
+    """
+    rows = [(float(e["data_loss"]), float(e["val_loss"])) for e in history
+            if e.get("data_loss") is not None and e.get("val_loss") is not None
+            and math.isfinite(float(e["data_loss"])) and math.isfinite(float(e["val_loss"]))]
+    if len(rows) < min_epochs:
+        return None
+    train, val = zip(*rows)
+    best = min(range(len(val)), key=val.__getitem__)
+    if not (val[-1] > (1 + rise) * val[best] and train[-1] < (1 - train_drop) * train[best]):
+        return None
+    return {"best_epoch": best, "min_val_loss": val[best], "end_val_loss": val[-1],
+            "val_rise": val[-1] / val[best] - 1, "train_loss_at_best": train[best],
+            "end_train_loss": train[-1], "epochs": len(val)}
+
+
+def underfitting(arm_train_acc: Sequence[float], base_train_acc: Sequence[float],
+                 arm_test_acc: Sequence[float], base_test_acc: Sequence[float],
+                 margin: float = 0.03) -> dict[str, float] | None:
+    """Training accuracy clearly below ``none``'s on the same seeds, test accuracy not higher.
+
+    Fires when ``mean(d_train) < -margin`` (and, with n >= 2, the 95% interval of
+    ``d_train`` lies below 0) and ``mean(d_test) <= 0``, where ``d = arm - none`` per seed.
+
+    Args:
+        arm_train_acc, base_train_acc: final training accuracies, paired by seed.
+        arm_test_acc, base_test_acc: final test accuracies, paired by seed.
+        margin: how far below, as a fraction (default 0.03 = 3 points).
+
+    Returns:
+        ``d_train, d_train_low, d_train_high, d_test, train_acc, base_train_acc, n`` or None.
+    """
+    d_tr = paired_difference(arm_train_acc, base_train_acc)
+    d_te = paired_difference(arm_test_acc, base_test_acc)
+    if d_tr.n == 0 or not d_tr.mean < -margin or (d_tr.n >= 2 and not d_tr.high < 0):
+        return None
+    if not (d_te.n and d_te.mean <= 0):
+        return None
+    return {"d_train": d_tr.mean, "d_train_low": d_tr.low, "d_train_high": d_tr.high,
+            "d_test": d_te.mean, "train_acc": _mean(arm_train_acc),
+            "base_train_acc": _mean(base_train_acc), "n": d_tr.n}
+
+
+def no_effect(arm_test_acc: Sequence[float], base_test_acc: Sequence[float],
+              arm_norm: Sequence[float], base_norm: Sequence[float], rel_norm: float = 0.05,
+              acc_tol: float = 0.01, single_seed_acc: float = 0.005
+              ) -> dict[str, float] | None:
+    """The arm is within noise of ``none`` on test accuracy and on the weights' norm.
+
+    Accuracy: the 95% interval of the paired difference contains 0 and ``|mean d| <
+    acc_tol`` (one seed: ``|d| < single_seed_acc``): a wide interval around a large mean is
+    "too few seeds", not "no effect". Norm: ``|mean d_norm| / mean(base_norm) < rel_norm`` or
+    (n >= 2) its interval contains 0.
+
+    Returns:
+        ``d_acc, d_acc_low, d_acc_high, d_norm_rel, norm, base_norm, n`` or None.
+    """
+    d_acc = paired_difference(arm_test_acc, base_test_acc)
+    d_norm = paired_difference(arm_norm, base_norm)
+    if d_acc.n == 0 or d_norm.n == 0:
+        return None
+    base = _mean(base_norm)
+    rel = d_norm.mean / base if base else math.inf
+    acc_flat = (_contains_zero(d_acc) and abs(d_acc.mean) < acc_tol if d_acc.n >= 2
+                else abs(d_acc.mean) < single_seed_acc)
+    norm_flat = abs(rel) < rel_norm or (d_norm.n >= 2 and _contains_zero(d_norm))
+    if not (acc_flat and norm_flat):
+        return None
+    return {"d_acc": d_acc.mean, "d_acc_low": d_acc.low, "d_acc_high": d_acc.high,
+            "d_norm_rel": rel, "norm": _mean(arm_norm), "base_norm": base, "n": d_acc.n}
+
+
+def diverged(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The runs stored as ``diverged``, each ``{"id", "seed", "reason"}``."""
+    return [{"id": r["id"], "seed": r["seed"], "reason": r.get("reason") or "no reason stored"}
+            for r in runs if r.get("status") == "diverged"]
+
+
+def label_safety(check: Mapping[str, Any] | None, transforms: Sequence[str]
+                 ) -> dict[str, Any] | None:
+    """The stored label-safety check restricted to ``transforms`` (None when none is stored).
+
+    Args:
+        check: ``reglab.augment.check_labels(...).to_dict()`` as the store holds it.
+        transforms: the arm's augmentation names.
+
+    Returns:
+        ``{"flagged": [(name, drop, limit)], "ok": [(name, drop, limit)], "clean": acc}``.
+    """
+    if not check or not check.get("rows"):
+        return None
+    rows = [r for r in check["rows"] if not transforms or r["name"] in transforms]
+    triple = lambda r: (r["name"], float(r["drop"]), float(r["limit"]))  # noqa: E731
+    return {"flagged": [triple(r) for r in rows if r.get("flagged")],
+            "ok": [triple(r) for r in rows if not r.get("flagged")],
+            "clean": float(check.get("clean_accuracy", math.nan))}
+
+
+# -- from rules to findings ------------------------------------------------------------------
+def diagnose(runs: Sequence[Mapping[str, Any]], histories: Mapping[str, History],
+             label_check: Mapping[str, Any] | None = None, baseline: str = "none"
+             ) -> dict[str, list[Finding]]:
+    """Every rule for every arm: ``{arm: [Finding, ...]}`` in plan order.
+
+    Args:
+        runs: ``Store.runs()`` (id, arm, seed, spec, status, reason, final).
+        histories: run id -> per-epoch dicts (``Store.epochs``).
+        label_check: the stored ``check_labels(...).to_dict()``, or None.
+        baseline: the arm the others are compared with.
+    """
+    by_arm: dict[str, list[Mapping[str, Any]]] = {}
+    for r in runs:
+        by_arm.setdefault(r["arm"], []).append(r)
+    base = {r["seed"]: r["final"] for r in by_arm.get(baseline, []) if r["status"] == "done"}
+    out = {}
+    for arm, rs in by_arm.items():
+        spec = rs[0].get("spec") or {}
+        done = [r for r in rs if r["status"] == "done"]
+        found = _diverged_findings(arm, rs, spec)
+        found += _overfit_finding(arm, done, histories, spec)
+        if arm != baseline and base:
+            found += _paired_findings(arm, done, base, spec)
+        if spec.get("augment") or spec.get("mixup") or spec.get("cutmix"):
+            found.append(_label_finding(arm, spec, label_check))
+        if not any(f.level == "warning" for f in found):
+            found.append(_ok_finding(arm, done))
+        out[arm] = found
+    return out
+
+
+def _diverged_findings(arm, rs, spec) -> list[Finding]:
+    return [Finding(arm, "diverged", "warning",
+                    f"run {d['id']} (seed {d['seed']}) diverged: {d['reason']}.",
+                    f"Lower the learning rate (now {spec.get('lr', '?')}) or the strengths "
+                    "of this arm; the other seeds' numbers stand without it.", {"seed": d["seed"]})
+            for d in diverged(rs)]
+
+
+def _overfit_finding(arm, done, histories, spec) -> list[Finding]:
+    hits = [h for h in (overfitting(histories.get(r["id"], [])) for r in done) if h]
+    if not done or len(hits) * 2 < len(done):
+        return []
+    nums = {k: _mean([h[k] for h in hits]) for k in hits[0]}
+    nums.update(seeds_fired=len(hits), seeds=len(done))
+    text = (f"validation loss rose {100 * nums['val_rise']:.0f}% above its minimum "
+            f"({nums['min_val_loss']:.3f} at epoch {nums['best_epoch']:.0f}, mean over "
+            f"{len(hits)}/{len(done)} seeds) to {nums['end_val_loss']:.3f}, while training "
+            f"loss kept falling ({nums['train_loss_at_best']:.3f} -> "
+            f"{nums['end_train_loss']:.3f}).")
+    if spec.get("patience"):
+        return [Finding(arm, "overfitting", "info", "Overfitting caught: " + text +
+                        " Early stopping restored the best epoch's weights, so the test "
+                        "numbers come from before the rise.",
+                        "Nothing to fix; a shorter patience would only save epochs.", nums)]
+    return [Finding(arm, "overfitting", "warning", "Overfitting: " + text,
+                    f"Stop near epoch {nums['best_epoch']:.0f} (early stopping on validation "
+                    "loss, e.g. --patience 10) or regularize harder (L2, dropout, "
+                    "augmentation).", nums)]
+
+
+def _paired_findings(arm, done, base, spec) -> list[Finding]:
+    seeds = [r["seed"] for r in done if r["seed"] in base]
+    mine = {r["seed"]: r["final"] for r in done}
+    col = lambda src, k: [src[s].get(k, math.nan) for s in seeds]  # noqa: E731
+    found = []
+    under = underfitting(col(mine, "train_acc"), col(base, "train_acc"),
+                         col(mine, "test_acc"), col(base, "test_acc"))
+    if under:
+        found.append(Finding(
+            arm, "underfitting", "warning",
+            f"Underfitting: training accuracy {100 * under['train_acc']:.1f}% against "
+            f"{100 * under['base_train_acc']:.1f}% without regularization "
+            f"({100 * under['d_train']:+.1f} points{_interval(under, 'd_train', 100)}, "
+            f"n={under['n']:.0f}) and test accuracy not better "
+            f"({100 * under['d_test']:+.2f} points).",
+            "Weaken it: " + _weaker(spec) + ".", under))
+    flat = None if under else no_effect(col(mine, "test_acc"), col(base, "test_acc"),
+                                        col(mine, "weight_norm"), col(base, "weight_norm"))
+    if flat:
+        found.append(Finding(
+            arm, "no-effect", "warning",
+            f"No measurable effect: test accuracy {100 * flat['d_acc']:+.2f} points against "
+            f"none{_interval(flat, 'd_acc', 100)} and weight norm {flat['norm']:.1f} against "
+            f"{flat['base_norm']:.1f} ({100 * flat['d_norm_rel']:+.1f}%), n={flat['n']:.0f}.",
+            "Strengthen it: " + _stronger(spec) + "; or run more seeds (--seeds) if a small "
+            "effect matters.", flat))
+    return found
+
+
+def _label_finding(arm, spec, check) -> Finding:
+    names = list(spec.get("augment") or [])
+    res = label_safety(check, names)
+    if res is None:
+        return Finding(arm, "label-safety", "info",
+                       "Label safety not measured: this experiment's store holds no "
+                       "label-safety check of its augmentation.",
+                       f"Run `reglab check-augment --data {spec.get('data', 'DATA')} --augment "
+                       f"{','.join(names) or 'NAMES'}` before trusting this arm.")
+    if res["flagged"]:
+        worst = ", ".join(f"{n} (accuracy drop {100 * d:.1f} points > limit {100 * lim:.1f})"
+                          for n, d, lim in res["flagged"])
+        return Finding(arm, "label-safety", "warning",
+                       f"Augmentation changes what samples are: {worst} on a quick model with "
+                       f"clean accuracy {100 * res['clean']:.1f}%.",
+                       "Drop the flagged transform(s) for this data: they teach wrong "
+                       "patterns.", {"flagged": len(res["flagged"])})
+    drops = ", ".join(f"{n} {100 * d:+.1f}" for n, d, _ in res["ok"])
+    return Finding(arm, "label-safety", "ok",
+                   f"Label-safe: no transform flagged (accuracy drop in points: {drops}).",
+                   "", {"flagged": 0})
+
+
+def _ok_finding(arm, done) -> Finding:
+    gap = _mean([r["final"].get("gap", math.nan) for r in done])
+    text = "No pitfall detected" + (f"; train-test gap {100 * gap:.1f} points." if
+                                   math.isfinite(gap) else ".")
+    return Finding(arm, "ok", "ok", text, "", {"gap": gap})
+
+
+def _weaker(spec: Mapping[str, Any]) -> str:
+    parts = []
+    if spec.get("dropout"):
+        parts.append(f"lower the drop rate (now {spec['dropout']:g}, try {spec['dropout'] / 2:g})")
+    for key in ("l1", "l2", "proximal_l1", "weight_decay"):
+        if spec.get(key):
+            parts.append(f"lower {key} (now {spec[key]:g}, try {spec[key] / 10:g})")
+    if spec.get("patience"):
+        parts.append(f"raise the patience (now {spec['patience']}): early stopping can "
+                     "stop before the model has learned")
+    if spec.get("augment") or spec.get("mixup") or spec.get("cutmix"):
+        parts.append("lower --augment-strength or drop a transform")
+    return "; ".join(parts) or "train longer or use a larger model"
+
+
+def _stronger(spec: Mapping[str, Any]) -> str:
+    parts = []
+    for key in ("l1", "l2", "proximal_l1", "weight_decay"):
+        if spec.get(key):
+            parts.append(f"raise {key} (now {spec[key]:g}, try {10 * spec[key]:g})")
+    if spec.get("dropout"):
+        parts.append(f"raise the drop rate (now {spec['dropout']:g})")
+    if spec.get("patience"):
+        parts.append(f"early stopping (patience {spec['patience']}) changed little: the "
+                     "validation loss had not turned yet")
+    if spec.get("augment"):
+        parts.append("raise --augment-strength")
+    return "; ".join(parts) or "raise its strength"
+
+
+def _interval(nums: Mapping[str, float], key: str, scale: float) -> str:
+    lo, hi = nums[f"{key}_low"], nums[f"{key}_high"]
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    return f", 95% CI [{scale * lo:+.2f}, {scale * hi:+.2f}]"
+
+
+def _contains_zero(d: PairedDifference) -> bool:
+    return d.low <= 0 <= d.high
+
+
+def _mean(xs: Sequence[Any]) -> float:
+    return summarize(list(xs)).mean  # finite values only; NaN when there are none

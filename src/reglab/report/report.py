@@ -1,0 +1,315 @@
+"""``reglab report``: an experiment's HTML and Markdown report, rebuilt from its store alone.
+
+Reads ``runs/NAME/reglab.sqlite`` (read-only) and ``runs/NAME/models/*.safetensors`` and
+writes, each atomically (temp file in the folder, then ``os.replace``):
+
+- ``report.html``: one self-contained page; figures are base64 PNGs (matplotlib Agg), the
+  styles are inline and a Content-Security-Policy forbids every request, so it opens offline.
+- ``report.md`` plus ``figures/*.png`` next to it (Markdown viewers do not all show data URIs).
+
+Sections: what was run, the measured comparison table (``reglab.lab.compare.summarize_arms``,
+paired differences with 95% intervals and verdicts), learning curves, the generalization
+gap, weight distributions and sparsity, and the diagnosis (:mod:`reglab.report.diagnose`).
+Everything a user's files named (data set, columns, classes) is escaped: Jinja2 with
+``autoescape=True`` for HTML, HTML entities and ``\\|`` for Markdown.
+
+The store's experiment ``meta`` (JSON) may hold ``argv`` (the command line, a list),
+``command``, ``data`` (:func:`dataset_meta` of the loaded data set) and ``label_check``
+(``reglab.augment.check_labels(...).to_dict()``); each is shown when present.
+
+Example::
+
+    html, md = build_report(Path("runs/compare-digits"))
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import shlex
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from reglab._validation import fail
+
+__all__ = ["build_report", "dataset_meta", "load_experiment", "SECTIONS"]
+
+# (anchor, title) of every section, in order; tests check each is present.
+SECTIONS = (("run", "1. What was run"), ("table", "2. Measured comparison"),
+            ("curves", "3. Learning curves"), ("gap", "4. Generalization gap"),
+            ("weights", "5. Weight distributions and sparsity"), ("diagnosis", "6. Diagnosis"))
+_REG_KEYS = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
+             "augment_strength", "mixup", "cutmix")
+_MODEL_KEYS = ("model", "hidden", "activation", "optimizer", "lr", "epochs", "batch_size",
+               "device")
+_MAX_NAMES = 40  # column / class names listed in full up to this many
+
+
+def dataset_meta(ds: Any) -> dict[str, Any]:
+    """What the report shows about a data set, as JSON-ready data for the store's meta.
+
+    Store it as ``meta["data"]`` when the experiment is created (the report never reloads
+    the data: a user's file may have changed or be gone).
+
+    Example::
+
+        meta = {"command": "compare", "argv": sys.argv[1:], "data": dataset_meta(ds)}
+    """
+    names = lambda xs: None if xs is None else [str(x) for x in xs]  # noqa: E731
+    return {"name": str(ds.name), "kind": ds.kind, "num_classes": int(ds.num_classes),
+            "input_shape": [int(s) for s in ds.input_shape],
+            "sizes": {part: len(getattr(ds, part).y) for part in ("train", "val", "test")},
+            "description": str(getattr(ds, "description", "") or ""),
+            "class_names": names(getattr(ds, "class_names", None)),
+            "feature_names": names(getattr(ds, "feature_names", None))}
+
+
+def load_experiment(exp_dir: Path) -> dict[str, Any]:
+    """Everything the report needs from the store: name, meta, runs, per-epoch histories."""
+    from reglab.lab.store import Store, read_epochs, read_runs
+
+    exp_dir = Path(exp_dir)
+    if not (exp_dir / "reglab.sqlite").is_file():
+        raise fail("report", "experiment", "a folder holding reglab.sqlite (made by reglab "
+                   "compare or reglab run)", str(exp_dir))
+    conn = Store.read_only(exp_dir.parent, exp_dir.name)
+    try:
+        row = conn.execute("SELECT name, created, meta FROM experiment LIMIT 1").fetchone()
+        runs = read_runs(conn)
+        histories = {r["id"]: read_epochs(conn, r["id"]) for r in runs}
+    finally:
+        conn.close()
+    meta = json.loads(row[2]) if row and row[2] else {}
+    return {"name": row[0] if row else exp_dir.name, "created": row[1] if row else None,
+            "meta": meta, "runs": runs, "histories": histories, "root": exp_dir}
+
+
+def build_report(exp_dir: Path) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.md`` (+ ``figures/``) from the store; return both paths.
+
+    Args:
+        exp_dir: the experiment folder, e.g. ``runs/compare-digits``.
+
+    Raises:
+        InvalidParameterError: the folder holds no store, or the store holds no runs.
+    """
+    exp = load_experiment(Path(exp_dir))
+    if not exp["runs"]:
+        raise fail("report", "experiment", "an experiment with at least one run",
+                   str(exp_dir))
+    ctx, figures = _context(exp)
+    root = exp["root"]
+    fig_dir = root / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    for key, png in figures.items():
+        _write_atomic(fig_dir / f"{key}.png", png)
+    env_html, env_md = _environments()
+    uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii")
+            for k, v in figures.items()}
+    html = env_html.get_template("report.html.j2").render(**ctx, img=uris)
+    md = env_md.get_template("report.md.j2").render(
+        **ctx, img={k: f"figures/{k}.png" for k in figures})
+    html_path, md_path = root / "report.html", root / "report.md"
+    _write_atomic(html_path, html.encode("utf-8"))
+    _write_atomic(md_path, md.encode("utf-8"))
+    return html_path, md_path
+
+
+# -- the template context --------------------------------------------------------------------
+def _context(exp: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    from reglab.lab.compare import summarize_arms
+    from reglab.report import diagnose, plots
+
+    runs, hist = exp["runs"], exp["histories"]
+    arms = list(dict.fromkeys(r["arm"] for r in runs))
+    rows = summarize_arms(runs)
+    weights = {arm: _arm_weights(exp["root"], [r for r in runs if r["arm"] == arm])
+               for arm in arms}
+    figures = {
+        "learning_curves": plots.learning_curves(*_curves(runs, hist, arms)),
+        "gap": plots.gap_bars([r.arm for r in rows], [r.gap.mean for r in rows],
+                              [r.gap.std for r in rows], [r.n_done for r in rows]),
+    }
+    if any(w.size for w in weights.values()):
+        figures["weights"] = plots.weight_histograms(weights)
+    findings = diagnose.diagnose(runs, hist, exp["meta"].get("label_check"))
+    ctx = {"title": f"reglab report: {exp['name']}", "sections": SECTIONS,
+           "run": _what_was_run(exp, arms), "table": [_table_row(r) for r in rows],
+           "diffs": [_diff_row(r) for r in rows if r.d_acc is not None],
+           "sparsity": [_sparsity_row(r, weights[r.arm]) for r in rows],
+           "findings": [(arm, findings.get(arm, [])) for arm in arms],
+           "generated": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return ctx, figures
+
+
+def _what_was_run(exp: Mapping[str, Any], arms: list[str]) -> dict[str, Any]:
+    meta, runs = exp["meta"], exp["runs"]
+    first = next((r for r in runs if r["arm"] == "none"), runs[0])
+    spec = first["spec"]
+    argv = meta.get("argv")
+    command = ("reglab " + shlex.join(str(a) for a in argv)) if isinstance(argv, list) else None
+    data = meta.get("data")
+    data_rows = _data_rows(data) if isinstance(data, dict) else [
+        ("name", str(spec.get("data", "?"))),
+        ("details", "not recorded in this store (kind, sizes and source are stored by newer "
+                    "reglab versions as meta['data'])")]
+    per_arm = []
+    for arm in arms:
+        rs = [r for r in runs if r["arm"] == arm]
+        reg = {k: rs[0]["spec"].get(k) for k in _REG_KEYS if rs[0]["spec"].get(k)}
+        if not reg.get("augment"):  # its default 1.0 means nothing without augmentation
+            reg.pop("augment_strength", None)
+        per_arm.append({"arm": arm, "settings": _settings(reg) or "no regularization",
+                        "seeds": ", ".join(f"{r['seed']} ({r['status']})" for r in rs)})
+    versions = sorted({json.dumps(r["versions"], sort_keys=True) for r in runs if r["versions"]})
+    return {"name": exp["name"], "command": command,
+            "created": _when(exp.get("created")), "data": data_rows,
+            "model": _settings({k: spec.get(k) for k in _MODEL_KEYS if k in spec}),
+            "arms": per_arm,
+            "versions": [_settings(json.loads(v)) for v in versions] or ["not recorded"],
+            "reasons": [(r["id"], r["status"], r["reason"] or "") for r in runs]}
+
+
+def _data_rows(d: Mapping[str, Any]) -> list[tuple[str, str]]:
+    sizes = d.get("sizes") or {}
+    rows = [("name", str(d.get("name", "?"))), ("kind", str(d.get("kind", "?"))),
+            ("sizes", ", ".join(f"{k} {sizes[k]}" for k in ("train", "val", "test")
+                                if k in sizes)),
+            ("classes", str(d.get("num_classes", "?"))),
+            ("input shape", " x ".join(str(s) for s in d.get("input_shape", [])))]
+    for key, label in (("class_names", "class names"), ("feature_names", "columns")):
+        names = d.get(key)
+        if names:
+            more = f" ... and {len(names) - _MAX_NAMES} more" if len(names) > _MAX_NAMES else ""
+            rows.append((label, ", ".join(names[:_MAX_NAMES]) + more))
+    if d.get("description"):
+        rows.append(("source", str(d["description"])))
+    return rows
+
+
+def _settings(d: Mapping[str, Any]) -> str:
+    def fmt(v):
+        if isinstance(v, (list, tuple)):
+            return ",".join(str(x) for x in v)
+        return f"{v:g}" if isinstance(v, float) else str(v)
+    return ", ".join(f"{k}={fmt(v)}" for k, v in d.items())
+
+
+def _when(t: Any) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "?"
+
+
+def _table_row(r) -> dict[str, str]:
+    from reglab.lab.stats import format_pm
+    n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
+    return {"arm": r.arm, "output": r.seed_says[0], "pros": r.seed_says[1],
+            "cons": r.seed_says[2], "n": n,
+            "test_acc": format_pm(r.test_acc.mean, r.test_acc.std, scale=100),
+            "test_loss": format_pm(r.test_loss.mean, r.test_loss.std, digits=3),
+            "gap": format_pm(r.gap.mean, r.gap.std, scale=100),
+            "sparsity": format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
+            "norm": format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
+            "epochs": format_pm(r.epochs.mean, r.epochs.std, digits=0),
+            "seconds": f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"}
+
+
+def _ci(d, scale: float = 1.0, digits: int = 2) -> str:
+    """``"+1.20 [+0.40, +2.00]"``, the terminal's format for a paired difference."""
+    if d is None or not math.isfinite(d.mean):
+        return "-"
+    lo = "-inf" if not math.isfinite(d.low) else f"{d.low * scale:+.{digits}f}"
+    hi = "inf" if not math.isfinite(d.high) else f"{d.high * scale:+.{digits}f}"
+    return f"{d.mean * scale:+.{digits}f} [{lo}, {hi}]"
+
+
+def _diff_row(r) -> dict[str, str]:
+    return {"arm": r.arm, "d_acc": _ci(r.d_acc, scale=100), "d_loss": _ci(r.d_loss, digits=3),
+            "verdict": r.verdict}
+
+
+def _sparsity_row(r, w) -> dict[str, str]:
+    import numpy as np
+    if not w.size:
+        return {"arm": r.arm, "stored": "-", "zeros": "-", "std": "-", "count": "0"}
+    from reglab.lab.stats import format_pm
+    return {"arm": r.arm,
+            "stored": format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
+            "zeros": f"{100 * float(np.mean(w == 0)):.1f}", "std": f"{float(w.std()):.4f}",
+            "count": f"{w.size}"}
+
+
+# -- figures' inputs -------------------------------------------------------------------------
+def _curves(runs, hist, arms):
+    curves, stops = {}, {}
+    for arm in arms:
+        rs = [r for r in runs if r["arm"] == arm and hist.get(r["id"])]
+        curves[arm] = {"train": [_col(hist[r["id"]], "data_loss") for r in rs],
+                       "val": [_col(hist[r["id"]], "val_loss") for r in rs]}
+        stops[arm] = [_stop(r, len(hist[r["id"]])) for r in rs]
+    return curves, stops
+
+
+def _stop(run: Mapping[str, Any], n_epochs: int) -> tuple[int, int | None]:
+    """(best epoch to mark or -1, last epoch if early stopping ended the run else None)."""
+    if not run["spec"].get("patience") or run["status"] != "done":
+        return -1, None
+    best = run["final"].get("best_epoch")
+    best = int(best) if best is not None and math.isfinite(best) else -1
+    stopped = n_epochs - 1 if n_epochs < int(run["spec"].get("epochs", n_epochs)) else None
+    return best, stopped
+
+
+def _col(history: Sequence[Mapping[str, Any]], key: str) -> list[float]:
+    return [math.nan if e.get(key) is None else float(e[key]) for e in history]
+
+
+def _arm_weights(root: Path, runs: Sequence[Mapping[str, Any]]):
+    """Every stored weight matrix (ndim >= 2, the penalties' default selection) of an arm."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    parts = []
+    for r in runs:
+        path = root / "models" / f"{r['id']}.safetensors"
+        if r["status"] == "done" and path.is_file():
+            parts += [t.ravel() for t in load_file(str(path)).values() if t.ndim >= 2]
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+
+
+# -- rendering -------------------------------------------------------------------------------
+def _environments():
+    import jinja2
+
+    loader = jinja2.FileSystemLoader(str(Path(__file__).parent / "templates"))
+    # autoescape=True (not select_autoescape): the template's .j2 suffix must not turn it off.
+    html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+    md = jinja2.Environment(loader=loader, autoescape=False, finalize=_md_escape,
+                            undefined=jinja2.StrictUndefined, trim_blocks=True,
+                            lstrip_blocks=True, keep_trailing_newline=True)
+    return html, md
+
+
+def _md_escape(value: Any) -> Any:
+    """Markdown output of user text: HTML special characters as entities, ``|`` escaped."""
+    if not isinstance(value, str):
+        return value
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\n", " "))
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from other users
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

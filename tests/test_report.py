@@ -1,0 +1,292 @@
+"""The report: diagnosis rules on synthetic histories, and the HTML/Markdown built from a real store.
+
+The store comes from the lab itself (``make_plan`` + ``Store`` + ``execute``) on a tiny CSV
+whose column and class names hold ``<script>`` tags, so one experiment checks the sections,
+the embedded PNGs, that nothing is fetched from the network, the escaping and the rebuild.
+"""
+
+from __future__ import annotations
+
+import base64
+import html as html_mod
+import io
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from reglab.report import diagnose as dg
+
+EVIL = "<script>alert(1)</script>"
+
+
+# -- diagnosis rules on synthetic histories ------------------------------------------------------
+def _hist(train, val):
+    return [{"data_loss": t, "val_loss": v} for t, v in zip(train, val)]
+
+
+def test_overfitting_fires_when_val_rises_while_train_falls():
+    train = [1.0 / (e + 1) for e in range(20)]
+    val = [0.5 + abs(e - 6) * 0.05 for e in range(20)]  # minimum 0.5 at epoch 6, ends at 1.15
+    got = dg.overfitting(_hist(train, val))
+    assert got["best_epoch"] == 6
+    assert got["min_val_loss"] == pytest.approx(0.5)
+    assert got["end_val_loss"] == pytest.approx(1.15)
+    assert got["val_rise"] == pytest.approx(1.15 / 0.5 - 1)
+    assert got["end_train_loss"] == pytest.approx(1 / 20)
+
+
+@pytest.mark.parametrize("train, val", [
+    ([1 / (e + 1) for e in range(20)], [1 / (e + 1) + 0.1 for e in range(20)]),   # both fall
+    ([1 / (e + 1) for e in range(20)], [0.5 + 0.004 * abs(e - 10) for e in range(20)]),  # rise < 10%
+    ([0.5] * 20, [0.5 + abs(e - 6) * 0.05 for e in range(20)]),  # train flat: not overfitting
+    ([1.0, 0.5], [0.5, 0.9]),  # too few epochs
+])
+def test_overfitting_does_not_fire(train, val):
+    assert dg.overfitting(_hist(train, val)) is None
+
+
+def test_overfitting_ignores_non_finite_epochs():
+    train = [1.0 / (e + 1) for e in range(10)] + [math.nan]
+    val = [1.0 - 0.05 * e for e in range(10)] + [math.inf]
+    assert dg.overfitting(_hist(train, val)) is None
+
+
+def test_underfitting_fires_and_reports_the_paired_difference():
+    got = dg.underfitting([0.80, 0.82, 0.81], [0.99, 1.00, 0.99], [0.78, 0.80, 0.79],
+                          [0.90, 0.91, 0.90])
+    assert got["d_train"] == pytest.approx(-0.1833333, abs=1e-6)
+    assert got["d_train_high"] < 0
+    assert got["d_test"] == pytest.approx(-0.1133333, abs=1e-6)
+    assert got["n"] == 3
+
+
+@pytest.mark.parametrize("arm_train, arm_test", [
+    ([0.98, 0.99, 0.985], [0.80, 0.81, 0.80]),   # train accuracy only 1 point lower
+    ([0.80, 0.82, 0.81], [0.95, 0.96, 0.95]),    # lower train accuracy but better test: regularized
+    ([0.99, 0.60, 1.00], [0.80, 0.70, 0.80]),    # mean -13 points but the interval includes 0
+])
+def test_underfitting_does_not_fire(arm_train, arm_test):
+    assert dg.underfitting(arm_train, [0.99, 1.00, 0.99], arm_test, [0.90, 0.91, 0.90]) is None
+
+
+def test_no_effect_fires_for_a_lambda_too_small_to_matter():
+    got = dg.no_effect([0.901, 0.899, 0.905], [0.900, 0.900, 0.904],
+                       [10.01, 10.02, 9.99], [10.0, 10.0, 10.0])
+    assert got is not None
+    assert got["d_acc_low"] <= 0 <= got["d_acc_high"]
+    assert got["d_norm_rel"] == pytest.approx(0.02 / 3 / 10.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("acc, norm", [
+    ([0.92, 0.93, 0.925], [10.0, 10.0, 10.0]),     # accuracy clearly up: an effect
+    ([0.90, 0.90, 0.904], [6.0, 6.2, 6.1]),         # weights 39% smaller: it acts on the weights
+    ([0.96, 0.86, 0.95], [10.0, 10.0, 10.0]),       # interval contains 0, mean +2.2 points
+])
+def test_no_effect_does_not_fire(acc, norm):
+    assert dg.no_effect(acc, [0.900, 0.900, 0.904], norm, [10.0, 10.0, 10.0]) is None
+
+
+def test_no_effect_with_one_seed_uses_an_absolute_tolerance():
+    assert dg.no_effect([0.902], [0.900], [10.0], [10.0]) is not None
+    assert dg.no_effect([0.920], [0.900], [10.0], [10.0]) is None
+
+
+def test_diverged_lists_the_stored_reason():
+    runs = [{"id": "l2-s0", "seed": 0, "status": "diverged", "reason": "diverged: nan at epoch 3"},
+            {"id": "l2-s1", "seed": 1, "status": "done", "reason": "ok"}]
+    assert dg.diverged(runs) == [{"id": "l2-s0", "seed": 0, "reason": "diverged: nan at epoch 3"}]
+    assert dg.diverged(runs[1:]) == []
+
+
+def test_label_safety_reads_the_stored_check():
+    check = {"clean_accuracy": 0.95, "rows": [
+        {"name": "flip", "drop": 0.30, "limit": 0.05, "flagged": True},
+        {"name": "rotate", "drop": 0.01, "limit": 0.05, "flagged": False},
+        {"name": "noise", "drop": 0.00, "limit": 0.05, "flagged": False}]}
+    got = dg.label_safety(check, ["flip", "rotate"])
+    assert got["flagged"] == [("flip", 0.30, 0.05)]
+    assert got["ok"] == [("rotate", 0.01, 0.05)]
+    assert dg.label_safety(check, ["rotate"])["flagged"] == []
+    assert dg.label_safety(None, ["flip"]) is None
+
+
+def _run(arm, seed, spec=None, **final):
+    base = {"train_acc": 1.0, "test_acc": 0.9, "weight_norm": 10.0, "gap": 0.1}
+    return {"id": f"{arm}-s{seed}", "arm": arm, "seed": seed, "status": "done", "reason": "",
+            "spec": {"epochs": 20, "lr": 1e-3, **(spec or {})}, "final": {**base, **final}}
+
+
+def test_diagnose_joins_rules_per_arm_with_numbers_and_advice():
+    runs, hist = [], {}
+    over = _hist([1 / (e + 1) for e in range(20)], [0.5 + abs(e - 6) * 0.05 for e in range(20)])
+    good = _hist([1 / (e + 1) for e in range(20)], [1 / (e + 1) + 0.1 for e in range(20)])
+    for s in range(3):
+        runs += [_run("none", s, test_acc=0.90 + 0.001 * s),
+                 _run("dropout", s, {"dropout": 0.8}, train_acc=0.7, test_acc=0.8),
+                 _run("l2", s, {"l2": 1e-9}, test_acc=0.90 + 0.001 * s + 0.0005 * (s - 1),
+                      weight_norm=10.0 + 0.01 * s),
+                 _run("augment", s, {"augment": ["flip"]}, test_acc=0.95 + 0.001 * s)]
+        hist.update({f"none-s{s}": over, f"dropout-s{s}": good, f"l2-s{s}": over,
+                     f"augment-s{s}": good})
+    runs.append({**_run("l2", 3, {"l2": 1e-9}), "status": "diverged",
+                 "reason": "diverged: the training loss became non-finite (nan) at epoch 2"})
+    check = {"clean_accuracy": 0.95,
+             "rows": [{"name": "flip", "drop": 0.3, "limit": 0.05, "flagged": True}]}
+    found = dg.diagnose(runs, hist, label_check=check)
+    rules = {arm: [f.rule for f in fs] for arm, fs in found.items()}
+    assert rules == {"none": ["overfitting"], "dropout": ["underfitting"],
+                     "l2": ["diverged", "overfitting", "no-effect"],
+                     "augment": ["label-safety"]}
+    under = found["dropout"][0]
+    assert "70.0%" in under.text and "100.0%" in under.text and "0.4" in under.advice
+    assert "epoch 6" in found["none"][0].text and "patience" in found["none"][0].advice
+    assert "1e-08" in found["l2"][2].advice  # raise lambda 10x
+    assert "flip" in found["augment"][0].text and found["augment"][0].level == "warning"
+
+
+def test_diagnose_overfitting_with_early_stopping_is_information():
+    over = _hist([1 / (e + 1) for e in range(20)], [0.5 + abs(e - 6) * 0.05 for e in range(20)])
+    runs = [_run("early_stopping", 0, {"patience": 5})]
+    [f, ok] = dg.diagnose(runs, {"early_stopping-s0": over})["early_stopping"]
+    assert (f.rule, f.level) == ("overfitting", "info")
+    assert ok.rule == "ok"
+
+
+def test_diagnose_without_a_label_check_says_what_to_run():
+    runs = [_run("augment", 0, {"augment": ["rotate"], "data": "digits"})]
+    f = dg.diagnose(runs, {})["augment"][0]
+    assert f.rule == "label-safety" and f.level == "info"
+    assert "reglab check-augment --data digits --augment rotate" in f.advice
+
+
+# -- a real experiment from the lab --------------------------------------------------------------
+def write_evil_csv(path: Path, rows: int = 150) -> Path:
+    """Three classes named with script tags, a column named with one, separable by class."""
+    import random
+    rng = random.Random(0)
+    classes = [f"{EVIL}", "b&o", "c\"quoted\""]
+    lines = [f"x1,{EVIL},x3,label"]
+    for i in range(rows):
+        c = i % 3
+        lines.append(",".join(f"{rng.gauss(c, 1.0):.4f}" for _ in range(3)) + f",{classes[c]}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def make_experiment(tmp: Path, arms=("none", "l1", "l2", "early_stopping"), seeds: int = 2,
+                    epochs: int = 6, name: str = "tiny") -> Path:
+    """Run the lab's compare plan on the script-tag CSV into ``tmp/name``; return its folder."""
+    import reglab as rl
+    from reglab.lab.compare import make_plan
+    from reglab.lab.runner import execute
+    from reglab.lab.spec import RunSpec
+    from reglab.lab.store import Store
+    from reglab.report.report import dataset_meta
+
+    csv = write_evil_csv(tmp / "evil.csv")
+    ds = rl.data.load(str(csv), seed=0, target="label")
+    base = RunSpec(data=str(csv), target="label", hidden=(16,), epochs=epochs, batch_size=32,
+                   lr=1e-2)
+    jobs = make_plan(base, ds.kind, list(arms), seeds, overrides={"patience": 2})
+    argv = ["compare", "--data", str(csv), "--target", "label", "--epochs", str(epochs)]
+    with Store.open(tmp, name, meta={"command": "compare", "argv": argv,
+                                     "data": dataset_meta(ds)}) as store:
+        for i, job in enumerate(jobs):
+            store.add_run(job.run_id, job.arm, job.spec.seed, job.spec.to_json(), position=i)
+        execute(store, jobs, workers=1)
+    return tmp / name
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from reglab.report.report import build_report
+    root = make_experiment(tmp_path_factory.mktemp("report"))
+    html_path, md_path = build_report(root)
+    return root, html_path, md_path
+
+
+def test_build_report_writes_both_files_with_every_section(built):
+    from reglab.report.report import SECTIONS
+    root, html_path, md_path = built
+    assert (html_path, md_path) == (root / "report.html", root / "report.md")
+    html, md = html_path.read_text(), md_path.read_text()
+    for anchor, title in SECTIONS:
+        assert f'id="{anchor}"' in html and title in html
+        assert f"## {title}" in md
+    for arm in ("none", "l1", "l2", "early_stopping"):
+        assert f"<td>{arm}</td>" in html and f"| {arm} |" in md
+    assert "helps" in html or "hurts" in html or "no measurable effect" in html
+    assert re.search(r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\]", html)  # paired CI
+    assert "reglab compare --data" in html  # the command line stored in meta
+
+
+def test_every_image_is_an_embedded_png(built):
+    from PIL import Image
+    html = built[1].read_text()
+    srcs = re.findall(r'<img[^>]*\ssrc="([^"]*)"', html)
+    assert len(srcs) == 3 and len(srcs) == html.count("<img")
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,")
+        data = base64.b64decode(src.split(",", 1)[1], validate=True)
+        with Image.open(io.BytesIO(data)) as im:
+            assert im.format == "PNG" and im.size[0] > 100 and im.size[1] > 100
+            im.verify()
+
+
+def test_no_network_references(built):
+    html = built[1].read_text()
+    assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', html, re.I)
+    assert "<script" not in html.lower() and "<link" not in html.lower()
+    assert "default-src 'none'" in html  # the CSP forbids any request the page might make
+
+
+def test_markdown_figures_are_written_next_to_it(built):
+    from PIL import Image
+    root, _, md_path = built
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md_path.read_text())
+    assert links == ["figures/learning_curves.png", "figures/gap.png", "figures/weights.png"]
+    for link in links:
+        with Image.open(root / link) as im:
+            assert im.format == "PNG"
+
+
+def test_user_names_come_out_escaped(built):
+    _, html_path, md_path = built
+    html, md = html_path.read_text(), md_path.read_text()
+    escaped = html_mod.escape(EVIL, quote=True)  # Jinja's escape: &lt;script&gt;...
+    assert EVIL not in html and EVIL not in md
+    assert "<script" not in html.lower() and "<script" not in md.lower()
+    assert html.count(escaped) >= 2  # once as a column name, once as a class name
+    assert md.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2
+    assert "b&amp;o" in html and "c&#34;quoted&#34;" in html
+
+
+def test_weights_show_l1_zeros_against_l2(built):
+    html = built[1].read_text()
+    rows = dict(re.findall(r"<tr><td>(\w+)</td><td class=\"num\">[^<]*</td>"
+                           r"<td class=\"num\">([\d.]+)</td>", html))
+    assert float(rows["l1"]) > 0.0 and float(rows["l2"]) == 0.0
+
+
+def test_report_is_rebuilt_from_the_store_alone(built, tmp_path):
+    import shutil
+
+    from reglab.report.report import build_report
+    root, html_path, md_path = built
+    copy = tmp_path / root.name
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("report.*", "figures", "*.csv"))
+    (tmp_path / "evil.csv").unlink(missing_ok=True)  # the data file plays no part
+    new_html, new_md = build_report(copy)
+    strip = lambda s: re.sub(r"(on \d{4}-\d\d-\d\d [\d:]+)|(base64,[^\"]+)", "", s)  # noqa: E731
+    assert strip(new_html.read_text()) == strip(html_path.read_text())
+    assert strip(new_md.read_text()) == strip(md_path.read_text())
+    assert not list(copy.glob(".*.tmp"))  # atomic writes leave no temp files
+
+
+def test_build_report_rejects_a_folder_without_a_store(tmp_path):
+    from reglab import InvalidParameterError
+    from reglab.report.report import build_report
+    with pytest.raises(InvalidParameterError, match="reglab.sqlite"):
+        build_report(tmp_path)
