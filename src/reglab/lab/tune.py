@@ -1,0 +1,631 @@
+"""``reglab tune``: an Optuna study over the regularization space, on one machine or many.
+
+Each trial is one :func:`reglab.lab.loop.fit` run on a configuration drawn by a seeded TPE
+sampler; its per-epoch validation score feeds a median pruner (Optuna's pruning is early
+stopping *across* trials). The objective is the validation score only: the test split is
+hidden from every trial. When the study has its trials, the best configuration is retrained
+with seeds 0..S-1 next to the ``none`` arm on the same seeds, each evaluated on the test
+split once, and compared pairwise as in ``reglab compare``.
+
+The space (override any entry in a TOML ``[space.NAME]`` table; NAME is a RunSpec key):
+
+==================  ===========================  =========================================
+parameter           default range                meaning
+==================  ===========================  =========================================
+l1                  on/off, 1e-6 .. 1e-2 (log)   loss term ``l1 * sum|w|``
+l2                  on/off, 1e-6 .. 1e-2 (log)   loss term ``l2 * sum w^2``
+dropout             0 .. 0.6                     drop rate after each hidden activation
+patience            on/off, 3 .. 30 (int)        early stopping on validation loss
+augment_strength    on/off, 0.25 .. 2            the data kind's augmentations, scaled
+mixup               on/off, 0.05 .. 1            Mixup's Beta(alpha, alpha)
+lr                  1e-4 .. 1e-2 (log)           learning rate
+==================  ===========================  =========================================
+
+"on/off" is a categorical switch ``NAME_on`` in front of the range, so that zero (no L1,
+no early stopping...) is a point of the space and not the edge of a log range. A
+``[space.NAME]`` table takes ``low``, ``high``, ``log``, ``optional`` (the switch),
+``choices`` (a categorical list) or ``value`` (fixed, not searched)::
+
+    [space.l2]
+    low = 1e-5
+    high = 1e-1
+    [space.mixup]
+    value = 0.0            # no mixup in this study
+    [space.dropout]
+    choices = [0.0, 0.2, 0.5]
+
+Storage: any Optuna storage URL. The default is ``sqlite:///runs/NAME/optuna.sqlite``; with
+``postgresql://user:password@host/db`` several machines run the same command against one
+study (``--study NAME`` joins it; rerunning continues it). ``--trials N`` counts COMPLETE +
+PRUNED trials over *all* workers: the study ends with exactly N of them (a worker that was
+killed leaves a FAIL trial, found stale by the heartbeat, and the others make up for it).
+
+Example::
+
+    result = tune(RunSpec(data="digits", epochs=20), trials=30, out="runs", name="t")
+    result.best_spec.to_toml()
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
+from reglab.lab.spec import RunSpec
+
+__all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_params",
+           "default_storage", "open_storage", "open_study", "run_worker", "make_objective",
+           "counted_trials", "export_best", "save_plots", "tune", "TuneResult", "register"]
+
+METRICS = {"val_acc": "maximize", "val_loss": "minimize"}
+# Spec keys that are regularization: zeroed in the `none` arm, written in [arms.all].
+REGULARIZERS = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
+                "augment_strength", "mixup", "cutmix")
+_NOT_SEARCHABLE = ("data", "target", "device", "seed", "hidden")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched spec key: a range (float/int, optionally log), or categorical choices.
+
+    Args:
+        low, high: the range (ignored with ``choices`` or ``value``).
+        log: sample ``log(x)`` uniformly (needs ``low > 0``).
+        integer: suggest ints (``patience``).
+        optional: a switch ``NAME_on``; off means "technique not used" (0 / no augmentation).
+        choices: a categorical list of scalars instead of a range.
+        value: a fixed value (the key is not searched).
+    """
+
+    low: float = 0.0
+    high: float = 1.0
+    log: bool = False
+    integer: bool = False
+    optional: bool = False
+    choices: tuple | None = None
+    value: Any = None
+
+    def suggest(self, trial, name: str) -> Any:
+        """Draw this parameter in ``trial``; None means switched off."""
+        if self.value is not None:
+            return self.value
+        if self.optional and not trial.suggest_categorical(f"{name}_on", [False, True]):
+            return None
+        if self.choices is not None:
+            return trial.suggest_categorical(name, list(self.choices))
+        if self.integer:
+            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(name, self.low, self.high, log=self.log)
+
+
+DEFAULT_SPACE: dict[str, Param] = {
+    "l1": Param(1e-6, 1e-2, log=True, optional=True),
+    "l2": Param(1e-6, 1e-2, log=True, optional=True),
+    "dropout": Param(0.0, 0.6),
+    "patience": Param(3, 30, integer=True, optional=True),
+    "augment_strength": Param(0.25, 2.0, optional=True),
+    "mixup": Param(0.05, 1.0, optional=True),
+    "lr": Param(1e-4, 1e-2, log=True),
+}
+
+
+def load_space(table: Mapping[str, Any] | None) -> dict[str, Param]:
+    """The default space with a TOML ``[space]`` table's entries merged in, validated.
+
+    Raises InvalidParameterError naming ``[space.NAME]`` and the key on a bad entry.
+    """
+    space = dict(DEFAULT_SPACE)
+    for name, entry in (table or {}).items():
+        if name not in RunSpec.keys() or name in _NOT_SEARCHABLE:
+            allowed = [k for k in RunSpec.keys() if k not in _NOT_SEARCHABLE]
+            raise fail("[space]", "key", f"one of {{{', '.join(allowed)}}}", name)
+        if not isinstance(entry, Mapping):
+            raise fail("[space]", name, "a table of low/high/log/optional/choices/value", entry)
+        space[name] = _param(name, entry, space.get(name))
+    return space
+
+
+def _param(name: str, entry: Mapping[str, Any], old: Param | None) -> Param:
+    owner = f"[space.{name}]"
+    known = ("low", "high", "log", "optional", "choices", "value")
+    for key in entry:
+        if key not in known:
+            raise fail(owner, "key", f"one of {{{', '.join(known)}}}", key)
+    if "value" in entry:
+        RunSpec().replace(**{name: entry["value"]})  # the spec's own check, naming the key
+        return Param(value=entry["value"])
+    integer = isinstance(getattr(RunSpec(), name), int) and not isinstance(
+        getattr(RunSpec(), name), bool)
+    if "choices" in entry:
+        choices = entry["choices"]
+        if (not isinstance(choices, list) or not choices
+                or any(not isinstance(c, (bool, int, float, str)) for c in choices)):
+            raise fail(owner, "choices", "a non-empty list of numbers or strings", choices)
+        for c in choices:
+            RunSpec().replace(**{name: c})
+        return Param(choices=tuple(choices),
+                     optional=check_bool(owner, "optional", entry.get("optional", False)))
+    base = old if old is not None and old.choices is None and old.value is None else Param(
+        integer=integer)
+    low = entry.get("low", base.low)
+    high = entry.get("high", base.high)
+    log = check_bool(owner, "log", entry.get("log", base.log))
+    low = check_float(owner, "low", low, 0.0, low_open=log)
+    high = check_float(owner, "high", high, low, low_open=True)
+    return Param(low, high, log, integer,
+                 check_bool(owner, "optional", entry.get("optional", base.optional)))
+
+
+def spec_from_params(base: RunSpec, kind: str, values: Mapping[str, Any]) -> RunSpec:
+    """The trial's spec: ``base`` with each drawn value (None = switched off) applied.
+
+    ``augment_strength`` switched on uses ``base.augment``, or the data kind's default
+    augmentations (the ``augment`` arm of ``reglab compare``) when the base has none.
+    """
+    changes: dict[str, Any] = {}
+    for name, v in values.items():
+        if name == "augment_strength":
+            if v is None or v == 0:
+                changes.update(augment=(), augment_strength=1.0)
+                continue
+            if not base.augment and "augment" not in values:
+                from reglab.lab.arms import arm_changes
+                changes["augment"] = arm_changes(kind)["augment"]["augment"]
+        changes[name] = _off(name) if v is None else v
+    if "augment" in changes and not changes["augment"]:
+        changes["augment_strength"] = 1.0  # no augmentation: the strength means nothing
+    return base.replace(**changes)
+
+
+def _off(name: str) -> Any:
+    default = {f.name: f.default for f in fields(RunSpec)}[name]
+    return () if isinstance(default, tuple) else type(default)(0)
+
+
+# -- storage and study ----------------------------------------------------------------------
+def default_storage(out: str | Path, name: str) -> str:
+    """``sqlite:////abs/runs/NAME/optuna.sqlite`` (the folder is created)."""
+    from reglab.lab.store import check_name
+    folder = Path(out) / check_name(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(folder / 'optuna.sqlite').resolve()}"
+
+
+def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | None = None):
+    """An Optuna RDBStorage with a heartbeat, so a killed worker's trial is failed, not lost.
+
+    ``postgresql://`` is read as ``postgresql+psycopg2://`` when psycopg 3 is not installed
+    (SQLAlchemy 2.1 defaults to psycopg 3; the ``tune`` extra installs psycopg2-binary).
+    SQLite waits up to 60 s for a lock instead of 5 (several workers share the file).
+
+    Args:
+        url: an SQLAlchemy URL (sqlite:///..., postgresql://user:pw@host/db, mysql://...).
+        heartbeat_interval: seconds between a running trial's heartbeats.
+        grace_period: seconds without a heartbeat after which a RUNNING trial is stale and
+            marked FAIL (default: 2 * heartbeat_interval + 10).
+    """
+    import optuna
+    url = _driver_url(url)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 60}
+    else:
+        kwargs["pool_pre_ping"] = True  # a long trial outlives idle server connections
+    grace = grace_period if grace_period is not None else 2 * heartbeat_interval + 10
+    for attempt in range(4):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
+                                                  heartbeat_interval=heartbeat_interval,
+                                                  grace_period=grace)
+        except ImportError as err:
+            raise InvalidParameterError(f"The storage {redact(url)!r} needs a database "
+                                        f"driver: {err} (pip install 'reglab[tune]').") from None
+        except Exception as err:  # noqa: BLE001 - sqlalchemy's OperationalError and kin
+            # Workers that start together on a fresh database race to create its tables
+            # (a UNIQUE error for all but one); the tables exist on the next try.
+            if attempt == 3:
+                raise InvalidParameterError(f"Cannot open the Optuna storage {redact(url)!r}: "
+                                            f"{' '.join(str(err).split())[:300]}") from None
+            time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
+
+
+def _driver_url(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            try:
+                import psycopg  # noqa: F401 - SQLAlchemy's default driver when present
+            except ImportError:
+                return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql://" + url[len(prefix):]
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages and the record)."""
+    try:
+        from sqlalchemy.engine import make_url
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL sqlalchemy understands: show the scheme only
+        return url.split("://", 1)[0] + "://..."
+
+
+class _TrialSeededTPE:
+    """TPE whose random draws are seeded by (seed, trial number), not by the worker.
+
+    Workers that share a study and a seed would otherwise draw the same start-up points;
+    seeding per trial number keeps one worker's study reproducible and many workers' apart.
+    """
+
+    def __new__(cls, seed: int):
+        import optuna
+
+        class Sampler(optuna.samplers.TPESampler):
+            def before_trial(self, study, trial):
+                s = (seed * 1_000_003 + trial.number) % 2**32
+                try:  # private in Optuna 3-5; without it TPE is still seeded, per worker
+                    self._rng.rng.seed(s)
+                    self._random_sampler._rng.rng.seed(s)
+                except AttributeError:
+                    pass
+                super().before_trial(study, trial)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return Sampler(seed=seed, constant_liar=True)
+
+
+def open_study(storage, study_name: str, metric: str = "val_acc", seed: int = 0,
+               n_warmup_steps: int = 3):
+    """Create or join (load_if_exists) the study: seeded TPE and a median pruner.
+
+    Args:
+        storage: a storage URL or an Optuna storage (see :func:`open_storage`).
+        study_name: the study's name in the storage.
+        metric: "val_acc" (maximized) or "val_loss" (minimized).
+        seed: the sampler's seed.
+        n_warmup_steps: epochs before a trial can be pruned.
+    """
+    import optuna
+    if metric not in METRICS:
+        raise fail("tune", "metric", f"one of {{{', '.join(METRICS)}}}", metric)
+    if isinstance(storage, str):
+        storage = open_storage(storage)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=n_warmup_steps)
+    return optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
+                               direction=METRICS[metric], sampler=_TrialSeededTPE(seed),
+                               pruner=pruner)
+
+
+# -- the objective and the worker loop ------------------------------------------------------
+class SurplusTrial(Exception):
+    """A trial started by a race after the study already had its N trials (marked FAIL)."""
+
+
+def counted_trials(study) -> list:
+    """The trials that count toward ``--trials``: COMPLETE and PRUNED."""
+    from optuna.trial import TrialState
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def _without_test(data) -> SimpleNamespace:
+    """A view of the data set whose test split is empty: trials cannot read it."""
+    empty = SimpleNamespace(X=data.val.X[:0], y=data.val.y[:0])
+    return SimpleNamespace(name=getattr(data, "name", "data"), kind=data.kind,
+                           input_shape=tuple(data.input_shape), num_classes=data.num_classes,
+                           train=data.train, val=data.val, test=empty)
+
+
+def make_objective(base: RunSpec, data, space: Mapping[str, Param], n_trials: int,
+                   metric: str = "val_acc") -> Callable:
+    """The objective: train the trial's spec with ``fit``, report each epoch, return the score.
+
+    The score is ``metric`` on the validation split of the final weights (the best ones when
+    early stopping restored them). A diverged run scores the worst value (0 accuracy, inf
+    loss) so that it counts as a finished, bad trial. Each epoch's score goes to
+    ``trial.report`` and the pruner may stop the run (``optuna.TrialPruned``).
+    """
+    import optuna
+    from optuna.trial import TrialState
+    holdout = _without_test(data)
+    live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+
+    def objective(trial) -> float:
+        from reglab.lab.loop import fit
+        study = trial.study
+        ahead = [t for t in study.get_trials(deepcopy=False, states=live)
+                 if t.number < trial.number]
+        if len(ahead) >= n_trials:  # two workers passed the check at once; this one is extra
+            trial.set_user_attr("surplus", True)
+            raise SurplusTrial(f"trial {trial.number}: the study already has {n_trials}")
+        values = {name: p.suggest(trial, name) for name, p in space.items()}
+        spec = spec_from_params(base, data.kind, values)
+        trial.set_user_attr("spec", spec.to_dict())
+
+        def report(epoch: int, row: Mapping[str, float]) -> None:
+            score = row.get(metric)
+            if score is None or not math.isfinite(score):
+                return
+            trial.report(score, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}: {metric} {score:.4f}")
+
+        result = fit(spec, holdout, on_epoch=report)
+        trial.set_user_attr("status", result.status)
+        trial.set_user_attr("reason", result.reason)
+        score = result.final.get(metric, math.nan)
+        if result.status != "done" or not math.isfinite(score):
+            return 0.0 if metric == "val_acc" else math.inf
+        return float(score)
+
+    return objective
+
+
+def run_worker(study, objective: Callable, n_trials: int, timeout: float | None = None,
+               poll: float = 1.0) -> int:
+    """Run trials until the study has ``n_trials`` COMPLETE + PRUNED ones (over all workers).
+
+    Before each trial: fail stale trials (heartbeat), count the finished ones and the ones
+    other workers are running; start a trial only if they leave room, else wait for them
+    (and take over if one goes stale). The objective marks a trial that two workers started
+    at once as surplus (FAIL), so the count never exceeds ``n_trials``.
+
+    Returns:
+        How many trials this worker ran.
+    """
+    import optuna
+    from optuna.trial import TrialState
+    deadline = None if timeout is None else time.monotonic() + timeout
+    ran = 0
+    while deadline is None or time.monotonic() < deadline:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        done = len(counted_trials(study))
+        busy = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        if done >= n_trials:
+            break
+        if done + busy >= n_trials:
+            time.sleep(poll)
+            continue
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        study.optimize(objective, n_trials=1, timeout=left, catch=(SurplusTrial,))
+        ran += 1
+    return ran
+
+
+# -- results --------------------------------------------------------------------------------
+def best_spec(study, base: RunSpec) -> RunSpec:
+    """The best trial's spec (as recorded by the trial that ran it)."""
+    return RunSpec.from_dict({**base.to_dict(), **study.best_trial.user_attrs["spec"]})
+
+
+def plain(spec: RunSpec) -> RunSpec:
+    """``spec`` with every regularizer off: the ``none`` arm."""
+    return spec.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
+                        patience=0, augment=(), augment_strength=1.0, mixup=0.0, cutmix=0.0)
+
+
+def export_best(spec: RunSpec, base: RunSpec, folder: str | Path, seeds: int = 3
+                ) -> tuple[Path, Path]:
+    """Write ``best.toml`` (for ``reglab run --config``) and ``best-compare.toml``.
+
+    ``best.toml`` is the whole tuned spec at the top level; ``reglab compare --config`` also
+    reads it (its strengths then replace the default strength in each arm that uses them).
+    ``best-compare.toml`` puts the base run at the top level and the tuned run in an
+    ``[arms.all]`` table, so that compare's ``all`` arm is exactly the tuned configuration.
+    """
+    folder = Path(folder)
+    run_path = folder / "best.toml"
+    run_path.write_text("# reglab tune: the best configuration (validation score)\n"
+                        + spec.to_toml())
+    tuned = {k for k, v in spec.to_dict().items()
+             if k in REGULARIZERS or v != base.to_dict().get(k)}
+    table = "".join(line + "\n" for line in spec.to_toml().splitlines()
+                    if line.split(" = ", 1)[0] in tuned)
+    head = "".join(line + "\n" for line in base.to_toml().splitlines()
+                   if line.split(" = ", 1)[0] not in REGULARIZERS)  # arms keep their own
+    cmp_path = folder / "best-compare.toml"
+    cmp_path.write_text("# reglab tune: compare's `all` arm = the tuned configuration\n"
+                        f"seeds = {int(seeds)}\n{head}\n[arms.all]\n{table}")
+    return run_path, cmp_path
+
+
+def save_plots(study, folder: str | Path) -> list[Path]:
+    """Optuna's optimization history and parameter importances as PNGs in ``folder``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.visualization import matplotlib as ov
+    saved = []
+    plots = {"tune-history.png": ov.plot_optimization_history,
+             "tune-importances.png": ov.plot_param_importances}
+    for fname, plot in plots.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ExperimentalWarning on every call
+            try:
+                ax = plot(study)
+            except (ValueError, RuntimeError, ZeroDivisionError) as err:  # too few trials
+                optuna.logging.get_logger("reglab").info("no %s: %s", fname, err)
+                continue
+        fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        fig.set_size_inches(8, 5)
+        fig.tight_layout()
+        path = Path(folder) / fname
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        saved.append(path)
+    return saved
+
+
+@dataclass
+class TuneResult:
+    """What ``tune`` did: the study, the best spec and value, the files it wrote."""
+
+    study: Any
+    best_spec: RunSpec | None
+    best_value: float | None
+    ran: int
+    files: list[Path]
+    runs: list[dict]
+
+
+def _check_setup(study, base: RunSpec, space: Mapping[str, Param], metric: str) -> None:
+    """Record the study's base/space/metric, or check a joining worker uses the same."""
+    mine = {"base": base.to_dict(), "space": {k: repr(v) for k, v in space.items()},
+            "metric": metric}
+    stored = study.user_attrs.get("reglab")
+    if stored is None:
+        study.set_user_attr("reglab", mine)
+        return
+    for part in ("base", "space", "metric"):
+        if stored[part] != mine[part]:
+            diff = part if part == "metric" else ", ".join(
+                sorted(k for k in set(stored[part]) | set(mine[part])
+                       if stored[part].get(k) != mine[part].get(k)))
+            raise InvalidParameterError(
+                f"The study {study.study_name!r} was created with another {part} "
+                f"(differs in: {diff}); run with the same --data/--config, or another --study.")
+
+
+def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
+         space: Mapping[str, Param] | None = None, storage: str | None = None,
+         study_name: str | None = None, timeout: float | None = None, seeds: int = 3,
+         metric: str = "val_acc", workers: int | None = None, progress=None,
+         data=None) -> TuneResult:
+    """Run (or join, or continue) the study, then retrain the best with seeds vs ``none``.
+
+    Args:
+        base: the base run (data, model, epochs...); searched keys are drawn over it.
+        trials: COMPLETE + PRUNED trials the study should have in total, >= 1.
+        out, name: the experiment folder ``out/name`` (plots, TOML, the retrain store).
+        space: the search space (default :data:`DEFAULT_SPACE`).
+        storage: an Optuna storage URL (default SQLite in ``out/name``).
+        study_name: the study to create or join (default ``name``).
+        timeout: seconds this worker tunes for at most (None: until the study is done).
+        seeds: seeds of the final retrain of best and ``none``; 0 skips it (a worker only).
+        metric: "val_acc" (default) or "val_loss".
+        workers: processes for the retrain (None: one per free core).
+        progress: a reglab display progress object for the retrain, or None.
+        data: the Dataset (default: loaded from ``base``).
+    """
+    from reglab.lab.runner import load_data
+    from reglab.lab.store import check_name
+    check_int("tune", "trials", trials, 1, 1_000_000)
+    check_int("tune", "seeds", seeds, 0, 1000)
+    if timeout is not None:
+        check_float("tune", "timeout", timeout, 0.0, low_open=True)
+    check_name(name)
+    space = DEFAULT_SPACE if space is None else space
+    data = load_data(base) if data is None else data
+    folder = Path(out) / name
+    url = storage or default_storage(out, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    study = open_study(url, study_name or name, metric=metric, seed=base.seed)
+    _check_setup(study, base, space, metric)
+    ran = run_worker(study, make_objective(base, data, space, trials, metric), trials, timeout)
+    if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+        return TuneResult(study, None, None, ran, [], [])
+    best = best_spec(study, base)
+    files = [*export_best(best, base, folder, max(seeds, 1)), *save_plots(study, folder)]
+    runs = _retrain(best, base, seeds, out, name, workers, progress, url) if seeds else []
+    return TuneResult(study, best, study.best_value, ran, files, runs)
+
+
+def _retrain(best: RunSpec, base: RunSpec, seeds: int, out, name: str, workers, progress,
+             url: str) -> list[dict]:
+    """Best and ``none`` with seeds 0..S-1, stored in ``out/name`` like a compare."""
+    from reglab.lab.runner import Job, execute
+    from reglab.lab.store import FINISHED, Store
+    jobs = [Job(f"tuned-s{s}", "tuned", best.replace(seed=s)) for s in range(seeds)]
+    jobs = [Job(f"none-s{s}", "none", plain(base).replace(seed=s)) for s in range(seeds)] + jobs
+    meta = {"command": "tune", "storage": redact(url), "best": best.to_dict()}
+    with Store.open(out, name, meta=meta) as store:
+        for i, job in enumerate(jobs):
+            store.add_run(job.run_id, job.arm, job.spec.seed, job.spec.to_json(), position=i)
+        todo = [j for j in jobs if store.status(j.run_id) not in FINISHED]
+        execute(store, todo, workers=workers, progress=progress)
+        return store.runs()
+
+
+# -- command line ---------------------------------------------------------------------------
+def register(app) -> None:
+    """Add the ``tune`` command to the reglab Typer ``app``."""
+    import typer
+
+    def tune_cmd(
+        data: str = typer.Option(None, "--data", "-d", help="Data set. [default: digits]"),
+        trials: int = typer.Option(50, "--trials", "-t", help="COMPLETE + PRUNED trials of "
+                                   "the study, over all workers."),
+        timeout: float = typer.Option(None, "--timeout", help="Seconds this worker tunes "
+                                      "for at most."),
+        storage: str = typer.Option(None, "--storage", help="Optuna storage URL, e.g. "
+                                    "postgresql://user:pw@host/db. [default: SQLite in "
+                                    "runs/NAME/]"),
+        study: str = typer.Option(None, "--study", help="Study to create or join. [default: "
+                                  "NAME]"),
+        name: str = typer.Option(None, "--name", "-n", help="Experiment folder under --out."),
+        config: Path = typer.Option(None, "--config", "-c", help="TOML: spec keys and a "
+                                    "[space] table."),
+        seeds: int = typer.Option(3, "--seeds", "-s", help="Seeds of the final retrain of "
+                                  "the best and none (0: tune only)."),
+        out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder of experiments."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the results only."),
+    ) -> None:
+        """Tune the regularization strengths with Optuna, then retrain the best vs none."""
+        main(data=data, trials=trials, timeout=timeout, storage=storage, study=study,
+             name=name, config=config, seeds=seeds, out=out, quiet=quiet)
+
+    app.command("tune")(tune_cmd)
+
+
+def main(*, data: str | None, trials: int, timeout: float | None, storage: str | None,
+         study: str | None, name: str | None, config: Path | None, seeds: int,
+         out: Path = Path("runs"), quiet: bool = False) -> TuneResult:
+    """``reglab tune``: build the base from the data's defaults, the config and flags; run."""
+    import optuna
+    from reglab.lab import display
+    from reglab.lab.arms import base_changes
+    from reglab.lab.spec import load_toml
+    cfg = {} if config is None else load_toml(config)
+    space = load_space(cfg.pop("space", None))
+    metric = cfg.pop("metric", "val_acc")
+    cfg.pop("seeds", None)
+    if data is not None:
+        cfg["data"] = data
+    RunSpec.from_dict(cfg)
+    from reglab.lab.runner import load_data
+    ds = load_data(RunSpec.from_dict(cfg))
+    base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(base.data).stem)
+    name = name or f"tune-{stem}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
+    res = tune(base, trials=trials, out=out, name=name, space=space, storage=storage,
+               study_name=study, timeout=timeout, seeds=seeds, metric=metric, data=ds)
+    con = display.console(quiet)
+    states = {}
+    for t in res.study.get_trials(deepcopy=False):
+        states[t.state.name] = states.get(t.state.name, 0) + 1
+    con.print(f"study {res.study.study_name!r}: " + ", ".join(
+        f"{n} {s.lower()}" for s, n in sorted(states.items())) + f" (this worker ran {res.ran})")
+    if res.best_spec is None:
+        con.print("no completed trial yet")
+        return res
+    con.print(f"best {metric} {res.best_value:.4f}: " + ", ".join(
+        f"{k}={v}" for k, v in res.study.best_params.items()))
+    if res.runs:
+        display.print_comparison(con, res.runs, f"tuned vs none on {base.data}", ds,
+                                 out / name)
+    con.print(f"[dim]{', '.join(str(p) for p in res.files)}[/dim]")
+    return res
+

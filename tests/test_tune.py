@@ -1,0 +1,194 @@
+"""reglab tune: the space, exactly N trials over several worker processes, a killed worker's
+trial failed by the heartbeat, resume, the objective = the validation score, the exports.
+
+Worker processes run this file's ``_worker`` (one thread each) against one storage; the
+trial is a few epochs of a linear model on breast_cancer (370 training rows).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+optuna = pytest.importorskip("optuna")
+
+from reglab._validation import InvalidParameterError  # noqa: E402
+from reglab.lab import tune as T  # noqa: E402
+from reglab.lab.spec import RunSpec, load_toml  # noqa: E402
+
+HERE = Path(__file__).parent
+BASE = RunSpec(data="breast_cancer", model="linear", epochs=3, batch_size=64)
+TINY_SPACE = {"l2": T.Param(1e-6, 1e-2, log=True, optional=True), "lr": T.Param(1e-3, 1e-1,
+                                                                                 log=True)}
+
+
+def _worker(url: str, study: str, n: int, mode: str = "train") -> None:
+    """One worker process: join the study and run trials until it has n (or hang, to be killed)."""
+    import optuna
+    import torch
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = T.open_storage(url, heartbeat_interval=1, grace_period=2)
+    st = T.open_study(storage, study, seed=0)
+    if mode == "hang":  # start a trial, report an epoch, then wait to be SIGKILLed
+        def objective(trial):
+            trial.report(0.5, 0)
+            print("RUNNING", trial.number, flush=True)
+            time.sleep(600)
+            return 0.0
+    else:
+        import reglab.data
+        objective = T.make_objective(BASE, reglab.data.load(BASE.data, seed=0), TINY_SPACE, n)
+    T.run_worker(st, objective, n, poll=0.2)
+
+
+def _spawn(url: str, study: str, n: int, mode: str = "train") -> subprocess.Popen:
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import test_tune; "
+            f"test_tune._worker({url!r}, {study!r}, {n}, {mode!r})")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(procs, timeout: float = 150) -> None:
+    for p in procs:
+        out, err = p.communicate(timeout=timeout)
+        assert p.returncode == 0, err[-2000:]
+
+
+def check_exactly_n(url: str, study_name: str, n: int, failed_allowed: int = 0) -> None:
+    """COMPLETE + PRUNED == n; trial numbers unique and contiguous; the rest FAIL with a cause."""
+    st = optuna.load_study(study_name=study_name, storage=T._driver_url(url))
+    trials = st.get_trials(deepcopy=False)
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(len(trials)))  # none lost, none duplicated
+    counted = T.counted_trials(st)
+    assert len(counted) == n
+    others = [t for t in trials if t not in counted]
+    assert all(t.state.name == "FAIL" for t in others), [t.state for t in others]
+    surplus = [t for t in others if t.user_attrs.get("surplus")]
+    assert len(others) - len(surplus) == failed_allowed  # stale (killed) trials, no others
+    if failed_allowed == 0:  # a surplus trial always comes after the n counted ones
+        assert sorted(t.number for t in counted) == list(range(n))
+    # each counted trial trained its own drawn configuration, recorded with it
+    assert all(t.user_attrs["spec"]["lr"] == t.params["lr"] for t in counted
+               if t.state.name == "COMPLETE")
+
+
+def two_workers_exactly_n(url: str, study_name: str, n: int = 6) -> None:
+    procs = [_spawn(url, study_name, n) for _ in range(2)]
+    _finish(procs)
+    check_exactly_n(url, study_name, n)
+
+
+def killed_worker_goes_on(url: str, study_name: str, n: int = 3) -> None:
+    hang = _spawn(url, study_name, n, mode="hang")
+    line = hang.stdout.readline()  # blocks until the trial is RUNNING in the storage
+    assert line.startswith("RUNNING 0"), hang.stderr.read()[-2000:]
+    hang.send_signal(signal.SIGKILL)
+    hang.wait(timeout=30)
+    _finish([_spawn(url, study_name, n)])
+    st = optuna.load_study(study_name=study_name, storage=T._driver_url(url))
+    zero = st.trials[0]
+    assert zero.state.name == "FAIL" and zero.intermediate_values == {0: 0.5}
+    check_exactly_n(url, study_name, n, failed_allowed=1)
+
+
+# -- tests --------------------------------------------------------------------------------
+def test_two_workers_on_one_sqlite_file_run_exactly_n_trials(tmp_path):
+    two_workers_exactly_n(f"sqlite:///{tmp_path / 'optuna.sqlite'}", "two")
+
+
+def test_a_killed_workers_trial_is_failed_and_the_study_completes(tmp_path):
+    killed_worker_goes_on(f"sqlite:///{tmp_path / 'optuna.sqlite'}", "killed")
+
+
+def test_space_defaults_switches_and_overrides():
+    space = T.load_space({"l2": {"low": 1e-5, "high": 1e-1}, "dropout": {"choices": [0.0, 0.5]},
+                          "mixup": {"value": 0.0}})
+    assert space["l2"] == T.Param(1e-5, 1e-1, log=True, optional=True)  # log/switch kept
+    assert space["dropout"].choices == (0.0, 0.5) and space["mixup"].value == 0.0
+    assert space["patience"].integer and space["lr"].log and not space["lr"].optional
+    trial = optuna.trial.FixedTrial({"l1_on": False, "l2_on": True, "l2": 3e-4, "dropout": 0.5,
+                                     "patience_on": True, "patience": 7,
+                                     "augment_strength_on": True, "augment_strength": 1.5,
+                                     "lr": 2e-3})
+    values = {k: p.suggest(trial, k) for k, p in space.items()}
+    assert values == {"l1": None, "l2": 3e-4, "dropout": 0.5, "patience": 7,
+                      "augment_strength": 1.5, "mixup": 0.0, "lr": 2e-3}
+    spec = T.spec_from_params(BASE, "tabular", values)
+    assert (spec.l1, spec.l2, spec.patience, spec.lr) == (0.0, 3e-4, 7, 2e-3)
+    assert spec.augment == ("noise",) and spec.augment_strength == 1.5  # the kind's default
+    off = T.spec_from_params(BASE.replace(augment=("swap",)), "tabular",
+                             {"augment_strength": None, "patience": None})
+    assert off.augment == () and off.patience == 0
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"bogus": {}}, "The 'key' parameter of [space] must be one of {"),
+    ({"l2": {"low": -1.0}}, "The 'low' parameter of [space.l2] must be a float in the range "
+                            "(0, inf). Got -1.0 instead."),
+    ({"lr": {"lo": 1}}, "The 'key' parameter of [space.lr] must be one of {low, high, log, "
+                        "optional, choices, value}. Got 'lo' instead."),
+    ({"dropout": {"choices": [0.1, 1.5]}}, "The 'dropout' parameter of RunSpec must be a float "
+                                           "in the range [0, 1). Got 1.5 instead."),
+])
+def test_bad_space_entries_name_the_key(table, message):
+    with pytest.raises(InvalidParameterError) as err:
+        T.load_space(table)
+    assert str(err.value).startswith(message)
+
+
+def test_tune_scores_on_validation_resumes_exports_and_compares(tmp_path):
+    import reglab.data
+    from reglab.lab.arms import OVERRIDABLE
+    from reglab.lab.compare import make_plan, summarize_arms
+    from reglab.lab.loop import fit
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    res = T.tune(BASE, trials=4, out=tmp_path, name="t", space=TINY_SPACE, seeds=2, workers=1)
+    assert res.ran == 4 and len(T.counted_trials(res.study)) == 4
+    # the objective is the validation score of the trial's spec, on the data without test
+    data = reglab.data.load(BASE.data, seed=0)
+    refit = fit(res.best_spec, T._without_test(data))
+    assert refit.final["val_acc"] == res.best_value
+    assert len(T._without_test(data).test.y) == 0
+    # retrain: best and none on seeds 0, 1, paired
+    rows = {r.arm: r for r in summarize_arms(res.runs)}
+    assert rows["none"].n_done == rows["tuned"].n_done == 2 and rows["tuned"].d_acc.n == 2
+    assert {r["spec"]["lr"] for r in res.runs if r["arm"] == "tuned"} == {res.best_spec.lr}
+    # exports: best.toml is the spec; best-compare.toml makes compare's `all` arm the spec
+    assert RunSpec.from_dict(load_toml(tmp_path / "t" / "best.toml")) == res.best_spec
+    cfg = load_toml(tmp_path / "t" / "best-compare.toml")
+    arms, seeds = cfg.pop("arms"), cfg.pop("seeds")
+    assert not set(cfg) & set(OVERRIDABLE)  # the other arms keep their own strengths
+    jobs = make_plan(RunSpec.from_dict(cfg), "tabular", ["l2", "all"], seeds, arm_specs=arms)
+    assert jobs[-1].spec == res.best_spec.replace(seed=1) and jobs[0].spec.l2 == 1e-3
+    assert (tmp_path / "t" / "tune-history.png").stat().st_size > 1000
+    # rerunning continues the study: to 4 it adds nothing, to 5 it adds one
+    again = T.tune(BASE, trials=4, out=tmp_path, name="t", space=TINY_SPACE, seeds=0)
+    assert again.ran == 0
+    more = T.tune(BASE, trials=5, out=tmp_path, name="t", space=TINY_SPACE, seeds=0)
+    assert more.ran == 1 and len(T.counted_trials(more.study)) == 5
+
+
+def test_joining_with_another_setup_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'o.sqlite'}"
+    st = T.open_study(url, "s")
+    T._check_setup(st, BASE, TINY_SPACE, "val_acc")
+    T._check_setup(T.open_study(url, "s"), BASE, TINY_SPACE, "val_acc")  # same: joins
+    with pytest.raises(InvalidParameterError, match=r"another base \(differs in: lr\)"):
+        T._check_setup(T.open_study(url, "s"), BASE.replace(lr=0.1), TINY_SPACE, "val_acc")
+
+
+def test_postgres_url_uses_the_installed_driver_and_passwords_are_hidden():
+    url = T._driver_url("postgresql://u:secret@127.0.0.1:5432/db")
+    assert url.startswith(("postgresql+psycopg2://", "postgresql://")) and "secret" in url
+    assert "secret" not in T.redact(url) and "***" in T.redact(url)
+    assert T._driver_url("sqlite:///x.db") == "sqlite:///x.db"
