@@ -290,3 +290,17 @@ def test_build_report_rejects_a_folder_without_a_store(tmp_path):
     from reglab.report.report import build_report
     with pytest.raises(InvalidParameterError, match="reglab.sqlite"):
         build_report(tmp_path)
+
+
+def test_no_effect_does_not_fire_when_test_loss_moved():
+    """Dropout on digits: accuracy within noise, norm unchanged, but test loss clearly lower."""
+    args = ([0.975, 0.98, 0.97], [0.974, 0.976, 0.972], [18.2, 18.1, 18.3], [17.7, 17.8, 17.7])
+    assert dg.no_effect(*args) is not None
+    assert dg.no_effect(*args, arm_loss=[0.07, 0.06, 0.08], base_loss=[0.09, 0.08, 0.10]) is None
+    assert dg.no_effect(*args, arm_loss=[0.09, 0.07, 0.11], base_loss=[0.09, 0.08, 0.10]) is not None
+
+
+def test_diagnose_skips_no_effect_for_early_stopping_alone():
+    runs = [_run("none", s) for s in range(3)] + [_run("early_stopping", s, {"patience": 10})
+                                                  for s in range(3)]
+    assert [f.rule for f in dg.diagnose(runs, {})["early_stopping"]] == ["ok"]

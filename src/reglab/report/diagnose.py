@@ -14,9 +14,10 @@ Rules (defaults in parentheses):
   than ``margin`` (3 points; with n >= 2 the 95% interval must lie below 0) and its test
   accuracy is not higher: the regularizer removed capacity the data needed.
 - no measurable effect: test accuracy within noise of ``none`` (95% interval contains 0 and
-  |mean diff| < 1 point; with one seed: |diff| < 0.5 points) and the weight norm moved less
-  than ``rel_norm`` (5%) or within noise: the strength is too small to matter. Not reported
-  for an arm that underfits (that is an effect, in the other direction).
+  |mean diff| < 1 point; with one seed: |diff| < 0.5 points), test loss within noise (its
+  interval contains 0) and the weight norm moved less than ``rel_norm`` (5%) or within
+  noise: the strength is too small to matter. Only for arms with a strength (penalty,
+  dropout, augmentation), and not for an arm that underfits (an effect, the other way).
 - diverged: a run whose loss became non-finite, with the reason the lab stored.
 - label safety: the augmentation check the store holds (``meta["label_check"]``), if any.
 
@@ -40,6 +41,8 @@ __all__ = ["Finding", "overfitting", "underfitting", "no_effect", "diverged", "l
            "diagnose"]
 
 History = Sequence[Mapping[str, Any]]
+# Spec keys whose value is a strength that can be "too small to matter" (not patience).
+_STRENGTHS = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "augment", "mixup", "cutmix")
 
 
 @dataclass(frozen=True)
@@ -123,14 +126,15 @@ def underfitting(arm_train_acc: Sequence[float], base_train_acc: Sequence[float]
 
 def no_effect(arm_test_acc: Sequence[float], base_test_acc: Sequence[float],
               arm_norm: Sequence[float], base_norm: Sequence[float], rel_norm: float = 0.05,
-              acc_tol: float = 0.01, single_seed_acc: float = 0.005
+              acc_tol: float = 0.01, single_seed_acc: float = 0.005,
+              arm_loss: Sequence[float] | None = None, base_loss: Sequence[float] | None = None
               ) -> dict[str, float] | None:
     """The arm is within noise of ``none`` on test accuracy and on the weights' norm.
 
     Accuracy: the 95% interval of the paired difference contains 0 and ``|mean d| <
     acc_tol`` (one seed: ``|d| < single_seed_acc``): a wide interval around a large mean is
     "too few seeds", not "no effect". Norm: ``|mean d_norm| / mean(base_norm) < rel_norm`` or
-    (n >= 2) its interval contains 0.
+    (n >= 2) its interval contains 0. Test loss, when given: its interval contains 0 (n >= 2).
 
     Returns:
         ``d_acc, d_acc_low, d_acc_high, d_norm_rel, norm, base_norm, n`` or None.
@@ -144,6 +148,9 @@ def no_effect(arm_test_acc: Sequence[float], base_test_acc: Sequence[float],
     acc_flat = (_contains_zero(d_acc) and abs(d_acc.mean) < acc_tol if d_acc.n >= 2
                 else abs(d_acc.mean) < single_seed_acc)
     norm_flat = abs(rel) < rel_norm or (d_norm.n >= 2 and _contains_zero(d_norm))
+    if arm_loss is not None and base_loss is not None:
+        d_loss = paired_difference(arm_loss, base_loss)
+        acc_flat = acc_flat and (d_loss.n < 2 or _contains_zero(d_loss))
     if not (acc_flat and norm_flat):
         return None
     return {"d_acc": d_acc.mean, "d_acc_low": d_acc.low, "d_acc_high": d_acc.high,
@@ -221,11 +228,12 @@ def _overfit_finding(arm, done, histories, spec) -> list[Finding]:
     if not done or len(hits) * 2 < len(done):
         return []
     nums = {k: _mean([h[k] for h in hits]) for k in hits[0]}
+    nums["val_rise"] = nums["end_val_loss"] / nums["min_val_loss"] - 1  # of the quoted means
     nums.update(seeds_fired=len(hits), seeds=len(done))
     text = (f"validation loss rose {100 * nums['val_rise']:.0f}% above its minimum "
             f"({nums['min_val_loss']:.3f} at epoch {nums['best_epoch']:.0f}, mean over "
             f"{len(hits)}/{len(done)} seeds) to {nums['end_val_loss']:.3f}, while training "
-            f"loss kept falling ({nums['train_loss_at_best']:.3f} -> "
+            f"loss kept falling ({nums['train_loss_at_best']:.3f} → "
             f"{nums['end_train_loss']:.3f}).")
     if spec.get("patience"):
         return [Finding(arm, "overfitting", "info", "Overfitting caught: " + text +
@@ -254,8 +262,10 @@ def _paired_findings(arm, done, base, spec) -> list[Finding]:
             f"n={under['n']:.0f}) and test accuracy not better "
             f"({100 * under['d_test']:+.2f} points).",
             "Weaken it: " + _weaker(spec) + ".", under))
-    flat = None if under else no_effect(col(mine, "test_acc"), col(base, "test_acc"),
-                                        col(mine, "weight_norm"), col(base, "weight_norm"))
+    has_strength = any(spec.get(k) for k in _STRENGTHS)
+    flat = None if under or not has_strength else no_effect(
+        col(mine, "test_acc"), col(base, "test_acc"), col(mine, "weight_norm"),
+        col(base, "weight_norm"), arm_loss=col(mine, "test_loss"), base_loss=col(base, "test_loss"))
     if flat:
         found.append(Finding(
             arm, "no-effect", "warning",
@@ -319,9 +329,6 @@ def _stronger(spec: Mapping[str, Any]) -> str:
             parts.append(f"raise {key} (now {spec[key]:g}, try {10 * spec[key]:g})")
     if spec.get("dropout"):
         parts.append(f"raise the drop rate (now {spec['dropout']:g})")
-    if spec.get("patience"):
-        parts.append(f"early stopping (patience {spec['patience']}) changed little: the "
-                     "validation loss had not turned yet")
     if spec.get("augment"):
         parts.append("raise --augment-strength")
     return "; ".join(parts) or "raise its strength"
