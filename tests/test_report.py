@@ -110,6 +110,11 @@ def test_label_safety_reads_the_stored_check():
     assert got["ok"] == [("rotate", 0.01, 0.05)]
     assert dg.label_safety(check, ["rotate"])["flagged"] == []
     assert dg.label_safety(None, ["flip"]) is None
+    named = {"clean_accuracy": 0.95, "rows": [  # as check_labels names them: the transform repr
+        {"name": "HorizontalFlip(p=0.5)", "drop": 0.54, "limit": 0.33, "flagged": True},
+        {"name": "RandomRotation(degrees=15, p=1)", "drop": 0.045, "limit": 0.43, "flagged": False}]}
+    got = dg.label_safety(named, ["flip", "rotate"])
+    assert got["flagged"] == [("HorizontalFlip(p=0.5)", 0.54, 0.33)] and len(got["ok"]) == 1
 
 
 def _run(arm, seed, spec=None, **final):

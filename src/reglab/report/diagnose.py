@@ -169,14 +169,18 @@ def label_safety(check: Mapping[str, Any] | None, transforms: Sequence[str]
 
     Args:
         check: ``reglab.augment.check_labels(...).to_dict()`` as the store holds it.
-        transforms: the arm's augmentation names.
+        transforms: the arm's augmentation names (rows with other names are left out when
+            at least one row matches).
 
     Returns:
         ``{"flagged": [(name, drop, limit)], "ok": [(name, drop, limit)], "clean": acc}``.
     """
     if not check or not check.get("rows"):
         return None
-    rows = [r for r in check["rows"] if not transforms or r["name"] in transforms]
+    # Rows may be named by short name ("flip") or by the transform's repr
+    # ("HorizontalFlip(p=0.5)"); when none matches the arm's names, the check is taken as
+    # the one made for this experiment's augmentation and every row is kept.
+    rows = [r for r in check["rows"] if r["name"] in transforms] or list(check["rows"])
     triple = lambda r: (r["name"], float(r["drop"]), float(r["limit"]))  # noqa: E731
     return {"flagged": [triple(r) for r in rows if r.get("flagged")],
             "ok": [triple(r) for r in rows if not r.get("flagged")],
