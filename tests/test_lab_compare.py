@@ -1,0 +1,67 @@
+"""compare's plan (arms, seeds, overrides) and its table (paired over the same seeds)."""
+
+import math
+
+import pytest
+
+from reglab import InvalidParameterError
+from reglab.lab.arms import ARMS, arm_changes
+from reglab.lab.compare import make_plan, summarize_arms
+from reglab.lab.spec import RunSpec
+
+BASE = RunSpec(data="digits", epochs=5, dropout=0.5, l2=1.0)  # base regularizers are ignored
+
+
+def test_plan_is_one_run_per_arm_and_seed_with_only_the_arms_changes():
+    jobs = make_plan(BASE, "image", list(ARMS), seeds=3)
+    assert [j.run_id for j in jobs[:4]] == ["none-s0", "none-s1", "none-s2", "l1-s0"]
+    assert len(jobs) == 21
+    none = [j.spec for j in jobs if j.arm == "none"]
+    assert [s.seed for s in none] == [0, 1, 2]
+    assert none[0].dropout == 0 and none[0].l2 == 0 and none[0].epochs == 5
+    for j in jobs:
+        changed = {k for k in RunSpec.keys() if getattr(j.spec, k) != getattr(none[0], k)}
+        assert changed - {"seed"} == set(arm_changes("image")[j.arm])
+
+
+def test_all_combines_l2_dropout_early_stopping_and_augmentation():
+    for kind in ("image", "signal", "tabular"):
+        assert {"l2", "dropout", "patience", "augment"} <= set(arm_changes(kind)["all"])
+
+
+def test_overrides_replace_a_strength_in_every_arm_that_uses_it():
+    jobs = make_plan(BASE, "image", ["l2", "all", "dropout"], seeds=1,
+                     overrides={"l2": 3e-3, "weight_decay": 0.1},
+                     arm_specs={"dropout": {"dropout": 0.1}})
+    spec = {j.arm: j.spec for j in jobs}
+    assert spec["l2"].l2 == 3e-3 and spec["all"].l2 == 3e-3
+    assert spec["l2"].weight_decay == 0.1 and spec["all"].weight_decay == 0
+    assert spec["dropout"].dropout == 0.1
+
+
+@pytest.mark.parametrize("arms,match", [(["none", "l3"], "Got 'l3' instead"),
+                                        ([], "a non-empty list"),
+                                        (["l2", "l2"], "without repeats")])
+def test_bad_arms_are_refused(arms, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        make_plan(BASE, "image", arms, seeds=1)
+
+
+def _run(arm, seed, acc, loss=0.1, status="done"):
+    final = {"test_acc": acc, "test_loss": loss, "gap": 0.01, "sparsity": 0.0,
+             "weight_norm": 1.0, "epochs_trained": 5, "seconds": 1.0}
+    return {"arm": arm, "seed": seed, "status": status, "final": final}
+
+
+def test_table_pairs_by_seed_and_only_claims_supported_effects():
+    runs = [_run("none", s, a) for s, a in enumerate([0.90, 0.80, 0.85])]
+    runs += [_run("l2", s, a) for s, a in enumerate([0.92, 0.82, 0.87])]      # +2 every seed
+    runs += [_run("dropout", s, a) for s, a in enumerate([0.95, 0.78, 0.86])]  # noisy
+    runs += [_run("l1", 0, 0.5), _run("l1", 1, math.nan, status="diverged")]
+    rows = {r.arm: r for r in summarize_arms(runs)}
+    assert rows["none"].verdict == "baseline" and rows["none"].test_acc.n == 3
+    assert rows["l2"].d_acc.mean == pytest.approx(0.02)
+    assert rows["l2"].verdict.startswith("accuracy: helps")
+    assert rows["dropout"].verdict.startswith("accuracy: no measurable effect at n=3")
+    assert rows["l1"].n_done == 1 and rows["l1"].n_diverged == 1
+    assert rows["l1"].verdict.startswith("accuracy: not enough paired seeds (n=1)")
