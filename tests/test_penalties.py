@@ -9,11 +9,15 @@ from reglab import schedules as S
 from reglab.penalties import select
 
 
-def small_model(seed=0):
-    """Conv + BatchNorm + LayerNorm + Linear, float64, so every selection case is present."""
+def small_model(seed=0, conv_bias=True):
+    """Conv + BatchNorm + LayerNorm + Linear, float64, so every selection case is present.
+
+    A conv bias before BatchNorm has gradient 0 up to rounding, which Adam scales up to full
+    steps; trajectory tests leave it out (``conv_bias=False``) so that they compare signal.
+    """
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.Flatten(),   # (B, 3, 2, 2) -> (B, 12)
+        nn.Conv2d(2, 3, 3, bias=conv_bias), nn.BatchNorm2d(3), nn.Flatten(),   # (B, 3, 2, 2) -> (B, 12)
         nn.LayerNorm(12), nn.Linear(12, 5), nn.ReLU(), nn.Linear(5, 4),
     ).double()
 
@@ -223,6 +227,15 @@ BAD = [
      "reaches -1.0. Got nan instead."),
     (lambda: select(nn.Linear(2, 2), 5), f"The 'params' parameter of select must be {PARAMS}. "
      "Got 5 instead."),
+    (lambda: rl.L1(0.1).attach("sgd"), "The 'optimizer' parameter of L1.attach must be a "
+     "torch.optim.Optimizer. Got 'sgd' instead."),
+    (lambda: (rl.L1(0.1) + rl.L2(0.1)).attach(torch.optim.SGD(nn.Linear(2, 2).parameters()),
+                                              model=3),
+     "The 'model' parameter of Penalty.attach must be None or an nn.Module. Got 3 instead."),
+    (lambda: (rl.L2(0.1) + rl.L1(0.1, params=lambda n, p: True)).attach(
+        torch.optim.SGD(nn.Linear(2, 2).parameters())), "The 'model' parameter of Penalty.attach "
+     "must be an nn.Module when params is a predicate (it names the parameters). Got None "
+     "instead."),
 ]
 
 
@@ -231,3 +244,136 @@ def test_bad_parameters(build, message):
     with pytest.raises(rl.InvalidParameterError) as e:
         build()
     assert str(e.value) == message
+
+
+# ------------------------------------------------------------------ gradient mode: add_grad_, attach
+
+
+def batch(seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(6, 2, 4, 4, generator=g, dtype=torch.float64), torch.arange(6) % 4
+
+
+def train(model, pen, opt_name, mode, steps=12):
+    """Run ``steps`` SGD-momentum or Adam steps with ``pen`` as a loss term or attached."""
+    x, y = batch()
+    make = {"sgd": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+            "adam": lambda p: torch.optim.Adam(p, lr=0.01)}[opt_name]
+    opt = make(model.parameters())
+    if mode == "hook":
+        pen.attach(opt, model)
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(x), y)
+        if mode == "loss":
+            loss = loss + pen(model)
+        loss.backward()
+        opt.step()
+    return [p.detach() for p in model.parameters()]
+
+
+GRAD_CASES = CASES + [
+    ("scheduled sum", lambda: rl.L1(S.linear(0.0, 0.4, steps=5)) + rl.L2(S.warmup(0.3, steps=3))
+     + rl.GroupLasso(S.cosine(0.2, 0.0, steps=8)), None),
+    ("mixed selections", lambda: rl.L1(0.2, params=lambda n, p: n.startswith("4."))
+     + rl.L1(0.1) + rl.ElasticNet(0.3, l1_ratio=0.5), None),
+]
+
+
+@pytest.mark.parametrize("opt_name", ["sgd", "adam"])
+@pytest.mark.parametrize("name,make,_", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_attached_trajectory_equals_loss_term(name, make, _, opt_name):
+    pen_loss, pen_hook = make(), make()
+    want = train(small_model(conv_bias=False), pen_loss, opt_name, "loss")
+    got = train(small_model(conv_bias=False), pen_hook, opt_name, "hook")
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+    counts = lambda pen: [p._step_count for p in getattr(pen, "parts", [pen])]   # noqa: E731
+    assert counts(pen_hook) == counts(pen_loss) == [12] * len(counts(pen_loss))
+    plain = train(small_model(conv_bias=False), make(), opt_name, "none")
+    assert max(float((a - b).abs().max()) for a, b in zip(got, plain)) > 1e-3   # it did act
+
+
+@pytest.mark.parametrize("name,make,_", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_add_grad_equals_autograd_of_the_loss_term(name, make, _):
+    model = small_model()
+    want = grads_of(make(), model)[1]                 # None where the penalty does not reach
+    model.zero_grad(set_to_none=True)
+    pen = make()
+    pen.add_grad_(model)
+    assert [p.grad is None for p in model.parameters()] == [g is None for g in want]
+    for p, g in zip(model.parameters(), want):
+        if g is not None:
+            torch.testing.assert_close(p.grad, g, rtol=1e-13, atol=1e-15)
+    before = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
+    make().add_grad_(model)                           # adds onto an existing .grad
+    for p, b in zip(model.parameters(), before):
+        if b is not None:
+            torch.testing.assert_close(p.grad, 2 * b, rtol=1e-13, atol=1e-15)
+
+
+def test_add_grad_at_exact_zeros_and_frozen_params():
+    model = small_model()
+    with torch.no_grad():
+        model[0].weight[0].zero_()                    # a zero filter and zero entries
+        model[4].weight[:, :3] = 0.0
+    model[6].weight.requires_grad_(False)             # frozen: autograd would give it nothing
+    (rl.L1(0.5) + rl.GroupLasso(0.5)).add_grad_(model)
+    assert torch.all(model[0].weight.grad[0] == 0) and torch.all(model[4].weight.grad[:, :3] == 0)
+    assert model[6].weight.grad is None
+
+
+def test_unused_weight_gets_a_gradient_in_both_modes():
+    def model():
+        m = small_model()
+        m[6].spare = nn.Linear(3, 3).double()        # never called: its grad stays None
+        return m
+    pen = lambda: rl.L2(0.4) + rl.L1(0.1)            # noqa: E731
+    a, b = model(), model()
+    train(a, pen(), "sgd", "loss", steps=3)
+    train(b, pen(), "sgd", "hook", steps=3)
+    torch.testing.assert_close(a[6].spare.weight, b[6].spare.weight, rtol=1e-13, atol=0)
+    assert not torch.equal(a[6].spare.weight, model()[6].spare.weight)
+
+
+def test_handle_remove_stops_the_hook_and_value_is_for_logging():
+    model, x, y = small_model(), *batch()
+    pen = rl.L1(0.3) + rl.L2(S.linear(0.1, 0.5, steps=4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    handle = pen.attach(opt, model)
+    value = pen.value(model)
+    assert value == pytest.approx(float(pen(model).detach()), rel=1e-14)  # (advances once)
+    assert pen.value(model) == pen.value(model)       # value() does not advance
+    nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    assert [p._step_count for p in pen.parts] == [2, 2]
+    handle.remove()
+    opt.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(model(x), y).backward()
+    want = [p.detach() - 0.1 * p.grad for p in model.parameters()]
+    opt.step()                                        # a plain SGD step now
+    for p, w in zip(model.parameters(), want):       # the penalty would move them by ~0.03
+        torch.testing.assert_close(p.detach(), w, rtol=1e-14, atol=1e-17)
+    assert [p._step_count for p in pen.parts] == [2, 2]
+
+
+def test_attach_without_model_selects_from_the_optimizer():
+    pen_a, pen_b = rl.L1(0.2) + rl.L2(0.1), rl.L1(0.2) + rl.L2(0.1)
+    a, b = small_model(), small_model()
+    opt_a = torch.optim.SGD(a.parameters(), lr=0.1)
+    opt_b = torch.optim.SGD(b.parameters(), lr=0.1)
+    pen_a.attach(opt_a)
+    pen_b.attach(opt_b, b)
+    x, y = batch()
+    for m, opt in [(a, opt_a), (b, opt_b)]:
+        nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    extra = nn.Linear(2, 2).double()
+    opt_a.add_param_group({"params": list(extra.parameters())})
+    extra.weight.grad = torch.zeros_like(extra.weight)
+    before = extra.weight.detach().clone()
+    opt_a.step()                                      # the new group is selected too
+    torch.testing.assert_close(extra.weight.detach(),
+                               before - 0.1 * (0.2 * before.sign() + 0.2 * before))

@@ -1,4 +1,4 @@
-"""Penalties as loss terms: ``loss = criterion(model(x), y) + pen(model)``.
+"""Penalties: a loss term ``pen(model)`` or a gradient hook ``pen.attach(optimizer)``.
 
 Exactly the seed's formulas (no 1/2 factor), over the selected parameters ``w``:
 
@@ -12,14 +12,25 @@ Penalties add (``rl.L1(1e-4) + rl.L2(1e-3)``). Which parameters a penalty touche
 mechanism, :func:`select`: by default every parameter with ``ndim >= 2`` (weights; biases and
 normalization parameters are left alone).
 
-Speed: all selected parameters go through one custom autograd function. Its forward computes
-the value with a handful of fused ``torch._foreach_*`` calls and builds no per-parameter
-graph; its backward returns ``lam * sign(w) + 2 * lam * w (+ group terms)`` with fused calls too.
+Two ways to use a penalty, same numbers (float64 trajectories agree to ~1e-12):
+
+* **Loss term** (readable, works with anything that differentiates the loss):
+  ``loss = loss + pen(model)``. All selected parameters go through one custom autograd
+  function (fused ``torch._foreach_*`` forward, no per-parameter graph), but it still costs a
+  forward pass over the weights plus an autograd node.
+* **Gradient hook** (the recommended fast path in a training loop): ``pen.attach(optimizer)``
+  adds ``d pen / dw`` straight into each ``.grad`` as every ``optimizer.step()`` begins, with a
+  few fused in-place calls and no graph (``pen.add_grad_(model)`` does the same by hand, after
+  ``loss.backward()``). The penalty is then not part of ``loss``: log it with
+  ``pen.value(model)``. Anything that reads the gradient between ``backward()`` and ``step()``
+  (``clip_grad_norm_``, gradient logging) sees it *without* the penalty.
 
 Example::
 
     pen = rl.L1(1e-4) + rl.L2(1e-3)
-    loss = F.cross_entropy(model(x), y) + pen(model)
+    loss = F.cross_entropy(model(x), y) + pen(model)     # loss term, or:
+    handle = pen.attach(optimizer)                       # gradient hook; loss without pen
+    pen.value(model)      # a float, for logging
     pen.describe(model)   # [{'name': '0.weight', 'shape': (64, 10), 'term': 'l1', ...}, ...]
 """
 
@@ -30,6 +41,7 @@ from typing import Any, Union
 
 import torch
 from torch import Tensor, nn
+from torch.utils.hooks import RemovableHandle
 
 from reglab._validation import check_float, fail
 from reglab.schedules import Scheduled, Strength, check_strength
@@ -64,6 +76,12 @@ def _named(model: Any) -> Named:
     if isinstance(model, nn.Module):
         return list(model.named_parameters())
     return list(model)
+
+
+def _optimizer_named(optimizer: torch.optim.Optimizer) -> Named:
+    """The optimizer's parameters as ``(name, param)`` pairs, named by position."""
+    return [(f"param_groups[{g}][{i}]", p) for g, group in enumerate(optimizer.param_groups)
+            for i, p in enumerate(group["params"])]
 
 
 def _select(named: Named, params: Selection) -> Named:
@@ -145,8 +163,7 @@ class _FusedPenalty(torch.autograd.Function):
         for i in ig:
             norms = torch.linalg.vector_norm(_rows(ws[i]), dim=1)
             parts.append(norms.sum() * g[i])
-            # Subgradient 0 at a zero row: 1/0 = inf is masked out, never multiplied.
-            inv_norms.append(torch.where(norms > 0, norms.reciprocal(), 0.0))
+            inv_norms.append(_inverse(norms))
         ctx.coef, ctx.index = coef, (i1, i2, ig)
         ctx.signs, ctx.inv_norms = signs, inv_norms
         ctx.save_for_backward(*ws)
@@ -174,11 +191,75 @@ class _FusedPenalty(torch.autograd.Function):
         if i2:
             _add_scaled(grads, i2, [ws[i] for i in i2], [2 * c * b[i] for i in i2])
         for i, inv in zip(ig, ctx.inv_norms):
-            gr = (_rows(ws[i]) * (inv * (c * g[i])).unsqueeze(1)).reshape(ws[i].shape)
+            gr = _group_grad(ws[i], c * g[i], inv)
             grads[i] = gr if grads[i] is None else grads[i].add_(gr)
         if grad_out.device.type != "cpu":
             torch._foreach_mul_([gr for gr in grads if gr is not None], grad_out)
         return (None, *grads)
+
+
+def _inverse(norms: Tensor) -> Tensor:
+    """``1 / norms`` with 0 at zero rows: the group lasso subgradient 0 (1/0 = inf is masked
+    out, never multiplied)."""
+    return torch.where(norms > 0, norms.reciprocal(), 0.0)
+
+
+def _group_grad(w: Tensor, coef: float, inv: Tensor | None = None) -> Tensor:
+    """``d/dw coef * sum_rows ||row||`` = ``coef * row / ||row||`` (0 on zero rows)."""
+    rows = _rows(w)
+    if inv is None:
+        inv = _inverse(torch.linalg.vector_norm(rows, dim=1))
+    return (rows * (inv * coef).unsqueeze(1)).reshape(w.shape)
+
+
+def _collect(terms: list[tuple[str, str, Tensor, float]]
+             ) -> tuple[list[Tensor], tuple[list[float], list[float], list[float]]]:
+    """One entry per parameter: ``ws`` and the columns ``(a, b, g)`` of its l1, l2 and group
+    coefficients (a parameter under several terms of one kind gets their sum)."""
+    index: dict[int, int] = {}
+    ws: list[Tensor] = []
+    coef: dict[str, list[float]] = {"l1": [], "l2": [], "group_lasso": []}
+    for kind, _, p, c in terms:
+        if id(p) not in index:
+            index[id(p)] = len(ws)
+            ws.append(p)
+            for column in coef.values():
+                column.append(0.0)
+        coef[kind][index[id(p)]] += c
+    a, b, g = coef.values()
+    return ws, (a, b, g)
+
+
+def _by_coef(ws: list[Tensor], column: list[float]) -> dict[float, list[Tensor]]:
+    """The params of each distinct nonzero coefficient: one fused call per value (usually one)."""
+    groups: dict[float, list[Tensor]] = {}
+    for w, c in zip(ws, column):
+        if c != 0.0:
+            groups.setdefault(c, []).append(w)
+    return groups
+
+
+@torch.no_grad()
+def _add_grad(ws: list[Tensor], coef: tuple[list[float], list[float], list[float]]) -> None:
+    """``w.grad += a * sign(w) + 2 * b * w + g * row / ||row||`` for every param, in place.
+
+    A parameter with a nonzero term and no ``.grad`` gets one (zeros, then the term), as a loss
+    term would give it; parameters that do not require grad are left alone, as autograd would.
+    """
+    a, b, g = coef
+    live = [(w, ca, cb, cg) for w, ca, cb, cg in zip(ws, a, b, g)
+            if w.requires_grad and (ca != 0.0 or cb != 0.0 or cg != 0.0)]
+    for w, *_ in live:
+        if w.grad is None:
+            w.grad = torch.zeros_like(w)
+    ws = [w for w, *_ in live]
+    for c, group in _by_coef(ws, [cb for _, _, cb, _ in live]).items():
+        torch._foreach_add_([w.grad for w in group], group, alpha=2.0 * c)
+    for c, group in _by_coef(ws, [ca for _, ca, _, _ in live]).items():
+        torch._foreach_add_([w.grad for w in group], torch._foreach_sign(group), alpha=c)
+    for w, _, _, cg in live:
+        if cg != 0.0:
+            w.grad.add_(_group_grad(w, cg))
 
 
 def _scale_(tensors: list[Tensor], scales: list[float]) -> None:
@@ -227,24 +308,17 @@ class Penalty(Scheduled):
 
     def _selected(self, model: Any, memo: dict) -> Named:
         # Summed penalties with the same selection share one walk over the model.
+        # (Not memo.setdefault("named", _named(model)): that would walk the model every time.)
         key = id(self.params)
         if key not in memo:
-            memo[key] = _select(memo.setdefault("named", _named(model)), self.params)
+            if "named" not in memo:
+                memo["named"] = _named(model)
+            memo[key] = _select(memo["named"], self.params)
         return memo[key]
 
     def _compute(self, model: Any) -> Tensor:
-        index: dict[int, int] = {}
-        ws: list[Tensor] = []
-        coef: dict[str, list[float]] = {"l1": [], "l2": [], "group_lasso": []}
-        for kind, _, p, c in self._terms(model, {}):
-            if id(p) not in index:  # a parameter under several terms is one input
-                index[id(p)] = len(ws)
-                ws.append(p)
-                for column in coef.values():
-                    column.append(0.0)
-            coef[kind][index[id(p)]] += c
-        a, b, g = coef.values()
-        return _FusedPenalty.apply((a, b, g), *ws)
+        ws, coef = _collect(self._terms(model, {}))
+        return _FusedPenalty.apply(coef, *ws)
 
     def __call__(self, model: Any) -> Tensor:
         """The penalty as a 0-dim tensor, differentiable w.r.t. the selected parameters."""
@@ -257,6 +331,78 @@ class Penalty(Scheduled):
         """The current value as a float, without building a graph or advancing schedules."""
         with torch.no_grad():
             return float(self._compute(model))
+
+    def add_grad_(self, model: Any) -> None:
+        """Add ``d pen / dw`` into each selected parameter's ``.grad``, in place; count one step.
+
+        The gradient-hook form of ``loss + pen(model)``: call it after ``loss.backward()`` and
+        before ``optimizer.step()`` (or let :meth:`attach` do it). ``.grad`` gains
+        ``lam * sign(w)`` (L1), ``2 * lam * w`` (L2), ``lam * row / ||row||`` (group lasso),
+        in a few fused ``torch._foreach_*`` calls and without a graph; a selected parameter with
+        ``.grad`` None gets one. Schedules advance as for one ``pen(model)`` call.
+
+        Args:
+            model: an ``nn.Module`` or ``(name, param)`` pairs, as for ``pen(model)``.
+
+        Example::
+
+            loss.backward(); pen.add_grad_(model); optimizer.step()
+        """
+        self._grad_step(model, {})
+
+    def _grad_step(self, model: Any, memo: dict) -> None:
+        """add_grad_ with a selection memo; attach's hook keeps one, so it never walks ``model``."""
+        _add_grad(*_collect(self._terms(model, memo)))
+        self.advance()
+
+    def attach(self, optimizer: torch.optim.Optimizer, model: nn.Module | None = None
+               ) -> RemovableHandle:
+        """Add the penalty's gradient as every ``optimizer.step()`` begins (a step pre-hook).
+
+        The fast path: same trajectory as ``loss + pen(model)``, without the forward pass and
+        autograd node. The selection is resolved here, once (``model``'s parameters, or else the
+        optimizer's, in group order), so each step does no walk over the model. Caveats: the
+        loss no longer contains the penalty (log ``pen.value(model)``); gradient clipping or
+        inspection before ``step()`` sees the gradient without it; the gradient is added once
+        per step, not once per ``backward()`` (with accumulation over k micro-batches this is
+        ``pen`` added to the *summed* loss once); pre-hooks run in the order attached, so attach
+        before ``DecoupledWeightDecay`` for it to see the un-decayed weights, as a loss term would.
+
+        Args:
+            optimizer: any ``torch.optim.Optimizer``.
+            model: the model, for parameter names; required when ``params`` is a predicate.
+
+        Returns:
+            A handle; ``handle.remove()`` detaches the penalty.
+
+        Example::
+
+            handle = (rl.L1(1e-5) + rl.L2(1e-4)).attach(optimizer)
+        """
+        owner = f"{self._owner()}.attach"
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise fail(owner, "optimizer", "a torch.optim.Optimizer", optimizer)
+        if model is not None and not isinstance(model, nn.Module):
+            raise fail(owner, "model", "None or an nn.Module", model)
+        if self._has_predicate() and model is None:
+            raise fail(owner, "model", "an nn.Module when params is a predicate (it names the "
+                       "parameters)", model)
+        memo = {"named": _named(model) if model is not None else _optimizer_named(optimizer)}
+        groups = len(optimizer.param_groups)
+
+        def hook(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+            nonlocal memo, groups
+            if model is None and len(opt.param_groups) != groups:  # add_param_group since
+                memo, groups = {"named": _optimizer_named(opt)}, len(opt.param_groups)
+            self._grad_step(model, memo)
+
+        return optimizer.register_step_pre_hook(hook)
+
+    def _owner(self) -> str:
+        return type(self).__name__
+
+    def _has_predicate(self) -> bool:
+        return callable(self.params)
 
     def describe(self, model: Any) -> list[dict]:
         """One row per (parameter, term): ``name, shape, term, lam, value``.
@@ -307,6 +453,12 @@ class _SumPenalty(Penalty):
 
     def _scheduled_children(self):
         return self.parts
+
+    def _owner(self) -> str:
+        return "Penalty"
+
+    def _has_predicate(self) -> bool:
+        return any(part._has_predicate() for part in self.parts)
 
     def __repr__(self) -> str:
         return " + ".join(repr(p) for p in self.parts)
