@@ -151,6 +151,20 @@ def test_diagnose_joins_rules_per_arm_with_numbers_and_advice():
     assert "flip" in found["augment"][0].text and found["augment"][0].level == "warning"
 
 
+def test_overfitting_advice_follows_validation_accuracy():
+    """Val loss rising but val accuracy still rising (mnist1d): stopping at the loss minimum
+    would cost accuracy, and the advice says so instead of recommending it."""
+    epochs = [{"data_loss": 1 / (e + 1), "val_loss": 0.5 + abs(e - 6) * 0.05,
+               "val_acc": 0.5 + 0.01 * e} for e in range(20)]
+    got = dg.overfitting(epochs)
+    assert got["val_acc_at_best"] == pytest.approx(0.56) and got["end_val_acc"] == pytest.approx(0.69)
+    [f] = dg.diagnose([_run("none", 0)], {"none-s0": epochs})["none"]
+    assert "56.0%" in f.text and "69.0%" in f.text and "monitor='val_acc'" in f.advice
+    falling = [{**e, "val_acc": 0.9 - 0.01 * abs(i - 6)} for i, e in enumerate(epochs)]
+    [f] = dg.diagnose([_run("none", 0)], {"none-s0": falling})["none"]
+    assert "Stop near epoch 6" in f.advice
+
+
 def test_diagnose_overfitting_with_early_stopping_is_information():
     over = _hist([1 / (e + 1) for e in range(20)], [0.5 + abs(e - 6) * 0.05 for e in range(20)])
     runs = [_run("early_stopping", 0, {"patience": 5})]

@@ -81,7 +81,8 @@ def overfitting(history: History, rise: float = 0.10, train_drop: float = 0.02,
 
     Returns:
         ``best_epoch, min_val_loss, end_val_loss, val_rise, train_loss_at_best,
-        end_train_loss, epochs`` or None.
+        end_train_loss, epochs`` (and ``val_acc_at_best, end_val_acc`` when the history has
+        ``val_acc``) or None.
     """
     rows = [(float(e["data_loss"]), float(e["val_loss"])) for e in history
             if e.get("data_loss") is not None and e.get("val_loss") is not None
@@ -92,9 +93,15 @@ def overfitting(history: History, rise: float = 0.10, train_drop: float = 0.02,
     best = min(range(len(val)), key=val.__getitem__)
     if not (val[-1] > (1 + rise) * val[best] and train[-1] < (1 - train_drop) * train[best]):
         return None
-    return {"best_epoch": best, "min_val_loss": val[best], "end_val_loss": val[-1],
-            "val_rise": val[-1] / val[best] - 1, "train_loss_at_best": train[best],
-            "end_train_loss": train[-1], "epochs": len(val)}
+    out = {"best_epoch": best, "min_val_loss": val[best], "end_val_loss": val[-1],
+           "val_rise": val[-1] / val[best] - 1, "train_loss_at_best": train[best],
+           "end_train_loss": train[-1], "epochs": len(val)}
+    accs = [e.get("val_acc") for e in history if e.get("data_loss") is not None
+            and e.get("val_loss") is not None and math.isfinite(float(e["data_loss"]))
+            and math.isfinite(float(e["val_loss"]))]
+    if all(a is not None and math.isfinite(a) for a in accs):  # same rows as train/val
+        out.update(val_acc_at_best=float(accs[best]), end_val_acc=float(accs[-1]))
+    return out
 
 
 def underfitting(arm_train_acc: Sequence[float], base_train_acc: Sequence[float],
@@ -231,7 +238,7 @@ def _overfit_finding(arm, done, histories, spec) -> list[Finding]:
     hits = [h for h in (overfitting(histories.get(r["id"], [])) for r in done) if h]
     if not done or len(hits) * 2 < len(done):
         return []
-    nums = {k: _mean([h[k] for h in hits]) for k in hits[0]}
+    nums = {k: _mean([h.get(k) for h in hits]) for k in hits[0]}
     nums["val_rise"] = nums["end_val_loss"] / nums["min_val_loss"] - 1  # of the quoted means
     nums.update(seeds_fired=len(hits), seeds=len(done))
     text = (f"validation loss rose {100 * nums['val_rise']:.0f}% above its minimum "
@@ -244,10 +251,16 @@ def _overfit_finding(arm, done, histories, spec) -> list[Finding]:
                         " Early stopping restored the best epoch's weights, so the test "
                         "numbers come from before the rise.",
                         "Nothing to fix; a shorter patience would only save epochs.", nums)]
-    return [Finding(arm, "overfitting", "warning", "Overfitting: " + text,
-                    f"Stop near epoch {nums['best_epoch']:.0f} (early stopping on validation "
-                    "loss, e.g. --patience 10) or regularize harder (L2, dropout, "
-                    "augmentation).", nums)]
+    advice = (f"Stop near epoch {nums['best_epoch']:.0f} (early stopping on validation "
+              "loss, e.g. --patience 10) or regularize harder (L2, dropout, augmentation).")
+    if nums.get("end_val_acc", -1) > nums.get("val_acc_at_best", math.inf):
+        text += (f" Validation accuracy still rose ({100 * nums['val_acc_at_best']:.1f}% at "
+                 f"that epoch, {100 * nums['end_val_acc']:.1f}% at the end): the loss grew from "
+                 "overconfidence, not lost accuracy.")
+        advice = ("Regularize harder (dropout, augmentation, L2) rather than stopping at the "
+                  "validation-loss minimum, which would cost accuracy here; or stop on "
+                  "validation accuracy (EarlyStopping(monitor='val_acc', mode='max')).")
+    return [Finding(arm, "overfitting", "warning", "Overfitting: " + text, advice, nums)]
 
 
 def _paired_findings(arm, done, base, spec) -> list[Finding]:
