@@ -146,3 +146,40 @@ def test_compare_with_two_worker_processes(capsys, tmp_path):
     assert code == 0, err
     with open(tmp_path / "w2" / "results.csv") as fh:
         assert [r["status"] for r in csv.DictReader(fh)] == ["done"] * 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_marks_running_runs_interrupted_and_a_rerun_resumes(tmp_path, sig):
+    import os
+    import signal
+    import sqlite3
+    import time
+    argv = [sys.executable, "-m", "reglab.cli", "compare", "--epochs", "40", "--arms",
+            "none,l2", "--seeds", "2", "--out", str(tmp_path), "--quiet", "--workers", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # a process group, as a terminal makes
+    db = tmp_path / "compare-digits" / "reglab.sqlite"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            con = sqlite3.connect(db)
+            running = con.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()
+            con.close()
+        except sqlite3.Error:
+            continue
+        if running[0]:
+            break
+    os.killpg(proc.pid, getattr(signal, sig))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "rerun the same command to resume" in err
+    con = sqlite3.connect(db)
+    statuses = dict(con.execute("SELECT id, status FROM runs"))
+    assert "interrupted" in statuses.values() and "running" not in statuses.values()
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    rerun = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    con = sqlite3.connect(db)
+    assert set(dict(con.execute("SELECT id, status FROM runs")).values()) == {"done"}

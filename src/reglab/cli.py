@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -308,9 +309,8 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
             with progress if progress is not None else display.nullcontext():
                 outcome = execute(store, todo, workers=workers, progress=progress)
         except KeyboardInterrupt:
-            display.err_console().print(
-                f"interrupted: running runs marked 'interrupted' in {store.root}; "
-                "rerun the same command to resume.")
+            sys.stderr.write(f"reglab: interrupted: running runs marked 'interrupted' in "
+                             f"{store.root}; rerun the same command to resume.\n")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         runs = store.runs()
         if single:
@@ -354,6 +354,7 @@ def _register_optional_commands(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, map errors to exit codes with one line on stderr."""
     _register_optional_commands(sys.argv[1:] if argv is None else list(argv))
+    previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
     try:
         code = app(args=argv, standalone_mode=False)
     except InvalidParameterError as e:  # includes DataError and ExperimentLocked
@@ -375,10 +376,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             _error(e.format_message())
             code = e.exit_code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     code = code if isinstance(code, int) else 0
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _error(message: str) -> None:

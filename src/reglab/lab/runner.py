@@ -118,8 +118,10 @@ def execute(store, jobs: list[Job], workers: int | None = None, progress=None) -
             _execute_here(store, jobs, outcome, progress)
         else:
             _execute_pool(store, jobs, workers, outcome, progress)
-    except BaseException:
-        store.mark_unfinished("interrupted", "interrupted (Ctrl-C or a fatal error)")
+    except BaseException as err:
+        why = ("interrupted (Ctrl-C or SIGTERM)" if isinstance(err, KeyboardInterrupt)
+               else f"interrupted by an error: {type(err).__name__}: {err}")
+        store.mark_unfinished("interrupted", why)
         raise
     finally:
         store.export_csv()
