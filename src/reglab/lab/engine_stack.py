@@ -1,9 +1,11 @@
 """K models of one shape as one: stacked weights, batched matmuls, optimizers on the stack.
 
-Member ``k`` of a stack is exactly the ``nn.Sequential`` that :func:`reglab.lab.models.build_model`
-builds for its spec: layer ``i`` keeps its weights as ``W[i][k]`` (out, in) and its bias as
-``b[i][k, 0]`` (out,), so ``h_i = act(h_{i-1} @ W_i^T + b_i)`` for all K members is one
-``torch.baddbmm`` on (K, B, in) inputs. Measured against ``torch.func`` (``stack_module_state``
+Member ``k`` of a stack is exactly the ``nn.Sequential`` that
+:func:`reglab.lab.models.build_model` builds for its spec: layer ``i`` keeps its weights
+transposed, ``W[i][k]`` (in, out) = ``linear.weight.T``, and its bias as ``b[i][k, 0]``
+(out,), so ``h_i = act(h_{i-1} @ W_i + b_i)`` for all K members is one ``torch.baddbmm`` on
+(K, B, in) inputs. The (in, out) layout keeps the gradients contiguous, which the fused
+optimizer kernels need. Measured against ``torch.func`` (``stack_module_state``
 + ``functional_call`` + ``vmap``) on one thread, K = 32, 64-H-H-10, batch 128: the stacked
 matmuls were faster at every H from 32 to 256 and even at 512 (``bench/sweep.py`` prints the
 comparison), so the engine uses them.
@@ -38,9 +40,9 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
 
 
 class StackedMLP:
-    """K MLPs of one shape: ``weights[i]`` (K, out, in) and ``biases[i]`` (K, 1, out).
+    """K MLPs of one shape: ``weights[i]`` (K, in, out) and ``biases[i]`` (K, 1, out).
 
-    forward: ``h <- act(baddbmm(b_i, h, W_i^T))`` for hidden layers (then ``h * mask_i``
+    forward: ``h <- act(baddbmm(b_i, h, W_i))`` for hidden layers (then ``h * mask_i``
     when a dropout mask is given), the last layer without activation.
 
     Args:
@@ -59,7 +61,7 @@ class StackedMLP:
         layers = [linear_layers(m) for m in models]
         weights, biases = [], []
         for i in range(len(layers[0])):
-            w = torch.stack([ls[i].weight.detach() for ls in layers]).to(device)
+            w = torch.stack([ls[i].weight.detach().T for ls in layers]).contiguous().to(device)
             b = torch.stack([ls[i].bias.detach() for ls in layers]).unsqueeze(1).to(device)
             weights.append(w.requires_grad_())
             biases.append(b.requires_grad_())
@@ -73,7 +75,7 @@ class StackedMLP:
     @property
     def hidden(self) -> list[int]:
         """Widths of the hidden layers (where dropout masks go)."""
-        return [w.shape[1] for w in self.weights[:-1]]
+        return [w.shape[2] for w in self.weights[:-1]]
 
     def __len__(self) -> int:
         return self.weights[0].shape[0]
@@ -83,7 +85,7 @@ class StackedMLP:
         h = x.flatten(2)  # (K, B, F)
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(b, h, w.transpose(1, 2))  # (K, B, out)
+            h = torch.baddbmm(b, h, w)  # (K, B, out)
             if i < last:
                 h = self._act(h)
                 if masks is not None and masks[i] is not None:
@@ -114,7 +116,7 @@ class StackedSGD:
         self.params, self.momentum, self.nesterov = params, momentum, nesterov
         self.bufs: list[Tensor] | None = None
 
-    def step(self, grads: list[Tensor], lr: Tensor) -> None:
+    def step(self, grads: list[Tensor], lr: Tensor, lrs: Sequence[float] | None = None) -> None:
         """One step with per-member learning rates ``lr`` (K,)."""
         lr = _bcast(lr)
         with torch.no_grad():
@@ -148,7 +150,10 @@ class StackedAdam:
     p <- p - (lr_k / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
     All members start together, so one step count ``t`` serves them all (a frozen member's
-    lr is 0, so its count does not matter).
+    lr is 0, so its count does not matter). The update is PyTorch's fused Adam kernel (the
+    same arithmetic as ``torch.optim.Adam(fused=True)``, one pass over memory instead of
+    ten), called once on the whole stack when every member has the same lr, else once per
+    distinct lr on the members' slices; frozen members (lr 0) are left out.
     """
 
     def __init__(self, params: list[Tensor], betas: tuple[float, float] = (0.9, 0.999),
@@ -157,23 +162,49 @@ class StackedAdam:
         self.t = 0
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
+        self._step_t = torch.zeros((), dtype=torch.float32, device=params[0].device)
 
-    def step(self, grads: list[Tensor], lr: Tensor) -> None:
-        """One step with per-member learning rates ``lr`` (K,)."""
-        b1, b2 = self.betas
+    def step(self, grads: list[Tensor], lr: Tensor, lrs: Sequence[float] | None = None) -> None:
+        """One step with per-member learning rates ``lr`` (K,) (``lrs``: the same as floats)."""
         self.t += 1
+        lrs = lr.tolist() if lrs is None else lrs
+        with torch.no_grad():
+            try:
+                self._fused(grads, lrs)
+            except (RuntimeError, NotImplementedError):  # no fused kernel for this device
+                self._foreach(grads, lr)
+
+    def _fused(self, grads: list[Tensor], lrs: Sequence[float]) -> None:
+        self._step_t.fill_(self.t)
+        groups: dict[float, list[int]] = {}
+        for k, rate in enumerate(lrs):
+            if rate > 0:
+                groups.setdefault(rate, []).append(k)
+        for rate, slots in groups.items():
+            if len(slots) == len(lrs):  # everyone: the stacked tensors themselves
+                ts = (self.params, grads, self.m, self.v)
+            else:  # slices of contiguous stacks are contiguous
+                ts = tuple([t[k] for t in tensors for k in slots]
+                           for tensors in (self.params, grads, self.m, self.v))
+            if not all(g.is_contiguous() for g in ts[1]):  # the kernel reads memory in order
+                ts = (ts[0], [g.contiguous() for g in ts[1]], ts[2], ts[3])
+            torch._fused_adam_(*ts, [], [self._step_t] * len(ts[0]), amsgrad=False,
+                               lr=rate, beta1=self.betas[0], beta2=self.betas[1],
+                               weight_decay=0.0, eps=self.eps, maximize=False)
+
+    def _foreach(self, grads: list[Tensor], lr: Tensor) -> None:
+        b1, b2 = self.betas
         bc1, bc2_sqrt = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
         step_size = _bcast(lr) / bc1
-        with torch.no_grad():
-            torch._foreach_lerp_(self.m, grads, 1 - b1)
-            torch._foreach_mul_(self.v, b2)
-            torch._foreach_addcmul_(self.v, grads, grads, 1 - b2)
-            denom = torch._foreach_sqrt(self.v)
-            torch._foreach_div_(denom, bc2_sqrt)
-            torch._foreach_add_(denom, self.eps)
-            ratio = torch._foreach_div(self.m, denom)
-            for p, r in zip(self.params, ratio):
-                p.sub_(step_size * r)
+        torch._foreach_lerp_(self.m, grads, 1 - b1)
+        torch._foreach_mul_(self.v, b2)
+        torch._foreach_addcmul_(self.v, grads, grads, 1 - b2)
+        denom = torch._foreach_sqrt(self.v)
+        torch._foreach_div_(denom, bc2_sqrt)
+        torch._foreach_add_(denom, self.eps)
+        ratio = torch._foreach_div(self.m, denom)
+        for p, r in zip(self.params, ratio):
+            p.sub_(step_size * r)
 
     def select(self, params: list[Tensor], slots: Tensor) -> StackedAdam:
         new = StackedAdam(params, self.betas, self.eps)

@@ -1,0 +1,222 @@
+"""Sweep of K small MLPs: plain PyTorch loop, reglab sequential, vectorized, across processes.
+
+First the machine's floor: the float32 GEMM rate (a 2048^3 matmul) on one thread and on
+all cores; a sweep's arithmetic is 6 x batch x parameters per training step (forward 2,
+backward 4), summed over every step of every run; floor = FLOPs / GEMM rate. Then K MLPs
+64-H-H-10 on digits (1169 training rows) and 40-H-H-10 on MNIST-1D (3400 rows), H in
+32..512, Adam, batch 128, fixed epochs, each run with its own seed and L2 strength:
+
+* plain: a hand-written PyTorch loop (tensor slicing, no DataLoader), one run after another;
+* sequential: ``train_many(engine="sequential", workers=1)``, i.e. ``loop.fit`` per run;
+* vectorized: ``train_many(workers=1)``: one stacked model on one thread;
+* processes: ``train_many(workers=<all cores>)``: the stack split over one-thread workers
+  (spawned: their start-up, ~2 s importing torch, is part of the time);
+* default: ``train_many()``: what ``reglab compare`` gets (one worker per *free* core).
+
+Each figure is the median over ``--repeats`` rounds, variants interleaved within a round.
+Targets (issue 6): default engine within 2x of the all-core floor at every H; vectorized
+>= 3x faster than sequential at H <= 128. Also printed: one training step of K = 32
+64-H-H-10 MLPs, stacked ``baddbmm`` vs ``torch.func`` (``stack_module_state`` +
+``functional_call`` + ``vmap``), the choice behind the engine.
+
+    .venv/bin/python bench/sweep.py [--quick] [--markdown PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import reglab as rl
+from reglab.lab import engine
+from reglab.lab.spec import RunSpec
+
+BATCH = 128
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def gemm_rate(threads: int, n: int = 2048, reps: int = 5) -> float:
+    """GFLOP/s of an n^3 float32 matmul with ``threads`` threads (best of ``reps``)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(reps))
+    torch.set_num_threads(old)
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def n_params(widths: list[int]) -> int:
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+
+
+def specs_for(h: int, k: int, epochs: int) -> list[RunSpec]:
+    """K runs: seeds 0..K-1, L2 strengths cycling over four values (a small sweep)."""
+    return [RunSpec(data="bench", model="mlp", hidden=(h, h), optimizer="adam", lr=1e-3,
+                    epochs=epochs, batch_size=BATCH, seed=s, l2=(0.0, 1e-4, 1e-3, 1e-2)[s % 4])
+            for s in range(k)]
+
+
+def plain_loop(specs: list[RunSpec], data) -> None:
+    """The loop a user writes by hand: slicing, Adam, CE + L2 term, val loss per epoch."""
+    X, y = data.train.X.flatten(1), data.train.y
+    Xv, yv = data.val.X.flatten(1), data.val.y
+    for spec in specs:
+        torch.manual_seed(spec.seed)
+        h = spec.hidden[0]
+        model = nn.Sequential(nn.Linear(X.shape[1], h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+                              nn.Linear(h, data.num_classes))
+        opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
+        gen = torch.Generator().manual_seed(spec.seed)
+        for _ in range(spec.epochs):
+            for idx in torch.randperm(X.shape[0], generator=gen).split(spec.batch_size):
+                loss = F.cross_entropy(model(X[idx]), y[idx])
+                if spec.l2:
+                    loss = loss + spec.l2 * sum(p.pow(2).sum() for p in model.parameters()
+                                                if p.ndim >= 2)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            with torch.no_grad():
+                F.cross_entropy(model(Xv), yv).item()
+
+
+def variants(data, workers: int):
+    return {
+        "plain": lambda s: plain_loop(s, data),
+        "sequential": lambda s: engine.train_many(s, data, workers=1, engine="sequential"),
+        "vectorized": lambda s: engine.train_many(s, data, workers=1),
+        f"processes ({workers})": lambda s: engine.train_many(s, data, workers=workers),
+        "default": lambda s: engine.train_many(s, data),
+    }
+
+
+def sweep(name: str, data, hs: list[int], k: int, epochs: int, repeats: int, rate1: float,
+          rate_all: float, workers: int) -> list[str]:
+    rows = []
+    n_in = data.train.X[0].numel()
+    for h in hs:
+        specs = specs_for(h, k, epochs)
+        flops = 6 * len(data.train) * n_params([n_in, h, h, data.num_classes]) * epochs * k
+        floor1, floor_all = flops / rate1 / 1e9, flops / rate_all / 1e9
+        fns = variants(data, workers)
+        times = {v: [] for v in fns}
+        for _ in range(repeats):
+            for v, fn in fns.items():
+                times[v].append(_timed(lambda: fn(specs)))
+        med = {v: statistics.median(ts) for v, ts in times.items()}
+        speed = med["sequential"] / med["vectorized"]
+        ok_floor = med["default"] <= 2 * floor_all
+        ok_speed = speed >= 3 or h > 128
+        cells = " | ".join(f"{med[v]:.2f} ({med[v] / floor_all:.1f}x)" for v in fns)
+        rows.append(f"| {name} | {h} | {flops / 1e9:.1f} | {floor1:.2f} / {floor_all:.2f} | "
+                    f"{cells} | {speed:.1f}x | {'ok' if ok_floor else 'MISSED'} / "
+                    f"{'ok' if ok_speed else 'MISSED'}{'' if h <= 128 else ' (n/a)'} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def step_bmm_vs_vmap(hs: list[int], k: int = 32, steps: int = 20) -> list[str]:
+    """ms per training step (fwd + bwd + SGD) of K 64-H-H-10 MLPs, batch 128, one thread."""
+    from torch.func import functional_call, grad, stack_module_state, vmap
+    rows = ["| H | stacked baddbmm ms | torch.func vmap ms | faster |", "|---:|---:|---:|---|"]
+    for h in hs:
+        models = [nn.Sequential(nn.Linear(64, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+                                nn.Linear(h, 10)) for _ in range(k)]
+        x, y = torch.randn(k, BATCH, 64), torch.randint(0, 10, (k, BATCH))
+        from reglab.lab.engine_stack import StackedMLP
+        stack = StackedMLP.from_models(models, "relu")
+
+        def bmm_step():
+            loss = F.cross_entropy(stack(x).flatten(0, 1), y.flatten(), reduction="sum") / BATCH
+            grads = torch.autograd.grad(loss, stack.params)
+            with torch.no_grad():
+                torch._foreach_add_(stack.params, grads, alpha=-1e-3)
+
+        params, _ = stack_module_state(models)
+        base = models[0]
+        g = vmap(grad(lambda p, xb, yb: F.cross_entropy(functional_call(base, (p,), (xb,)), yb)))
+
+        def vmap_step():
+            grads = g(params, x, y)
+            with torch.no_grad():
+                for key in params:
+                    params[key].sub_(1e-3 * grads[key])
+
+        t = {"bmm": [], "vmap": []}
+        for _ in range(3):
+            bmm_step(), vmap_step()
+        for _ in range(steps):
+            t["bmm"].append(_timed(bmm_step))
+            t["vmap"].append(_timed(vmap_step))
+        a, b = (1e3 * statistics.median(t[v]) for v in ("bmm", "vmap"))
+        rows.append(f"| {h} | {a:.2f} | {b:.2f} | {'baddbmm' if a <= b else 'vmap'} "
+                    f"({max(a, b) / min(a, b):.2f}x) |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="H in 32, 128, 512; 1 epoch; 1 repeat")
+    ap.add_argument("--k", type=int, default=32, help="runs per sweep")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--markdown", default=None, help="write the tables as a markdown section")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    hs = [32, 128, 512] if args.quick else [32, 64, 128, 256, 512]
+    epochs, repeats = (1, 1) if args.quick else (args.epochs, args.repeats)
+    n_cores = cores()
+    rate1, rate_all = gemm_rate(1), gemm_rate(n_cores)
+    print(f"GEMM float32: {rate1:.1f} GFLOP/s on 1 thread, {rate_all:.1f} on {n_cores}; "
+          f"default engine would use {engine.free_cores()} worker(s) now", flush=True)
+    choice = step_bmm_vs_vmap(hs)
+    names = ["plain", "sequential", "vectorized", f"processes ({n_cores})", "default"]
+    lines = [f"| data | H | GFLOP | floor s (1 core / all) | "
+             + " | ".join(f"{n} s (x floor)" for n in names)
+             + " | vectorized vs sequential | targets (default <= 2x floor / >= 3x) |",
+             "|---|---:|---:|---:|" + "---:|" * len(names) + "---:|---|"]
+    print("\n".join(lines))
+    for name, ds in (("digits", rl.data.load("digits", seed=0)),
+                     ("mnist1d", rl.data.load("mnist1d", seed=0))):
+        lines += sweep(name, ds, hs, args.k, epochs, repeats, rate1, rate_all, n_cores)
+    if args.markdown:
+        head = [
+            "## Sweep engine vs the compute floor (bench/sweep.py)", "",
+            f"K = {args.k} MLPs (in-H-H-10, Adam, batch {BATCH}, L2 cycling over 0, 1e-4, "
+            f"1e-3, 1e-2, seeds 0..K-1), {epochs} epoch(s), wall seconds, median of "
+            f"{repeats}; in parentheses the multiple of the all-core floor. Floor = 6 x batch x "
+            f"params per step, summed, / GEMM rate ({rate1:.1f} GFLOP/s on 1 thread, "
+            f"{rate_all:.1f} on {n_cores} cores, float32 2048^3). 'default' = train_many() "
+            f"with one worker per free core ({engine.free_cores()} at the end of the run).",
+            "", f"- machine: {platform.machine()} {platform.processor() or 'cpu'}, "
+            f"{n_cores} cores, torch {torch.__version__}, date {dt.date.today().isoformat()}",
+            "", *lines, "",
+            f"One training step of K = 32 64-H-H-10 MLPs, batch {BATCH}, 1 thread (median ms): "
+            "the engine stacks weights and uses baddbmm.", "", *choice]
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(head) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
