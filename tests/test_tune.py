@@ -24,9 +24,16 @@ from reglab.lab import tune as T  # noqa: E402
 from reglab.lab.spec import RunSpec, load_toml  # noqa: E402
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
 BASE = RunSpec(data="breast_cancer", model="linear", epochs=3, batch_size=64)
+TINY = RunSpec(data="tiny", model="linear", epochs=3, batch_size=16)
 TINY_SPACE = {"l2": T.Param(1e-6, 1e-2, log=True, optional=True), "lr": T.Param(1e-3, 1e-1,
                                                                                  log=True)}
+
+
+def _objective(n: int):
+    from lab_tiny import tiny  # synthetic tensors: the workers need no data set library
+    return T.make_objective(TINY, tiny("tabular", n=64), TINY_SPACE, n)
 
 
 def _worker(url: str, study: str, n: int, mode: str = "train") -> None:
@@ -40,12 +47,12 @@ def _worker(url: str, study: str, n: int, mode: str = "train") -> None:
     if mode == "hang":  # start a trial, report an epoch, then wait to be SIGKILLed
         def objective(trial):
             trial.report(0.5, 0)
-            print("RUNNING", trial.number, flush=True)
+            time.sleep(3)  # the heartbeat thread records its first beat (a beatless trial
+            print("RUNNING", trial.number, flush=True)  # is never found stale by Optuna)
             time.sleep(600)
             return 0.0
     else:
-        import reglab.data
-        objective = T.make_objective(BASE, reglab.data.load(BASE.data, seed=0), TINY_SPACE, n)
+        objective = _objective(n)
     T.run_worker(st, objective, n, poll=0.2)
 
 
@@ -82,19 +89,36 @@ def check_exactly_n(url: str, study_name: str, n: int, failed_allowed: int = 0) 
                if t.state.name == "COMPLETE")
 
 
-def two_workers_exactly_n(url: str, study_name: str, n: int = 6) -> None:
-    procs = [_spawn(url, study_name, n) for _ in range(2)]
-    _finish(procs)
+def _work_here(url: str, study_name: str, n: int) -> int:
+    """This test process as a worker (one thread), like the spawned ones."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        st = T.open_study(T.open_storage(url, heartbeat_interval=1, grace_period=2),
+                          study_name, seed=0)
+        return T.run_worker(st, _objective(n), n, timeout=120, poll=0.2)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def two_workers_exactly_n(url: str, study_name: str, n: int = 8) -> None:
+    """A spawned worker and this process share the study: exactly n trials between them."""
+    other = _spawn(url, study_name, n)
+    mine = _work_here(url, study_name, n)
+    _finish([other])
     check_exactly_n(url, study_name, n)
+    assert 0 <= mine <= n
 
 
 def killed_worker_goes_on(url: str, study_name: str, n: int = 3) -> None:
+    """A worker SIGKILLed mid-trial: its trial goes stale -> FAIL; this process completes n."""
     hang = _spawn(url, study_name, n, mode="hang")
     line = hang.stdout.readline()  # blocks until the trial is RUNNING in the storage
     assert line.startswith("RUNNING 0"), hang.stderr.read()[-2000:]
     hang.send_signal(signal.SIGKILL)
     hang.wait(timeout=30)
-    _finish([_spawn(url, study_name, n)])
+    assert _work_here(url, study_name, n) == n
     st = optuna.load_study(study_name=study_name, storage=T._driver_url(url))
     zero = st.trials[0]
     assert zero.state.name == "FAIL" and zero.intermediate_values == {0: 0.5}
