@@ -21,7 +21,7 @@ import tempfile
 import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
-SCRIPTS = ["penalty_overhead", "augment_throughput"]
+SCRIPTS = ["penalty_overhead", "augment_throughput", "sweep", "trainer_overhead", "compare_wall"]
 
 
 def header() -> str:
