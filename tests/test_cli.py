@@ -183,3 +183,18 @@ def test_ctrl_c_marks_running_runs_interrupted_and_a_rerun_resumes(tmp_path, sig
     assert rerun.returncode == 0, rerun.stderr
     con = sqlite3.connect(db)
     assert set(dict(con.execute("SELECT id, status FROM runs")).values()) == {"done"}
+
+
+def test_compare_reads_base_keys_arms_and_arm_tables_from_toml(capsys, tmp_path):
+    cfg = tmp_path / "cmp.toml"
+    cfg.write_text('epochs = 1\nhidden = [8]\ndropout = 0.4\n\n[compare]\nseeds = 1\n'
+                   'arms = ["none", "l2"]\n\n[arms.l2]\nl2 = 0.005\n')
+    code, _, err = _run(capsys, "compare", "--config", str(cfg), "--workers", "1", "--quiet",
+                        "--out", str(tmp_path), "--name", "toml")
+    assert code == 0, err
+    specs = {r["id"]: r["spec"] for r in Store.read_only(tmp_path, "toml").execute(
+        "SELECT id, json(spec) AS spec FROM runs")}
+    import json
+    l2 = json.loads(specs["l2-s0"])
+    assert set(specs) == {"none-s0", "l2-s0"} and l2["l2"] == 0.005 and l2["epochs"] == 1
+    assert json.loads(specs["none-s0"])["dropout"] == 0.0  # a strength only reaches its arms

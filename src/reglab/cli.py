@@ -134,11 +134,14 @@ def compare(
     from reglab.lab.spec import RunSpec
 
     cfg = _load_config(config)
-    arm_tables = cfg.pop("arms", None)
-    arm_list = None
-    if isinstance(arm_tables, list):
+    section = cfg.pop("compare", {})  # [compare] arms = [...], seeds = N
+    section = section if isinstance(section, dict) else {"compare": section}
+    _check_section(section)
+    arm_tables = cfg.pop("arms", None)  # [arms.NAME] tables of spec keys
+    arm_list = section.get("arms")
+    if isinstance(arm_tables, list):  # a top-level list when there are no arm tables
         arm_list, arm_tables = arm_tables, None
-    cfg_seeds = cfg.pop("seeds", None)
+    cfg_seeds = section.get("seeds", cfg.pop("seeds", None))
     seeds = seeds if seeds is not None else (cfg_seeds if cfg_seeds is not None else 3)
     flags = _flag_values(data=data, target=target, model=model, hidden=hidden,
                          activation=activation, optimizer=optimizer, lr=lr, epochs=epochs,
@@ -255,6 +258,13 @@ def check_augment(
 
 
 # -- shared machinery ----------------------------------------------------------------------------
+def _check_section(section: dict) -> None:
+    for key in section:
+        if key not in ("arms", "seeds"):
+            raise InvalidParameterError(
+                f"The key {key!r} of the [compare] table must be one of {{arms, seeds}}.")
+
+
 def _stem(data: str) -> str:
     """A folder-safe short name for a data set name or path."""
     stem = Path(data).stem if ("/" in data or "." in data) else data

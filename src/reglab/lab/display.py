@@ -21,6 +21,7 @@ from reglab.lab.compare import summarize_arms
 from reglab.lab.stats import format_pm
 
 __all__ = ["console", "err_console", "RunProgress", "EpochPrinter", "print_comparison",
+           "comparison_markdown",
            "print_single", "print_experiments", "print_datasets", "nullcontext"]
 
 
@@ -193,3 +194,26 @@ def print_datasets(items: list[tuple[str, str, str]]) -> None:
     for row in items:
         t.add_row(*row)
     console().print(t)
+
+
+def comparison_markdown(runs: list[dict]) -> str:
+    """The two comparison tables as GitHub Markdown (for READMEs and reports)."""
+    rows = summarize_arms(runs)
+    out = ["| arm | seed: output | n | test acc % | test loss | train-test gap % | sparsity % "
+           "| weight norm | epochs | s/run |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
+        out.append("| " + " | ".join([
+            r.arm, r.seed_says[0], n, _pct(r.test_acc),
+            format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap),
+            format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
+            format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
+            format_pm(r.epochs.mean, r.epochs.std, digits=0),
+            f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"]) + " |")
+    out += ["", "| arm − none (same seeds) | Δ test acc, points [95% CI] | Δ test loss [95% CI] "
+            "| verdict |", "|---|---|---|---|"]
+    for r in rows:
+        if r.d_acc is not None:
+            out.append(f"| {r.arm} | {_ci(r.d_acc, scale=100)} | {_ci(r.d_loss, digits=3)} | "
+                       f"{r.verdict} |")
+    return "\n".join(out)
