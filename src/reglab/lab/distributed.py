@@ -1,0 +1,304 @@
+"""``reglab run --nproc N``: one model trained by N processes with DistributedDataParallel.
+
+Every rank draws the *same* global permutation (the run's seed, as in ``loop.fit``), builds
+each global batch of ``batch_size`` rows, augments / mixes it with the same seeded pipeline,
+and keeps a contiguous slice (``idx.tensor_split(N)[rank]``). Its local loss is
+
+    loss_r = N / B * sum_{i in slice r} CE_i + penalty(model)
+
+DDP averages gradients over ranks, so the gradient is ``(1/B) sum_i grad CE_i + grad
+penalty``: exactly the single-process gradient of the same global batch, last (short) batch
+included; the penalty, identical on every rank, is averaged to itself. Proximal and decoupled
+decay steps act on identical weights and gradients, so they agree on every rank. Validation
+is sharded and its sums all-reduced; EarlyStopping all-reduces its stop decision; rank 0
+alone writes the result (best weights) once.
+
+Dropout masks are drawn per rank (seeded by the run's seed and the rank): the run equals the
+single-process one in distribution, not bit for bit. Without dropout, it matches it to
+rounding (float64: ~1e-12 after a few epochs).
+
+gloo on CPU, NCCL when the spec's device is cuda (rank r on cuda:r). Processes are started
+with torch.multiprocessing (spawn), MASTER_ADDR=127.0.0.1 and a free port, one thread each.
+
+Example::
+
+    result = fit_distributed(RunSpec(data="digits", epochs=5), nproc=2)
+    result.final["test_acc"]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import queue as queue_mod
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from reglab._validation import check_int
+from reglab.lab.loop import (RunResult, attach_updates, evaluate, make_augmentation,
+                             make_early_stopping, make_optimizer, make_penalty, resolve_device,
+                             weight_stats)
+from reglab.lab.models import build_model
+
+__all__ = ["fit_distributed", "execute", "free_port"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _plain_data(data) -> SimpleNamespace:
+    """The tensors and facts a rank needs, as a picklable namespace."""
+    split = lambda s: SimpleNamespace(X=s.X, y=s.y)  # noqa: E731
+    return SimpleNamespace(kind=data.kind, input_shape=tuple(data.input_shape),
+                           num_classes=data.num_classes, train=split(data.train),
+                           val=split(data.val), test=split(data.test))
+
+
+def fit_distributed(spec, data=None, nproc: int = 2,
+                    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+                    timeout: float | None = None) -> RunResult:
+    """Train ``spec`` with ``nproc`` DDP processes; the same RunResult as ``loop.fit``.
+
+    Args:
+        spec: a RunSpec.
+        data: the Dataset (default: loaded from ``spec``, as ``reglab run`` does).
+        nproc: processes, >= 1 (on CUDA at most the number of GPUs).
+        on_epoch: called in this process after each epoch with ``(epoch, metrics)``.
+        timeout: seconds to wait for the processes (None: no limit).
+    """
+    import torch.multiprocessing as mp
+    from reglab.lab.runner import load_data
+    check_int("run", "nproc", nproc, 1, 4096)
+    device = resolve_device(spec.device)
+    if device.type == "cuda" and nproc > torch.cuda.device_count():
+        from reglab._validation import fail
+        raise fail("run", "nproc", f"at most {torch.cuda.device_count()} (the GPUs) on cuda",
+                   nproc)
+    data = _plain_data(load_data(spec) if data is None else data)
+    ctx = mp.get_context("spawn")
+    messages = ctx.SimpleQueue()
+    with tempfile.TemporaryDirectory(prefix="reglab-ddp-") as tmp:
+        env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()),
+               "OMP_NUM_THREADS": "1"}
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)  # spawned children read these at start-up
+        try:
+            procs = mp.start_processes(_rank_main, args=(nproc, spec, data, tmp, messages),
+                                       nprocs=nproc, join=False, start_method="spawn")
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not procs.join(timeout=0.1):
+                _drain(messages, on_epoch)
+                if deadline is not None and time.monotonic() > deadline:
+                    for p in procs.processes:
+                        p.terminate()
+                    raise TimeoutError(f"distributed run still going after {timeout} s")
+            _drain(messages, on_epoch)
+        finally:
+            for k, v in old.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        return _read_result(Path(tmp))
+
+
+def _drain(messages, on_epoch) -> None:
+    while True:
+        try:
+            if messages.empty():
+                return
+            epoch, row = messages.get()
+        except (queue_mod.Empty, OSError, EOFError):
+            return
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+
+
+def _read_result(folder: Path) -> RunResult:
+    from safetensors.torch import load_file
+    meta = json.loads((folder / "result.json").read_text())
+    state = load_file(str(folder / "state.safetensors")) if meta["has_state"] else None
+    return RunResult(meta["status"], meta["reason"], meta["epochs"], meta["final"], state)
+
+
+def _rank_main(rank: int, world: int, spec, data, out: str, messages) -> None:
+    """One rank: join the group, train, and (rank 0) write the result to ``out``."""
+    torch.set_num_threads(1)
+    device = resolve_device(spec.device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        device = torch.device("cuda", rank)
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend, rank=rank, world_size=world)
+    try:
+        result = _train(spec, data, device, rank, world, messages if rank == 0 else None)
+        if rank == 0:
+            _write_result(Path(out), result)
+    finally:
+        dist.destroy_process_group()
+
+
+def _write_result(folder: Path, result: RunResult) -> None:
+    from safetensors.torch import save_file
+    if result.state is not None:
+        save_file({k: v.contiguous() for k, v in result.state.items()},
+                  str(folder / "state.safetensors"))
+    meta = {"status": result.status, "reason": result.reason, "epochs": result.epochs,
+            "final": result.final, "has_state": result.state is not None}
+    (folder / "result.json").write_text(json.dumps(meta))
+
+
+def _train(spec, data, device, rank: int, world: int, messages) -> RunResult:
+    """``loop.fit`` under DDP: same order, same regularizers, a shared stop."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    from reglab import schedules
+    t_start = time.perf_counter()
+    if data.train.X.is_floating_point():  # float64 data -> a float64 model, as on one process
+        torch.set_default_dtype(data.train.X.dtype)
+    torch.manual_seed(spec.seed)  # the same initialization on every rank (DDP checks it too)
+    model = build_model(spec, data.kind, data.input_shape, data.num_classes).to(device)
+    ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    torch.manual_seed(spec.seed * 4096 + rank + 1)  # dropout masks: independent per rank
+    optimizer = make_optimizer(spec, model)
+    handles = attach_updates(spec, model, optimizer)
+    penalty = make_penalty(spec)
+    augment, mix = make_augmentation(spec, data.kind)
+    stopper = make_early_stopping(spec)
+    gen = torch.Generator().manual_seed(spec.seed)
+    train = (data.train.X.to(device), data.train.y.to(device))
+    val = [t.tensor_split(world)[rank].to(device) for t in (data.val.X, data.val.y)]
+    epochs: list[dict[str, float]] = []
+    status, reason = "done", f"reached the maximum of {spec.epochs} epochs"
+    try:
+        for epoch in range(spec.epochs):
+            t0 = time.perf_counter()
+            schedules.set_epoch(epoch, model, *([penalty] if penalty is not None else []))
+            sums = _train_epoch(ddp, model, *train, optimizer, spec.batch_size, gen,
+                                data.num_classes, penalty, augment, mix, rank, world)
+            val_loss, val_acc = _sharded_eval(model, *val, len(data.val.y))
+            row = {**sums, "val_loss": val_loss, "val_acc": val_acc,
+                   "lr": optimizer.param_groups[0]["lr"]}
+            row["sparsity"], row["weight_norm"] = weight_stats(model)
+            row["seconds"] = time.perf_counter() - t0
+            epochs.append(row)
+            if messages is not None:
+                messages.put((epoch, row))
+            if not (math.isfinite(row["data_loss"]) and math.isfinite(val_loss)):
+                status = "diverged"  # every rank sees the same all-reduced numbers
+                reason = f"diverged: a loss became non-finite at epoch {epoch}"
+                break
+            if stopper is not None and stopper.step(
+                    {"val_loss": val_loss, "val_acc": val_acc,
+                     "train_loss": row["data_loss"]}, model):
+                reason = f"early stopping: {stopper.message}"
+                break
+    finally:
+        for h in handles:
+            h.remove()
+    return _finish(model, data, device, rank, stopper, status, reason, epochs, t_start)
+
+
+def _train_epoch(ddp, model, X, y, optimizer, batch_size: int, gen, num_classes: int,
+                 penalty, augment, mix, rank: int, world: int) -> dict[str, float]:
+    """One epoch over the global batches; each rank steps on its slice; sums all-reduced."""
+    ddp.train()
+    n = X.shape[0]
+    perm = torch.randperm(n, generator=gen).to(X.device)  # the single process's order
+    sums = torch.zeros(3, dtype=torch.float64, device=X.device)  # loss, penalty, correct
+    for idx in perm.split(batch_size):
+        xb, yb = X[idx], y[idx]  # the global batch (B, ...), (B,)
+        if augment is not None:
+            xb = augment(xb)  # same seeded draws as one process: augment the whole batch
+        target = yb
+        if mix is not None:
+            xb, target = mix(xb, yb, num_classes)
+        mine = torch.arange(idx.numel(), device=X.device).tensor_split(world)[rank]
+        logits = ddp(xb[mine])
+        ce_sum = F.cross_entropy(logits, target[mine], reduction="sum")
+        loss = ce_sum * (world / idx.numel())  # DDP's mean over ranks -> the global mean
+        pen = penalty(model) if penalty is not None else None
+        total = loss if pen is None else loss + pen
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        hard = target[mine] if target.ndim == 1 else target[mine].argmax(1)
+        sums[0] += ce_sum.detach().double()
+        if pen is not None and rank == 0:  # the same on every rank: count it once
+            sums[1] += pen.detach().double() * idx.numel()
+        sums[2] += (logits.detach().argmax(1) == hard).sum().double()
+    dist.all_reduce(sums)
+    return {"data_loss": float(sums[0]) / n, "penalty": float(sums[1]) / n,
+            "train_acc": float(sums[2]) / n}
+
+
+@torch.no_grad()
+def _sharded_eval(model, X, y, n_total: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over every rank's shard (sums all-reduced)."""
+    loss, acc = evaluate(model, X, y) if len(y) else (0.0, 0.0)
+    sums = torch.tensor([loss * len(y), acc * len(y)], dtype=torch.float64,
+                        device=X.device)
+    dist.all_reduce(sums)
+    return float(sums[0]) / max(n_total, 1), float(sums[1]) / max(n_total, 1)
+
+
+def _finish(model, data, device, rank: int, stopper, status: str, reason: str,
+            epochs: list, t_start: float) -> RunResult:
+    best_epoch = len(epochs) - 1
+    if stopper is not None and status == "done" and stopper.best_epoch is not None:
+        stopper.restore(model)
+        best_epoch = int(stopper.best_epoch)
+        if not reason.startswith("early"):
+            reason += f"; restored the best weights of epoch {best_epoch}"
+    if rank != 0:
+        return RunResult(status, reason, epochs)
+    final: dict[str, float] = {}
+    for part in ("train", "val", "test"):
+        split = getattr(data, part)
+        loss, acc = evaluate(model, split.X.to(device), split.y.to(device))
+        final[f"{part}_loss"], final[f"{part}_acc"] = ((loss, acc) if status == "done"
+                                                       else (math.nan, math.nan))
+    final["gap"] = final["train_acc"] - final["test_acc"]
+    final["sparsity"], final["weight_norm"] = weight_stats(model)
+    final.update(epochs_trained=len(epochs), best_epoch=best_epoch,
+                 seconds=time.perf_counter() - t_start)
+    state = None if status != "done" else {k: v.detach().cpu().clone()
+                                           for k, v in model.state_dict().items()}
+    return RunResult(status, reason, epochs, final, state)
+
+
+def execute(store, job, nproc: int, progress=None) -> Any:
+    """Run one Job with ``nproc`` DDP processes and record it in ``store`` (like runner's).
+
+    Returns a :class:`reglab.lab.runner.Outcome`.
+    """
+    from reglab.lab.runner import Outcome
+    outcome = Outcome()
+    store.start_run(job.run_id)
+    if progress is not None:
+        progress.start(job.run_id)
+    hook = None if progress is None else (
+        lambda e, row: progress.epoch(job.run_id, e, row.get("val_acc"), row.get("val_loss")))
+    try:
+        res = fit_distributed(job.spec, nproc=nproc, on_epoch=hook)
+    except BaseException:
+        store.mark_unfinished("interrupted", "interrupted (Ctrl-C or a fatal error)")
+        raise
+    if res.state is not None:
+        store.save_weights(job.run_id, res.state)  # once, from rank 0's result
+    store.finish_run(job.run_id, res.status, res.reason, res.epochs, res.final)
+    getattr(outcome, res.status).append(job.run_id)
+    if progress is not None:
+        progress.finish(job.run_id, res.status)
+    store.export_csv()
+    return outcome
