@@ -45,13 +45,14 @@ def _single(spec, data):
 
 def test_two_processes_match_one_process_on_the_same_global_batches():
     data = _float64(tiny("tabular", n=86, classes=3))
-    spec = RunSpec(data="tiny", model="mlp", hidden=(8,), optimizer="adam", lr=3e-2,
-                   epochs=8, batch_size=15, l1=1e-3, l2=1e-3, weight_decay=1e-2,
+    spec = RunSpec(data="tiny", model="mlp", hidden=(8,), optimizer="adam", lr=0.3,
+                   epochs=10, batch_size=15, l1=1e-3, l2=1e-3, weight_decay=1e-2,
                    proximal_l1=1e-2, patience=2, augment=("noise",), mixup=0.4)
     one = _single(spec, data)
     seen = []
     two = fit_distributed(spec, data, nproc=2, on_epoch=lambda e, row: seen.append(e),
                           timeout=120)
+    assert one.reason.startswith("early stopping: Stopped at epoch 7")  # best: epoch 5
     assert (two.status, two.reason) == (one.status, one.reason)
     assert seen == list(range(len(one.epochs)))
     for key in ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity"):
