@@ -89,23 +89,54 @@ def test_support_agrees_with_sklearn_l1_logistic_path(binary, l1_path):
     assert l1_path.rows[-1]["features_in_use"] >= 10     # the comparison reached big supports
 
 
-def test_relaxed_l1_recovers_the_informative_features():
-    """F1 >= 0.9 against ds.informative at the best-validation strength.
+def _f1(kept, truth) -> float:
+    kept, truth = set(kept), set(truth)
+    return 2 * len(kept & truth) / (len(kept) + len(truth))
 
-    Fair options (the default "sparse" cannot reach it): make_classification with 2 classes and
-    one cluster per class puts the class means on two hypercube vertices, which differ in only
-    about half of the informative coordinates; the others carry no linear signal, so no linear
-    selector finds them. 4 classes, 5 informative of 100 features and 2000 samples fix that.
-    Scoring each strength by the relaxed lasso (refit on the support) stops validation from
-    preferring extra noise features that only compensate for shrinkage.
+
+def test_default_l1_path_recovers_the_informative_features_at_the_1se_strength():
+    """F1 >= 0.9 against ds.informative at the 1-SE row, on the default "sparse" data set.
+
+    Everything is ``main``'s default (eps 0.01 as n_train < n_features, scores of the relaxed
+    lasso, 1-SE rule) except a coarser grid of 10 strengths to keep the test fast; 20 strengths
+    give F1 0.976 on this split. Without relax, validation prefers ~200 features (F1 ~0.2).
     """
-    ds = rl.data.load("sparse", seed=0, n_samples=2000, n_features=100, n_informative=5,
-                      n_classes=4, data_seed=0)
-    res = P.regularization_path(ds, "l1", n_strengths=10, eps=0.01, relax=True, tol=1e-6)
-    kept = set(res.supports[res.rows.index(res.selected_best)])
-    truth = set(ds.informative.tolist())
-    f1 = 2 * len(kept & truth) / (len(kept) + len(truth))
-    assert f1 >= 0.9, (sorted(kept), sorted(truth))
+    ds = rl.data.load("sparse", seed=0)
+    res = P.regularization_path(ds, "l1", n_strengths=10)
+    assert res.relaxed and res.rows[-1]["strength"] == pytest.approx(0.01 * res.lam_max)
+    truth = ds.informative.tolist()
+    kept = res.supports[res.rows.index(res.selected_1se)]
+    assert _f1(kept, truth) >= 0.9, (sorted(kept), sorted(truth))
+
+
+def test_relax_off_keeps_the_penalized_scores(binary):
+    res = P.regularization_path(binary, "l1", n_strengths=4, eps=0.05, relax=False)
+    assert not res.relaxed
+    net = P._build(binary, "linear", (), 0.0, 0)
+    P._zero_start(net, binary.train.y, binary.num_classes)
+    for row in res.rows:  # warm start along the same grid reproduces each row's val loss
+        P._fista(net, binary.train.X, binary.train.y, "l1", row["strength"], 5000, 1e-7)
+        assert P._scores(net, binary.val)[1] == pytest.approx(row["val_loss"], rel=1e-5)
+
+
+def test_relaxed_refit_is_the_unpenalized_fit_on_the_support(binary):
+    """The restricted refit equals a ridge fit on the support's columns from scratch."""
+    net = P._build(binary, "linear", (), 0.0, 0)
+    P._zero_start(net, binary.train.y, binary.num_classes)
+    top = P.lam_max(net, binary.train.X, binary.train.y)
+    P._fista(net, binary.train.X, binary.train.y, "l1", 0.3 * top, 5000, 1e-10)
+    refit = P._relaxed(net, binary.train.X, binary.train.y, 1e-3 * top, 20000, 1e-10)
+    keep = P._linears(net)[0].weight.ne(0).any(0)
+    W = P._linears(refit)[0].weight.detach()
+    assert torch.count_nonzero(W[:, ~keep]) == 0 and 0 < int(keep.sum()) < len(keep)
+    # reference: scikit-learn's multinomial L2 logistic regression on the support columns.
+    # Ours: mean CE + r (|w0|^2 + |w1|^2), optimal at w1 = -w0 = d / 2, i.e. mean CE + r |d|^2 / 2
+    # in d = w1 - w0; sklearn: C * sum CE + |d|^2 / 2 (intercept free), so C = 1 / (r n).
+    from sklearn.linear_model import LogisticRegression
+    X, y = binary.train.X.double().numpy()[:, keep.numpy()], binary.train.y.numpy()
+    sk = LogisticRegression(C=1 / (1e-3 * top * len(y)), tol=1e-12, max_iter=10000).fit(X, y)
+    ref, ours = sk.coef_[0], (W[1] - W[0])[keep].numpy()
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
 
 
 def test_one_se_rule_by_hand():
