@@ -90,6 +90,17 @@ def test_every_arm_reproduces_the_sequential_trajectory_in_float64(float64, opti
         _assert_same_run(vec, fit(spec, d), rtol=1e-9)
 
 
+def test_strengths_shared_by_every_member_take_the_whole_stack_path(float64):
+    data = _as64(tiny("tabular", n=48, seed=1))
+    specs = [BASE.replace(optimizer=opt, l1=1e-3 * k, l2=2e-3 * k, weight_decay=0.1 * k,
+                          proximal_l1=0.05 * k, lr=1e-2 * k, seed=k)
+             for k in (1, 2, 3) for opt in ("adam", "sgd")]
+    for opt in ("adam", "sgd"):
+        chosen = [s for s in specs if s.optimizer == opt]
+        for spec, vec in zip(chosen, train_chunk(chosen, [data] * len(chosen))):
+            _assert_same_run(vec, fit(spec, data), rtol=1e-9)
+
+
 def test_early_stopping_members_stop_at_their_own_epoch(float64):
     data = _as64(tiny("image", n=64, seed=0))
     specs = [BASE.replace(patience=p, epochs=15, lr=5e-2) for p in (1, 2, 4, 0)]

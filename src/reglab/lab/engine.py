@@ -43,6 +43,7 @@ __all__ = ["train_many", "execute", "group_key", "free_cores", "plan", "Task", "
 ENGINES = ("auto", "vectorized", "sequential")
 STACKABLE = ("linear", "mlp")
 MEMORY_FRACTION = 0.5  # of the available memory, shared by the workers
+DATA_CACHE = 16  # data splits kept per process (one per seed in a sweep)
 
 
 def free_cores() -> int:
@@ -153,6 +154,8 @@ def load_data(spec) -> Any:
     key = (spec.data, spec.target, spec.seed)
     if key not in _DATA:
         options = {} if spec.target is None else {"target": spec.target}
+        if len(_DATA) >= DATA_CACHE:  # a sweep over many seeds: forget the oldest split
+            _DATA.pop(next(iter(_DATA)))
         _DATA[key] = reglab.data.load(spec.data, seed=spec.seed, **options)
     return _DATA[key]
 

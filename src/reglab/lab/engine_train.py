@@ -93,7 +93,6 @@ class _Stack:
         self.lr, self.l1, self.l2 = col("lr"), col("l1"), col("l2")
         self.lrs = [float(m.spec.lr) for m in members]  # as floats, for the fused kernels
         self.wd, self.prox, self.drop = col("weight_decay"), col("proximal_l1"), col("dropout")
-        self.active = torch.ones(len(members), dtype=torch.bool, device=device)
         self._flags()
         self.src = src  # (K,) which of the chunk's data sets each slot trains on
 
@@ -101,9 +100,13 @@ class _Stack:
         return len(self.ids)
 
     def _flags(self) -> None:
-        # which regularizers any slot uses, read once (not a device sync per step)
-        self.use = {name: bool((getattr(self, name) > 0).any())
-                    for name in ("l1", "l2", "wd", "prox")}
+        # per regularizer, the (slot, strength) of the slots that use it, read once: when only
+        # some members use one, it is applied to their slices alone (an l1 arm among seven
+        # must not cost a pass over the whole stack)
+        self.users = {name: [(s, v) for s, v in enumerate(getattr(self, name).tolist()) if v > 0]
+                      for name in ("l1", "l2", "wd", "prox")}
+        self.use = {name: bool(u) for name, u in self.users.items()}
+        self.everyone = {name: len(u) == len(self.ids) for name, u in self.users.items()}
 
     def compact(self, keep: Tensor) -> None:
         """Keep only the slots ``keep`` (indices into the current slots)."""
@@ -111,7 +114,7 @@ class _Stack:
         self.opt = self.opt.select(self.model.params, keep)
         self.ids = [self.ids[s] for s in keep.tolist()]
         self.lrs = [self.lrs[s] for s in keep.tolist()]
-        for name in ("lr", "l1", "l2", "wd", "prox", "drop", "active", "src"):
+        for name in ("lr", "l1", "l2", "wd", "prox", "drop", "src"):
             setattr(self, name, getattr(self, name).index_select(0, keep))
         self._flags()
 
@@ -148,38 +151,58 @@ def _penalty(stack: _Stack, grads: list[Tensor]) -> Tensor:
     """Add d/dW of ``l1 sum|W| + l2 sum W^2`` to the weight gradients; return its value (K,).
 
     The gradient ``l1 sign(W) + 2 l2 W`` goes in with one fused multiply-add per term; the
-    value is read from norms (one pass, no temporary the size of W).
+    value is read from norms (one pass, no temporary the size of W). Members without the
+    term are skipped unless every member has it (then one op on the whole stack).
     """
     value = torch.zeros(len(stack), dtype=stack.lr.dtype, device=stack.device)
     if not (stack.use["l1"] or stack.use["l2"]):
         return value
-    l1, l2x2 = stack.l1.view(-1, 1, 1), (2 * stack.l2).view(-1, 1, 1)
     with torch.no_grad():
         for i, w in enumerate(stack.model.weights):
-            g, flat = grads[2 * i], w.flatten(1)
-            if stack.use["l1"]:
-                g.addcmul_(torch.sign(w), l1)
-                value += stack.l1 * torch.linalg.vector_norm(flat, 1, dim=1)
-            if stack.use["l2"]:
-                g.addcmul_(w, l2x2)
-                value += stack.l2 * torch.linalg.vector_norm(flat, 2, dim=1).square()
+            g = grads[2 * i]
+            if stack.everyone["l1"]:
+                g.addcmul_(torch.sign(w), stack.l1.view(-1, 1, 1))
+                value += stack.l1 * torch.linalg.vector_norm(w.flatten(1), 1, dim=1)
+            else:
+                for s, lam in stack.users["l1"]:
+                    g[s].add_(torch.sign(w[s]), alpha=lam)
+                    value[s] += lam * torch.linalg.vector_norm(w[s], 1)
+            if stack.everyone["l2"]:
+                g.addcmul_(w, (2 * stack.l2).view(-1, 1, 1))
+                value += stack.l2 * torch.linalg.vector_norm(w.flatten(1), 2, dim=1).square()
+            else:
+                for s, lam in stack.users["l2"]:
+                    g[s].add_(w[s], alpha=2 * lam)
+                    value[s] += lam * torch.linalg.vector_norm(w[s], 2).square()
     return value
 
 
 def _step(stack: _Stack, members: list[_Member], grads: list[Tensor]) -> None:
-    """Decoupled decay, the optimizer step, proximal L1: each with per-member lr 0 if frozen."""
-    lr = torch.where(stack.active, stack.lr, torch.zeros_like(stack.lr))
+    """Decoupled decay, the optimizer step, proximal L1: each with per-member lr 0 if frozen.
+
+    decay: ``W <- W (1 - lr wd)`` before the step; proximal: ``W <- W - clamp(W, -t, t)``,
+    ``t = lr lam``, after it (the order of the loop's optimizer hooks).
+    """
+    lrs = [r if members[i].running else 0.0 for r, i in zip(stack.lrs, stack.ids)]
+    lr = torch.tensor(lrs, dtype=stack.lr.dtype, device=stack.device)
     with torch.no_grad():
-        if stack.use["wd"]:
+        if stack.everyone["wd"]:
             factor = (1.0 - lr * stack.wd).view(-1, 1, 1)
-            for w in stack.model.weights:
-                w.mul_(factor)
-        stack.opt.step(grads, lr, [r if m.running else 0.0
-                                   for r, m in zip(stack.lrs, (members[i] for i in stack.ids))])
-        if stack.use["prox"]:
+            torch._foreach_mul_(stack.model.weights, [factor] * len(stack.model.weights))
+        else:
+            for s, lam in stack.users["wd"]:
+                for w in stack.model.weights if lrs[s] > 0 else ():
+                    w[s].mul_(1.0 - lrs[s] * lam)
+        stack.opt.step(grads, lr, lrs)
+        if stack.everyone["prox"]:
             t = (lr * stack.prox).view(-1, 1, 1)
             for w in stack.model.weights:
                 w.sub_(torch.clamp(w, -t, t))
+        else:
+            for s, lam in stack.users["prox"]:
+                t = lrs[s] * lam
+                for w in stack.model.weights if t > 0 else ():
+                    w[s].sub_(torch.clamp(w[s], -t, t))
 
 
 def _loss(logits: Tensor, target: Tensor) -> Tensor:
@@ -349,8 +372,7 @@ def _keep(stack: _Stack, s: int, i: int, best: list[Tensor]) -> None:
 
 
 def _freeze(stack: _Stack, s: int, m: _Member) -> None:
-    stack.active[s] = False  # its learning rate is 0 from now on
-    m.running = False
+    m.running = False  # its learning rate is 0 from now on (see _step)
 
 
 def _after_epoch(stack: _Stack, s: int, m: _Member, i: int, epoch: int, row: dict,
