@@ -75,7 +75,7 @@ def group_key(spec, data) -> tuple | None:
     return (spec.model, spec.hidden if mlp else (), spec.activation if mlp else "",
             "sgd" if spec.optimizer == "sgd" else "adam", spec.batch_size,
             resolve_device(spec.device).type, data.kind, tuple(data.input_shape),
-            data.num_classes, *(getattr(data, part).y.shape[0] for part in ("train", "val", "test")))
+            data.num_classes, *(getattr(data, p).y.shape[0] for p in ("train", "val", "test")))
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,8 @@ class StackedMLP:
 
     def select(self, slots: Tensor) -> StackedMLP:
         """A new stack with members ``slots`` only (fresh leaves with grad)."""
-        pick = lambda ts: [t.detach().index_select(0, slots).requires_grad_() for t in ts]  # noqa: E731
+        def pick(ts: list[Tensor]) -> list[Tensor]:
+            return [t.detach().index_select(0, slots).requires_grad_() for t in ts]
         return StackedMLP(pick(self.weights), pick(self.biases), self.activation)
 
 
