@@ -97,7 +97,9 @@ FILES = {
     "arm_table_unknown.toml": "[arms.bogus]\nl2 = 0.1\n",
     "arm_table_key.toml": "[arms.l2]\nl3 = 0.1\n",
     "arm_table_value.toml": "[arms.l2]\nl2 = -0.1\n",
-    "arms_string.toml": "epochs = 1\nhidden = [8]\nseeds = 1\narms = 'none'\n",
+    "arms_int.toml": "epochs = 1\nhidden = [8]\nseeds = 1\narms = 3\n",
+    "compare_table_key.toml": "[compare]\narms = ['none']\nrepeats = 2\n",
+    "compare_table_arm.toml": "[compare]\narms = ['none', 'bogus']\n",
     "arms_scalar.toml": "[arms]\nl2 = 0.1\n",
 }
 
@@ -159,9 +161,10 @@ BUG_TOML_DIR = ("--config pointing at a folder escapes as IsADirectoryError with
                 "fix: src/reglab/lab/spec.py:load_toml: catch OSError (not only "
                 "FileNotFoundError) and raise fail(OWNER, 'config', 'an existing, readable TOML "
                 "file', str(path))")
-BUG_ARMS_TYPE = ("TOML `arms = 'none'` (a string) or `[arms] l2 = 0.1` (a table of scalars) "
-                 "escapes as AttributeError/TypeError with a traceback -- fix: "
-                 "src/reglab/cli.py:compare accepts a string like --arms, and "
+BUG_ARMS_TYPE = ("TOML `arms = 3` (or 'none', a string) or `[arms] l2 = 0.1` (a table of "
+                 "scalars) escapes as AttributeError/TypeError with a traceback -- fix: "
+                 "src/reglab/cli.py:compare takes a string like --arms and rejects other "
+                 "non-tables with fail('compare', 'arms', ...); "
                  "src/reglab/lab/compare.py:make_plan checks each [arms.NAME] is a table")
 BUG_ARM_TABLE_UNUSED = ("an unknown key or bad value in [arms.NAME] of a TOML file is ignored "
                         "when that arm is not run -- fix: src/reglab/lab/compare.py:make_plan: "
@@ -434,10 +437,15 @@ ROWS = [
     cli("toml-arm-table-bad-value-arm-not-run", ["compare", "--config",
                                                  "{d}/arm_table_value.toml"],
         spec("l2", "a float in the range [0, inf)", "-0.1"), bug=BUG_ARM_TABLE_UNUSED),
-    cli("toml-arms-a-string", ["compare", "--config", "{d}/arms_string.toml", "--quiet",
-                               "--workers", "1"],
-        tpl("arms", "compare", "a list of arm names or [arms.NAME] tables", "'none'"),
+    cli("toml-arms-an-int", ["compare", "--config", "{d}/arms_int.toml", "--quiet",
+                             "--workers", "1"],
+        tpl("arms", "compare", "a list of arm names or [arms.NAME] tables", "3"),
         bug=BUG_ARMS_TYPE, cheap=False),
+    cli("toml-compare-table-unknown-key", ["compare", "--config", "{d}/compare_table_key.toml"],
+        re.escape("The key 'repeats' of the [compare] table must be one of {arms, seeds}.")),
+    cli("toml-compare-table-unknown-arm", ["compare", "--config",
+                                           "{d}/compare_table_arm.toml", "--quiet"],
+        tpl("arms", "compare", f"a list of {ARMS}", "'bogus'"), cheap=False),
     cli("toml-arms-table-of-scalars", ["compare", "--config", "{d}/arms_scalar.toml"],
         tpl("arms.l2", "compare", "a table of spec keys", "0.1"), bug=BUG_ARMS_TYPE),
     # ---- CLI: users' data files -------------------------------------------------------------
