@@ -15,7 +15,7 @@ For every row:
 
 Paths in messages are matched with the data folder shown as ``D``.
 
-Rows marked ``xfail(strict=True)`` are real bugs found by this table; the reason holds the fix.
+Rows once marked ``xfail(strict=True)`` were real bugs found by this table; all are fixed.
 """
 
 from __future__ import annotations
@@ -151,27 +151,6 @@ def cli(id, argv, message, bug=None, cheap=True) -> Row:
 
 lin = torch.nn.Linear(3, 2)
 
-BUG_WORKERS = ("--workers 0 / -3 silently run with one worker -- fix: src/reglab/cli.py:compare: "
-               "validate with check_int('compare', 'workers', workers, 1) when given")
-BUG_UNUSED_STRENGTH = ("a strength flag for an arm that is not run (--augment bogus, --cutmix on "
-                       "tabular data with --arms none) is never checked -- fix: "
-                       "src/reglab/cli.py:compare: run make_augmentation(strength_spec, ds.kind) "
-                       "on the validated strengths spec")
-BUG_TOML_DIR = ("--config pointing at a folder escapes as IsADirectoryError with a traceback -- "
-                "fix: src/reglab/lab/spec.py:load_toml: catch OSError (not only "
-                "FileNotFoundError) and raise fail(OWNER, 'config', 'an existing, readable TOML "
-                "file', str(path))")
-BUG_ARMS_TYPE = ("TOML `arms = 3` (or 'none', a string) or `[arms] l2 = 0.1` (a table of "
-                 "scalars) escapes as AttributeError/TypeError with a traceback -- fix: "
-                 "src/reglab/cli.py:compare takes a string like --arms and rejects other "
-                 "non-tables with fail('compare', 'arms', ...); "
-                 "src/reglab/lab/compare.py:make_plan checks each [arms.NAME] is a table")
-BUG_ARM_TABLE_UNUSED = ("an unknown key or bad value in [arms.NAME] of a TOML file is ignored "
-                        "when that arm is not run -- fix: src/reglab/lab/compare.py:make_plan: "
-                        "validate every [arms.NAME] table with plain.replace(**changes[arm])")
-BUG_OUT_FILE = ("--out naming a file escapes as NotADirectoryError with a traceback -- fix: "
-                "src/reglab/lab/store.py:Store.open: catch OSError from mkdir and raise "
-                "fail('the experiment', 'out', 'a folder that can be created and written', ...)")
 
 ROWS = [
     # ---- Python API: core regularizers ------------------------------------------------------
@@ -261,14 +240,13 @@ ROWS = [
     api("name-absolute", lambda d: Store.open(d / "out", "/etc"),
         tpl("name", "the experiment", NAME_RULE, "'/etc'")),
     api("store-out-is-a-file", lambda d: Store.open(d / "notes.txt", "x"),
-        tpl("out", "the experiment", "a folder that can be created and written", "'D/notes.txt'"),
-        bug=BUG_OUT_FILE),
+        tpl("out", "the experiment", "a folder that can be created and written", "'D/notes.txt'")),
     api("toml-truncated", lambda d: load_toml(d / "truncated.toml"),
         r"The config file 'D/truncated\.toml' is not valid TOML: .+\."),
     api("toml-missing", lambda d: load_toml(d / "missing.toml"),
         spec("config", "an existing TOML file", "'D/missing.toml'")),
     api("toml-folder", lambda d: load_toml(d),
-        spec("config", "an existing, readable TOML file", "'D'"), bug=BUG_TOML_DIR),
+        spec("config", "an existing, readable TOML file", "'D'")),
     # ---- Python API: users' data ------------------------------------------------------------
     api("data-unknown", lambda d: rl.data.load("nope"),
         re.escape(f"Unknown data set 'nope': not a built-in ({BUILTINS}) and no file or folder "
@@ -345,13 +323,12 @@ ROWS = [
     cli("unknown-augment", ["compare", "--arms", "none,augment", "--augment", "bogus"],
         tpl("names", "from_names", f"one of {IMAGE_AUGS} for kind 'image'", "'bogus'")),
     cli("unknown-augment-arm-not-run", ["compare", "--augment", "bogus"],
-        tpl("names", "from_names", f"one of {IMAGE_AUGS} for kind 'image'", "'bogus'"),
-        bug=BUG_UNUSED_STRENGTH),
+        tpl("names", "from_names", f"one of {IMAGE_AUGS} for kind 'image'", "'bogus'")),
     cli("image-augment-on-tabular", ["compare", "--data", "wine", "--arms", "none,augment",
                                      "--augment", "rotate"],
         tpl("names", "from_names", "one of {'noise', 'swap'} for kind 'tabular'", "'rotate'")),
     cli("cutmix-on-tabular-arm-not-run", ["compare", "--data", "wine", "--cutmix", "1"],
-        spec("cutmix", "0 for data that is not an image", "1.0"), bug=BUG_UNUSED_STRENGTH),
+        spec("cutmix", "0 for data that is not an image", "1.0")),
     cli("augment-strength-nan", ["compare", "--augment-strength", "nan"],
         spec("augment_strength", "a float in the range [0, inf)", "nan")),
     cli("mixup-negative", ["compare", "--mixup", "-1"],
@@ -379,9 +356,9 @@ ROWS = [
     cli("name-with-slash", ["run", "--epochs", "1", "--name", "a/b"],
         tpl("name", "the experiment", NAME_RULE, "'a/b'"), cheap=False),
     cli("workers-0", ["compare", "--workers", "0"],
-        tpl("workers", "compare", "an int in the range [1, inf)", "0"), bug=BUG_WORKERS),
+        tpl("workers", "compare", "an int in the range [1, inf)", "0")),
     cli("workers-negative", ["compare", "--workers", "-3"],
-        tpl("workers", "compare", "an int in the range [1, inf)", "-3"), bug=BUG_WORKERS),
+        tpl("workers", "compare", "an int in the range [1, inf)", "-3")),
     cli("unknown-flag", ["compare", "--bogus-flag"], re.escape("No such option: --bogus-flag")),
     cli("unknown-command", ["frobnicate"], r"No such command 'frobnicate'\.", cheap=False),
     cli("target-on-a-builtin", ["compare", "--target", "label"],
@@ -402,7 +379,7 @@ ROWS = [
     cli("toml-missing", ["compare", "--config", "{d}/missing.toml"],
         spec("config", "an existing TOML file", "'D/missing.toml'")),
     cli("toml-folder", ["compare", "--config", "{d}"],
-        spec("config", "an existing, readable TOML file", "'D'"), bug=BUG_TOML_DIR),
+        spec("config", "an existing, readable TOML file", "'D'")),
     cli("toml-unknown-key", ["run", "--config", "{d}/unknown_key.toml"],
         UNKNOWN_KEY.replace("'\\{\\}'", "'dropuot'"), cheap=False),
     cli("toml-unknown-key-compare", ["compare", "--config", "{d}/unknown_key.toml"],
@@ -433,21 +410,20 @@ ROWS = [
         spec("l2", "a float in the range [0, inf)", "-0.1")),
     cli("toml-arm-table-unknown-key-arm-not-run", ["compare", "--config",
                                                    "{d}/arm_table_key.toml"],
-        UNKNOWN_KEY.replace("'\\{\\}'", "'l3'"), bug=BUG_ARM_TABLE_UNUSED),
+        UNKNOWN_KEY.replace("'\\{\\}'", "'l3'")),
     cli("toml-arm-table-bad-value-arm-not-run", ["compare", "--config",
                                                  "{d}/arm_table_value.toml"],
-        spec("l2", "a float in the range [0, inf)", "-0.1"), bug=BUG_ARM_TABLE_UNUSED),
+        spec("l2", "a float in the range [0, inf)", "-0.1")),
     cli("toml-arms-an-int", ["compare", "--config", "{d}/arms_int.toml", "--quiet",
                              "--workers", "1"],
-        tpl("arms", "compare", "a list of arm names or [arms.NAME] tables", "3"),
-        bug=BUG_ARMS_TYPE, cheap=False),
+        tpl("arms", "compare", "a list of arm names or [arms.NAME] tables", "3"), cheap=False),
     cli("toml-compare-table-unknown-key", ["compare", "--config", "{d}/compare_table_key.toml"],
         re.escape("The key 'repeats' of the [compare] table must be one of {arms, seeds}.")),
     cli("toml-compare-table-unknown-arm", ["compare", "--config",
                                            "{d}/compare_table_arm.toml", "--quiet"],
         tpl("arms", "compare", f"a list of {ARMS}", "'bogus'"), cheap=False),
     cli("toml-arms-table-of-scalars", ["compare", "--config", "{d}/arms_scalar.toml"],
-        tpl("arms.l2", "compare", "a table of spec keys", "0.1"), bug=BUG_ARMS_TYPE),
+        tpl("arms.l2", "compare", "a table of spec keys", "0.1")),
     # ---- CLI: users' data files -------------------------------------------------------------
     cli("csv-missing-target-column", ["compare", "--data", "{d}/labels.csv", "--target", "y"],
         re.escape("Unknown target column 'y' in file 'D/labels.csv'; available columns: a, b, "
@@ -492,7 +468,7 @@ ROWS = [
         r"Corrupt or unreadable image 'D/corrupt/dog/bad\.png' in folder 'D/corrupt': .+\."),
     cli("out-is-a-file", ["compare", "--data", "wine", "--out", "{d}/notes.txt"],
         tpl("out", "the experiment", "a folder that can be created and written",
-            "'D/notes.txt'"), bug=BUG_OUT_FILE),
+            "'D/notes.txt'")),
 ]
 
 
@@ -580,12 +556,7 @@ RERUN = ["compare", "--data", "wine", "--epochs", "1", "--hidden", "8", "--seeds
     pytest.param(["--arms", "none,l2"], ["--arms", "none,l2", "--epochs", "2"],
                  id="first-run-conflicts"),
     pytest.param(["--arms", "l2"], ["--arms", "none,l2", "--l2", "0.5"],
-                 id="a-later-run-conflicts", marks=pytest.mark.xfail(strict=True, reason=(
-                     "a rerun whose plan conflicts with a stored run registers the plan's "
-                     "earlier new runs as 'pending' before it refuses -- fix: "
-                     "src/reglab/lab/store.py: add Store.add_runs (check every run's spec, then "
-                     "insert all in one transaction) and call it from "
-                     "src/reglab/cli.py:_run_experiment"))),
+                 id="a-later-run-conflicts"),
 ])
 def test_a_rejected_rerun_leaves_the_experiment_as_it_was(tmp_path, first, second):
     code, _, err = run_cli([*RERUN, *first, "--out", str(tmp_path)])

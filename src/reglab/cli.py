@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import typer
 
-from reglab._validation import InvalidParameterError
+from reglab._validation import InvalidParameterError, check_int, fail
 
 app = typer.Typer(
     name="reglab",
@@ -131,8 +131,11 @@ def compare(
     """
     from reglab.lab import arms as arms_mod
     from reglab.lab.compare import make_plan
+    from reglab.lab.loop import make_augmentation
     from reglab.lab.spec import RunSpec
 
+    if workers is not None:
+        check_int("compare", "workers", workers, 1)
     cfg = _load_config(config)
     section = cfg.pop("compare", {})  # [compare] arms = [...], seeds = N
     section = section if isinstance(section, dict) else {"compare": section}
@@ -141,6 +144,10 @@ def compare(
     arm_list = section.get("arms")
     if isinstance(arm_tables, list):  # a top-level list when there are no arm tables
         arm_list, arm_tables = arm_tables, None
+    elif isinstance(arm_tables, str):  # arms = "none,l2", as the flag takes it
+        arm_list, arm_tables = arm_tables, None
+    elif arm_tables is not None and not isinstance(arm_tables, dict):
+        raise fail("compare", "arms", "a list of arm names or [arms.NAME] tables", arm_tables)
     cfg_seeds = section.get("seeds", cfg.pop("seeds", None))
     seeds = seeds if seeds is not None else (cfg_seeds if cfg_seeds is not None else 3)
     flags = _flag_values(data=data, target=target, model=model, hidden=hidden,
@@ -155,7 +162,9 @@ def compare(
     chosen = {**base_cfg, **flags}
     ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
     base = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
-    RunSpec.from_dict({**base.to_dict(), **strength_cfg, **strengths})  # validate strengths
+    strength_spec = RunSpec.from_dict({**base.to_dict(), **strength_cfg, **strengths})
+    # the augmentation names and cutmix must fit the data even when no chosen arm uses them
+    make_augmentation(strength_spec, ds.kind)
     arm_names = arms if arms is not None else (arm_list or list(arms_mod.ARMS))
     if isinstance(arm_names, str):
         arm_names = [a.strip() for a in arm_names.split(",") if a.strip()]
@@ -302,8 +311,7 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
     from reglab.lab.store import FINISHED, Store
 
     with Store.open(out, name, meta=meta) as store:
-        for i, job in enumerate(jobs):
-            store.add_run(job.run_id, job.arm, job.spec.seed, job.spec.to_json(), position=i)
+        store.add_runs((job.run_id, job.arm, job.spec.seed, job.spec.to_json()) for job in jobs)
         todo = [j for j in jobs if store.status(j.run_id) not in FINISHED]
         skipped = len(jobs) - len(todo)
         console = display.console(quiet)

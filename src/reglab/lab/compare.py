@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reglab._validation import check_int
+from reglab._validation import check_int, fail
 from reglab.lab.arms import SEED_SAYS, apply_overrides, arm_changes, check_arms
 from reglab.lab.runner import Job
 from reglab.lab.spec import RunSpec
@@ -47,11 +47,14 @@ def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
     check_arms(list(arms))
     check_int("compare", "seeds", seeds, 1, 1000)
     changes = apply_overrides(arm_changes(kind), overrides or {})
-    for arm, table in (arm_specs or {}).items():
-        check_arms([arm])
-        changes[arm] = {**changes.get(arm, {}), **dict(table)}
     plain = base.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
                          patience=0, augment=(), mixup=0.0, cutmix=0.0)
+    for arm, table in (arm_specs or {}).items():
+        check_arms([arm])
+        if not isinstance(table, Mapping):
+            raise fail("compare", f"arms.{arm}", "a table of spec keys", table)
+        changes[arm] = {**changes.get(arm, {}), **dict(table)}
+        plain.replace(**changes[arm])  # a typo in a table is an error even if the arm is not run
     jobs = []
     for arm in arms:
         spec = plain.replace(**changes[arm])

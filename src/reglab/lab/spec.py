@@ -150,6 +150,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             doc = tomllib.load(fh)
     except FileNotFoundError:
         raise fail(OWNER, "config", "an existing TOML file", str(path)) from None
+    except OSError:  # a folder, no read permission...
+        raise fail(OWNER, "config", "an existing, readable TOML file", str(path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise InvalidParameterError(f"The config file {str(path)!r} is not valid TOML: {err}.") from None
     return dict(doc["run"]) if isinstance(doc.get("run"), dict) else doc

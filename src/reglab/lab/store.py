@@ -93,7 +93,11 @@ class Store:
     def open(cls, out: str | Path, name: str, meta: Mapping[str, Any] | None = None) -> Store:
         """Open (creating if needed) ``out/name`` and take its lock, or raise ExperimentLocked."""
         root = Path(out) / check_name(name)
-        (root / "models").mkdir(parents=True, exist_ok=True)
+        try:
+            (root / "models").mkdir(parents=True, exist_ok=True)
+        except OSError:  # --out (or a folder in it) is a file, or not writable
+            raise fail("the experiment", "out", "a folder that can be created and written",
+                       str(out)) from None
         fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -154,6 +158,25 @@ class Store:
                 "INSERT INTO runs (id, arm, seed, spec, status, created, position) "
                 "VALUES (?,?,?,?,?,?,?)",
                 (run_id, arm, seed, spec_json, "pending", time.time(), position))
+
+    def add_runs(self, runs: Iterable[tuple[str, str, int, str]]) -> None:
+        """Register ``(run_id, arm, seed, spec_json)`` runs: all of them, or none when one
+        conflicts with a stored run (so a refused rerun leaves the store as it was)."""
+        runs = list(runs)
+        stored = dict(self.conn.execute("SELECT id, spec FROM runs").fetchall())
+        for run_id, _, _, spec_json in runs:
+            if run_id in stored and json.loads(stored[run_id]) != json.loads(spec_json):
+                old = json.loads(stored[run_id])
+                raise InvalidParameterError(
+                    f"The experiment {str(self.root)!r} already holds run {run_id!r} with another "
+                    f"configuration ({_spec_diff(old, json.loads(spec_json))}); "
+                    "pass another --name to start a new experiment.")
+        with self._tx():
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO runs (id, arm, seed, spec, status, created, position) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(rid, arm, seed, spec, "pending", time.time(), i)
+                 for i, (rid, arm, seed, spec) in enumerate(runs)])
 
     def status(self, run_id: str) -> str | None:
         """The run's status, or None if it is not in the store."""
