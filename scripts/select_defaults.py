@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--folder", default=tempfile.gettempdir() + "/reglab-select")
     args = ap.parse_args()
     lines = ["# Default strengths chosen on validation data", "",
-             f"`{' '.join(sys.argv)}`; seeds {SEEDS}; score = mean validation accuracy "
+             f"`scripts/select_defaults.py DATA...`; seeds {SEEDS}; score = mean validation accuracy "
              "(ties: validation loss) on the final (early-stopping-restored) weights; the "
              "test split is never read.", ""]
     for data in args.data:
@@ -100,7 +100,18 @@ def main() -> None:
                                        for arm, (ch, (a, _)) in picks.items()]
         lines += ["", f"({time.time() - t0:.0f} s)", ""]
         print("\n".join(lines[-12:]), flush=True)
-    Path(__file__).with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_sections(Path(__file__).with_suffix(".md"), "\n".join(lines) + "\n")
+
+
+def write_sections(path: Path, new: str) -> None:
+    """Replace the "## data" sections this run measured; keep the other data sets' sections."""
+    def sections(text: str) -> dict[str, str]:
+        parts = text.split("\n## ")
+        return {p.split(" ", 1)[0]: "## " + p for p in parts[1:]}
+    head = new.split("\n## ")[0]
+    old = sections(path.read_text()) if path.exists() else {}
+    merged = {**old, **sections(new)}
+    path.write_text(head + "\n" + "\n".join(s.rstrip("\n") + "\n" for s in merged.values()))
 
 
 if __name__ == "__main__":

@@ -68,13 +68,13 @@ _ARMS: dict[str, dict[str, dict[str, Any]]] = {
         # the selection's "softer" candidate: a third of the l2 arm's, half its dropout
         "all": {"l2": 1e-3 / 3, "dropout": 0.1, "patience": 5, "augment": ("shift",)},
     },
-    "tabular": {
-        "l1": {"proximal_l1": 0.3},
-        "l2": {"l2": 1e-3},
-        "dropout": {"dropout": 0.3},
-        "early_stopping": {"patience": 10},
+    "tabular": {  # breast_cancer, seeds 10-11, validation split (scripts/select_defaults.md)
+        "l1": {"proximal_l1": 1.0},
+        "l2": {"l2": 3e-3},
+        "dropout": {"dropout": 0.1},
+        "early_stopping": {"patience": 5},
         "augment": {"augment": ("noise",)},
-        "all": {"l2": 3e-4, "dropout": 0.2, "patience": 10, "augment": ("noise",)},
+        "all": {"l2": 3e-3, "dropout": 0.1, "patience": 5, "augment": ("noise",)},
     },
 }
 
