@@ -224,7 +224,7 @@ def run(
 
 @app.command("runs")
 def runs_cmd(out: Path = OutOpt) -> None:
-    """List the experiments under --out with their runs per status."""
+    """List the experiments under --out with their runs per status (alias: ls)."""
     from reglab.lab import display
     from reglab.lab.store import list_experiments
     display.print_experiments(list_experiments(out), out)
