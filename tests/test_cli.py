@@ -98,10 +98,38 @@ def test_a_failure_inside_a_run_exits_1(capsys, tmp_path, monkeypatch):
             raise RuntimeError("simulated crash")
         return real(spec)
     monkeypatch.setattr(runner, "load_data", broken)
-    code, out, err = _run(capsys, "compare", *SMALL, "--out", str(tmp_path), "--name", "f")
+    code, out, err = _run(capsys, "compare", *SMALL, "--engine", "sequential",
+                          "--out", str(tmp_path), "--name", "f")
     assert code == 1 and "2 run(s) failed" in err and "simulated crash" in err
     assert err.count("\n") == 1
     assert "none" in out  # the other arms still ran and are reported
+
+
+def test_a_failure_inside_a_vectorized_chunk_exits_1_and_a_rerun_retries_it(
+        capsys, tmp_path, monkeypatch):
+    from reglab.lab import engine
+    real = engine.run_task
+
+    def broken(task, specs, data, on_epoch):
+        if any(specs[i].proximal_l1 > 0 for i in task.indices):
+            raise RuntimeError("simulated crash")
+        return real(task, specs, data, on_epoch)
+    monkeypatch.setattr(engine, "run_task", broken)
+    code, out, err = _run(capsys, "compare", *SMALL, "--engine", "vectorized",
+                          "--out", str(tmp_path), "--name", "f")
+    assert code == 1 and "run(s) failed" in err and "simulated crash" in err
+    assert err.count("\n") == 1
+    # A crash (unlike a divergence, which is per member) ends the runs of its chunk: here all
+    # six share one shape and one chunk. They are marked interrupted; a rerun retries them.
+    rows = Store.read_only(tmp_path, "f").execute("SELECT status, reason FROM runs").fetchall()
+    assert len(rows) == 6
+    assert all(st == "interrupted" and "simulated crash" in why for st, why in rows)
+    monkeypatch.setattr(engine, "run_task", real)
+    code, _, err = _run(capsys, "compare", *SMALL, "--engine", "vectorized",
+                        "--out", str(tmp_path), "--name", "f")
+    assert code == 0, err
+    rows = Store.read_only(tmp_path, "f").execute("SELECT status FROM runs").fetchall()
+    assert [st for st, in rows] == ["done"] * 6
 
 
 def test_run_prints_epochs_final_metrics_and_why_it_stopped(capsys, tmp_path):

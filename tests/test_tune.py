@@ -21,6 +21,7 @@ optuna = pytest.importorskip("optuna")
 
 from reglab._validation import InvalidParameterError  # noqa: E402
 from reglab.lab import tune as T  # noqa: E402
+from reglab.lab.arms import arm_changes  # noqa: E402
 from reglab.lab.spec import RunSpec, load_toml  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -193,7 +194,7 @@ def test_tune_scores_on_validation_resumes_exports_and_compares(tmp_path):
     arms, seeds = cfg.pop("arms"), cfg.pop("seeds")
     assert not set(cfg) & set(OVERRIDABLE)  # the other arms keep their own strengths
     jobs = make_plan(RunSpec.from_dict(cfg), "tabular", ["l2", "all"], seeds, arm_specs=arms)
-    assert jobs[-1].spec == res.best_spec.replace(seed=1) and jobs[0].spec.l2 == 1e-3
+    assert jobs[-1].spec == res.best_spec.replace(seed=1) and jobs[0].spec.l2 == arm_changes("tabular")["l2"]["l2"]
     assert (tmp_path / "t" / "tune-history.png").stat().st_size > 1000
     # rerunning continues the study: to 4 it adds nothing, to 5 it adds one
     again = T.tune(BASE, trials=4, out=tmp_path, name="t", space=TINY_SPACE, seeds=0)

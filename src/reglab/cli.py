@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import typer
 
-from reglab._validation import InvalidParameterError, check_int, fail
+from reglab._validation import InvalidParameterError, check_choice, check_int, fail
 
 app = typer.Typer(
     name="reglab",
@@ -120,6 +120,8 @@ def compare(
                                 "arms. [default: 3]"),
     workers: Optional[int] = _opt(None, "--workers", "-w", help="Worker processes, one thread "
                                   "each. [default: one per free core]"),
+    engine: str = _opt("auto", "--engine", help="auto: runs that share a model shape train "
+                       "together as one batched model (vectorized); sequential: one by one."),
     config: Optional[Path] = ConfigOpt, out: Path = OutOpt, name: Optional[str] = NameOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -134,8 +136,11 @@ def compare(
     from reglab.lab.loop import make_augmentation
     from reglab.lab.spec import RunSpec
 
+    from reglab.lab.engine import ENGINES
+
     if workers is not None:
         check_int("compare", "workers", workers, 1)
+    check_choice("compare", "engine", engine, ENGINES)
     cfg = _load_config(config)
     section = cfg.pop("compare", {})  # [compare] arms = [...], seeds = N
     section = section if isinstance(section, dict) else {"compare": section}
@@ -173,7 +178,8 @@ def compare(
     _preflight(jobs, ds)
     name = name or f"compare-{_stem(base.data)}"
     _run_experiment(jobs, out, name, workers, quiet, ds, title=f"compare on {base.data}",
-                    meta={"command": "compare", "argv": sys.argv[1:]})
+                    meta={"command": "compare", "argv": sys.argv[1:]}, engine=engine,
+                    report=True)
 
 
 @app.command()
@@ -191,6 +197,8 @@ def run(
     augment: Optional[str] = AugOpt, augment_strength: Optional[float] = AugStrOpt,
     mixup: Optional[float] = MixupOpt, cutmix: Optional[float] = CutmixOpt,
     device: Optional[str] = DeviceOpt,
+    nproc: int = _opt(1, "--nproc", help="Processes for one DistributedDataParallel run (gloo on "
+                      "the CPU, NCCL on CUDA), each on its shard of every batch."),
     config: Optional[Path] = ConfigOpt, out: Path = OutOpt, name: Optional[str] = NameOpt,
     quiet: bool = QuietOpt,
 ) -> None:
@@ -203,6 +211,7 @@ def run(
     from reglab.lab.runner import Job
     from reglab.lab.spec import RunSpec
 
+    check_int("run", "nproc", nproc, 1)
     cfg = _load_config(config)
     flags = _flag_values(data=data, target=target, model=model, hidden=hidden,
                          activation=activation, optimizer=optimizer, lr=lr, epochs=epochs,
@@ -219,7 +228,7 @@ def run(
     digest = hashlib.sha1(spec.to_json().encode()).hexdigest()[:8]
     name = name or f"run-{_stem(spec.data)}-{digest}"
     _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
-                    meta={"command": "run", "argv": sys.argv[1:]}, single=True)
+                    meta={"command": "run", "argv": sys.argv[1:]}, single=True, nproc=nproc)
 
 
 @app.command("runs")
@@ -267,6 +276,22 @@ def check_augment(
 
 
 # -- shared machinery ----------------------------------------------------------------------------
+def _check_labels_once(store, jobs, ds, quiet: bool) -> None:
+    """Store the label-safety check of the experiment's augmentation (for the report's
+    diagnosis), once per experiment: the seed's pitfall 'unsuitable augmentation'."""
+    spec = next((j.spec for j in jobs if j.spec.augment), None)
+    if spec is None or "label_check" in store.meta():
+        return
+    from reglab import augment as A
+    if not quiet:
+        from reglab.lab import display
+        display.err_console().print("[dim]checking that the augmentation keeps labels...[/dim]")
+    pipeline = A.from_names(list(spec.augment), ds.kind, seed=spec.seed,
+                            strength=spec.augment_strength)
+    store.update_meta(label_check=A.check_labels(ds, pipeline, seed=spec.seed).to_dict())
+
+
+
 def _check_section(section: dict) -> None:
     for key in section:
         if key not in ("arms", "seeds"):
@@ -305,12 +330,14 @@ def _preflight(jobs, ds) -> None:
 
 
 def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
-                    meta: dict, single: bool = False) -> None:
+                    meta: dict, single: bool = False, engine: str = "sequential",
+                    nproc: int = 1, report: bool = False) -> None:
     from reglab.lab import display
-    from reglab.lab.runner import execute
+    from reglab.lab.engine import execute
     from reglab.lab.store import FINISHED, Store
+    from reglab.report.report import dataset_meta
 
-    with Store.open(out, name, meta=meta) as store:
+    with Store.open(out, name, meta={**meta, "data": dataset_meta(ds)}) as store:
         store.add_runs((job.run_id, job.arm, job.spec.seed, job.spec.to_json()) for job in jobs)
         todo = [j for j in jobs if store.status(j.run_id) not in FINISHED]
         skipped = len(jobs) - len(todo)
@@ -325,7 +352,12 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
                         else display.RunProgress(len(jobs), skipped, jobs[0].spec.epochs))
         try:
             with progress if progress is not None else display.nullcontext():
-                outcome = execute(store, todo, workers=workers, progress=progress)
+                if nproc > 1 and todo:
+                    from reglab.lab import distributed
+                    outcome = distributed.execute(store, todo[0], nproc, progress)
+                else:
+                    outcome = execute(store, todo, workers=workers, progress=progress,
+                                      engine=engine)
         except KeyboardInterrupt:
             sys.stderr.write(f"reglab: interrupted: running runs marked 'interrupted' in "
                              f"{store.root}; rerun the same command to resume.\n")
@@ -336,6 +368,13 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
                                  store.root)
         else:
             display.print_comparison(console, runs, title=title, data=ds, root=store.root)
+        if report:
+            _check_labels_once(store, jobs, ds, quiet)
+    if report:
+        from reglab.report.report import build_report
+        html, _ = build_report(store.root)
+        if not quiet:
+            console.print(f"report: {html}")
     if outcome.failed:
         first = next(iter(outcome.failed.items()))
         raise RunFailed(f"{len(outcome.failed)} run(s) failed; first: {first[0]}: {first[1]}")

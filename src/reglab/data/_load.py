@@ -104,7 +104,7 @@ def load(name_or_path: str | os.PathLike, seed: int = 0, val_fraction: float = 0
         **options: ``standardize=True``; ``shuffle=True`` (False takes contiguous blocks in
             file order, unstratified: only to demonstrate the no-shuffle pitfall); per source:
             CSV ``target`` (required), ``delimiter=","``; folder ``size=(32, 32)`` (H, W),
-            ``grayscale=False``; sparse ``n_samples=600``, ``n_features=1000``,
+            ``grayscale=False``; sparse ``n_samples=1500``, ``n_features=1000``,
             ``n_informative=20``, ``n_classes=2``, ``data_seed=0``.
 
     Raises:

@@ -213,7 +213,11 @@ def _run_tasks(tasks: list[Task], specs, data, workers: int,
         try:
             for task in tasks:
                 on_start(task)
-                on_done(task, run_task(task, specs, data, on_epoch))
+                try:
+                    res = run_task(task, specs, data, on_epoch)
+                except Exception as err:  # noqa: BLE001 - one task's failure ends only its runs
+                    res = [{"error": f"{type(err).__name__}: {err}"}] * len(task.indices)
+                on_done(task, res)
         finally:
             torch.set_num_threads(threads)
         return

@@ -116,6 +116,18 @@ class Store:
                          (name, time.time(), json.dumps(dict(meta or {}), sort_keys=True)))
         return store
 
+    def meta(self) -> dict[str, Any]:
+        """The experiment's metadata (command line, data description, label check...)."""
+        row = self.conn.execute("SELECT meta FROM experiment").fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def update_meta(self, **items: Any) -> None:
+        """Add or replace metadata keys, in one transaction."""
+        with self._tx():
+            meta = {**self.meta(), **items}
+            self.conn.execute("UPDATE experiment SET meta=?",
+                              (json.dumps(meta, sort_keys=True),))
+
     @staticmethod
     def read_only(out: str | Path, name: str) -> sqlite3.Connection:
         """A read-only connection (no lock), for listing and reports."""
