@@ -1,7 +1,7 @@
 """Crashes and kills (issue 8): SIGKILL in the middle of a run, two processes on one
 experiment, and a diverging run inside a comparison.
 
-What is guaranteed (docs/guarantees.md):
+What is guaranteed (the README, "What reglab guarantees"):
 
 - After a SIGKILL at any moment the store passes ``PRAGMA integrity_check`` (SQLite WAL, every
   write one transaction); every finished run keeps its rows, timestamps and weight file and is

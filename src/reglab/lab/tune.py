@@ -544,17 +544,18 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
 
 def _retrain(best: RunSpec, base: RunSpec, seeds: int, out, name: str, workers, progress,
              url: str) -> list[dict]:
-    """Best and ``none`` with seeds 0..S-1, stored in ``out/name`` like a compare."""
-    from reglab.lab.runner import Job, execute
+    """Best and ``none`` with seeds 0..S-1, stored in ``out/name`` like a compare (with the
+    vectorized engine where the runs share a model shape, as compare does)."""
+    from reglab.lab.engine import execute
+    from reglab.lab.runner import Job
     from reglab.lab.store import FINISHED, Store
     jobs = [Job(f"tuned-s{s}", "tuned", best.replace(seed=s)) for s in range(seeds)]
     jobs = [Job(f"none-s{s}", "none", plain(base).replace(seed=s)) for s in range(seeds)] + jobs
     meta = {"command": "tune", "storage": redact(url), "best": best.to_dict()}
     with Store.open(out, name, meta=meta) as store:
-        for i, job in enumerate(jobs):
-            store.add_run(job.run_id, job.arm, job.spec.seed, job.spec.to_json(), position=i)
+        store.add_runs((job.run_id, job.arm, job.spec.seed, job.spec.to_json()) for job in jobs)
         todo = [j for j in jobs if store.status(j.run_id) not in FINISHED]
-        execute(store, todo, workers=workers, progress=progress)
+        execute(store, todo, workers=workers, progress=progress, engine="auto")
         return store.runs()
 
 

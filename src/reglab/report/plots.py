@@ -92,7 +92,8 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         _log_if_wide(ax, cur)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # an arm whose runs all failed has no curves
+            ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.suptitle("Learning curves: mean over seeds, band = min-max", y=1.0)
     fig.tight_layout()
