@@ -1,8 +1,9 @@
 """Run every benchmark in one session and rewrite bench/RESULTS.md as one consistent table.
 
 Each script has ``main(argv)`` and writes its own markdown section with ``--markdown PATH``;
-this script runs them one after another (never in parallel: they time things) and joins the
-sections under a header that records the machine and versions.
+this script runs each in a fresh interpreter (so one benchmark's threads, caches and worker
+processes cannot slow the next), one after another (never in parallel: they time things), and
+joins the sections under a header that records the machine and versions.
 
     make bench        # or: .venv/bin/python bench/run_all.py [--only penalty_overhead ...]
 """
@@ -11,17 +12,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import os
 import pathlib
 import platform
+import subprocess
 import sys
 import tempfile
 
 import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
-SCRIPTS = ["penalty_overhead", "augment_throughput", "sweep", "trainer_overhead", "compare_wall"]
+SCRIPTS = ["penalty_overhead", "augment_throughput", "sweep", "trainer_overhead", "compare_wall",
+           "tune_mnist1d"]
 
 
 def header() -> str:
@@ -38,11 +40,10 @@ def header() -> str:
 
 
 def run_one(name: str, out: pathlib.Path) -> str:
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     md = out / f"{name}.md"
-    module.main(["--markdown", str(md)])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, str(HERE / f"{name}.py"), "--markdown", str(md)],
+                   env=env, check=True)
     return md.read_text()
 
 

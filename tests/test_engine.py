@@ -245,3 +245,34 @@ def test_unknown_engine_is_an_error_naming_it():
     from reglab import InvalidParameterError
     with pytest.raises(InvalidParameterError, match="'engine' parameter of train_many"):
         engine.train_many([BASE], tiny(), engine="turbo")
+
+
+def test_busy_cores_counts_other_processes_but_not_this_one():
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from reglab.lab import runner
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat: the load-average fallback is used")
+    # this process spinning (a thread) is not "another process keeping a core busy"
+    stop = threading.Event()
+    spinner = threading.Thread(target=lambda: [None for _ in iter(stop.is_set, True)])
+    spinner.start()
+    try:
+        own = runner.busy_cores(0.3)
+    finally:
+        stop.set()
+        spinner.join()
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # let it start
+        other = runner.busy_cores(0.3)
+        free = runner.free_cores()
+    finally:
+        hog.kill()
+        hog.wait()
+    assert own < other - 0.5, (own, other)  # the hog is ~1 core; tolerance for other load
+    assert other >= 0.7
+    assert free <= max(1, runner.usable_cores() - 1)

@@ -37,6 +37,7 @@ import torch
 
 from reglab._validation import check_choice
 from reglab.lab.loop import RunResult, resolve_device
+from reglab.lab.runner import free_cores, usable_cores
 
 __all__ = ["train_many", "execute", "group_key", "free_cores", "plan", "Task", "ENGINES"]
 
@@ -44,23 +45,6 @@ ENGINES = ("auto", "vectorized", "sequential")
 STACKABLE = ("linear", "mlp")
 MEMORY_FRACTION = 0.5  # of the available memory, shared by the workers
 DATA_CACHE = 16  # data splits kept per process (one per seed in a sweep)
-
-
-def free_cores() -> int:
-    """Cores this process may use minus those other processes keep busy (1-min load).
-
-    free = |affinity| - int(load1 + 0.25), at least 1. The load average is cheap and lags,
-    so a core counts as busy once about three quarters of it has been used for a while.
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        cores = os.cpu_count() or 1
-    try:
-        busy = int(os.getloadavg()[0] + 0.25)
-    except OSError:
-        busy = 0
-    return max(1, cores - busy)
 
 
 def group_key(spec, data) -> tuple | None:
@@ -272,7 +256,8 @@ def _workers(workers: int | None, specs) -> int:
     else ``workers`` or one per free core."""
     if any(resolve_device(s.device).type != "cpu" for s in specs):
         return 1
-    return max(1, free_cores() if workers is None else int(workers))
+    # never more one-thread workers than cores, even when asked for more
+    return max(1, min(free_cores() if workers is None else int(workers), usable_cores()))
 
 
 def _datasets(specs, data) -> list[Any]:

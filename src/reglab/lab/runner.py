@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import time
 import queue as queue_mod
 import signal
 import traceback
@@ -48,13 +49,56 @@ class Outcome:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def default_workers(n_runs: int) -> int:
-    """One worker per core this process may use, at most one per run."""
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask)."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, n_runs))
+        return os.cpu_count() or 1
+
+
+def _busy_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+def busy_cores(window: float = 0.2) -> float:
+    """Cores kept busy by *other* processes, measured over ``window`` seconds.
+
+    The machine's busy CPU time over the window (/proc/stat) minus this process's own, so
+    that the caller does not count itself (the 1-minute load average does, and lags). Falls
+    back to the load average where /proc/stat is missing.
+    """
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        b0, _ = _busy_ticks()
+        own0, t0 = sum(os.times()[:2]), time.monotonic()
+        time.sleep(window)
+        b1, _ = _busy_ticks()
+        own1, t1 = sum(os.times()[:2]), time.monotonic()
+        return max(0.0, ((b1 - b0) / tick - (own1 - own0)) / (t1 - t0))
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except OSError:
+            return 0.0
+
+
+def free_cores() -> int:
+    """Usable cores minus those other processes keep busy (a core half used counts as busy).
+
+    Small models slow down by 100x when OpenMP threads fight over a core, so workers (one
+    thread each) are never more than the free cores.
+    """
+    return max(1, usable_cores() - int(busy_cores() + 0.5))
+
+
+def default_workers(n_runs: int) -> int:
+    """One worker per free core (one thread each), at most one per run."""
+    return max(1, min(free_cores(), n_runs))
 
 
 _DATA_CACHE: dict[tuple, Any] = {}
@@ -110,7 +154,8 @@ def execute(store, jobs: list[Job], workers: int | None = None, progress=None) -
             and ``finish(run_id, status)`` (or None).
     """
     outcome = Outcome()
-    workers = default_workers(len(jobs)) if workers is None else max(1, min(workers, len(jobs)))
+    workers = (default_workers(len(jobs)) if workers is None
+               else max(1, min(workers, len(jobs), usable_cores())))
     if not jobs:
         return outcome
     try:
