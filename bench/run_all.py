@@ -47,9 +47,21 @@ def run_one(name: str, out: pathlib.Path) -> str:
     return md.read_text()
 
 
+def merge(previous: str, fresh: dict[str, str]) -> list[str]:
+    """The sections of ``previous`` (each starts with "## ... (bench/NAME.py)") in SCRIPTS
+    order, with those in ``fresh`` replaced."""
+    old = {}
+    for chunk in previous.split("\n## ")[1:]:
+        for name in SCRIPTS:
+            if f"(bench/{name}.py)" in chunk.splitlines()[0]:
+                old[name] = "## " + chunk
+    return [fresh.get(name, old.get(name)) for name in SCRIPTS if name in fresh or name in old]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", nargs="*", choices=SCRIPTS, help="run only these benchmarks")
+    ap.add_argument("--only", nargs="*", choices=SCRIPTS,
+                    help="run only these benchmarks and replace their sections in --output")
     ap.add_argument("--output", default=str(HERE / "RESULTS.md"))
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -59,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {name}", flush=True)
             sections.append(run_one(name, pathlib.Path(tmp)))
     target = pathlib.Path(args.output)
+    if args.only and target.exists():  # rerun some: replace their sections, keep the others
+        sections = merge(target.read_text(), dict(zip(args.only, sections)))
     tmp_target = target.with_suffix(".tmp")
     tmp_target.write_text(header() + "\n\n".join(s.strip() + "\n" for s in sections))
     os.replace(tmp_target, target)
