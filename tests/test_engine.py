@@ -276,3 +276,22 @@ def test_busy_cores_counts_other_processes_but_not_this_one():
     assert own < other - 0.5, (own, other)  # the hog is ~1 core; tolerance for other load
     assert other >= 0.7
     assert free <= max(1, runner.usable_cores() - 1)
+
+
+def test_auto_workers_start_processes_only_when_the_work_outweighs_their_start():
+    from reglab.lab.spec import RunSpec
+
+    class Data:  # only what the estimate reads
+        input_shape, num_classes = (1, 8, 8), 10
+        train, val = range(1000), range(200)
+
+    tiny = [RunSpec(hidden=(32, 32), epochs=3)] * 8
+    big = [RunSpec(hidden=(256, 256), epochs=60)] * 21
+    # 6 * params * rows * epochs / rate, by hand for the tiny sweep
+    params = 65 * 32 + 33 * 32 + 33 * 10
+    assert engine.estimated_seconds(tiny, [Data()] * 8) == pytest.approx(
+        8 * 6 * params * 1200 * 3 / engine.SMALL_MODEL_FLOPS)
+    assert engine._worth_processes(2, tiny, [Data()] * 8) == 1
+    assert engine._worth_processes(2, big, [Data()] * 21) == 2
+    assert engine._worth_processes(2, [RunSpec(model="cnn")], [Data()]) == 2  # unknown: inf
+    assert engine._worth_processes(1, big, [Data()] * 21) == 1

@@ -82,6 +82,37 @@ def member_bytes(spec, data) -> int:
     return 4 * (6 * params + rows * sum(sizes))
 
 
+# Starting a worker process (a fresh interpreter importing torch and reglab) costs about this
+# many seconds here; the work per process must outweigh it.
+SPAWN_SECONDS = 3.0
+# A conservative training rate of small stacked MLPs on one core (the sweep benchmark measured
+# 7 to 37 GFLOP/s): it only decides whether worker processes pay for their start.
+SMALL_MODEL_FLOPS = 1e10
+
+
+def estimated_seconds(specs, datasets) -> float:
+    """Rough one-core training time of the runs: 6 x parameters x rows x epochs / rate
+    (inf for models this estimate does not cover, e.g. CNNs)."""
+    total = 0.0
+    for spec, data in zip(specs, datasets):
+        if spec.model not in ("mlp", "linear"):
+            return math.inf
+        sizes = [math.prod(data.input_shape), *(spec.hidden if spec.model == "mlp" else ()),
+                 data.num_classes]
+        params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+        total += 6 * params * (len(data.train) + len(data.val)) * spec.epochs
+    return total / SMALL_MODEL_FLOPS
+
+
+def _worth_processes(procs: int, specs, datasets) -> int:
+    """``procs``, or 1 when the work is too small for worker processes to pay for their start
+    (the processes finish after ``SPAWN_SECONDS + work / procs``, this one after ``work``)."""
+    if procs <= 1:
+        return 1
+    work = estimated_seconds(specs, datasets)
+    return procs if math.isinf(work) or SPAWN_SECONDS + work / procs < work else 1
+
+
 def _memory_budget(device: torch.device, workers: int) -> int:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
@@ -285,6 +316,8 @@ def train_many(specs: Sequence[Any], data: Any = None, workers: int | None = Non
     specs = list(specs)
     datasets = _datasets(specs, data)
     procs = _workers(workers, specs)
+    if workers is None:  # auto: processes only where they pay
+        procs = _worth_processes(procs, specs, datasets)
     tasks = (plan(specs, datasets, procs) if engine != "sequential"
              else [Task((i,), False) for i in range(len(specs))])
     out: list[Any] = [None] * len(specs)
@@ -325,6 +358,8 @@ def execute(store, jobs: Sequence[Any], workers: int | None = None, progress=Non
     specs = [j.spec for j in jobs]
     datasets = _datasets(specs, None)
     procs = _workers(workers, specs)
+    if workers is None:  # auto: processes only where they pay
+        procs = _worth_processes(procs, specs, datasets)
     tasks = plan(specs, datasets, procs)
     if engine == "auto" and not any(t.stacked for t in tasks):
         return runner.execute(store, jobs, workers=workers, progress=progress)
