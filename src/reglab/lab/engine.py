@@ -85,9 +85,11 @@ def member_bytes(spec, data) -> int:
 # Starting a worker process (a fresh interpreter importing torch and reglab) costs about this
 # many seconds here; the work per process must outweigh it.
 SPAWN_SECONDS = 3.0
-# A conservative training rate of small stacked MLPs on one core (the sweep benchmark measured
-# 7 to 37 GFLOP/s): it only decides whether worker processes pay for their start.
-SMALL_MODEL_FLOPS = 1e10
+# The training rate of stacked MLPs on one core here: bench/sweep.py measured 7 GFLOP/s at
+# H = 32 rising to 26-37 at H >= 128, where the choice matters. It only decides whether
+# worker processes pay for their start, and 30 GFLOP/s put that break-even where the
+# benchmark found it (in-process up to H = 256 x 3 epochs, processes beyond).
+SMALL_MODEL_FLOPS = 3e10
 
 
 def estimated_seconds(specs, datasets) -> float:
