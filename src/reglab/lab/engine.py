@@ -82,9 +82,10 @@ def member_bytes(spec, data) -> int:
     return 4 * (6 * params + rows * sum(sizes))
 
 
-# Starting a worker process (a fresh interpreter importing torch and reglab) costs about this
-# many seconds here; the work per process must outweigh it.
-SPAWN_SECONDS = 3.0
+# Starting worker processes (fresh interpreters importing torch and reglab) cost 3 to 4 s here
+# (bench/sweep.py: two workers never beat one process on less than ~6 s of work); the work per
+# process must outweigh it.
+SPAWN_SECONDS = 4.0
 # The training rate of stacked MLPs on one core here: bench/sweep.py measured 7 GFLOP/s at
 # H = 32 rising to 26-37 at H >= 128, where the choice matters. It only decides whether
 # worker processes pay for their start, and 30 GFLOP/s put that break-even where the
@@ -317,8 +318,10 @@ def train_many(specs: Sequence[Any], data: Any = None, workers: int | None = Non
     engine = check_choice("train_many", "engine", engine, ENGINES)
     specs = list(specs)
     datasets = _datasets(specs, data)
-    procs = _workers(workers, specs)
-    if workers is None:  # auto: processes only where they pay
+    # auto: processes only where they pay, and the free-core probe (0.2 s) only then
+    worth = workers is not None or _worth_processes(usable_cores(), specs, datasets) > 1
+    procs = _workers(workers, specs) if worth else 1
+    if workers is None:
         procs = _worth_processes(procs, specs, datasets)
     tasks = (plan(specs, datasets, procs) if engine != "sequential"
              else [Task((i,), False) for i in range(len(specs))])
@@ -359,8 +362,10 @@ def execute(store, jobs: Sequence[Any], workers: int | None = None, progress=Non
         return runner.execute(store, jobs, workers=workers, progress=progress)
     specs = [j.spec for j in jobs]
     datasets = _datasets(specs, None)
-    procs = _workers(workers, specs)
-    if workers is None:  # auto: processes only where they pay
+    # auto: processes only where they pay, and the free-core probe (0.2 s) only then
+    worth = workers is not None or _worth_processes(usable_cores(), specs, datasets) > 1
+    procs = _workers(workers, specs) if worth else 1
+    if workers is None:
         procs = _worth_processes(procs, specs, datasets)
     tasks = plan(specs, datasets, procs)
     if engine == "auto" and not any(t.stacked for t in tasks):
