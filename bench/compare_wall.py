@@ -1,7 +1,7 @@
 """Wall time of the default ``reglab compare`` (digits, 7 arms x 3 seeds) with each engine.
 
 The plan is the CLI's default one (``make_plan`` with the image defaults: MLP 256-256, Adam,
-60 epochs, batch 64, every arm), written to a fresh store and run with
+40 epochs, batch 64, every arm), written to a fresh store and run with
 ``reglab.lab.engine.execute(engine=...)``: "sequential" is the lab's runner (one
 ``loop.fit`` per run, one worker per core), "vectorized" stacks the runs (one worker per
 free core), "auto" is what ``compare`` uses by default once it calls the engine. The time
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engines", nargs="+", default=["auto", "vectorized", "sequential"])
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=None, help="override the default 60 epochs")
+    ap.add_argument("--epochs", type=int, default=None, help="override the default epochs (digits: 40)")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args(argv)
     from reglab.lab.engine import free_cores
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         head = ["## `reglab compare` wall time (bench/compare_wall.py)", "",
                 f"digits, 7 arms x {args.seeds} seeds, "
-                f"{args.epochs or 'the default 60'} epochs, MLP 256-256, Adam, batch 64; "
+                f"{args.epochs or 'the default 40'} epochs, MLP 256-256, Adam, batch 64; "
                 f"{cores} cores, {free_cores()} free at the end of the run. "
                 + ("" if with_cli else "The CLI has no --engine flag yet: API timings only."),
                 "", f"- machine: {platform.machine()} {platform.processor() or 'cpu'}, "
