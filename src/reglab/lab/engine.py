@@ -23,11 +23,7 @@ Example::
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
-import multiprocessing as mp
-import os
-import signal
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +33,8 @@ import torch
 
 from reglab._validation import check_choice
 from reglab.lab.loop import RunResult, resolve_device
-from reglab.lab.runner import free_cores, usable_cores
+from reglab.lab import runner
+from reglab.lab.runner import free_cores, run_pool, usable_cores
 
 __all__ = ["train_many", "execute", "group_key", "free_cores", "plan", "Task", "ENGINES"]
 
@@ -205,21 +202,12 @@ def run_task(task: Task, specs: Sequence[Any], data: Any,
         return [error] * len(task.indices)
 
 
-_QUEUE: Any = None
-
-
-def _worker_init(queue) -> None:
-    global _QUEUE
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what Ctrl-C does
-    os.environ["OMP_NUM_THREADS"] = "1"
-    torch.set_num_threads(1)
-    _QUEUE = queue
-
-
 def _worker_run(task: Task, specs: Sequence[Any], data: Any) -> list[Any]:
+    queue = runner._MESSAGES  # set by runner._worker_init in this worker
+
     def report(i: int, epoch: int, row: dict) -> None:
-        _QUEUE.put((i, epoch, row))
-    return run_task(task, specs, data, report if _QUEUE is not None else None)
+        queue.put((i, epoch, row))
+    return run_task(task, specs, data, report if queue is not None else None)
 
 
 def _run_tasks(tasks: list[Task], specs, data, workers: int,
@@ -239,50 +227,8 @@ def _run_tasks(tasks: list[Task], specs, data, workers: int,
         finally:
             torch.set_num_threads(threads)
         return
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    old_omp = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"  # read by the children's OpenMP runtime at start-up
-    pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
-                                  initargs=(queue,))
-    todo, running = list(reversed(tasks)), {}
-    try:
-        while todo or running:
-            while todo and len(running) < workers:
-                task = todo.pop()
-                on_start(task)
-                running[pool.submit(_worker_run, task, specs, data)] = task
-            finished, _ = cf.wait(running, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-            _drain(queue, on_epoch)
-            for fut in finished:
-                task = running.pop(fut)
-                try:
-                    res = fut.result()
-                except Exception as err:  # noqa: BLE001 - a worker died (killed, OOM)
-                    res = [{"error": f"{type(err).__name__}: {err}"}] * len(task.indices)
-                on_done(task, res)
-        _drain(queue, on_epoch)
-    except BaseException:
-        from reglab.lab.runner import _kill
-        _kill(pool)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        if old_omp is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = old_omp
-
-
-def _drain(queue, on_epoch) -> None:
-    import queue as queue_mod
-    while True:
-        try:
-            msg = queue.get_nowait()
-        except (queue_mod.Empty, OSError, ValueError):
-            return
-        if on_epoch is not None:
-            on_epoch(*msg)
+    run_pool(tasks, lambda task: (_worker_run, task, specs, data), workers, on_start, on_epoch,
+             on_done, lambda task, error: [{"error": error}] * len(task.indices))
 
 
 def _workers(workers: int | None, specs) -> int:
@@ -355,7 +301,6 @@ def execute(store, jobs: Sequence[Any], workers: int | None = None, progress=Non
     Returns:
         The runner's Outcome (run ids per status, failures with their error).
     """
-    from reglab.lab import runner
     engine = check_choice("compare", "engine", engine, ENGINES)
     jobs = list(jobs)
     if engine == "sequential" or not jobs:

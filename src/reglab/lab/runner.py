@@ -102,7 +102,7 @@ def default_workers(n_runs: int) -> int:
 
 
 _DATA_CACHE: dict[tuple, Any] = {}
-_PROGRESS: Any = None
+_MESSAGES: Any = None  # in a worker: the queue its epoch messages go to
 
 
 def load_data(spec) -> Any:
@@ -127,19 +127,20 @@ def run_job(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> di
             "final": result.final, "state": result.state}
 
 
-def _worker_init(progress) -> None:
-    global _PROGRESS
+def _worker_init(messages) -> None:
+    """Initializer of every lab worker process (runner and engine): one thread, no Ctrl-C."""
+    global _MESSAGES
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides what Ctrl-C does
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
     torch.set_num_threads(1)
-    _PROGRESS = progress
+    _MESSAGES = messages
 
 
 def _worker_run(job: Job) -> dict[str, Any]:
     def report(epoch: int, row: dict) -> None:
-        if _PROGRESS is not None:
-            _PROGRESS.put((job.run_id, epoch, row.get("val_acc"), row.get("val_loss")))
+        if _MESSAGES is not None:
+            _MESSAGES.put((job.run_id, epoch, row.get("val_acc"), row.get("val_loss")))
     return run_job(job, report)
 
 
@@ -206,32 +207,51 @@ def _execute_here(store, jobs: list[Job], outcome: Outcome, progress) -> None:
 
 
 def _execute_pool(store, jobs: list[Job], workers: int, outcome: Outcome, progress) -> None:
+    def start(job: Job) -> None:
+        store.start_run(job.run_id)
+        if progress is not None:
+            progress.start(job.run_id)
+
+    run_pool(jobs, lambda job: (_worker_run, job), workers, start,
+             None if progress is None else progress.epoch,
+             lambda job, res: _record(store, job, res, outcome, progress),
+             lambda job, error: {"error": error})
+
+
+def run_pool(items: list, call: Callable[[Any], tuple], workers: int,
+             on_start: Callable[[Any], None], on_message: Callable[..., None] | None,
+             on_done: Callable[[Any, Any], None], on_crash: Callable[[Any, str], Any]) -> None:
+    """Run ``call(item) = (fn, *args)`` for each item in ``workers`` spawned one-thread
+    processes, never more in flight than workers.
+
+    ``on_start(item)`` before submitting; ``on_message(*msg)`` for each message a worker puts
+    on its queue (``_MESSAGES``); ``on_done(item, result)`` as results arrive, where a worker
+    that died (killed, OOM) gives ``on_crash(item, "Type: message")`` as its result. On any
+    exception here (Ctrl-C included) the workers are killed and the exception propagates.
+    """
     ctx = mp.get_context("spawn")
     messages = ctx.Queue()
     old_omp = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # read by the children's OpenMP runtime at start-up
     pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
                                   initargs=(messages,))
-    todo = list(reversed(jobs))
-    running: dict[cf.Future, Job] = {}
+    todo, running = list(reversed(items)), {}
     try:
         while todo or running:
-            while todo and len(running) < workers:  # never more in flight than workers
-                job = todo.pop()
-                store.start_run(job.run_id)
-                if progress is not None:
-                    progress.start(job.run_id)
-                running[pool.submit(_worker_run, job)] = job
+            while todo and len(running) < workers:
+                item = todo.pop()
+                on_start(item)
+                running[pool.submit(*call(item))] = item
             finished, _ = cf.wait(running, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-            _drain(messages, progress)
+            drain(messages, on_message)
             for fut in finished:
-                job = running.pop(fut)
+                item = running.pop(fut)
                 try:
                     res = fut.result()
                 except Exception as err:  # noqa: BLE001 - a worker died (e.g. killed, OOM)
-                    res = {"error": f"{type(err).__name__}: {err}"}
-                _record(store, job, res, outcome, progress)
-        _drain(messages, progress)
+                    res = on_crash(item, f"{type(err).__name__}: {err}")
+                on_done(item, res)
+        drain(messages, on_message)
     except BaseException:
         _kill(pool)
         raise
@@ -243,14 +263,15 @@ def _execute_pool(store, jobs: list[Job], workers: int, outcome: Outcome, progre
             os.environ["OMP_NUM_THREADS"] = old_omp
 
 
-def _drain(messages, progress) -> None:
+def drain(messages, on_message: Callable[..., None] | None) -> None:
+    """Hand every message waiting on ``messages`` to ``on_message`` (dropped if None)."""
     while True:
         try:
             msg = messages.get_nowait()
         except (queue_mod.Empty, OSError, ValueError):
             return
-        if progress is not None:
-            progress.epoch(*msg)
+        if on_message is not None:
+            on_message(*msg)
 
 
 def _kill(pool: cf.ProcessPoolExecutor) -> None:
