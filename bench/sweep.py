@@ -142,7 +142,7 @@ def step_bmm_vs_vmap(hs: list[int], k: int = 32, steps: int = 20) -> list[str]:
         models = [nn.Sequential(nn.Linear(64, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
                                 nn.Linear(h, 10)) for _ in range(k)]
         x, y = torch.randn(k, BATCH, 64), torch.randint(0, 10, (k, BATCH))
-        from reglab.lab.engine_stack import StackedMLP
+        from reglab.train.stacked_ops import StackedMLP
         stack = StackedMLP.from_models(models, "relu")
 
         def bmm_step():

@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 
 import reglab as rl
-from reglab.lab.loop import evaluate, make_optimizer, train_one_epoch, weight_stats
-from reglab.lab.models import build_model
+from reglab.train.sequential import evaluate, make_optimizer, train_one_epoch, weight_stats
+from reglab.train.models import build_model
 from reglab.lab.spec import RunSpec
 
 SPEC = RunSpec(data="digits", hidden=(256, 256), optimizer="adam", lr=1e-3, batch_size=64)

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from reglab.lab.distributed import fit_distributed
-from reglab.lab.loop import fit
+from reglab.train.ddp import fit_distributed
+from reglab.train.sequential import fit
 from reglab.lab.spec import RunSpec
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -1,6 +1,6 @@
 """The sweep engine reproduces the sequential loop member by member, and runs sweeps safely.
 
-Reference: ``reglab.lab.loop.fit`` on the same spec and data. In float64 the stacked
+Reference: ``reglab.train.sequential.fit`` on the same spec and data. In float64 the stacked
 arithmetic (batched matmuls, per-member optimizer math) differs from the sequential one
 only by rounding, so per-epoch losses agree to 1e-9 relative; in float32 to 1e-4. Dropout
 masks and augmentation draws come from the same streams on the CPU, so those arms are
@@ -17,9 +17,9 @@ import torch
 
 from lab_tiny import tiny
 from reglab.lab import engine
-from reglab.lab.engine_stack import StackedAdam, StackedSGD
-from reglab.lab.engine_train import train_chunk
-from reglab.lab.loop import fit
+from reglab.train.stacked_ops import StackedAdam, StackedSGD
+from reglab.train.stacked import train_chunk
+from reglab.train.sequential import fit
 from reglab.lab.spec import RunSpec
 
 BASE = RunSpec(data="tiny", model="mlp", hidden=(12, 10), optimizer="adam", lr=1e-2,

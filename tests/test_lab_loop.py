@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from lab_tiny import tiny
-from reglab.lab.loop import evaluate, fit, train_one_epoch
-from reglab.lab.models import build_model
+from reglab.train.sequential import evaluate, fit, train_one_epoch
+from reglab.train.models import build_model
 from reglab.lab.spec import RunSpec
 
 EPOCH_KEYS = {"data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity",

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from reglab import InvalidParameterError
-from reglab.lab.models import build_model
+from reglab.train.models import build_model
 from reglab.lab.spec import RunSpec
 
 SHAPES = {"image": (1, 8, 8), "signal": (1, 40), "tabular": (13,)}

@@ -175,7 +175,7 @@ def test_tune_scores_on_validation_resumes_exports_and_compares(tmp_path):
     import reglab.data
     from reglab.lab.arms import OVERRIDABLE
     from reglab.lab.compare import make_plan, summarize_arms
-    from reglab.lab.loop import fit
+    from reglab.train.sequential import fit
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     res = T.tune(BASE, trials=4, out=tmp_path, name="t", space=TINY_SPACE, seeds=2, workers=1)
     assert res.ran == 4 and len(T.counted_trials(res.study)) == 4

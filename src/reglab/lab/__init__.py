@@ -7,8 +7,7 @@ Example::
     result = fit(RunSpec(data="digits", epochs=5, l2=1e-4), rl.data.load("digits"))
 """
 
-from reglab.lab.loop import RunResult, evaluate, fit, train_one_epoch
-from reglab.lab.models import build_model
+from reglab.train import RunResult, build_model, evaluate, fit, train_one_epoch
 from reglab.lab.spec import RunSpec, load_toml
 from reglab.lab.stats import paired_difference, summarize, verdict
 from reglab.lab.store import Store

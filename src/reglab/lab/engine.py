@@ -4,7 +4,7 @@ An ablation or a sweep is dozens of small models that differ only in regularizat
 seed. One after another, each small step is mostly Python and dispatch overhead; stacked
 (K members' weights as (K, out, in), one ``baddbmm`` per layer, see ``engine_stack.py``)
 the same overhead is paid once for all K. Each member is still exactly the run
-:func:`reglab.lab.loop.fit` would train for its spec: same initial weights, same batch
+:func:`reglab.train.sequential.fit` would train for its spec: same initial weights, same batch
 order, same dropout masks (on the CPU), same augmentation draws, its own strengths,
 learning rate and early stopping (``engine_train.py``; ``tests/test_engine.py`` checks the
 trajectories against the sequential loop for every arm).
@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from reglab._validation import check_choice
-from reglab.lab.loop import RunResult, resolve_device
+from reglab.train.sequential import RunResult, resolve_device
 from reglab.lab import runner
 from reglab.lab.runner import free_cores, run_pool, usable_cores
 
@@ -70,7 +70,7 @@ class Task:
 def member_bytes(spec, data) -> int:
     """Rough memory one stack member needs: weights, grads, optimizer state, best copy,
     activations of a training batch and of an evaluation batch (float32)."""
-    from reglab.lab.engine_train import EVAL_BATCH
+    from reglab.train.stacked import EVAL_BATCH
     n_in = math.prod(data.input_shape)
     widths = list(spec.hidden) if spec.model == "mlp" else []
     sizes = [n_in, *widths, data.num_classes]
@@ -185,8 +185,8 @@ def run_task(task: Task, specs: Sequence[Any], data: Any,
         data: a Dataset for every spec, or None to load each spec's own split.
         on_epoch: ``(index, epoch, metrics)`` after each member's epoch.
     """
-    from reglab.lab.engine_train import train_chunk
-    from reglab.lab.loop import fit
+    from reglab.train.stacked import train_chunk
+    from reglab.train.sequential import fit
     chosen = [specs[i] for i in task.indices]
     try:
         datasets = [data if data is not None else load_data(s) for s in chosen]
@@ -258,7 +258,7 @@ def train_many(specs: Sequence[Any], data: Any = None, workers: int | None = Non
         engine: "auto" / "vectorized" (stack what can be stacked) or "sequential" (fit).
 
     Returns:
-        One :class:`reglab.lab.loop.RunResult` per spec, in order. A run that raises
+        One :class:`reglab.train.sequential.RunResult` per spec, in order. A run that raises
         re-raises here as RuntimeError naming the spec.
     """
     engine = check_choice("train_many", "engine", engine, ENGINES)

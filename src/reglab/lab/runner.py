@@ -118,7 +118,7 @@ def load_data(spec) -> Any:
 
 def run_job(job: Job, on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
     """Train one job; returns a plain dict (status, reason, epochs, final, state) or an error."""
-    from reglab.lab.loop import fit
+    from reglab.train.sequential import fit
     try:
         result = fit(job.spec, load_data(job.spec), on_epoch=on_epoch)
     except Exception as err:  # noqa: BLE001 - one run's failure must not take the others down

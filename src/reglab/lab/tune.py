@@ -1,6 +1,6 @@
 """``reglab tune``: an Optuna study over the regularization space, on one machine or many.
 
-Each trial is one :func:`reglab.lab.loop.fit` run on a configuration drawn by a seeded TPE
+Each trial is one :func:`reglab.train.sequential.fit` run on a configuration drawn by a seeded TPE
 sampler; its per-epoch validation score feeds a median pruner (Optuna's pruning is early
 stopping *across* trials). The objective is the validation score only: the test split is
 hidden from every trial. When the study has its trials, the best configuration is retrained
@@ -340,7 +340,7 @@ def make_objective(base: RunSpec, data, space: Mapping[str, Param], n_trials: in
     live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
     def objective(trial) -> float:
-        from reglab.lab.loop import fit
+        from reglab.train.sequential import fit
         study = trial.study
         ahead = [t for t in study.get_trials(deepcopy=False, states=live)
                  if t.number < trial.number]
@@ -595,7 +595,7 @@ def main(*, data: str | None, trials: int, timeout: float | None, storage: str |
          out: Path = Path("runs"), quiet: bool = False) -> TuneResult:
     """``reglab tune``: build the base from the data's defaults, the config and flags; run."""
     import optuna
-    from reglab.lab import display
+    from reglab.report import console as display
     from reglab.lab.arms import base_changes
     from reglab.lab.spec import load_toml
     cfg = {} if config is None else load_toml(config)

@@ -45,10 +45,10 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from reglab._validation import check_int
-from reglab.lab.loop import (RunResult, attach_updates, evaluate, make_augmentation,
+from reglab.train.sequential import (RunResult, attach_updates, evaluate, make_augmentation,
                              make_early_stopping, make_optimizer, make_penalty, resolve_device,
                              weight_stats)
-from reglab.lab.models import build_model
+from reglab.train.models import build_model
 
 __all__ = ["fit_distributed", "execute", "free_port"]
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reglab._validation import fail
-from reglab.lab.models import build_model
+from reglab.train.models import build_model
 
 __all__ = ["RunResult", "fit", "train_one_epoch", "evaluate", "weight_stats", "resolve_device"]
 

@@ -1,6 +1,6 @@
 """Train one chunk of runs that share a model shape as one stacked model (see engine.py).
 
-Each member reproduces what :func:`reglab.lab.loop.fit` does for its spec:
+Each member reproduces what :func:`reglab.train.sequential.fit` does for its spec:
 
 * initialization: ``torch.manual_seed(seed)`` then ``build_model`` (the same weights);
 * batch order: its own ``torch.Generator().manual_seed(seed)``, one ``randperm`` per epoch;
@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from reglab.lab.engine_stack import StackedMLP, make_stacked_optimizer
-from reglab.lab.loop import (RunResult, _stop_message, make_augmentation, make_early_stopping,
+from reglab.train.stacked_ops import StackedMLP, make_stacked_optimizer
+from reglab.train.sequential import (RunResult, _stop_message, make_augmentation, make_early_stopping,
                              resolve_device)
-from reglab.lab.models import build_model
+from reglab.train.models import build_model
 
 __all__ = ["train_chunk"]
 

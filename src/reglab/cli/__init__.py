@@ -133,7 +133,7 @@ def compare(
     """
     from reglab.lab import arms as arms_mod
     from reglab.lab.compare import make_plan
-    from reglab.lab.loop import make_augmentation
+    from reglab.train.sequential import make_augmentation
     from reglab.lab.spec import RunSpec
 
     from reglab.lab.engine import ENGINES
@@ -234,7 +234,7 @@ def run(
 @app.command("runs")
 def runs_cmd(out: Path = OutOpt) -> None:
     """List the experiments under --out with their runs per status (alias: ls)."""
-    from reglab.lab import display
+    from reglab.report import console as display
     from reglab.lab.store import list_experiments
     display.print_experiments(list_experiments(out), out)
 
@@ -249,7 +249,7 @@ def ls_cmd(out: Path = OutOpt) -> None:
 def datasets() -> None:
     """List the built-in data sets: name, kind and a one-line summary."""
     import reglab.data
-    from reglab.lab import display
+    from reglab.report import console as display
     display.print_datasets(reglab.data.available())
 
 
@@ -284,7 +284,7 @@ def _check_labels_once(store, jobs, ds, quiet: bool) -> None:
         return
     from reglab import augment as A
     if not quiet:
-        from reglab.lab import display
+        from reglab.report import console as display
         display.err_console().print("[dim]checking that the augmentation keeps labels...[/dim]")
     pipeline = A.from_names(list(spec.augment), ds.kind, seed=spec.seed,
                             strength=spec.augment_strength)
@@ -309,9 +309,9 @@ def _stem(data: str) -> str:
 def _preflight(jobs, ds) -> None:
     """Build every job's model, optimizer, regularizers and augmentation once: bad input
     fails here, before anything is written under runs/."""
-    from reglab.lab.loop import (attach_updates, make_augmentation, make_early_stopping,
+    from reglab.train.sequential import (attach_updates, make_augmentation, make_early_stopping,
                                  make_optimizer, make_penalty, resolve_device)
-    from reglab.lab.models import build_model
+    from reglab.train.models import build_model
     seen = set()
     for job in jobs:
         key = job.spec.replace(seed=0)
@@ -332,7 +332,7 @@ def _preflight(jobs, ds) -> None:
 def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
                     meta: dict, single: bool = False, engine: str = "sequential",
                     nproc: int = 1, report: bool = False) -> None:
-    from reglab.lab import display
+    from reglab.report import console as display
     from reglab.lab.engine import execute
     from reglab.lab.store import FINISHED, Store
     from reglab.report.report import dataset_meta
@@ -353,7 +353,7 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
         try:
             with progress if progress is not None else display.nullcontext():
                 if nproc > 1 and todo:
-                    from reglab.lab import distributed
+                    from reglab.train import ddp as distributed
                     outcome = distributed.execute(store, todo[0], nproc, progress)
                 else:
                     outcome = execute(store, todo, workers=workers, progress=progress,

@@ -1,7 +1,7 @@
 """K models of one shape as one: stacked weights, batched matmuls, optimizers on the stack.
 
 Member ``k`` of a stack is exactly the ``nn.Sequential`` that
-:func:`reglab.lab.models.build_model` builds for its spec: layer ``i`` keeps its weights
+:func:`reglab.train.models.build_model` builds for its spec: layer ``i`` keeps its weights
 transposed, ``W[i][k]`` (in, out) = ``linear.weight.T``, and its bias as ``b[i][k, 0]``
 (out,), so ``h_i = act(h_{i-1} @ W_i + b_i)`` for all K members is one ``torch.baddbmm`` on
 (K, B, in) inputs. The (in, out) layout keeps the gradients contiguous, which the fused
@@ -216,7 +216,7 @@ class StackedAdam:
 
 
 def make_stacked_optimizer(name: str, params: list[Tensor]):
-    """The lab's optimizers (``reglab.lab.loop.make_optimizer``) for stacked parameters:
+    """The lab's optimizers (``reglab.train.sequential.make_optimizer``) for stacked parameters:
     "sgd" = SGD with momentum 0.9, "adam" / "adamw" = Adam (the lab turns AdamW's decay off)."""
     if name == "sgd":
         return StackedSGD(params, momentum=0.9)
