@@ -15,7 +15,7 @@ schedule; 0 is the identity).
 Images ``(B, C, H, W)``: RandomRotation, HorizontalFlip, VerticalFlip, RandomScale,
 RandomTranslate, GaussianNoise, RandomErasing. Signals ``(B, L)`` / ``(B, C, L)``: Shift,
 AmplitudeScale, TimeWarp, GaussianNoise. Tabular ``(B, F)``: GaussianNoise, SwapNoise.
-kornia (image geometry) is imported on the first geometric call, not here.
+Image geometry is plain torch (``affine_grid`` + ``grid_sample``): no extra dependency.
 """
 
 from __future__ import annotations
