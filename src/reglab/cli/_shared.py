@@ -13,7 +13,6 @@ import typer
 
 import reglab.data
 from reglab import augment as A
-from reglab._validation import InvalidParameterError
 from reglab.lab.spec import load_toml
 from reglab.report import console as display
 from reglab.train.models import build_model
