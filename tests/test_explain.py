@@ -296,8 +296,10 @@ def test_register_adds_the_explain_command_to_a_typer_app(tmp_path):
     typer = pytest.importorskip("typer")
     from typer.testing import CliRunner
 
+    from reglab.cli import explain as explain_command
+
     app = typer.Typer()
-    E.register(app)
+    explain_command.register(app)
 
     @app.command("other")   # a second command, so typer keeps "explain" as a subcommand name
     def other() -> None:

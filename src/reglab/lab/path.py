@@ -40,7 +40,7 @@ from torch import nn
 import reglab as rl
 from reglab._validation import check_bool, check_choice, check_float, check_int, fail
 
-__all__ = ["PathResult", "regularization_path", "lam_max", "main", "register", "PENALTIES",
+__all__ = ["PathResult", "regularization_path", "lam_max", "main", "PENALTIES",
            "MODELS"]
 
 PENALTIES = ("l1", "l2", "group", "dropout")
@@ -624,23 +624,3 @@ def _summary(res: PathResult) -> str:
         lines.append("(scores of the relaxed lasso: each support refitted with a tiny ridge; "
                      "support, sparsity and norm of the penalized fit)")
     return "\n".join(lines)
-
-
-def register(app) -> None:
-    """Add the ``path`` command to the reglab Typer ``app``."""
-    import typer
-
-    def path_cmd(
-        data: str = typer.Option("sparse", "--data", "-d", help="Data set."),
-        penalty: str = typer.Option("l1", "--penalty", "-p", help="l1, l2, group or dropout."),
-        out: Path = typer.Option(Path("runs/path"), "--out", "-o", help="Folder for "
-                                 "path.csv, path.png and path.md."),
-        n_strengths: int = typer.Option(20, "--n-strengths", help="Grid size."),
-        eps: float = typer.Option(None, "--eps", help="Smallest / largest strength. "
-                                  "[default: 0.01 if fewer samples than features, else 1e-3]"),
-        seed: int = typer.Option(0, "--seed", "-s", help="Split and model seed."),
-    ) -> None:
-        """Fit a regularization path and select a strength (best validation and 1-SE rule)."""
-        main(data, penalty, out, n_strengths=n_strengths, eps=eps, seed=seed)
-
-    app.command("path")(path_cmd)

@@ -32,7 +32,7 @@ from torch import nn
 import reglab as rl
 from reglab._validation import check_choice
 
-__all__ = ["Explanation", "QUESTIONS", "TOPICS", "explain", "main", "register", "write_html"]
+__all__ = ["Explanation", "QUESTIONS", "TOPICS", "explain", "main", "write_html"]
 
 
 @dataclass
@@ -786,21 +786,3 @@ def main(topic: str | None, out: Path, quick: bool, echo: Callable[[str], None])
     explain(topic, out=out, quick=quick, progress=echo)
     echo(f"Wrote {out}")
     return 0
-
-
-def register(app) -> None:
-    """Add ``reglab explain [TOPIC] [--out PATH] [--quick]`` to a Typer app.
-
-    The CLI maps the InvalidParameterError of an unknown topic to exit code 2.
-    """
-    import typer
-
-    @app.command("explain")
-    def explain_command(
-        topic: str | None = typer.Argument(None, help="One of: " + ", ".join(TOPICS)
-                                           + ". Default: all five."),
-        out: Path = typer.Option(Path("explain.html"), "--out", help="HTML page to write."),
-        quick: bool = typer.Option(False, "--quick", help="Reduced sizes (seconds per topic)."),
-    ) -> int:
-        """Answer the seed's interview questions, each with a short measured experiment."""
-        return main(topic, out, quick, typer.echo)
