@@ -268,10 +268,11 @@ def check_augment(
     """
     import reglab.data
     from reglab import augment as A
+    from reglab.lab.label_check import check_labels
     options = {} if target is None else {"target": target}
     ds = reglab.data.load(data, seed=seed, **options)
     pipeline = A.from_names(augment, ds.kind, seed=seed, strength=strength)
-    report = A.check_labels(ds, pipeline)
+    report = check_labels(ds, pipeline)
     typer.echo(str(report))
 
 
@@ -283,12 +284,13 @@ def _check_labels_once(store, jobs, ds, quiet: bool) -> None:
     if spec is None or "label_check" in store.meta():
         return
     from reglab import augment as A
+    from reglab.lab.label_check import check_labels
     if not quiet:
         from reglab.report import console as display
         display.err_console().print("[dim]checking that the augmentation keeps labels...[/dim]")
     pipeline = A.from_names(list(spec.augment), ds.kind, seed=spec.seed,
                             strength=spec.augment_strength)
-    store.update_meta(label_check=A.check_labels(ds, pipeline, seed=spec.seed).to_dict())
+    store.update_meta(label_check=check_labels(ds, pipeline, seed=spec.seed).to_dict())
 
 
 
