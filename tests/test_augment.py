@@ -8,7 +8,6 @@ every test is seeded, so a pass or a failure is reproducible.
 import math
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -596,46 +595,3 @@ def test_bad_parameters_exact_messages(build, message):
     with pytest.raises(rl.InvalidParameterError) as err:
         build()
     assert str(err.value) == message
-
-
-# ----------------------------------------------------------------------------- label-safety check
-@pytest.fixture(scope="module")
-def digits():
-    """reglab.data's digits: (N, 1, 8, 8), stratified seeded split, standardized on train."""
-    return rl.data.load("digits", seed=0)
-
-
-def test_label_check_flags_flip_and_passes_small_rotation(digits):
-    report = A.check_labels(digits, ["flip", A.RandomRotation(10), "noise"], epochs=15)
-    assert report.flagged == ["flip"]
-    flip, rot, noise = report.rows
-    assert report.clean_accuracy > 0.9
-    assert flip.drop > 0.4 and rot.drop < 0.1 and abs(noise.drop) < 0.05
-    assert flip.drop == pytest.approx(flip.clean_accuracy - flip.augmented_accuracy)
-    # the per-class numbers say which digits a mirror breaks (3, 7) and which it keeps (0, 8)
-    per = report.per_class["flip"]
-    assert len(per) == 10 and min(per[3], per[7]) > 0.6 and max(per[0], per[8]) < 0.3
-    text = str(report)
-    assert "flip" in text and "FLAGGED" in text and "RandomRotation(degrees=10, p=1)" in text
-    assert report.to_dict()["flagged"] == ["flip"]
-
-
-def test_label_check_ceiling_flags_transforms_that_are_all_harmful(digits):
-    report = A.check_labels(digits, A.Compose([A.HorizontalFlip(), A.VerticalFlip()]),
-                            epochs=15, draws=2)
-    assert report.flagged == ["HorizontalFlip(p=0.5)", "VerticalFlip(p=0.5)"]
-    assert report.rows[0].limit == pytest.approx(0.5 * (report.clean_accuracy - 0.1))
-
-
-def test_label_check_bad_input():
-    with pytest.raises(rl.InvalidParameterError, match="'data' parameter of check_labels"):
-        A.check_labels(object(), ["flip"])
-    fake = types.SimpleNamespace(
-        train=types.SimpleNamespace(X=torch.zeros(4, 1, 2, 2), y=torch.zeros(4, dtype=torch.long)),
-        val=types.SimpleNamespace(X=torch.zeros(4, 1, 2, 2), y=torch.zeros(4, dtype=torch.long)),
-        num_classes=2, kind="image")
-    with pytest.raises(rl.InvalidParameterError) as err:
-        A.check_labels(fake, ["swap"])
-    assert "for kind 'image'. Got 'swap' instead." in str(err.value)
-    with pytest.raises(rl.InvalidParameterError, match="'augmentation' parameter of check_labels"):
-        A.check_labels(fake, [])

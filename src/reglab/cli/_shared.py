@@ -13,6 +13,7 @@ import typer
 
 import reglab.data
 from reglab import augment as A
+from reglab.lab.label_check import check_labels
 from reglab.lab.spec import load_toml
 from reglab.report import console as display
 from reglab.train.models import build_model
@@ -66,7 +67,7 @@ def _check_labels_once(store, jobs, ds, quiet: bool) -> None:
         display.err_console().print("[dim]checking that the augmentation keeps labels...[/dim]")
     pipeline = A.from_names(list(spec.augment), ds.kind, seed=spec.seed,
                             strength=spec.augment_strength)
-    store.update_meta(label_check=A.check_labels(ds, pipeline, seed=spec.seed).to_dict())
+    store.update_meta(label_check=check_labels(ds, pipeline, seed=spec.seed).to_dict())
 
 
 def _preflight(jobs, ds) -> None:

@@ -8,6 +8,7 @@ import typer
 
 import reglab.data
 from reglab import augment as A
+from reglab.lab.label_check import check_labels
 from reglab.cli.options import TargetOpt, option
 
 __all__ = ["register"]
@@ -28,7 +29,7 @@ def check_augment(
     options = {} if target is None else {"target": target}
     ds = reglab.data.load(data, seed=seed, **options)
     pipeline = A.from_names(augment, ds.kind, seed=seed, strength=strength)
-    report = A.check_labels(ds, pipeline)
+    report = check_labels(ds, pipeline)
     typer.echo(str(report))
 
 

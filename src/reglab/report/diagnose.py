@@ -175,7 +175,7 @@ def label_safety(check: Mapping[str, Any] | None, transforms: Sequence[str]
     """The stored label-safety check restricted to ``transforms`` (None when none is stored).
 
     Args:
-        check: ``reglab.augment.check_labels(...).to_dict()`` as the store holds it.
+        check: ``reglab.lab.label_check.check_labels(...).to_dict()`` as the store holds it.
         transforms: the arm's augmentation names (rows with other names are left out when
             at least one row matches).
 

@@ -15,7 +15,7 @@ Everything a user's files named (data set, columns, classes) is escaped: Jinja2 
 
 The store's experiment ``meta`` (JSON) may hold ``argv`` (the command line, a list),
 ``command``, ``data`` (:func:`dataset_meta` of the loaded data set) and ``label_check``
-(``reglab.augment.check_labels(...).to_dict()``); each is shown when present.
+(``reglab.lab.label_check.check_labels(...).to_dict()``); each is shown when present.
 
 Example::
 
