@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reglab.lab.compare import summarize_arms
-from reglab.lab.stats import format_pm
+from reglab.lab.compare import intervals_note, summarize_arms
+from reglab.lab.stats import format_ci, format_pm
 
 __all__ = ["console", "err_console", "RunProgress", "EpochPrinter", "print_comparison",
            "comparison_markdown",
@@ -107,12 +107,7 @@ def _pct(s) -> str:
     return format_pm(s.mean, s.std, scale=100)
 
 
-def _ci(d, scale: float = 1.0, digits: int = 2) -> str:
-    if d is None or not math.isfinite(d.mean):
-        return "-"
-    lo = "-inf" if not math.isfinite(d.low) else f"{d.low * scale:+.{digits}f}"
-    hi = "inf" if not math.isfinite(d.high) else f"{d.high * scale:+.{digits}f}"
-    return f"{d.mean * scale:+.{digits}f} [{lo}, {hi}]"
+_ci = format_ci  # "+1.20 [+0.40, +2.00]", never "-0.00"
 
 
 def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
@@ -132,7 +127,7 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
                   format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
                   format_pm(r.epochs.mean, r.epochs.std, digits=0),
                   f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
-    d = Table(title="each arm minus none on the same seeds: mean [95% t interval]",
+    d = Table(title=f"each arm minus none on the same seeds: mean [{intervals_note(rows)}]",
               title_justify="left")
     for col in ("arm", "Δ test acc (points)", "Δ test loss", "verdict"):
         d.add_column(col)
@@ -210,7 +205,8 @@ def comparison_markdown(runs: list[dict]) -> str:
             format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
             format_pm(r.epochs.mean, r.epochs.std, digits=0),
             f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"]) + " |")
-    out += ["", "| arm − none (same seeds) | Δ test acc, points [95% CI] | Δ test loss [95% CI] "
+    out += ["", f"Differences: {intervals_note(rows)}.", "",
+            "| arm − none (same seeds) | Δ test acc, points [95% CI] | Δ test loss [95% CI] "
             "| verdict |", "|---|---|---|---|"]
     for r in rows:
         if r.d_acc is not None:
