@@ -245,7 +245,7 @@ def test_every_image_is_an_embedded_png(built):
     from PIL import Image
     html = built[1].read_text()
     srcs = re.findall(r'<img[^>]*\ssrc="([^"]*)"', html)
-    assert len(srcs) == 3 and len(srcs) == html.count("<img")
+    assert len(srcs) == 4 and len(srcs) == html.count("<img")
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         data = base64.b64decode(src.split(",", 1)[1], validate=True)
@@ -265,10 +265,51 @@ def test_markdown_figures_are_written_next_to_it(built):
     from PIL import Image
     root, _, md_path = built
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md_path.read_text())
-    assert links == ["figures/learning_curves.png", "figures/gap.png", "figures/weights.png"]
+    assert links == ["figures/forest.png", "figures/learning_curves.png", "figures/gap.png",
+                     "figures/weights.png"]
     for link in links:
         with Image.open(root / link) as im:
             assert im.format == "PNG"
+
+
+FIGURES = ("forest", "learning_curves", "gap", "weights")
+
+
+@pytest.mark.parametrize("key", FIGURES)
+def test_each_figure_is_drawn_and_not_blank(built, key):
+    from PIL import Image
+    with Image.open(built[0] / "figures" / f"{key}.png") as im:
+        rgb = im.convert("RGB")
+    assert rgb.size[0] > 400 and rgb.size[1] > 200
+    colours = rgb.getcolors(maxcolors=1 << 20)
+    assert len(colours) > 200  # lines, bars, text anti-aliasing: a blank canvas has 1
+    white = max(c for c, rgb_ in colours if rgb_ == (255, 255, 255))
+    assert white < 0.97 * rgb.size[0] * rgb.size[1]
+
+
+def test_the_forest_plot_comes_first_and_every_figure_has_a_caption(built):
+    _, html_path, md_path = built
+    html, md = html_path.read_text(), md_path.read_text()
+    imgs = re.findall(r'<figure><img src="data:image/png;base64,[^"]+" alt="([^"]+)">'
+                      r"<figcaption>([^<]+)</figcaption></figure>", html)
+    assert [alt for alt, _ in imgs] == [
+        "each arm minus none with its paired interval", "learning curves, every arm overlaid",
+        "train-test accuracy gap per arm", "weight histograms per layer and arm"]
+    assert html.index("<img") < html.index('id="run"')  # the headline figure, before the rest
+    assert all("Look for" in caption for _, caption in imgs)
+    assert "Holm-adjusted over 6 comparisons" in imgs[0][1]  # 3 arms x (accuracy, loss)
+    assert re.search(r"layer 1 \(16×3\): \d+ of \d+ beyond ±", imgs[3][1])
+    for key in FIGURES:  # the same captions under the Markdown figures
+        assert re.search(rf"\(figures/{key}\.png\)\n\n\*[^*\n]+Look for[^*\n]+\*\n", md), key
+    assert "-0.00" not in html and "-0.000" not in md
+
+
+def test_the_tables_state_the_holm_adjustment_and_keep_the_raw_interval(built):
+    html = built[1].read_text()
+    assert ("Intervals: 95% t intervals, Holm-adjusted over 6 comparisons (each at the level "
+            "of its Holm step); a verdict needs the interval to exclude 0 and the mean to "
+            "exceed the minimum effect: 0.5 accuracy points, 1% of none&#39;s test loss") in html
+    assert "<th>unadjusted</th>" in html
 
 
 def test_user_names_come_out_escaped(built):

@@ -127,7 +127,8 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
                   format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
                   format_pm(r.epochs.mean, r.epochs.std, digits=0),
                   f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
-    d = Table(title=f"each arm minus none on the same seeds: mean [{intervals_note(rows)}]",
+    d = Table(title=("each arm minus none on the same seeds: mean [interval]; "
+                     f"{intervals_note(rows)}"),
               title_justify="left")
     for col in ("arm", "Δ test acc (points)", "Δ test loss", "verdict"):
         d.add_column(col)
