@@ -103,7 +103,7 @@ def test_a_tiny_deterministic_difference_is_below_the_minimum_effect():
     assert (l2.d_loss.low, l2.d_loss.high) == pytest.approx((1e-6, 1e-6))
     assert l2.verdict == ("accuracy: no measurable effect (below the minimum effect of 0.5 "
                           "points); loss: no measurable effect (below the minimum effect of "
-                          "0.0035 (1% of none's test loss))")
+                          "0.0035 = 1% of none's test loss)")
     runs += [_run("dropout", s, a + 0.01, l - 0.01)
              for s, (a, l) in enumerate(zip([0.9, 0.8], [0.3, 0.4]))]
     assert summarize_arms(runs)[2].verdict == "accuracy: helps; loss: helps"

@@ -365,3 +365,23 @@ def test_diagnose_skips_no_effect_for_early_stopping_alone():
     runs = [_run("none", s) for s in range(3)] + [_run("early_stopping", s, {"patience": 10})
                                                   for s in range(3)]
     assert [f.rule for f in dg.diagnose(runs, {})["early_stopping"]] == ["ok"]
+
+
+def test_terminal_difference_table_states_the_holm_adjustment():
+    from rich.console import Console
+
+    from reglab.report.console import comparison_tables
+    runs = []
+    for s in range(3):
+        for arm, acc in (("none", 0.90), ("l2", 0.93), ("dropout", 0.90)):
+            runs.append({"arm": arm, "seed": s, "status": "done", "final": {
+                "test_acc": acc + 0.01 * s + (0.002 * s if arm == "l2" else 0),
+                "test_loss": 0.3 - (0.02 if arm == "l2" else 0) + 0.001 * s, "gap": 0.01,
+                "sparsity": 0.0, "weight_norm": 1.0, "epochs_trained": 5, "seconds": 1.0}})
+    out = Console(width=200, record=True, file=io.StringIO())
+    for table in comparison_tables(runs, "t"):
+        out.print(table)
+    text = out.export_text()
+    assert ("each arm minus none on the same seeds: mean [interval]; 95% t intervals, "
+            "Holm-adjusted over 4 comparisons") in text  # "[interval]" not eaten as markup
+    assert "accuracy: helps; loss: helps" in text

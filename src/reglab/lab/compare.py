@@ -127,7 +127,7 @@ def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") ->
             d_acc, d_loss = adjusted[arm]
             effects = (effect(d_acc, True, MIN_EFFECT_ACC),
                        effect(d_loss, False, min_loss))
-            loss_text = f"{format_num(min_loss, 4)} (1% of {baseline}'s test loss)"
+            loss_text = f"{format_num(min_loss, 4)} = 1% of {baseline}'s test loss"
             text = (f"accuracy: {verdict(d_acc, True, MIN_EFFECT_ACC, '0.5 points')}; "
                     f"loss: {verdict(d_loss, False, min_loss, loss_text)}")
         rows.append(ArmRow(

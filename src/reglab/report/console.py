@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -127,8 +128,8 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
                   format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
                   format_pm(r.epochs.mean, r.epochs.std, digits=0),
                   f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
-    d = Table(title=("each arm minus none on the same seeds: mean [interval]; "
-                     f"{intervals_note(rows)}"),
+    d = Table(title=escape("each arm minus none on the same seeds: mean [interval]; "
+                           f"{intervals_note(rows)}"),  # rich would eat "[interval]"
               title_justify="left")
     for col in ("arm", "Δ test acc (points)", "Δ test loss", "verdict"):
         d.add_column(col)

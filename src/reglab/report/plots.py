@@ -97,7 +97,7 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
                         lw=1.0, zorder=3)
             if math.isfinite(d.low) and math.isfinite(d.high):
                 ax.plot([scale * d.low, scale * d.high], [yi, yi], color=colour, lw=5,
-                        alpha=0.8, solid_capstyle="butt", zorder=2)
+                        solid_capstyle="butt", zorder=2)
             else:
                 ax.text(scale * d.mean, yi + 0.25, f"n={d.n}: no interval", ha="center",
                         fontsize=7, color="0.4")
