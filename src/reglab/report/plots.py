@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, effect  # noqa: E402
 
@@ -104,6 +104,7 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
             ax.plot(scale * d.mean, yi, "o", color="black", ms=5, zorder=4)
         ax.set_yticks(y, arms)
         ax.set_ylim(-0.7, len(arms) - 0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(6))  # loss ticks like -0.075 crowd otherwise
         ax.set_xlabel(xlabel + (" (higher is better)" if higher else " (lower is better)"))
         ax.grid(axis="x", alpha=0.3)
     handles = [Patch(color=EFFECT_COLOURS["helps"], label="better than none"),
