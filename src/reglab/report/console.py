@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from reglab.lab.compare import intervals_note, summarize_arms
-from reglab.lab.stats import format_ci, format_pm
+from reglab.lab.stats import format_ci, format_num, format_pm
 
 __all__ = ["console", "err_console", "RunProgress", "EpochPrinter", "print_comparison",
            "comparison_markdown",
@@ -156,7 +156,7 @@ def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path)
     out.print(f"[bold]{run['id']}[/bold] {run['status']}: {run['reason']}")
     if f.get("test_acc") is not None and math.isfinite(f.get("test_acc") or math.nan):
         out.print(f"  test acc {100 * f['test_acc']:.2f}%  test loss {f['test_loss']:.4f}  "
-                  f"train acc {100 * f['train_acc']:.2f}%  gap {100 * f['gap']:.2f} points")
+                  f"train acc {100 * f['train_acc']:.2f}%  gap {format_num(100 * f['gap'])} points")
         out.print(f"  sparsity {100 * f['sparsity']:.1f}%  weight norm {f['weight_norm']:.2f}  "
                   f"epochs {int(f['epochs_trained'])} (best {int(f['best_epoch'])})  "
                   f"{f['seconds']:.1f} s")
