@@ -107,3 +107,14 @@ def test_a_tiny_deterministic_difference_is_below_the_minimum_effect():
     runs += [_run("dropout", s, a + 0.01, l - 0.01)
              for s, (a, l) in enumerate(zip([0.9, 0.8], [0.3, 0.4]))]
     assert summarize_arms(runs)[2].verdict == "accuracy: helps; loss: helps"
+
+
+def test_the_intervals_note_without_a_family_to_adjust():
+    from reglab.lab.compare import intervals_note
+    one = [_run("none", 0, 0.9), _run("l2", 0, 0.92)]
+    assert intervals_note(summarize_arms(one)).startswith(
+        "no intervals (fewer than 2 paired seeds per arm); a verdict needs")
+    two = [_run("none", s, 0.9 + 0.01 * s, 0.1) for s in range(2)]
+    two += [_run("l2", s, 0.92 + 0.02 * s, 0.1) for s in range(2)]  # loss identical: p = 1
+    rows = summarize_arms(two)
+    assert rows[1].comparisons == 2

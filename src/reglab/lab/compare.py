@@ -143,8 +143,12 @@ def intervals_note(rows: Sequence[ArmRow], baseline: str = "none") -> str:
     """What the difference tables' intervals are, in one sentence (for every table)."""
     m = max((r.comparisons for r in rows), default=0)
     loss = next((r.min_effect_loss for r in rows if math.isfinite(r.min_effect_loss)), math.nan)
-    adj = (f"95% t intervals, Holm-adjusted over {m} comparisons (each at the level of its "
-           f"Holm step)" if m > 1 else "95% t intervals (a single comparison: no adjustment)")
+    if m > 1:
+        adj = (f"95% t intervals, Holm-adjusted over {m} comparisons (each at the level of "
+               "its Holm step)")
+    else:
+        adj = ("95% t intervals (a single comparison: no adjustment)" if m == 1 else
+               "no intervals (fewer than 2 paired seeds per arm)")
     return (f"{adj}; a verdict needs the interval to exclude 0 and the mean to exceed the "
             f"minimum effect: 0.5 accuracy points, 1% of {baseline}'s test loss "
             f"({format_num(loss, 4)})")
