@@ -31,7 +31,6 @@ import base64
 import json
 import math
 import os
-import re
 import shlex
 import tempfile
 import time
@@ -133,9 +132,10 @@ def _context(exp: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
     runs, hist = exp["runs"], exp["histories"]
     arms = list(dict.fromkeys(r["arm"] for r in runs))
     rows = summarize_arms(runs)
+    weights = {arm: _arm_weights(exp["root"], [r for r in runs if r["arm"] == arm])
+               for arm in arms}
     layers = {arm: _arm_layers(exp["root"], [r for r in runs if r["arm"] == arm])
               for arm in arms}
-    weights = {arm: _pooled(per) for arm, per in layers.items()}
     figures, captions = _figures(rows, runs, hist, arms, layers)
     findings = diagnose.diagnose(runs, hist, exp["meta"].get("label_check"))
     ctx = {"title": f"reglab report: {exp['name']}", "sections": SECTIONS,
@@ -330,16 +330,31 @@ def _col(history: Sequence[Mapping[str, Any]], key: str) -> list[float]:
     return [math.nan if e.get(key) is None else float(e[key]) for e in history]
 
 
+def _arm_weights(root: Path, runs: Sequence[Mapping[str, Any]]):
+    """Every stored weight matrix (ndim >= 2, the penalties' default selection) of an arm."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    parts = []
+    for r in runs:
+        path = root / "models" / f"{r['id']}.safetensors"
+        if r["status"] == "done" and path.is_file():
+            parts += [t.ravel() for t in load_file(str(path)).values() if t.ndim >= 2]
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+
+
 def _arm_layers(root: Path, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """An arm's stored weight matrices (ndim >= 2, the penalties' selection) per layer.
 
-    Layers are matched across arms by position (dropout layers shift the module indices in
-    the names) and labelled ``"layer 1 (16×3)"``; each holds every seed's weights, 1-D.
+    Layers are matched across arms by position in the model (dropout layers shift the
+    module indices in the names) and labelled ``"layer 1 (16×3)"``; each holds every seed's
+    weights, 1-D. Called after :func:`_arm_weights`, which reports a file it cannot read.
     """
     import numpy as np
     from safetensors.numpy import load_file
 
-    natural = lambda k: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", k)]  # noqa: E731
+    # "10.weight" after "4.weight": module indices compared as numbers
+    natural = lambda k: [(0, int(t)) if t.isdigit() else (1, t) for t in k.split(".")]  # noqa: E731
     parts: dict[str, list] = {}
     for r in runs:
         path = root / "models" / f"{r['id']}.safetensors"
@@ -350,11 +365,6 @@ def _arm_layers(root: Path, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]
                 label = f"layer {i + 1} ({'×'.join(str(d) for d in t.shape)})"
                 parts.setdefault(label, []).append(t.ravel().astype(np.float64))
     return {label: np.concatenate(ts) for label, ts in parts.items()}
-
-
-def _pooled(layers: Mapping[str, Any]):
-    import numpy as np
-    return np.concatenate(list(layers.values())) if layers else np.zeros(0)
 
 
 # -- rendering -------------------------------------------------------------------------------
