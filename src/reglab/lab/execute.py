@@ -289,9 +289,19 @@ def _nbytes(data) -> int:
                for t in (getattr(data, p).X, getattr(data, p).y))
 
 
+def _stamp(source: str) -> tuple:
+    """What changes when a data file is rewritten (size, mtime, inode); () for a built-in."""
+    try:
+        st = os.stat(source)
+    except (OSError, ValueError):
+        return ()
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def load_data(spec) -> Any:
-    """The spec's Dataset (split by its seed), cached in this process by (data, target, seed)."""
-    key = (spec.data, spec.target, spec.seed)
+    """The spec's Dataset (split by its seed), cached in this process by (data, target, seed)
+    and the file's size and modification time (a rewritten file is loaded again)."""
+    key = (spec.data, spec.target, spec.seed, _stamp(spec.data))
     if key in _DATA:
         _DATA.move_to_end(key)
         return _DATA[key]
