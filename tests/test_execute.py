@@ -79,7 +79,7 @@ def start(argv: list[str], cores: set[int] | None = None) -> subprocess.Popen:
 
 # -- grouping never changes numbers ---------------------------------------------------------
 
-@pytest.mark.slow  # three compares with their reports, one with a spawned pool: ~60 s on 2 busy cores
+@pytest.mark.slow  # three compares with reports, one with a spawned pool: ~60 s on 2 busy cores
 def test_workers_and_a_one_core_affinity_give_identical_results(tmp_path):
     """Fails on the engine that cut stacks by free cores: --workers 2 made stacks of 7 and
     changed dropout-s0 and all-s1 against --workers 1 (one stack of 14)."""
@@ -122,19 +122,6 @@ def test_resuming_a_partly_finished_stack_gives_the_uninterrupted_numbers(tmp_pa
     assert {p: t for p, t in ((p.name, p.stat().st_mtime_ns) for p in
                               (root / "models").iterdir()) if p in weights} == weights
     assert (root / "models" / "none-s0.safetensors").exists()
-
-
-def test_the_plan_is_cut_the_same_whatever_is_finished():
-    data = executor.load_data(executor.Job("x", "none", _spec()).spec)
-    specs = [_spec(seed=s % 2, l2=1e-3 * (s // 2)) for s in range(14)]
-    tasks = executor.plan(specs, [data] * 14)
-    assert sorted(len(t.indices) for t in tasks) == [4, 5, 5]
-    assert executor.plan(specs, [data] * 14) == tasks  # a function of the plan alone
-
-
-def _spec(**changes):
-    from reglab.lab.spec import RunSpec
-    return RunSpec(data="digits", hidden=(8,), epochs=1, **changes)
 
 
 # -- results.csv equals the store after every successful command ----------------------------
