@@ -111,6 +111,7 @@ def test_resuming_a_partly_finished_stack_gives_the_uninterrupted_numbers(tmp_pa
         conn.execute("DELETE FROM final WHERE run_id='none-s0'")
     kept = dict(conn.execute("SELECT id, finished FROM runs WHERE id != 'none-s0'"))
     conn.close()
+    lost = (root / "models" / "none-s0.safetensors").read_bytes()
     (root / "models" / "none-s0.safetensors").unlink()
     weights = {p.name: p.stat().st_mtime_ns for p in (root / "models").iterdir()}
     code, _, err = run_cli(argv)
@@ -121,7 +122,7 @@ def test_resuming_a_partly_finished_stack_gives_the_uninterrupted_numbers(tmp_pa
     conn.close()
     assert {p: t for p, t in ((p.name, p.stat().st_mtime_ns) for p in
                               (root / "models").iterdir()) if p in weights} == weights
-    assert (root / "models" / "none-s0.safetensors").exists()
+    assert (root / "models" / "none-s0.safetensors").read_bytes() == lost  # the same weights
 
 
 # -- results.csv equals the store after every successful command ----------------------------
@@ -146,7 +147,7 @@ def _write_csv(path: Path, rows: int, classes: tuple[str, ...], shift: float) ->
     lines = ["a,b,c,label"]
     for i in range(rows):
         k = i % len(classes)
-        lines.append(f"{(i * 7) % 11 + shift + k},{(i * 3) % 5 - k},{i % 4},{classes[k]}")
+        lines.append(f"{i * 0.37 + shift + k},{(i * 3) % 5 - k},{(i * i) % 13},{classes[k]}")
     path.write_text("\n".join(lines) + "\n")
 
 
