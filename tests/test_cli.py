@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from reglab.cli import main
-from reglab.lab import runner
+from reglab.lab import execute as executor
 from reglab.lab.store import Store
 
 SMALL = ["--epochs", "2", "--seeds", "2", "--arms", "none,l1,early_stopping", "--workers", "1",
@@ -146,13 +146,13 @@ def test_compare_refuses_a_locked_experiment(capsys, tmp_path):
 
 
 def test_a_failure_inside_a_run_exits_1(capsys, tmp_path, monkeypatch):
-    real = runner.load_data
+    real = executor.fit
 
-    def broken(spec):
+    def broken(spec, data, **kw):
         if spec.proximal_l1 > 0:
             raise RuntimeError("simulated crash")
-        return real(spec)
-    monkeypatch.setattr(runner, "load_data", broken)
+        return real(spec, data, **kw)
+    monkeypatch.setattr(executor, "fit", broken)
     code, out, err = _run(capsys, "compare", *SMALL, "--engine", "sequential",
                           "--out", str(tmp_path), "--name", "f")
     assert code == 1 and "2 run(s) failed" in err and "simulated crash" in err
@@ -162,14 +162,13 @@ def test_a_failure_inside_a_run_exits_1(capsys, tmp_path, monkeypatch):
 
 def test_a_failure_inside_a_vectorized_chunk_exits_1_and_a_rerun_retries_it(
         capsys, tmp_path, monkeypatch):
-    from reglab.lab import engine
-    real = engine.run_task
+    real = executor.run_task
 
     def broken(task, specs, data, on_epoch):
         if any(specs[i].proximal_l1 > 0 for i in task.indices):
             raise RuntimeError("simulated crash")
         return real(task, specs, data, on_epoch)
-    monkeypatch.setattr(engine, "run_task", broken)
+    monkeypatch.setattr(executor, "run_task", broken)
     code, out, err = _run(capsys, "compare", *SMALL, "--engine", "vectorized",
                           "--out", str(tmp_path), "--name", "f")
     assert code == 1 and "run(s) failed" in err and "simulated crash" in err
@@ -179,7 +178,7 @@ def test_a_failure_inside_a_vectorized_chunk_exits_1_and_a_rerun_retries_it(
     rows = Store.read_only(tmp_path, "f").execute("SELECT status, reason FROM runs").fetchall()
     assert len(rows) == 6
     assert all(st == "interrupted" and "simulated crash" in why for st, why in rows)
-    monkeypatch.setattr(engine, "run_task", real)
+    monkeypatch.setattr(executor, "run_task", real)
     code, _, err = _run(capsys, "compare", *SMALL, "--engine", "vectorized",
                         "--out", str(tmp_path), "--name", "f")
     assert code == 0, err

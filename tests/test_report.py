@@ -199,7 +199,7 @@ def make_experiment(tmp: Path, arms=("none", "l1", "l2", "early_stopping"), seed
     """Run the lab's compare plan on the script-tag CSV into ``tmp/name``; return its folder."""
     import reglab as rl
     from reglab.lab.compare import make_plan
-    from reglab.lab.runner import execute
+    from reglab.lab.execute import execute
     from reglab.lab.spec import RunSpec
     from reglab.lab.store import Store
     from reglab.report.report import dataset_meta
@@ -214,7 +214,7 @@ def make_experiment(tmp: Path, arms=("none", "l1", "l2", "early_stopping"), seed
                                      "data": dataset_meta(ds)}) as store:
         for i, job in enumerate(jobs):
             store.add_run(job.run_id, job.arm, job.spec.seed, job.spec.to_json(), position=i)
-        execute(store, jobs, workers=1)
+        execute(store, jobs, workers=1, engine="sequential")
     return tmp / name
 
 

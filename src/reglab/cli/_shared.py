@@ -14,8 +14,10 @@ import typer
 import reglab.data
 from reglab import augment as A
 from reglab.lab.label_check import check_labels
+from reglab.lab.execute import run_experiment
 from reglab.lab.spec import load_toml
 from reglab.report import console as display
+from reglab.report.report import build_report, dataset_meta
 from reglab.train.models import build_model
 from reglab.train.sequential import (attach_updates, make_augmentation, make_early_stopping,
                                      make_optimizer, make_penalty, resolve_device)
@@ -93,36 +95,18 @@ def _preflight(jobs, ds) -> None:
 def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
                     meta: dict, single: bool = False, engine: str = "sequential",
                     nproc: int = 1, report: bool = False) -> None:
-    from reglab.report import console as display
-    from reglab.lab.engine import execute
-    from reglab.lab.store import FINISHED, Store
-    from reglab.report.report import dataset_meta
+    console = display.console(quiet)
 
-    with Store.open(out, name, meta={**meta, "data": dataset_meta(ds)}) as store:
-        store.add_runs((job.run_id, job.arm, job.spec.seed, job.spec.to_json()) for job in jobs)
-        todo = [j for j in jobs if store.status(j.run_id) not in FINISHED]
-        skipped = len(jobs) - len(todo)
-        console = display.console(quiet)
+    def progress(root, total: int, skipped: int):
         if skipped and not quiet:
-            display.err_console().print(
-                f"[dim]resuming {store.root}: {skipped} finished run(s) kept, "
-                f"{len(todo)} to run[/dim]")
-        progress = None
-        if not quiet:
-            progress = (display.EpochPrinter(console, jobs[0].spec.epochs) if single
-                        else display.RunProgress(len(jobs), skipped, jobs[0].spec.epochs))
-        try:
-            with progress if progress is not None else display.nullcontext():
-                if nproc > 1 and todo:
-                    from reglab.train import ddp as distributed
-                    outcome = distributed.execute(store, todo[0], nproc, progress)
-                else:
-                    outcome = execute(store, todo, workers=workers, progress=progress,
-                                      engine=engine)
-        except KeyboardInterrupt:
-            sys.stderr.write(f"reglab: interrupted: running runs marked 'interrupted' in "
-                             f"{store.root}; rerun the same command to resume.\n")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            display.err_console().print(f"[dim]resuming {root}: {skipped} finished run(s) "
+                                        f"kept, {total - skipped} to run[/dim]")
+        if quiet:
+            return None
+        return (display.EpochPrinter(console, jobs[0].spec.epochs) if single
+                else display.RunProgress(total, skipped, jobs[0].spec.epochs))
+
+    def show(store) -> None:
         runs = store.runs()
         if single:
             display.print_single(console, runs[0], store.epochs(runs[0]["id"]) if quiet else None,
@@ -131,11 +115,18 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
             display.print_comparison(console, runs, title=title, data=ds, root=store.root)
         if report:
             _check_labels_once(store, jobs, ds, quiet)
+
+    try:
+        exp = run_experiment(jobs, out, name, {**meta, "data": dataset_meta(ds)},
+                             workers=workers, engine=engine, progress=progress, nproc=nproc,
+                             after=show)
+    except KeyboardInterrupt as err:
+        sys.stderr.write(f"reglab: {str(err) or 'interrupted'}\n")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if report:
-        from reglab.report.report import build_report
-        html, _ = build_report(store.root)
+        html, _ = build_report(exp.root)
         if not quiet:
             console.print(f"report: {html}")
-    if outcome.failed:
-        first = next(iter(outcome.failed.items()))
-        raise RunFailed(f"{len(outcome.failed)} run(s) failed; first: {first[0]}: {first[1]}")
+    if exp.outcome.failed:
+        first = next(iter(exp.outcome.failed.items()))
+        raise RunFailed(f"{len(exp.outcome.failed)} run(s) failed; first: {first[0]}: {first[1]}")

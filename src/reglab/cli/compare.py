@@ -11,7 +11,7 @@ from reglab.cli._shared import _data_kind, _load_config, _preflight, _run_experi
 from reglab.cli.options import ConfigOpt, NameOpt, OutOpt, QuietOpt, option, spec_flags
 from reglab.lab import arms as arms_mod
 from reglab.lab.compare import make_plan
-from reglab.lab.engine import ENGINES
+from reglab.lab.execute import ENGINES
 from reglab.lab.spec import RunSpec
 from reglab.train.sequential import make_augmentation
 

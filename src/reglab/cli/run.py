@@ -11,7 +11,7 @@ from reglab._validation import check_int
 from reglab.cli._shared import _data_kind, _load_config, _preflight, _run_experiment, _stem
 from reglab.cli.options import ConfigOpt, NameOpt, OutOpt, QuietOpt, option, spec_flags
 from reglab.lab import arms as arms_mod
-from reglab.lab.runner import Job
+from reglab.lab.execute import Job
 from reglab.lab.spec import RunSpec
 
 __all__ = ["register"]

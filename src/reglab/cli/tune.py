@@ -12,7 +12,7 @@ from typing import Optional
 from reglab.cli._shared import require
 from reglab.cli.options import option
 from reglab.lab.arms import base_changes
-from reglab.lab.runner import load_data
+from reglab.lab.execute import load_data
 from reglab.lab.spec import RunSpec, load_toml
 from reglab.lab.tune import TuneResult, load_space, tune as run_study
 from reglab.report import console as display

@@ -19,7 +19,7 @@ from typing import Any
 
 from reglab._validation import check_int, fail
 from reglab.lab.arms import SEED_SAYS, apply_overrides, arm_changes, check_arms
-from reglab.lab.runner import Job
+from reglab.lab.execute import Job
 from reglab.lab.spec import RunSpec
 from reglab.lab.stats import (MIN_EFFECT_ACC, MIN_EFFECT_LOSS, PairedDifference, Summary,
                               effect, format_num, holm_adjust, paired_difference, summarize,

@@ -58,6 +58,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
+from reglab.lab.execute import Job, load_data, run_experiment
 from reglab.lab.spec import RunSpec
 
 __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_params",
@@ -519,7 +520,6 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         progress: a reglab display progress object for the retrain, or None.
         data: the Dataset (default: loaded from ``base``).
     """
-    from reglab.lab.runner import load_data
     from reglab.lab.store import check_name
     check_int("tune", "trials", trials, 1, 1_000_000)
     check_int("tune", "seeds", seeds, 0, 1000)
@@ -546,14 +546,9 @@ def _retrain(best: RunSpec, base: RunSpec, seeds: int, out, name: str, workers, 
              url: str) -> list[dict]:
     """Best and ``none`` with seeds 0..S-1, stored in ``out/name`` like a compare (with the
     vectorized engine where the runs share a model shape, as compare does)."""
-    from reglab.lab.engine import execute
-    from reglab.lab.runner import Job
-    from reglab.lab.store import FINISHED, Store
     jobs = [Job(f"tuned-s{s}", "tuned", best.replace(seed=s)) for s in range(seeds)]
     jobs = [Job(f"none-s{s}", "none", plain(base).replace(seed=s)) for s in range(seeds)] + jobs
     meta = {"command": "tune", "storage": redact(url), "best": best.to_dict()}
-    with Store.open(out, name, meta=meta) as store:
-        store.add_runs((job.run_id, job.arm, job.spec.seed, job.spec.to_json()) for job in jobs)
-        todo = [j for j in jobs if store.status(j.run_id) not in FINISHED]
-        execute(store, todo, workers=workers, progress=progress, engine="auto")
-        return store.runs()
+    return run_experiment(jobs, out, name, meta, workers=workers, engine="auto",
+                          progress=None if progress is None else lambda *_: progress).runs
+
