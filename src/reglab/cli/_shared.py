@@ -42,6 +42,14 @@ def require(module: str, command: str, extra: str) -> ModuleType:
                                 f"pip install 'reglab[{extra}]'") from None
 
 
+def shared_module() -> ModuleType:
+    """``reglab.lab.shared`` (the PostgreSQL store), imported on use: it needs SQLAlchemy and
+    psycopg2, optional dependencies (``pip install 'reglab[tune]'``)."""
+    require("sqlalchemy", "--storage", "tune")
+    require("psycopg2", "--storage", "tune")
+    return importlib.import_module("reglab.lab.shared")
+
+
 def _load_config(config: Optional[Path]) -> dict[str, Any]:
     return {} if config is None else load_toml(config)
 
@@ -94,7 +102,8 @@ def _preflight(jobs, ds) -> None:
 
 def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
                     meta: dict, single: bool = False, engine: str = "sequential",
-                    nproc: int = 1, report: bool = False) -> None:
+                    nproc: int = 1, report: bool = False, storage: Optional[str] = None,
+                    lease: Optional[float] = None) -> None:
     console = display.console(quiet)
 
     def progress(root, total: int, skipped: int):
@@ -117,9 +126,14 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
             _check_labels_once(store, jobs, ds, quiet)
 
     try:
-        exp = run_experiment(jobs, out, name, {**meta, "data": dataset_meta(ds)},
-                             workers=workers, engine=engine, progress=progress, nproc=nproc,
-                             after=show)
+        if storage is None:
+            exp = run_experiment(jobs, out, name, {**meta, "data": dataset_meta(ds)},
+                                 workers=workers, engine=engine, progress=progress,
+                                 nproc=nproc, after=show)
+        else:
+            exp = shared_module().run_shared_experiment(
+                jobs, storage, out, name, {**meta, "data": dataset_meta(ds)}, engine=engine,
+                lease=lease, progress=progress, after=show)
     except KeyboardInterrupt as err:
         sys.stderr.write(f"reglab: {str(err) or 'interrupted'}\n")
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -6,13 +6,15 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from reglab._validation import InvalidParameterError, check_choice, check_int, fail
+from reglab._validation import (InvalidParameterError, check_choice, check_float, check_int,
+                                fail)
 from reglab.cli._shared import _data_kind, _load_config, _preflight, _run_experiment, _stem
 from reglab.cli.options import ConfigOpt, NameOpt, OutOpt, QuietOpt, option, spec_flags
 from reglab.lab import arms as arms_mod
 from reglab.lab.compare import make_plan
 from reglab.lab.execute import ENGINES
 from reglab.lab.spec import RunSpec
+from reglab.lab.tune import redact
 from reglab.train.sequential import make_augmentation
 
 __all__ = ["register"]
@@ -30,6 +32,13 @@ def compare(
                                     "each.", show_default="one per free core"),
     engine: str = option("auto", "--engine", help="auto: runs that share a model shape train "
                          "together as one batched model (vectorized); sequential: one by one."),
+    storage: Optional[str] = option(None, "--storage", help="A PostgreSQL URL, "
+                                    "postgresql://user:pw@host:port/db: the experiment is "
+                                    "shared by every machine that runs this same command "
+                                    "(each trains the stacks of runs it claims).",
+                                    show_default="SQLite in --out/NAME"),
+    lease: float = option(60.0, "--lease", help="With --storage: seconds without a heartbeat "
+                          "after which a dead worker's claimed stack is taken by another."),
     config: Optional[Path] = ConfigOpt, out: Path = OutOpt,
     name: Optional[str] = NameOpt("compare-DATA"), quiet: bool = QuietOpt,
 ) -> None:
@@ -39,9 +48,14 @@ def compare(
     stopping + augmentation) runs with seeds 0..S-1; each arm is compared with `none` on the
     same seeds. A strength flag (--l2, --dropout...) replaces that strength in every arm that
     uses it. Rerunning the same command resumes: finished runs are not run again.
+    With --storage, every machine runs the same command and they share the work.
     """
     if workers is not None:
         check_int("compare", "workers", workers, 1)
+    check_float("compare", "lease", lease, 1.0)
+    if storage is not None and workers not in (None, 1):
+        raise fail("compare", "workers", "1 with --storage (start one command per core: each "
+                   "is a worker)", workers)
     check_choice("compare", "engine", engine, ENGINES)
     cfg = _load_config(config)
     section = cfg.pop("compare", {})  # [compare] arms = [...], seeds = N
@@ -76,8 +90,19 @@ def compare(
     _preflight(jobs, ds)
     name = name or f"compare-{_stem(base.data)}"
     _run_experiment(jobs, out, name, workers, quiet, ds, title=f"compare on {base.data}",
-                    meta={"command": "compare", "argv": sys.argv[1:]}, engine=engine,
-                    report=True)
+                    meta={"command": "compare", "argv": _redacted(sys.argv[1:])},
+                    engine=engine, report=True, storage=storage, lease=lease)
+
+
+def _redacted(argv: list[str]) -> list[str]:
+    """The command line with a --storage URL's password as ``***`` (it is stored and shown)."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg.startswith("--storage="):
+            out[i] = "--storage=" + redact(arg[len("--storage="):])
+        elif i and out[i - 1] == "--storage":
+            out[i] = redact(arg)
+    return out
 
 
 def _check_section(section: dict) -> None:
