@@ -86,6 +86,33 @@ def _claims(exp: str) -> list[tuple]:
                        "ORDER BY claimed")
 
 
+def test_claims_are_exclusive_expire_and_write_a_stack_once(tmp_path, name):
+    """The claim protocol alone (no training): a held stack is skipped, an expired one is
+    taken over, the slower of two writers of one stack writes nothing."""
+    store = store_sql.SharedStore.open(URL, name, tmp_path / name)
+    spec = json.dumps({"seed": 0})
+    runs = [(f"r{k}", "none", 0, spec) for k in range(3)]
+    assert store.fix_plan(runs, {}, [(["r0", "r1"], True), (["r2"], False)], "f1")
+    assert not store.fix_plan(runs, {}, [(["r0", "r1"], True), (["r2"], False)], "f1")
+    a = store.claim("A", lease=1.0)
+    assert a == (0, ["r0", "r1"], True, {"r0", "r1"})
+    assert store.claim("B", lease=1.0)[0] == 1  # stack 0 is A's: B gets the next one
+    assert store.claim("B", lease=1.0, tried={1}) is None  # nothing free while A beats
+    assert store.status("r0") == "running"
+    time.sleep(1.3)  # A is silent past the lease (killed)
+    assert store.claim("B", lease=1.0, tried={1})[0] == 0  # taken over
+    row = ("r0", "done", "ok", [{"val_acc": 0.5}], {"test_acc": 0.5}, None)
+    assert store.finish_stack(0, "B", [row, ("r1", *row[1:])])
+    assert not store.finish_stack(0, "A", [row, ("r1", *row[1:])])  # late: not written again
+    assert store.epochs("r0") == [{"epoch": 0, **{c: (0.5 if c == "val_acc" else None)
+                                                 for c in store_sql.EPOCH_COLUMNS}}]
+    assert store.waiting({1}) == 0 and store.waiting(set()) == 1
+    assert [(c["stack"], c["worker"], c["finished"], c["wrote"]) for c in store.claims()] == [
+        (0, "A", True, False), (1, "B", False, None), (0, "B", True, True)]
+    store.close()
+
+
+@pytest.mark.slow  # two worker processes, a single-machine run and three reports: ~25 s
 def test_two_workers_share_the_runs_once_each_and_equal_one_machine(tmp_path, name):
     shared = [*SMALL, "--name", name, "--storage", URL]
     workers = [start([*shared, "--out", str(tmp_path / f"m{k}")]) for k in (1, 2)]
