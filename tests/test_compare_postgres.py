@@ -52,7 +52,7 @@ def _database_url() -> tuple[str | None, str | None]:
 
 
 URL, _WHY = _database_url()
-pytestmark = pytest.mark.skipif(
+needs_server = pytest.mark.skipif(
     URL is None, reason=f"no PostgreSQL server at {redact(SERVER)} (set "
     f"REGLAB_TEST_POSTGRES_URL) or no database {DATABASE} there: {_WHY}")
 
@@ -86,6 +86,7 @@ def _claims(exp: str) -> list[tuple]:
                        "ORDER BY claimed")
 
 
+@needs_server
 def test_claims_are_exclusive_expire_and_write_a_stack_once(tmp_path, name):
     """The claim protocol alone (no training): a held stack is skipped, an expired one is
     taken over, the slower of two writers of one stack writes nothing."""
@@ -112,6 +113,7 @@ def test_claims_are_exclusive_expire_and_write_a_stack_once(tmp_path, name):
     store.close()
 
 
+@needs_server
 @pytest.mark.slow  # two worker processes, a single-machine run and three reports: ~25 s
 def test_two_workers_share_the_runs_once_each_and_equal_one_machine(tmp_path, name):
     shared = [*SMALL, "--name", name, "--storage", URL]
@@ -145,6 +147,7 @@ def test_two_workers_share_the_runs_once_each_and_equal_one_machine(tmp_path, na
     assert (tmp_path / "r" / name / "report.html").is_file()
 
 
+@needs_server
 def test_a_different_spec_under_the_same_name_is_refused(tmp_path, name):
     base = ["compare", "--data", "digits", "--arms", "none,l2", "--seeds", "1", "--epochs",
             "1", "--hidden", "8", "--quiet", "--name", name, "--storage", URL, "--out",
@@ -162,6 +165,7 @@ def test_a_different_spec_under_the_same_name_is_refused(tmp_path, name):
     assert _query(name, "SELECT id, status, finished FROM {s}.runs ORDER BY id") == before
 
 
+@needs_server
 def test_report_of_a_name_the_storage_does_not_hold_is_one_line(tmp_path):
     code, out, err = run_cli(["report", "--storage", URL, "--name", "no-such-experiment",
                               "--out", str(tmp_path)])
@@ -172,6 +176,7 @@ def test_report_of_a_name_the_storage_does_not_hold_is_one_line(tmp_path):
     assert not (tmp_path / "no-such-experiment").exists()
 
 
+@needs_server
 @pytest.mark.slow  # two worker processes, one killed, a 4 s lease to expire: ~25 s
 def test_a_sigkilled_workers_stack_is_finished_by_the_other(tmp_path, name):
     argv = ["compare", "--data", "digits", "--arms", "none,l2,dropout", "--seeds", "2",
@@ -199,3 +204,23 @@ def test_a_sigkilled_workers_stack_is_finished_by_the_other(tmp_path, name):
     reference = results(tmp_path / "s" / "one")
     assert results(tmp_path / "b" / name) == reference
     assert all(r["status"] == "done" for r in reference) and len(reference) == 6
+
+
+def test_a_storage_that_is_not_postgresql_is_refused_with_one_line(tmp_path):
+    code, out, err = run_cli(["compare", "--data", "digits", "--arms", "none", "--seeds", "1",
+                              "--epochs", "1", "--storage", "sqlite:///x.db", "--out",
+                              str(tmp_path)])
+    assert (code, out) == (2, "")
+    assert err == ("reglab: error: The 'storage' parameter of compare must be a "
+                   "postgresql://user:password@host:port/db URL. Got 'sqlite:///x.db' "
+                   "instead.\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_workers_with_a_storage_are_refused_with_one_line(tmp_path):
+    code, out, err = run_cli(["compare", "--workers", "2", "--storage", "postgresql://h/db",
+                              "--out", str(tmp_path)])
+    assert (code, out) == (2, "")
+    assert err == ("reglab: error: The 'workers' parameter of compare must be 1 with "
+                   "--storage (start one command per core: each is a worker). Got 2 "
+                   "instead.\n")
