@@ -15,7 +15,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from reglab.lab.compare import intervals_note, summarize_arms
@@ -38,18 +39,29 @@ def err_console() -> Console:
 
 
 class RunProgress:
-    """Runs done / total, and one bar per running run: epoch and best validation accuracy."""
+    """One bar for the whole job, counted in epochs, with the time left; one bar per running
+    run: its epoch and best validation accuracy.
+
+    The time left is rich's estimate from the recent rate of epochs (a run that stops early
+    counts its remaining epochs as done), so it holds when runs train in stacks that finish
+    together.
+    """
 
     def __init__(self, total: int, already_done: int, epochs: int):
-        self.epochs = epochs
+        self.epochs, self.total, self.done = epochs, total, already_done
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
-            console=err_console(), transient=True)
-        self._runs = self._progress.add_task("runs", total=total, completed=already_done,
-                                             note="")
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), console=err_console(), transient=True)
+        self._all = self._progress.add_task("epochs", total=total * epochs,
+                                            completed=already_done * epochs,
+                                            note=self._runs_note())
         self._tasks: dict[str, Any] = {}
+        self._counted: dict[str, int] = {}  # epochs of a running run already on the main bar
         self._best: dict[str, float] = {}
+
+    def _runs_note(self) -> str:
+        return f"{self.done}/{self.total} runs"
 
     def __enter__(self) -> RunProgress:
         self._progress.__enter__()
@@ -62,6 +74,7 @@ class RunProgress:
         """A run was handed to a worker."""
         self._tasks[run_id] = self._progress.add_task(f"  {run_id}", total=self.epochs,
                                                       note="starting")
+        self._counted[run_id] = 0
 
     def epoch(self, run_id: str, epoch: int, val_acc: float | None, val_loss: float | None
               ) -> None:
@@ -72,13 +85,18 @@ class RunProgress:
             self._best[run_id] = max(self._best.get(run_id, 0.0), val_acc)
         note = f"best val acc {100 * self._best.get(run_id, math.nan):.1f}%"
         self._progress.update(self._tasks[run_id], completed=epoch + 1, note=note)
+        step = max(0, min(epoch + 1, self.epochs) - self._counted[run_id])
+        self._counted[run_id] += step
+        self._progress.advance(self._all, step)
 
     def finish(self, run_id: str, status: str) -> None:
-        """A run ended (done, diverged, failed)."""
+        """A run ended (done, diverged, failed): its epochs left count as done."""
         task = self._tasks.pop(run_id, None)
         if task is not None:
             self._progress.remove_task(task)
-        self._progress.advance(self._runs)
+        self.done += 1
+        self._progress.advance(self._all, self.epochs - self._counted.pop(run_id, 0))
+        self._progress.update(self._all, note=self._runs_note())
 
 
 class EpochPrinter:
