@@ -52,32 +52,41 @@ def mlp_step_cost(widths: list[int], batch: int) -> tuple[float, float]:
     return flops, float(nbytes)
 
 
-def _best(fn, reps: int) -> float:
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _best(fn, reps: int, device: str = "cpu") -> float:
     fn()
+    _sync(device)
     best = math.inf
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
+        _sync(device)
         best = min(best, time.perf_counter() - t0)
     return best
 
 
-def gemm_rate(threads: int, n: int = 2048, reps: int = 5) -> float:
+def gemm_rate(threads: int, n: int = 2048, reps: int = 5, device: str = "cpu") -> float:
     """FLOP/s of an ``n^3`` float32 matmul with ``threads`` threads (best of ``reps``)."""
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        return 2 * n ** 3 / _best(lambda: a @ b, reps)
+        n = 8192 if device.startswith("cuda") else n
+        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        return 2 * n ** 3 / _best(lambda: a @ b, reps, device)
     finally:
         torch.set_num_threads(old)
 
 
-def bandwidth(working_set: float, threads: int, reps: int = 7) -> float:
+def bandwidth(working_set: float, threads: int, reps: int = 7, device: str = "cpu") -> float:
     """Bytes/s of ``c = a + b`` over float32 arrays of ``working_set`` bytes in all (>= 64 KiB),
     repeated so each timing moves at least ~256 MiB."""
     n = max(int(working_set) // 12, 1 << 14)  # three arrays of n float32
-    a, b, c = torch.rand(n), torch.rand(n), torch.empty(n)
+    a, b = torch.rand(n, device=device), torch.rand(n, device=device)
+    c = torch.empty(n, device=device)
     loops = max(1, (256 << 20) // (12 * n))
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -85,7 +94,7 @@ def bandwidth(working_set: float, threads: int, reps: int = 7) -> float:
         def run():
             for _ in range(loops):
                 torch.add(a, b, out=c)
-        return 12.0 * n * loops / _best(run, reps)
+        return 12.0 * n * loops / _best(run, reps, device)
     finally:
         torch.set_num_threads(old)
 
@@ -96,16 +105,17 @@ class Rates:
 
     threads: int
     flops: float
+    device: str = "cpu"
     _bw: dict[int, float] = field(default_factory=dict)
 
     @classmethod
-    def measure(cls, threads: int) -> Rates:
-        return cls(threads, gemm_rate(threads))
+    def measure(cls, threads: int, device: str = "cpu") -> Rates:
+        return cls(threads, gemm_rate(threads, device=device), device)
 
     def bandwidth(self, working_set: float) -> float:
         key = max(16, math.ceil(math.log2(max(working_set, 1.0))))  # power-of-two buckets
         if key not in self._bw:
-            self._bw[key] = bandwidth(2.0 ** key, self.threads)
+            self._bw[key] = bandwidth(2.0 ** key, self.threads, device=self.device)
         return self._bw[key]
 
     def floor(self, flops: float, nbytes: float, working_set: float) -> tuple[float, str]:

@@ -59,10 +59,10 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def specs_for(h: int, k: int, epochs: int) -> list[RunSpec]:
+def specs_for(h: int, k: int, epochs: int, device: str = "cpu") -> list[RunSpec]:
     """K runs: seeds 0..K-1, L2 strengths cycling over four values (a small sweep)."""
     return [RunSpec(data="bench", model="mlp", hidden=(h, h), optimizer="adam", lr=1e-3,
-                    epochs=epochs, batch_size=BATCH, seed=s, l2=(0.0, 1e-4, 1e-3, 1e-2)[s % 4])
+                    epochs=epochs, batch_size=BATCH, seed=s, device=device, l2=(0.0, 1e-4, 1e-3, 1e-2)[s % 4])
             for s in range(k)]
 
 
@@ -90,7 +90,13 @@ def plain_loop(specs: list[RunSpec], data) -> None:
                 F.cross_entropy(model(Xv), yv).item()
 
 
-def variants(data, workers: int):
+def variants(data, workers: int, device: str = "cpu"):
+    if device != "cpu":  # one process drives the GPU: the stack against one run at a time
+        return {
+            "sequential": lambda s: engine.train_many(s, data, workers=1, engine="sequential"),
+            "vectorized": lambda s: engine.train_many(s, data, workers=1),
+            "default": lambda s: engine.train_many(s, data),
+        }
     return {
         "plain": lambda s: plain_loop(s, data),
         "sequential": lambda s: engine.train_many(s, data, workers=1, engine="sequential"),
@@ -115,9 +121,9 @@ def sweep(name: str, data, hs: list[int], k: int, epochs: int, repeats: int, rat
           workers: int) -> list[str]:
     rows = []
     for h in hs:
-        specs = specs_for(h, k, epochs)
+        specs = specs_for(h, k, epochs, rates.device)
         gflop, floor_all, bound = sweep_floor(data, h, k, epochs, rates)
-        fns = variants(data, workers)
+        fns = variants(data, workers, rates.device)
         times = {v: [] for v in fns}
         for _ in range(repeats):
             for v, fn in fns.items():
@@ -180,18 +186,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--markdown", default=None, help="write the tables as a markdown section")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (the floor is then the GPU's)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     hs = [32, 128, 512] if args.quick else [32, 64, 128, 256, 512]
     epochs, repeats = (1, 1) if args.quick else (args.epochs, args.repeats)
     n_cores = cores()
-    rates = Rates.measure(n_cores)
+    if args.device != "cpu" and not torch.cuda.is_available():
+        print(f"sweep.py: --device {args.device} needs a CUDA GPU; torch.cuda.is_available() "
+              "is False here", file=sys.stderr)
+        return 2
+    rates = Rates.measure(n_cores, args.device)
     print(f"GEMM float32: {rates.flops / 1e9:.1f} GFLOP/s on {n_cores} thread(s); "
           f"add bandwidth {rates.bandwidth(1e6) / 1e9:.0f} GB/s at 1 MB, "
           f"{rates.bandwidth(1e8) / 1e9:.0f} GB/s at 100 MB; default engine would use "
           f"{engine.free_cores()} worker(s) now", flush=True)
-    choice = step_bmm_vs_vmap(hs)
-    names = ["plain", "sequential", "vectorized", f"processes ({n_cores})", "default"]
+    choice = step_bmm_vs_vmap(hs) if args.device == "cpu" else []
+    names = list(variants(None, n_cores, args.device))
     lines = [f"| data | H | GFLOP | floor s (all cores), bound | "
              + " | ".join(f"{n} s (x floor)" for n in names)
              + " | vectorized vs sequential | default vs floor |",
@@ -202,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += sweep(name, ds, hs, args.k, epochs, repeats, rates, n_cores)
     if args.markdown:
         head = [
-            "## Sweep engine vs the compute floor (bench/sweep.py)", "",
+            f"## Sweep engine vs the roofline floor (bench/sweep.py"
+            f"{'' if args.device == 'cpu' else ', ' + args.device})", "",
             f"K = {args.k} MLPs (in-H-H-10, Adam, batch {BATCH}, L2 cycling over 0, 1e-4, "
             f"1e-3, 1e-2, seeds 0..K-1), {epochs} epoch(s), wall seconds, median of "
             f"{repeats}; in parentheses the multiple of the all-core floor. Floor = max(FLOPs "
