@@ -23,7 +23,7 @@ from reglab.lab.runner import Job
 from reglab.lab.spec import RunSpec
 from reglab.lab.stats import PairedDifference, Summary, paired_difference, summarize, verdict
 
-__all__ = ["make_plan", "ArmRow", "summarize_arms", "run_id"]
+__all__ = ["make_plan", "ArmRow", "summarize_arms", "run_id", "comparison_document"]
 
 
 def run_id(arm: str, seed: int) -> str:
@@ -113,3 +113,32 @@ def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") ->
             summarize(col("sparsity")), summarize(col("weight_norm")),
             summarize(col("epochs_trained")), summarize(col("seconds")), d_acc, d_loss, text))
     return rows
+
+
+def comparison_document(runs: Sequence[Mapping[str, Any]], baseline: str = "none"
+                        ) -> dict[str, Any]:
+    """The comparison as plain JSON-ready data (``compare --json``); NaN and inf become None.
+
+    ``{"baseline", "arms": [...], "summaries": {arm: {"n_done", "n_diverged", metric:
+    {"mean", "std", "n"}}}, "differences": {arm: {"test_acc" | "test_loss": {"mean", "low",
+    "high", "n"}, "verdict"}}, "runs": [{"id", "arm", "seed", "status", "reason", "final"}]}``;
+    differences are the arm minus the baseline on the same seeds, 95% t interval.
+    """
+    rows = summarize_arms(runs, baseline)
+    metrics = ("test_acc", "test_loss", "gap", "sparsity", "weight_norm", "epochs", "seconds")
+    summaries, differences = {}, {}
+    for r in rows:
+        summaries[r.arm] = {"n_done": r.n_done, "n_diverged": r.n_diverged,
+                            **{m: _plain(getattr(r, m)._asdict()) for m in metrics}}
+        if r.d_acc is not None:
+            differences[r.arm] = {"test_acc": _plain(r.d_acc._asdict()),
+                                  "test_loss": _plain(r.d_loss._asdict()), "verdict": r.verdict}
+    return {"baseline": baseline, "arms": [r.arm for r in rows], "summaries": summaries,
+            "differences": differences,
+            "runs": [{"id": r["id"], "arm": r["arm"], "seed": r["seed"], "status": r["status"],
+                      "reason": r["reason"], "final": _plain(dict(r["final"]))} for r in runs]}
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in d.items()}

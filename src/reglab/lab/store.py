@@ -4,7 +4,8 @@ Layout of ``runs/NAME/``::
 
     reglab.sqlite            experiment, runs (spec, status, versions), epochs, final metrics
     models/<run>.safetensors best weights (temp file in the same folder, then os.replace)
-    results.csv              one row per run, exported from the database
+    results.csv              one row per run: hyperparameters and final metrics
+    epochs.csv               one row per run and epoch
     .lock                    fcntl.flock: one process per experiment at a time
 
 Only one process writes (the lab's main process; workers return their results), every write
@@ -23,22 +24,31 @@ from __future__ import annotations
 import csv
 import fcntl
 import json
+import math
 import os
 import platform
 import re
 import sqlite3
 import tempfile
 import time
+import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import save_file
+
 from reglab._validation import InvalidParameterError, fail
+from reglab.lab import runner
+from reglab.lab.model_file import model_metadata
+from reglab.lab.spec import RunSpec
 
 __all__ = ["Store", "ExperimentLocked", "STATUSES", "FINISHED", "check_name", "versions"]
 
 STATUSES = ("pending", "running", "done", "diverged", "interrupted")
 FINISHED = ("done", "diverged")  # a rerun of either would give the same numbers
+INTEGER_FINALS = ("epochs_trained", "best_epoch")  # stored as REAL, written as integers
 EPOCH_COLUMNS = ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity",
                  "weight_norm", "lr", "seconds")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -88,6 +98,7 @@ class Store:
 
     def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int):
         self.root, self.conn, self._lock_fd = root, conn, lock_fd
+        self._data_info: dict[tuple, _DataInfo] = {}
 
     @classmethod
     def open(cls, out: str | Path, name: str, meta: Mapping[str, Any] | None = None) -> Store:
@@ -231,21 +242,40 @@ class Store:
         return cur.rowcount
 
     def save_weights(self, run_id: str, state: Mapping[str, Any]) -> Path:
-        """Write ``models/<run>.safetensors`` atomically (temp file in the folder, os.replace)."""
-        from safetensors.torch import save_file
+        """Write ``models/<run>.safetensors`` atomically (temp file in the folder, os.replace).
 
+        The file carries :func:`reglab.lab.model_file.model_metadata` (spec, data kind, shape,
+        class and feature names, standardization) when the run is in the store, so
+        ``load_model`` / ``reglab predict`` can use it alone; else just ``{"run": run_id}``.
+        """
         folder = self.root / "models"
         target = folder / f"{check_name(run_id)}.safetensors"
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+        metadata = self._model_metadata(run_id)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{run_id}.", suffix=".tmp")
         os.close(fd)
         try:
-            save_file(tensors, tmp, metadata={"run": run_id})
+            save_file(tensors, tmp, metadata=metadata)
+            os.chmod(tmp, _file_mode())
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return target
+
+    def _model_metadata(self, run_id: str) -> dict[str, str]:
+        """The weights file's metadata; the run's data is loaded as its run loaded it (the
+        runner's per-process cache), and only its small description is kept, per split seed."""
+        row = self.conn.execute("SELECT spec FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            return {"run": run_id}
+        spec = RunSpec.from_dict(json.loads(row[0]))
+        key = (spec.data, spec.target, spec.seed)
+        if key not in self._data_info:
+            with warnings.catch_warnings():  # the run itself already warned about its data
+                warnings.simplefilter("ignore")
+                self._data_info[key] = _DataInfo.of(runner.load_data(spec))
+        return model_metadata(run_id, spec, self._data_info[key], versions())
 
     # -- reading -------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
@@ -286,19 +316,50 @@ def read_epochs(conn: sqlite3.Connection, run_id: str) -> list[dict[str, float]]
 
 
 def export_csv(conn: sqlite3.Connection, path: Path) -> Path:
-    """Write one row per run with its final metrics; temp file then os.replace."""
+    """Write ``results.csv`` at ``path`` and ``epochs.csv`` beside it; returns ``path``.
+
+    results.csv: one row per run: ``run, arm, seed, status, reason``, then one column per
+    resolved hyperparameter (every RunSpec key but seed, in declaration order; lists as
+    ``a,b``, booleans as ``true`` / ``false``, None empty), then the final metrics (sorted;
+    ``epochs_trained`` and ``best_epoch`` as integers). epochs.csv: one row per run and
+    epoch: ``run, arm, seed, epoch`` and the per-epoch metrics. Both: temp file then
+    os.replace, mode 0666 minus the umask.
+    """
     runs = read_runs(conn)
+    defaults = RunSpec().to_dict()  # the store leaves out target when it is None
+    params = [k for k in RunSpec.keys() if k != "seed"]
     keys = sorted({k for r in runs for k in r["final"]})
-    head = ["run", "arm", "seed", "status", "reason", *keys]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(head)
-        for r in runs:
-            w.writerow([r["id"], r["arm"], r["seed"], r["status"], r["reason"] or "",
-                        *(_csv_num(r["final"].get(k)) for k in keys)])
-    os.replace(tmp, path)
+    _write_csv(path, ["run", "arm", "seed", "status", "reason", *params, *keys], (
+        [r["id"], r["arm"], r["seed"], r["status"], r["reason"] or "",
+         *(_csv_value(r["spec"].get(k, defaults.get(k)))
+           for k in params),
+         *(_csv_num(r["final"].get(k), k in INTEGER_FINALS) for k in keys)]
+        for r in runs))
+    _write_csv(path.with_name("epochs.csv"), ["run", "arm", "seed", "epoch", *EPOCH_COLUMNS], (
+        [r["id"], r["arm"], r["seed"], e["epoch"], *(_csv_num(e[c]) for c in EPOCH_COLUMNS)]
+        for r in runs for e in read_epochs(conn, r["id"])))
     return path
+
+
+def _write_csv(path: Path, head: list[str], rows: Iterable[list[Any]]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(head)
+            w.writerows(rows)
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _file_mode() -> int:
+    """0666 minus the process umask: what ``open(path, "w")`` would give (mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def list_experiments(out: str | Path) -> list[dict[str, Any]]:
@@ -336,8 +397,43 @@ def _num(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-def _csv_num(v: Any) -> str:
-    return "" if v is None else repr(float(v))
+def _csv_num(v: Any, integer: bool = False) -> str:
+    if v is None:
+        return ""
+    v = float(v)
+    return str(int(v)) if integer and math.isfinite(v) else repr(v)
+
+
+def _csv_value(v: Any) -> str:
+    """A hyperparameter as a CSV cell: lists as ``a,b`` (how the flags take them)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return ",".join(str(x) for x in v)
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+@dataclass(frozen=True)
+class _DataInfo:
+    """What a weights file needs to know of its run's data (not the data itself)."""
+
+    name: str
+    kind: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    class_names: list[str] | None
+    feature_names: list[str] | None
+    mean: Any
+    std: Any
+
+    @classmethod
+    def of(cls, ds: Any) -> _DataInfo:
+        return cls(str(getattr(ds, "name", "")), ds.kind, tuple(ds.input_shape),
+                   int(ds.num_classes), getattr(ds, "class_names", None),
+                   getattr(ds, "feature_names", None), getattr(ds, "mean", None),
+                   getattr(ds, "std", None))
 
 
 def _spec_diff(old: dict, new: dict) -> str:
