@@ -1,16 +1,18 @@
 """Models that travel: what a weights file says about itself, and loading it to predict.
 
 A run's ``models/<run>.safetensors`` holds the best weights (the state dict) and, as
-safetensors metadata (a ``str -> str`` map; every value below is a JSON string), all that is
+safetensors metadata, one entry ``"reglab"``: a JSON document (sorted keys) with all that is
 needed to rebuild and use the model without the experiment's store or data::
 
     format           "reglab.model/1"
     run              the run id, e.g. "l2-s0"
-    spec             the resolved RunSpec (``RunSpec.to_json()``)
+    spec             the resolved RunSpec (as ``RunSpec.to_dict()``)
     data             {"name", "kind", "input_shape", "num_classes", "class_names", "feature_names"}
     standardization  {"shape": [...], "mean": [...], "std": [...]} (flat, row-major) or null
     versions         {"reglab", "torch", "numpy", "python"}
 
+One entry, not one per field: safetensors writes its metadata map in hash order, which
+changes between processes, and the same command must give byte-identical weight files.
 The standardization is JSON, not tensors in the file: the file's tensors are exactly the
 model's state dict, so ``load_state_dict(strict=True)`` needs no filtering. The values are the
 training split's float32 mean / std (``Dataset.mean`` / ``Dataset.std``), written as the exact
@@ -46,15 +48,16 @@ from reglab._validation import InvalidParameterError
 from reglab.lab.spec import RunSpec
 from reglab.train.models import build_model
 
-__all__ = ["FORMAT", "model_metadata", "read_metadata", "load_model", "Predictor",
+__all__ = ["FORMAT", "KEY", "model_metadata", "read_metadata", "load_model", "Predictor",
            "Predictions", "write_predictions"]
 
 FORMAT = "reglab.model/1"
+KEY = "reglab"  # the one metadata entry
 
 
 def model_metadata(run_id: str, spec: RunSpec, data: Any, versions: Mapping[str, str]
                    ) -> dict[str, str]:
-    """The metadata of a run's weights file (every value a JSON string but ``format``, ``run``).
+    """The safetensors metadata of a run's weights file: ``{"reglab": <JSON document>}``.
 
     Args:
         run_id: the run's id in the store.
@@ -76,10 +79,9 @@ def model_metadata(run_id: str, spec: RunSpec, data: Any, versions: Mapping[str,
         s = torch.as_tensor(std, dtype=torch.float32)
         scale = {"shape": list(m.shape), "mean": m.flatten().tolist(),
                  "std": s.flatten().tolist()}
-    return {"format": FORMAT, "run": run_id, "spec": spec.to_json(),
-            "data": json.dumps(info, sort_keys=True),
-            "standardization": json.dumps(scale),
-            "versions": json.dumps(dict(versions), sort_keys=True)}
+    doc = {"format": FORMAT, "run": run_id, "spec": spec.to_dict(), "data": info,
+           "standardization": scale, "versions": dict(versions)}
+    return {KEY: json.dumps(doc, sort_keys=True)}
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -91,19 +93,20 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     except (OSError, SafetensorError) as err:
         raise InvalidParameterError(f"The weights file {shown!r} cannot be read as safetensors: "
                                     f"{err}.") from None
-    if raw.get("format") != FORMAT:
+    try:
+        doc = json.loads(raw[KEY])
+    except (KeyError, json.JSONDecodeError):
+        doc = None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise InvalidParameterError(
-            f"The weights file {shown!r} has no reglab model metadata (format "
-            f"{raw.get('format')!r}, expected {FORMAT!r}); it was saved by an older reglab or "
-            "by another tool. Retrain it with this version.")
-    out: dict[str, Any] = {"format": raw["format"], "run": raw.get("run")}
-    for key in ("spec", "data", "standardization", "versions"):
-        try:
-            out[key] = json.loads(raw[key])
-        except (KeyError, json.JSONDecodeError):
-            raise InvalidParameterError(f"The weights file {shown!r} has a missing or broken "
-                                        f"{key!r} metadata entry.") from None
-    return out
+            f"The weights file {shown!r} has no reglab model metadata (a {KEY!r} entry of "
+            f"format {FORMAT!r}); it was saved by an older reglab or by another tool. Retrain "
+            "it with this version.")
+    missing = [k for k in ("spec", "data", "standardization", "versions") if k not in doc]
+    if missing:
+        raise InvalidParameterError(f"The weights file {shown!r} lacks the metadata "
+                                    f"{', '.join(map(repr, missing))}.")
+    return doc
 
 
 @dataclass(frozen=True)
