@@ -103,6 +103,8 @@ def test_tensorboard_export_reads_back_with_tensorboards_event_reader(experiment
     runs, epochs = _store(experiment)
     assert sorted(p.name for p in logdir.iterdir()) == sorted(r["id"] for r in runs)
     for run in runs:
+        # one file of scalars, one of hparams: the second export replaced the first's
+        assert len(list((logdir / run["id"]).glob("events.out.tfevents.*"))) == 2
         acc = EventAccumulator(str(logdir / run["id"]))
         acc.Reload()
         val = acc.Scalars("epoch/val_loss")

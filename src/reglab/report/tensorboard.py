@@ -8,8 +8,8 @@ Layout written under ``logdir`` (default ``runs/NAME/tensorboard``)::
                                    HParams view
 
 Then ``tensorboard --logdir runs/NAME/tensorboard``. Needs the ``tensorboard`` package
-(``pip install 'reglab[tensorboard]'``). Existing files of a run are replaced, so exporting
-twice gives one set of events per run.
+(``pip install 'reglab[tensorboard]'``). A run's earlier event files are replaced (only
+``events.out.tfevents.*`` files are removed), so exporting twice gives one set per run.
 
 Example::
 
@@ -19,7 +19,6 @@ Example::
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +57,8 @@ def export_tensorboard(experiment: Path, logdir: Path | None = None) -> Path:
         conn.close()
     for r in runs:
         folder = logdir / check_name(r["id"])
-        if folder.exists():
-            shutil.rmtree(folder)  # one set of events per run, however often exported
+        for old in folder.glob("events.out.tfevents.*"):  # one set of events per run, however
+            old.unlink()                                  # often exported; nothing else removed
         with SummaryWriter(log_dir=str(folder)) as w:
             for e in histories[r["id"]]:
                 for c in EPOCH_COLUMNS:
