@@ -110,13 +110,17 @@ def test_predict_in_a_new_process_matches_the_run(trained, tmp_path):
     assert acc == pytest.approx(res.final["test_acc"], abs=1e-12)
 
 
-def test_load_model_gives_an_eval_model_and_predict_takes_arrays_and_tensors(trained):
+def test_load_model_gives_an_eval_model_and_predict_takes_arrays_and_tensors(trained, tmp_path):
     root, table, X = trained
     ds, _, ref = _run_model_on_test(root, table)
     model, predict = load_model(root / "runs" / "t" / "models" / "run-s1.safetensors")
     assert not model.training and not any(m.training for m in model.modules())
     raw = X[ds.test.indices.numpy()]
     a, b = predict(raw), predict(torch.from_numpy(raw))
+    out = tmp_path / "p.csv"  # the run named as runs/NAME/RUN_ID gives the same file
+    assert main(["predict", str(root / "runs" / "t" / "run-s1"), "--data", str(table),
+                 "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 1 + len(X)
     np.testing.assert_allclose(a.proba, ref, rtol=0, atol=1e-6)
     assert np.array_equal(a.proba, b.proba) and a.labels == b.labels
     assert a.class_names == CLASSES and predict.feature_names == ["a", "b", "c", "d"]

@@ -16,10 +16,13 @@ __all__ = ["register", "weights_path"]
 
 
 def weights_path(where: Path, run: Optional[str]) -> Path:
-    """The weights file meant by ``where``: a .safetensors file, or an experiment folder whose
-    ``models/`` holds one run (or the run named by ``run``)."""
+    """The weights file meant by ``where``: a .safetensors file, ``runs/NAME/RUN_ID``, or an
+    experiment folder whose ``models/`` holds one run (or the run named by ``run``)."""
     if where.is_file():
         return where
+    named = where.parent / "models" / f"{where.name}.safetensors"
+    if run is None and not where.exists() and named.is_file():  # runs/NAME/l2-s0
+        return named
     models = where / "models"
     if not models.is_dir():
         raise InvalidParameterError(
@@ -42,7 +45,8 @@ def weights_path(where: Path, run: Optional[str]) -> Path:
 
 def predict(
     weights: Path = typer.Argument(..., metavar="RUN_OR_WEIGHTS", help="A models/*.safetensors "
-                                   "file, or an experiment folder (runs/NAME) with one run."),
+                                   "file, runs/NAME/RUN_ID, or an experiment folder "
+                                   "(runs/NAME) with one run."),
     data: Path = option(..., "--data", "-d", help="Rows to predict: a .csv with the training's "
                         "feature columns (others are ignored), or an .npz with an array X."),
     out: Optional[Path] = option(None, "--out", "-o", help="Where to write the predictions CSV.",
