@@ -48,23 +48,22 @@ from reglab._validation import InvalidParameterError
 from reglab.lab.spec import RunSpec
 from reglab.train.models import build_model
 
-__all__ = ["FORMAT", "KEY", "model_metadata", "read_metadata", "load_model", "Predictor",
-           "Predictions", "write_predictions"]
+__all__ = ["FORMAT", "KEY", "describe_data", "model_metadata", "read_metadata", "load_model",
+           "Predictor", "Predictions", "read_feature_columns", "write_predictions"]
 
 FORMAT = "reglab.model/1"
 KEY = "reglab"  # the one metadata entry
 
 
-def model_metadata(run_id: str, spec: RunSpec, data: Any, versions: Mapping[str, str]
-                   ) -> dict[str, str]:
-    """The safetensors metadata of a run's weights file: ``{"reglab": <JSON document>}``.
+def describe_data(data: Any) -> dict[str, Any]:
+    """What a weights file keeps of its run's data: ``{"data": {...}, "standardization": ...}``.
+
+    Small and JSON-ready (names, shape, per-feature or per-channel mean / std), so a store
+    can keep it per split seed instead of the data set.
 
     Args:
-        run_id: the run's id in the store.
-        spec: the resolved RunSpec the run trained with.
         data: the run's Dataset (kind, input_shape, num_classes, class / feature names,
             mean / std; missing attributes count as None).
-        versions: library versions (``reglab.lab.store.versions()``).
     """
     names = lambda xs: None if xs is None else [str(x) for x in xs]  # noqa: E731
     info = {"name": str(getattr(data, "name", "")), "kind": data.kind,
@@ -79,8 +78,22 @@ def model_metadata(run_id: str, spec: RunSpec, data: Any, versions: Mapping[str,
         s = torch.as_tensor(std, dtype=torch.float32)
         scale = {"shape": list(m.shape), "mean": m.flatten().tolist(),
                  "std": s.flatten().tolist()}
-    doc = {"format": FORMAT, "run": run_id, "spec": spec.to_dict(), "data": info,
-           "standardization": scale, "versions": dict(versions)}
+    return {"data": info, "standardization": scale}
+
+
+def model_metadata(run_id: str, spec: RunSpec, described: Mapping[str, Any],
+                   versions: Mapping[str, str]) -> dict[str, str]:
+    """The safetensors metadata of a run's weights file: ``{"reglab": <JSON document>}``.
+
+    Args:
+        run_id: the run's id in the store.
+        spec: the resolved RunSpec the run trained with.
+        described: :func:`describe_data` of the run's data.
+        versions: library versions (``reglab.lab.store.versions()``).
+    """
+    doc = {"format": FORMAT, "run": run_id, "spec": spec.to_dict(),
+           "data": described["data"], "standardization": described["standardization"],
+           "versions": dict(versions)}
     return {KEY: json.dumps(doc, sort_keys=True)}
 
 

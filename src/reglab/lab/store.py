@@ -33,7 +33,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ from safetensors.torch import save_file
 
 from reglab._validation import InvalidParameterError, fail
 from reglab.lab import runner
-from reglab.lab.model_file import model_metadata
+from reglab.lab.model_file import describe_data, model_metadata
 from reglab.lab.spec import RunSpec
 
 __all__ = ["Store", "ExperimentLocked", "STATUSES", "FINISHED", "check_name", "versions"]
@@ -98,7 +97,7 @@ class Store:
 
     def __init__(self, root: Path, conn: sqlite3.Connection, lock_fd: int):
         self.root, self.conn, self._lock_fd = root, conn, lock_fd
-        self._data_info: dict[tuple, _DataInfo] = {}
+        self._data_info: dict[tuple, dict[str, Any]] = {}  # describe_data per split
 
     @classmethod
     def open(cls, out: str | Path, name: str, meta: Mapping[str, Any] | None = None) -> Store:
@@ -274,7 +273,7 @@ class Store:
         if key not in self._data_info:
             with warnings.catch_warnings():  # the run itself already warned about its data
                 warnings.simplefilter("ignore")
-                self._data_info[key] = _DataInfo.of(runner.load_data(spec))
+                self._data_info[key] = describe_data(runner.load_data(spec))
         return model_metadata(run_id, spec, self._data_info[key], versions())
 
     # -- reading -------------------------------------------------------------------------
@@ -413,27 +412,6 @@ def _csv_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return ",".join(str(x) for x in v)
     return repr(v) if isinstance(v, float) else str(v)
-
-
-@dataclass(frozen=True)
-class _DataInfo:
-    """What a weights file needs to know of its run's data (not the data itself)."""
-
-    name: str
-    kind: str
-    input_shape: tuple[int, ...]
-    num_classes: int
-    class_names: list[str] | None
-    feature_names: list[str] | None
-    mean: Any
-    std: Any
-
-    @classmethod
-    def of(cls, ds: Any) -> _DataInfo:
-        return cls(str(getattr(ds, "name", "")), ds.kind, tuple(ds.input_shape),
-                   int(ds.num_classes), getattr(ds, "class_names", None),
-                   getattr(ds, "feature_names", None), getattr(ds, "mean", None),
-                   getattr(ds, "std", None))
 
 
 def _spec_diff(old: dict, new: dict) -> str:
