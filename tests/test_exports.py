@@ -124,3 +124,11 @@ def test_export_needs_something_to_export(experiment, capsys):
     assert main(["export", str(experiment)]) == 2
     assert capsys.readouterr().err == ("reglab: error: reglab export needs --tensorboard "
                                        "and/or --csv: say what to export.\n")
+
+
+def test_export_csv_rewrites_both_files_from_the_store(experiment, capsys):
+    before = {n: (experiment / n).read_text() for n in ("results.csv", "epochs.csv")}
+    for n in before:
+        (experiment / n).unlink()
+    assert main(["export", str(experiment), "--csv"]) == 0
+    assert {n: (experiment / n).read_text() for n in before} == before
