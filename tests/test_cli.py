@@ -21,8 +21,8 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-COMMANDS = ["compare", "run", "runs", "datasets", "check-augment", "report", "explain", "path",
-            "tune"]
+COMMANDS = ["compare", "run", "runs", "predict", "datasets", "check-augment", "report", "export",
+            "explain", "path", "tune"]
 
 
 @pytest.mark.parametrize("cmd", [[], *([c] for c in COMMANDS), ["ls"]])

@@ -70,6 +70,12 @@ class _UpdateRule(Scheduled):
                 self._apply(params, t)
         self.advance()
 
+    @property
+    def when(self) -> str:
+        """``"pre"``: the rule runs as ``optimizer.step()`` begins (the gradient taken, the
+        update not yet made); ``"post"``: right after the update."""
+        return self._when
+
     def attach(self, optimizer: torch.optim.Optimizer, model: nn.Module | None = None
                ) -> RemovableHandle:
         """Run the update at every ``optimizer.step()`` with each group's current lr.
@@ -80,6 +86,24 @@ class _UpdateRule(Scheduled):
 
         Returns:
             A handle; ``handle.remove()`` detaches the rule.
+        """
+        hook = self.hook(optimizer, model)
+        if self._when == "pre":
+            return optimizer.register_step_pre_hook(hook)
+        return optimizer.register_step_post_hook(hook)
+
+    def hook(self, optimizer: torch.optim.Optimizer, model: nn.Module | None = None
+             ) -> Callable[[torch.optim.Optimizer, Any, Any], None]:
+        """The function :meth:`attach` registers, ``hook(optimizer, args, kwargs)``: one update
+        of the selected parameters with each group's current lr, counting one step.
+
+        For a loop whose ``step(closure)`` runs the backward pass inside the step (Lightning),
+        a ``"pre"`` rule (:attr:`when`) must run after the closure instead: call this hook
+        there (``reglab.integrations.lightning.UpdateRules`` does).
+
+        Args:
+            optimizer: any ``torch.optim.Optimizer``.
+            model: the model, for parameter names; required when ``params`` is a predicate.
         """
         owner = f"{type(self).__name__}.attach"
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -103,9 +127,7 @@ class _UpdateRule(Scheduled):
                         self._apply(params, t)
             self.advance()
 
-        if self._when == "pre":
-            return optimizer.register_step_pre_hook(hook)
-        return optimizer.register_step_post_hook(hook)
+        return hook
 
     def _resolve(self, optimizer: torch.optim.Optimizer, names: dict) -> list[list[Tensor]]:
         """The selected params of each param group, via the one selection mechanism."""

@@ -7,8 +7,8 @@ command to resume).
 Layout: ``_app`` (the Typer app, the registration of every command, :func:`main`),
 ``_shared`` (exit codes, errors, the preflight and the experiment runner), ``options`` (the
 run-spec flags that ``compare`` and ``run`` share), and one module per command, each with
-``register(app)``: compare, run, runs (and ``ls``), datasets, check_augment, report,
-explain, path, tune.
+``register(app)``: compare, run, runs (and ``ls``), predict, datasets, check_augment, report,
+export, explain, path, tune.
 """
 
 from reglab.cli._app import COMMANDS, app, main

@@ -4,6 +4,7 @@ that checks a plan and runs it into a store (``_preflight``, ``_run_experiment``
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +16,7 @@ import reglab.data
 from reglab import augment as A
 from reglab.lab.label_check import check_labels
 from reglab.lab.execute import run_experiment
+from reglab.lab.compare import comparison_document
 from reglab.lab.spec import load_toml
 from reglab.report import console as display
 from reglab.report.report import build_report, dataset_meta
@@ -94,7 +96,9 @@ def _preflight(jobs, ds) -> None:
 
 def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
                     meta: dict, single: bool = False, engine: str = "sequential",
-                    nproc: int = 1, report: bool = False) -> None:
+                    nproc: int = 1, report: bool = False, as_json: bool = False) -> None:
+    """Run ``jobs`` into the store ``out/name`` (resuming) and print the result; ``as_json``
+    prints :func:`~reglab.lab.compare.comparison_document` as the only thing on stdout."""
     console = display.console(quiet)
 
     def progress(root, total: int, skipped: int):
@@ -111,6 +115,8 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
         if single:
             display.print_single(console, runs[0], store.epochs(runs[0]["id"]) if quiet else None,
                                  store.root)
+        elif as_json:
+            sys.stdout.write(json.dumps(comparison_document(runs), indent=2) + "\n")
         else:
             display.print_comparison(console, runs, title=title, data=ds, root=store.root)
         if report:

@@ -32,6 +32,9 @@ def compare(
                          "together as one batched model (vectorized); sequential: one by one."),
     config: Optional[Path] = ConfigOpt, out: Path = OutOpt,
     name: Optional[str] = NameOpt("compare-DATA"), quiet: bool = QuietOpt,
+    as_json: bool = option(False, "--json", help="Print the result as one JSON document on "
+                           "stdout (arms, per-arm summaries, paired differences, runs) instead "
+                           "of the tables; implies --quiet."),
 ) -> None:
     """Train every regularization arm over seeds and print the measured comparison table.
 
@@ -75,9 +78,10 @@ def compare(
                      arm_tables)
     _preflight(jobs, ds)
     name = name or f"compare-{_stem(base.data)}"
-    _run_experiment(jobs, out, name, workers, quiet, ds, title=f"compare on {base.data}",
+    _run_experiment(jobs, out, name, workers, quiet or as_json, ds,
+                    title=f"compare on {base.data}",
                     meta={"command": "compare", "argv": sys.argv[1:]}, engine=engine,
-                    report=True)
+                    report=True, as_json=as_json)
 
 
 def _check_section(section: dict) -> None:

@@ -25,7 +25,8 @@ from reglab.lab.stats import (MIN_EFFECT_ACC, MIN_EFFECT_LOSS, PairedDifference,
                               effect, format_num, holm_adjust, paired_difference, summarize,
                               verdict)
 
-__all__ = ["make_plan", "ArmRow", "summarize_arms", "run_id", "intervals_note"]
+__all__ = ["make_plan", "ArmRow", "summarize_arms", "run_id", "intervals_note",
+           "comparison_document"]
 
 
 def run_id(arm: str, seed: int) -> str:
@@ -152,3 +153,36 @@ def intervals_note(rows: Sequence[ArmRow], baseline: str = "none") -> str:
     return (f"{adj}; a verdict needs the interval to exclude 0 and the mean to exceed the "
             f"minimum effect: 0.5 accuracy points, 1% of {baseline}'s test loss "
             f"({format_num(loss, 4)})")
+
+
+def comparison_document(runs: Sequence[Mapping[str, Any]], baseline: str = "none"
+                        ) -> dict[str, Any]:
+    """The comparison as plain JSON-ready data (``compare --json``); NaN and inf become None.
+
+    ``{"baseline", "arms": [...], "summaries": {arm: {"n_done", "n_diverged", metric:
+    {"mean", "std", "n"}}}, "differences": {arm: {"test_acc" | "test_loss": {"mean", "low",
+    "high", "n"}, "verdict"}}, "runs": [{"id", "arm", "seed", "status", "reason", "final"}]}``;
+    differences are the arm minus the baseline on the same seeds: the Holm-adjusted t
+    interval the verdict uses (its ``confidence`` says at which level) and the unadjusted 95%
+    one (``*_unadjusted``), each with its paired t test's ``p`` (Holm-adjusted or raw).
+    """
+    rows = summarize_arms(runs, baseline)
+    metrics = ("test_acc", "test_loss", "gap", "sparsity", "weight_norm", "epochs", "seconds")
+    summaries, differences = {}, {}
+    for r in rows:
+        summaries[r.arm] = {"n_done": r.n_done, "n_diverged": r.n_diverged,
+                            **{m: _plain(getattr(r, m)._asdict()) for m in metrics}}
+        if r.d_acc is not None:
+            differences[r.arm] = {
+                "test_acc": _plain(r.d_acc._asdict()), "test_loss": _plain(r.d_loss._asdict()),
+                "test_acc_unadjusted": _plain(r.d_acc_raw._asdict()),
+                "test_loss_unadjusted": _plain(r.d_loss_raw._asdict()), "verdict": r.verdict}
+    return {"baseline": baseline, "arms": [r.arm for r in rows], "summaries": summaries,
+            "differences": differences,
+            "runs": [{"id": r["id"], "arm": r["arm"], "seed": r["seed"], "status": r["status"],
+                      "reason": r["reason"], "final": _plain(dict(r["final"]))} for r in runs]}
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in d.items()}
