@@ -183,12 +183,12 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
         for h in handles:
             h.remove()
     run.restore(model)
-    scores = _scores(model, data, device) if run.status == "done" else None
+    scores = split_scores(model, data, device) if run.status == "done" else None
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return run.finish(scores, *weight_stats(model), time.perf_counter() - t_start, state)
 
 
-def _scores(model, data, device) -> dict[str, float]:
+def split_scores(model, data, device) -> dict[str, float]:
     """Loss and accuracy of ``model`` on the train, val and test splits."""
     out: dict[str, float] = {}
     for part in ("train", "val", "test"):
