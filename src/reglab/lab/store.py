@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from reglab._validation import InvalidParameterError, fail
+from reglab.train.contract import EPOCH_KEYS
 
 __all__ = ["Store", "ExperimentLocked", "STATUSES", "FINISHED", "check_name", "versions"]
 
 STATUSES = ("pending", "running", "done", "diverged", "interrupted")
 FINISHED = ("done", "diverged")  # a rerun of either would give the same numbers
-EPOCH_COLUMNS = ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity",
-                 "weight_norm", "lr", "seconds")
+EPOCH_COLUMNS = EPOCH_KEYS  # the run contract's epoch row (reglab.train.contract)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 _SCHEMA = """
