@@ -129,9 +129,10 @@ def select(model: Any, params: Any = None, owner: str = "select") -> Named:
 # that each distinct coefficient costs one fused call.
 
 
-def _by_coef(ws: list[Tensor], *columns: list[float]) -> dict[tuple[float, ...], list[Tensor]]:
-    """The params of each distinct nonzero coefficient tuple: one fused call per value (usually
-    one)."""
+def _by_coef(ws: list[Tensor], *columns: list[float]
+             ) -> dict[tuple[float, ...], list[Tensor]]:
+    """The params of each distinct nonzero coefficient tuple: one fused call per value
+    (usually one)."""
     groups: dict[tuple[float, ...], list[Tensor]] = {}
     for w, *cs in zip(ws, *columns):
         if any(c != 0.0 for c in cs):
