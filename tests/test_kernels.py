@@ -48,6 +48,14 @@ def test_l1_l2_gradient_float_and_tensor_strengths_agree_per_member(dtype, l1, l
         torch.testing.assert_close(one, g[k] + wk.grad)
 
 
+@pytest.mark.parametrize("l1, l2", [(0.3, 0.0), (0.0, 0.7), (0.3, 0.7)])
+def test_the_new_tensor_gradient_is_the_in_place_one_onto_zeros(l1, l2):
+    w, _ = _stack(torch.float32)
+    onto = [torch.zeros_like(w)]
+    K.add_l1_l2_grad_(onto, [w], l1, l2)
+    assert torch.equal(K.l1_l2_grad([w], l1, l2)[0], onto[0])
+
+
 def dtype_round(x: float, dtype) -> float:
     """The strength as the stack holds it (a float32 stack rounds its strengths)."""
     return float(torch.tensor(x, dtype=dtype))

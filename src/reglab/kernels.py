@@ -9,7 +9,8 @@ A strength is a Python float, or a per-member tensor of shape ``(K, 1, 1)`` for 
 weights ``(K, in, out)`` (member ``k`` gets strength ``s[k]``): the same kernel, the same
 numbers per member (``tests/test_kernels.py`` checks float against tensor bit for bit).
 
-* ``add_l1_l2_grad_``:      ``grad += l1 * sign(w) + 2 * l2 * w``  (L1 / L2 / elastic net)
+* ``add_l1_l2_grad_``:      ``grad += l1 * sign(w) + 2 * l2 * w``  (L1 / L2 / elastic net);
+  ``l1_l2_grad``: the same as new tensors
 * ``l1_value``, ``l2_value``: ``l1 * sum |w|``, ``l2 * sum w^2``
 * ``group_lasso_grad``, ``group_lasso_value``: ``lam * row / ||row||``, ``lam * sum ||row||``
 * ``decay_``:               ``w <- w * (1 - t)``, ``t = lr * wd``  (decoupled weight decay)
@@ -30,7 +31,7 @@ from typing import Union
 import torch
 from torch import Tensor
 
-__all__ = ["Strength", "add_l1_l2_grad_", "l1_value", "l2_value", "group_lasso_grad",
+__all__ = ["Strength", "add_l1_l2_grad_", "l1_l2_grad", "l1_value", "l2_value", "group_lasso_grad",
            "group_lasso_value", "decay_", "soft_threshold_", "group_soft_threshold_"]
 
 Strength = Union[float, Tensor]  # a number, or (K, 1, 1): one per member of a stack
@@ -67,6 +68,23 @@ def add_l1_l2_grad_(grads: Sequence[Tensor], ws: Sequence[Tensor], l1: Strength 
             g.addcmul_(w, 2 * l2)
     elif l2 != 0.0:
         torch._foreach_add_(grads, ws, alpha=2.0 * l2)
+
+
+@torch.no_grad()
+def l1_l2_grad(ws: Sequence[Tensor], l1: float = 0.0, l2: float = 0.0) -> list[Tensor]:
+    """``l1 * sign(w) + 2 * l2 * w`` as new tensors (float strengths): the loss term's backward.
+
+    The same numbers as :func:`add_l1_l2_grad_` onto zeros, bit for bit (``0 + x = x``;
+    tests/test_kernels.py), without the pass that writes the zeros.
+    """
+    ws = list(ws)
+    if l1 == 0.0:
+        return torch._foreach_mul(ws, 2.0 * l2)
+    out = torch._foreach_sign(ws)
+    torch._foreach_mul_(out, l1)  # exact: +-l1 or 0
+    if l2 != 0.0:
+        torch._foreach_add_(out, ws, alpha=2.0 * l2)
+    return out
 
 
 def _norm(w: Tensor, ord: int, s: Strength) -> Tensor:

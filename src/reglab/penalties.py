@@ -173,9 +173,7 @@ class _FusedPenalty(torch.autograd.Function):
         grads: list[Tensor | None] = [None] * len(ws)
         index = {id(w): i for i, w in enumerate(ws)}
         for (ca, cb), group in _by_coef(list(ws), a, b).items():
-            fresh = [torch.zeros_like(w) for w in group]
-            K.add_l1_l2_grad_(fresh, group, c * ca, c * cb)
-            for w, gr in zip(group, fresh):
+            for w, gr in zip(group, K.l1_l2_grad(group, c * ca, c * cb)):
                 grads[index[id(w)]] = gr
         for i, (w, cg) in enumerate(zip(ws, g)):
             if cg != 0.0:
