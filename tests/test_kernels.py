@@ -56,6 +56,12 @@ def test_the_new_tensor_gradient_is_the_in_place_one_onto_zeros(l1, l2):
     assert torch.equal(K.l1_l2_grad([w], l1, l2)[0], onto[0])
 
 
+def test_l1_value_with_the_signs_given_is_the_same_sum():
+    w, _ = _stack(torch.float64)
+    torch.testing.assert_close(K.l1_value(w, 0.3, sign=torch.sign(w)), K.l1_value(w, 0.3),
+                               rtol=1e-14, atol=0)
+
+
 def dtype_round(x: float, dtype) -> float:
     """The strength as the stack holds it (a float32 stack rounds its strengths)."""
     return float(torch.tensor(x, dtype=dtype))

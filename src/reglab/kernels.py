@@ -71,16 +71,18 @@ def add_l1_l2_grad_(grads: Sequence[Tensor], ws: Sequence[Tensor], l1: Strength 
 
 
 @torch.no_grad()
-def l1_l2_grad(ws: Sequence[Tensor], l1: float = 0.0, l2: float = 0.0) -> list[Tensor]:
+def l1_l2_grad(ws: Sequence[Tensor], l1: float = 0.0, l2: float = 0.0,
+               signs: list[Tensor] | None = None) -> list[Tensor]:
     """``l1 * sign(w) + 2 * l2 * w`` as new tensors (float strengths): the loss term's backward.
 
     The same numbers as :func:`add_l1_l2_grad_` onto zeros, bit for bit (``0 + x = x``;
-    tests/test_kernels.py), without the pass that writes the zeros.
+    tests/test_kernels.py), without the pass that writes the zeros. ``signs``: ``sign(w)``
+    already computed (by :func:`l1_value`'s caller); they become the result, in place.
     """
     ws = list(ws)
     if l1 == 0.0:
         return torch._foreach_mul(ws, 2.0 * l2)
-    out = torch._foreach_sign(ws)
+    out = torch._foreach_sign(ws) if signs is None else signs
     torch._foreach_mul_(out, l1)  # exact: +-l1 or 0
     if l2 != 0.0:
         torch._foreach_add_(out, ws, alpha=2.0 * l2)
@@ -97,8 +99,14 @@ def _scale(s: Strength) -> Strength:
     return s.reshape(-1) if isinstance(s, Tensor) else s  # (K, 1, 1) -> (K,)
 
 
-def l1_value(w: Tensor, lam: Strength) -> Tensor:
-    """``lam * sum |w|``: 0-dim for a float ``lam``, (K,) per member for a (K, 1, 1) one."""
+def l1_value(w: Tensor, lam: Strength, sign: Tensor | None = None) -> Tensor:
+    """``lam * sum |w|``: 0-dim for a float ``lam``, (K,) per member for a (K, 1, 1) one.
+
+    With ``sign = sign(w)`` given (a float ``lam``), ``sum |w| = <w, sign(w)>``: one BLAS dot,
+    for a caller that needs the signs anyway (the loss term keeps them for its backward).
+    """
+    if sign is not None:
+        return lam * torch.dot(w.reshape(-1), sign.reshape(-1))
     return _scale(lam) * _norm(w, 1, lam)
 
 

@@ -149,15 +149,20 @@ class _FusedPenalty(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, coef, *ws):  # type: ignore[override]
+        a = coef[0]
+        # sign(w) of the L1 params: for the value (<w, sign w>, one dot) and, reused in
+        # place, for the backward
+        i1 = [i for i, c in enumerate(a) if c != 0.0]
+        signs = dict(zip(i1, torch._foreach_sign([ws[i] for i in i1]))) if i1 else {}
         parts = []
-        for w, a, b, g in zip(ws, *coef):
-            if a != 0.0:
-                parts.append(K.l1_value(w, a))
-            if b != 0.0:
-                parts.append(K.l2_value(w, b))
-            if g != 0.0:
-                parts.append(K.group_lasso_value(w, g))
-        ctx.coef = coef
+        for i, (w, ca, cb, cg) in enumerate(zip(ws, *coef)):
+            if ca != 0.0:
+                parts.append(K.l1_value(w, ca, sign=signs[i]))
+            if cb != 0.0:
+                parts.append(K.l2_value(w, cb))
+            if cg != 0.0:
+                parts.append(K.group_lasso_value(w, cg))
+        ctx.coef, ctx.signs = coef, signs
         ctx.save_for_backward(*ws)
         if not parts:
             return ws[0].new_zeros(()) if ws else torch.zeros(())
@@ -170,11 +175,18 @@ class _FusedPenalty(torch.autograd.Function):
         a, b, g = ctx.coef
         # On CPU the scale is free to read; elsewhere .item() would sync, so scale at the end.
         c = grad_out.item() if grad_out.device.type == "cpu" else 1.0
+        # The signs from forward become the gradient in place (no new memory); a second
+        # backward (retain_graph=True) computes them again.
+        signs, ctx.signs = ctx.signs, {}
         grads: list[Tensor | None] = [None] * len(ws)
         index = {id(w): i for i, w in enumerate(ws)}
         for (ca, cb), group in _by_coef(list(ws), a, b).items():
-            for w, gr in zip(group, K.l1_l2_grad(group, c * ca, c * cb)):
-                grads[index[id(w)]] = gr
+            ids = [index[id(w)] for w in group]
+            kept = [signs[i] for i in ids if i in signs]
+            out = K.l1_l2_grad(group, c * ca, c * cb,
+                               kept if ca != 0.0 and len(kept) == len(ids) else None)
+            for i, gr in zip(ids, out):
+                grads[i] = gr
         for i, (w, cg) in enumerate(zip(ws, g)):
             if cg != 0.0:
                 gr = K.group_lasso_grad(w, c * cg)
