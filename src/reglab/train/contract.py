@@ -130,11 +130,14 @@ class RunState:
             if stop:
                 return self._end(StopReason.EARLY_STOPPING, f"early stopping: {es.message}")
         if len(self.epochs) >= self.max_epochs:
-            reason = f"reached the maximum of {self.max_epochs} epochs"
-            if self.restores_best:
-                reason += f"; restored the best weights of epoch {self.best_epoch}"
-            return self._end(StopReason.MAX_EPOCHS, reason)
+            return self._end(StopReason.MAX_EPOCHS, self._limit_reason())
         return False
+
+    def _limit_reason(self) -> str:
+        reason = f"reached the maximum of {self.max_epochs} epochs"
+        if self.restores_best:
+            reason += f"; restored the best weights of epoch {self.best_epoch}"
+        return reason
 
     def _end(self, stop: StopReason, reason: str) -> bool:
         self.stop, self.reason = stop, reason
@@ -170,8 +173,7 @@ class RunState:
             state: the kept weights (dropped unless done).
         """
         if self.stop is None:  # no epoch asked to end it (max_epochs 0): it ran them all
-            self.stop = StopReason.MAX_EPOCHS
-            self.reason = f"reached the maximum of {self.max_epochs} epochs"
+            self._end(StopReason.MAX_EPOCHS, self._limit_reason())
         done = self.status == "done"
         final = {k: float(scores[k]) if done else math.nan for k in SCORE_KEYS}
         final["gap"] = final["train_acc"] - final["test_acc"]

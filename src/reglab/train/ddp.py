@@ -1,6 +1,6 @@
 """``reglab run --nproc N``: one model trained by N processes with DistributedDataParallel.
 
-Every rank draws the *same* global permutation (the run's seed, as in ``loop.fit``), builds
+Every rank draws the *same* global permutation (the run's seed, as in ``sequential.fit``), builds
 each global batch of ``batch_size`` rows, augments / mixes it with the same seeded pipeline,
 and keeps a contiguous slice (``idx.tensor_split(N)[rank]``). Its local loss is
 
@@ -76,7 +76,7 @@ def _plain_data(data) -> SimpleNamespace:
 def fit_distributed(spec, data=None, nproc: int = 2,
                     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
                     timeout: float | None = None) -> RunResult:
-    """Train ``spec`` with ``nproc`` DDP processes; the same RunResult as ``loop.fit``.
+    """Train ``spec`` with ``nproc`` DDP processes; the same RunResult as ``sequential.fit``.
 
     Args:
         spec: a RunSpec.

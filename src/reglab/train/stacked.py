@@ -1,4 +1,4 @@
-"""Train one chunk of runs that share a model shape as one stacked model (see engine.py).
+"""Train one chunk of runs that share a model shape as one stacked model (planned by ``reglab.lab.engine``).
 
 Each member reproduces what :func:`reglab.train.sequential.fit` does for its spec:
 
@@ -42,7 +42,7 @@ from reglab.train.stacked_ops import StackedMLP, make_stacked_optimizer
 
 __all__ = ["train_chunk"]
 
-EVAL_BATCH = 4096  # rows per evaluation batch, as in loop.evaluate
+EVAL_BATCH = 4096  # rows per evaluation batch, as in sequential.evaluate
 
 
 @dataclass
@@ -307,7 +307,7 @@ def train_chunk(specs: Sequence[Any], datasets: Sequence[Any],
         on_epoch: called with ``(member index, epoch, metrics)`` after each member's epoch.
 
     Returns:
-        One RunResult per spec, in order, as ``loop.fit`` returns it.
+        One RunResult per spec, in order, as ``sequential.fit`` returns it.
     """
     t_start = time.perf_counter()
     device = resolve_device(specs[0].device)
