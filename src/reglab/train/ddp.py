@@ -47,13 +47,10 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import reglab.data
-from reglab import schedules
 from reglab._validation import check_int, fail
-from reglab.train.contract import RunResult, RunState, StopReason, epoch_row
+from reglab.train.contract import RunResult, StopReason
 from reglab.train.models import build_model
-from reglab.train.sequential import (attach_updates, evaluate, make_augmentation,
-                                     make_early_stopping, make_optimizer, make_penalty,
-                                     resolve_device, split_scores, weight_stats)
+from reglab.train.sequential import evaluate, finish_run, make_run, resolve_device, run_epochs
 
 __all__ = ["fit_distributed", "execute", "free_port"]
 
@@ -175,38 +172,23 @@ def _train(spec, data, device, rank: int, world: int, messages) -> RunResult | N
     model = build_model(spec, data.kind, data.input_shape, data.num_classes).to(device)
     ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     torch.manual_seed(spec.seed * 4096 + rank + 1)  # dropout masks: independent per rank
-    optimizer = make_optimizer(spec, model)
-    handles = attach_updates(spec, model, optimizer)
-    penalty = make_penalty(spec)
-    augment, mix = make_augmentation(spec, data.kind)
-    run = RunState(spec.epochs, make_early_stopping(spec))
+    optimizer, handles, penalty, augment, mix, run = make_run(spec, model, data.kind)
     gen = torch.Generator().manual_seed(spec.seed)
     train = (data.train.X.to(device), data.train.y.to(device))
     val = [t.tensor_split(world)[rank].to(device) for t in (data.val.X, data.val.y)]
+
+    def train_epoch() -> dict[str, float]:
+        return _train_epoch(ddp, model, *train, optimizer, spec.batch_size, gen,
+                            data.num_classes, penalty, augment, mix, rank, world)
+
     try:
-        for epoch in range(spec.epochs):
-            t0 = time.perf_counter()
-            schedules.set_epoch(epoch, model, *([penalty] if penalty is not None else []))
-            sums = _train_epoch(ddp, model, *train, optimizer, spec.batch_size, gen,
-                                data.num_classes, penalty, augment, mix, rank, world)
-            val_loss, val_acc = _sharded_eval(model, *val, len(data.val.y))
-            sparsity, norm = weight_stats(model)
-            row = epoch_row(**sums, val_loss=val_loss, val_acc=val_acc, sparsity=sparsity,
-                            weight_norm=norm, lr=optimizer.param_groups[0]["lr"],
-                            seconds=time.perf_counter() - t0)
-            if messages is not None:
-                messages.put((epoch, row))
-            if run.after_epoch(row, model):
-                break
+        run_epochs(run, model, optimizer, penalty, train_epoch,
+                   lambda: _sharded_eval(model, *val, len(data.val.y)),
+                   None if messages is None else lambda epoch, row: messages.put((epoch, row)))
     finally:
         for h in handles:
             h.remove()
-    if rank != 0:
-        return None
-    run.restore(model)
-    scores = split_scores(model, data, device) if run.status == "done" else None
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return run.finish(scores, *weight_stats(model), time.perf_counter() - t_start, state)
+    return finish_run(run, model, data, device, t_start) if rank == 0 else None
 
 
 def _train_epoch(ddp, model, X, y, optimizer, batch_size: int, gen, num_classes: int,

@@ -36,7 +36,8 @@ from reglab.updates import DecoupledWeightDecay, ProximalL1
 from reglab.train.contract import RunResult, RunState, epoch_row
 from reglab.train.models import build_model
 
-__all__ = ["RunResult", "fit", "train_one_epoch", "evaluate", "weight_stats", "resolve_device"]
+__all__ = ["RunResult", "fit", "train_one_epoch", "evaluate", "weight_stats", "resolve_device",
+           "make_run", "run_epochs", "finish_run"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -155,33 +156,58 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
     device = resolve_device(spec.device)
     torch.manual_seed(spec.seed)  # initialization; batch order and augmentation use their own
     model = build_model(spec, data.kind, tuple(data.input_shape), data.num_classes).to(device)
-    optimizer = make_optimizer(spec, model)
-    handles = attach_updates(spec, model, optimizer)
-    penalty = make_penalty(spec)
-    augment, mix = make_augmentation(spec, data.kind)
-    run = RunState(spec.epochs, make_early_stopping(spec))
+    optimizer, handles, penalty, augment, mix, run = make_run(spec, model, data.kind)
     gen = torch.Generator().manual_seed(spec.seed)
     Xtr, ytr = data.train.X.to(device), data.train.y.to(device)
     Xva, yva = data.val.X.to(device), data.val.y.to(device)
+
+    def train() -> dict[str, torch.Tensor]:
+        return train_one_epoch(model, Xtr, ytr, optimizer, batch_size=spec.batch_size,
+                               generator=gen, num_classes=data.num_classes, penalty=penalty,
+                               augment=augment, mix=mix)
+
     try:
-        for epoch in range(spec.epochs):
-            t0 = time.perf_counter()
-            schedules.set_epoch(epoch, model, *([penalty] if penalty is not None else []))
-            sums = train_one_epoch(model, Xtr, ytr, optimizer, batch_size=spec.batch_size,
-                                   generator=gen, num_classes=data.num_classes,
-                                   penalty=penalty, augment=augment, mix=mix)
-            val_loss, val_acc = evaluate(model, Xva, yva)
-            sparsity, norm = weight_stats(model)
-            row = epoch_row(**sums, val_loss=val_loss, val_acc=val_acc, sparsity=sparsity,
-                            weight_norm=norm, lr=optimizer.param_groups[0]["lr"],
-                            seconds=time.perf_counter() - t0)
-            if on_epoch is not None:
-                on_epoch(epoch, row)
-            if run.after_epoch(row, model):
-                break
+        run_epochs(run, model, optimizer, penalty, train, lambda: evaluate(model, Xva, yva),
+                   on_epoch)
     finally:
         for h in handles:
             h.remove()
+    return finish_run(run, model, data, device, t_start)
+
+
+def make_run(spec, model: nn.Module, kind: str):
+    """What a one-model run trains with: (optimizer, update handles, penalty, augment, mix,
+    RunState), all from ``spec``."""
+    optimizer = make_optimizer(spec, model)
+    handles = attach_updates(spec, model, optimizer)
+    penalty = make_penalty(spec)
+    augment, mix = make_augmentation(spec, kind)
+    return (optimizer, handles, penalty, augment, mix,
+            RunState(spec.epochs, make_early_stopping(spec)))
+
+
+def run_epochs(run: RunState, model: nn.Module, optimizer, penalty,
+               train: Callable[[], dict[str, Any]], validate: Callable[[], tuple[float, float]],
+               on_epoch: Callable[[int, dict[str, float]], None] | None) -> None:
+    """The epoch loop of a one-model backend (this loop, DDP): schedules, one training pass,
+    validation, the epoch row, then the contract decides whether the run goes on."""
+    for epoch in range(run.max_epochs):
+        t0 = time.perf_counter()
+        schedules.set_epoch(epoch, model, *([penalty] if penalty is not None else []))
+        sums = train()
+        val_loss, val_acc = validate()
+        sparsity, norm = weight_stats(model)
+        row = epoch_row(**sums, val_loss=val_loss, val_acc=val_acc, sparsity=sparsity,
+                        weight_norm=norm, lr=optimizer.param_groups[0]["lr"],
+                        seconds=time.perf_counter() - t0)
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+        if run.after_epoch(row, model):
+            return
+
+
+def finish_run(run: RunState, model: nn.Module, data, device, t_start: float) -> RunResult:
+    """Load the weights the run keeps, score them on every split (if done), the RunResult."""
     run.restore(model)
     scores = split_scores(model, data, device) if run.status == "done" else None
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
