@@ -31,10 +31,12 @@ from typing import Union
 import torch
 from torch import Tensor
 
-__all__ = ["Strength", "add_l1_l2_grad_", "l1_l2_grad", "l1_value", "l2_value", "group_lasso_grad",
-           "group_lasso_value", "decay_", "soft_threshold_", "group_soft_threshold_"]
+__all__ = ["Strength", "add_l1_l2_grad_", "l1_l2_grad", "l1_value", "l2_value",
+           "group_lasso_grad", "group_lasso_value", "decay_", "soft_threshold_",
+           "group_soft_threshold_"]
 
 Strength = Union[float, Tensor]  # a number, or (K, 1, 1): one per member of a stack
+
 
 def _off(s: Strength) -> bool:
     return not isinstance(s, Tensor) and s == 0.0

@@ -1,4 +1,6 @@
-"""Train one chunk of runs that share a model shape as one stacked model (planned by ``reglab.lab.engine``).
+"""Train one chunk of runs that share a model shape as one stacked model.
+
+The chunks are planned by ``reglab.lab.engine``.
 
 Each member reproduces what :func:`reglab.train.sequential.fit` does for its spec:
 
