@@ -2,7 +2,7 @@
 
 The plan is the CLI's default one (``make_plan`` with the image defaults: MLP 256-256, Adam,
 40 epochs, batch 64, every arm), written to a fresh store and run with
-``reglab.lab.engine.execute(engine=...)``: "sequential" is the lab's runner (one
+``reglab.lab.execute.execute(engine=...)``: "sequential" is the lab's runner (one
 ``loop.fit`` per run, one worker per core), "vectorized" stacks the runs (one worker per
 free core), "auto" is what ``compare`` uses by default once it calls the engine. The time
 includes loading each seed's split, the store writes, safetensors and the CSV export; not
@@ -40,16 +40,16 @@ def plan(seeds: int, epochs: int | None):
 
 
 def run_api(engine_name: str, seeds: int, epochs: int | None) -> tuple[float, dict]:
-    from reglab.lab import engine
+    from reglab.lab import execute as executor
     from reglab.lab.store import Store
     jobs = plan(seeds, epochs)
-    engine._DATA.clear()  # each engine loads the splits itself
+    executor._DATA.clear()  # each engine loads the splits itself
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         with Store.open(tmp, "bench") as store:
             for i, job in enumerate(jobs):
                 store.add_run(job.run_id, job.arm, job.spec.seed, job.spec.to_json(), i)
-            outcome = engine.execute(store, jobs, engine=engine_name)
+            outcome = executor.execute(store, jobs, engine=engine_name)
             runs = store.runs()
         wall = time.perf_counter() - t0
     acc = {}
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="override the default epochs (digits: 40)")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args(argv)
-    from reglab.lab.engine import free_cores
+    from reglab.lab.execute import free_cores
     cores = len(os.sched_getaffinity(0))
     lines = ["| engine | wall s (API) | wall s (CLI) | mean test acc over arms | target |",
              "|---|---:|---:|---:|---|"]

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import reglab as rl
-from reglab.lab import engine
+from reglab.lab import execute as engine
 from reglab.lab.spec import RunSpec
 
 BATCH = 128

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import reglab.data
 from reglab.lab.arms import base_changes
-from reglab.lab.runner import Job, execute
+from reglab.lab.execute import Job, run_experiment
 from reglab.lab.spec import RunSpec
 from reglab.lab.store import Store
 
@@ -49,18 +49,16 @@ def score(store: Store) -> dict[str, tuple[float, float]]:
 
 def run_grid(data: str, kind: str, grid: dict[str, list[dict]], folder: Path, tag: str):
     base = RunSpec.from_dict({**base_changes(kind), "data": data})
-    jobs, labels = [], {}
+    jobs, labels, scores = [], {}, {}
     for arm, cands in grid.items():
         for i, ch in enumerate(cands):
             label = f"{arm}.{i}"
             labels[label] = (arm, ch)
             jobs += [Job(f"{label}-s{s}".replace(".", "_"), label, base.replace(seed=s, **ch))
                      for s in SEEDS]
-    with Store.open(folder, f"select-{data}-{tag}") as store:
-        for j in jobs:
-            store.add_run(j.run_id, j.arm, j.spec.seed, j.spec.to_json())
-        execute(store, [j for j in jobs if store.status(j.run_id) != "done"])
-        return {k: (labels[k], v) for k, v in score(store).items()}
+    run_experiment(jobs, folder, f"select-{data}-{tag}", engine="sequential",
+                   after=lambda store: scores.update(score(store)))
+    return {k: (labels[k], v) for k, v in scores.items()}
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from reglab.cli import main
-from reglab.lab import runner
+from reglab.lab import execute as executor
 from reglab.lab.store import Store
 
 SMALL = ["--epochs", "2", "--seeds", "2", "--arms", "none,l1,early_stopping", "--workers", "1",
@@ -21,11 +21,66 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-@pytest.mark.parametrize("cmd", [[], ["compare"], ["run"], ["runs"], ["ls"], ["datasets"],
-                                 ["check-augment"]])
+COMMANDS = ["compare", "run", "runs", "datasets", "check-augment", "report", "explain", "path",
+            "tune"]
+
+
+@pytest.mark.parametrize("cmd", [[], *([c] for c in COMMANDS), ["ls"]])
 def test_help_on_every_command(capsys, cmd):
     code, out, _ = _run(capsys, *cmd, "--help")
     assert code == 0 and "Usage" in out
+
+
+def test_top_level_help_lists_every_command_without_importing_optuna_or_matplotlib():
+    code = ("import sys\n"
+            "sys.modules['optuna'] = None  # as if optuna were not installed\n"
+            "from reglab.cli import main\n"
+            "code = main(['--help'])\n"
+            "print('heavy:', sorted(m for m in ('optuna', 'matplotlib') if sys.modules.get(m)))\n"
+            "sys.exit(code)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    listed = [line.split()[0] for line in proc.stdout.split("Commands:")[1].splitlines()
+              if line.strip() and not line.startswith("heavy:")]
+    assert listed == COMMANDS
+    assert "heavy: []" in proc.stdout
+
+
+def test_tune_without_optuna_says_what_to_install(tmp_path):
+    code = ("import sys\n"
+            "sys.modules['optuna'] = None  # as if optuna were not installed\n"
+            "from reglab.cli import main\n"
+            f"sys.exit(main(['tune', '--trials', '1', '--out', {str(tmp_path)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr == ("reglab: error: the 'tune' command needs optuna: "
+                           "pip install 'reglab[tune]'\n")
+    assert not list(tmp_path.iterdir())
+
+
+def _help(capsys, *cmd):
+    code, out, _ = _run(capsys, *cmd, "--help")
+    assert code == 0
+    return " ".join(out.split())  # the help text without its line wrapping
+
+
+@pytest.mark.parametrize("cmd,shown", [
+    ("compare", ["-s, --seeds <int> Seeds per arm, paired across arms. [default: (3)]",
+                 "[default: (image 40, signal 60, tabular 60)]",   # --epochs, per data kind
+                 "--l2 <float> L2 loss-term strength: loss + l2 * sum w^2. "
+                 "[default: (each arm's own)]", "[default: (digits)]"]),
+    ("run", ["--seed <int> Seed of the split, initialization, batch order and augmentation. "
+             "[default: (0)]", "--nproc <int> Processes", "[default: 1]",
+             "in [0, 1). [default: (0.0)]"]),
+    ("tune", ["TOML: spec keys and a [space] table.", "--trials <int> COMPLETE + PRUNED "
+              "trials of the study, over all workers. [default: 50]"]),
+    ("path", ["--n-strengths <int> Grid size. [default: 20]"]),
+    ("explain", ["[default: (all five)]", "the note's interview questions"]),
+])
+def test_help_shows_defaults_and_brackets_as_written(capsys, cmd, shown):
+    text = _help(capsys, cmd)
+    for part in shown:
+        assert part in text
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -91,13 +146,13 @@ def test_compare_refuses_a_locked_experiment(capsys, tmp_path):
 
 
 def test_a_failure_inside_a_run_exits_1(capsys, tmp_path, monkeypatch):
-    real = runner.load_data
+    real = executor.fit
 
-    def broken(spec):
+    def broken(spec, data, **kw):
         if spec.proximal_l1 > 0:
             raise RuntimeError("simulated crash")
-        return real(spec)
-    monkeypatch.setattr(runner, "load_data", broken)
+        return real(spec, data, **kw)
+    monkeypatch.setattr(executor, "fit", broken)
     code, out, err = _run(capsys, "compare", *SMALL, "--engine", "sequential",
                           "--out", str(tmp_path), "--name", "f")
     assert code == 1 and "2 run(s) failed" in err and "simulated crash" in err
@@ -107,14 +162,13 @@ def test_a_failure_inside_a_run_exits_1(capsys, tmp_path, monkeypatch):
 
 def test_a_failure_inside_a_vectorized_chunk_exits_1_and_a_rerun_retries_it(
         capsys, tmp_path, monkeypatch):
-    from reglab.lab import engine
-    real = engine.run_task
+    real = executor.run_task
 
     def broken(task, specs, data, on_epoch):
         if any(specs[i].proximal_l1 > 0 for i in task.indices):
             raise RuntimeError("simulated crash")
         return real(task, specs, data, on_epoch)
-    monkeypatch.setattr(engine, "run_task", broken)
+    monkeypatch.setattr(executor, "run_task", broken)
     code, out, err = _run(capsys, "compare", *SMALL, "--engine", "vectorized",
                           "--out", str(tmp_path), "--name", "f")
     assert code == 1 and "run(s) failed" in err and "simulated crash" in err
@@ -124,7 +178,7 @@ def test_a_failure_inside_a_vectorized_chunk_exits_1_and_a_rerun_retries_it(
     rows = Store.read_only(tmp_path, "f").execute("SELECT status, reason FROM runs").fetchall()
     assert len(rows) == 6
     assert all(st == "interrupted" and "simulated crash" in why for st, why in rows)
-    monkeypatch.setattr(engine, "run_task", real)
+    monkeypatch.setattr(executor, "run_task", real)
     code, _, err = _run(capsys, "compare", *SMALL, "--engine", "vectorized",
                         "--out", str(tmp_path), "--name", "f")
     assert code == 0, err

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from lab_tiny import tiny
-from reglab.lab import engine
+from reglab.lab import execute as engine
 from reglab.train.stacked_ops import StackedAdam, StackedSGD
 from reglab.train.stacked import train_chunk
 from reglab.train.sequential import fit
@@ -175,20 +175,26 @@ def test_plan_groups_by_shape_and_chunks_to_the_memory_budget(monkeypatch):
     data = tiny("image", n=32)
     specs = ([BASE.replace(seed=s) for s in range(5)] + [BASE.replace(hidden=(7,))]
              + [BASE.replace(model="cnn", hidden=(8,))] + [BASE.replace(seed=9, l2=1e-3)])
-    monkeypatch.setattr(engine, "_memory_budget",
-                        lambda device, workers: 2 * engine.member_bytes(BASE, data))
-    tasks = engine.plan(specs, [data] * len(specs), workers=1)
+    monkeypatch.setitem(engine.STACK_BYTES, "cpu", 2 * engine.member_bytes(BASE, data))
+    tasks = engine.plan(specs, [data] * len(specs))
     stacked = [t.indices for t in tasks if t.stacked]
     assert sorted(i for t in stacked for i in t) == [0, 1, 2, 3, 4, 7]
     assert all(len(t) <= 2 for t in stacked)  # the budget holds two members
     assert sorted(t.indices for t in tasks if not t.stacked) == [(5,), (6,)]
 
 
-def test_plan_gives_each_worker_a_chunk():
+def test_plan_cuts_stacks_of_at_most_six_members_in_plan_order():
     data = tiny("image", n=32)
-    specs = [BASE.replace(seed=s) for s in range(7)]
-    tasks = engine.plan(specs, [data] * 7, workers=2)
-    assert sorted(len(t.indices) for t in tasks) == [3, 4]
+    specs = [BASE.replace(seed=s) for s in range(14)]
+    tasks = engine.plan(specs, [data] * 14)
+    assert [t.indices for t in tasks] == [tuple(range(5)), tuple(range(5, 10)),
+                                          tuple(range(10, 14))]
+    assert all(t.stacked for t in tasks)
+    # the engine "sequential" runs each spec alone; a spec whose data failed to load too
+    assert engine.plan(specs[:2], [data] * 2, "sequential") == [engine.Task((0,), False),
+                                                                engine.Task((1,), False)]
+    assert engine.plan(specs[:3], [data, None, data]) == [engine.Task((0, 2), True),
+                                                          engine.Task((1,), False)]
 
 
 def test_free_cores_is_between_one_and_the_affinity():
@@ -221,7 +227,7 @@ def test_worker_processes_give_the_same_results_as_one_process():
 
 
 def test_execute_writes_the_store_like_the_runner(tmp_path):
-    from reglab.lab.runner import Job
+    from reglab.lab.execute import Job
     from reglab.lab.store import Store
     spec = RunSpec(data="digits", hidden=(8,), epochs=2, batch_size=256)
     jobs = [Job(f"{arm}-s{s}", arm, spec.replace(seed=s, l2=l2))
@@ -253,7 +259,6 @@ def test_busy_cores_counts_other_processes_but_not_this_one():
     import threading
     import time
 
-    from reglab.lab import runner
     if not os.path.exists("/proc/stat"):
         pytest.skip("no /proc/stat: the load-average fallback is used")
     # this process spinning (a thread) is not "another process keeping a core busy"
@@ -261,21 +266,21 @@ def test_busy_cores_counts_other_processes_but_not_this_one():
     spinner = threading.Thread(target=lambda: [None for _ in iter(stop.is_set, True)])
     spinner.start()
     try:
-        own = runner.busy_cores(0.3)
+        own = engine.busy_cores(0.3)
     finally:
         stop.set()
         spinner.join()
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)  # let it start
-        other = runner.busy_cores(0.3)
-        free = runner.free_cores()
+        other = engine.busy_cores(0.3)
+        free = engine.free_cores()
     finally:
         hog.kill()
         hog.wait()
     assert own < other - 0.5, (own, other)  # the hog is ~1 core; tolerance for other load
     assert other >= 0.7
-    assert free <= max(1, runner.usable_cores() - 1)
+    assert free <= max(1, engine.usable_cores() - 1)
 
 
 def test_auto_workers_start_processes_only_when_the_work_outweighs_their_start():
@@ -291,7 +296,7 @@ def test_auto_workers_start_processes_only_when_the_work_outweighs_their_start()
     params = 65 * 32 + 33 * 32 + 33 * 10
     assert engine.estimated_seconds(tiny, [Data()] * 8) == pytest.approx(
         8 * 6 * params * 1200 * 3 / engine.SMALL_MODEL_FLOPS)
-    assert engine._worth_processes(2, tiny, [Data()] * 8) == 1
-    assert engine._worth_processes(2, big, [Data()] * 21) == 2
-    assert engine._worth_processes(2, [RunSpec(model="cnn")], [Data()]) == 2  # unknown: inf
-    assert engine._worth_processes(1, big, [Data()] * 21) == 1
+    assert engine.worth_processes(2, tiny, [Data()] * 8) == 1
+    assert engine.worth_processes(2, big, [Data()] * 21) == 2
+    assert engine.worth_processes(2, [RunSpec(model="cnn")], [Data()]) == 2  # unknown: inf
+    assert engine.worth_processes(1, big, [Data()] * 21) == 1

@@ -168,6 +168,11 @@ def test_early_stopping_numbers_are_consistent_and_the_claim_follows_them():
         assert pct(n[key]) in e.answer, key
 
 
+def test_early_stopping_arms_stop_where_the_replayed_rule_says():
+    """Each arm is a real fit; its stop equals rl.EarlyStopping replayed on the full curve."""
+    assert run("early-stopping").numbers["replay_agrees"] == 1.0
+
+
 # --------------------------------------------------------------------------- augmentation
 
 
@@ -179,10 +184,20 @@ def test_augmentation_narrows_the_gap_at_the_smallest_size():
             gap = n[f"{arm}_{size}_train_acc"] - n[f"{arm}_{size}_test_acc"]
             assert n[f"{arm}_{size}_gap"] == pytest.approx(gap, abs=1e-12)
             assert pct(n[f"{arm}_{size}_gap"]) + f" at n={size}" in e.answer
-    # seeded: the gap falls from about 40 to about 13 points at n=300
+    # seeded: the gap falls from about 31 to about 10 points at n=300
     assert n["aug_300_gap"] < n["plain_300_gap"] - 0.1
     narrowed = sum(n[f"aug_{s}_gap"] < n[f"plain_{s}_gap"] for s in (300, 1000))
     assert f"narrowed the gap at {narrowed} of 2" in e.answer
+
+
+def test_augmentation_uses_the_named_signal_transforms_in_whole_epochs():
+    e = run("augmentation")
+    from reglab.report.explain import augmentation as aug
+
+    assert aug._magnitudes() == (0.1, 0.8, 1.2, 0.1)     # NAMES["signal"] shift, scale, noise
+    assert e.numbers["epochs_300"] == 15 and e.numbers["epochs_1000"] == 5   # 150 / 160 steps
+    assert "about 150 steps (whole epochs: 15 at n=300, 5 at n=1000)" in e.answer
+    assert "shifts up to 10.0% of the length, amplitude scaling 0.8-1.2" in e.answer
 
 
 # --------------------------------------------------------------------------- weight decay
@@ -213,6 +228,40 @@ def test_wrong_rescaling_is_caught_by_the_trajectory_distance():
     full, _ = E._trajectory(ds, plain, l2(wd), 30, 0)
     assert (ref - half).abs().max() < 1e-12
     assert (ref - full).abs().max() > 1e-6
+
+
+def test_trajectory_records_every_step_of_whole_epochs():
+    from reglab.data import load
+
+    ds = load("digits", seed=0)
+    sgd = lambda m: torch.optim.SGD(m.parameters(), lr=0.1)  # noqa: E731
+    path, acc = E._trajectory(ds, sgd, lambda m, o: (None, None), 2, 0)
+    assert path.shape == (2 * math.ceil(len(ds.train) / 64), 64 * 10 + 10)
+    assert path.dtype == torch.float64 and 0.5 < acc <= 1
+    assert run("weight-decay").numbers["steps"] == 5 * math.ceil(len(ds.train) / 64)
+
+
+def test_l1_fit_is_ista_with_the_stated_lambda():
+    """Reference: full-batch ISTA written out, w <- soft(w - lr * grad, lr * lam); biases free."""
+    from reglab.data import load
+    from reglab.report.explain import l1_vs_l2
+
+    ds = load("sparse", seed=0, n_samples=300, n_features=40, n_informative=4)
+    lam, lr, steps = 0.03, 0.5, 40
+    torch.manual_seed(0)
+    ours = l1_vs_l2._fit_linear(ds, "l1", lam, steps, lr, 0)
+    torch.manual_seed(0)
+    ref = nn.Linear(ds.train.X.shape[1], ds.num_classes)
+    for _ in range(steps):
+        ref.zero_grad()
+        torch.nn.functional.cross_entropy(ref(ds.train.X), ds.train.y).backward()
+        with torch.no_grad():
+            ref.bias -= lr * ref.bias.grad
+            w = ref.weight - lr * ref.weight.grad
+            ref.weight.copy_(w.sign() * (w.abs() - lr * lam).clamp_min(0))
+    torch.testing.assert_close(ours.weight, ref.weight, rtol=0, atol=1e-5)
+    torch.testing.assert_close(ours.bias, ref.bias, rtol=0, atol=1e-5)
+    assert torch.equal(ours.weight == 0, ref.weight == 0)            # the same exact zeros
 
 
 def test_weight_decay_paragraph_quotes_its_numbers():
@@ -296,8 +345,10 @@ def test_register_adds_the_explain_command_to_a_typer_app(tmp_path):
     typer = pytest.importorskip("typer")
     from typer.testing import CliRunner
 
+    from reglab.cli import explain as explain_command
+
     app = typer.Typer()
-    E.register(app)
+    explain_command.register(app)
 
     @app.command("other")   # a second command, so typer keeps "explain" as a subcommand name
     def other() -> None:

@@ -53,3 +53,11 @@ def test_import_reglab_loads_no_upper_layer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("layer", ["lab", "report", "train", "data"])
+def test_only_the_cli_imports_typer(layer):
+    """Commands live in reglab.cli (one module each); the layers below it are libraries."""
+    for path in sorted((SRC / layer).rglob("*.py")):
+        bad = [m for m in _imports(path) if m.split(".")[0] == "typer"]
+        assert not bad, (path, bad)

@@ -65,3 +65,56 @@ def test_table_pairs_by_seed_and_only_claims_supported_effects():
     assert rows["dropout"].verdict.startswith("accuracy: no measurable effect at n=3")
     assert rows["l1"].n_done == 1 and rows["l1"].n_diverged == 1
     assert rows["l1"].verdict.startswith("accuracy: not enough paired seeds (n=1)")
+
+
+def test_verdicts_are_holm_adjusted_over_the_compare_and_keep_the_raw_interval():
+    from scipy import stats
+
+    from reglab.lab.compare import intervals_note
+    base_acc, base_loss = [0.90, 0.80, 0.85], [0.30, 0.40, 0.35]
+    runs = [_run("none", s, a, l) for s, (a, l) in enumerate(zip(base_acc, base_loss))]
+    l2_acc = [a + d for a, d in zip(base_acc, [0.02, 0.03, 0.025])]     # raw p = 0.013
+    noisy = [[0.01, -0.02, 0.005], [-0.01, 0.03, 0.0], [0.02, -0.01, -0.015]]
+    runs += [_run("l2", s, a, l + n) for s, (a, l, n) in
+             enumerate(zip(l2_acc, base_loss, noisy[0]))]
+    for arm, dd in (("dropout", noisy[1]), ("l1", noisy[2])):
+        runs += [_run(arm, s, a + d, l - d) for s, (a, l, d) in
+                 enumerate(zip(base_acc, base_loss, dd))]
+    rows = {r.arm: r for r in summarize_arms(runs)}
+    l2 = rows["l2"]
+    p = stats.ttest_rel(l2_acc, base_acc).pvalue
+    assert l2.d_acc_raw.p == pytest.approx(p) and l2.d_acc_raw.low > 0  # raw: it would help
+    assert l2.comparisons == 6 and l2.d_acc.p == pytest.approx(6 * p)  # smallest of six
+    assert l2.d_acc.confidence == pytest.approx(1 - 0.05 / 6) and l2.d_acc.low < 0
+    assert l2.verdict == "accuracy: no measurable effect at n=3; loss: no measurable effect at n=3"
+    assert l2.effects == ("unclear", "unclear")
+    assert l2.min_effect_loss == pytest.approx(0.0035)
+    assert intervals_note(list(rows.values())) == (
+        "95% t intervals, Holm-adjusted over 6 comparisons (each at the level of its Holm "
+        "step); a verdict needs the interval to exclude 0 and the mean to exceed the minimum "
+        "effect: 0.5 accuracy points, 1% of none's test loss (0.0035)")
+
+
+def test_a_tiny_deterministic_difference_is_below_the_minimum_effect():
+    """--l2 1e-9: the same +1e-6 test loss on every seed no longer reads "hurts"."""
+    runs = [_run("none", s, a, l) for s, (a, l) in enumerate(zip([0.9, 0.8], [0.3, 0.4]))]
+    runs += [_run("l2", s, a, l + 1e-6) for s, (a, l) in enumerate(zip([0.9, 0.8], [0.3, 0.4]))]
+    [_, l2] = summarize_arms(runs)
+    assert (l2.d_loss.low, l2.d_loss.high) == pytest.approx((1e-6, 1e-6))
+    assert l2.verdict == ("accuracy: no measurable effect (below the minimum effect of 0.5 "
+                          "points); loss: no measurable effect (below the minimum effect of "
+                          "0.0035 = 1% of none's test loss)")
+    runs += [_run("dropout", s, a + 0.01, l - 0.01)
+             for s, (a, l) in enumerate(zip([0.9, 0.8], [0.3, 0.4]))]
+    assert summarize_arms(runs)[2].verdict == "accuracy: helps; loss: helps"
+
+
+def test_the_intervals_note_without_a_family_to_adjust():
+    from reglab.lab.compare import intervals_note
+    one = [_run("none", 0, 0.9), _run("l2", 0, 0.92)]
+    assert intervals_note(summarize_arms(one)).startswith(
+        "no intervals (fewer than 2 paired seeds per arm); a verdict needs")
+    two = [_run("none", s, 0.9 + 0.01 * s, 0.1) for s in range(2)]
+    two += [_run("l2", s, 0.92 + 0.02 * s, 0.1) for s in range(2)]  # loss identical: p = 1
+    rows = summarize_arms(two)
+    assert rows[1].comparisons == 2

@@ -175,7 +175,7 @@ def test_report_loads_without_errors_and_every_image_decodes(report_html, browse
     shot = browser.screenshot()
     (tmp_path / "report.png").write_bytes(shot)  # kept by pytest's tmp_path for a look
     assert browser.errors() == []
-    assert len(images) == 3
+    assert len(images) == 4
     for img in images:
         assert img["ok"], img
         assert img["w"] > 100 and img["h"] > 100, img
@@ -189,6 +189,28 @@ def test_report_loads_without_errors_and_every_image_decodes(report_html, browse
         colours = rgb.getcolors(maxcolors=1 << 20)
         assert colours is not None and len(colours) > 50  # text, tables and plots, not blank
         assert max(ImageStat.Stat(rgb).var) > 100
+
+
+def test_each_figure_shows_on_screen_and_is_not_blank(report_html, browser):
+    """A screenshot of each <img> as laid out: drawn pixels, not an empty box."""
+    from PIL import Image
+
+    browser.open(report_html.resolve().as_uri())
+    js = ("Array.from(document.images).map(i => { const r = i.getBoundingClientRect(); "
+          "return {alt: i.alt, x: r.left + window.scrollX, y: r.top + window.scrollY, "
+          "w: r.width, h: r.height}; })")
+    boxes = browser.send("Runtime.evaluate", expression=js, returnByValue=True)["result"]["value"]
+    assert [b["alt"] for b in boxes] == [
+        "each arm minus none with its paired interval", "learning curves, every arm overlaid",
+        "train-test accuracy gap per arm", "weight histograms per layer and arm"]
+    for box in boxes:
+        assert box["w"] > 300 and box["h"] > 150, box
+        data = browser.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                            clip={"x": box["x"], "y": box["y"], "width": box["w"],
+                                  "height": box["h"], "scale": 1})["data"]
+        with Image.open(io.BytesIO(base64.b64decode(data))) as im:
+            colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
+        assert colours is not None and len(colours) > 100, box["alt"]
 
 
 def test_the_collector_sees_broken_images_and_blocked_requests(report_html, browser, tmp_path):

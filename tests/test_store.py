@@ -9,8 +9,8 @@ from safetensors.torch import load_file
 
 from lab_tiny import tiny
 from reglab import InvalidParameterError
-from reglab.lab import runner
-from reglab.lab.runner import Job, execute
+from reglab.lab import execute as executor
+from reglab.lab.execute import Job, execute
 from reglab.lab.spec import RunSpec
 from reglab.lab.store import ExperimentLocked, Store, check_name, list_experiments
 
@@ -19,7 +19,7 @@ SPEC = RunSpec(data="tiny", hidden=(8,), epochs=2, batch_size=16)
 
 @pytest.fixture(autouse=True)
 def tiny_data(monkeypatch):
-    monkeypatch.setattr(runner, "load_data", lambda spec: tiny("image", seed=spec.seed))
+    monkeypatch.setattr(executor, "load_data", lambda spec: tiny("image", seed=spec.seed))
 
 
 def _jobs(seeds=(0, 1)):
@@ -36,7 +36,7 @@ def test_runs_are_stored_with_epochs_final_metrics_weights_and_csv(tmp_path):
     jobs = _jobs()
     with Store.open(tmp_path, "exp") as store:
         _register(store, jobs)
-        outcome = execute(store, jobs, workers=1)
+        outcome = execute(store, jobs, workers=1, engine="sequential")
         runs = store.runs()
         epochs = store.epochs("l2-s1")
     assert sorted(outcome.done) == sorted(j.run_id for j in jobs)
@@ -58,7 +58,7 @@ def test_resume_reruns_only_unfinished_runs(tmp_path):
     jobs = _jobs()
     with Store.open(tmp_path, "exp") as store:
         _register(store, jobs)
-        execute(store, jobs, workers=1)
+        execute(store, jobs, workers=1, engine="sequential")
         before = {r["id"]: r for r in store.runs()}
         # simulate a crash: one run left 'running' with a partial epoch, one 'interrupted'
         store.conn.execute("UPDATE runs SET status='running' WHERE id='l2-s0'")
@@ -68,7 +68,7 @@ def test_resume_reruns_only_unfinished_runs(tmp_path):
         _register(store, jobs)  # same plan: accepted
         todo = [j for j in jobs if store.status(j.run_id) not in ("done", "diverged")]
         assert [j.run_id for j in todo] == ["none-s1", "l2-s0"]
-        execute(store, todo, workers=1)
+        execute(store, todo, workers=1, engine="sequential")
         after = {r["id"]: r for r in store.runs()}
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert len(store.epochs("l2-s0")) == 2
@@ -95,14 +95,14 @@ def test_a_second_process_is_refused_by_the_lock(tmp_path):
 
 
 def test_interrupt_marks_the_running_run_interrupted(tmp_path, monkeypatch):
-    def boom(job, on_epoch=None):
+    def boom(task, specs, data, on_epoch=None):
         raise KeyboardInterrupt
-    monkeypatch.setattr(runner, "run_job", boom)
+    monkeypatch.setattr(executor, "run_task", boom)
     jobs = _jobs(seeds=(0,))
     with Store.open(tmp_path, "exp") as store:
         _register(store, jobs)
         with pytest.raises(KeyboardInterrupt):
-            execute(store, jobs, workers=1)
+            execute(store, jobs, workers=1, engine="sequential")
         assert [r["status"] for r in store.runs()] == ["interrupted", "pending"]
     assert (tmp_path / "exp" / "results.csv").exists()
 
@@ -112,11 +112,11 @@ def test_a_failing_run_does_not_take_the_others_down(tmp_path, monkeypatch):
         if spec.l2 > 0:
             raise RuntimeError("disk on fire")
         return tiny("image", seed=spec.seed)
-    monkeypatch.setattr(runner, "load_data", flaky)
+    monkeypatch.setattr(executor, "load_data", flaky)
     jobs = _jobs(seeds=(0,))
     with Store.open(tmp_path, "exp") as store:
         _register(store, jobs)
-        outcome = execute(store, jobs, workers=1)
+        outcome = execute(store, jobs, workers=1, engine="sequential")
         status = {r["id"]: (r["status"], r["reason"]) for r in store.runs()}
     assert outcome.done == ["none-s0"] and "disk on fire" in outcome.failed["l2-s0"]
     assert status["l2-s0"] == ("interrupted", "failed: RuntimeError: disk on fire")

@@ -1,7 +1,7 @@
 """reglab: regularization for PyTorch, and a lab that measures it.
 
 The core (penalties, update rules, dropout, early stopping, schedules, augmentation)
-depends on torch only (kornia for image geometry). ``reglab.data``, ``reglab.lab``,
+depends on torch only. ``reglab.data``, ``reglab.lab``,
 ``reglab.report`` and ``reglab.cli`` are loaded on first use.
 """
 
@@ -31,7 +31,7 @@ __all__ = ["InvalidParameterError", "schedules", "__version__", *_LAZY_MODULES,
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: `import reglab` stays light (no kornia, scikit-learn or matplotlib until used).
+    # Lazy: `import reglab` stays light (no scikit-learn or matplotlib until used).
     if name in _LAZY_MODULES:
         return importlib.import_module(f"reglab.{name}")
     for module, names in _CORE.items():

@@ -1,4 +1,4 @@
-"""Batched, on-device, seeded data augmentation, batch mixing, and a label-safety check.
+"""Batched, on-device, seeded data augmentation and batch mixing.
 
 Every transform takes a whole batch, draws one set of random parameters per sample from the
 generator it is given, and returns a new tensor on the input's device (never in place).
@@ -10,12 +10,14 @@ schedule; 0 is the identity).
     xb = aug(xb)                                             # (B, C, H, W)
     xb, yb_soft = A.Mixup(alpha=0.2)(xb, yb, num_classes=10)
     loss = A.soft_cross_entropy(model(xb), yb_soft)
-    report = A.check_labels(data, ["rotate", "flip"])        # flags label-changing transforms
+
+The label-safety check (does a transform change what a sample is?) trains a quick model, so
+it lives in the lab: ``reglab.lab.label_check.check_labels``.
 
 Images ``(B, C, H, W)``: RandomRotation, HorizontalFlip, VerticalFlip, RandomScale,
 RandomTranslate, GaussianNoise, RandomErasing. Signals ``(B, L)`` / ``(B, C, L)``: Shift,
 AmplitudeScale, TimeWarp, GaussianNoise. Tabular ``(B, F)``: GaussianNoise, SwapNoise.
-kornia (image geometry) is imported on the first geometric call, not here.
+Image geometry is plain torch (``affine_grid`` + ``grid_sample``): no extra dependency.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from reglab.augment import functional
 from reglab.augment._base import Compose, Transform
 from reglab.augment.image import (HorizontalFlip, RandomErasing, RandomRotation, RandomScale,
                                   RandomTranslate, VerticalFlip)
-from reglab.augment.label_check import LabelCheckReport, LabelCheckRow, check_labels
 from reglab.augment.mixing import CutMix, Mixup, soft_cross_entropy
 from reglab.augment.names import NAMES, from_names
 from reglab.augment.noise import GaussianNoise, SwapNoise
@@ -36,5 +37,4 @@ __all__ = [
     "RandomErasing", "GaussianNoise", "SwapNoise", "Shift", "AmplitudeScale", "TimeWarp",
     "Mixup", "CutMix", "soft_cross_entropy",
     "NAMES", "from_names",
-    "check_labels", "LabelCheckReport", "LabelCheckRow",
 ]

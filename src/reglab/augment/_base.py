@@ -113,6 +113,11 @@ class Transform:
     def _repr_args(self) -> dict[str, Any]:
         return {}
 
+    def fusion_key(self) -> Any:
+        """Transforms with the same non-None key that follow each other in a Compose are
+        applied together by ``type(t).apply_fused(run, x, generator, strength)`` (None: never)."""
+        return None
+
     # --- the call
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None,
                  strength: float = 1.0) -> torch.Tensor:
@@ -146,7 +151,10 @@ class Compose(Scheduled):
     """Apply transforms one after another, with one seeded generator and one strength knob.
 
     ``out = t_n(... t_1(x))``; each ``t_k`` draws its own per-sample parameters and applies
-    to sample ``i`` with probability ``t_k.p``. ``strength`` (a number >= 0 or a
+    to sample ``i`` with probability ``t_k.p``. Neighbouring geometric transforms (rotation,
+    scale, translation with one padding mode) are composed into one affine matrix per sample
+    and the batch is resampled once: the same random draws, one interpolation instead of one
+    per transform. ``strength`` (a number >= 0 or a
     :class:`~reglab.schedules.Schedule`) multiplies every transform's magnitude: 0 is the
     identity. A step-unit schedule advances once per call (one call = one training batch);
     an epoch-unit one follows ``rl.schedules.set_epoch(epoch, aug)``.
@@ -194,9 +202,23 @@ class Compose(Scheduled):
         s = self.value_of(self.strength)
         self.advance(1)
         out = x
-        for t in self.transforms:
-            out = t(out, generator=gen, strength=s)
+        for run in self._runs():
+            if len(run) > 1:  # e.g. rotate + scale + translate: one affine warp, not three
+                out = type(run[0]).apply_fused(run, out, gen, s)
+            else:
+                out = run[0](out, generator=gen, strength=s)
         return out if out is not x else x.clone()
+
+    def _runs(self) -> list[list[Transform]]:
+        """The transforms in order, neighbours with the same ``fusion_key`` in one list."""
+        runs: list[list[Transform]] = []
+        for t in self.transforms:
+            key = t.fusion_key()
+            if runs and key is not None and runs[-1][0].fusion_key() == key:
+                runs[-1].append(t)
+            else:
+                runs.append([t])
+        return runs
 
     def __len__(self) -> int:
         return len(self.transforms)

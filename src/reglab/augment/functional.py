@@ -10,38 +10,68 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["affine", "hflip", "vflip", "erase", "shift", "time_warp", "swap", "box_mask"]
+__all__ = ["affine", "affine_matrix", "warp", "hflip", "vflip", "erase", "shift", "time_warp", "swap", "box_mask"]
+
+
+def affine_matrix(x: torch.Tensor, angle: torch.Tensor | None = None,
+                  scale: torch.Tensor | None = None,
+                  translate: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-sample 3x3 matrices ``T(t) @ C @ R(angle) @ S(scale) @ C^-1`` in pixel coordinates.
+
+    ``C`` moves the origin to the centre ``c = ((W-1)/2, (H-1)/2)``; ``R S = s [[cos a, -sin a],
+    [sin a, cos a]]``. The matrices map source pixel coordinates to output coordinates, so
+    ``warp(warp(x, A), B) ~ warp(x, B @ A)`` with one resampling instead of two.
+
+    Args:
+        x: images ``(B, C, H, W)`` (only their shape, dtype and device are used).
+        angle: degrees, ``(B,)``; positive turns the content clockwise on screen (y points down).
+        scale: zoom factors, ``(B,)``; > 1 enlarges the content.
+        translate: pixels ``(B, 2)`` as ``(dx, dy)``; positive moves right / down.
+    """
+    b, _, h, w = x.shape
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    rad = x.new_zeros(b) if angle is None else torch.deg2rad(angle.to(x))
+    s = x.new_ones(b) if scale is None else scale.to(x)
+    cos, sin = torch.cos(rad) * s, torch.sin(rad) * s  # (B,)
+    tx, ty = (x.new_zeros(b), x.new_zeros(b)) if translate is None else translate.to(x).unbind(1)
+    zero, one = x.new_zeros(b), x.new_ones(b)
+    rows = [cos, -sin, tx + cx - (cos * cx - sin * cy),
+            sin, cos, ty + cy - (sin * cx + cos * cy),
+            zero, zero, one]
+    return torch.stack(rows, 1).view(b, 3, 3)
+
+
+def warp(x: torch.Tensor, matrix: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:
+    """Resample images ``(B, C, H, W)`` through per-sample pixel-space matrices ``(B, 3, 3)``:
+    ``out(p) = x(matrix^-1 p)``, bilinear, corners aligned; one ``grid_sample`` for the batch.
+
+    ``padding_mode``: ``"zeros"``, ``"border"`` or ``"reflection"`` for pixels from outside.
+    """
+    h, w = x.shape[-2:]
+    # pixel -> [-1, 1] coordinates (align_corners=True): u = 2 x / (W - 1) - 1
+    norm = x.new_tensor([[2 / max(w - 1, 1), 0, -1], [0, 2 / max(h - 1, 1), -1], [0, 0, 1]])
+    theta = norm @ torch.linalg.inv(matrix.to(x)) @ torch.linalg.inv(norm)  # output -> source
+    grid = F.affine_grid(theta[:, :2], list(x.shape), align_corners=True)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
 
 
 def affine(x: torch.Tensor, angle: torch.Tensor | None = None, scale: torch.Tensor | None = None,
            translate: torch.Tensor | None = None, padding_mode: str = "zeros") -> torch.Tensor:
-    """Rotate, zoom and translate each image about its centre with kornia's ``warp_affine``.
+    """Rotate, zoom and translate each image about its centre, one resampling for the batch.
 
-    ``out = warp(x, T(t) @ R(angle) @ S(scale))`` about ``c = ((W-1)/2, (H-1)/2)``, bilinear.
+    ``out = warp(x, T(t) @ R(angle) @ S(scale))`` about ``c = ((W-1)/2, (H-1)/2)``, bilinear
+    (see :func:`affine_matrix` for the parameters).
 
     Args:
         x: images ``(B, C, H, W)``.
-        angle: degrees, ``(B,)``; positive turns the content clockwise on screen (y points down).
-        scale: zoom factors, ``(B,)``; > 1 enlarges the content.
-        translate: pixels ``(B, 2)`` as ``(dx, dy)``; positive moves right / down.
+        angle, scale, translate: as in :func:`affine_matrix`.
         padding_mode: ``"zeros"``, ``"border"`` or ``"reflection"`` for pixels from outside.
 
     Example::
 
         affine(x, angle=torch.full((len(x),), 90.0))   # == torch.rot90(x, 1, (2, 3)) for square x
     """
-    # kornia is imported here, not at module level: `import reglab.augment` stays fast.
-    from kornia.geometry.transform import get_affine_matrix2d, warp_affine
-
-    b, _, h, w = x.shape
-    zeros = x.new_zeros(b)
-    angle = zeros if angle is None else angle.to(x)
-    scale = torch.ones_like(zeros) if scale is None else scale.to(x)
-    translate = x.new_zeros(b, 2) if translate is None else translate.to(x)
-    center = x.new_tensor([(w - 1) / 2, (h - 1) / 2]).expand(b, 2)
-    matrix = get_affine_matrix2d(translate, center, scale[:, None].expand(b, 2), angle)
-    return warp_affine(x, matrix[:, :2], (h, w), mode="bilinear", padding_mode=padding_mode,
-                       align_corners=True)
+    return warp(x, affine_matrix(x, angle, scale, translate), padding_mode)
 
 
 def hflip(x: torch.Tensor) -> torch.Tensor:

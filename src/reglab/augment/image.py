@@ -1,6 +1,7 @@
 """Image transforms for batches ``(B, C, H, W)``: rotation, flips, zoom, translation, cutout.
 
-Geometry goes through kornia (:func:`reglab.augment.functional.affine`); the parameters are
+Geometry is one matrix per sample and one ``grid_sample`` per batch
+(:func:`reglab.augment.functional.warp`); the parameters are
 drawn here, from the caller's generator, so a seed reproduces them.
 """
 
@@ -13,7 +14,7 @@ import torch
 
 from reglab._validation import check_choice, check_float, fail
 from reglab.augment import functional as AF
-from reglab.augment._base import Transform, rand, uniform
+from reglab.augment._base import Transform, check_input, rand, uniform
 
 __all__ = ["RandomRotation", "HorizontalFlip", "VerticalFlip", "RandomScale", "RandomTranslate",
            "RandomErasing"]
@@ -26,7 +27,55 @@ class _Image(Transform):
     shape_text = "(B, C, H, W)"
 
 
-class RandomRotation(_Image):
+class _Affine(_Image):
+    """A geometric transform given by one 3x3 matrix per sample (``matrix``).
+
+    Alone it resamples once; inside a :class:`~reglab.augment.Compose`, a run of them with one
+    padding mode is fused: the matrices are multiplied and the batch is resampled once
+    (``apply_fused``), so rotate + translate + scale cost one warp, not three, and the image
+    is interpolated once instead of three times.
+    """
+
+    padding_mode = "zeros"
+
+    def matrix(self, x: torch.Tensor, **params: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def apply(self, x, **params):
+        return AF.warp(x, self.matrix(x, **params), self.padding_mode)
+
+    def fusion_key(self):
+        return ("affine", self.padding_mode)
+
+    @staticmethod
+    def apply_fused(run: list, x: torch.Tensor, generator, strength: float) -> torch.Tensor:
+        """``run[-1](... run[0](x))`` with one resampling: the same draws, in the same order,
+        as applying them one by one (parameters, then the per-sample coin when p < 1)."""
+        total = None
+        for t in run:
+            m = t.draw_matrix(x, generator, strength)
+            if m is not None:
+                total = m if total is None else m @ total  # later transforms act on the output
+        return x.clone() if total is None else AF.warp(x, total, run[0].padding_mode)
+
+    def draw_matrix(self, x: torch.Tensor, generator, strength: float) -> torch.Tensor | None:
+        """This transform's per-sample matrices (identity where a sample's coin says skip),
+        or None when it does nothing at this strength; draws exactly what ``__call__`` draws."""
+        owner = type(self).__name__
+        check_input(owner, x, self.ndims, self.shape_text)
+        strength = check_float(owner, "strength", strength, 0)
+        p = self.probability(strength)
+        if p == 0.0 or x.shape[0] == 0:
+            return None
+        m = self.matrix(x, **self.sample(x, generator, strength))
+        if p < 1.0:
+            skip = rand((x.shape[0],), generator, x) >= p  # (B,)
+            eye = torch.eye(3, dtype=m.dtype, device=m.device).expand_as(m)
+            m = torch.where(skip.view(-1, 1, 1), eye, m)
+        return m
+
+
+class RandomRotation(_Affine):
     """Rotate each image by its own angle ``a ~ U[-s*degrees, s*degrees]`` (``s`` = strength).
 
     Args:
@@ -51,8 +100,8 @@ class RandomRotation(_Image):
         d = strength * self.degrees
         return {"angle": uniform((x.shape[0],), -d, d, generator, x)}
 
-    def apply(self, x, angle):
-        return AF.affine(x, angle=angle, padding_mode=self.padding_mode)
+    def matrix(self, x, angle):
+        return AF.affine_matrix(x, angle=angle)
 
     def _repr_args(self) -> dict[str, Any]:
         return {"degrees": self.degrees}
@@ -95,7 +144,7 @@ class VerticalFlip(_Flip):
         return AF.vflip(x)
 
 
-class RandomScale(_Image):
+class RandomScale(_Affine):
     """Zoom each image about its centre by ``z = u ** s``, ``u ~ U[low, high]`` (``s`` = strength).
 
     ``z > 1`` enlarges the content (zoom in), ``z < 1`` shrinks it; at ``s = 0``, ``z = 1``.
@@ -127,14 +176,14 @@ class RandomScale(_Image):
         u = uniform((x.shape[0],), self.low, self.high, generator, x)
         return {"scale": u ** strength}
 
-    def apply(self, x, scale):
-        return AF.affine(x, scale=scale, padding_mode=self.padding_mode)
+    def matrix(self, x, scale):
+        return AF.affine_matrix(x, scale=scale)
 
     def _repr_args(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
 
 
-class RandomTranslate(_Image):
+class RandomTranslate(_Affine):
     """Move each image by ``(dx, dy) = s * (u W, v H)``, ``u, v ~ U[-fraction, fraction]``.
 
     Args:
@@ -161,8 +210,8 @@ class RandomTranslate(_Image):
         size = x.new_tensor([x.shape[-1], x.shape[-2]])  # (W, H)
         return {"translate": uniform((x.shape[0], 2), -f, f, generator, x) * size}
 
-    def apply(self, x, translate):
-        return AF.affine(x, translate=translate, padding_mode=self.padding_mode)
+    def matrix(self, x, translate):
+        return AF.affine_matrix(x, translate=translate)
 
     def _repr_args(self) -> dict[str, Any]:
         return {"fraction": self.fraction}

@@ -19,11 +19,13 @@ from typing import Any
 
 from reglab._validation import check_int, fail
 from reglab.lab.arms import SEED_SAYS, apply_overrides, arm_changes, check_arms
-from reglab.lab.runner import Job
+from reglab.lab.execute import Job
 from reglab.lab.spec import RunSpec
-from reglab.lab.stats import PairedDifference, Summary, paired_difference, summarize, verdict
+from reglab.lab.stats import (MIN_EFFECT_ACC, MIN_EFFECT_LOSS, PairedDifference, Summary,
+                              effect, format_num, holm_adjust, paired_difference, summarize,
+                              verdict)
 
-__all__ = ["make_plan", "ArmRow", "summarize_arms", "run_id"]
+__all__ = ["make_plan", "ArmRow", "summarize_arms", "run_id", "intervals_note"]
 
 
 def run_id(arm: str, seed: int) -> str:
@@ -76,9 +78,14 @@ class ArmRow:
     weight_norm: Summary
     epochs: Summary
     seconds: Summary
-    d_acc: PairedDifference | None
+    d_acc: PairedDifference | None    # Holm-adjusted over the compare (what the verdict uses)
     d_loss: PairedDifference | None
     verdict: str
+    d_acc_raw: PairedDifference | None = None   # the unadjusted 95% paired t interval
+    d_loss_raw: PairedDifference | None = None
+    effects: tuple[str, str] | None = None      # stats.effect of (accuracy, loss)
+    comparisons: int = 0                        # m of the Holm family the row was adjusted in
+    min_effect_loss: float = math.nan           # MIN_EFFECT_LOSS times none's mean test loss
 
     @property
     def seed_says(self) -> tuple[str, str, str]:
@@ -87,29 +94,61 @@ class ArmRow:
 
 
 def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") -> list[ArmRow]:
-    """The comparison table from stored runs (``Store.runs()``), arms in plan order."""
+    """The comparison table from stored runs (``Store.runs()``), arms in plan order.
+
+    Every arm's test accuracy and test loss minus ``baseline``'s, paired by seed, form one
+    Holm family (``stats.holm_adjust``: m = the comparisons with n >= 2); the verdict reads
+    the adjusted intervals with the minimum effects ``stats.MIN_EFFECT_ACC`` (0.5 points)
+    and ``stats.MIN_EFFECT_LOSS`` (1% of the baseline's mean test loss).
+    """
     by_arm: dict[str, list[Mapping[str, Any]]] = {}
     for r in runs:
         by_arm.setdefault(r["arm"], []).append(r)
     base = {r["seed"]: r["final"] for r in by_arm.get(baseline, []) if r["status"] == "done"}
+    min_loss = MIN_EFFECT_LOSS * abs(summarize([f.get("test_loss") for f in base.values()]).mean)
+    raw: dict[str, tuple[PairedDifference, PairedDifference]] = {}
+    for arm, rs in by_arm.items():
+        done = {r["seed"]: r["final"] for r in rs if r["status"] == "done"}
+        seeds = [s for s in done if s in base]
+        if arm != baseline and base:
+            raw[arm] = tuple(paired_difference([done[s].get(k, math.nan) for s in seeds],
+                                               [base[s].get(k, math.nan) for s in seeds])
+                             for k in ("test_acc", "test_loss"))
+    family = holm_adjust([d for pair in raw.values() for d in pair])
+    m = sum(math.isfinite(d.p) for pair in raw.values() for d in pair)
+    adjusted = {arm: (family[2 * i], family[2 * i + 1]) for i, arm in enumerate(raw)}
     rows = []
     for arm, rs in by_arm.items():
         done = [r for r in rs if r["status"] == "done"]
         col = lambda k: [r["final"].get(k, math.nan) for r in done]  # noqa: E731
-        d_acc = d_loss = None
+        d_acc = d_loss = effects = None
         text = "baseline" if arm == baseline else f"no {baseline} runs to compare with"
-        if arm != baseline and base:
-            seeds = [r["seed"] for r in done if r["seed"] in base]
-            mine = {r["seed"]: r["final"] for r in done}
-            d_acc = paired_difference([mine[s]["test_acc"] for s in seeds],
-                                      [base[s]["test_acc"] for s in seeds])
-            d_loss = paired_difference([mine[s]["test_loss"] for s in seeds],
-                                       [base[s]["test_loss"] for s in seeds])
-            text = (f"accuracy: {verdict(d_acc)}; "
-                    f"loss: {verdict(d_loss, higher_is_better=False)}")
+        if arm in adjusted:
+            d_acc, d_loss = adjusted[arm]
+            effects = (effect(d_acc, True, MIN_EFFECT_ACC),
+                       effect(d_loss, False, min_loss))
+            loss_text = f"{format_num(min_loss, 4)} = 1% of {baseline}'s test loss"
+            text = (f"accuracy: {verdict(d_acc, True, MIN_EFFECT_ACC, '0.5 points')}; "
+                    f"loss: {verdict(d_loss, False, min_loss, loss_text)}")
         rows.append(ArmRow(
             arm, len(done), sum(r["status"] == "diverged" for r in rs),
             summarize(col("test_acc")), summarize(col("test_loss")), summarize(col("gap")),
             summarize(col("sparsity")), summarize(col("weight_norm")),
-            summarize(col("epochs_trained")), summarize(col("seconds")), d_acc, d_loss, text))
+            summarize(col("epochs_trained")), summarize(col("seconds")), d_acc, d_loss, text,
+            *(raw.get(arm) or (None, None)), effects, m, min_loss))
     return rows
+
+
+def intervals_note(rows: Sequence[ArmRow], baseline: str = "none") -> str:
+    """What the difference tables' intervals are, in one sentence (for every table)."""
+    m = max((r.comparisons for r in rows), default=0)
+    loss = next((r.min_effect_loss for r in rows if math.isfinite(r.min_effect_loss)), math.nan)
+    if m > 1:
+        adj = (f"95% t intervals, Holm-adjusted over {m} comparisons (each at the level of "
+               "its Holm step)")
+    else:
+        adj = ("95% t intervals (a single comparison: no adjustment)" if m == 1 else
+               "no intervals (fewer than 2 paired seeds per arm)")
+    return (f"{adj}; a verdict needs the interval to exclude 0 and the mean to exceed the "
+            f"minimum effect: 0.5 accuracy points, 1% of {baseline}'s test loss "
+            f"({format_num(loss, 4)})")

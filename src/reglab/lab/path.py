@@ -39,8 +39,9 @@ from torch import nn
 
 import reglab as rl
 from reglab._validation import check_bool, check_choice, check_float, check_int, fail
+from reglab.train import train_one_epoch
 
-__all__ = ["PathResult", "regularization_path", "lam_max", "main", "register", "PENALTIES",
+__all__ = ["PathResult", "regularization_path", "lam_max", "main", "PENALTIES",
            "MODELS"]
 
 PENALTIES = ("l1", "l2", "group", "dropout")
@@ -248,6 +249,11 @@ def _fista(net: nn.Module, X: torch.Tensor, y: torch.Tensor, penalty: str, lam: 
            max_iter: int, tol: float, lipschitz: float | None = None) -> int:
     """Full-batch FISTA (with adaptive restart) on a linear softmax model, in place.
 
+    A solver for one convex problem to ``tol``, not a training run: no epochs, batches,
+    validation or early stop, so it does not go through ``reglab.train``. Its proximal step is
+    the core's own (``rl.ProximalL1`` / ``rl.ProximalGroupLasso`` via ``.step``), so the L1 and
+    group formulas stay written once.
+
     Minimizes ``mean CE(X W^T + b, y) + lam * R(W)``, step ``1/L`` with
     ``L = ||[X, 1]||_2^2 / (2 n) (+ 2 lam for l2)``, a Lipschitz bound of the gradient
     (the softmax cross-entropy Hessian in the logits is at most 1/2). Stops when no weight moves
@@ -284,7 +290,12 @@ def _fista(net: nn.Module, X: torch.Tensor, y: torch.Tensor, penalty: str, lam: 
 
 def _sgd(net: nn.Module, X: torch.Tensor, y: torch.Tensor, penalty: str, lam: float,
          epochs: int, lr: float, seed: int) -> int:
-    """Minibatch SGD (momentum 0.9, batch 64) with the proximal update attached; returns epochs."""
+    """Minibatch SGD (momentum 0.9, batch 64) with the proximal update attached; returns epochs.
+
+    Trains with the library's loop (``reglab.train.train_one_epoch``), not ``fit``: a path
+    warm-starts each strength from the previous solution and puts the l1 / group step on the
+    first layer only, neither of which a RunSpec (a fresh model, every weight) can say.
+    """
     first = _linears(net)[0]
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     handle = None
@@ -294,17 +305,14 @@ def _sgd(net: nn.Module, X: torch.Tensor, y: torch.Tensor, penalty: str, lam: fl
         handle = _GroupOnColumns(lam, first.weight).attach(opt)
     pen = rl.L2(lam) if penalty == "l2" else None
     gen = torch.Generator().manual_seed(seed)
-    net.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(y), generator=gen).split(64):
-            loss = F.cross_entropy(net(X[idx]), y[idx])
-            if pen is not None:
-                loss = loss + pen(net)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    if handle is not None:
-        handle.remove()
+    try:
+        for _ in range(epochs):
+            train_one_epoch(net, X, y, opt, batch_size=64, generator=gen,
+                            num_classes=_linears(net)[-1].out_features,
+                            penalty=pen)
+    finally:
+        if handle is not None:
+            handle.remove()
     net.eval()
     return epochs
 
@@ -419,7 +427,8 @@ def regularization_path(
     l1 / group only on the columns kept by the strong rule, then checked, see
     :func:`_screened_fista`); an
     MLP with minibatch SGD (momentum 0.9, ``lr`` default 0.05, ``epochs`` default 30 per strength)
-    and the proximal update attached to the optimizer.
+    and the proximal update attached to the optimizer, trained by the library's
+    ``train_one_epoch`` (FISTA is a convex solver, not a training run: see :func:`_fista`).
 
     Selection (validation only; the test columns are reported, never used): best validation
     score, and the one-standard-error rule, where the standard error is that of the mean
@@ -624,23 +633,3 @@ def _summary(res: PathResult) -> str:
         lines.append("(scores of the relaxed lasso: each support refitted with a tiny ridge; "
                      "support, sparsity and norm of the penalized fit)")
     return "\n".join(lines)
-
-
-def register(app) -> None:
-    """Add the ``path`` command to the reglab Typer ``app``."""
-    import typer
-
-    def path_cmd(
-        data: str = typer.Option("sparse", "--data", "-d", help="Data set."),
-        penalty: str = typer.Option("l1", "--penalty", "-p", help="l1, l2, group or dropout."),
-        out: Path = typer.Option(Path("runs/path"), "--out", "-o", help="Folder for "
-                                 "path.csv, path.png and path.md."),
-        n_strengths: int = typer.Option(20, "--n-strengths", help="Grid size."),
-        eps: float = typer.Option(None, "--eps", help="Smallest / largest strength. "
-                                  "[default: 0.01 if fewer samples than features, else 1e-3]"),
-        seed: int = typer.Option(0, "--seed", "-s", help="Split and model seed."),
-    ) -> None:
-        """Fit a regularization path and select a strength (best validation and 1-SE rule)."""
-        main(data, penalty, out, n_strengths=n_strengths, eps=eps, seed=seed)
-
-    app.command("path")(path_cmd)

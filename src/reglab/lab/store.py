@@ -2,7 +2,8 @@
 
 Layout of ``runs/NAME/``::
 
-    reglab.sqlite            experiment, runs (spec, status, versions), epochs, final metrics
+    reglab.sqlite            experiment, runs (spec, status, versions), epochs, final metrics,
+                             a content hash of each data split the runs trained on
     models/<run>.safetensors best weights (temp file in the same folder, then os.replace)
     results.csv              one row per run, exported from the database
     .lock                    fcntl.flock: one process per experiment at a time
@@ -58,6 +59,8 @@ CREATE TABLE IF NOT EXISTS epochs (
 CREATE TABLE IF NOT EXISTS final (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL, value REAL,
     PRIMARY KEY (run_id, key));
+CREATE TABLE IF NOT EXISTS data (
+    key TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
 """
 
 
@@ -189,6 +192,16 @@ class Store:
                 "VALUES (?,?,?,?,?,?,?)",
                 [(rid, arm, seed, spec, "pending", time.time(), i)
                  for i, (rid, arm, seed, spec) in enumerate(runs)])
+
+    def data_hashes(self) -> dict[str, str]:
+        """The content hash of each data split the experiment trained on, by its key."""
+        return dict(self.conn.execute("SELECT key, sha256 FROM data").fetchall())
+
+    def add_data_hashes(self, hashes: Mapping[str, str]) -> None:
+        """Record data hashes not yet stored (a stored one is kept: compare before)."""
+        with self._tx():
+            self.conn.executemany("INSERT OR IGNORE INTO data (key, sha256) VALUES (?,?)",
+                                  list(hashes.items()))
 
     def status(self, run_id: str) -> str | None:
         """The run's status, or None if it is not in the store."""

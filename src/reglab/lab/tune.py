@@ -58,11 +58,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
+from reglab.lab.execute import Job, load_data, run_experiment
 from reglab.lab.spec import RunSpec
 
 __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_params",
            "default_storage", "open_storage", "open_study", "run_worker", "make_objective",
-           "counted_trials", "export_best", "save_plots", "tune", "TuneResult", "register"]
+           "counted_trials", "export_best", "save_plots", "tune", "TuneResult"]
 
 METRICS = {"val_acc": "maximize", "val_loss": "minimize"}
 # Spec keys that are regularization: zeroed in the `none` arm, written in [arms.all].
@@ -519,7 +520,6 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         progress: a reglab display progress object for the retrain, or None.
         data: the Dataset (default: loaded from ``base``).
     """
-    from reglab.lab.runner import load_data
     from reglab.lab.store import check_name
     check_int("tune", "trials", trials, 1, 1_000_000)
     check_int("tune", "seeds", seeds, 0, 1000)
@@ -546,87 +546,9 @@ def _retrain(best: RunSpec, base: RunSpec, seeds: int, out, name: str, workers, 
              url: str) -> list[dict]:
     """Best and ``none`` with seeds 0..S-1, stored in ``out/name`` like a compare (with the
     vectorized engine where the runs share a model shape, as compare does)."""
-    from reglab.lab.engine import execute
-    from reglab.lab.runner import Job
-    from reglab.lab.store import FINISHED, Store
     jobs = [Job(f"tuned-s{s}", "tuned", best.replace(seed=s)) for s in range(seeds)]
     jobs = [Job(f"none-s{s}", "none", plain(base).replace(seed=s)) for s in range(seeds)] + jobs
     meta = {"command": "tune", "storage": redact(url), "best": best.to_dict()}
-    with Store.open(out, name, meta=meta) as store:
-        store.add_runs((job.run_id, job.arm, job.spec.seed, job.spec.to_json()) for job in jobs)
-        todo = [j for j in jobs if store.status(j.run_id) not in FINISHED]
-        execute(store, todo, workers=workers, progress=progress, engine="auto")
-        return store.runs()
-
-
-# -- command line ---------------------------------------------------------------------------
-def register(app) -> None:
-    """Add the ``tune`` command to the reglab Typer ``app``."""
-    import typer
-
-    def tune_cmd(
-        data: str = typer.Option(None, "--data", "-d", help="Data set. [default: digits]"),
-        trials: int = typer.Option(50, "--trials", "-t", help="COMPLETE + PRUNED trials of "
-                                   "the study, over all workers."),
-        timeout: float = typer.Option(None, "--timeout", help="Seconds this worker tunes "
-                                      "for at most."),
-        storage: str = typer.Option(None, "--storage", help="Optuna storage URL, e.g. "
-                                    "postgresql://user:pw@host/db. [default: SQLite in "
-                                    "runs/NAME/]"),
-        study: str = typer.Option(None, "--study", help="Study to create or join. [default: "
-                                  "NAME]"),
-        name: str = typer.Option(None, "--name", "-n", help="Experiment folder under --out."),
-        config: Path = typer.Option(None, "--config", "-c", help="TOML: spec keys and a "
-                                    "[space] table."),
-        seeds: int = typer.Option(3, "--seeds", "-s", help="Seeds of the final retrain of "
-                                  "the best and none (0: tune only)."),
-        out: Path = typer.Option(Path("runs"), "--out", "-o", help="Folder of experiments."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print the results only."),
-    ) -> None:
-        """Tune the regularization strengths with Optuna, then retrain the best vs none."""
-        main(data=data, trials=trials, timeout=timeout, storage=storage, study=study,
-             name=name, config=config, seeds=seeds, out=out, quiet=quiet)
-
-    app.command("tune")(tune_cmd)
-
-
-def main(*, data: str | None, trials: int, timeout: float | None, storage: str | None,
-         study: str | None, name: str | None, config: Path | None, seeds: int,
-         out: Path = Path("runs"), quiet: bool = False) -> TuneResult:
-    """``reglab tune``: build the base from the data's defaults, the config and flags; run."""
-    import optuna
-    from reglab.report import console as display
-    from reglab.lab.arms import base_changes
-    from reglab.lab.spec import load_toml
-    cfg = {} if config is None else load_toml(config)
-    space = load_space(cfg.pop("space", None))
-    metric = cfg.pop("metric", "val_acc")
-    cfg.pop("seeds", None)
-    if data is not None:
-        cfg["data"] = data
-    RunSpec.from_dict(cfg)
-    from reglab.lab.runner import load_data
-    ds = load_data(RunSpec.from_dict(cfg))
-    base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(base.data).stem)
-    name = name or f"tune-{stem}"
-    optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
-    res = tune(base, trials=trials, out=out, name=name, space=space, storage=storage,
-               study_name=study, timeout=timeout, seeds=seeds, metric=metric, data=ds)
-    con = display.console(quiet)
-    states = {}
-    for t in res.study.get_trials(deepcopy=False):
-        states[t.state.name] = states.get(t.state.name, 0) + 1
-    con.print(f"study {res.study.study_name!r}: " + ", ".join(
-        f"{n} {s.lower()}" for s, n in sorted(states.items())) + f" (this worker ran {res.ran})")
-    if res.best_spec is None:
-        con.print("no completed trial yet")
-        return res
-    con.print(f"best {metric} {res.best_value:.4f}: " + ", ".join(
-        f"{k}={v}" for k, v in res.study.best_params.items()))
-    if res.runs:
-        display.print_comparison(con, res.runs, f"tuned vs none on {base.data}", ds,
-                                 out / name)
-    con.print(f"[dim]{', '.join(str(p) for p in res.files)}[/dim]")
-    return res
+    return run_experiment(jobs, out, name, meta, workers=workers, engine="auto",
+                          progress=None if progress is None else lambda *_: progress).runs
 

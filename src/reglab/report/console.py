@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reglab.lab.compare import summarize_arms
-from reglab.lab.stats import format_pm
+from reglab.lab.compare import intervals_note, summarize_arms
+from reglab.lab.stats import format_ci, format_num, format_pm
 
 __all__ = ["console", "err_console", "RunProgress", "EpochPrinter", "print_comparison",
            "comparison_markdown",
@@ -107,12 +108,7 @@ def _pct(s) -> str:
     return format_pm(s.mean, s.std, scale=100)
 
 
-def _ci(d, scale: float = 1.0, digits: int = 2) -> str:
-    if d is None or not math.isfinite(d.mean):
-        return "-"
-    lo = "-inf" if not math.isfinite(d.low) else f"{d.low * scale:+.{digits}f}"
-    hi = "inf" if not math.isfinite(d.high) else f"{d.high * scale:+.{digits}f}"
-    return f"{d.mean * scale:+.{digits}f} [{lo}, {hi}]"
+_ci = format_ci  # "+1.20 [+0.40, +2.00]", never "-0.00"
 
 
 def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
@@ -132,7 +128,8 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
                   format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
                   format_pm(r.epochs.mean, r.epochs.std, digits=0),
                   f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
-    d = Table(title="each arm minus none on the same seeds: mean [95% t interval]",
+    d = Table(title=escape("each arm minus none on the same seeds: mean [interval]; "
+                           f"{intervals_note(rows)}"),  # rich would eat "[interval]"
               title_justify="left")
     for col in ("arm", "Δ test acc (points)", "Δ test loss", "verdict"):
         d.add_column(col)
@@ -159,7 +156,7 @@ def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path)
     out.print(f"[bold]{run['id']}[/bold] {run['status']}: {run['reason']}")
     if f.get("test_acc") is not None and math.isfinite(f.get("test_acc") or math.nan):
         out.print(f"  test acc {100 * f['test_acc']:.2f}%  test loss {f['test_loss']:.4f}  "
-                  f"train acc {100 * f['train_acc']:.2f}%  gap {100 * f['gap']:.2f} points")
+                  f"train acc {100 * f['train_acc']:.2f}%  gap {format_num(100 * f['gap'])} points")
         out.print(f"  sparsity {100 * f['sparsity']:.1f}%  weight norm {f['weight_norm']:.2f}  "
                   f"epochs {int(f['epochs_trained'])} (best {int(f['best_epoch'])})  "
                   f"{f['seconds']:.1f} s")
@@ -210,7 +207,8 @@ def comparison_markdown(runs: list[dict]) -> str:
             format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
             format_pm(r.epochs.mean, r.epochs.std, digits=0),
             f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"]) + " |")
-    out += ["", "| arm − none (same seeds) | Δ test acc, points [95% CI] | Δ test loss [95% CI] "
+    out += ["", f"Differences: {intervals_note(rows)}.", "",
+            "| arm − none (same seeds) | Δ test acc, points [95% CI] | Δ test loss [95% CI] "
             "| verdict |", "|---|---|---|---|"]
     for r in rows:
         if r.d_acc is not None:

@@ -13,11 +13,17 @@ Rules (defaults in parentheses):
 - underfitting: the arm's training accuracy is below ``none``'s on the same seeds by more
   than ``margin`` (3 points; with n >= 2 the 95% interval must lie below 0) and its test
   accuracy is not higher: the regularizer removed capacity the data needed.
-- no measurable effect: test accuracy within noise of ``none`` (95% interval contains 0 and
-  |mean diff| < 1 point; with one seed: |diff| < 0.5 points), test loss within noise (its
-  interval contains 0) and the weight norm moved less than ``rel_norm`` (5%) or within
-  noise: the strength is too small to matter. Only for arms with a strength (penalty,
-  dropout, augmentation), and not for an arm that underfits (an effect, the other way).
+- no measurable effect: neither test accuracy nor test loss differs from ``none``'s by more
+  than the minimum effect (``stats.MIN_EFFECT_ACC`` = 0.5 points, ``stats.MIN_EFFECT_LOSS``
+  = 1% of ``none``'s test loss) in mean, and neither verdict is "helps"/"hurts" (the
+  table's Holm-adjusted intervals, ``compare.summarize_arms``). The same rule for every arm
+  with a strength (l1, l2, weight decay, proximal L1, dropout, augmentation, mixup, cutmix;
+  not patience), and not for an arm that underfits (an effect, the other way). The text
+  says whether both intervals lie inside the minimum effect (measured: too small to
+  matter) or are too wide to exclude a larger effect (more seeds), and how far the weight
+  norm moved.
+- cannot fire: an arm with early stopping (patience > 0) whose patience is >= its epochs:
+  no run can go that many epochs without improvement before it ends.
 - diverged: a run whose loss became non-finite, with the reason the lab stored.
 - label safety: the augmentation check the store holds (``meta["label_check"]``), if any.
 
@@ -35,10 +41,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reglab.lab.stats import PairedDifference, paired_difference, summarize
+from reglab.lab.compare import summarize_arms
+from reglab.lab.stats import (MIN_EFFECT_ACC, PairedDifference, effect, format_num,
+                              paired_difference, summarize)
 
-__all__ = ["Finding", "overfitting", "underfitting", "no_effect", "diverged", "label_safety",
-           "diagnose"]
+__all__ = ["Finding", "overfitting", "underfitting", "no_effect", "cannot_fire", "diverged",
+           "label_safety", "diagnose"]
 
 History = Sequence[Mapping[str, Any]]
 # Spec keys whose value is a strength that can be "too small to matter" (not patience).
@@ -51,7 +59,8 @@ class Finding:
 
     Attributes:
         arm: the arm it is about.
-        rule: "overfitting", "underfitting", "no-effect", "diverged", "label-safety" or "ok".
+        rule: "overfitting", "underfitting", "no-effect", "cannot-fire", "diverged",
+            "label-safety" or "ok".
         level: "warning" (a pitfall measured), "info" (measured, handled or not measured), "ok".
         text: what was measured, with the numbers.
         advice: what to do about it (the seed's section 6, measured).
@@ -131,37 +140,45 @@ def underfitting(arm_train_acc: Sequence[float], base_train_acc: Sequence[float]
             "base_train_acc": _mean(base_train_acc), "n": d_tr.n}
 
 
-def no_effect(arm_test_acc: Sequence[float], base_test_acc: Sequence[float],
-              arm_norm: Sequence[float], base_norm: Sequence[float], rel_norm: float = 0.05,
-              acc_tol: float = 0.01, single_seed_acc: float = 0.005,
-              arm_loss: Sequence[float] | None = None, base_loss: Sequence[float] | None = None
-              ) -> dict[str, float] | None:
-    """The arm is within noise of ``none`` on test accuracy and on the weights' norm.
+def no_effect(d_acc: PairedDifference, d_loss: PairedDifference, min_loss: float,
+              arm_norm: Sequence[float], base_norm: Sequence[float],
+              min_acc: float = MIN_EFFECT_ACC) -> dict[str, float] | None:
+    """Neither test accuracy nor test loss moved by the minimum effect against ``none``.
 
-    Accuracy: the 95% interval of the paired difference contains 0 and ``|mean d| <
-    acc_tol`` (one seed: ``|d| < single_seed_acc``): a wide interval around a large mean is
-    "too few seeds", not "no effect". Norm: ``|mean d_norm| / mean(base_norm) < rel_norm`` or
-    (n >= 2) its interval contains 0. Test loss, when given: its interval contains 0 (n >= 2).
+    Fires when ``|mean d_acc| <= min_acc`` and ``effect(d_acc)`` is not "helps"/"hurts", and
+    the same for the loss with ``min_loss`` (skipped when no loss was measured, n = 0).
+    ``d_acc``/``d_loss`` are the table's (Holm-adjusted) paired differences.
 
     Returns:
-        ``d_acc, d_acc_low, d_acc_high, d_norm_rel, norm, base_norm, n`` or None.
+        ``d_acc, d_acc_low, d_acc_high, d_loss, d_loss_low, d_loss_high, min_acc, min_loss,
+        negligible`` (1 when both intervals lie inside the minimum effect, else 0),
+        ``d_norm_rel, norm, base_norm, n`` or None.
     """
-    d_acc = paired_difference(arm_test_acc, base_test_acc)
-    d_norm = paired_difference(arm_norm, base_norm)
-    if d_acc.n == 0 or d_norm.n == 0:
+    pairs = [(d_acc, True, min_acc)] + ([(d_loss, False, min_loss)] if d_loss.n else [])
+    if d_acc.n == 0:
+        return None
+    kinds = [effect(d, better, lim) for d, better, lim in pairs]
+    if any(k in ("helps", "hurts") for k in kinds) or not all(
+            abs(d.mean) <= lim for d, _, lim in pairs):
         return None
     base = _mean(base_norm)
-    rel = d_norm.mean / base if base else math.inf
-    acc_flat = (_contains_zero(d_acc) and abs(d_acc.mean) < acc_tol if d_acc.n >= 2
-                else abs(d_acc.mean) < single_seed_acc)
-    norm_flat = abs(rel) < rel_norm or (d_norm.n >= 2 and _contains_zero(d_norm))
-    if arm_loss is not None and base_loss is not None:
-        d_loss = paired_difference(arm_loss, base_loss)
-        acc_flat = acc_flat and (d_loss.n < 2 or _contains_zero(d_loss))
-    if not (acc_flat and norm_flat):
-        return None
+    rel = (_mean(arm_norm) - base) / base if base else math.nan
     return {"d_acc": d_acc.mean, "d_acc_low": d_acc.low, "d_acc_high": d_acc.high,
+            "d_loss": d_loss.mean, "d_loss_low": d_loss.low, "d_loss_high": d_loss.high,
+            "min_acc": min_acc, "min_loss": min_loss,
+            "negligible": float(all(k == "negligible" for k in kinds)),
             "d_norm_rel": rel, "norm": _mean(arm_norm), "base_norm": base, "n": d_acc.n}
+
+
+def cannot_fire(spec: Mapping[str, Any]) -> dict[str, float] | None:
+    """Early stopping whose patience is >= the epochs: it can never stop a run.
+
+    Returns ``patience, epochs`` or None (no early stopping, or it can fire).
+    """
+    patience, epochs = int(spec.get("patience") or 0), spec.get("epochs")
+    if patience <= 0 or epochs is None or patience < int(epochs):
+        return None
+    return {"patience": patience, "epochs": int(epochs)}
 
 
 def diverged(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -175,7 +192,7 @@ def label_safety(check: Mapping[str, Any] | None, transforms: Sequence[str]
     """The stored label-safety check restricted to ``transforms`` (None when none is stored).
 
     Args:
-        check: ``reglab.augment.check_labels(...).to_dict()`` as the store holds it.
+        check: ``reglab.lab.label_check.check_labels(...).to_dict()`` as the store holds it.
         transforms: the arm's augmentation names (rows with other names are left out when
             at least one row matches).
 
@@ -210,14 +227,16 @@ def diagnose(runs: Sequence[Mapping[str, Any]], histories: Mapping[str, History]
     for r in runs:
         by_arm.setdefault(r["arm"], []).append(r)
     base = {r["seed"]: r["final"] for r in by_arm.get(baseline, []) if r["status"] == "done"}
+    table = {row.arm: row for row in summarize_arms(runs, baseline)}
     out = {}
     for arm, rs in by_arm.items():
         spec = rs[0].get("spec") or {}
         done = [r for r in rs if r["status"] == "done"]
         found = _diverged_findings(arm, rs, spec)
+        found += _cannot_fire_finding(arm, spec)
         found += _overfit_finding(arm, done, histories, spec)
-        if arm != baseline and base:
-            found += _paired_findings(arm, done, base, spec)
+        if arm != baseline and base and table[arm].d_acc is not None:
+            found += _paired_findings(arm, done, base, spec, table[arm])
         if spec.get("augment") or spec.get("mixup") or spec.get("cutmix"):
             found.append(_label_finding(arm, spec, label_check))
         if not any(f.level == "warning" for f in found):
@@ -232,6 +251,20 @@ def _diverged_findings(arm, rs, spec) -> list[Finding]:
                     f"Lower the learning rate (now {spec.get('lr', '?')}) or the strengths "
                     "of this arm; the other seeds' numbers stand without it.", {"seed": d["seed"]})
             for d in diverged(rs)]
+
+
+def _cannot_fire_finding(arm, spec) -> list[Finding]:
+    hit = cannot_fire(spec)
+    if not hit:
+        return []
+    p, e = hit["patience"], hit["epochs"]
+    return [Finding(arm, "cannot-fire", "warning",
+                    f"Early stopping cannot fire: patience {p} >= epochs {e}, so no run can go "
+                    f"{p} epochs without improvement before it ends. This arm trains every "
+                    "epoch and only restores the best epoch's weights (a checkpoint chosen on "
+                    "validation loss), which is not early stopping.",
+                    f"Use a patience below the epochs (e.g. --patience {max(1, e // 4)}) or "
+                    f"train longer (--epochs above {p}).", dict(hit))]
 
 
 def _overfit_finding(arm, done, histories, spec) -> list[Finding]:
@@ -263,7 +296,7 @@ def _overfit_finding(arm, done, histories, spec) -> list[Finding]:
     return [Finding(arm, "overfitting", "warning", "Overfitting: " + text, advice, nums)]
 
 
-def _paired_findings(arm, done, base, spec) -> list[Finding]:
+def _paired_findings(arm, done, base, spec, row) -> list[Finding]:
     seeds = [r["seed"] for r in done if r["seed"] in base]
     mine = {r["seed"]: r["final"] for r in done}
     col = lambda src, k: [src[s].get(k, math.nan) for s in seeds]  # noqa: E731
@@ -275,23 +308,47 @@ def _paired_findings(arm, done, base, spec) -> list[Finding]:
             arm, "underfitting", "warning",
             f"Underfitting: training accuracy {100 * under['train_acc']:.1f}% against "
             f"{100 * under['base_train_acc']:.1f}% without regularization "
-            f"({100 * under['d_train']:+.1f} points{_interval(under, 'd_train', 100)}, "
+            f"({format_num(100 * under['d_train'], 1, sign=True)} points"
+            f"{_interval(under, 'd_train', 100)}, "
             f"n={under['n']:.0f}) and test accuracy not better "
-            f"({100 * under['d_test']:+.2f} points).",
+            f"({format_num(100 * under['d_test'], 2, sign=True)} points).",
             "Weaken it: " + _weaker(spec) + ".", under))
     has_strength = any(spec.get(k) for k in _STRENGTHS)
     flat = None if under or not has_strength else no_effect(
-        col(mine, "test_acc"), col(base, "test_acc"), col(mine, "weight_norm"),
-        col(base, "weight_norm"), arm_loss=col(mine, "test_loss"), base_loss=col(base, "test_loss"))
+        row.d_acc, row.d_loss, row.min_effect_loss, col(mine, "weight_norm"),
+        col(base, "weight_norm"))
     if flat:
-        found.append(Finding(
-            arm, "no-effect", "warning",
-            f"No measurable effect: test accuracy {100 * flat['d_acc']:+.2f} points against "
-            f"none{_interval(flat, 'd_acc', 100)} and weight norm {flat['norm']:.1f} against "
-            f"{flat['base_norm']:.1f} ({100 * flat['d_norm_rel']:+.1f}%), n={flat['n']:.0f}.",
-            "Strengthen it: " + _stronger(spec) + "; or run more seeds (--seeds) if a small "
-            "effect matters.", flat))
+        found.append(_no_effect_finding(arm, flat, spec))
     return found
+
+
+def _no_effect_finding(arm, flat, spec) -> Finding:
+    n = f"n={flat['n']:.0f}"
+    loss = ("" if not math.isfinite(flat["d_loss"]) else
+            f" and test loss {format_num(flat['d_loss'], 4, sign=True)}"
+            f"{_interval(flat, 'd_loss', 1, 4, '')}")
+    minimum = (f"the minimum effect ({format_num(100 * flat['min_acc'], 1)} points; 1% of "
+               f"none's test loss = {format_num(flat['min_loss'], 4)})")
+    norm = (f"weight norm {format_num(flat['norm'], 1)} against "
+            f"{format_num(flat['base_norm'], 1)} "
+            f"({format_num(100 * flat['d_norm_rel'], 1, sign=True)}%)")
+    text = (f"test accuracy {format_num(100 * flat['d_acc'], 2, sign=True)} points"
+            f"{_interval(flat, 'd_acc', 100, 2, '')}{loss} against none " +
+            ("(mean [Holm-adjusted interval], as in the table)" if flat["n"] >= 2 else
+             "(one seed: no interval)"))
+    advice = "Strengthen it: " + _stronger(spec)
+    if flat["n"] < 2:
+        text = (f"No measurable effect at {n}: {text}; the differences are below {minimum}; "
+                f"{norm}.")
+        advice += "; and run more seeds (--seeds) to know."
+    elif flat["negligible"]:
+        text = (f"No measurable effect: {text}, inside {minimum}; {norm}, {n}.")
+        advice += "."
+    else:
+        text = (f"No measurable effect at {n}: {text}; the means are below {minimum} but "
+                f"the intervals cannot rule out a larger effect; {norm}.")
+        advice += "; or run more seeds (--seeds) to measure an effect of this size."
+    return Finding(arm, "no-effect", "warning", text, advice, flat)
 
 
 def _label_finding(arm, spec, check) -> Finding:
@@ -311,7 +368,7 @@ def _label_finding(arm, spec, check) -> Finding:
                        f"clean accuracy {100 * res['clean']:.1f}%.",
                        "Drop the flagged transform(s) for this data: they teach wrong "
                        "patterns.", {"flagged": len(res["flagged"])})
-    drops = ", ".join(f"{n} {100 * d:+.1f}" for n, d, _ in res["ok"])
+    drops = ", ".join(f"{n} {format_num(100 * d, 1, sign=True)}" for n, d, _ in res["ok"])
     return Finding(arm, "label-safety", "ok",
                    f"Label-safe: no transform flagged (accuracy drop in points: {drops}).",
                    "", {"flagged": 0})
@@ -319,7 +376,7 @@ def _label_finding(arm, spec, check) -> Finding:
 
 def _ok_finding(arm, done) -> Finding:
     gap = _mean([r["final"].get("gap", math.nan) for r in done])
-    text = "No pitfall detected" + (f"; train-test gap {100 * gap:.1f} points." if
+    text = "No pitfall detected" + (f"; train-test gap {format_num(100 * gap, 1)} points." if
                                    math.isfinite(gap) else ".")
     return Finding(arm, "ok", "ok", text, "", {"gap": gap})
 
@@ -351,15 +408,14 @@ def _stronger(spec: Mapping[str, Any]) -> str:
     return "; ".join(parts) or "raise its strength"
 
 
-def _interval(nums: Mapping[str, float], key: str, scale: float) -> str:
+def _interval(nums: Mapping[str, float], key: str, scale: float, digits: int = 2,
+              label: str = ", 95% CI") -> str:
+    """``", 95% CI [-0.20, +0.40]"`` from ``key_low``/``key_high``; "" when it is infinite."""
     lo, hi = nums[f"{key}_low"], nums[f"{key}_high"]
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return ""
-    return f", 95% CI [{scale * lo:+.2f}, {scale * hi:+.2f}]"
-
-
-def _contains_zero(d: PairedDifference) -> bool:
-    return d.low <= 0 <= d.high
+    f = lambda x: format_num(scale * x, digits, sign=True)  # noqa: E731
+    return f"{label} [{f(lo)}, {f(hi)}]"
 
 
 def _mean(xs: Sequence[Any]) -> float:

@@ -1,11 +1,14 @@
 """The report's figures, drawn with matplotlib's Agg backend and returned as PNG bytes.
 
-Each function takes plain numbers (per-arm lists of per-seed curves, summaries, weight
-arrays) and returns one PNG; nothing here reads files or knows the store.
+Each function takes plain numbers (per-arm lists of per-seed curves, paired differences,
+weight arrays) and returns one PNG; nothing here reads files or knows the store. Colours
+mean the same in every figure: green = better than ``none`` (the interval says so, beyond
+the minimum effect), red = worse, grey = not measurably different; in the curves each arm
+keeps one colour.
 
 Example::
 
-    png = gap_bars(["none", "l2"], [0.05, 0.02], [0.01, 0.004])
+    png = gap_bars(["none", "l2"], [0.05, 0.02], [None, PairedDifference(-0.03, -0.04, -0.02, 3)])
     png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
 """
 
@@ -21,8 +24,18 @@ import matplotlib
 matplotlib.use("Agg")  # no display, no GUI toolkit: same pixels on every machine
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
-__all__ = ["learning_curves", "gap_bars", "weight_histograms", "png_bytes"]
+from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, effect  # noqa: E402
+
+__all__ = ["forest", "learning_curves", "gap_bars", "weight_histograms", "weight_ranges",
+           "png_bytes", "EFFECT_COLOURS"]
+
+# What a colour means, in every figure: the stats.effect of the arm against none.
+EFFECT_COLOURS = {"helps": "#1a9850", "hurts": "#d73027", "negligible": "0.55",
+                  "unclear": "0.55", "too-few": "0.55", "baseline": "0.25"}
 
 _DPI = 96
 
@@ -34,16 +47,6 @@ def png_bytes(fig) -> bytes:
                 metadata={"Software": None})  # no version string: stable bytes
     plt.close(fig)
     return buf.getvalue()
-
-
-def _grid(n: int, cols: int = 3, size: tuple[float, float] = (4.2, 3.0)):
-    cols = max(1, min(cols, n))
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows),
-                             squeeze=False)
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    return fig, list(axes.flat[:n])
 
 
 def _band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,101 +61,243 @@ def _band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np
         return np.nanmean(m, 0), np.nanmin(m, 0), np.nanmax(m, 0)
 
 
-def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
-                    stops: Mapping[str, Sequence[tuple[int, int | None]]]) -> bytes:
-    """Training and validation loss against epochs, one panel per arm.
+def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
+           loss: Sequence[PairedDifference | None],
+           acc_raw: Sequence[PairedDifference | None], loss_raw: Sequence[PairedDifference | None],
+           min_acc: float, min_loss: float, label: str) -> bytes:
+    """Every arm minus ``none``: test accuracy (points) and test loss, with their intervals.
 
-    Lines are the mean over seeds, the band their min-max; a dot marks each seed's best
-    epoch (the restored weights) and a cross where early stopping ended it.
+    One row per arm, top to bottom in plan order. The dot is the mean paired difference,
+    the thick bar the interval the verdict used (``label`` says which, e.g. Holm-adjusted),
+    the thin black line the unadjusted 95% interval; the shaded band is the minimum effect
+    (an interval inside it is "no measurable effect"). Colours: :data:`EFFECT_COLOURS`.
 
     Args:
-        curves: arm -> {"train": [per-seed losses], "val": [per-seed losses]}.
-        stops: arm -> [(best_epoch, stopped_epoch or None)] per seed, in the order of the
-            curves; ``stopped_epoch`` is the last epoch of a run that early stopping ended.
+        arms: the arms compared (not ``none``).
+        acc, loss: the adjusted differences per arm (None where there are none).
+        acc_raw, loss_raw: the unadjusted 95% differences.
+        min_acc, min_loss: the minimum effects (accuracy as a fraction, loss in its units).
+        label: what the thick bars are, for the legend.
     """
-    fig, axes = _grid(len(curves))
-    for ax, (arm, cur) in zip(axes, curves.items()):
-        for key, colour, label in (("train", "tab:blue", "train loss"),
-                                   ("val", "tab:orange", "validation loss")):
-            if not cur[key]:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.55 * len(arms) + 1.9), squeeze=False)
+    panels = ((axes[0, 0], acc, acc_raw, 100.0, 100 * min_acc, True, "Δ test accuracy (points)"),
+              (axes[0, 1], loss, loss_raw, 1.0, min_loss, False, "Δ test loss"))
+    y = np.arange(len(arms))[::-1]  # first arm at the top
+    for ax, diffs, raws, scale, band, higher, xlabel in panels:
+        if math.isfinite(band) and band > 0:
+            ax.axvspan(-band, band, color="0.9", lw=0, zorder=0)
+        ax.axvline(0, color="black", lw=0.8, zorder=1)
+        for yi, d, raw in zip(y, diffs, raws):
+            if d is None or not math.isfinite(d.mean):
+                ax.text(0, yi, "no pairs", ha="center", va="center", fontsize=8, color="0.4")
                 continue
-            mean, lo, hi = _band(cur[key])
-            x = np.arange(len(mean))
-            ax.plot(x, mean, color=colour, label=label, lw=1.6)
-            ax.fill_between(x, lo, hi, color=colour, alpha=0.2, lw=0)
-        for i, (best, stopped) in enumerate(stops.get(arm, [])):
-            vals = cur["val"][i] if i < len(cur["val"]) else []
-            if 0 <= best < len(vals) and math.isfinite(vals[best]):
-                ax.plot(best, vals[best], "o", color="black", ms=4,
-                        label="best epoch (restored)" if i == 0 else None)
-            if stopped is not None and 0 <= stopped < len(vals):
-                ax.plot(stopped, vals[stopped], "x", color="red", ms=7,
-                        label="early stop" if i == 0 else None)
-        ax.set_title(arm)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        _log_if_wide(ax, cur)
-        if ax.get_legend_handles_labels()[0]:  # an arm whose runs all failed has no curves
-            ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    fig.suptitle("Learning curves: mean over seeds, band = min-max", y=1.0)
-    fig.tight_layout()
+            colour = EFFECT_COLOURS[effect(d, higher, band / scale if band else 0.0)]
+            if raw is not None and math.isfinite(raw.low) and math.isfinite(raw.high):
+                ax.plot([scale * raw.low, scale * raw.high], [yi - 0.18] * 2, color="black",
+                        lw=1.0, zorder=3)
+            if math.isfinite(d.low) and math.isfinite(d.high):
+                ax.plot([scale * d.low, scale * d.high], [yi, yi], color=colour, lw=5,
+                        solid_capstyle="butt", zorder=2)
+            else:
+                ax.text(scale * d.mean, yi + 0.25, f"n={d.n}: no interval", ha="center",
+                        fontsize=7, color="0.4")
+            ax.plot(scale * d.mean, yi, "o", color="black", ms=5, zorder=4)
+        ax.set_yticks(y, arms)
+        ax.set_ylim(-0.7, len(arms) - 0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(6))  # loss ticks like -0.075 crowd otherwise
+        ax.set_xlabel(xlabel + (" (higher is better)" if higher else " (lower is better)"))
+        ax.grid(axis="x", alpha=0.3)
+    handles = [Patch(color=EFFECT_COLOURS["helps"], label="better than none"),
+               Patch(color=EFFECT_COLOURS["hurts"], label="worse than none"),
+               Patch(color=EFFECT_COLOURS["unclear"], label="no measurable difference"),
+               Line2D([], [], color="black", lw=1, label="unadjusted 95% interval"),
+               Patch(color="0.9", label="minimum effect")]
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(f"Each arm minus none on the same seeds: mean and {label}", y=1.0)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return png_bytes(fig)
 
 
-def _log_if_wide(ax, cur) -> None:
-    vals = [v for key in ("train", "val") for c in cur[key] for v in c
-            if v is not None and math.isfinite(v) and v > 0]
+def _arm_colours(arms: Sequence[str]) -> dict[str, str]:
+    cmap = plt.get_cmap("tab10")
+    others = [a for a in arms if a != "none"]
+    out = {a: matplotlib.colors.to_hex(cmap((i + 1) % 10)) for i, a in enumerate(others)}
+    return {"none": "black", **out}
+
+
+_CURVE_PANELS = (("train_loss", "training loss", "loss"), ("val_loss", "validation loss", "loss"),
+                 ("train_acc", "training accuracy", "accuracy"),
+                 ("val_acc", "validation accuracy", "accuracy"))
+
+
+def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
+                    stops: Mapping[str, Sequence[tuple[int, int | None]]]) -> bytes:
+    """Training and validation loss and accuracy per epoch, every arm overlaid per panel.
+
+    Four panels (training loss, validation loss, training accuracy, validation accuracy);
+    each arm is one colour: its line is the mean over seeds, its faint band the min-max. On
+    the validation panels a dot marks each seed's best epoch (the weights early stopping
+    restored) and a cross the epoch where early stopping ended the run.
+
+    Args:
+        curves: arm -> {"train_loss", "val_loss", "train_acc", "val_acc": [per-seed lists]}
+            (a missing key is skipped).
+        stops: arm -> [(best_epoch or -1, stopped_epoch or None)] per seed, in the order of
+            the curves.
+    """
+    colours = _arm_colours(list(curves))
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7.6), squeeze=False)
+    for ax, (key, title, unit) in zip(axes.flat, _CURVE_PANELS):
+        for arm, cur in curves.items():
+            seeds = cur.get(key) or []
+            if not seeds or not any(len(c) for c in seeds):
+                continue
+            mean, lo, hi = _band(seeds)
+            x = np.arange(len(mean))
+            # none on top, dashed: an arm that changes nothing hides under it, not over it
+            style = dict(ls="--", lw=1.8, zorder=4) if arm == "none" else dict(lw=1.5)
+            ax.plot(x, mean, color=colours[arm], label=arm, **style)
+            ax.fill_between(x, lo, hi, color=colours[arm], alpha=0.10, lw=0)
+            if key.startswith("val"):
+                for best, stopped in stops.get(arm, []):
+                    if 0 <= best < len(mean) and math.isfinite(mean[best]):
+                        ax.plot(best, mean[best], "o", color=colours[arm], ms=5, mec="black",
+                                mew=0.6, zorder=5)
+                    if stopped is not None and 0 <= stopped < len(mean):
+                        ax.plot(stopped, mean[stopped], "x", color=colours[arm], ms=8, mew=2,
+                                zorder=5)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(unit)
+        if unit == "loss":
+            _log_if_wide(ax, [v for cur in curves.values() for c in cur.get(key) or [] for v in c])
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=colours[a], lw=2, ls="--" if a == "none" else "-", label=a)
+               for a in curves]
+    handles += [Line2D([], [], ls="", marker="o", color="0.6", mec="black", label="best epoch "
+                       "(restored)"),
+                Line2D([], [], ls="", marker="x", color="0.3", mew=2, label="early stop")]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 9), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, -0.01))
+    fig.suptitle("Learning curves: mean over seeds per arm, band = min-max", y=1.0)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return png_bytes(fig)
+
+
+def _log_if_wide(ax, values: Sequence[float]) -> None:
+    vals = [v for v in values if v is not None and math.isfinite(v) and v > 0]
     if vals and max(vals) / min(vals) > 30:  # training loss near 0 next to a rising val loss
         ax.set_yscale("log")
 
 
-def gap_bars(arms: Sequence[str], means: Sequence[float], stds: Sequence[float],
-             n: Sequence[int] | None = None) -> bytes:
-    """The train-test accuracy gap per arm in points: bars = mean, error bars = std over seeds."""
-    fig, ax = plt.subplots(figsize=(1.2 * len(arms) + 2.5, 3.4))
+def gap_bars(arms: Sequence[str], means: Sequence[float],
+             diffs: Sequence[PairedDifference | None], n: Sequence[int] | None = None,
+             min_effect: float = MIN_EFFECT_ACC) -> bytes:
+    """The train-test accuracy gap per arm in points, coloured and barred by the paired test.
+
+    Bars: the arm's mean gap. Error bars: the 95% paired interval of (arm - none) for the
+    gap, drawn around the arm's bar (how sure the difference from ``none`` is, not the
+    spread over seeds). Colour: green where the gap is measurably narrower than ``none``'s
+    (beyond ``min_effect``), red where wider, grey otherwise; ``none`` is dark grey.
+
+    Args:
+        arms, means: arm names and mean gaps (fractions).
+        diffs: per arm the paired difference of the gap against ``none`` (None for ``none``).
+        n: finished runs per arm, shown under the names.
+        min_effect: the minimum effect, as a fraction (0.5 points).
+    """
+    fig, ax = plt.subplots(figsize=(1.2 * len(arms) + 2.5, 3.6))
     m = np.array([100 * v if math.isfinite(v) else 0.0 for v in means])
-    s = np.array([100 * v if math.isfinite(v) else 0.0 for v in stds])
-    colours = ["0.55" if a == "none" else "tab:green" for a in arms]
-    ax.bar(range(len(arms)), m, yerr=s, capsize=4, color=colours)
+    colours = []
+    for x, (arm, d) in enumerate(zip(arms, diffs)):
+        kind = "baseline" if d is None else effect(d, False, min_effect)
+        colours.append(EFFECT_COLOURS[kind])
+        if d is not None and math.isfinite(d.low) and math.isfinite(d.high):
+            ax.errorbar(x, m[x], yerr=[[100 * (d.mean - d.low)], [100 * (d.high - d.mean)]],
+                        color="black", capsize=4, lw=1.2)
+    ax.bar(range(len(arms)), m, color=colours)
     labels = arms if n is None else [f"{a}\n(n={k})" for a, k in zip(arms, n)]
     ax.set_xticks(range(len(arms)), labels)
     ax.set_ylabel("train acc - test acc (points)")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_title("Generalization gap per arm (mean ± std over seeds)")
+    if arms and arms[0] == "none" and math.isfinite(means[0]):
+        ax.axhline(m[0], color="0.25", lw=0.8, ls="--")
+    ax.set_title("Generalization gap per arm (error bars: 95% paired interval vs none)")
     ax.grid(axis="y", alpha=0.3)
+    ax.legend(handles=[Patch(color=EFFECT_COLOURS["helps"], label="narrower than none"),
+                       Patch(color=EFFECT_COLOURS["hurts"], label="wider than none"),
+                       Patch(color=EFFECT_COLOURS["unclear"], label="not measurably different")],
+              fontsize=7, loc="best")
     fig.tight_layout()
     return png_bytes(fig)
 
 
-def weight_histograms(weights: Mapping[str, np.ndarray], bins: int = 101) -> bytes:
-    """Histogram of the regularized weights per arm, log-scale counts, one shared x range.
+def weight_ranges(weights: Mapping[str, Mapping[str, np.ndarray]], quantile: float = 0.995
+                  ) -> dict[str, tuple[float, int, int]]:
+    """Per layer, the histogram range and what falls outside it: ``(lim, outside, total)``.
 
-    Bins are symmetric around 0 with 0 at a bin centre, so exact zeros (L1's spike) fall in
-    one bin; each panel states the fraction of exact zeros and outlines ``none``'s histogram.
+    ``lim`` is the ``quantile`` of ``|w|`` over every arm's finite weights of that layer, so
+    one outlier does not squeeze the histogram; values beyond ``±lim`` are counted, never
+    clipped onto the edge bins.
     """
-    fig, axes = _grid(len(weights))
-    finite = [w[np.isfinite(w)] for w in weights.values() if w.size]
-    lim = max((float(np.quantile(np.abs(w), 0.999)) for w in finite if w.size), default=1.0)
-    lim = lim or 1.0
-    edges = np.linspace(-lim, lim, (bins | 1) + 1)  # an odd bin count puts 0 at a bin centre
-    for ax, (arm, w) in zip(axes, weights.items()):
-        w = w[np.isfinite(w)]
-        if w.size == 0:
-            ax.text(0.5, 0.5, "no weights stored", ha="center", transform=ax.transAxes)
-            ax.set_title(arm)
-            continue
-        ax.hist(np.clip(w, -lim, lim), bins=edges, color="tab:purple", log=True, label=arm)
-        ref = weights.get("none")
-        if arm != "none" and ref is not None and ref.size:  # the unregularized shape to compare
-            ax.hist(np.clip(ref[np.isfinite(ref)], -lim, lim), bins=edges, histtype="step",
-                    color="0.3", log=True, label="none")
-            ax.legend(fontsize=7)
-        zeros = float(np.mean(w == 0))
-        ax.set_title(f"{arm}: {100 * zeros:.1f}% exact zeros, std {w.std():.3g}")
-        ax.set_xlabel("weight value")
-        ax.set_ylabel("count (log)")
-        ax.grid(alpha=0.3)
-    fig.suptitle("Weight distributions (weights with ndim >= 2, all seeds)", y=1.0)
+    layers = list(dict.fromkeys(k for per in weights.values() for k in per))
+    out = {}
+    for layer in layers:
+        ws = [w[np.isfinite(w)] for per in weights.values() if (w := per.get(layer)) is not None]
+        pooled = np.concatenate(ws) if ws else np.zeros(0)
+        lim = float(np.quantile(np.abs(pooled), quantile)) if pooled.size else 1.0
+        lim = lim or float(np.abs(pooled).max(initial=0.0)) or 1.0
+        out[layer] = (lim, int(np.sum(np.abs(pooled) > lim)), int(pooled.size))
+    return out
+
+
+def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61) -> bytes:
+    """Histograms of the regularized weights: one row per layer, one column per arm.
+
+    Log-scale counts. Each layer's range is :func:`weight_ranges`'s (the 99.5% quantile of
+    ``|w|`` over all arms); bins are symmetric around 0 with 0 at a bin centre, so exact
+    zeros (L1's spike) fall in one bin; values outside the range are left out and counted
+    in the panel's title. ``none``'s histogram is outlined in every other arm's panel.
+
+    Args:
+        weights: arm -> layer label -> all seeds' weights of that layer (1-D).
+        bins: bin count (made odd).
+    """
+    arms = list(weights)
+    ranges = weight_ranges(weights)
+    layers = list(ranges)
+    fig, axes = plt.subplots(max(1, len(layers)), len(arms),
+                             figsize=(2.9 * len(arms) + 0.6, 2.3 * max(1, len(layers))),
+                             squeeze=False)
+    for row, layer in enumerate(layers):
+        lim, _, _ = ranges[layer]
+        edges = np.linspace(-lim, lim, (bins | 1) + 1)  # an odd bin count puts 0 at a centre
+        ref = weights.get("none", {}).get(layer)
+        for col, arm in enumerate(arms):
+            ax = axes[row, col]
+            w = weights[arm].get(layer)
+            w = np.zeros(0) if w is None else w[np.isfinite(w)]
+            if w.size == 0:
+                ax.text(0.5, 0.5, "no weights stored", ha="center", transform=ax.transAxes)
+                ax.set_title(arm, fontsize=8)
+                continue
+            inside = w[np.abs(w) <= lim]
+            ax.hist(inside, bins=edges, color="tab:purple", log=True)
+            if arm != "none" and ref is not None and ref.size:  # the unregularized shape
+                r = ref[np.isfinite(ref)]
+                ax.hist(r[np.abs(r) <= lim], bins=edges, histtype="step", color="0.3", log=True)
+            outside = int(w.size - inside.size)
+            ax.set_title(f"{arm}, {layer}\n{100 * float(np.mean(w == 0)):.1f}% zeros, "
+                         f"{outside} outside ±{lim:.2g}", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.yaxis.set_major_formatter(ScalarFormatter())  # 10, 100, not 10^1
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            if row == len(layers) - 1:
+                ax.set_xlabel("weight value", fontsize=8)
+            if col == 0:
+                ax.set_ylabel("count (log)", fontsize=8)
+            ax.grid(alpha=0.3)
+    fig.suptitle("Weight distributions per layer (all seeds; grey outline: none)", y=1.0)
     fig.tight_layout()
     return png_bytes(fig)

@@ -7,15 +7,18 @@ writes, each atomically (temp file in the folder, then ``os.replace``):
   styles are inline and a Content-Security-Policy forbids every request, so it opens offline.
 - ``report.md`` plus ``figures/*.png`` next to it (Markdown viewers do not all show data URIs).
 
-Sections: what was run, the measured comparison table (``reglab.lab.compare.summarize_arms``,
-paired differences with 95% intervals and verdicts), learning curves, the generalization
-gap, weight distributions and sparsity, and the diagnosis (:mod:`reglab.report.diagnose`).
+Sections: the result (a forest plot of every arm minus ``none`` with its paired interval,
+the headline figure), what was run, the measured comparison table
+(``reglab.lab.compare.summarize_arms``: paired differences with Holm-adjusted 95% intervals
+and verdicts), learning curves (every arm overlaid), the generalization gap, weight
+distributions per layer and sparsity, and the diagnosis (:mod:`reglab.report.diagnose`).
+Every figure has a caption saying what to look at.
 Everything a user's files named (data set, columns, classes) is escaped: Jinja2 with
 ``autoescape=True`` for HTML, HTML entities and ``\\|`` for Markdown.
 
 The store's experiment ``meta`` (JSON) may hold ``argv`` (the command line, a list),
 ``command``, ``data`` (:func:`dataset_meta` of the loaded data set) and ``label_check``
-(``reglab.augment.check_labels(...).to_dict()``); each is shown when present.
+(``reglab.lab.label_check.check_labels(...).to_dict()``); each is shown when present.
 
 Example::
 
@@ -40,9 +43,10 @@ from reglab._validation import fail
 __all__ = ["build_report", "dataset_meta", "load_experiment", "SECTIONS"]
 
 # (anchor, title) of every section, in order; tests check each is present.
-SECTIONS = (("run", "1. What was run"), ("table", "2. Measured comparison"),
-            ("curves", "3. Learning curves"), ("gap", "4. Generalization gap"),
-            ("weights", "5. Weight distributions and sparsity"), ("diagnosis", "6. Diagnosis"))
+SECTIONS = (("result", "1. Result: each arm against none"), ("run", "2. What was run"),
+            ("table", "3. Measured comparison"), ("curves", "4. Learning curves"),
+            ("gap", "5. Generalization gap"), ("weights", "6. Weight distributions and sparsity"),
+            ("diagnosis", "7. Diagnosis"))
 _REG_KEYS = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
              "augment_strength", "mixup", "cutmix")
 _MODEL_KEYS = ("model", "hidden", "activation", "optimizer", "lr", "epochs", "batch_size",
@@ -122,29 +126,77 @@ def build_report(exp_dir: Path) -> tuple[Path, Path]:
 
 # -- the template context --------------------------------------------------------------------
 def _context(exp: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
-    from reglab.lab.compare import summarize_arms
-    from reglab.report import diagnose, plots
+    from reglab.lab.compare import intervals_note, summarize_arms
+    from reglab.report import diagnose
 
     runs, hist = exp["runs"], exp["histories"]
     arms = list(dict.fromkeys(r["arm"] for r in runs))
     rows = summarize_arms(runs)
     weights = {arm: _arm_weights(exp["root"], [r for r in runs if r["arm"] == arm])
                for arm in arms}
-    figures = {
-        "learning_curves": plots.learning_curves(*_curves(runs, hist, arms)),
-        "gap": plots.gap_bars([r.arm for r in rows], [r.gap.mean for r in rows],
-                              [r.gap.std for r in rows], [r.n_done for r in rows]),
-    }
-    if any(w.size for w in weights.values()):
-        figures["weights"] = plots.weight_histograms(weights)
+    layers = {arm: _arm_layers(exp["root"], [r for r in runs if r["arm"] == arm])
+              for arm in arms}
+    figures, captions = _figures(rows, runs, hist, arms, layers)
     findings = diagnose.diagnose(runs, hist, exp["meta"].get("label_check"))
     ctx = {"title": f"reglab report: {exp['name']}", "sections": SECTIONS,
            "run": _what_was_run(exp, arms), "table": [_table_row(r) for r in rows],
            "diffs": [_diff_row(r) for r in rows if r.d_acc is not None],
+           "intervals_note": intervals_note(rows),
+           "captions": captions,
            "sparsity": [_sparsity_row(r, weights[r.arm]) for r in rows],
            "findings": [(arm, findings.get(arm, [])) for arm in arms],
            "generated": time.strftime("%Y-%m-%d %H:%M:%S")}
     return ctx, figures
+
+
+def _figures(rows, runs, hist, arms, layers) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Every figure (PNG bytes) and its caption, keyed by the figure's file name."""
+    from reglab.lab.compare import intervals_note
+    from reglab.lab.stats import MIN_EFFECT_ACC
+    from reglab.report import plots
+
+    figures, captions = {}, {}
+    compared = [r for r in rows if r.d_acc is not None]
+    if compared:
+        figures["forest"] = plots.forest(
+            [r.arm for r in compared], [r.d_acc for r in compared], [r.d_loss for r in compared],
+            [r.d_acc_raw for r in compared], [r.d_loss_raw for r in compared], MIN_EFFECT_ACC,
+            compared[0].min_effect_loss, "Holm-adjusted interval")
+        captions["forest"] = (
+            "The result: each arm minus none on the same seeds, test accuracy (left, points) "
+            "and test loss (right). Dot = mean difference; thick bar = the interval the "
+            "verdict uses; thin black line = the unadjusted 95% interval; grey band = the "
+            "minimum effect. Look for bars clear of the band on the better side (green): only "
+            f"those arms measurably help. Intervals: {intervals_note(rows)}.")
+    figures["learning_curves"] = plots.learning_curves(*_curves(runs, hist, arms))
+    captions["learning_curves"] = (
+        "Training and validation loss and accuracy per epoch (0 = first), every arm "
+        "overlaid; line = mean over seeds, faint band = min-max. Dots: the best epoch whose "
+        "weights early stopping restored; crosses: where it stopped. Look for validation "
+        "loss turning up while training loss keeps falling (overfitting), and for arms whose "
+        "training accuracy stays low (underfitting).")
+    gap_diffs = _gap_diffs(runs, arms)
+    figures["gap"] = plots.gap_bars([r.arm for r in rows], [r.gap.mean for r in rows],
+                                    [gap_diffs.get(r.arm) for r in rows],
+                                    [r.n_done for r in rows])
+    captions["gap"] = (
+        "Train-test accuracy gap per arm (mean over seeds). Error bars: the unadjusted 95% "
+        "paired interval of the arm's gap minus none's (how sure the difference is, not the "
+        "spread over seeds); dashed line: none's gap. Green: measurably narrower than none's "
+        "(by more than 0.5 points), red: wider, grey: not measurably different. Look for "
+        "green bars, and read them with the test accuracy above: a gap narrowed by a lower "
+        "training accuracy, not a higher test accuracy, is underfitting.")
+    if any(w.size for per in layers.values() for w in per.values()):
+        figures["weights"] = plots.weight_histograms(layers)
+        ranges = plots.weight_ranges(layers)
+        outside = "; ".join(f"{layer}: {n} of {total} beyond ±{lim:.3g}"
+                            for layer, (lim, n, total) in ranges.items())
+        captions["weights"] = (
+            "Weights per layer (rows) and arm (columns), all seeds, log-scale counts; grey "
+            "outline: none. Each layer's range is the 99.5% quantile of |w| over all arms; "
+            f"values beyond it are not drawn (and not clipped): {outside}. Look for L1's "
+            "spike at exactly 0 and for L2's narrower distribution.")
+    return figures, captions
 
 
 def _what_was_run(exp: Mapping[str, Any], arms: list[str]) -> dict[str, Any]:
@@ -218,18 +270,12 @@ def _table_row(r) -> dict[str, str]:
             "seconds": f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"}
 
 
-def _ci(d, scale: float = 1.0, digits: int = 2) -> str:
-    """``"+1.20 [+0.40, +2.00]"``, the terminal's format for a paired difference."""
-    if d is None or not math.isfinite(d.mean):
-        return "-"
-    lo = "-inf" if not math.isfinite(d.low) else f"{d.low * scale:+.{digits}f}"
-    hi = "inf" if not math.isfinite(d.high) else f"{d.high * scale:+.{digits}f}"
-    return f"{d.mean * scale:+.{digits}f} [{lo}, {hi}]"
-
-
 def _diff_row(r) -> dict[str, str]:
-    return {"arm": r.arm, "d_acc": _ci(r.d_acc, scale=100), "d_loss": _ci(r.d_loss, digits=3),
-            "verdict": r.verdict}
+    from reglab.lab.stats import format_ci
+    return {"arm": r.arm, "d_acc": format_ci(r.d_acc, scale=100),
+            "d_loss": format_ci(r.d_loss, digits=3),
+            "d_acc_raw": format_ci(r.d_acc_raw, scale=100),
+            "d_loss_raw": format_ci(r.d_loss_raw, digits=3), "verdict": r.verdict}
 
 
 def _sparsity_row(r, w) -> dict[str, str]:
@@ -246,12 +292,28 @@ def _sparsity_row(r, w) -> dict[str, str]:
 # -- figures' inputs -------------------------------------------------------------------------
 def _curves(runs, hist, arms):
     curves, stops = {}, {}
+    keys = {"train_loss": "data_loss", "val_loss": "val_loss", "train_acc": "train_acc",
+            "val_acc": "val_acc"}
     for arm in arms:
         rs = [r for r in runs if r["arm"] == arm and hist.get(r["id"])]
-        curves[arm] = {"train": [_col(hist[r["id"]], "data_loss") for r in rs],
-                       "val": [_col(hist[r["id"]], "val_loss") for r in rs]}
+        curves[arm] = {k: [_col(hist[r["id"]], col) for r in rs] for k, col in keys.items()}
         stops[arm] = [_stop(r, len(hist[r["id"]])) for r in rs]
     return curves, stops
+
+
+def _gap_diffs(runs, arms, baseline: str = "none"):
+    """Per arm, the paired 95% difference of its train-test gap against ``baseline``'s."""
+    from reglab.lab.stats import paired_difference
+    base = {r["seed"]: r["final"].get("gap", math.nan) for r in runs
+            if r["arm"] == baseline and r["status"] == "done"}
+    out = {}
+    for arm in arms:
+        mine = {r["seed"]: r["final"].get("gap", math.nan) for r in runs
+                if r["arm"] == arm and r["status"] == "done"}
+        seeds = [s for s in mine if s in base]
+        if arm != baseline and seeds:
+            out[arm] = paired_difference([mine[s] for s in seeds], [base[s] for s in seeds])
+    return out
 
 
 def _stop(run: Mapping[str, Any], n_epochs: int) -> tuple[int, int | None]:
@@ -279,6 +341,30 @@ def _arm_weights(root: Path, runs: Sequence[Mapping[str, Any]]):
         if r["status"] == "done" and path.is_file():
             parts += [t.ravel() for t in load_file(str(path)).values() if t.ndim >= 2]
     return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+
+
+def _arm_layers(root: Path, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """An arm's stored weight matrices (ndim >= 2, the penalties' selection) per layer.
+
+    Layers are matched across arms by position in the model (dropout layers shift the
+    module indices in the names) and labelled ``"layer 1 (16×3)"``; each holds every seed's
+    weights, 1-D. Called after :func:`_arm_weights`, which reports a file it cannot read.
+    """
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    # "10.weight" after "4.weight": module indices compared as numbers
+    natural = lambda k: [(0, int(t)) if t.isdigit() else (1, t) for t in k.split(".")]  # noqa: E731
+    parts: dict[str, list] = {}
+    for r in runs:
+        path = root / "models" / f"{r['id']}.safetensors"
+        if r["status"] == "done" and path.is_file():
+            tensors = load_file(str(path))
+            mats = [tensors[k] for k in sorted(tensors, key=natural) if tensors[k].ndim >= 2]
+            for i, t in enumerate(mats):
+                label = f"layer {i + 1} ({'×'.join(str(d) for d in t.shape)})"
+                parts.setdefault(label, []).append(t.ravel().astype(np.float64))
+    return {label: np.concatenate(ts) for label, ts in parts.items()}
 
 
 # -- rendering -------------------------------------------------------------------------------

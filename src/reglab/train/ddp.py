@@ -18,7 +18,8 @@ single-process one in distribution, not bit for bit. Without dropout, it matches
 rounding (float64: ~1e-12 after a few epochs).
 
 gloo on CPU, NCCL when the spec's device is cuda (rank r on cuda:r). Processes are started
-with torch.multiprocessing (spawn), MASTER_ADDR=127.0.0.1 and a free port, one thread each.
+with torch.multiprocessing (spawn), MASTER_ADDR=127.0.0.1 and a free port, one thread each;
+they end with the process that started them (``reglab.train.processes``).
 
 Example::
 
@@ -37,7 +38,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -50,9 +50,10 @@ import reglab.data
 from reglab._validation import check_int, fail
 from reglab.train.contract import RunResult, StopReason
 from reglab.train.models import build_model
+from reglab.train.processes import die_with_parent
 from reglab.train.sequential import evaluate, finish_run, make_run, resolve_device, run_epochs
 
-__all__ = ["fit_distributed", "execute", "free_port"]
+__all__ = ["fit_distributed", "free_port"]
 
 
 def free_port() -> int:
@@ -99,8 +100,10 @@ def fit_distributed(spec, data=None, nproc: int = 2,
         old = {k: os.environ.get(k) for k in env}
         os.environ.update(env)  # spawned children read these at start-up
         try:
-            procs = mp.start_processes(_rank_main, args=(nproc, spec, data, tmp, messages),
-                                       nprocs=nproc, join=False, start_method="spawn")
+            # started from this thread, the ranks end with it (see _rank_main)
+            procs = mp.start_processes(
+                _rank_main, args=(nproc, spec, data, tmp, messages, os.getpid()),
+                nprocs=nproc, join=False, start_method="spawn")
             deadline = None if timeout is None else time.monotonic() + timeout
             while not procs.join(timeout=0.1):
                 _drain(messages, on_epoch)
@@ -134,8 +137,10 @@ def _read_result(folder: Path) -> RunResult:
     return RunResult(meta["status"], meta["reason"], meta["epochs"], meta["final"], state, stop)
 
 
-def _rank_main(rank: int, world: int, spec, data, out: str, messages) -> None:
-    """One rank: join the group, train, and (rank 0) write the result to ``out``."""
+def _rank_main(rank: int, world: int, spec, data, out: str, messages, parent: int) -> None:
+    """One rank: join the group, train, and (rank 0) write the result to ``out``; it ends
+    with the process that started it (``parent``)."""
+    die_with_parent(parent)
     torch.set_num_threads(1)
     device = resolve_device(spec.device)
     backend = "nccl" if device.type == "cuda" else "gloo"
@@ -232,30 +237,3 @@ def _sharded_eval(model, X, y, n_total: int) -> tuple[float, float]:
                         device=X.device)
     dist.all_reduce(sums)
     return float(sums[0]) / max(n_total, 1), float(sums[1]) / max(n_total, 1)
-
-
-def execute(store, job, nproc: int, progress=None) -> Any:
-    """Run one Job with ``nproc`` DDP processes and record it in ``store`` (like runner's).
-
-    Returns a :class:`reglab.lab.runner.Outcome`.
-    """
-    from reglab.lab.runner import Outcome
-    outcome = Outcome()
-    store.start_run(job.run_id)
-    if progress is not None:
-        progress.start(job.run_id)
-    hook = None if progress is None else (
-        lambda e, row: progress.epoch(job.run_id, e, row.get("val_acc"), row.get("val_loss")))
-    try:
-        res = fit_distributed(job.spec, nproc=nproc, on_epoch=hook)
-    except BaseException:
-        store.mark_unfinished("interrupted", "interrupted (Ctrl-C or a fatal error)")
-        raise
-    if res.state is not None:
-        store.save_weights(job.run_id, res.state)  # once, from rank 0's result
-    store.finish_run(job.run_id, res.status, res.reason, res.epochs, res.final)
-    getattr(outcome, res.status).append(job.run_id)
-    if progress is not None:
-        progress.finish(job.run_id, res.status)
-    store.export_csv()
-    return outcome

@@ -3,24 +3,38 @@
 A quick model is trained on clean data, then scored on clean and on augmented validation
 data, transform by transform and class by class. A transform that costs far more accuracy
 than the others is teaching wrong patterns (a mirrored 3 is not a 3): it is flagged.
+
+The quick model trains through the library's loop (``reglab.train.train_one_epoch``), which is
+why the check lives in the lab and not in ``reglab.augment`` (the core never imports training).
+It runs on one torch thread, like every lab worker, and reports its progress through an
+optional ``progress(done, total)`` callback.
+
+Example::
+
+    from reglab.lab.label_check import check_labels
+    report = check_labels(rl.data.load("digits"), ["rotate", "flip"])
+    report.flagged      # ['flip']
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from reglab._validation import check_float, check_int, fail
-from reglab.augment._base import Compose, Transform
-from reglab.augment.names import NAMES, parse_names
+from reglab.augment import NAMES, Compose, Transform
+from reglab.augment.names import parse_names
+from reglab.train import train_one_epoch
 
-__all__ = ["check_labels", "LabelCheckReport", "LabelCheckRow"]
+__all__ = ["check_labels", "train_quick_model", "LabelCheckReport", "LabelCheckRow"]
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,7 @@ class LabelCheckReport:
 
 def check_labels(data: Any, augmentation: Any, epochs: int = 30, seed: int = 0,
                  threshold: float = 0.25, k: float = 3.0, ceiling: float = 0.5,
-                 draws: int = 5) -> LabelCheckReport:
+                 draws: int = 5, progress: Progress | None = None) -> LabelCheckReport:
     """Train a quick model on clean data; measure each transform's accuracy drop; flag outliers.
 
     For each transform ``t`` (applied to every sample, ``p = 1``, at the pipeline's current
@@ -109,6 +123,11 @@ def check_labels(data: Any, augmentation: Any, epochs: int = 30, seed: int = 0,
         k: how many times the others' median drop a flagged drop must exceed.
         ceiling: fraction of the above-chance accuracy whose loss is always flagged, (0, 1].
         draws: augmented copies of the validation set per transform.
+        progress: called as ``progress(done, total)`` after each training epoch and after
+            each transform is scored (``total = epochs + number of transforms``).
+
+    Runs with ``torch.set_num_threads(1)`` (restored afterwards): the lab's workers train on
+    one thread each, and two threads of a check beside them only contend for the same cores.
 
     Example::
 
@@ -124,23 +143,40 @@ def check_labels(data: Any, augmentation: Any, epochs: int = 30, seed: int = 0,
     draws = check_int("check_labels", "draws", draws, 1)
     named, strength = _resolve(augmentation, data.kind)
     num_classes = int(data.num_classes)
-    model = train_quick_model(data.train.X, data.train.y, num_classes, epochs, seed,
-                              per_feature=data.kind == "tabular")
-    x, y = data.val.X, data.val.y.to(data.val.X.device)
-    clean_acc, clean_cls = _accuracy(model, x, y, num_classes)
-    drops, stds, per_class = [], [], {}
-    for name, t in named:
-        gen = torch.Generator(device=x.device).manual_seed(seed)  # same draws whatever the list
-        accs, cls = zip(*(_accuracy(model, t(x, generator=gen, strength=strength), y, num_classes)
-                          for _ in range(draws)))
-        drops.append(clean_acc - sum(accs) / draws)
-        stds.append(statistics.pstdev(accs))
-        per_class[name] = (clean_cls - torch.stack(cls).mean(0)).tolist()
+    total = epochs + len(named)
+    tick = None if progress is None else (lambda done: progress(done, total))
+    with _one_thread():
+        model = train_quick_model(data.train.X, data.train.y, num_classes, epochs, seed,
+                                  per_feature=data.kind == "tabular", on_epoch=tick)
+        x, y = data.val.X, data.val.y.to(data.val.X.device)
+        clean_acc, clean_cls = _accuracy(model, x, y, num_classes)
+        drops, stds, per_class = [], [], {}
+        for i, (name, t) in enumerate(named, 1):
+            # the same draws whatever else the list holds
+            gen = torch.Generator(device=x.device).manual_seed(seed)
+            accs, cls = zip(*(_accuracy(model, t(x, generator=gen, strength=strength), y,
+                                        num_classes) for _ in range(draws)))
+            drops.append(clean_acc - sum(accs) / draws)
+            stds.append(statistics.pstdev(accs))
+            per_class[name] = (clean_cls - torch.stack(cls).mean(0)).tolist()
+            if tick is not None:
+                tick(epochs + i)
     rows = [LabelCheckRow(name, clean_acc, clean_acc - d, d, s, lim, d > lim)
             for (name, _), d, s, lim in zip(named, drops, stds, _limits(drops, threshold, k, ceiling * (clean_acc - 1 / num_classes)))]
     return LabelCheckReport(rows, per_class, _class_names(data, num_classes), clean_acc,
                             threshold, k, ceiling, draws, str(getattr(data, "name", "") or ""),
                             str(data.kind))
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch on one intra-op thread for the block, the caller's thread count restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _limits(drops: list[float], threshold: float, k: float, cap: float) -> list[float]:
@@ -229,20 +265,25 @@ class _QuickMLP(nn.Module):
 
 def train_quick_model(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int = 30,
                       seed: int = 0, per_feature: bool = False, batch_size: int = 64,
-                      lr: float = 3e-3) -> nn.Module:
-    """A seeded MLP trained on clean data with Adam (no augmentation, no regularization)."""
-    y = y.to(x.device)
+                      lr: float = 3e-3, on_epoch: Callable[[int], None] | None = None
+                      ) -> nn.Module:
+    """A seeded MLP trained on clean data with Adam (no augmentation, no regularization).
+
+    Trained by the library's ``train_one_epoch`` (a RunSpec cannot say "standardize inside
+    the model", which the quick model needs for raw user data); ``on_epoch(done)`` is called
+    after each epoch with the number of epochs done.
+    """
+    x, y = x.float(), y.to(x.device)
     with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG untouched
         torch.manual_seed(seed)
-        model = _QuickMLP(x.float(), num_classes, per_feature).to(x.device)
+        model = _QuickMLP(x, num_classes, per_feature).to(x.device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     order = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=order).to(x.device)
-        for idx in perm.split(batch_size):
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x[idx].float()), y[idx]).backward()
-            opt.step()
+    for epoch in range(epochs):
+        train_one_epoch(model, x, y, opt, batch_size=batch_size, generator=order,
+                        num_classes=num_classes)
+        if on_epoch is not None:
+            on_epoch(epoch + 1)
     return model.eval()
 
 

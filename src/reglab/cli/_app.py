@@ -1,0 +1,74 @@
+"""The Typer ``app`` with every command registered, and :func:`main`, the entry point that maps
+errors to exit codes with one line on stderr."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import typer
+
+from reglab._validation import InvalidParameterError
+from reglab.cli import (check_augment, compare, datasets, explain, path, report, run, runs,
+                        tune)
+from reglab.cli._shared import (EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE,
+                                MissingDependency, RunFailed)
+
+__all__ = ["app", "main", "COMMANDS"]
+
+app = typer.Typer(
+    name="reglab",
+    help="Regularization for PyTorch, measured: compare L1, L2, dropout, early stopping and "
+         "augmentation on real data, over seeds, with honest statistics.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain text: "[space]" and "[0, 1)" print as written
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# One module per command, each with ``register(app)``; this order is the order of --help.
+COMMANDS = (compare, run, runs, datasets, check_augment, report, explain, path, tune)
+for _command in COMMANDS:
+    _command.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, map errors to exit codes with one line on stderr."""
+    previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except (InvalidParameterError, MissingDependency) as e:  # InvalidParameterError includes
+        _error(str(e))                                        # DataError and ExperimentLocked
+        code = EXIT_USAGE
+    except RunFailed as e:
+        _error(str(e))
+        code = EXIT_RUN_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted")
+        code = EXIT_INTERRUPTED
+    except Exception as e:  # Typer's (vendored click's) usage errors carry exit_code
+        if not hasattr(e, "format_message") or not hasattr(e, "exit_code"):
+            if type(e).__name__ == "Abort":
+                _error("aborted")
+                code = EXIT_INTERRUPTED
+            else:
+                raise
+        else:
+            _error(e.format_message())
+            code = e.exit_code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    code = code if isinstance(code, int) else 0
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _error(message: str) -> None:
+    line = " ".join(str(message).split())  # one line, whatever the message held
+    sys.stderr.write(f"reglab: error: {line}\n")

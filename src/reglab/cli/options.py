@@ -1,0 +1,149 @@
+"""The run-spec flags ``compare`` and ``run`` share, written once (:data:`SPEC_FLAGS`), and the
+decorator :func:`spec_flags` that puts them in front of a command's own parameters.
+
+A spec flag's default is None (= not given: the TOML file, then the data kind's base run,
+then :class:`~reglab.lab.spec.RunSpec` decide); ``--help`` shows what that default is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from reglab._validation import InvalidParameterError
+from reglab.lab.arms import BASE, OVERRIDABLE
+from reglab.lab.spec import RunSpec
+
+__all__ = ["Flag", "SPEC_FLAGS", "spec_flags", "option", "TargetOpt", "ConfigOpt", "OutOpt",
+           "NameOpt", "QuietOpt"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """One run-spec flag: its RunSpec key, option names, value type and help text."""
+
+    key: str
+    names: tuple[str, ...]
+    type: type
+    help: str
+
+
+SPEC_FLAGS: tuple[Flag, ...] = (
+    Flag("data", ("--data", "-d"), str, "Built-in data set (see `reglab datasets`) or a "
+         ".csv/.npz file or image folder."),
+    Flag("target", ("--target",), str, "Label column of a CSV file."),
+    Flag("model", ("--model", "-m"), str, "linear, mlp or cnn."),
+    Flag("hidden", ("--hidden",), str, "Hidden widths, comma-separated, e.g. 256,256."),
+    Flag("activation", ("--activation",), str, "relu, gelu, tanh or silu."),
+    Flag("optimizer", ("--optimizer",), str, "sgd (momentum 0.9), adam or adamw."),
+    Flag("lr", ("--lr",), float, "Learning rate."),
+    Flag("epochs", ("--epochs", "-e"), int, "Maximum number of epochs."),
+    Flag("batch_size", ("--batch-size",), int, "Mini-batch size."),
+    Flag("seed", ("--seed",), int, "Seed of the split, initialization, batch order and "
+         "augmentation."),
+    Flag("l1", ("--l1",), float, "L1 loss-term strength: loss + l1 * sum|w|."),
+    Flag("l2", ("--l2",), float, "L2 loss-term strength: loss + l2 * sum w^2."),
+    Flag("weight_decay", ("--weight-decay",), float, "Decoupled weight decay: w <- w - lr*wd*w."),
+    Flag("proximal_l1", ("--proximal-l1",), float, "Proximal L1: w <- sign(w) max(|w| - lr*lam, "
+         "0)."),
+    Flag("dropout", ("--dropout",), float, "Drop rate after each hidden activation, in [0, 1)."),
+    Flag("patience", ("--patience", "--early-stopping"), int, "Early-stopping patience in epochs "
+         "on validation loss (0: off)."),
+    Flag("augment", ("--augment", "-a"), str, "Augmentations, comma-separated, e.g. rotate,scale "
+         "(`reglab check-augment` checks them)."),
+    Flag("augment_strength", ("--augment-strength",), float, "Multiplies every augmentation "
+         "magnitude."),
+    Flag("mixup", ("--mixup",), float, "Mixup alpha (0: off)."),
+    Flag("cutmix", ("--cutmix",), float, "CutMix alpha, images only (0: off)."),
+    Flag("device", ("--device",), str, "cpu, cuda, mps or auto."),
+)
+
+_SPEC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec)}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) if value else "none"
+    return "the last column" if value is None else str(value)
+
+
+def default_text(key: str, command: str) -> str:
+    """What ``--KEY`` defaults to when not given, as ``--help`` shows it."""
+    if command == "compare" and key in OVERRIDABLE:
+        return "each arm's own"
+    per_kind = {kind: _show(BASE[kind].get(key, _SPEC_DEFAULTS[key])) for kind in BASE}
+    if len(set(per_kind.values())) == 1:
+        return next(iter(per_kind.values()))
+    return ", ".join(f"{kind} {v}" for kind, v in per_kind.items())
+
+
+def option(default: Any, *names: str, help: str, show_default: bool | str = True,
+           **kw: Any) -> Any:
+    """``typer.Option`` with the default shown in ``--help`` (a string says what None means)."""
+    return typer.Option(default, *names, help=help, show_default=show_default, **kw)
+
+
+TargetOpt = option(None, "--target", help="Label column of a CSV file.",
+                   show_default="the last column")
+ConfigOpt = option(None, "--config", "-c", help="TOML file of spec keys (flags win over it).",
+                   show_default="none")
+OutOpt = option(Path("runs"), "--out", "-o", help="Folder that holds experiments.")
+QuietOpt = option(False, "--quiet", "-q", help="No progress bars; print the results only.")
+
+
+def NameOpt(shown: str) -> Any:
+    return option(None, "--name", "-n", help="Experiment name (a folder under --out).",
+                  show_default=shown)
+
+
+def spec_flags(command: str, *, skip: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+    """Give a command the run-spec flags of :data:`SPEC_FLAGS` (less ``skip``).
+
+    The decorated function takes ``flags`` first: a dict of the spec keys given on the command
+    line (``hidden`` parsed to a tuple), then its own parameters, which follow the flags in
+    the command's signature and ``--help``.
+    """
+    chosen = [f for f in SPEC_FLAGS if f.key not in skip]
+
+    def decorate(fn: Callable) -> Callable:
+        own = inspect.signature(fn, eval_str=True)
+        params = [inspect.Parameter(
+            f.key, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[f.type],
+            default=option(None, *f.names, help=f.help,
+                           show_default=default_text(f.key, command)))
+            for f in chosen]
+        params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+                   for name, p in own.parameters.items() if name != "flags"]
+
+        def command_fn(**kwargs: Any) -> Any:
+            flags = _given({f.key: kwargs.pop(f.key) for f in chosen})
+            return fn(flags, **kwargs)
+
+        command_fn.__name__, command_fn.__doc__ = fn.__name__, fn.__doc__
+        command_fn.__module__, command_fn.__qualname__ = fn.__module__, fn.__qualname__
+        command_fn.__signature__ = own.replace(parameters=params)  # what Typer reads
+        return command_fn
+
+    return decorate
+
+
+def _given(flags: dict[str, Any]) -> dict[str, Any]:
+    """The spec keys the user gave on the command line (None = not given)."""
+    out = {k: v for k, v in flags.items() if v is not None}
+    if "hidden" in out:
+        out["hidden"] = _parse_hidden(out["hidden"])
+    return out
+
+
+def _parse_hidden(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(h) for h in text.split(",") if h.strip())
+    except ValueError:
+        raise InvalidParameterError(
+            f"The 'hidden' parameter of RunSpec must be comma-separated ints. Got {text!r} "
+            "instead.") from None

@@ -1,0 +1,32 @@
+"""``reglab path``: a regularization path and the selected strength."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from reglab.cli.options import option
+from reglab.lab import path as P
+
+__all__ = ["register"]
+
+
+def path(
+    data: str = option("sparse", "--data", "-d", help="Data set."),
+    penalty: str = option("l1", "--penalty", "-p", help="l1, l2, group or dropout."),
+    out: Path = option(Path("runs/path"), "--out", "-o", help="Folder for path.csv, path.png "
+                       "and path.md."),
+    n_strengths: int = option(20, "--n-strengths", help="Grid size."),
+    eps: Optional[float] = option(None, "--eps", help="Smallest / largest strength.",
+                                  show_default="0.01 if fewer samples than features, else 1e-3"),
+    seed: int = option(0, "--seed", "-s", help="Split and model seed."),
+) -> None:
+    """Fit a regularization path and select a strength (best validation and 1-SE rule)."""
+    P.main(data, penalty, out, n_strengths=n_strengths, eps=eps, seed=seed, echo=typer.echo)
+
+
+def register(app) -> None:
+    """Add ``reglab path`` to the Typer ``app``."""
+    app.command("path")(path)

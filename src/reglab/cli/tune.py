@@ -1,0 +1,79 @@
+"""``reglab tune``: an Optuna study over the regularization strengths, then the best vs none.
+
+optuna is optional (``pip install 'reglab[tune]'``): it is imported when the command runs, so
+every other command starts without it and ``reglab --help`` lists ``tune`` either way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from reglab.cli._shared import require
+from reglab.cli.options import option
+from reglab.lab.arms import base_changes
+from reglab.lab.execute import load_data
+from reglab.lab.spec import RunSpec, load_toml
+from reglab.lab.tune import TuneResult, load_space, tune as run_study
+from reglab.report import console as display
+
+__all__ = ["register"]
+
+
+def tune(
+    data: Optional[str] = option(None, "--data", "-d", help="Data set.", show_default="digits"),
+    trials: int = option(50, "--trials", "-t", help="COMPLETE + PRUNED trials of the study, "
+                         "over all workers."),
+    timeout: Optional[float] = option(None, "--timeout", help="Seconds this worker tunes for "
+                                      "at most.", show_default="no limit"),
+    storage: Optional[str] = option(None, "--storage", help="Optuna storage URL, e.g. "
+                                    "postgresql://user:pw@host/db.",
+                                    show_default="SQLite in runs/NAME/"),
+    study: Optional[str] = option(None, "--study", help="Study to create or join.",
+                                  show_default="NAME"),
+    name: Optional[str] = option(None, "--name", "-n", help="Experiment folder under --out.",
+                                 show_default="tune-DATA"),
+    config: Optional[Path] = option(None, "--config", "-c", help="TOML: spec keys and a "
+                                    "[space] table.", show_default="none"),
+    seeds: int = option(3, "--seeds", "-s", help="Seeds of the final retrain of the best and "
+                        "none (0: tune only)."),
+    out: Path = option(Path("runs"), "--out", "-o", help="Folder of experiments."),
+    quiet: bool = option(False, "--quiet", "-q", help="Print the results only."),
+) -> TuneResult:
+    """Tune the regularization strengths with Optuna, then retrain the best vs none."""
+    optuna = require("optuna", "tune", "tune")  # optional, heavy: only this command needs it
+    cfg = {} if config is None else load_toml(config)
+    space = load_space(cfg.pop("space", None))
+    metric = cfg.pop("metric", "val_acc")
+    cfg.pop("seeds", None)
+    if data is not None:
+        cfg["data"] = data
+    RunSpec.from_dict(cfg)
+    ds = load_data(RunSpec.from_dict(cfg))
+    base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(base.data).stem)
+    name = name or f"tune-{stem}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
+    res = run_study(base, trials=trials, out=out, name=name, space=space, storage=storage,
+                    study_name=study, timeout=timeout, seeds=seeds, metric=metric, data=ds)
+    con = display.console(quiet)
+    states = {}
+    for t in res.study.get_trials(deepcopy=False):
+        states[t.state.name] = states.get(t.state.name, 0) + 1
+    con.print(f"study {res.study.study_name!r}: " + ", ".join(
+        f"{n} {s.lower()}" for s, n in sorted(states.items())) + f" (this worker ran {res.ran})")
+    if res.best_spec is None:
+        con.print("no completed trial yet")
+        return res
+    con.print(f"best {metric} {res.best_value:.4f}: " + ", ".join(
+        f"{k}={v}" for k, v in res.study.best_params.items()))
+    if res.runs:
+        display.print_comparison(con, res.runs, f"tuned vs none on {base.data}", ds,
+                                 out / name)
+    con.print(f"[dim]{', '.join(str(p) for p in res.files)}[/dim]")
+    return res
+
+
+def register(app) -> None:
+    """Add ``reglab tune`` to the Typer ``app``."""
+    app.command("tune")(tune)

@@ -1,0 +1,92 @@
+"""The report's figures on scripted numbers: colours that mean better/worse, intervals drawn,
+no clipping in the weight histograms, every panel drawn."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reglab.lab.stats import PairedDifference
+from reglab.report import plots
+
+GREEN, RED = (0x1a, 0x98, 0x50), (0xd7, 0x30, 0x27)
+
+
+def _pixels(png: bytes) -> dict[tuple[int, int, int], int]:
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.format == "PNG"
+        return {rgb: n for n, rgb in im.convert("RGB").getcolors(maxcolors=1 << 22)}
+
+
+def _pd(mean, half, n=3):
+    return PairedDifference(mean, mean - half, mean + half, n)
+
+
+def test_gap_bars_are_green_when_narrower_red_when_wider_grey_otherwise():
+    png = plots.gap_bars(["none", "l2", "dropout"], [0.05, 0.02, 0.08],
+                         [None, _pd(-0.03, 0.01), _pd(0.03, 0.01)], [3, 3, 3])
+    px = _pixels(png)
+    assert px.get(GREEN, 0) > 500 and px.get(RED, 0) > 500
+    grey_only = plots.gap_bars(["none", "l2"], [0.05, 0.049], [None, _pd(-0.001, 0.02)])
+    px = _pixels(grey_only)
+    # the legend's swatches hold a few green/red pixels; a bar would be thousands
+    assert px.get(GREEN, 0) < 300 and px.get(RED, 0) < 300
+
+
+def test_forest_colours_follow_the_verdict_and_tolerate_missing_pairs():
+    acc = [_pd(0.02, 0.01), _pd(-0.02, 0.01), _pd(0.0, 0.03), None,
+           PairedDifference(0.01, -math.inf, math.inf, 1)]
+    loss = [_pd(-0.05, 0.01), _pd(0.05, 0.01), _pd(0.0, 0.03), None,
+            PairedDifference(0.0, -math.inf, math.inf, 1)]
+    png = plots.forest(["a", "b", "c", "d", "e"], acc, loss, acc, loss, 0.005, 0.003,
+                       "Holm-adjusted interval")
+    px = _pixels(png)
+    assert px.get(GREEN, 0) > 300 and px.get(RED, 0) > 300
+
+
+def test_weight_ranges_count_what_lies_outside_instead_of_clipping():
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 0.05, 10_000)
+    w[:10] = 5.0  # outliers far beyond the bulk
+    ranges = plots.weight_ranges({"none": {"layer 1": w}, "l1": {"layer 1": np.zeros(1000)}})
+    lim, outside, total = ranges["layer 1"]
+    pooled = np.abs(np.concatenate([w, np.zeros(1000)]))
+    assert lim == pytest.approx(np.quantile(pooled, 0.995))
+    assert lim < 0.2 and total == 11_000 and outside == int(np.sum(pooled > lim)) >= 10
+
+
+def test_weight_histograms_have_no_spike_at_the_range_edges():
+    """Outliers are left out, so the edge bins hold only what is really there."""
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(1)
+    w = np.concatenate([rng.normal(0, 0.05, 5000), np.full(10, 3.0), np.full(10, -3.0)])
+    counts = {}
+    real_hist = plt.Axes.hist
+
+    def spy(self, x, *a, **k):
+        counts.setdefault("first", np.histogram(x, bins=k["bins"])[0])
+        return real_hist(self, x, *a, **k)
+    plt.Axes.hist = spy
+    try:
+        png = plots.weight_histograms({"none": {"layer 1 (10×5)": w}})
+    finally:
+        plt.Axes.hist = real_hist
+    edge, centre = counts["first"][[0, -1]], counts["first"].max()
+    assert edge.max() < 0.05 * centre  # a clip would pile the 10 outliers into each edge bin
+    assert len(_pixels(png)) > 100
+
+
+def test_learning_curves_overlay_every_arm_in_four_panels():
+    e = np.arange(10)
+    cur = lambda k: {"train_loss": [list(1 / (e + 1) * k)], "val_loss": [list(0.5 + 0.01 * e)],  # noqa: E731
+                     "train_acc": [list(0.5 + 0.05 * e)], "val_acc": [list(0.5 + 0.04 * e)]}
+    png = plots.learning_curves({"none": cur(1.0), "l2": cur(1.2), "early_stopping": cur(1.1)},
+                                {"early_stopping": [(4, 7)]})
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.size[0] > 800 and im.size[1] > 500
+    assert len(_pixels(png)) > 300
