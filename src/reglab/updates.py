@@ -32,7 +32,8 @@ from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from reglab._validation import check_float, fail
-from reglab.penalties import _rows, _select, check_params
+from reglab import kernels as K
+from reglab.penalties import _select, check_params
 from reglab.schedules import Scheduled, Strength, check_strength
 
 __all__ = ["ProximalL1", "ProximalGroupLasso", "DecoupledWeightDecay", "param_groups"]
@@ -164,10 +165,7 @@ class ProximalL1(_UpdateRule):
     """
 
     def _apply(self, params, t):
-        # softshrink is the soft threshold itself, one pass, in place; bit for bit equal to
-        # sign(w) * max(|w| - t, 0) (|w| <= t gives exactly 0).
-        for w in params:
-            torch.ops.aten.softshrink.out(w, t, out=w)
+        K.soft_threshold_(params, t)
 
 
 class ProximalGroupLasso(_UpdateRule):
@@ -187,10 +185,7 @@ class ProximalGroupLasso(_UpdateRule):
 
     def _apply(self, params, t):
         for w in params:
-            norms = torch.linalg.vector_norm(_rows(w), dim=1)  # (rows,)
-            # A zero row gives t / 0 = inf -> 1 - inf clamps to 0: the row stays 0.
-            scale = (1.0 - t / norms).clamp_min_(0.0)
-            w.mul_(scale.reshape(w.shape[:1] + (1,) * (w.ndim - 1)))
+            K.group_soft_threshold_(w, t)
 
 
 class DecoupledWeightDecay(_UpdateRule):
@@ -212,7 +207,7 @@ class DecoupledWeightDecay(_UpdateRule):
     _when = "pre"
 
     def _apply(self, params, t):
-        torch._foreach_mul_(params, 1.0 - t)
+        K.decay_(params, t)
 
 
 def param_groups(model: nn.Module, weight_decay: float,

@@ -41,14 +41,14 @@ from safetensors.torch import save_file
 from reglab._validation import InvalidParameterError, fail
 from reglab.lab.model_file import model_metadata
 from reglab.lab.spec import RunSpec
+from reglab.train.contract import EPOCH_KEYS
 
 __all__ = ["Store", "ExperimentLocked", "STATUSES", "FINISHED", "check_name", "versions"]
 
 STATUSES = ("pending", "running", "done", "diverged", "interrupted")
 FINISHED = ("done", "diverged")  # a rerun of either would give the same numbers
 INTEGER_FINALS = ("epochs_trained", "best_epoch")  # stored as REAL, written as integers
-EPOCH_COLUMNS = ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity",
-                 "weight_norm", "lr", "seconds")
+EPOCH_COLUMNS = EPOCH_KEYS  # the run contract's epoch row (reglab.train.contract)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 _SCHEMA = """
@@ -61,14 +61,13 @@ CREATE TABLE IF NOT EXISTS runs (
     position INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, epoch INTEGER NOT NULL,
-    data_loss REAL, penalty REAL, train_acc REAL, val_loss REAL, val_acc REAL, sparsity REAL,
-    weight_norm REAL, lr REAL, seconds REAL, PRIMARY KEY (run_id, epoch));
+    {epoch_columns}, PRIMARY KEY (run_id, epoch));
 CREATE TABLE IF NOT EXISTS final (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL, value REAL,
     PRIMARY KEY (run_id, key));
 CREATE TABLE IF NOT EXISTS data (
     key TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
-"""
+""".replace("{epoch_columns}", ", ".join(f"{c} REAL" for c in EPOCH_COLUMNS))
 
 
 class ExperimentLocked(InvalidParameterError):

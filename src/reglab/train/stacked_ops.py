@@ -134,9 +134,6 @@ class StackedSGD:
             for p, d in zip(self.params, steps):
                 p.sub_(lr * d)
 
-    def state(self) -> list[list[Tensor]]:
-        return [self.bufs] if self.bufs is not None else []
-
     def select(self, params: list[Tensor], slots: Tensor) -> StackedSGD:
         new = StackedSGD(params, self.momentum, self.nesterov)
         if self.bufs is not None:
