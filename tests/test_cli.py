@@ -84,17 +84,23 @@ def test_help_shows_defaults_and_brackets_as_written(capsys, cmd, shown):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["run", "--dropout", "1.5"], "The 'dropout' parameter of RunSpec must be a float in the "
+    # errors name the flag, not RunSpec (issue 15)
+    (["run", "--dropout", "1.5"], "Invalid value for '--dropout': must be a float in the "
      "range [0, 1). Got 1.5 instead."),
-    (["run", "--lr", "-1"], "The 'lr' parameter of RunSpec must be a float in the range "
+    (["run", "--lr", "-1"], "Invalid value for '--lr': must be a float in the range "
      "(0, inf). Got -1.0 instead."),
-    (["run", "--model", "resnet"], "The 'model' parameter of RunSpec must be one of"),
-    (["run", "--hidden", "a,b"], "The 'hidden' parameter of RunSpec must be comma-separated"),
+    (["run", "--model", "resnet"], "Invalid value for '--model' / '-m': must be one of"),
+    (["run", "--hidden", "a,b"], "Invalid value for '--hidden': must be comma-separated"),
     (["run", "--data", "no_such_data"], "no_such_data"),
     (["run", "--augment", "warp"], "'warp'"),
     (["run", "--model", "cnn", "--data", "wine"], "cnn needs an image or a signal"),
-    (["compare", "--arms", "none,bogus"], "The 'arms' parameter of compare must be a list of"),
-    (["compare", "--seeds", "0"], "The 'seeds' parameter of compare must be an int"),
+    (["compare", "--arms", "none,bogus"], "Invalid value for '--arms': must be a list of"),
+    (["compare", "--arms", "none,dropuot"], "Got 'dropuot' instead. Did you mean 'dropout'?"),
+    (["compare", "--seeds", "0"], "Invalid value for '--seeds' / '-s': must be an int"),
+    (["compare", "--l2", "1e-4,x"], "Invalid value for '--l2': 'x' should be a valid number"),
+    (["compare", "--l2", "1e-4,-1"], "Invalid value for '--l2': must be a float in the range "
+     "[0, inf). Got -1.0 instead."),
+    (["compar"], "No such command 'compar'. Did you mean 'compare'?"),
     (["compare", "--name", "../escape"], "The 'name' parameter of the experiment"),
     (["run", "--epochs", "many"], "Invalid value for '--epochs'"),
     (["run", "--no-such-flag"], "no-such-flag"),
@@ -113,7 +119,15 @@ def test_bad_config_file_exits_2(capsys, tmp_path):
     cfg = tmp_path / "spec.toml"
     cfg.write_text("epochs = 3\ndropuot = 0.5\n")
     code, _, err = _run(capsys, "run", "--config", str(cfg), "--out", str(tmp_path / "r"))
-    assert code == 2 and "Got 'dropuot' instead" in err
+    assert code == 2 and err == (  # the file, the line and the key, not RunSpec (issue 15)
+        f"reglab: error: {cfg}, line 2: unknown key 'dropuot'; the keys are {{data, target, "
+        "model, hidden, activation, optimizer, lr, epochs, batch_size, seed, l1, l2, "
+        "weight_decay, proximal_l1, dropout, patience, augment, augment_strength, mixup, "
+        "cutmix, device}. Did you mean 'dropout'?\n")
+    cfg.write_text("epochs = 3\n\n[arms.l2_big]\nl2 = -1.0\n")
+    code, _, err = _run(capsys, "compare", "--config", str(cfg), "--out", str(tmp_path / "r"))
+    assert code == 2 and err == (f"reglab: error: {cfg}, line 4: key 'l2' of [arms.l2_big] "
+                                 "must be a float in the range [0, inf). Got -1.0 instead.\n")
 
 
 def test_compare_prints_the_table_stores_and_resumes(capsys, tmp_path):
@@ -218,8 +232,8 @@ def test_the_installed_entry_point_exits_2_without_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "reglab.cli", "run", "--patience", "-3",
                            "--out", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr == ("reglab: error: The 'patience' parameter of RunSpec must be an int "
-                           "in the range [0, 100000]. Got -3 instead.\n")
+    assert proc.stderr == ("reglab: error: Invalid value for '--patience' / '--early-stopping': "
+                           "must be an int in the range [0, 100000]. Got -3 instead.\n")
 
 
 @pytest.mark.slow

@@ -75,12 +75,15 @@ def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
     for key, values in (grids or {}).items():
         if key not in GRID_KEYS:
             raise fail("compare", "grids", f"keys of {{{', '.join(GRID_KEYS)}}}", key)
+        if len({v for _, v in values}) != len(values):
+            raise fail("RunSpec", key, "a list of values without repeats",
+                       ",".join(t for t, _ in values))
         grid = grid_arms(changes, key, values)
         owner = TECHNIQUES[technique_of(key)][1]
         at = arms.index(owner) if owner in arms else len(arms)
         arms = arms[:at] + list(grid) + arms[at + 1:]
         changes.update(grid)
-    check_arms(arms, known=list(changes))  # two grid values written alike repeat a name
+    check_arms(arms, known=list(changes))  # a grid arm's name is a listed arm's name
     jobs = []
     for arm in arms:
         spec = plain.replace(**changes[arm])
@@ -106,6 +109,7 @@ class ArmRow:
     d_loss: PairedDifference | None
     verdict: str
     settings: str = "-"  # the arm's strengths, e.g. "l2=1e-4, dropout=0.3"
+    verdicts: tuple[str, str] = ("", "")  # (accuracy, loss): the two halves of verdict
 
     @property
     def seed_says(self) -> tuple[str, str, str]:
@@ -127,6 +131,7 @@ def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") ->
         done = [r for r in rs if r["status"] == "done"]
         col = lambda k: [r["final"].get(k, math.nan) for r in done]  # noqa: E731
         d_acc = d_loss = None
+        verdicts = ("", "")
         text = "baseline" if arm == baseline else f"no {baseline} runs to compare with"
         if arm != baseline and base:
             seeds = [r["seed"] for r in done if r["seed"] in base]
@@ -135,12 +140,12 @@ def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") ->
                                       [base[s]["test_acc"] for s in seeds])
             d_loss = paired_difference([mine[s]["test_loss"] for s in seeds],
                                        [base[s]["test_loss"] for s in seeds])
-            text = (f"accuracy: {verdict(d_acc)}; "
-                    f"loss: {verdict(d_loss, higher_is_better=False)}")
+            verdicts = (verdict(d_acc), verdict(d_loss, higher_is_better=False))
+            text = f"accuracy: {verdicts[0]}; loss: {verdicts[1]}"
         rows.append(ArmRow(
             arm, len(done), sum(r["status"] == "diverged" for r in rs),
             summarize(col("test_acc")), summarize(col("test_loss")), summarize(col("gap")),
             summarize(col("sparsity")), summarize(col("weight_norm")),
             summarize(col("epochs_trained")), summarize(col("seconds")), d_acc, d_loss, text,
-            settings(rs[0].get("spec", {}))))
+            settings(rs[0].get("spec", {})), verdicts))
     return rows

@@ -162,13 +162,14 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table, Table
                   f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
     d = _table("each arm minus none on the same seeds: mean [95% t interval]")
     d.add_column("arm", no_wrap=True)
-    d.add_column("Δ test acc (points)", no_wrap=True)
-    d.add_column("Δ test loss", no_wrap=True)
+    d.add_column("measure", no_wrap=True)
+    d.add_column("Δ mean [95% CI]", justify="right", no_wrap=True)
     d.add_column("verdict", ratio=1, min_width=20)
     for r in rows:
         if r.d_acc is None:
             continue
-        d.add_row(r.arm, _ci(r.d_acc, scale=100), _ci(r.d_loss, digits=3), r.verdict)
+        d.add_row(r.arm, "test acc (points)", _ci(r.d_acc, scale=100), r.verdicts[0])
+        d.add_row("", "test loss", _ci(r.d_loss, digits=3), r.verdicts[1])
     return t, w, d
 
 
