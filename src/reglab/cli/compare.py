@@ -71,7 +71,9 @@ def compare(
     if isinstance(arm_tables, (list, str)):  # a top-level list, or "none,l2" as the flag takes it
         arm_list, arm_tables, arm_list_table = arm_tables, None, spec_table(config)
     elif arm_tables is not None and not isinstance(arm_tables, dict):
-        raise fail("compare", "arms", "a list of arm names or [arms.NAME] tables", arm_tables)
+        with restated(file_origins(config, ["arms"], spec_table(config))):
+            raise fail("compare", "arms", "a list of arm names or [arms.NAME] tables",
+                       arm_tables)
     cfg_seeds = section.get("seeds", cfg.pop("seeds", None))
     origins: dict[str, Origin] = {}
     if config is not None:
@@ -82,11 +84,12 @@ def compare(
         check_file_keys(config, cfg, spec_table(config))
         for arm, table in (arm_tables or {}).items():
             where = file_origins(config, [arm], "arms")[arm]
-            with restated({"arms": Origin(file=str(config)), f"arms.{arm}": where}):
+            with restated({"arms": Origin(file=str(config))}):
                 if arm not in arms_mod.ARMS:
                     arms_mod.check_arm_name(arm)
+            with restated({arm: where}):
                 if not isinstance(table, dict):
-                    raise fail("compare", f"arms.{arm}", "a table of spec keys", table)
+                    raise fail("compare", arm, "a table of spec keys", table)
             check_file_keys(config, table, f"arms.{arm}")
     grids = {k: v for k, v in flags.items() if isinstance(v, list)}
     flags = {k: v for k, v in flags.items() if k not in grids}
@@ -100,8 +103,8 @@ def compare(
     origins.update({k: Origin(flag=_OWN_FLAGS[k])
                     for k, v in (("arms", arms), ("seeds", seeds)) if v is not None})
     with restated(origins):
-        _plan_and_run(flags, grids, cfg, arm_tables or {}, arms or arm_list, seeds, cfg_seeds,
-                      workers, engine, out, name, quiet, overwrite)
+        _plan_and_run(flags, grids, cfg, arm_tables or {}, arm_list if arms is None else arms,
+                      seeds, cfg_seeds, workers, engine, out, name, quiet, overwrite)
 
 
 def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, workers, engine,
