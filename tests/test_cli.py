@@ -295,3 +295,90 @@ def test_compare_reads_base_keys_arms_and_arm_tables_from_toml(capsys, tmp_path)
     l2 = json.loads(specs["l2-s0"])
     assert set(specs) == {"none-s0", "l2-s0"} and l2["l2"] == 0.005 and l2["epochs"] == 1
     assert json.loads(specs["none-s0"])["dropout"] == 0.0  # a strength only reaches its arms
+
+
+# -- issue 15: custom arms and grids, --overwrite, the command line kept true, exit codes ------
+TINY = ["--epochs", "1", "--hidden", "8", "--workers", "1", "--quiet", "--seeds", "1"]
+
+
+def _specs(root, name):
+    import json
+    return {r[0]: json.loads(r[1]) for r in Store.read_only(root, name).execute(
+        "SELECT id, spec FROM runs ORDER BY position")}
+
+
+def test_a_grid_and_a_custom_arm_run_and_show_their_settings(capsys, tmp_path):
+    cfg = tmp_path / "arms.toml"
+    cfg.write_text("[arms.l2_drop]\nl2 = 0.001\ndropout = 0.25\n")
+    code, out, err = _run(capsys, "compare", *TINY, "--arms", "none,l2,l2_drop", "--l2",
+                          "1e-4,3e-3", "--config", str(cfg), "--out", str(tmp_path), "--name", "g")
+    assert code == 0, err
+    specs = _specs(tmp_path, "g")
+    assert list(specs) == ["none-s0", "l2-1e-4-s0", "l2-3e-3-s0", "l2_drop-s0"]
+    assert specs["l2-3e-3-s0"]["l2"] == 3e-3 and specs["l2_drop-s0"]["dropout"] == 0.25
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 100  # tables fit a 100-column terminal
+    rows = {}  # the first table's row of each arm
+    for line in lines:
+        rows.setdefault(line.split()[0] if line.split() else "", line)
+    assert "l2=1e-3, dropout=0.25" in rows["l2_drop"]   # the settings column
+    assert rows["l2-3e-3"].split()[1] == "l2=3e-3"
+
+
+def test_one_meaning_per_flag_on_the_command_line(capsys, tmp_path):
+    code, _, err = _run(capsys, "compare", *TINY, "--arms", "none,l1,l2", "--l1", "1e-4",
+                        "--weight-decay", "0.01", "--out", str(tmp_path), "--name", "m")
+    assert code == 0, err
+    specs = _specs(tmp_path, "m")
+    assert (specs["l1-s0"]["l1"], specs["l1-s0"]["proximal_l1"]) == (1e-4, 0.0)
+    assert (specs["l2-s0"]["l2"], specs["l2-s0"]["weight_decay"]) == (0.0, 0.01)
+
+
+def test_a_rerun_that_adds_seeds_keeps_the_report_command_line_true(capsys, tmp_path):
+    argv = ["compare", "--epochs", "1", "--hidden", "8", "--workers", "1", "--quiet",
+            "--arms", "none", "--out", str(tmp_path), "--name", "c"]
+    import json
+    import sys as _sys
+    for seeds in ("1", "2"):
+        _sys.argv = ["reglab", *argv, "--seeds", seeds]  # what the report records
+        assert _run(capsys, *argv, "--seeds", seeds)[0] == 0
+    meta = json.loads(Store.read_only(tmp_path, "c").execute(
+        "SELECT meta FROM experiment").fetchone()[0])
+    assert meta["argv"] == [*argv, "--seeds", "2"]
+    assert meta["earlier_argv"] == [[*argv, "--seeds", "1"]]
+    report = (tmp_path / "c" / "report.md").read_text()
+    assert "--seeds 2" in report
+
+
+def test_overwrite_empties_an_experiment_and_only_an_experiment(capsys, tmp_path):
+    argv = ["compare", *TINY, "--arms", "none", "--out", str(tmp_path), "--name", "o"]
+    assert _run(capsys, *argv)[0] == 0
+    (tmp_path / "o" / "stale.txt").write_text("old")
+    code, _, err = _run(capsys, *argv, "--epochs", "2")   # other specs: refused without it
+    assert code == 2 and "already holds run" in err
+    code, _, err = _run(capsys, *argv, "--epochs", "2", "--overwrite")
+    assert code == 0, err
+    assert not (tmp_path / "o" / "stale.txt").exists()
+    assert _specs(tmp_path, "o")["none-s0"]["epochs"] == 2
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "mine.txt").write_text("keep me")
+    code, _, err = _run(capsys, "compare", *TINY, "--arms", "none", "--out", str(tmp_path),
+                        "--name", "notes", "--overwrite")
+    assert code == 2 and "--overwrite deletes only experiment folders" in err
+    assert (keep / "mine.txt").read_text() == "keep me"
+
+
+def test_check_augment_exits_1_when_it_flags_a_transform(capsys):
+    code, out, _ = _run(capsys, "check-augment", "--data", "digits", "--augment", "flip,noise")
+    assert code == 1 and "FLAGGED" in out
+
+
+def test_run_shows_the_best_epoch_counted_from_1(capsys, tmp_path):
+    code, out, err = _run(capsys, "run", "--epochs", "2", "--hidden", "8", "--quiet",
+                          "--out", str(tmp_path), "--name", "b")
+    assert code == 0, err
+    assert "epochs 2 (best: epoch 2)" in out or "epochs 2 (best: epoch 1)" in out
+    best = Store.read_only(tmp_path, "b").execute(
+        "SELECT value FROM final WHERE key='best_epoch'").fetchone()[0]
+    assert f"(best: epoch {int(best) + 1})" in out

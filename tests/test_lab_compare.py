@@ -85,9 +85,9 @@ def test_a_grid_gives_one_arm_per_value_in_place_of_its_owner_arm():
                      grids={"l2": [("1e-4", 1e-4), ("1e-3", 1e-3)],
                             "dropout": [("0.1", 0.1), ("0.5", 0.5)]})
     ch = _changes(jobs)
-    assert list(ch) == ["none", "l2=1e-4", "l2=1e-3", "all", "dropout=0.1", "dropout=0.5"]
-    assert ch["l2=1e-4"] == {"l2": 1e-4} and ch["l2=1e-3"] == {"l2": 1e-3}
-    assert ch["dropout=0.5"] == {"dropout": 0.5}
+    assert list(ch) == ["none", "l2-1e-4", "l2-1e-3", "all", "dropout-0.1", "dropout-0.5"]
+    assert ch["l2-1e-4"] == {"l2": 1e-4} and ch["l2-1e-3"] == {"l2": 1e-3}
+    assert ch["dropout-0.5"] == {"dropout": 0.5}
     assert ch["all"]["l2"] == arm_changes("image")["all"]["l2"]  # a grid has no one value
     with pytest.raises(InvalidParameterError, match="without repeats"):
         make_plan(BASE, "image", ["none", "l2"], 1, grids={"l2": [("1e-4", 1e-4)] * 2})
@@ -137,7 +137,7 @@ def test_table_pairs_by_seed_and_only_claims_supported_effects():
 
 def test_table_rows_carry_each_arms_settings_and_a_grid_arm_its_techniques_seed_row():
     runs = [{**_run("none", 0, 0.9), "spec": {"l2": 0.0}},
-            {**_run("l2=1e-3", 0, 0.9), "spec": {"l2": 1e-3}}]
+            {**_run("l2-1e-3", 0, 0.9), "spec": {"l2": 1e-3}}]
     rows = {r.arm: r for r in summarize_arms(runs)}
-    assert rows["none"].settings == "-" and rows["l2=1e-3"].settings == "l2=1e-3"
-    assert rows["l2=1e-3"].seed_says[0] == "small weights"
+    assert rows["none"].settings == "-" and rows["l2-1e-3"].settings == "l2=1e-3"
+    assert rows["l2-1e-3"].seed_says[0] == "small weights"

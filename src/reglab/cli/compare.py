@@ -53,7 +53,7 @@ def compare(
     dropout, early stopping (--patience), augment (--augment), --augment-strength, --mixup
     and --cutmix. So --l1 1e-4 gives the l1 arm an L1 term of 1e-4 instead of its proximal
     step, and --weight-decay 0.01 gives the l2 and all arms decoupled decay instead of their
-    L2 term. A comma list is a grid: --l2 1e-4,1e-3 runs arms l2=1e-4 and l2=1e-3 in place
+    L2 term. A comma list is a grid: --l2 1e-4,1e-3 runs arms l2-1e-4 and l2-1e-3 in place
     of l2 (all keeps its own). In --config, [arms.NAME] tables of spec keys define new arms
     or change a built-in one (replacing the techniques they name); they win over flags.
     """

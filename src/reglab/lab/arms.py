@@ -54,7 +54,7 @@ def technique_of(key: str) -> str:
 # comma list of names for one arm instead).
 GRID_KEYS = tuple(k for k in OVERRIDABLE if k != "augment")
 
-# Custom arm names ([arms.NAME]); grid arms are named KEY=VALUE by the lab itself.
+# Custom arm names ([arms.NAME]); grid arms are named KEY-VALUE by the lab itself.
 ARM_NAME = re.compile(r"[a-z0-9_]+")
 
 ARMS = ("none", "l1", "l2", "dropout", "early_stopping", "augment", "all")
@@ -198,9 +198,13 @@ def apply_tables(changes: dict[str, dict[str, Any]], tables: Mapping[str, Mappin
     return out
 
 
-def grid_name(key: str, text: str) -> str:
-    """A grid arm's name: ``l2=1e-4`` (the value as the user wrote it)."""
-    return f"{key}={text}"
+def grid_name(key: str, text: str, value: Any = None) -> str:
+    """A grid arm's name: ``l2-1e-4``, the key and the value as the user wrote it (or as
+    :func:`format_value` writes it when the text holds other characters than a run id may:
+    the store names weight files by run id, letters, digits, '.', '_' and '-')."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", text):
+        text = format_value(value)
+    return f"{key}-{text}"
 
 
 def grid_arms(changes: Mapping[str, Mapping[str, Any]], key: str,
@@ -208,7 +212,7 @@ def grid_arms(changes: Mapping[str, Mapping[str, Any]], key: str,
     """One arm per value of a grid (``--l2 1e-4,1e-3``): the technique's owner arm with that
     one strength for the technique. ``values``: (text as written, value) pairs."""
     owner = TECHNIQUES[_TECHNIQUE_OF[key]][1]
-    return {grid_name(key, text): _replace_technique(changes.get(owner, {}), {key: value})
+    return {grid_name(key, text, value): _replace_technique(changes.get(owner, {}), {key: value})
             for text, value in values}
 
 

@@ -43,7 +43,7 @@ def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
     default changes for the data kind, ``overrides`` (each replaces its technique in every
     arm that uses it, :func:`reglab.lab.arms.apply_overrides`), the arm's ``arm_specs`` table
     (replacing the techniques it names; a new name is a new arm), and for a grid key one arm
-    per value in place of the technique's owner arm (``l2=1e-4``, ``l2=1e-3`` instead of
+    per value in place of the technique's owner arm (``l2-1e-4``, ``l2-1e-3`` instead of
     ``l2``; appended when ``arms`` leaves the owner out).
 
     Args:
@@ -58,7 +58,7 @@ def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
     Example::
 
         make_plan(RunSpec(), "image", ["none", "l2"], 2, grids={"l2": [("1e-4", 1e-4)]})
-        # none-s0, none-s1, l2=1e-4-s0, l2=1e-4-s1
+        # none-s0, none-s1, l2-1e-4-s0, l2-1e-4-s1
     """
     check_int("compare", "seeds", seeds, 1, 1000)
     plain = base.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
@@ -113,9 +113,9 @@ class ArmRow:
 
     @property
     def seed_says(self) -> tuple[str, str, str]:
-        """The seed's section-7 row for this technique (a grid arm ``l2=1e-4``: its owner's)."""
-        key = self.arm.split("=")[0]
-        grid = "=" in self.arm and key in GRID_KEYS
+        """The seed's section-7 row for this technique (a grid arm ``l2-1e-4``: its owner's)."""
+        key = self.arm.split("-")[0]
+        grid = "-" in self.arm and key in GRID_KEYS
         owner = TECHNIQUES[technique_of(key)][1] if grid else self.arm
         return SEED_SAYS.get(owner, ("", "", ""))
 
