@@ -347,7 +347,10 @@ def test_a_rerun_that_adds_seeds_keeps_the_report_command_line_true(capsys, tmp_
     assert meta["argv"] == [*argv, "--seeds", "2"]
     assert meta["earlier_argv"] == [[*argv, "--seeds", "1"]]
     report = (tmp_path / "c" / "report.md").read_text()
-    assert "--seeds 2" in report
+    assert "| command line | reglab compare --epochs 1" in report and "--seeds 2 |" in report
+    assert "| earlier command on this experiment | reglab compare " in report
+    assert "--seeds 1 |" in report
+    assert "| none | - |" in report  # the settings column of the comparison table
 
 
 def test_overwrite_empties_an_experiment_and_only_an_experiment(capsys, tmp_path):
