@@ -68,7 +68,11 @@ def _help(capsys, *cmd):
     ("compare", ["-s, --seeds <int> Seeds per arm, paired across arms. [default: (3)]",
                  "[default: (image 40, signal 60, tabular 60)]",   # --epochs, per data kind
                  "--l2 <float> L2 loss-term strength: loss + l2 * sum w^2. "
-                 "[default: (each arm's own)]", "[default: (digits)]"]),
+                 "[default: (each arm's own)]", "[default: (digits)]",
+                 "A strength flag replaces that technique's strength in every arm that uses it, "
+                 "and adds nothing on top", "A comma list is a grid",
+                 "w <- w - lr*wd*w on the weights, once per step, before the update (as AdamW)",
+                 "--overwrite Empty the experiment folder first"]),
     ("run", ["--seed <int> Seed of the split, initialization, batch order and augmentation. "
              "[default: (0)]", "--nproc <int> Processes", "[default: 1]",
              "in [0, 1). [default: (0.0)]"]),

@@ -42,7 +42,8 @@ SPEC_FLAGS: tuple[Flag, ...] = (
     Flag("model", ("--model", "-m"), str, "linear, mlp or cnn."),
     Flag("hidden", ("--hidden",), str, "Hidden widths, comma-separated, e.g. 256,256."),
     Flag("activation", ("--activation",), str, "relu, gelu, tanh or silu."),
-    Flag("optimizer", ("--optimizer",), str, "sgd (momentum 0.9), adam or adamw."),
+    Flag("optimizer", ("--optimizer",), str, "sgd (momentum 0.9), adam or adamw (torch AdamW, "
+         "its decay is --weight-decay)."),
     Flag("lr", ("--lr",), float, "Learning rate."),
     Flag("epochs", ("--epochs", "-e"), int, "Maximum number of epochs."),
     Flag("batch_size", ("--batch-size",), int, "Mini-batch size."),
@@ -50,7 +51,8 @@ SPEC_FLAGS: tuple[Flag, ...] = (
          "augmentation."),
     Flag("l1", ("--l1",), float, "L1 loss-term strength: loss + l1 * sum|w|."),
     Flag("l2", ("--l2",), float, "L2 loss-term strength: loss + l2 * sum w^2."),
-    Flag("weight_decay", ("--weight-decay",), float, "Decoupled weight decay: w <- w - lr*wd*w."),
+    Flag("weight_decay", ("--weight-decay",), float, "Decoupled weight decay: w <- w - lr*wd*w "
+         "on the weights, once per step, before the update (as AdamW)."),
     Flag("proximal_l1", ("--proximal-l1",), float, "Proximal L1: w <- sign(w) max(|w| - lr*lam, "
          "0)."),
     Flag("dropout", ("--dropout",), float, "Drop rate after each hidden activation, in [0, 1)."),
