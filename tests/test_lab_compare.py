@@ -107,6 +107,13 @@ def test_settings_show_an_arms_strengths(spec, text):
     assert settings(spec) == text
 
 
+def test_settings_show_the_other_keys_an_arm_changes_from_the_baseline():
+    base = {"epochs": 40, "lr": 1e-3, "seed": 0, "l2": 0.0, "hidden": [256, 256]}
+    long = {**base, "epochs": 100, "seed": 2, "l2": 1e-3, "hidden": [64]}
+    assert settings(long, base) == "epochs=100, hidden=64, l2=1e-3"
+    assert settings(base, base) == "-"
+
+
 @pytest.mark.parametrize("arms,match", [(["none", "l3"], "Got 'l3' instead"),
                                         ([], "a non-empty list"),
                                         (["l2", "l2"], "without repeats")])

@@ -72,8 +72,7 @@ class Origin:
 
 # The key an error is about, by (owner, parameter) of the message template, where it is not
 # the spec key itself: the augmentation pipeline checks the names and the strength.
-_KEY_OF = {("from_names", "names"): "augment", ("Compose", "strength"): "augment_strength",
-           ("RunSpec", "config"): "config"}
+_KEY_OF = {("from_names", "names"): "augment", ("Compose", "strength"): "augment_strength"}
 
 
 def restate(err: InvalidParameterError, origins: Mapping[str, Origin]) -> InvalidParameterError:

@@ -228,13 +228,18 @@ def format_value(v: Any) -> str:
     return f"{v:.3g}"
 
 
-def settings(spec: Mapping[str, Any]) -> str:
+def settings(spec: Mapping[str, Any], baseline: Mapping[str, Any] | None = None) -> str:
     """An arm's strengths from its spec, e.g. ``"l2=1e-4, dropout=0.3"`` ("-" for none).
 
     Every regularization key that is on (non-zero, non-empty) is listed in spec order;
-    ``augment_strength`` only when it is not 1 and there is augmentation to scale.
+    ``augment_strength`` only when it is not 1 and there is augmentation to scale. With the
+    ``baseline`` arm's spec, the other keys an arm changes follow (``[arms.long] epochs =
+    100`` shows ``epochs=100``); the seed is never one of them.
     """
     parts = []
+    for key, v in spec.items() if baseline is not None else ():
+        if key not in OVERRIDABLE and key != "seed" and baseline.get(key) != v:
+            parts.append(f"{key}={format_value(v)}")
     for key in OVERRIDABLE:
         v = spec.get(key)
         if key == "augment_strength":

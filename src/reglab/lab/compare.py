@@ -126,6 +126,7 @@ def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") ->
     for r in runs:
         by_arm.setdefault(r["arm"], []).append(r)
     base = {r["seed"]: r["final"] for r in by_arm.get(baseline, []) if r["status"] == "done"}
+    base_spec = by_arm[baseline][0].get("spec") if baseline in by_arm else None
     rows = []
     for arm, rs in by_arm.items():
         done = [r for r in rs if r["status"] == "done"]
@@ -147,5 +148,5 @@ def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") ->
             summarize(col("test_acc")), summarize(col("test_loss")), summarize(col("gap")),
             summarize(col("sparsity")), summarize(col("weight_norm")),
             summarize(col("epochs_trained")), summarize(col("seconds")), d_acc, d_loss, text,
-            settings(rs[0].get("spec", {})), verdicts))
+            settings(rs[0].get("spec", {}), base_spec), verdicts))
     return rows

@@ -162,7 +162,7 @@ def _what_was_run(exp: Mapping[str, Any], arms: list[str]) -> dict[str, Any]:
     per_arm = []
     for arm in arms:
         rs = [r for r in runs if r["arm"] == arm]
-        shown = arm_settings(rs[0]["spec"])
+        shown = arm_settings(rs[0]["spec"], spec if first["arm"] == "none" else None)
         per_arm.append({"arm": arm, "settings": "no regularization" if shown == "-" else shown,
                         "seeds": ", ".join(f"{r['seed']} ({r['status']})" for r in rs)})
     versions = sorted({json.dumps(r["versions"], sort_keys=True) for r in runs if r["versions"]})
