@@ -192,7 +192,8 @@ def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path)
         out.print(f"  test acc {100 * f['test_acc']:.2f}%  test loss {f['test_loss']:.4f}  "
                   f"train acc {100 * f['train_acc']:.2f}%  gap {100 * f['gap']:.2f} points")
         out.print(f"  sparsity {100 * f['sparsity']:.1f}%  weight norm {f['weight_norm']:.2f}  "
-                  f"epochs {int(f['epochs_trained'])} (best: epoch {shown_epoch(f['best_epoch'])})  "
+                  f"epochs {int(f['epochs_trained'])} "
+                  f"(best: epoch {shown_epoch(f['best_epoch'])})  "
                   f"{f['seconds']:.1f} s")
     out.print(f"[dim]stored in {root}/[/dim]")
 
