@@ -336,6 +336,15 @@ def test_one_meaning_per_flag_on_the_command_line(capsys, tmp_path):
     specs = _specs(tmp_path, "m")
     assert (specs["l1-s0"]["l1"], specs["l1-s0"]["proximal_l1"]) == (1e-4, 0.0)
     assert (specs["l2-s0"]["l2"], specs["l2-s0"]["weight_decay"]) == (0.0, 0.01)
+    # a flag wins over the file's strength of the same technique, other techniques stay
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("proximal_l1 = 0.5\ndropout = 0.2\n")
+    code, _, err = _run(capsys, "compare", *TINY, "--arms", "none,l1,dropout", "--l1", "1e-4",
+                        "--config", str(cfg), "--out", str(tmp_path), "--name", "f")
+    assert code == 0, err
+    specs = _specs(tmp_path, "f")
+    assert (specs["l1-s0"]["l1"], specs["l1-s0"]["proximal_l1"]) == (1e-4, 0.0)
+    assert specs["dropout-s0"]["dropout"] == 0.2
 
 
 def test_a_rerun_that_adds_seeds_keeps_the_report_command_line_true(capsys, tmp_path):
