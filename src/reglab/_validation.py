@@ -8,6 +8,7 @@ raises :class:`InvalidParameterError` with a message of the form::
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Iterable
@@ -19,19 +20,39 @@ __all__ = [
     "check_choice",
     "check_float",
     "check_int",
+    "did_you_mean",
     "fail",
 ]
 
 
 class InvalidParameterError(ValueError):
-    """A hyperparameter or input is outside what is allowed. A ``ValueError``."""
+    """A hyperparameter or input is outside what is allowed. A ``ValueError``.
+
+    Raised by :func:`fail`, it also carries the template's parts (``owner``, ``name``,
+    ``allowed``, ``value``, ``hint``) so that a front end can restate the message in its own
+    terms (the CLI names the flag or the TOML file instead of ``RunSpec``); otherwise None.
+    """
+
+    owner = name = allowed = value = hint = None
 
 
-def fail(owner: str, name: str, allowed: str, value: Any) -> InvalidParameterError:
-    """Build the one error message template: parameter, owner, allowed range, value received."""
-    return InvalidParameterError(
-        f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r} instead."
+def fail(owner: str, name: str, allowed: str, value: Any, hint: str = ""
+         ) -> InvalidParameterError:
+    """Build the one error message template: parameter, owner, allowed range, value received
+    (and an optional ``hint`` after it, e.g. :func:`did_you_mean`)."""
+    err = InvalidParameterError(
+        f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r} instead.{hint}"
     )
+    err.owner, err.name, err.allowed, err.value, err.hint = owner, name, allowed, value, hint
+    return err
+
+
+def did_you_mean(value: Any, choices: Iterable[str]) -> str:
+    """``" Did you mean 'dropout'?"`` for the closest of ``choices`` (difflib), else ``""``."""
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:

@@ -35,6 +35,7 @@ from reglab.penalties import L1, L2
 from reglab.updates import DecoupledWeightDecay, ProximalL1
 from reglab.train.contract import RunResult, RunState, epoch_row
 from reglab.train.models import build_model
+from reglab.updates import param_groups
 
 __all__ = ["RunResult", "fit", "train_one_epoch", "evaluate", "weight_stats", "resolve_device",
            "make_run", "run_epochs", "finish_run"]
@@ -226,14 +227,16 @@ def split_scores(model, data, device) -> dict[str, float]:
 
 # -- building blocks from the spec -----------------------------------------------------------
 def make_optimizer(spec, model: nn.Module) -> torch.optim.Optimizer:
-    """SGD (momentum 0.9), Adam or AdamW with its built-in decay off (decay is decoupled)."""
+    """SGD (momentum 0.9), Adam, or AdamW whose own decoupled decay is ``spec.weight_decay``
+    on the weights (ndim >= 2, ``rl.param_groups``; see :func:`attach_updates`)."""
     params = model.parameters()
     # foreach: one fused call per step instead of one per tensor (PyTorch turns it on for
     # CUDA only); with a few small tensors the per-call overhead is most of the step.
     if spec.optimizer == "sgd":
         return torch.optim.SGD(params, lr=spec.lr, momentum=0.9, foreach=True)
-    if spec.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=spec.lr, weight_decay=0.0, foreach=True)
+    if spec.optimizer == "adamw":  # AdamW decays before its update, as DecoupledWeightDecay
+        return torch.optim.AdamW(param_groups(model, spec.weight_decay), lr=spec.lr,
+                                 foreach=True)
     return torch.optim.Adam(params, lr=spec.lr, foreach=True)
 
 
@@ -250,9 +253,13 @@ def make_penalty(spec):
 
 
 def attach_updates(spec, model: nn.Module, optimizer) -> list[Any]:
-    """Attach the proximal L1 and decoupled weight-decay steps; returns their handles."""
+    """Attach the proximal L1 and decoupled weight-decay steps; returns their handles.
+
+    The decay hook is for sgd and adam only: AdamW applies ``spec.weight_decay`` itself
+    (:func:`make_optimizer`), so decay happens exactly once per step with every optimizer.
+    """
     handles = []
-    if spec.weight_decay > 0:
+    if spec.weight_decay > 0 and spec.optimizer != "adamw":
         handles.append(DecoupledWeightDecay(spec.weight_decay).attach(optimizer, model))
     if spec.proximal_l1 > 0:
         handles.append(ProximalL1(spec.proximal_l1).attach(optimizer, model))
