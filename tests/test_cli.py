@@ -21,8 +21,8 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-COMMANDS = ["compare", "run", "runs", "datasets", "check-augment", "report", "explain", "path",
-            "tune"]
+COMMANDS = ["compare", "run", "runs", "predict", "datasets", "check-augment", "report", "export",
+            "explain", "path", "tune"]
 
 
 @pytest.mark.parametrize("cmd", [[], *([c] for c in COMMANDS), ["ls"]])
@@ -68,7 +68,11 @@ def _help(capsys, *cmd):
     ("compare", ["-s, --seeds <int> Seeds per arm, paired across arms. [default: (3)]",
                  "[default: (image 40, signal 60, tabular 60)]",   # --epochs, per data kind
                  "--l2 <float> L2 loss-term strength: loss + l2 * sum w^2. "
-                 "[default: (each arm's own)]", "[default: (digits)]"]),
+                 "[default: (each arm's own)]", "[default: (digits)]",
+                 "A strength flag replaces that technique's strength in every arm that uses it, "
+                 "and adds nothing on top", "A comma list is a grid",
+                 "w <- w - lr*wd*w on the weights, once per step, before the update (as AdamW)",
+                 "--overwrite Empty the experiment folder first"]),
     ("run", ["--seed <int> Seed of the split, initialization, batch order and augmentation. "
              "[default: (0)]", "--nproc <int> Processes", "[default: 1]",
              "in [0, 1). [default: (0.0)]"]),
@@ -84,17 +88,23 @@ def test_help_shows_defaults_and_brackets_as_written(capsys, cmd, shown):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["run", "--dropout", "1.5"], "The 'dropout' parameter of RunSpec must be a float in the "
+    # errors name the flag, not RunSpec (issue 15)
+    (["run", "--dropout", "1.5"], "Invalid value for '--dropout': must be a float in the "
      "range [0, 1). Got 1.5 instead."),
-    (["run", "--lr", "-1"], "The 'lr' parameter of RunSpec must be a float in the range "
+    (["run", "--lr", "-1"], "Invalid value for '--lr': must be a float in the range "
      "(0, inf). Got -1.0 instead."),
-    (["run", "--model", "resnet"], "The 'model' parameter of RunSpec must be one of"),
-    (["run", "--hidden", "a,b"], "The 'hidden' parameter of RunSpec must be comma-separated"),
+    (["run", "--model", "resnet"], "Invalid value for '--model' / '-m': must be one of"),
+    (["run", "--hidden", "a,b"], "Invalid value for '--hidden': must be comma-separated"),
     (["run", "--data", "no_such_data"], "no_such_data"),
     (["run", "--augment", "warp"], "'warp'"),
     (["run", "--model", "cnn", "--data", "wine"], "cnn needs an image or a signal"),
-    (["compare", "--arms", "none,bogus"], "The 'arms' parameter of compare must be a list of"),
-    (["compare", "--seeds", "0"], "The 'seeds' parameter of compare must be an int"),
+    (["compare", "--arms", "none,bogus"], "Invalid value for '--arms': must be a list of"),
+    (["compare", "--arms", "none,dropuot"], "Got 'dropuot' instead. Did you mean 'dropout'?"),
+    (["compare", "--seeds", "0"], "Invalid value for '--seeds' / '-s': must be an int"),
+    (["compare", "--l2", "1e-4,x"], "Invalid value for '--l2': 'x' should be a valid number"),
+    (["compare", "--l2", "1e-4,-1"], "Invalid value for '--l2': must be a float in the range "
+     "[0, inf). Got -1.0 instead."),
+    (["compar"], "No such command 'compar'. Did you mean 'compare'?"),
     (["compare", "--name", "../escape"], "The 'name' parameter of the experiment"),
     (["run", "--epochs", "many"], "Invalid value for '--epochs'"),
     (["run", "--no-such-flag"], "no-such-flag"),
@@ -113,7 +123,15 @@ def test_bad_config_file_exits_2(capsys, tmp_path):
     cfg = tmp_path / "spec.toml"
     cfg.write_text("epochs = 3\ndropuot = 0.5\n")
     code, _, err = _run(capsys, "run", "--config", str(cfg), "--out", str(tmp_path / "r"))
-    assert code == 2 and "Got 'dropuot' instead" in err
+    assert code == 2 and err == (  # the file, the line and the key, not RunSpec (issue 15)
+        f"reglab: error: {cfg}, line 2: unknown key 'dropuot'; the keys are {{data, target, "
+        "model, hidden, activation, optimizer, lr, epochs, batch_size, seed, l1, l2, "
+        "weight_decay, proximal_l1, dropout, patience, augment, augment_strength, mixup, "
+        "cutmix, device}. Did you mean 'dropout'?\n")
+    cfg.write_text("epochs = 3\n\n[arms.l2_big]\nl2 = -1.0\n")
+    code, _, err = _run(capsys, "compare", "--config", str(cfg), "--out", str(tmp_path / "r"))
+    assert code == 2 and err == (f"reglab: error: {cfg}, line 4: key 'l2' of [arms.l2_big] "
+                                 "must be a float in the range [0, inf). Got -1.0 instead.\n")
 
 
 def test_compare_prints_the_table_stores_and_resumes(capsys, tmp_path):
@@ -217,8 +235,8 @@ def test_the_installed_entry_point_exits_2_without_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "reglab.cli", "run", "--patience", "-3",
                            "--out", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr == ("reglab: error: The 'patience' parameter of RunSpec must be an int "
-                           "in the range [0, 100000]. Got -3 instead.\n")
+    assert proc.stderr == ("reglab: error: Invalid value for '--patience' / '--early-stopping': "
+                           "must be an int in the range [0, 100000]. Got -3 instead.\n")
 
 
 @pytest.mark.slow
@@ -280,3 +298,102 @@ def test_compare_reads_base_keys_arms_and_arm_tables_from_toml(capsys, tmp_path)
     l2 = json.loads(specs["l2-s0"])
     assert set(specs) == {"none-s0", "l2-s0"} and l2["l2"] == 0.005 and l2["epochs"] == 1
     assert json.loads(specs["none-s0"])["dropout"] == 0.0  # a strength only reaches its arms
+
+
+# -- issue 15: custom arms and grids, --overwrite, the command line kept true, exit codes ------
+TINY = ["--epochs", "1", "--hidden", "8", "--workers", "1", "--quiet", "--seeds", "1"]
+
+
+def _specs(root, name):
+    import json
+    return {r[0]: json.loads(r[1]) for r in Store.read_only(root, name).execute(
+        "SELECT id, spec FROM runs ORDER BY position")}
+
+
+def test_a_grid_and_a_custom_arm_run_and_show_their_settings(capsys, tmp_path):
+    cfg = tmp_path / "arms.toml"
+    cfg.write_text("[arms.l2_drop]\nl2 = 0.001\ndropout = 0.25\n")
+    code, out, err = _run(capsys, "compare", *TINY, "--arms", "none,l2,l2_drop", "--l2",
+                          "1e-4,3e-3", "--config", str(cfg), "--out", str(tmp_path), "--name", "g")
+    assert code == 0, err
+    specs = _specs(tmp_path, "g")
+    assert list(specs) == ["none-s0", "l2-1e-4-s0", "l2-3e-3-s0", "l2_drop-s0"]
+    assert specs["l2-3e-3-s0"]["l2"] == 3e-3 and specs["l2_drop-s0"]["dropout"] == 0.25
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 100  # tables fit a 100-column terminal
+    rows = {}  # the first table's row of each arm
+    for line in lines:
+        rows.setdefault(line.split()[0] if line.split() else "", line)
+    assert "l2=1e-3, dropout=0.25" in rows["l2_drop"]   # the settings column
+    assert rows["l2-3e-3"].split()[1] == "l2=3e-3"
+
+
+def test_one_meaning_per_flag_on_the_command_line(capsys, tmp_path):
+    code, _, err = _run(capsys, "compare", *TINY, "--arms", "none,l1,l2", "--l1", "1e-4",
+                        "--weight-decay", "0.01", "--out", str(tmp_path), "--name", "m")
+    assert code == 0, err
+    specs = _specs(tmp_path, "m")
+    assert (specs["l1-s0"]["l1"], specs["l1-s0"]["proximal_l1"]) == (1e-4, 0.0)
+    assert (specs["l2-s0"]["l2"], specs["l2-s0"]["weight_decay"]) == (0.0, 0.01)
+    # a flag wins over the file's strength of the same technique, other techniques stay
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("proximal_l1 = 0.5\ndropout = 0.2\n")
+    code, _, err = _run(capsys, "compare", *TINY, "--arms", "none,l1,dropout", "--l1", "1e-4",
+                        "--config", str(cfg), "--out", str(tmp_path), "--name", "f")
+    assert code == 0, err
+    specs = _specs(tmp_path, "f")
+    assert (specs["l1-s0"]["l1"], specs["l1-s0"]["proximal_l1"]) == (1e-4, 0.0)
+    assert specs["dropout-s0"]["dropout"] == 0.2
+
+
+def test_a_rerun_that_adds_seeds_keeps_the_report_command_line_true(capsys, tmp_path):
+    argv = ["compare", "--epochs", "1", "--hidden", "8", "--workers", "1", "--quiet",
+            "--arms", "none", "--out", str(tmp_path), "--name", "c"]
+    import json
+    import sys as _sys
+    for seeds in ("1", "2"):
+        _sys.argv = ["reglab", *argv, "--seeds", seeds]  # what the report records
+        assert _run(capsys, *argv, "--seeds", seeds)[0] == 0
+    meta = json.loads(Store.read_only(tmp_path, "c").execute(
+        "SELECT meta FROM experiment").fetchone()[0])
+    assert meta["argv"] == [*argv, "--seeds", "2"]
+    assert meta["earlier_argv"] == [[*argv, "--seeds", "1"]]
+    report = (tmp_path / "c" / "report.md").read_text()
+    assert "| command line | reglab compare --epochs 1" in report and "--seeds 2 |" in report
+    assert "| earlier command on this experiment | reglab compare " in report
+    assert "--seeds 1 |" in report
+    assert "| none | - |" in report  # the settings column of the comparison table
+
+
+def test_overwrite_empties_an_experiment_and_only_an_experiment(capsys, tmp_path):
+    argv = ["compare", *TINY, "--arms", "none", "--out", str(tmp_path), "--name", "o"]
+    assert _run(capsys, *argv)[0] == 0
+    (tmp_path / "o" / "stale.txt").write_text("old")
+    code, _, err = _run(capsys, *argv, "--epochs", "2")   # other specs: refused without it
+    assert code == 2 and "already holds run" in err
+    code, _, err = _run(capsys, *argv, "--epochs", "2", "--overwrite")
+    assert code == 0, err
+    assert not (tmp_path / "o" / "stale.txt").exists()
+    assert _specs(tmp_path, "o")["none-s0"]["epochs"] == 2
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "mine.txt").write_text("keep me")
+    code, _, err = _run(capsys, "compare", *TINY, "--arms", "none", "--out", str(tmp_path),
+                        "--name", "notes", "--overwrite")
+    assert code == 2 and "--overwrite deletes only experiment folders" in err
+    assert (keep / "mine.txt").read_text() == "keep me"
+
+
+def test_check_augment_exits_1_when_it_flags_a_transform(capsys):
+    code, out, _ = _run(capsys, "check-augment", "--data", "digits", "--augment", "flip,noise")
+    assert code == 1 and "FLAGGED" in out
+
+
+def test_run_shows_the_best_epoch_counted_from_1(capsys, tmp_path):
+    code, out, err = _run(capsys, "run", "--epochs", "2", "--hidden", "8", "--quiet",
+                          "--out", str(tmp_path), "--name", "b")
+    assert code == 0, err
+    assert "epochs 2 (best: epoch 2)" in out or "epochs 2 (best: epoch 1)" in out
+    best = Store.read_only(tmp_path, "b").execute(
+        "SELECT value FROM final WHERE key='best_epoch'").fetchone()[0]
+    assert f"(best: epoch {int(best) + 1})" in out

@@ -221,6 +221,6 @@ def test_workers_with_a_storage_are_refused_with_one_line(tmp_path):
     code, out, err = run_cli(["compare", "--workers", "2", "--storage", "postgresql://h/db",
                               "--out", str(tmp_path)])
     assert (code, out) == (2, "")
-    assert err == ("reglab: error: The 'workers' parameter of compare must be 1 with "
+    assert err == ("reglab: error: Invalid value for '--workers' / '-w': must be 1 with "
                    "--storage (start one command per core: each is a worker). Got 2 "
                    "instead.\n")

@@ -8,9 +8,10 @@ import sys
 import pytest
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "reglab"
-CORE = ["_validation", "schedules", "penalties", "updates", "dropout", "early_stopping", "augment"]
+CORE = ["_validation", "schedules", "kernels", "penalties", "updates", "dropout", "early_stopping",
+        "prechelt", "augment"]
 ALLOWED_THIRD_PARTY = {"torch", "kornia", "numpy"}
-UPPER_LAYERS = {"reglab.lab", "reglab.report", "reglab.cli", "reglab.data"}
+UPPER_LAYERS = {"reglab.lab", "reglab.report", "reglab.cli", "reglab.data", "reglab.integrations"}
 
 
 def _core_files():
@@ -46,8 +47,10 @@ def test_import_reglab_loads_no_upper_layer():
     code = (
         "import sys, reglab\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
-        "('sklearn', 'matplotlib', 'kornia', 'typer', 'rich', 'optuna') "
-        "or m.startswith(('reglab.lab', 'reglab.report', 'reglab.cli', 'reglab.data'))]\n"
+        "('sklearn', 'matplotlib', 'kornia', 'typer', 'rich', 'optuna', 'lightning', "
+        "'tensorboard') "
+        "or m.startswith(('reglab.lab', 'reglab.report', 'reglab.cli', 'reglab.data', "
+        "'reglab.integrations'))]\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,11 +1,12 @@
 """compare's plan (arms, seeds, overrides) and its table (paired over the same seeds)."""
 
 import math
+import re
 
 import pytest
 
 from reglab import InvalidParameterError
-from reglab.lab.arms import ARMS, arm_changes
+from reglab.lab.arms import ARMS, arm_changes, settings
 from reglab.lab.compare import make_plan, summarize_arms
 from reglab.lab.spec import RunSpec
 
@@ -30,13 +31,87 @@ def test_all_combines_l2_dropout_early_stopping_and_augmentation():
 
 
 def test_overrides_replace_a_strength_in_every_arm_that_uses_it():
+    # l2 and weight_decay given together are one technique's strength, set together in every
+    # arm that uses L2 (the all arm included: it used to keep weight_decay 0, issue 15)
     jobs = make_plan(BASE, "image", ["l2", "all", "dropout"], seeds=1,
                      overrides={"l2": 3e-3, "weight_decay": 0.1},
                      arm_specs={"dropout": {"dropout": 0.1}})
     spec = {j.arm: j.spec for j in jobs}
     assert spec["l2"].l2 == 3e-3 and spec["all"].l2 == 3e-3
-    assert spec["l2"].weight_decay == 0.1 and spec["all"].weight_decay == 0
+    assert spec["l2"].weight_decay == 0.1 and spec["all"].weight_decay == 0.1
     assert spec["dropout"].dropout == 0.1
+
+
+def _changes(jobs):
+    none = next(j.spec for j in jobs if j.arm == "none")
+    return {j.arm: {k: getattr(j.spec, k) for k in RunSpec.keys()
+                    if getattr(j.spec, k) != getattr(none, k) and k != "seed"} for j in jobs}
+
+
+@pytest.mark.parametrize("overrides,arm,expected", [
+    # a strength replaces its technique's strength in the arm, it does not add to it
+    ({"l1": 1e-4}, "l1", {"l1": 1e-4}),                        # not {l1, proximal_l1: 0.1}
+    ({"proximal_l1": 0.5}, "l1", {"proximal_l1": 0.5}),
+    ({"weight_decay": 0.01}, "l2", {"weight_decay": 0.01}),    # not {l2: 1e-4, wd}
+    ({"weight_decay": 0.01}, "all", {"weight_decay": 0.01, "dropout": 0.3, "patience": 10,
+                                     "augment": ("noise",)}),
+    ({"l2": 1e-3}, "all", {"l2": 1e-3, "dropout": 0.3, "patience": 10,
+                           "augment": ("noise",)}),
+    ({"mixup": 0.2}, "augment", {"augment": ("noise",), "mixup": 0.2}),
+    ({"patience": 3}, "early_stopping", {"patience": 3}),
+])
+def test_a_strength_flag_has_one_meaning(overrides, arm, expected):
+    jobs = make_plan(BASE, "image", ["none", arm], seeds=1, overrides=overrides)
+    assert _changes(jobs)[arm] == expected
+
+
+def test_custom_arms_are_new_arms_and_tables_replace_the_techniques_they_name():
+    tables = {"l2_big": {"l2": 1e-2, "dropout": 0.4}, "l1": {"l1": 1e-3}}
+    jobs = make_plan(BASE, "image", ["none", "l1", "l2_big"], seeds=2, arm_specs=tables,
+                     overrides={"dropout": 0.1})
+    assert [j.run_id for j in jobs] == ["none-s0", "none-s1", "l1-s0", "l1-s1", "l2_big-s0",
+                                        "l2_big-s1"]
+    ch = _changes(jobs)
+    assert ch["l2_big"] == {"l2": 1e-2, "dropout": 0.4}   # its table wins over --dropout
+    assert ch["l1"] == {"l1": 1e-3}                       # the default proximal step is gone
+    with pytest.raises(InvalidParameterError, match=re.escape(
+            "The 'arms' parameter of compare must be arm names of lowercase letters, digits "
+            "and '_'. Got 'L2-big' instead.")):
+        make_plan(BASE, "image", ["none"], 1, arm_specs={"L2-big": {"l2": 1.0}})
+
+
+def test_a_grid_gives_one_arm_per_value_in_place_of_its_owner_arm():
+    jobs = make_plan(BASE, "image", ["none", "l2", "all"], seeds=1,
+                     grids={"l2": [("1e-4", 1e-4), ("1e-3", 1e-3)],
+                            "dropout": [("0.1", 0.1), ("0.5", 0.5)]})
+    ch = _changes(jobs)
+    assert list(ch) == ["none", "l2-1e-4", "l2-1e-3", "all", "dropout-0.1", "dropout-0.5"]
+    assert ch["l2-1e-4"] == {"l2": 1e-4} and ch["l2-1e-3"] == {"l2": 1e-3}
+    assert ch["dropout-0.5"] == {"dropout": 0.5}
+    assert ch["all"]["l2"] == arm_changes("image")["all"]["l2"]  # a grid has no one value
+    with pytest.raises(InvalidParameterError, match="without repeats"):
+        make_plan(BASE, "image", ["none", "l2"], 1, grids={"l2": [("1e-4", 1e-4)] * 2})
+
+
+@pytest.mark.parametrize("spec,text", [
+    ({}, "-"),
+    ({"l2": 1e-4, "dropout": 0.3}, "l2=1e-4, dropout=0.3"),
+    ({"l2": 1e-3 / 3, "patience": 5, "augment": ["shift"]}, "l2=3.33e-4, patience=5, "
+                                                            "augment=shift"),
+    ({"proximal_l1": 1.0, "weight_decay": 3e-3}, "weight_decay=3e-3, proximal_l1=1"),
+    ({"augment": ["noise", "rotate"], "augment_strength": 2.0}, "augment=noise+rotate, "
+                                                                 "augment_strength=2"),
+    ({"augment_strength": 2.0}, "-"),   # nothing to scale
+])
+def test_settings_show_an_arms_strengths(spec, text):
+    assert settings(spec) == text
+
+
+def test_settings_show_the_other_keys_an_arm_changes_from_the_baseline():
+    base = {"epochs": 40, "lr": 1e-3, "seed": 0, "l2": 0.0, "hidden": [256, 256]}
+    long = {**base, "epochs": 100, "seed": 2, "l2": 1e-3, "hidden": [64]}
+    assert settings(long, base) == "epochs=100, hidden=64, l2=1e-3"
+    assert settings(base, base) == "-"
 
 
 @pytest.mark.parametrize("arms,match", [(["none", "l3"], "Got 'l3' instead"),
@@ -118,3 +193,11 @@ def test_the_intervals_note_without_a_family_to_adjust():
     two += [_run("l2", s, 0.92 + 0.02 * s, 0.1) for s in range(2)]  # loss identical: p = 1
     rows = summarize_arms(two)
     assert rows[1].comparisons == 2
+
+
+def test_table_rows_carry_each_arms_settings_and_a_grid_arm_its_techniques_seed_row():
+    runs = [{**_run("none", 0, 0.9), "spec": {"l2": 0.0}},
+            {**_run("l2-1e-3", 0, 0.9), "spec": {"l2": 1e-3}}]
+    rows = {r.arm: r for r in summarize_arms(runs)}
+    assert rows["none"].settings == "-" and rows["l2-1e-3"].settings == "l2=1e-3"
+    assert rows["l2-1e-3"].seed_says[0] == "small weights"

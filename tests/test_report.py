@@ -384,4 +384,7 @@ def test_terminal_difference_table_states_the_holm_adjustment():
     text = out.export_text()
     assert ("each arm minus none on the same seeds: mean [interval]; 95% t intervals, "
             "Holm-adjusted over 4 comparisons") in text  # "[interval]" not eaten as markup
-    assert "accuracy: helps; loss: helps" in text
+    assert "Δ mean [interval]" in text  # the column header is not eaten as markup either
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "l2 test acc (points) +3.20 [+2.32, +4.08] helps" in lines  # one line per measure
+    assert "test loss -0.020 [-0.020, -0.020] helps" in lines

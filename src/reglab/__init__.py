@@ -21,7 +21,8 @@ _CORE = {
     "updates": ["ProximalL1", "ProximalGroupLasso", "DecoupledWeightDecay", "param_groups"],
     "dropout": ["Dropout", "SpatialDropout", "DropConnect", "DropPath", "DropBlock2d",
                 "GaussianDropout", "mc_predict"],
-    "early_stopping": ["EarlyStopping", "StopReason", "GL", "PQ", "UP"],
+    "early_stopping": ["EarlyStopping", "StopReason"],
+    "prechelt": ["GL", "PQ", "UP"],
 }
 _LAZY_MODULES = ("augment", "data", "lab", "report", "cli")
 

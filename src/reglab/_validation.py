@@ -8,6 +8,7 @@ raises :class:`InvalidParameterError` with a message of the form::
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from collections.abc import Iterable
@@ -19,19 +20,39 @@ __all__ = [
     "check_choice",
     "check_float",
     "check_int",
+    "did_you_mean",
     "fail",
 ]
 
 
 class InvalidParameterError(ValueError):
-    """A hyperparameter or input is outside what is allowed. A ``ValueError``."""
+    """A hyperparameter or input is outside what is allowed. A ``ValueError``.
+
+    Raised by :func:`fail`, it also carries the template's parts (``owner``, ``name``,
+    ``allowed``, ``value``, ``hint``) so that a front end can restate the message in its own
+    terms (the CLI names the flag or the TOML file instead of ``RunSpec``); otherwise None.
+    """
+
+    owner = name = allowed = value = hint = None
 
 
-def fail(owner: str, name: str, allowed: str, value: Any) -> InvalidParameterError:
-    """Build the one error message template: parameter, owner, allowed range, value received."""
-    return InvalidParameterError(
-        f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r} instead."
+def fail(owner: str, name: str, allowed: str, value: Any, hint: str = ""
+         ) -> InvalidParameterError:
+    """Build the one error message template: parameter, owner, allowed range, value received
+    (and an optional ``hint`` after it, e.g. :func:`did_you_mean`)."""
+    err = InvalidParameterError(
+        f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r} instead.{hint}"
     )
+    err.owner, err.name, err.allowed, err.value, err.hint = owner, name, allowed, value, hint
+    return err
+
+
+def did_you_mean(value: Any, choices: Iterable[str]) -> str:
+    """``" Did you mean 'dropout'?"`` for the closest of ``choices`` (difflib), else ``""``."""
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
@@ -70,12 +91,8 @@ def check_float(
     ``extra`` is appended to the allowed description (e.g. ``" or a schedule"``).
     """
     allowed = f"a float in the range {_interval(low, high, low_open, high_open)}{extra}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise fail(owner, name, allowed, value)
-    x = float(value)
-    if not math.isfinite(x) or not _in_range(x, low, high, low_open, high_open):
-        raise fail(owner, name, allowed, value)
-    return x
+    return _number(owner, name, value, numbers.Real, float, allowed, low, high, low_open,
+                   high_open)
 
 
 def check_int(
@@ -87,11 +104,18 @@ def check_int(
 ) -> int:
     """Return ``value`` if it is an int (not a bool) in ``[low, high]``, else raise."""
     allowed = f"an int in the range {_interval(low, high, False, False)}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    return _number(owner, name, value, numbers.Integral, int, allowed, low, high, False, False)
+
+
+def _number(owner: str, name: str, value: Any, kind: type, convert, allowed: str, low, high,
+            low_open: bool, high_open: bool):
+    """``convert(value)`` if it is a finite ``kind`` (never a bool) in the interval, else raise."""
+    if isinstance(value, bool) or not isinstance(value, kind):
         raise fail(owner, name, allowed, value)
-    if not _in_range(int(value), low, high, False, False):
+    x = convert(value)
+    if not math.isfinite(x) or not _in_range(x, low, high, low_open, high_open):
         raise fail(owner, name, allowed, value)
-    return int(value)
+    return x
 
 
 def check_choice(owner: str, name: str, value: Any, choices: Iterable[Any]) -> Any:

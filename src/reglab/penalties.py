@@ -43,6 +43,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from reglab import kernels as K
 from reglab._validation import check_float, fail
 from reglab.schedules import Scheduled, Strength, check_strength
 
@@ -124,48 +125,44 @@ def select(model: Any, params: Any = None, owner: str = "select") -> Named:
 
 
 # --------------------------------------------------------------------------- fused computation
+# The formulas are the kernels' (reglab.kernels); this part only groups the parameters so
+# that each distinct coefficient costs one fused call.
 
 
-def _weighted_sum(vals: list[Tensor], coeffs: list[float], squared: bool = False) -> Tensor:
-    """``sum_i c_i v_i`` (or ``c_i v_i^2``) of 0-dim tensors in two or three small ops."""
-    v = torch.stack(vals)
-    if len(set(coeffs)) == 1:  # the usual case: one lam for every parameter
-        return (torch.dot(v, v) if squared else v.sum()) * coeffs[0]
-    return torch.dot(v * v if squared else v, v.new_tensor(coeffs))
-
-
-def _rows(w: Tensor) -> Tensor:
-    """``w`` as ``(rows, rest)``: one row per output neuron / filter."""
-    return w.reshape(w.shape[0] if w.ndim else 1, -1)
+def _by_coef(ws: list[Tensor], *columns: list[float]
+             ) -> dict[tuple[float, ...], list[Tensor]]:
+    """The params of each distinct nonzero coefficient tuple: one fused call per value
+    (usually one)."""
+    groups: dict[tuple[float, ...], list[Tensor]] = {}
+    for w, *cs in zip(ws, *columns):
+        if any(c != 0.0 for c in cs):
+            groups.setdefault(tuple(cs), []).append(w)
+    return groups
 
 
 class _FusedPenalty(torch.autograd.Function):
     """``sum_i a_i |w_i|_1 + b_i |w_i|_2^2 + g_i sum_rows ||row||`` over all params at once.
 
     ``coef`` is ``(a, b, g)``: three lists of Python floats, one entry per param (0 = no term).
+    Forward and backward are the kernels' value and gradient; no per-parameter graph.
     """
 
     @staticmethod
     def forward(ctx, coef, *ws):  # type: ignore[override]
-        a, b, g = coef
+        a = coef[0]
+        # sign(w) of the L1 params: for the value (<w, sign w>, one dot) and, reused in
+        # place, for the backward
         i1 = [i for i, c in enumerate(a) if c != 0.0]
-        i2 = [i for i, c in enumerate(b) if c != 0.0]
-        ig = [i for i, c in enumerate(g) if c != 0.0]
-        w1, w2 = [ws[i] for i in i1], [ws[i] for i in i2]
-        parts, signs, inv_norms = [], None, []
-        if w1:
-            signs = torch._foreach_sign(w1)  # reused by backward: d|w|/dw = sign(w)
-            # sum|w| = <w, sign w>: one BLAS dot each, reading w once, no temporary.
-            dots = [torch.dot(w.reshape(-1), s.reshape(-1)) for w, s in zip(w1, signs)]
-            parts.append(_weighted_sum(dots, [a[i] for i in i1]))
-        if w2:  # sum w^2 = ||w||_2^2, all params in one fused call
-            parts.append(_weighted_sum(torch._foreach_norm(w2, 2), [b[i] for i in i2], True))
-        for i in ig:
-            norms = torch.linalg.vector_norm(_rows(ws[i]), dim=1)
-            parts.append(norms.sum() * g[i])
-            inv_norms.append(_inverse(norms))
-        ctx.coef, ctx.index = coef, (i1, i2, ig)
-        ctx.signs, ctx.inv_norms = signs, inv_norms
+        signs = dict(zip(i1, torch._foreach_sign([ws[i] for i in i1]))) if i1 else {}
+        parts = []
+        for i, (w, ca, cb, cg) in enumerate(zip(ws, *coef)):
+            if ca != 0.0:
+                parts.append(K.l1_value(w, ca, sign=signs[i]))
+            if cb != 0.0:
+                parts.append(K.l2_value(w, cb))
+            if cg != 0.0:
+                parts.append(K.group_lasso_value(w, cg))
+        ctx.coef, ctx.signs = coef, signs
         ctx.save_for_backward(*ws)
         if not parts:
             return ws[0].new_zeros(()) if ws else torch.zeros(())
@@ -176,40 +173,27 @@ class _FusedPenalty(torch.autograd.Function):
     def backward(ctx, grad_out):  # type: ignore[override]
         ws = ctx.saved_tensors
         a, b, g = ctx.coef
-        i1, i2, ig = ctx.index
         # On CPU the scale is free to read; elsewhere .item() would sync, so scale at the end.
         c = grad_out.item() if grad_out.device.type == "cpu" else 1.0
+        # The signs from forward become the gradient in place (no new memory); a second
+        # backward (retain_graph=True) computes them again.
+        signs, ctx.signs = ctx.signs, {}
         grads: list[Tensor | None] = [None] * len(ws)
-        if i1:
-            # The signs from forward become the gradient in place (no new memory); a second
-            # backward (retain_graph=True) computes them again.
-            signs = ctx.signs if ctx.signs is not None else torch._foreach_sign([ws[i] for i in i1])
-            ctx.signs = None
-            _scale_(signs, [c * a[i] for i in i1])
-            for i, s in zip(i1, signs):
-                grads[i] = s
-        if i2:
-            _add_scaled(grads, i2, [ws[i] for i in i2], [2 * c * b[i] for i in i2])
-        for i, inv in zip(ig, ctx.inv_norms):
-            gr = _group_grad(ws[i], c * g[i], inv)
-            grads[i] = gr if grads[i] is None else grads[i].add_(gr)
+        index = {id(w): i for i, w in enumerate(ws)}
+        for (ca, cb), group in _by_coef(list(ws), a, b).items():
+            ids = [index[id(w)] for w in group]
+            kept = [signs[i] for i in ids if i in signs]
+            out = K.l1_l2_grad(group, c * ca, c * cb,
+                               kept if ca != 0.0 and len(kept) == len(ids) else None)
+            for i, gr in zip(ids, out):
+                grads[i] = gr
+        for i, (w, cg) in enumerate(zip(ws, g)):
+            if cg != 0.0:
+                gr = K.group_lasso_grad(w, c * cg)
+                grads[i] = gr if grads[i] is None else grads[i].add_(gr)
         if grad_out.device.type != "cpu":
             torch._foreach_mul_([gr for gr in grads if gr is not None], grad_out)
         return (None, *grads)
-
-
-def _inverse(norms: Tensor) -> Tensor:
-    """``1 / norms`` with 0 at zero rows: the group lasso subgradient 0 (1/0 = inf is masked
-    out, never multiplied)."""
-    return torch.where(norms > 0, norms.reciprocal(), 0.0)
-
-
-def _group_grad(w: Tensor, coef: float, inv: Tensor | None = None) -> Tensor:
-    """``d/dw coef * sum_rows ||row||`` = ``coef * row / ||row||`` (0 on zero rows)."""
-    rows = _rows(w)
-    if inv is None:
-        inv = _inverse(torch.linalg.vector_norm(rows, dim=1))
-    return (rows * (inv * coef).unsqueeze(1)).reshape(w.shape)
 
 
 def _collect(terms: list[tuple[str, str, Tensor, float]]
@@ -230,15 +214,6 @@ def _collect(terms: list[tuple[str, str, Tensor, float]]
     return ws, (a, b, g)
 
 
-def _by_coef(ws: list[Tensor], column: list[float]) -> dict[float, list[Tensor]]:
-    """The params of each distinct nonzero coefficient: one fused call per value (usually one)."""
-    groups: dict[float, list[Tensor]] = {}
-    for w, c in zip(ws, column):
-        if c != 0.0:
-            groups.setdefault(c, []).append(w)
-    return groups
-
-
 # Elements per chunk for L1 on large CPU tensors: a chunk of w, .grad and sign(w) (3 x 256 KiB
 # in float32) stays in the L2 cache, so w and .grad cross the memory bus once instead of three
 # times (measured: 3.2 ms instead of 4.2 ms for L1 + L2 on the 784-1024-1024-10 MLP).
@@ -252,19 +227,16 @@ def _in_chunks(w: Tensor) -> bool:
 
 
 def _add_l1_chunked(w: Tensor, a: float, b: float) -> None:
-    """``w.grad += a * sign(w) + 2 * b * w``, one cache-sized chunk at a time."""
-    buf = torch.empty(_CHUNK, dtype=w.dtype)
+    """The kernel ``w.grad += a * sign(w) + 2 * b * w``, one cache-sized chunk at a time."""
     for wc, gc in zip(w.view(-1).split(_CHUNK), w.grad.view(-1).split(_CHUNK)):
-        gc.add_(torch.sign(wc, out=buf[: wc.numel()]), alpha=a)
-        if b != 0.0:
-            gc.add_(wc, alpha=2.0 * b)
+        K.add_l1_l2_grad_([gc], [wc], a, b)
 
 
 @torch.no_grad()
 def _add_grad(ws: list[Tensor], coef: tuple[list[float], list[float], list[float]]) -> None:
     """``w.grad += a * sign(w) + 2 * b * w + g * row / ||row||`` for every param, in place.
 
-    One fused call per term and distinct coefficient (usually one each), except L1 on large
+    One fused kernel call per distinct coefficient pair (usually one), except L1 on large
     CPU tensors, done in cache-sized chunks. A parameter with a nonzero term and no ``.grad``
     gets one (zeros, then the term), as a loss term would give it; parameters that do not
     require grad are left alone, as autograd would.
@@ -276,44 +248,20 @@ def _add_grad(ws: list[Tensor], coef: tuple[list[float], list[float], list[float
             w.grad = torch.zeros_like(w)
     chunked = [(w, ca, cb) for w, ca, cb, _ in live if ca != 0.0 and _in_chunks(w)]
     fused = [t for t in live if not (t[1] != 0.0 and _in_chunks(t[0]))]
-    ws = [w for w, *_ in fused]
-    for c, group in _by_coef(ws, [cb for _, _, cb, _ in fused]).items():
-        torch._foreach_add_([w.grad for w in group], group, alpha=2.0 * c)
-    for c, group in _by_coef(ws, [ca for _, ca, _, _ in fused]).items():
-        torch._foreach_add_([w.grad for w in group], torch._foreach_sign(group), alpha=c)
+    groups = _by_coef([w for w, *_ in fused], [t[1] for t in fused], [t[2] for t in fused])
+    for (ca, cb), group in groups.items():
+        K.add_l1_l2_grad_([w.grad for w in group], group, ca, cb)
     for w, ca, cb in chunked:
         _add_l1_chunked(w, ca, cb)
     for w, _, _, cg in live:
         if cg != 0.0:
-            w.grad.add_(_group_grad(w, cg))
-
-def _scale_(tensors: list[Tensor], scales: list[float]) -> None:
-    """``tensors[k] *= scales[k]`` in place; one scalar for all when they agree (the usual case)."""
-    if len(set(scales)) == 1:
-        torch._foreach_mul_(tensors, scales[0])
-    else:
-        torch._foreach_mul_(tensors, scales)
-
-
-def _add_scaled(grads: list, index: list[int], terms: list[Tensor], scales: list[float]) -> None:
-    """``grads[i] += scale * term`` (or ``=`` where empty), with as few fused calls as it takes."""
-    fresh = [k for k, i in enumerate(index) if grads[i] is None]
-    onto = [k for k, i in enumerate(index) if grads[i] is not None]
-    if fresh:
-        picked, factors = [terms[k] for k in fresh], [scales[k] for k in fresh]
-        scaled = torch._foreach_mul(picked, factors[0] if len(set(factors)) == 1 else factors)
-        for k, gr in zip(fresh, scaled):
-            grads[index[k]] = gr
-    if onto:
-        targets, sources = [grads[index[k]] for k in onto], [terms[k] for k in onto]
-        alphas = {scales[k] for k in onto}
-        if len(alphas) == 1:  # the usual case: one lam for all, one fused multiply-add
-            torch._foreach_add_(targets, sources, alpha=alphas.pop())
-        else:
-            torch._foreach_add_(targets, torch._foreach_mul(sources, [scales[k] for k in onto]))
+            w.grad.add_(K.group_lasso_grad(w, cg))
 
 
 # --------------------------------------------------------------------------- penalties
+
+
+_VALUE = {"l1": K.l1_value, "l2": K.l2_value, "group_lasso": K.group_lasso_value}
 
 
 class Penalty(Scheduled):
@@ -444,10 +392,8 @@ class Penalty(Scheduled):
         rows = []
         with torch.no_grad():
             for kind, name, p, coef in self._terms(model, {}):
-                raw = {"l1": lambda w: w.abs().sum(), "l2": lambda w: (w * w).sum(),
-                       "group_lasso": lambda w: torch.linalg.vector_norm(_rows(w), dim=1).sum()}
                 rows.append({"name": name, "shape": tuple(p.shape), "term": kind, "lam": coef,
-                             "value": coef * float(raw[kind](p))})
+                             "value": float(_VALUE[kind](p, coef))})
         return rows
 
     def __add__(self, other: Any) -> "Penalty":

@@ -32,7 +32,8 @@ from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from reglab._validation import check_float, fail
-from reglab.penalties import _rows, _select, check_params
+from reglab import kernels as K
+from reglab.penalties import _select, check_params
 from reglab.schedules import Scheduled, Strength, check_strength
 
 __all__ = ["ProximalL1", "ProximalGroupLasso", "DecoupledWeightDecay", "param_groups"]
@@ -70,6 +71,12 @@ class _UpdateRule(Scheduled):
                 self._apply(params, t)
         self.advance()
 
+    @property
+    def when(self) -> str:
+        """``"pre"``: the rule runs as ``optimizer.step()`` begins (the gradient taken, the
+        update not yet made); ``"post"``: right after the update."""
+        return self._when
+
     def attach(self, optimizer: torch.optim.Optimizer, model: nn.Module | None = None
                ) -> RemovableHandle:
         """Run the update at every ``optimizer.step()`` with each group's current lr.
@@ -80,6 +87,24 @@ class _UpdateRule(Scheduled):
 
         Returns:
             A handle; ``handle.remove()`` detaches the rule.
+        """
+        hook = self.hook(optimizer, model)
+        if self._when == "pre":
+            return optimizer.register_step_pre_hook(hook)
+        return optimizer.register_step_post_hook(hook)
+
+    def hook(self, optimizer: torch.optim.Optimizer, model: nn.Module | None = None
+             ) -> Callable[[torch.optim.Optimizer, Any, Any], None]:
+        """The function :meth:`attach` registers, ``hook(optimizer, args, kwargs)``: one update
+        of the selected parameters with each group's current lr, counting one step.
+
+        For a loop whose ``step(closure)`` runs the backward pass inside the step (Lightning),
+        a ``"pre"`` rule (:attr:`when`) must run after the closure instead: call this hook
+        there (``reglab.integrations.lightning.UpdateRules`` does).
+
+        Args:
+            optimizer: any ``torch.optim.Optimizer``.
+            model: the model, for parameter names; required when ``params`` is a predicate.
         """
         owner = f"{type(self).__name__}.attach"
         if not isinstance(optimizer, torch.optim.Optimizer):
@@ -103,9 +128,7 @@ class _UpdateRule(Scheduled):
                         self._apply(params, t)
             self.advance()
 
-        if self._when == "pre":
-            return optimizer.register_step_pre_hook(hook)
-        return optimizer.register_step_post_hook(hook)
+        return hook
 
     def _resolve(self, optimizer: torch.optim.Optimizer, names: dict) -> list[list[Tensor]]:
         """The selected params of each param group, via the one selection mechanism."""
@@ -142,10 +165,7 @@ class ProximalL1(_UpdateRule):
     """
 
     def _apply(self, params, t):
-        # softshrink is the soft threshold itself, one pass, in place; bit for bit equal to
-        # sign(w) * max(|w| - t, 0) (|w| <= t gives exactly 0).
-        for w in params:
-            torch.ops.aten.softshrink.out(w, t, out=w)
+        K.soft_threshold_(params, t)
 
 
 class ProximalGroupLasso(_UpdateRule):
@@ -165,10 +185,7 @@ class ProximalGroupLasso(_UpdateRule):
 
     def _apply(self, params, t):
         for w in params:
-            norms = torch.linalg.vector_norm(_rows(w), dim=1)  # (rows,)
-            # A zero row gives t / 0 = inf -> 1 - inf clamps to 0: the row stays 0.
-            scale = (1.0 - t / norms).clamp_min_(0.0)
-            w.mul_(scale.reshape(w.shape[:1] + (1,) * (w.ndim - 1)))
+            K.group_soft_threshold_(w, t)
 
 
 class DecoupledWeightDecay(_UpdateRule):
@@ -190,7 +207,7 @@ class DecoupledWeightDecay(_UpdateRule):
     _when = "pre"
 
     def _apply(self, params, t):
-        torch._foreach_mul_(params, 1.0 - t)
+        K.decay_(params, t)
 
 
 def param_groups(model: nn.Module, weight_decay: float,

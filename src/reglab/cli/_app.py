@@ -9,8 +9,8 @@ import sys
 import typer
 
 from reglab._validation import InvalidParameterError
-from reglab.cli import (check_augment, compare, datasets, explain, path, report, run, runs,
-                        tune)
+from reglab.cli import (check_augment, compare, datasets, explain, export, path, predict, report,
+                        run, runs, tune)
 from reglab.cli._shared import (EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE,
                                 MissingDependency, RunFailed)
 
@@ -28,7 +28,8 @@ app = typer.Typer(
 )
 
 # One module per command, each with ``register(app)``; this order is the order of --help.
-COMMANDS = (compare, run, runs, datasets, check_augment, report, explain, path, tune)
+COMMANDS = (compare, run, runs, predict, datasets, check_augment, report, export, explain, path,
+            tune)
 for _command in COMMANDS:
     _command.register(app)
 

@@ -1,10 +1,20 @@
-"""What every command shares: exit codes, the errors the entry point maps, and the machinery
-that checks a plan and runs it into a store (``_preflight``, ``_run_experiment``)."""
+"""What every command shares: exit codes, the errors the entry point maps, where each spec key
+came from (:class:`Origin`, :func:`restated`: errors name the flag or the TOML file, line and
+key, not ``RunSpec``), ``--overwrite``, and the machinery that checks a plan and runs it into
+a store (``_preflight``, ``_run_experiment``)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
+import json
+import os
+import re
+import shutil
 import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Optional
@@ -13,9 +23,12 @@ import typer
 
 import reglab.data
 from reglab import augment as A
-from reglab.lab.label_check import check_labels
+from reglab._validation import InvalidParameterError
+from reglab.lab.compare import comparison_document
 from reglab.lab.execute import run_experiment
-from reglab.lab.spec import load_toml
+from reglab.lab.label_check import check_labels
+from reglab.lab.spec import RunSpec, load_toml
+from reglab.lab.store import check_name
 from reglab.report import console as display
 from reglab.report.report import build_report, dataset_meta
 from reglab.train.models import build_model
@@ -50,8 +63,143 @@ def shared_module() -> ModuleType:
     return importlib.import_module("reglab.lab.shared")
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a value came from: a flag (``"'--epochs' / '-e'"``, as Typer names it) or a TOML
+    file with the line and table of its key."""
+
+    flag: str | None = None
+    file: str | None = None
+    line: int | None = None
+    table: str | None = None
+
+    def subject(self, key: str) -> str:
+        """How an error names the value: ``Invalid value for '--l2'`` or
+        ``run.toml, line 3: key 'lr' of [arms.l2]``."""
+        if self.flag is not None:
+            return f"Invalid value for {self.flag}:"
+        where = self.file + (f", line {self.line}" if self.line else "")
+        table = f" of [{self.table}]" if self.table else ""
+        return f"{where}: key {key!r}{table}"
+
+
+# The key an error is about, by (owner, parameter) of the message template, where it is not
+# the spec key itself: the augmentation pipeline checks the names and the strength.
+_KEY_OF = {("from_names", "names"): "augment", ("Compose", "strength"): "augment_strength"}
+
+
+def restate(err: InvalidParameterError, origins: Mapping[str, Origin]) -> InvalidParameterError:
+    """``err`` in the user's terms when its key has an origin, else ``err`` itself.
+
+    "The 'lr' parameter of RunSpec must be ..." becomes "Invalid value for '--lr': must be ..."
+    for a flag and "run.toml, line 2: key 'lr' must be ..." for a file; an unknown key becomes
+    "run.toml, line 3: unknown key 'dropuot'; the keys are {...}. Did you mean 'dropout'?".
+    """
+    if err.owner is None:
+        return err
+    unknown = err.owner == "RunSpec" and err.name == "key"
+    key = err.value if unknown else _KEY_OF.get((err.owner, err.name), err.name)
+    origin = origins.get(key) if isinstance(key, str) else None
+    if origin is None:
+        return err
+    hint = err.hint or ""
+    if unknown:
+        where = origin.subject(key).rsplit(": key", 1)[0]
+        table = f" in [{origin.table}]" if origin.table else ""
+        keys = err.allowed.removeprefix("one of ")
+        return InvalidParameterError(f"{where}: unknown key {key!r}{table}; the keys are "
+                                     f"{keys}.{hint}")
+    return InvalidParameterError(f"{origin.subject(key)} must be {err.allowed}. "
+                                 f"Got {err.value!r} instead.{hint}")
+
+
+@contextlib.contextmanager
+def restated(origins: Mapping[str, Origin]) -> Iterator[None]:
+    """Re-raise an InvalidParameterError raised inside in the user's terms (:func:`restate`)."""
+    try:
+        yield
+    except InvalidParameterError as err:
+        raise restate(err, origins) from None
+
+
+_HEADER = re.compile(r"\s*\[\s*([^\[\]]+?)\s*\](?!\])")
+_KEY = re.compile(r"\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)\s*=")
+
+
+def toml_lines(path: Path) -> dict[tuple[str | None, str], int]:
+    """``(table, key) -> line`` of each key of a TOML file (1-based; the first occurrence),
+    so that an error can point at it (``tomllib`` keeps no positions)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    table: str | None = None
+    out: dict[tuple[str | None, str], int] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if (m := _HEADER.match(line)) is not None:
+            table = m.group(1).replace('"', "").replace("'", "").replace(" ", "")
+        elif (m := _KEY.match(line)) is not None:
+            out.setdefault((table, m.group(1).strip("\"'")), n)
+    return out
+
+
+def flag_origins(keys, flags: Mapping[str, str]) -> dict[str, Origin]:
+    """Origins of the given ``keys`` from their option names (``flags``: key -> "'--l2'")."""
+    return {k: Origin(flag=flags[k]) for k in keys if k in flags}
+
+
+def file_origins(path: Path, keys, table: str | None = None) -> dict[str, Origin]:
+    """Origins of ``keys`` read from ``table`` of the TOML file ``path`` (None: top level)."""
+    lines = toml_lines(path)
+    return {k: Origin(file=str(path), line=lines.get((table, k)), table=table) for k in keys}
+
+
 def _load_config(config: Optional[Path]) -> dict[str, Any]:
-    return {} if config is None else load_toml(config)
+    """The TOML file's keys; its missing or broken file is named as the --config flag."""
+    with restated({"config": Origin(flag="'--config' / '-c'")}):
+        return {} if config is None else load_toml(config)
+
+
+def check_file_keys(config: Path, cfg: Mapping[str, Any], table: str | None = None) -> None:
+    """Validate a TOML table's spec keys alone, naming the file, line and key on an error."""
+    with restated(file_origins(config, cfg, table)):
+        RunSpec.from_dict(cfg)
+
+
+def spec_table(config: Path) -> str | None:
+    """The table a run spec's keys are read from: ``run`` when the file has one."""
+    return "run" if any(t == "run" for t, _ in toml_lines(config)) else None
+
+
+def overwrite_experiment(out: Path, name: str) -> None:
+    """``--overwrite``: empty ``out/name`` before starting, only if it is an experiment folder
+    (it holds a reglab.sqlite); another folder of that name is an error, left untouched."""
+    root = Path(out) / check_name(name)
+    if not root.exists():
+        return
+    if not (root / "reglab.sqlite").is_file():
+        raise InvalidParameterError(
+            f"--overwrite deletes only experiment folders (with a reglab.sqlite); "
+            f"{str(root)!r} is not one. Pass another --name or --out.")
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # the store's lock (lab/store.py): never empty a folder another process is using
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InvalidParameterError(
+            f"The experiment {str(root)!r} is in use by another reglab process; --overwrite "
+            "leaves it alone.") from None
+    try:
+        for child in root.iterdir():
+            if child.name == ".lock":
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def _data_kind(data: str, target: Optional[str]):
@@ -80,6 +228,18 @@ def _check_labels_once(store, jobs, ds, quiet: bool) -> None:
     store.update_meta(label_check=check_labels(ds, pipeline, seed=spec.seed).to_dict())
 
 
+def _record_command(store, meta: dict) -> None:
+    """Keep the report's command line true: the latest command that ran on this experiment
+    (``argv``; a rerun that extends --seeds replaces it), the earlier ones in ``earlier_argv``."""
+    old = store.meta()
+    if old.get("argv") == meta["argv"]:
+        return
+    earlier = [a for a in old.get("earlier_argv", []) if a != meta["argv"]]
+    if isinstance(old.get("argv"), list):
+        earlier.append(old["argv"])
+    store.update_meta(command=meta["command"], argv=meta["argv"], earlier_argv=earlier)
+
+
 def _preflight(jobs, ds) -> None:
     """Build every job's model, optimizer, regularizers and augmentation once: bad input
     fails here, before anything is written under runs/."""
@@ -102,9 +262,16 @@ def _preflight(jobs, ds) -> None:
 
 def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
                     meta: dict, single: bool = False, engine: str = "sequential",
-                    nproc: int = 1, report: bool = False, storage: Optional[str] = None,
+                    nproc: int = 1, report: bool = False, as_json: bool = False,
+                    overwrite: bool = False, storage: Optional[str] = None,
                     lease: Optional[float] = None) -> None:
+    """Run ``jobs`` into the store ``out/name`` (resuming) and print the result; ``as_json``
+    prints :func:`~reglab.lab.compare.comparison_document` as the only thing on stdout.
+    With ``storage`` (a PostgreSQL URL), the experiment is shared: this process is one of
+    its workers (:mod:`reglab.lab.shared`) and ``out/name`` receives a copy."""
     console = display.console(quiet)
+    if overwrite:
+        overwrite_experiment(out, name)
 
     def progress(root, total: int, skipped: int):
         if skipped and not quiet:
@@ -116,10 +283,13 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
                 else display.RunProgress(total, skipped, jobs[0].spec.epochs))
 
     def show(store) -> None:
+        _record_command(store, meta)
         runs = store.runs()
         if single:
             display.print_single(console, runs[0], store.epochs(runs[0]["id"]) if quiet else None,
                                  store.root)
+        elif as_json:
+            sys.stdout.write(json.dumps(comparison_document(runs), indent=2) + "\n")
         else:
             display.print_comparison(console, runs, title=title, data=ds, root=store.root)
         if report:

@@ -8,6 +8,7 @@ import typer
 
 import reglab.data
 from reglab import augment as A
+from reglab.cli._shared import EXIT_RUN_FAILED, Origin, restated
 from reglab.lab.label_check import check_labels
 from reglab.cli.options import TargetOpt, option
 
@@ -24,13 +25,18 @@ def check_augment(
     """Check that augmentations keep labels (flags transforms that change them).
 
     A quick model fitted on clean data is scored on augmented copies of the validation
-    split; a transform whose accuracy drop stands out is flagged. Exit code 0 either way.
+    split; a transform whose accuracy drop stands out is flagged. Exit code 0 when none is
+    flagged, 1 when one is (so a script can stop on it).
     """
     options = {} if target is None else {"target": target}
     ds = reglab.data.load(data, seed=seed, **options)
-    pipeline = A.from_names(augment, ds.kind, seed=seed, strength=strength)
+    with restated({"augment": Origin(flag="'--augment' / '-a'"),
+                   "augment_strength": Origin(flag="'--strength'")}):
+        pipeline = A.from_names(augment, ds.kind, seed=seed, strength=strength)
     report = check_labels(ds, pipeline)
     typer.echo(str(report))
+    if report.flagged:
+        raise typer.Exit(EXIT_RUN_FAILED)
 
 
 def register(app) -> None:

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 from reglab._validation import (InvalidParameterError, check_choice, check_float, check_int,
-                                fail)
-from reglab.cli._shared import _data_kind, _load_config, _preflight, _run_experiment, _stem
-from reglab.cli.options import ConfigOpt, NameOpt, OutOpt, QuietOpt, option, spec_flags
+                                did_you_mean, fail)
+from reglab.cli._shared import (Origin, _data_kind, _load_config, _preflight, _run_experiment,
+                                _stem, check_file_keys, file_origins, flag_origins, restated,
+                                spec_table)
+from reglab.cli.options import (FLAG_NAMES, ConfigOpt, NameOpt, OutOpt, OverwriteOpt, QuietOpt,
+                                option, spec_flags)
 from reglab.lab import arms as arms_mod
 from reglab.lab.compare import make_plan
 from reglab.lab.execute import ENGINES
@@ -19,13 +22,17 @@ from reglab.train.sequential import make_augmentation
 
 __all__ = ["register"]
 
+_OWN_FLAGS = {"arms": "'--arms'", "seeds": "'--seeds' / '-s'", "workers": "'--workers' / '-w'",
+              "engine": "'--engine'", "lease": "'--lease'", "overwrite": "'--overwrite'"}
+
 
 @spec_flags("compare", skip=("seed",))
 def compare(
     flags: dict[str, Any],
-    arms: Optional[str] = option(None, "--arms", help="Arms, comma-separated, from none, l1, l2, "
-                                 "dropout, early_stopping, augment, all.",
-                                 show_default="all seven"),
+    arms: Optional[str] = option(None, "--arms", help="Arms, comma-separated: none, l1, l2, "
+                                 "dropout, early_stopping, augment, all, and the names of "
+                                 "[arms.NAME] tables in --config.",
+                                 show_default="all seven and every [arms.NAME]"),
     seeds: Optional[int] = option(None, "--seeds", "-s", help="Seeds per arm, paired across "
                                   "arms.", show_default="3"),
     workers: Optional[int] = option(None, "--workers", "-w", help="Worker processes, one thread "
@@ -41,57 +48,114 @@ def compare(
                           "after which a dead worker's claimed stack is taken by another."),
     config: Optional[Path] = ConfigOpt, out: Path = OutOpt,
     name: Optional[str] = NameOpt("compare-DATA"), quiet: bool = QuietOpt,
+    as_json: bool = option(False, "--json", help="Print the result as one JSON document on "
+                           "stdout (arms, per-arm summaries, paired differences, runs) instead "
+                           "of the tables; implies --quiet."),
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Train every regularization arm over seeds and print the measured comparison table.
 
     Each arm (none, l1, l2, dropout, early_stopping, augment and all = L2 + dropout + early
     stopping + augmentation) runs with seeds 0..S-1; each arm is compared with `none` on the
-    same seeds. A strength flag (--l2, --dropout...) replaces that strength in every arm that
-    uses it. Rerunning the same command resumes: finished runs are not run again.
+    same seeds. Rerunning the same command resumes: finished runs are not run again.
+
+    A strength flag replaces that technique's strength in every arm that uses it, and adds
+    nothing on top: the techniques are l1 (--l1, --proximal-l1), l2 (--l2, --weight-decay),
+    dropout, early stopping (--patience), augment (--augment), --augment-strength, --mixup
+    and --cutmix. So --l1 1e-4 gives the l1 arm an L1 term of 1e-4 instead of its proximal
+    step, and --weight-decay 0.01 gives the l2 and all arms decoupled decay instead of their
+    L2 term. A comma list is a grid: --l2 1e-4,1e-3 runs arms l2-1e-4 and l2-1e-3 in place
+    of l2 (all keeps its own). In --config, [arms.NAME] tables of spec keys define new arms
+    or change a built-in one (replacing the techniques they name); they win over flags.
     With --storage, every machine runs the same command and they share the work.
     """
-    if workers is not None:
-        check_int("compare", "workers", workers, 1)
-    check_float("compare", "lease", lease, 1.0)
-    if storage is not None and workers not in (None, 1):
-        raise fail("compare", "workers", "1 with --storage (start one command per core: each "
-                   "is a worker)", workers)
-    check_choice("compare", "engine", engine, ENGINES)
+    with restated(flag_origins(_OWN_FLAGS, _OWN_FLAGS)):
+        if workers is not None:
+            check_int("compare", "workers", workers, 1)
+        check_choice("compare", "engine", engine, ENGINES)
+        check_float("compare", "lease", lease, 1.0)
+        if storage is not None and workers not in (None, 1):
+            raise fail("compare", "workers", "1 with --storage (start one command per core: "
+                       "each is a worker)", workers)
+        if storage is not None and overwrite:
+            raise fail("compare", "overwrite", "off with --storage (the shared experiment is "
+                       "not deleted from here; pass another --name)", overwrite)
     cfg = _load_config(config)
     section = cfg.pop("compare", {})  # [compare] arms = [...], seeds = N
     section = section if isinstance(section, dict) else {"compare": section}
-    _check_section(section)
+    _check_section(section, config)
     arm_tables = cfg.pop("arms", None)  # [arms.NAME] tables of spec keys
     arm_list = section.get("arms")
-    if isinstance(arm_tables, list):  # a top-level list when there are no arm tables
-        arm_list, arm_tables = arm_tables, None
-    elif isinstance(arm_tables, str):  # arms = "none,l2", as the flag takes it
-        arm_list, arm_tables = arm_tables, None
+    arm_list_table: str | None = "compare"
+    if isinstance(arm_tables, (list, str)):  # a top-level list, or "none,l2" as the flag takes it
+        arm_list, arm_tables, arm_list_table = arm_tables, None, spec_table(config)
     elif arm_tables is not None and not isinstance(arm_tables, dict):
-        raise fail("compare", "arms", "a list of arm names or [arms.NAME] tables", arm_tables)
+        with restated(file_origins(config, ["arms"], spec_table(config))):
+            raise fail("compare", "arms", "a list of arm names or [arms.NAME] tables",
+                       arm_tables)
     cfg_seeds = section.get("seeds", cfg.pop("seeds", None))
+    origins: dict[str, Origin] = {}
+    if config is not None:
+        origins.update(file_origins(config, cfg, spec_table(config)))
+        origins.update(file_origins(config, ["arms"], arm_list_table))
+        origins.update(file_origins(config, ["seeds"], "compare" if "seeds" in section
+                                    else spec_table(config)))
+        check_file_keys(config, cfg, spec_table(config))
+        for arm, table in (arm_tables or {}).items():
+            where = file_origins(config, [arm], "arms")[arm]
+            with restated({"arms": Origin(file=str(config))}):
+                if arm not in arms_mod.ARMS:
+                    arms_mod.check_arm_name(arm)
+            with restated({arm: where}):
+                if not isinstance(table, dict):
+                    raise fail("compare", arm, "a table of spec keys", table)
+            check_file_keys(config, table, f"arms.{arm}")
+    grids = {k: v for k, v in flags.items() if isinstance(v, list)}
+    flags = {k: v for k, v in flags.items() if k not in grids}
+    given_origins = flag_origins({**flags, **grids}, FLAG_NAMES)
+    with restated(given_origins):
+        RunSpec.from_dict(flags)  # each flag alone, named as the flag on an error
+        for key, values in grids.items():
+            for _, value in values:
+                RunSpec.from_dict({key: value})
+    origins.update(given_origins)
+    origins.update({k: Origin(flag=_OWN_FLAGS[k])
+                    for k, v in (("arms", arms), ("seeds", seeds)) if v is not None})
+    with restated(origins):
+        _plan_and_run(flags, grids, cfg, arm_tables or {}, arm_list if arms is None else arms,
+                      seeds, cfg_seeds, workers, engine, out, name, quiet, overwrite, as_json,
+                      storage, lease)
+
+
+def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, workers, engine,
+                  out, name, quiet, overwrite, as_json, storage, lease) -> None:
     seeds = seeds if seeds is not None else (cfg_seeds if cfg_seeds is not None else 3)
     given = {k: v for k, v in flags.items() if k not in arms_mod.OVERRIDABLE}
     strengths = {k: v for k, v in flags.items() if k in arms_mod.OVERRIDABLE}
     base_cfg = {k: v for k, v in cfg.items() if k not in arms_mod.OVERRIDABLE}
-    strength_cfg = {k: v for k, v in cfg.items() if k in arms_mod.OVERRIDABLE}
-    RunSpec.from_dict(cfg)  # unknown keys and bad values in the file: one error naming the key
+    # a flag for a technique replaces the file's strength of that technique (flags win)
+    flagged = {arms_mod.technique_of(k) for k in [*strengths, *grids]}
+    strength_cfg = {k: v for k, v in cfg.items() if k in arms_mod.OVERRIDABLE
+                    and arms_mod.technique_of(k) not in flagged}
     chosen = {**base_cfg, **given}
     ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
     base = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
     strength_spec = RunSpec.from_dict({**base.to_dict(), **strength_cfg, **strengths})
     # the augmentation names and cutmix must fit the data even when no chosen arm uses them
     make_augmentation(strength_spec, ds.kind)
-    arm_names = arms if arms is not None else (arm_list or list(arms_mod.ARMS))
+    if arm_names is None:
+        arm_names = [*arms_mod.ARMS, *(a for a in arm_tables if a not in arms_mod.ARMS)]
     if isinstance(arm_names, str):
         arm_names = [a.strip() for a in arm_names.split(",") if a.strip()]
     jobs = make_plan(base, ds.kind, arm_names, seeds, {**strength_cfg, **strengths},
-                     arm_tables)
+                     arm_tables, grids)
     _preflight(jobs, ds)
     name = name or f"compare-{_stem(base.data)}"
-    _run_experiment(jobs, out, name, workers, quiet, ds, title=f"compare on {base.data}",
+    _run_experiment(jobs, out, name, workers, quiet or as_json, ds,
+                    title=f"compare on {base.data}",
                     meta={"command": "compare", "argv": _redacted(sys.argv[1:])},
-                    engine=engine, report=True, storage=storage, lease=lease)
+                    engine=engine, report=True, as_json=as_json, overwrite=overwrite,
+                    storage=storage, lease=lease)
 
 
 def _redacted(argv: list[str]) -> list[str]:
@@ -105,11 +169,13 @@ def _redacted(argv: list[str]) -> list[str]:
     return out
 
 
-def _check_section(section: dict) -> None:
+def _check_section(section: dict, config: Optional[Path]) -> None:
     for key in section:
         if key not in ("arms", "seeds"):
+            where = file_origins(config, [key], "compare")[key].subject(key).rsplit(": key")[0]
             raise InvalidParameterError(
-                f"The key {key!r} of the [compare] table must be one of {{arms, seeds}}.")
+                f"{where}: unknown key {key!r} in [compare]; the keys are {{arms, seeds}}."
+                f"{did_you_mean(key, ('arms', 'seeds'))}")
 
 
 def register(app) -> None:

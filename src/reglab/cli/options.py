@@ -2,7 +2,9 @@
 decorator :func:`spec_flags` that puts them in front of a command's own parameters.
 
 A spec flag's default is None (= not given: the TOML file, then the data kind's base run,
-then :class:`~reglab.lab.spec.RunSpec` decide); ``--help`` shows what that default is.
+then :class:`~reglab.lab.spec.RunSpec` decide); ``--help`` shows what that default is. In
+``compare`` a numeric strength flag also takes a comma list, a grid: ``--l2 1e-4,1e-3`` is
+``[("1e-4", 1e-4), ("1e-3", 1e-3)]`` in ``flags`` (one arm per value).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from typing import Any, Optional
 import typer
 
 from reglab._validation import InvalidParameterError
-from reglab.lab.arms import BASE, OVERRIDABLE
+from reglab.lab.arms import BASE, GRID_KEYS, OVERRIDABLE
 from reglab.lab.spec import RunSpec
 
-__all__ = ["Flag", "SPEC_FLAGS", "spec_flags", "option", "TargetOpt", "ConfigOpt", "OutOpt",
-           "NameOpt", "QuietOpt"]
+__all__ = ["Flag", "SPEC_FLAGS", "FLAG_NAMES", "spec_flags", "option", "TargetOpt", "ConfigOpt",
+           "OutOpt", "NameOpt", "QuietOpt", "OverwriteOpt"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +42,8 @@ SPEC_FLAGS: tuple[Flag, ...] = (
     Flag("model", ("--model", "-m"), str, "linear, mlp or cnn."),
     Flag("hidden", ("--hidden",), str, "Hidden widths, comma-separated, e.g. 256,256."),
     Flag("activation", ("--activation",), str, "relu, gelu, tanh or silu."),
-    Flag("optimizer", ("--optimizer",), str, "sgd (momentum 0.9), adam or adamw."),
+    Flag("optimizer", ("--optimizer",), str, "sgd (momentum 0.9), adam or adamw (torch AdamW, "
+         "its decay is --weight-decay)."),
     Flag("lr", ("--lr",), float, "Learning rate."),
     Flag("epochs", ("--epochs", "-e"), int, "Maximum number of epochs."),
     Flag("batch_size", ("--batch-size",), int, "Mini-batch size."),
@@ -48,7 +51,8 @@ SPEC_FLAGS: tuple[Flag, ...] = (
          "augmentation."),
     Flag("l1", ("--l1",), float, "L1 loss-term strength: loss + l1 * sum|w|."),
     Flag("l2", ("--l2",), float, "L2 loss-term strength: loss + l2 * sum w^2."),
-    Flag("weight_decay", ("--weight-decay",), float, "Decoupled weight decay: w <- w - lr*wd*w."),
+    Flag("weight_decay", ("--weight-decay",), float, "Decoupled weight decay: w <- w - lr*wd*w "
+         "on the weights, once per step, before the update (as AdamW)."),
     Flag("proximal_l1", ("--proximal-l1",), float, "Proximal L1: w <- sign(w) max(|w| - lr*lam, "
          "0)."),
     Flag("dropout", ("--dropout",), float, "Drop rate after each hidden activation, in [0, 1)."),
@@ -64,6 +68,9 @@ SPEC_FLAGS: tuple[Flag, ...] = (
 )
 
 _SPEC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec)}
+
+# How an error names a spec flag: as Typer names an option, "'--epochs' / '-e'".
+FLAG_NAMES = {f.key: " / ".join(f"'{n}'" for n in f.names) for f in SPEC_FLAGS}
 
 
 def _show(value: Any) -> str:
@@ -94,6 +101,8 @@ ConfigOpt = option(None, "--config", "-c", help="TOML file of spec keys (flags w
                    show_default="none")
 OutOpt = option(Path("runs"), "--out", "-o", help="Folder that holds experiments.")
 QuietOpt = option(False, "--quiet", "-q", help="No progress bars; print the results only.")
+OverwriteOpt = option(False, "--overwrite", help="Empty the experiment folder first (only a "
+                      "folder that holds a reglab.sqlite) instead of resuming it.")
 
 
 def NameOpt(shown: str) -> Any:
@@ -109,19 +118,22 @@ def spec_flags(command: str, *, skip: tuple[str, ...] = ()) -> Callable[[Callabl
     the command's signature and ``--help``.
     """
     chosen = [f for f in SPEC_FLAGS if f.key not in skip]
+    grids = {f.key: f.type for f in chosen if command == "compare" and f.key in GRID_KEYS}
 
     def decorate(fn: Callable) -> Callable:
         own = inspect.signature(fn, eval_str=True)
         params = [inspect.Parameter(
-            f.key, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[f.type],
+            f.key, inspect.Parameter.KEYWORD_ONLY,
+            annotation=Optional[str if f.key in grids else f.type],
             default=option(None, *f.names, help=f.help,
-                           show_default=default_text(f.key, command)))
+                           show_default=default_text(f.key, command),
+                           **({"metavar": f"<{f.type.__name__}>"} if f.key in grids else {})))
             for f in chosen]
         params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
                    for name, p in own.parameters.items() if name != "flags"]
 
         def command_fn(**kwargs: Any) -> Any:
-            flags = _given({f.key: kwargs.pop(f.key) for f in chosen})
+            flags = _given({f.key: kwargs.pop(f.key) for f in chosen}, grids)
             return fn(flags, **kwargs)
 
         command_fn.__name__, command_fn.__doc__ = fn.__name__, fn.__doc__
@@ -132,11 +144,14 @@ def spec_flags(command: str, *, skip: tuple[str, ...] = ()) -> Callable[[Callabl
     return decorate
 
 
-def _given(flags: dict[str, Any]) -> dict[str, Any]:
-    """The spec keys the user gave on the command line (None = not given)."""
+def _given(flags: dict[str, Any], grids: dict[str, type]) -> dict[str, Any]:
+    """The spec keys the user gave on the command line (None = not given); a grid flag's
+    value is a number, or a list of (text, number) pairs when it held several."""
     out = {k: v for k, v in flags.items() if v is not None}
     if "hidden" in out:
         out["hidden"] = _parse_hidden(out["hidden"])
+    for key in grids.keys() & out.keys():
+        out[key] = _parse_grid(key, out[key], grids[key])
     return out
 
 
@@ -145,5 +160,20 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
         return tuple(int(h) for h in text.split(",") if h.strip())
     except ValueError:
         raise InvalidParameterError(
-            f"The 'hidden' parameter of RunSpec must be comma-separated ints. Got {text!r} "
-            "instead.") from None
+            f"Invalid value for {FLAG_NAMES['hidden']}: must be comma-separated ints. Got "
+            f"{text!r} instead.") from None
+
+
+def _parse_grid(key: str, text: str, kind: type) -> Any:
+    """``"1e-4"`` -> 1e-4; ``"1e-4,1e-3"`` -> [("1e-4", 1e-4), ("1e-3", 1e-3)]."""
+    items = [t.strip() for t in text.split(",")]
+    what = "a valid integer" if kind is int else "a valid number"
+    values = []
+    for item in items:
+        try:
+            values.append((item, kind(item)))
+        except ValueError:
+            raise InvalidParameterError(
+                f"Invalid value for {FLAG_NAMES[key]}: {item!r} should be {what} (or a comma "
+                f"list of them, one arm per value). Got {text!r} instead.") from None
+    return values[0][1] if len(values) == 1 else values

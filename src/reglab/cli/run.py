@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from reglab._validation import check_int, fail
-from reglab.cli._shared import _data_kind, _load_config, _preflight, _run_experiment, _stem
-from reglab.cli.options import ConfigOpt, NameOpt, OutOpt, QuietOpt, option, spec_flags
+from reglab.cli._shared import (Origin, _data_kind, _load_config, _preflight, _run_experiment,
+                                _stem, check_file_keys, file_origins, flag_origins, restated,
+                                spec_table)
+from reglab.cli.options import (FLAG_NAMES, ConfigOpt, NameOpt, OutOpt, OverwriteOpt, QuietOpt,
+                                option, spec_flags)
 from reglab.lab import arms as arms_mod
 from reglab.lab.execute import Job, data_hash, load_data
 from reglab.lab.spec import RunSpec
@@ -25,6 +28,7 @@ def run(
                         "on the CPU, NCCL on CUDA), each on its shard of every batch."),
     config: Optional[Path] = ConfigOpt, out: Path = OutOpt,
     name: Optional[str] = NameOpt("run-DATA-HASH"), quiet: bool = QuietOpt,
+    overwrite: bool = OverwriteOpt,
 ) -> None:
     """Train one run from flags or --config; print each epoch, the final metrics and why it stopped.
 
@@ -33,33 +37,41 @@ def run(
     processes per node) every process is one rank of one DDP run, as with --nproc; rank 0
     stores the result.
     """
-    check_int("run", "nproc", nproc, 1)
+    with restated({"nproc": Origin(flag="'--nproc'")}):
+        check_int("run", "nproc", nproc, 1)
     cfg = _load_config(config)
-    RunSpec.from_dict(cfg)  # unknown keys and bad values in the file: one error naming the key
+    origins: dict[str, Origin] = {}
+    if config is not None:  # unknown keys and bad values in the file: named with file and line
+        check_file_keys(config, cfg, spec_table(config))
+        origins.update(file_origins(config, cfg, spec_table(config)))
+    with restated(flag_origins(flags, FLAG_NAMES)):
+        RunSpec.from_dict(flags)  # each flag alone, named as the flag on an error
+    origins.update(flag_origins(flags, FLAG_NAMES))
     chosen = {**cfg, **flags}
-    ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
-    spec = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
-    jobs = [Job(f"run-s{spec.seed}", "run", spec)]
-    _preflight(jobs, ds)
-    digest = hashlib.sha1(spec.to_json().encode()).hexdigest()[:8]
-    name = name or f"run-{_stem(spec.data)}-{digest}"
-    launched = torchrun_env()
-    if launched is None or launched[1] == 1:
-        _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
-                        meta={"command": "run", "argv": sys.argv[1:]}, single=True,
-                        nproc=nproc)
-        return
-    if nproc != 1:
-        raise fail("run", "nproc", "1 under torchrun (its --nnodes x --nproc-per-node give "
-                   "the processes)", nproc)
-    data = load_data(spec)
-    with joined_group(spec, f"{spec.to_json()}|{data_hash(data)}") as rank:
-        if rank != 0:  # trains alongside rank 0; only rank 0 prints and writes the store
-            serve(spec, data)
+    with restated(origins):
+        ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
+        spec = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
+        jobs = [Job(f"run-s{spec.seed}", "run", spec)]
+        _preflight(jobs, ds)
+        digest = hashlib.sha1(spec.to_json().encode()).hexdigest()[:8]
+        name = name or f"run-{_stem(spec.data)}-{digest}"
+        launched = torchrun_env()
+        if launched is None or launched[1] == 1:
+            _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
+                            meta={"command": "run", "argv": sys.argv[1:]}, single=True,
+                            nproc=nproc, overwrite=overwrite)
             return
-        _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
-                        meta={"command": "run", "argv": sys.argv[1:]}, single=True,
-                        nproc=launched[1])
+        if nproc != 1:
+            raise fail("run", "nproc", "1 under torchrun (its --nnodes x --nproc-per-node "
+                       "give the processes)", nproc)
+        data = load_data(spec)
+        with joined_group(spec, f"{spec.to_json()}|{data_hash(data)}") as rank:
+            if rank != 0:  # trains alongside rank 0; only rank 0 prints and writes the store
+                serve(spec, data)
+                return
+            _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
+                            meta={"command": "run", "argv": sys.argv[1:]}, single=True,
+                            nproc=launched[1], overwrite=overwrite)
 
 
 def register(app) -> None:

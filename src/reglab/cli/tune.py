@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from reglab.cli._shared import require
+from reglab.cli._shared import (Origin, _load_config, check_file_keys, file_origins, require,
+                                restated, spec_table)
 from reglab.cli.options import option
 from reglab.lab.arms import base_changes
 from reglab.lab.execute import load_data
-from reglab.lab.spec import RunSpec, load_toml
+from reglab.lab.spec import RunSpec
 from reglab.lab.tune import TuneResult, load_space, tune as run_study
 from reglab.report import console as display
 
@@ -42,15 +43,20 @@ def tune(
 ) -> TuneResult:
     """Tune the regularization strengths with Optuna, then retrain the best vs none."""
     optuna = require("optuna", "tune", "tune")  # optional, heavy: only this command needs it
-    cfg = {} if config is None else load_toml(config)
+    cfg = _load_config(config)
     space = load_space(cfg.pop("space", None))
     metric = cfg.pop("metric", "val_acc")
     cfg.pop("seeds", None)
+    origins = {}
+    if config is not None:  # the file's keys: errors name the file, line and key
+        check_file_keys(config, cfg, spec_table(config))
+        origins = file_origins(config, cfg, spec_table(config))
     if data is not None:
         cfg["data"] = data
-    RunSpec.from_dict(cfg)
-    ds = load_data(RunSpec.from_dict(cfg))
-    base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
+        origins["data"] = Origin(flag="'--data' / '-d'")
+    with restated(origins):
+        ds = load_data(RunSpec.from_dict(cfg))
+        base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
     stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(base.data).stem)
     name = name or f"tune-{stem}"
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)

@@ -1,4 +1,5 @@
-"""The lab: run specs, models, the training loop, the experiment store, compare and statistics.
+"""The lab: run specs, models, the training loop, the experiment store, compare and statistics;
+``load_model(path)`` rebuilds a stored run's model with a ``predict`` for raw rows.
 
 Example::
 
@@ -8,9 +9,10 @@ Example::
 """
 
 from reglab.train import RunResult, build_model, evaluate, fit, train_one_epoch
+from reglab.lab.model_file import load_model
 from reglab.lab.spec import RunSpec, load_toml
 from reglab.lab.stats import paired_difference, summarize, verdict
 from reglab.lab.store import Store
 
-__all__ = ["RunSpec", "RunResult", "Store", "build_model", "evaluate", "fit", "load_toml",
-           "paired_difference", "summarize", "train_one_epoch", "verdict"]
+__all__ = ["RunSpec", "RunResult", "Store", "build_model", "evaluate", "fit", "load_model",
+           "load_toml", "paired_difference", "summarize", "train_one_epoch", "verdict"]

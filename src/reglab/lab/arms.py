@@ -14,17 +14,48 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reglab._validation import fail
+from reglab._validation import did_you_mean, fail
 
-__all__ = ["ARMS", "OVERRIDABLE", "check_arms", "SEED_SAYS", "BASE", "arm_changes", "base_changes", "apply_overrides"]
+__all__ = ["ARMS", "OVERRIDABLE", "TECHNIQUES", "GRID_KEYS", "check_arms", "check_arm_name",
+           "SEED_SAYS", "BASE", "arm_changes", "base_changes", "apply_overrides",
+           "apply_tables", "grid_arms", "grid_name", "settings", "format_value", "technique_of"]
 
 # Spec keys that are regularization strengths: a flag or TOML value for one of them replaces
-# the default in the arms that use it (see apply_overrides); other keys change the base run.
+# that technique's strength in the arms that use it (see apply_overrides); other keys change
+# the base run.
 OVERRIDABLE = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
                "augment_strength", "mixup", "cutmix")
+
+# One technique, its spec keys (alternative forms of the same strength), and the arm that owns
+# it. A strength for any key of a technique replaces *all* that technique's keys in an arm:
+# ``--l1 1e-4`` turns the l1 arm's proximal step into an L1 loss term of 1e-4 (not both).
+TECHNIQUES: dict[str, tuple[tuple[str, ...], str]] = {
+    "l1": (("l1", "proximal_l1"), "l1"),
+    "l2": (("l2", "weight_decay"), "l2"),
+    "dropout": (("dropout",), "dropout"),
+    "early_stopping": (("patience",), "early_stopping"),
+    "augment": (("augment",), "augment"),
+    "augment_strength": (("augment_strength",), "augment"),
+    "mixup": (("mixup",), "augment"),
+    "cutmix": (("cutmix",), "augment"),
+}
+_TECHNIQUE_OF = {key: t for t, (keys, _) in TECHNIQUES.items() for key in keys}
+
+
+def technique_of(key: str) -> str:
+    """The technique a strength key belongs to: ``"weight_decay"`` -> ``"l2"``."""
+    return _TECHNIQUE_OF[key]
+
+# Strength keys whose flag takes a comma list for a grid: one arm per value (augment takes a
+# comma list of names for one arm instead).
+GRID_KEYS = tuple(k for k in OVERRIDABLE if k != "augment")
+
+# Custom arm names ([arms.NAME]); grid arms are named KEY-VALUE by the lab itself.
+ARM_NAME = re.compile(r"[a-z0-9_]+")
 
 ARMS = ("none", "l1", "l2", "dropout", "early_stopping", "augment", "all")
 
@@ -89,35 +120,122 @@ def arm_changes(kind: str) -> dict[str, dict[str, Any]]:
     return {"none": {}, **{arm: dict(ch) for arm, ch in _ARMS[kind].items()}}
 
 
-def check_arms(arms: list[str]) -> list[str]:
-    """Return ``arms`` if each is known and none repeats, else raise naming the bad one."""
+def check_arm_name(name: Any) -> str:
+    """A custom arm's name (``[arms.NAME]``): ``[a-z0-9_]+``."""
+    if not isinstance(name, str) or not ARM_NAME.fullmatch(name):
+        raise fail("compare", "arms", "arm names of lowercase letters, digits and '_'", name)
+    return name
+
+
+def check_arms(arms: list[str], known: Sequence[str] = ARMS) -> list[str]:
+    """Return ``arms`` if each is ``known`` and none repeats, else raise naming the bad one.
+
+    Args:
+        arms: the arm names to run.
+        known: every arm that can be run: the built-ins, plus custom and grid arms.
+    """
+    listed = f"{{{', '.join(known)}}}"
     if not arms:
-        raise fail("compare", "arms", f"a non-empty list of {{{', '.join(ARMS)}}}", arms)
+        raise fail("compare", "arms", f"a non-empty list of {listed}", arms)
     for arm in arms:
-        if arm not in ARMS:
-            raise fail("compare", "arms", f"a list of {{{', '.join(ARMS)}}}", arm)
+        if arm not in known:
+            raise fail("compare", "arms", f"a list of {listed}", arm,
+                       hint=did_you_mean(arm, known))
     if len(set(arms)) != len(arms):
         raise fail("compare", "arms", "a list without repeats", ",".join(arms))
     return arms
 
 
+def _replace_technique(changes: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` with every technique that ``new`` touches replaced by ``new``'s keys."""
+    gone = {k for key in new if key in _TECHNIQUE_OF for k in TECHNIQUES[_TECHNIQUE_OF[key]][0]}
+    return {**{k: v for k, v in changes.items() if k not in gone}, **new}
+
+
 def apply_overrides(changes: dict[str, dict[str, Any]], overrides: Mapping[str, Any]
                     ) -> dict[str, dict[str, Any]]:
-    """Replace a strength in every arm that sets that key (e.g. ``--l2 1e-3``: l2 and all).
+    """Give every arm that uses a technique the strength given for it, and only that one.
 
-    A strength given for a key no arm sets (e.g. ``--weight-decay``) goes to the arm that
-    owns the technique: ``l1``/``proximal_l1`` -> l1, ``l2``/``weight_decay`` -> l2,
-    ``dropout`` -> dropout, ``patience`` -> early_stopping, ``augment*``/``mixup``/``cutmix``
-    -> augment.
+    A strength replaces all the keys of its technique (:data:`TECHNIQUES`) in each arm that
+    uses the technique: ``--l1 1e-4`` gives the l1 arm ``{l1: 1e-4}`` (its default proximal
+    step goes), ``--weight-decay 0.1`` gives the l2 and all arms decoupled decay instead of
+    their L2 term. Keys given together for one technique (``--l2 X --weight-decay Y``) are set
+    together. A technique no arm uses goes to the arm that owns it (``weight_decay`` -> l2,
+    ``mixup`` -> augment...).
     """
-    owner = {"l1": "l1", "proximal_l1": "l1", "l2": "l2", "weight_decay": "l2",
-             "dropout": "dropout", "patience": "early_stopping", "augment": "augment",
-             "augment_strength": "augment", "mixup": "augment", "cutmix": "augment"}
     out = {arm: dict(ch) for arm, ch in changes.items()}
+    by_technique: dict[str, dict[str, Any]] = {}
     for key, value in overrides.items():
-        users = [arm for arm, ch in out.items() if key in ch]
-        if not users and owner.get(key) in out:
-            users = [owner[key]]
+        by_technique.setdefault(_TECHNIQUE_OF[key], {})[key] = value
+    for technique, new in by_technique.items():
+        keys, owner = TECHNIQUES[technique]
+        users = [arm for arm, ch in out.items() if any(k in ch for k in keys)]
+        if not users and owner in out:
+            users = [owner]
         for arm in users:
-            out[arm][key] = value
+            out[arm] = _replace_technique(out[arm], new)
     return out
+
+
+def apply_tables(changes: dict[str, dict[str, Any]], tables: Mapping[str, Mapping[str, Any]]
+                 ) -> dict[str, dict[str, Any]]:
+    """Apply ``[arms.NAME]`` tables: a built-in arm's table replaces the techniques it names
+    (``[arms.l1] l1 = 1e-3`` drops the default proximal step), a new name is a new arm with
+    just its table's keys."""
+    out = {arm: dict(ch) for arm, ch in changes.items()}
+    for arm, table in tables.items():
+        out[arm] = _replace_technique(out.get(arm, {}), table)
+    return out
+
+
+def grid_name(key: str, text: str, value: Any = None) -> str:
+    """A grid arm's name: ``l2-1e-4``, the key and the value as the user wrote it (or as
+    :func:`format_value` writes it when the text holds other characters than a run id may:
+    the store names weight files by run id, letters, digits, '.', '_' and '-')."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", text):
+        text = format_value(value)
+    return f"{key}-{text}"
+
+
+def grid_arms(changes: Mapping[str, Mapping[str, Any]], key: str,
+              values: Sequence[tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One arm per value of a grid (``--l2 1e-4,1e-3``): the technique's owner arm with that
+    one strength for the technique. ``values``: (text as written, value) pairs."""
+    owner = TECHNIQUES[_TECHNIQUE_OF[key]][1]
+    return {grid_name(key, text, value): _replace_technique(changes.get(owner, {}), {key: value})
+            for text, value in values}
+
+
+def format_value(v: Any) -> str:
+    """A strength as a person writes it: ``1e-4``, ``3.33e-4``, ``0.3``, ``10``, ``noise+shift``."""
+    if isinstance(v, (list, tuple)):
+        return "+".join(str(x) for x in v) or "none"
+    if isinstance(v, bool) or not isinstance(v, float):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-2 or abs(v) >= 1e5):
+        mantissa, exp = f"{v:.2e}".split("e")  # "3.00e-03" -> "3e-3"
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exp)}"
+    return f"{v:.3g}"
+
+
+def settings(spec: Mapping[str, Any], baseline: Mapping[str, Any] | None = None) -> str:
+    """An arm's strengths from its spec, e.g. ``"l2=1e-4, dropout=0.3"`` ("-" for none).
+
+    Every regularization key that is on (non-zero, non-empty) is listed in spec order;
+    ``augment_strength`` only when it is not 1 and there is augmentation to scale. With the
+    ``baseline`` arm's spec, the other keys an arm changes follow (``[arms.long] epochs =
+    100`` shows ``epochs=100``); the seed is never one of them.
+    """
+    parts = []
+    for key, v in spec.items() if baseline is not None else ():
+        if key not in OVERRIDABLE and key != "seed" and baseline.get(key) != v:
+            parts.append(f"{key}={format_value(v)}")
+    for key in OVERRIDABLE:
+        v = spec.get(key)
+        if key == "augment_strength":
+            if not spec.get("augment") or v in (None, 1, 1.0):
+                continue
+        elif not v:
+            continue
+        parts.append(f"{key}={format_value(v)}")
+    return ", ".join(parts) or "-"

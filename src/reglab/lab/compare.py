@@ -18,14 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from reglab._validation import check_int, fail
-from reglab.lab.arms import SEED_SAYS, apply_overrides, arm_changes, check_arms
+from reglab.lab.arms import (ARMS, GRID_KEYS, SEED_SAYS, TECHNIQUES, apply_overrides,
+                             apply_tables, arm_changes, check_arm_name, check_arms, grid_arms,
+                             settings, technique_of)
 from reglab.lab.execute import Job
 from reglab.lab.spec import RunSpec
 from reglab.lab.stats import (MIN_EFFECT_ACC, MIN_EFFECT_LOSS, PairedDifference, Summary,
                               effect, format_num, holm_adjust, paired_difference, summarize,
                               verdict)
 
-__all__ = ["make_plan", "ArmRow", "summarize_arms", "run_id", "intervals_note"]
+__all__ = ["make_plan", "ArmRow", "summarize_arms", "run_id", "intervals_note",
+           "comparison_document"]
 
 
 def run_id(arm: str, seed: int) -> str:
@@ -35,28 +38,55 @@ def run_id(arm: str, seed: int) -> str:
 
 def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
               overrides: Mapping[str, Any] | None = None,
-              arm_specs: Mapping[str, Mapping[str, Any]] | None = None) -> list[Job]:
+              arm_specs: Mapping[str, Mapping[str, Any]] | None = None,
+              grids: Mapping[str, Sequence[tuple[str, Any]]] | None = None) -> list[Job]:
     """One Job per (arm, seed), seeds 0 .. seeds-1, in arm order.
+
+    An arm's spec is the base run with its regularizers off, then, in this order: the arm's
+    default changes for the data kind, ``overrides`` (each replaces its technique in every
+    arm that uses it, :func:`reglab.lab.arms.apply_overrides`), the arm's ``arm_specs`` table
+    (replacing the techniques it names; a new name is a new arm), and for a grid key one arm
+    per value in place of the technique's owner arm (``l2-1e-4``, ``l2-1e-3`` instead of
+    ``l2``; appended when ``arms`` leaves the owner out).
 
     Args:
         base: the base run (data, model, optimizer, epochs...); its regularizers are ignored.
         kind: the data kind, which picks the default strengths.
-        arms: arm names (``reglab.lab.arms.ARMS``).
+        arms: arm names: built-ins (``reglab.lab.arms.ARMS``) and ``arm_specs`` names.
         seeds: number of seeds, >= 1.
         overrides: strengths replacing the defaults in every arm that uses them.
-        arm_specs: per-arm tables of spec keys (from TOML ``[arms.NAME]``), applied last.
+        arm_specs: per-arm tables of spec keys (from TOML ``[arms.NAME]``).
+        grids: per strength key, ``(text, value)`` pairs (from ``--l2 1e-4,1e-3``).
+
+    Example::
+
+        make_plan(RunSpec(), "image", ["none", "l2"], 2, grids={"l2": [("1e-4", 1e-4)]})
+        # none-s0, none-s1, l2-1e-4-s0, l2-1e-4-s1
     """
-    check_arms(list(arms))
     check_int("compare", "seeds", seeds, 1, 1000)
-    changes = apply_overrides(arm_changes(kind), overrides or {})
     plain = base.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
                          patience=0, augment=(), mixup=0.0, cutmix=0.0)
-    for arm, table in (arm_specs or {}).items():
-        check_arms([arm])
+    tables = dict(arm_specs or {})
+    for arm, table in tables.items():
+        if arm not in ARMS:
+            check_arm_name(arm)
         if not isinstance(table, Mapping):
             raise fail("compare", f"arms.{arm}", "a table of spec keys", table)
-        changes[arm] = {**changes.get(arm, {}), **dict(table)}
-        plain.replace(**changes[arm])  # a typo in a table is an error even if the arm is not run
+        plain.replace(**table)  # a typo in a table is an error even if the arm is not run
+    changes = apply_tables(apply_overrides(arm_changes(kind), overrides or {}), tables)
+    arms = check_arms(list(arms), known=list(changes))
+    for key, values in (grids or {}).items():
+        if key not in GRID_KEYS:
+            raise fail("compare", "grids", f"keys of {{{', '.join(GRID_KEYS)}}}", key)
+        if len({v for _, v in values}) != len(values):
+            raise fail("RunSpec", key, "a list of values without repeats",
+                       ",".join(t for t, _ in values))
+        grid = grid_arms(changes, key, values)
+        owner = TECHNIQUES[technique_of(key)][1]
+        at = arms.index(owner) if owner in arms else len(arms)
+        arms = arms[:at] + list(grid) + arms[at + 1:]
+        changes.update(grid)
+    check_arms(arms, known=list(changes))  # a grid arm's name is a listed arm's name
     jobs = []
     for arm in arms:
         spec = plain.replace(**changes[arm])
@@ -86,11 +116,16 @@ class ArmRow:
     effects: tuple[str, str] | None = None      # stats.effect of (accuracy, loss)
     comparisons: int = 0                        # m of the Holm family the row was adjusted in
     min_effect_loss: float = math.nan           # MIN_EFFECT_LOSS times none's mean test loss
+    settings: str = "-"  # the arm's strengths, e.g. "l2=1e-4, dropout=0.3"
+    verdicts: tuple[str, str] = ("", "")  # (accuracy, loss): the two halves of verdict
 
     @property
     def seed_says(self) -> tuple[str, str, str]:
-        """The seed's section-7 row for this technique: output, strength, weakness."""
-        return SEED_SAYS.get(self.arm, ("", "", ""))
+        """The seed's section-7 row for this technique (a grid arm ``l2-1e-4``: its owner's)."""
+        key = self.arm.split("-")[0]
+        grid = "-" in self.arm and key in GRID_KEYS
+        owner = TECHNIQUES[technique_of(key)][1] if grid else self.arm
+        return SEED_SAYS.get(owner, ("", "", ""))
 
 
 def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") -> list[ArmRow]:
@@ -117,25 +152,29 @@ def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") ->
     family = holm_adjust([d for pair in raw.values() for d in pair])
     m = sum(math.isfinite(d.p) for pair in raw.values() for d in pair)
     adjusted = {arm: (family[2 * i], family[2 * i + 1]) for i, arm in enumerate(raw)}
+    base_spec = by_arm[baseline][0].get("spec") if baseline in by_arm else None
     rows = []
     for arm, rs in by_arm.items():
         done = [r for r in rs if r["status"] == "done"]
         col = lambda k: [r["final"].get(k, math.nan) for r in done]  # noqa: E731
         d_acc = d_loss = effects = None
+        verdicts = ("", "")
         text = "baseline" if arm == baseline else f"no {baseline} runs to compare with"
         if arm in adjusted:
             d_acc, d_loss = adjusted[arm]
             effects = (effect(d_acc, True, MIN_EFFECT_ACC),
                        effect(d_loss, False, min_loss))
             loss_text = f"{format_num(min_loss, 4)} = 1% of {baseline}'s test loss"
-            text = (f"accuracy: {verdict(d_acc, True, MIN_EFFECT_ACC, '0.5 points')}; "
-                    f"loss: {verdict(d_loss, False, min_loss, loss_text)}")
+            verdicts = (verdict(d_acc, True, MIN_EFFECT_ACC, "0.5 points"),
+                        verdict(d_loss, False, min_loss, loss_text))
+            text = f"accuracy: {verdicts[0]}; loss: {verdicts[1]}"
         rows.append(ArmRow(
             arm, len(done), sum(r["status"] == "diverged" for r in rs),
             summarize(col("test_acc")), summarize(col("test_loss")), summarize(col("gap")),
             summarize(col("sparsity")), summarize(col("weight_norm")),
             summarize(col("epochs_trained")), summarize(col("seconds")), d_acc, d_loss, text,
-            *(raw.get(arm) or (None, None)), effects, m, min_loss))
+            *(raw.get(arm) or (None, None)), effects, m, min_loss,
+            settings(rs[0].get("spec", {}), base_spec), verdicts))
     return rows
 
 
@@ -152,3 +191,36 @@ def intervals_note(rows: Sequence[ArmRow], baseline: str = "none") -> str:
     return (f"{adj}; a verdict needs the interval to exclude 0 and the mean to exceed the "
             f"minimum effect: 0.5 accuracy points, 1% of {baseline}'s test loss "
             f"({format_num(loss, 4)})")
+
+
+def comparison_document(runs: Sequence[Mapping[str, Any]], baseline: str = "none"
+                        ) -> dict[str, Any]:
+    """The comparison as plain JSON-ready data (``compare --json``); NaN and inf become None.
+
+    ``{"baseline", "arms": [...], "summaries": {arm: {"n_done", "n_diverged", metric:
+    {"mean", "std", "n"}}}, "differences": {arm: {"test_acc" | "test_loss": {"mean", "low",
+    "high", "n"}, "verdict"}}, "runs": [{"id", "arm", "seed", "status", "reason", "final"}]}``;
+    differences are the arm minus the baseline on the same seeds: the Holm-adjusted t
+    interval the verdict uses (its ``confidence`` says at which level) and the unadjusted 95%
+    one (``*_unadjusted``), each with its paired t test's ``p`` (Holm-adjusted or raw).
+    """
+    rows = summarize_arms(runs, baseline)
+    metrics = ("test_acc", "test_loss", "gap", "sparsity", "weight_norm", "epochs", "seconds")
+    summaries, differences = {}, {}
+    for r in rows:
+        summaries[r.arm] = {"n_done": r.n_done, "n_diverged": r.n_diverged,
+                            **{m: _plain(getattr(r, m)._asdict()) for m in metrics}}
+        if r.d_acc is not None:
+            differences[r.arm] = {
+                "test_acc": _plain(r.d_acc._asdict()), "test_loss": _plain(r.d_loss._asdict()),
+                "test_acc_unadjusted": _plain(r.d_acc_raw._asdict()),
+                "test_loss_unadjusted": _plain(r.d_loss_raw._asdict()), "verdict": r.verdict}
+    return {"baseline": baseline, "arms": [r.arm for r in rows], "summaries": summaries,
+            "differences": differences,
+            "runs": [{"id": r["id"], "arm": r["arm"], "seed": r["seed"], "status": r["status"],
+                      "reason": r["reason"], "final": _plain(dict(r["final"]))} for r in runs]}
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in d.items()}

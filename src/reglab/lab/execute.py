@@ -40,6 +40,7 @@ import queue as queue_mod
 import signal
 import time
 import traceback
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ import torch
 
 import reglab.data
 from reglab._validation import InvalidParameterError, check_choice
+from reglab.lab.model_file import describe_data
 from reglab.lab.store import FINISHED, Store
 from reglab.train.ddp import fit_distributed
 from reglab.train.processes import die_with_parent
@@ -481,6 +483,18 @@ def _kill(pool: cf.ProcessPoolExecutor) -> None:
 
 # -- the store ------------------------------------------------------------------------------
 
+_DESCRIBED: dict[tuple, dict[str, Any]] = {}  # describe_data per split: small, kept per process
+
+
+def _data_description(spec) -> dict[str, Any]:
+    """What a weights file keeps of its run's data (names, shape, standardization)."""
+    key = (spec.data, spec.target, spec.seed, _stamp(spec.data))
+    if key not in _DESCRIBED:
+        with warnings.catch_warnings():  # the run itself already warned about its data
+            warnings.simplefilter("ignore")
+            _DESCRIBED[key] = describe_data(load_data(spec))
+    return _DESCRIBED[key]
+
 def _record(store, job: Job, res: Any, outcome: Outcome, progress) -> None:
     """Store one run's result (weights first, then its rows and status in one transaction)."""
     if isinstance(res, dict):
@@ -489,7 +503,7 @@ def _record(store, job: Job, res: Any, outcome: Outcome, progress) -> None:
         status = "failed"
     else:
         if res.state is not None:
-            store.save_weights(job.run_id, res.state)
+            store.save_weights(job.run_id, res.state, _data_description(job.spec))
         store.finish_run(job.run_id, res.status, res.reason, res.epochs, res.final)
         getattr(outcome, res.status).append(job.run_id)
         status = res.status

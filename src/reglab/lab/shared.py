@@ -34,9 +34,10 @@ from typing import Any
 import torch
 
 from reglab.lab.execute import (INTERRUPTED, Experiment, Interrupted, Job, Outcome, Task,
-                                _check_data, _plan_data, plan, run_task)
-from reglab.lab.store import FINISHED, Store
-from reglab.lab.store_sql import SharedStore
+                                _check_data, _data_description, _plan_data, plan, run_task)
+from reglab.lab.model_file import model_metadata
+from reglab.lab.store import FINISHED, Store, versions
+from reglab.lab.store_sql import SharedStore, weights_bytes
 
 __all__ = ["run_shared_experiment", "fingerprint", "LEASE_SECONDS", "POLL_SECONDS"]
 
@@ -75,12 +76,15 @@ class _Heartbeat:
 
 
 def _result_row(job: Job, res: Any, outcome: Outcome) -> tuple:
-    """``(run_id, status, reason, epochs, final, state)`` of one result, counted in outcome."""
+    """``(run_id, status, reason, epochs, final, weights)`` of one result, counted in
+    outcome; the weights as the bytes of the file ``Store.save_weights`` writes."""
     if isinstance(res, dict):
         outcome.failed[job.run_id] = res["error"]
         return (job.run_id, "interrupted", f"failed: {res['error']}", [], {}, None)
     getattr(outcome, res.status).append(job.run_id)
-    return (job.run_id, res.status, res.reason, res.epochs, res.final, res.state)
+    weights = None if res.state is None else weights_bytes(res.state, model_metadata(
+        job.run_id, job.spec, _data_description(job.spec), versions()))
+    return (job.run_id, res.status, res.reason, res.epochs, res.final, weights)
 
 
 def run_shared_experiment(jobs: Sequence[Job], storage: str, out: str | Path, name: str,

@@ -28,6 +28,7 @@ from reglab._validation import (
     check_choice,
     check_float,
     check_int,
+    did_you_mean,
     fail,
 )
 
@@ -51,9 +52,11 @@ class RunSpec:
 
     Strengths are in the seed's units: ``l1`` and ``l2`` are the loss terms
     ``lam * sum|w|`` and ``lam * sum w^2``; ``weight_decay`` is decoupled
-    (``w <- w - lr * wd * w`` after each step); ``proximal_l1`` is the proximal step
-    ``w <- sign(w) max(|w| - lr * lam, 0)`` (exact zeros); ``dropout`` is the *drop*
-    rate; ``patience`` 0 switches early stopping off.
+    (``w <- w - lr * wd * w`` on the weights, ndim >= 2, applied as each optimizer step
+    begins: after the gradient is taken, before the update, as ``torch.optim.AdamW`` does);
+    ``proximal_l1`` is the proximal step ``w <- sign(w) max(|w| - lr * lam, 0)`` after each
+    update (exact zeros); ``dropout`` is the *drop* rate; ``patience`` 0 switches early
+    stopping off.
 
     Args:
         data: built-in data set name or a file/folder path.
@@ -61,7 +64,9 @@ class RunSpec:
         model: "linear", "mlp" or "cnn".
         hidden: hidden layer widths of the MLP (the CNN's classifier width is hidden[0]).
         activation: "relu", "gelu", "tanh" or "silu".
-        optimizer: "sgd" (momentum 0.9), "adam" or "adamw" (its own decay off: see weight_decay).
+        optimizer: "sgd" (momentum 0.9), "adam" or "adamw" (``torch.optim.AdamW`` whose
+            decoupled decay is ``weight_decay``; with sgd and adam the lab applies the same
+            decay itself, so adam + weight_decay and adamw + weight_decay train alike).
         lr: learning rate, > 0.
         epochs: maximum number of epochs, >= 1.
         batch_size: mini-batch size, >= 1.
@@ -161,7 +166,8 @@ def _check_keys(data: Mapping[str, Any]) -> None:
     known = RunSpec.keys()
     for key in data:
         if key not in known:
-            raise fail(OWNER, "key", f"one of {{{', '.join(known)}}}", key)
+            raise fail(OWNER, "key", f"one of {{{', '.join(known)}}}", key,
+                       hint=did_you_mean(key, known))
 
 
 def _toml_value(v: Any) -> str:

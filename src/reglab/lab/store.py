@@ -5,7 +5,8 @@ Layout of ``runs/NAME/``::
     reglab.sqlite            experiment, runs (spec, status, versions), epochs, final metrics,
                              a content hash of each data split the runs trained on
     models/<run>.safetensors best weights (temp file in the same folder, then os.replace)
-    results.csv              one row per run, exported from the database
+    results.csv              one row per run: hyperparameters and final metrics
+    epochs.csv               one row per run and epoch
     .lock                    fcntl.flock: one process per experiment at a time
 
 Only one process writes (the lab's main process; workers return their results), every write
@@ -24,6 +25,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import json
+import math
 import os
 import platform
 import re
@@ -34,14 +36,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import save_file
+
 from reglab._validation import InvalidParameterError, fail
+from reglab.lab.model_file import model_metadata
+from reglab.lab.spec import RunSpec
+from reglab.train.contract import EPOCH_KEYS
 
 __all__ = ["Store", "ExperimentLocked", "STATUSES", "FINISHED", "check_name", "versions"]
 
 STATUSES = ("pending", "running", "done", "diverged", "interrupted")
 FINISHED = ("done", "diverged")  # a rerun of either would give the same numbers
-EPOCH_COLUMNS = ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity",
-                 "weight_norm", "lr", "seconds")
+INTEGER_FINALS = ("epochs_trained", "best_epoch")  # stored as REAL, written as integers
+EPOCH_COLUMNS = EPOCH_KEYS  # the run contract's epoch row (reglab.train.contract)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 _SCHEMA = """
@@ -54,14 +61,13 @@ CREATE TABLE IF NOT EXISTS runs (
     position INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, epoch INTEGER NOT NULL,
-    data_loss REAL, penalty REAL, train_acc REAL, val_loss REAL, val_acc REAL, sparsity REAL,
-    weight_norm REAL, lr REAL, seconds REAL, PRIMARY KEY (run_id, epoch));
+    {epoch_columns}, PRIMARY KEY (run_id, epoch));
 CREATE TABLE IF NOT EXISTS final (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, key TEXT NOT NULL, value REAL,
     PRIMARY KEY (run_id, key));
 CREATE TABLE IF NOT EXISTS data (
     key TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
-"""
+""".replace("{epoch_columns}", ", ".join(f"{c} REAL" for c in EPOCH_COLUMNS))
 
 
 class ExperimentLocked(InvalidParameterError):
@@ -243,22 +249,38 @@ class Store:
                 (status, reason, time.time()))
         return cur.rowcount
 
-    def save_weights(self, run_id: str, state: Mapping[str, Any]) -> Path:
-        """Write ``models/<run>.safetensors`` atomically (temp file in the folder, os.replace)."""
-        from safetensors.torch import save_file
+    def save_weights(self, run_id: str, state: Mapping[str, Any],
+                     data: Mapping[str, Any] | None = None) -> Path:
+        """Write ``models/<run>.safetensors`` atomically (temp file in the folder, os.replace).
 
+        The file carries :func:`reglab.lab.model_file.model_metadata` (spec, data kind, shape,
+        class and feature names, standardization) when the run is in the store, so
+        ``load_model`` / ``reglab predict`` can use it alone; else just ``{"run": run_id}``.
+        ``data``: :func:`reglab.lab.model_file.describe_data` of the run's split (the executor,
+        which holds the data, passes it).
+        """
         folder = self.root / "models"
         target = folder / f"{check_name(run_id)}.safetensors"
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+        metadata = self._model_metadata(run_id, data)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{run_id}.", suffix=".tmp")
         os.close(fd)
         try:
-            save_file(tensors, tmp, metadata={"run": run_id})
+            save_file(tensors, tmp, metadata=metadata)
+            os.chmod(tmp, _file_mode())
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return target
+
+    def _model_metadata(self, run_id: str, data: Mapping[str, Any] | None) -> dict[str, str]:
+        """The weights file's metadata: the run's spec from the store and ``data``."""
+        row = self.conn.execute("SELECT spec FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or data is None:
+            return {"run": run_id}
+        spec = RunSpec.from_dict(json.loads(row[0]))
+        return model_metadata(run_id, spec, dict(data), versions())
 
     # -- reading -------------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
@@ -299,19 +321,50 @@ def read_epochs(conn: sqlite3.Connection, run_id: str) -> list[dict[str, float]]
 
 
 def export_csv(conn: sqlite3.Connection, path: Path) -> Path:
-    """Write one row per run with its final metrics; temp file then os.replace."""
+    """Write ``results.csv`` at ``path`` and ``epochs.csv`` beside it; returns ``path``.
+
+    results.csv: one row per run: ``run, arm, seed, status, reason``, then one column per
+    resolved hyperparameter (every RunSpec key but seed, in declaration order; lists as
+    ``a,b``, booleans as ``true`` / ``false``, None empty), then the final metrics (sorted;
+    ``epochs_trained`` and ``best_epoch`` as integers). epochs.csv: one row per run and
+    epoch: ``run, arm, seed, epoch`` and the per-epoch metrics. Both: temp file then
+    os.replace, mode 0666 minus the umask.
+    """
     runs = read_runs(conn)
+    defaults = RunSpec().to_dict()  # the store leaves out target when it is None
+    params = [k for k in RunSpec.keys() if k != "seed"]
     keys = sorted({k for r in runs for k in r["final"]})
-    head = ["run", "arm", "seed", "status", "reason", *keys]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(head)
-        for r in runs:
-            w.writerow([r["id"], r["arm"], r["seed"], r["status"], r["reason"] or "",
-                        *(_csv_num(r["final"].get(k)) for k in keys)])
-    os.replace(tmp, path)
+    _write_csv(path, ["run", "arm", "seed", "status", "reason", *params, *keys], (
+        [r["id"], r["arm"], r["seed"], r["status"], r["reason"] or "",
+         *(_csv_value(r["spec"].get(k, defaults.get(k)))
+           for k in params),
+         *(_csv_num(r["final"].get(k), k in INTEGER_FINALS) for k in keys)]
+        for r in runs))
+    _write_csv(path.with_name("epochs.csv"), ["run", "arm", "seed", "epoch", *EPOCH_COLUMNS], (
+        [r["id"], r["arm"], r["seed"], e["epoch"], *(_csv_num(e[c]) for c in EPOCH_COLUMNS)]
+        for r in runs for e in read_epochs(conn, r["id"])))
     return path
+
+
+def _write_csv(path: Path, head: list[str], rows: Iterable[list[Any]]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(head)
+            w.writerows(rows)
+        os.chmod(tmp, _file_mode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _file_mode() -> int:
+    """0666 minus the process umask: what ``open(path, "w")`` would give (mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def list_experiments(out: str | Path) -> list[dict[str, Any]]:
@@ -349,8 +402,22 @@ def _num(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-def _csv_num(v: Any) -> str:
-    return "" if v is None else repr(float(v))
+def _csv_num(v: Any, integer: bool = False) -> str:
+    if v is None:
+        return ""
+    v = float(v)
+    return str(int(v)) if integer and math.isfinite(v) else repr(v)
+
+
+def _csv_value(v: Any) -> str:
+    """A hyperparameter as a CSV cell: lists as ``a,b`` (how the flags take them)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return ",".join(str(x) for x in v)
+    return repr(v) if isinstance(v, float) else str(v)
 
 
 def _spec_diff(old: dict, new: dict) -> str:

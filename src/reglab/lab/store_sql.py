@@ -39,8 +39,8 @@ import sqlalchemy as sa
 from safetensors.torch import save as safetensors_bytes
 
 from reglab._validation import InvalidParameterError, fail
-from reglab.lab.store import (EPOCH_COLUMNS, ExperimentLocked, Store, _spec_diff, check_name,
-                              versions)
+from reglab.lab.store import (EPOCH_COLUMNS, ExperimentLocked, Store, _file_mode, _spec_diff,
+                              check_name, versions)
 from reglab.lab.tune import _driver_url, redact
 
 __all__ = ["SharedStore", "MAX_NAME", "schema_name"]
@@ -57,10 +57,7 @@ CREATE TABLE IF NOT EXISTS {s}.runs (
     finished DOUBLE PRECISION, position INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS {s}.epochs (
     run_id TEXT NOT NULL REFERENCES {s}.runs(id) ON DELETE CASCADE, epoch INTEGER NOT NULL,
-    data_loss DOUBLE PRECISION, penalty DOUBLE PRECISION, train_acc DOUBLE PRECISION,
-    val_loss DOUBLE PRECISION, val_acc DOUBLE PRECISION, sparsity DOUBLE PRECISION,
-    weight_norm DOUBLE PRECISION, lr DOUBLE PRECISION, seconds DOUBLE PRECISION,
-    PRIMARY KEY (run_id, epoch));
+    {epoch_columns}, PRIMARY KEY (run_id, epoch));
 CREATE TABLE IF NOT EXISTS {s}.final (
     run_id TEXT NOT NULL REFERENCES {s}.runs(id) ON DELETE CASCADE, key TEXT NOT NULL,
     value DOUBLE PRECISION, PRIMARY KEY (run_id, key));
@@ -75,7 +72,7 @@ CREATE TABLE IF NOT EXISTS {s}.stacks (
 CREATE TABLE IF NOT EXISTS {s}.claims (
     stack_id INTEGER NOT NULL REFERENCES {s}.stacks(id), worker TEXT NOT NULL,
     claimed TIMESTAMPTZ NOT NULL DEFAULT now(), finished TIMESTAMPTZ, wrote BOOLEAN);
-"""
+""".replace("{epoch_columns}", ", ".join(f"{c} DOUBLE PRECISION" for c in EPOCH_COLUMNS))
 
 
 def schema_name(name: str) -> str:
@@ -292,8 +289,9 @@ class SharedStore:
 
     def finish_stack(self, stack_id: int, worker: str,
                      results: Sequence[tuple[str, str, str | None, list, Mapping, Any]]) -> bool:
-        """Write a stack's results ``(run_id, status, reason, epochs, final, state)`` in one
+        """Write a stack's results ``(run_id, status, reason, epochs, final, weights)`` in one
         transaction, unless another worker wrote them first; returns whether this one wrote.
+        ``weights``: the safetensors bytes (:func:`weights_bytes`) or None.
         """
         finished = ("done", "diverged")
         with self.engine.begin() as c:
@@ -301,8 +299,8 @@ class SharedStore:
                             {"i": stack_id}).first()
             wrote = row[0] != "done"
             if wrote:
-                for run_id, status, reason, epochs, final, state in results:
-                    self._write_run(c, run_id, status, reason, epochs, final, state)
+                for run_id, status, reason, epochs, final, weights in results:
+                    self._write_run(c, run_id, status, reason, epochs, final, weights)
                 ok = all(r[1] in finished for r in results)
                 c.execute(self._q("UPDATE {s}.stacks SET status = :st, claimed_by = NULL, "
                                   "heartbeat = NULL WHERE id = :i"),
@@ -312,7 +310,7 @@ class SharedStore:
                       {"wr": wrote, "i": stack_id, "w": worker})
         return wrote
 
-    def _write_run(self, c, run_id, status, reason, epochs, final, state) -> None:
+    def _write_run(self, c, run_id, status, reason, epochs, final, weights) -> None:
         c.execute(self._q("DELETE FROM {s}.epochs WHERE run_id = :i"), {"i": run_id})
         if epochs:
             c.execute(self._q(f"INSERT INTO {{s}}.epochs (run_id, epoch, {', '.join(EPOCH_COLUMNS)})"
@@ -324,9 +322,9 @@ class SharedStore:
             c.execute(self._q("INSERT INTO {s}.final (run_id, key, value) VALUES (:i, :k, :v)"),
                       [{"i": run_id, "k": k, "v": _num(v)} for k, v in final.items()])
         c.execute(self._q("DELETE FROM {s}.weights WHERE run_id = :i"), {"i": run_id})
-        if state is not None:
+        if weights is not None:
             c.execute(self._q("INSERT INTO {s}.weights (run_id, safetensors) VALUES (:i, :b)"),
-                      {"i": run_id, "b": weights_bytes(run_id, state)})
+                      {"i": run_id, "b": weights})
         c.execute(self._q("UPDATE {s}.runs SET status = :st, reason = :r, finished = :t "
                           "WHERE id = :i"),
                   {"st": status, "r": reason, "t": time.time(), "i": run_id})
@@ -395,10 +393,11 @@ class SharedStore:
             return None if then is None else then(store)
 
 
-def weights_bytes(run_id: str, state: Mapping[str, Any]) -> bytes:
-    """The safetensors file ``Store.save_weights`` writes, as bytes."""
+def weights_bytes(state: Mapping[str, Any], metadata: Mapping[str, str]) -> bytes:
+    """The safetensors file ``Store.save_weights`` writes, as bytes (``metadata``: what
+    :func:`reglab.lab.model_file.model_metadata` gives for the run)."""
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
-    return safetensors_bytes(tensors, metadata={"run": run_id})
+    return safetensors_bytes(tensors, metadata=dict(metadata))
 
 
 def _read_runs(c, store: SharedStore) -> list[dict[str, Any]]:
@@ -417,6 +416,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, _file_mode())  # as Store.save_weights: mkstemp's 0600 hides it
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,7 +1,12 @@
 """What the CLI prints: progress bars, the comparison table, one run's summary (rich).
 
 Kept apart from the lab's logic so the numbers (``compare.summarize_arms``) can be tested
-without a terminal and reused by reports.
+without a terminal and reused by reports. Tables fit a 100-column terminal (the width when
+the output is piped).
+
+Epochs: the store and the training loop count from 0 (``best_epoch``, the ``epoch`` column);
+everything a person reads counts from 1, the first epoch is "epoch 1": :func:`shown_epoch`
+is the one conversion, for this module and the report.
 """
 
 from __future__ import annotations
@@ -13,22 +18,33 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from reglab.lab.compare import intervals_note, summarize_arms
 from reglab.lab.stats import format_ci, format_num, format_pm
 
-__all__ = ["console", "err_console", "RunProgress", "EpochPrinter", "print_comparison",
+__all__ = ["console", "err_console", "shown_epoch", "RunProgress", "EpochPrinter",
+           "print_comparison",
            "comparison_markdown",
            "print_single", "print_experiments", "print_datasets", "nullcontext"]
 
 
+WIDTH = 100  # columns when the output is not a terminal; every table fits in it
+
+
+def shown_epoch(stored: int | float) -> int:
+    """A stored, 0-based epoch index as people count: the first epoch is epoch 1."""
+    return int(stored) + 1
+
+
 def console(quiet: bool = False) -> Console:
-    """The stdout console; wide enough for the comparison table when piped."""
-    width = None if sys.stdout.isatty() else 160
+    """The stdout console; 100 columns when piped (the tables fit in it)."""
+    width = None if sys.stdout.isatty() else WIDTH
     return Console(width=width, highlight=False)
 
 
@@ -38,18 +54,29 @@ def err_console() -> Console:
 
 
 class RunProgress:
-    """Runs done / total, and one bar per running run: epoch and best validation accuracy."""
+    """One bar for the whole job, counted in epochs, with the time left; one bar per running
+    run: its epoch and best validation accuracy.
+
+    The time left is rich's estimate from the recent rate of epochs (a run that stops early
+    counts its remaining epochs as done), so it holds when runs train in stacks that finish
+    together.
+    """
 
     def __init__(self, total: int, already_done: int, epochs: int):
-        self.epochs = epochs
+        self.epochs, self.total, self.done = epochs, total, already_done
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
-            console=err_console(), transient=True)
-        self._runs = self._progress.add_task("runs", total=total, completed=already_done,
-                                             note="")
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), console=err_console(), transient=True)
+        self._all = self._progress.add_task("epochs", total=total * epochs,
+                                            completed=already_done * epochs,
+                                            note=self._runs_note())
         self._tasks: dict[str, Any] = {}
+        self._counted: dict[str, int] = {}  # epochs of a running run already on the main bar
         self._best: dict[str, float] = {}
+
+    def _runs_note(self) -> str:
+        return f"{self.done}/{self.total} runs"
 
     def __enter__(self) -> RunProgress:
         self._progress.__enter__()
@@ -62,6 +89,7 @@ class RunProgress:
         """A run was handed to a worker."""
         self._tasks[run_id] = self._progress.add_task(f"  {run_id}", total=self.epochs,
                                                       note="starting")
+        self._counted[run_id] = 0
 
     def epoch(self, run_id: str, epoch: int, val_acc: float | None, val_loss: float | None
               ) -> None:
@@ -71,14 +99,19 @@ class RunProgress:
         if val_acc is not None and math.isfinite(val_acc):
             self._best[run_id] = max(self._best.get(run_id, 0.0), val_acc)
         note = f"best val acc {100 * self._best.get(run_id, math.nan):.1f}%"
-        self._progress.update(self._tasks[run_id], completed=epoch + 1, note=note)
+        self._progress.update(self._tasks[run_id], completed=shown_epoch(epoch), note=note)
+        step = max(0, min(epoch + 1, self.epochs) - self._counted[run_id])
+        self._counted[run_id] += step
+        self._progress.advance(self._all, step)
 
     def finish(self, run_id: str, status: str) -> None:
-        """A run ended (done, diverged, failed)."""
+        """A run ended (done, diverged, failed): its epochs left count as done."""
         task = self._tasks.pop(run_id, None)
         if task is not None:
             self._progress.remove_task(task)
-        self._progress.advance(self._runs)
+        self.done += 1
+        self._progress.advance(self._all, self.epochs - self._counted.pop(run_id, 0))
+        self._progress.update(self._all, note=self._runs_note())
 
 
 class EpochPrinter:
@@ -97,7 +130,7 @@ class EpochPrinter:
         self.out.print(f"[bold]{run_id}[/bold]: training up to {self.epochs} epochs")
 
     def epoch(self, run_id: str, epoch: int, val_acc, val_loss) -> None:
-        self.out.print(f"  epoch {epoch + 1:>4}/{self.epochs}  val loss {val_loss:.4f}  "
+        self.out.print(f"  epoch {shown_epoch(epoch):>4}/{self.epochs}  val loss {val_loss:.4f}  "
                        f"val acc {100 * val_acc:6.2f}%")
 
     def finish(self, run_id: str, status: str) -> None:
@@ -111,39 +144,55 @@ def _pct(s) -> str:
 _ci = format_ci  # "+1.20 [+0.40, +2.00]", never "-0.00"
 
 
-def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
-    """The seed's section-7 table with measured numbers, and the paired differences vs none."""
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
+                 pad_edge=False)
+
+
+def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table, Table]:
+    """The seed's section-7 table with measured numbers (accuracy; weights and cost) and the
+    paired differences vs none.
+
+    Each fits 100 columns: numbers never wrap; an arm's settings and the verdict wrap at
+    their spaces, inside their cells.
+    """
     rows = summarize_arms(runs)
-    t = Table(title=f"{title}: measured (mean ± std over seeds)", title_justify="left")
-    for col, justify in [("arm", "left"), ("seed: output", "left"), ("n", "right"),
-                         ("test acc %", "right"), ("test loss", "right"),
-                         ("train-test gap %", "right"), ("sparsity %", "right"),
-                         ("weight norm", "right"), ("epochs", "right"), ("s/run", "right")]:
-        t.add_column(col, justify=justify)
+    t = _table(f"{title}: measured (mean ± std over seeds)")
+    t.add_column("arm", no_wrap=True)
+    t.add_column("settings", ratio=1, min_width=16)
+    for col in ("n", "test acc %", "test loss", "train-test gap %"):
+        t.add_column(col, justify="right", no_wrap=True)
+    w = _table("the weights and the cost (mean ± std over seeds)")
+    w.add_column("arm", no_wrap=True)
+    for col in ("sparsity %", "weight norm", "epochs", "s/run"):
+        w.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
-        t.add_row(r.arm, r.seed_says[0], n, _pct(r.test_acc),
-                  format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap),
-                  format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
+        t.add_row(r.arm, r.settings, n, _pct(r.test_acc),
+                  format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap))
+        w.add_row(r.arm, format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
                   format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
                   format_pm(r.epochs.mean, r.epochs.std, digits=0),
                   f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
-    d = Table(title=escape("each arm minus none on the same seeds: mean [interval]; "
-                           f"{intervals_note(rows)}"),  # rich would eat "[interval]"
-              title_justify="left")
-    for col in ("arm", "Δ test acc (points)", "Δ test loss", "verdict"):
-        d.add_column(col)
+    d = _table(escape("each arm minus none on the same seeds: mean [interval]; "  # rich
+                      f"{intervals_note(rows)}"))  # markup would eat "[interval]"
+    d.add_column("arm", no_wrap=True)
+    d.add_column("measure", no_wrap=True)
+    d.add_column(escape("Δ mean [interval]"), justify="right", no_wrap=True)
+    d.add_column("verdict", ratio=1, min_width=20)
     for r in rows:
         if r.d_acc is None:
             continue
-        d.add_row(r.arm, _ci(r.d_acc, scale=100), _ci(r.d_loss, digits=3), r.verdict)
-    return t, d
+        d.add_row(r.arm, "test acc (points)", _ci(r.d_acc, scale=100), r.verdicts[0])
+        d.add_row("", "test loss", _ci(r.d_loss, digits=3), r.verdicts[1])
+    return t, w, d
 
 
 def print_comparison(out: Console, runs: list[dict], title: str, data: Any, root: Path) -> None:
-    """Print both comparison tables and where the results live."""
-    table, diffs = comparison_tables(runs, title)
+    """Print the comparison tables and where the results live."""
+    table, weights, diffs = comparison_tables(runs, title)
     out.print(table)
+    out.print(weights)
     if diffs.row_count:
         out.print(diffs)
     out.print(f"[dim]runs, per-epoch metrics and weights: {root}/ (results.csv, reglab.sqlite,"
@@ -158,7 +207,8 @@ def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path)
         out.print(f"  test acc {100 * f['test_acc']:.2f}%  test loss {f['test_loss']:.4f}  "
                   f"train acc {100 * f['train_acc']:.2f}%  gap {format_num(100 * f['gap'])} points")
         out.print(f"  sparsity {100 * f['sparsity']:.1f}%  weight norm {f['weight_norm']:.2f}  "
-                  f"epochs {int(f['epochs_trained'])} (best {int(f['best_epoch'])})  "
+                  f"epochs {int(f['epochs_trained'])} "
+                  f"(best: epoch {shown_epoch(f['best_epoch'])})  "
                   f"{f['seconds']:.1f} s")
     out.print(f"[dim]stored in {root}/[/dim]")
 
@@ -196,12 +246,13 @@ def print_datasets(items: list[tuple[str, str, str]]) -> None:
 def comparison_markdown(runs: list[dict]) -> str:
     """The two comparison tables as GitHub Markdown (for READMEs and reports)."""
     rows = summarize_arms(runs)
-    out = ["| arm | seed: output | n | test acc % | test loss | train-test gap % | sparsity % "
-           "| weight norm | epochs | s/run |", "|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| arm | settings | seed: output | n | test acc % | test loss | train-test gap % "
+           "| sparsity % | weight norm | epochs | s/run |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
         out.append("| " + " | ".join([
-            r.arm, r.seed_says[0], n, _pct(r.test_acc),
+            r.arm, r.settings, r.seed_says[0], n, _pct(r.test_acc),
             format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap),
             format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
             format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),

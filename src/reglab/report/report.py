@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from reglab._validation import fail
+from reglab.lab.arms import settings as arm_settings
 
 __all__ = ["build_report", "dataset_meta", "load_experiment", "SECTIONS"]
 
@@ -205,6 +206,8 @@ def _what_was_run(exp: Mapping[str, Any], arms: list[str]) -> dict[str, Any]:
     spec = first["spec"]
     argv = meta.get("argv")
     command = ("reglab " + shlex.join(str(a) for a in argv)) if isinstance(argv, list) else None
+    earlier = ["reglab " + shlex.join(str(a) for a in a_argv)
+               for a_argv in meta.get("earlier_argv", []) if isinstance(a_argv, list)]
     data = meta.get("data")
     data_rows = _data_rows(data) if isinstance(data, dict) else [
         ("name", str(spec.get("data", "?"))),
@@ -213,13 +216,11 @@ def _what_was_run(exp: Mapping[str, Any], arms: list[str]) -> dict[str, Any]:
     per_arm = []
     for arm in arms:
         rs = [r for r in runs if r["arm"] == arm]
-        reg = {k: rs[0]["spec"].get(k) for k in _REG_KEYS if rs[0]["spec"].get(k)}
-        if not reg.get("augment"):  # its default 1.0 means nothing without augmentation
-            reg.pop("augment_strength", None)
-        per_arm.append({"arm": arm, "settings": _settings(reg) or "no regularization",
+        shown = arm_settings(rs[0]["spec"], spec if first["arm"] == "none" else None)
+        per_arm.append({"arm": arm, "settings": "no regularization" if shown == "-" else shown,
                         "seeds": ", ".join(f"{r['seed']} ({r['status']})" for r in rs)})
     versions = sorted({json.dumps(r["versions"], sort_keys=True) for r in runs if r["versions"]})
-    return {"name": exp["name"], "command": command,
+    return {"name": exp["name"], "command": command, "earlier": earlier,
             "created": _when(exp.get("created")), "data": data_rows,
             "model": _settings({k: spec.get(k) for k in _MODEL_KEYS if k in spec}),
             "arms": per_arm,
@@ -259,7 +260,7 @@ def _when(t: Any) -> str:
 def _table_row(r) -> dict[str, str]:
     from reglab.lab.stats import format_pm
     n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
-    return {"arm": r.arm, "output": r.seed_says[0], "pros": r.seed_says[1],
+    return {"arm": r.arm, "settings": r.settings, "output": r.seed_says[0], "pros": r.seed_says[1],
             "cons": r.seed_says[2], "n": n,
             "test_acc": format_pm(r.test_acc.mean, r.test_acc.std, scale=100),
             "test_loss": format_pm(r.test_loss.mean, r.test_loss.std, digits=3),

@@ -11,7 +11,9 @@ Example::
     result = fit(RunSpec(data="digits", epochs=5), rl.data.load("digits"))
 """
 
+from reglab.train.contract import RunResult, RunState, StopReason
 from reglab.train.models import build_model
-from reglab.train.sequential import RunResult, evaluate, fit, train_one_epoch
+from reglab.train.sequential import evaluate, fit, train_one_epoch
 
-__all__ = ["RunResult", "build_model", "evaluate", "fit", "train_one_epoch"]
+__all__ = ["RunResult", "RunState", "StopReason", "build_model", "evaluate", "fit",
+           "train_one_epoch"]

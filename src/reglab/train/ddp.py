@@ -1,6 +1,6 @@
 """``reglab run --nproc N``: one model trained by N processes with DistributedDataParallel.
 
-Every rank draws the *same* global permutation (the run's seed, as in ``loop.fit``), builds
+Every rank draws the *same* global permutation (the run's seed, as in ``sequential.fit``), builds
 each global batch of ``batch_size`` rows, augments / mixes it with the same seeded pipeline,
 and keeps a contiguous slice (``idx.tensor_split(N)[rank]``). Its local loss is
 
@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import queue as queue_mod
 import socket
@@ -52,15 +51,17 @@ from types import SimpleNamespace
 
 import torch
 import torch.distributed as dist
+import torch.multiprocessing as mp
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 import reglab.data
-from reglab._validation import InvalidParameterError, check_int
-from reglab.train.sequential import (RunResult, attach_updates, evaluate, make_augmentation,
-                             make_early_stopping, make_optimizer, make_penalty, resolve_device,
-                             weight_stats)
+from reglab._validation import InvalidParameterError, check_int, fail
+from reglab.train.contract import RunResult, StopReason
 from reglab.train.models import build_model
 from reglab.train.processes import die_with_parent
+from reglab.train.sequential import evaluate, finish_run, make_run, resolve_device, run_epochs
 
 __all__ = ["fit_distributed", "free_port", "torchrun_env", "joined_group", "serve",
            "TORCHRUN_ENV"]
@@ -164,7 +165,7 @@ class _Calls:
 def fit_distributed(spec, data=None, nproc: int = 2,
                     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
                     timeout: float | None = None) -> RunResult:
-    """Train ``spec`` with ``nproc`` DDP processes; the same RunResult as ``loop.fit``.
+    """Train ``spec`` with ``nproc`` DDP processes; the same RunResult as ``sequential.fit``.
 
     Args:
         spec: a RunSpec.
@@ -176,7 +177,6 @@ def fit_distributed(spec, data=None, nproc: int = 2,
     Inside :func:`joined_group` (rank 0 under torchrun), it trains as rank 0 of that group
     instead (``nproc`` and ``timeout`` are the launcher's business then).
     """
-    import torch.multiprocessing as mp
     if _JOINED:
         if data is None:
             options = {} if spec.target is None else {"target": spec.target}
@@ -186,7 +186,6 @@ def fit_distributed(spec, data=None, nproc: int = 2,
     check_int("run", "nproc", nproc, 1, 4096)
     device = resolve_device(spec.device)
     if device.type == "cuda" and nproc > torch.cuda.device_count():
-        from reglab._validation import fail
         raise fail("run", "nproc", f"at most {torch.cuda.device_count()} (the GPUs) on cuda",
                    nproc)
     if data is None:
@@ -232,10 +231,10 @@ def _drain(messages, on_epoch) -> None:
 
 
 def _read_result(folder: Path) -> RunResult:
-    from safetensors.torch import load_file
     meta = json.loads((folder / "result.json").read_text())
     state = load_file(str(folder / "state.safetensors")) if meta["has_state"] else None
-    return RunResult(meta["status"], meta["reason"], meta["epochs"], meta["final"], state)
+    stop = None if meta["stop"] is None else StopReason(meta["stop"])
+    return RunResult(meta["status"], meta["reason"], meta["epochs"], meta["final"], state, stop)
 
 
 def _rank_main(rank: int, world: int, spec, data, out: str, messages, parent: int) -> None:
@@ -258,19 +257,19 @@ def _rank_main(rank: int, world: int, spec, data, out: str, messages, parent: in
 
 
 def _write_result(folder: Path, result: RunResult) -> None:
-    from safetensors.torch import save_file
     if result.state is not None:
         save_file({k: v.contiguous() for k, v in result.state.items()},
                   str(folder / "state.safetensors"))
     meta = {"status": result.status, "reason": result.reason, "epochs": result.epochs,
-            "final": result.final, "has_state": result.state is not None}
+            "final": result.final, "has_state": result.state is not None,
+            "stop": None if result.stop is None else result.stop.value}
     (folder / "result.json").write_text(json.dumps(meta))
 
 
-def _train(spec, data, device, rank: int, world: int, messages) -> RunResult:
-    """``loop.fit`` under DDP: same order, same regularizers, a shared stop."""
-    from torch.nn.parallel import DistributedDataParallel as DDP
-    from reglab import schedules
+def _train(spec, data, device, rank: int, world: int, messages) -> RunResult | None:
+    """``fit`` under DDP: same order, same regularizers, the same contract on every rank
+    (every rank sees the same all-reduced numbers, so each RunState decides alike; the
+    EarlyStopping shares its stop decision). Rank 0 returns the RunResult, the others None."""
     t_start = time.perf_counter()
     if data.train.X.is_floating_point():  # float64 data -> a float64 model, as on one process
         torch.set_default_dtype(data.train.X.dtype)
@@ -278,43 +277,23 @@ def _train(spec, data, device, rank: int, world: int, messages) -> RunResult:
     model = build_model(spec, data.kind, data.input_shape, data.num_classes).to(device)
     ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     torch.manual_seed(spec.seed * 4096 + rank + 1)  # dropout masks: independent per rank
-    optimizer = make_optimizer(spec, model)
-    handles = attach_updates(spec, model, optimizer)
-    penalty = make_penalty(spec)
-    augment, mix = make_augmentation(spec, data.kind)
-    stopper = make_early_stopping(spec)
+    optimizer, handles, penalty, augment, mix, run = make_run(spec, model, data.kind)
     gen = torch.Generator().manual_seed(spec.seed)
     train = (data.train.X.to(device), data.train.y.to(device))
     val = [t.tensor_split(world)[rank].to(device) for t in (data.val.X, data.val.y)]
-    epochs: list[dict[str, float]] = []
-    status, reason = "done", f"reached the maximum of {spec.epochs} epochs"
+
+    def train_epoch() -> dict[str, float]:
+        return _train_epoch(ddp, model, *train, optimizer, spec.batch_size, gen,
+                            data.num_classes, penalty, augment, mix, rank, world)
+
     try:
-        for epoch in range(spec.epochs):
-            t0 = time.perf_counter()
-            schedules.set_epoch(epoch, model, *([penalty] if penalty is not None else []))
-            sums = _train_epoch(ddp, model, *train, optimizer, spec.batch_size, gen,
-                                data.num_classes, penalty, augment, mix, rank, world)
-            val_loss, val_acc = _sharded_eval(model, *val, len(data.val.y))
-            row = {**sums, "val_loss": val_loss, "val_acc": val_acc,
-                   "lr": optimizer.param_groups[0]["lr"]}
-            row["sparsity"], row["weight_norm"] = weight_stats(model)
-            row["seconds"] = time.perf_counter() - t0
-            epochs.append(row)
-            if messages is not None:
-                messages.put((epoch, row))
-            if not (math.isfinite(row["data_loss"]) and math.isfinite(val_loss)):
-                status = "diverged"  # every rank sees the same all-reduced numbers
-                reason = f"diverged: a loss became non-finite at epoch {epoch}"
-                break
-            if stopper is not None and stopper.step(
-                    {"val_loss": val_loss, "val_acc": val_acc,
-                     "train_loss": row["data_loss"]}, model):
-                reason = f"early stopping: {stopper.message}"
-                break
+        run_epochs(run, model, optimizer, penalty, train_epoch,
+                   lambda: _sharded_eval(model, *val, len(data.val.y)),
+                   None if messages is None else lambda epoch, row: messages.put((epoch, row)))
     finally:
         for h in handles:
             h.remove()
-    return _finish(model, data, device, rank, stopper, status, reason, epochs, t_start)
+    return finish_run(run, model, data, device, t_start) if rank == 0 else None
 
 
 def _train_epoch(ddp, model, X, y, optimizer, batch_size: int, gen, num_classes: int,
@@ -358,28 +337,3 @@ def _sharded_eval(model, X, y, n_total: int) -> tuple[float, float]:
                         device=X.device)
     dist.all_reduce(sums)
     return float(sums[0]) / max(n_total, 1), float(sums[1]) / max(n_total, 1)
-
-
-def _finish(model, data, device, rank: int, stopper, status: str, reason: str,
-            epochs: list, t_start: float) -> RunResult:
-    best_epoch = len(epochs) - 1
-    if stopper is not None and status == "done" and stopper.best_epoch is not None:
-        stopper.restore(model)
-        best_epoch = int(stopper.best_epoch)
-        if not reason.startswith("early"):
-            reason += f"; restored the best weights of epoch {best_epoch}"
-    if rank != 0:
-        return RunResult(status, reason, epochs)
-    final: dict[str, float] = {}
-    for part in ("train", "val", "test"):
-        split = getattr(data, part)
-        loss, acc = evaluate(model, split.X.to(device), split.y.to(device))
-        final[f"{part}_loss"], final[f"{part}_acc"] = ((loss, acc) if status == "done"
-                                                       else (math.nan, math.nan))
-    final["gap"] = final["train_acc"] - final["test_acc"]
-    final["sparsity"], final["weight_norm"] = weight_stats(model)
-    final.update(epochs_trained=len(epochs), best_epoch=best_epoch,
-                 seconds=time.perf_counter() - t_start)
-    state = None if status != "done" else {k: v.detach().cpu().clone()
-                                           for k, v in model.state_dict().items()}
-    return RunResult(status, reason, epochs, final, state)

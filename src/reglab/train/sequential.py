@@ -21,28 +21,24 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reglab import augment as A
+from reglab import schedules
 from reglab._validation import fail
+from reglab.early_stopping import EarlyStopping
+from reglab.penalties import L1, L2
+from reglab.updates import DecoupledWeightDecay, ProximalL1
+from reglab.train.contract import RunResult, RunState, epoch_row
 from reglab.train.models import build_model
+from reglab.updates import param_groups
 
-__all__ = ["RunResult", "fit", "train_one_epoch", "evaluate", "weight_stats", "resolve_device"]
-
-
-@dataclass
-class RunResult:
-    """What one run produced: status, why it stopped, per-epoch and final metrics, weights."""
-
-    status: str  # "done" or "diverged"
-    reason: str
-    epochs: list[dict[str, float]] = field(default_factory=list)
-    final: dict[str, float] = field(default_factory=dict)
-    state: dict[str, torch.Tensor] | None = None
+__all__ = ["RunResult", "fit", "train_one_epoch", "evaluate", "weight_stats", "resolve_device",
+           "make_run", "run_epochs", "finish_run"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -92,7 +88,7 @@ def train_one_epoch(
         batch_size: rows per step; the last batch may be smaller.
         generator: draws the permutation (seeded per run, so the order is reproducible).
         num_classes: for soft targets under mixup / cutmix.
-        penalty: a loss term ``penalty(model) -> 0-dim tensor`` (e.g. ``rl.L1(1e-4)``).
+        penalty: a loss term ``penalty(model) -> 0-dim tensor`` (e.g. ``L1(1e-4)``).
         augment: ``x -> x`` applied to every batch.
         mix: ``(x, y, num_classes) -> (x, y_soft)`` (Mixup / CutMix).
 
@@ -161,130 +157,128 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
     device = resolve_device(spec.device)
     torch.manual_seed(spec.seed)  # initialization; batch order and augmentation use their own
     model = build_model(spec, data.kind, tuple(data.input_shape), data.num_classes).to(device)
-    optimizer = make_optimizer(spec, model)
-    handles = attach_updates(spec, model, optimizer)
-    penalty = make_penalty(spec)
-    augment, mix = make_augmentation(spec, data.kind)
-    stopper = make_early_stopping(spec)
+    optimizer, handles, penalty, augment, mix, run = make_run(spec, model, data.kind)
     gen = torch.Generator().manual_seed(spec.seed)
     Xtr, ytr = data.train.X.to(device), data.train.y.to(device)
     Xva, yva = data.val.X.to(device), data.val.y.to(device)
-    epochs: list[dict[str, float]] = []
-    status, reason = "done", f"reached the maximum of {spec.epochs} epochs"
+
+    def train() -> dict[str, torch.Tensor]:
+        return train_one_epoch(model, Xtr, ytr, optimizer, batch_size=spec.batch_size,
+                               generator=gen, num_classes=data.num_classes, penalty=penalty,
+                               augment=augment, mix=mix)
+
     try:
-        for epoch in range(spec.epochs):
-            t0 = time.perf_counter()
-            _set_epoch(epoch, model, penalty)
-            sums = train_one_epoch(model, Xtr, ytr, optimizer, batch_size=spec.batch_size,
-                                   generator=gen, num_classes=data.num_classes,
-                                   penalty=penalty, augment=augment, mix=mix)
-            val_loss, val_acc = evaluate(model, Xva, yva)
-            row = {k: float(v) for k, v in sums.items()}
-            row.update(val_loss=val_loss, val_acc=val_acc, lr=optimizer.param_groups[0]["lr"])
-            row["sparsity"], row["weight_norm"] = weight_stats(model)
-            row["seconds"] = time.perf_counter() - t0
-            epochs.append(row)
-            if on_epoch is not None:
-                on_epoch(epoch, row)
-            if not (math.isfinite(row["data_loss"]) and math.isfinite(val_loss)):
-                bad = "training" if not math.isfinite(row["data_loss"]) else "validation"
-                status = "diverged"
-                reason = (f"diverged: the {bad} loss became non-finite "
-                          f"({row['data_loss'] if bad == 'training' else val_loss}) "
-                          f"at epoch {epoch}")
-                break
-            if stopper is not None and stopper.step(
-                    {"val_loss": val_loss, "val_acc": val_acc,
-                     "train_loss": row["data_loss"]}, model):
-                reason = _stop_message(stopper)
-                break
+        run_epochs(run, model, optimizer, penalty, train, lambda: evaluate(model, Xva, yva),
+                   on_epoch)
     finally:
         for h in handles:
             h.remove()
-    best_epoch = len(epochs) - 1
-    if stopper is not None and status == "done":
-        if getattr(stopper, "best_epoch", None) is not None:
-            stopper.restore(model)
-            best_epoch = int(stopper.best_epoch)
-            if not reason.startswith("early"):  # ran to the maximum: still on the best weights
-                reason += f"; restored the best weights of epoch {best_epoch}"
-    final = _final_metrics(model, data, device, status)
-    final.update(epochs_trained=len(epochs), best_epoch=best_epoch,
-                 seconds=time.perf_counter() - t_start)
-    state = None if status != "done" else {k: v.detach().cpu().clone()
-                                           for k, v in model.state_dict().items()}
-    return RunResult(status, reason, epochs, final, state)
+    return finish_run(run, model, data, device, t_start)
 
 
-def _final_metrics(model, data, device, status: str) -> dict[str, float]:
-    if status != "done":
-        return {k: math.nan for k in ("train_loss", "train_acc", "val_loss", "val_acc",
-                                      "test_loss", "test_acc", "gap")} | dict(
-            zip(("sparsity", "weight_norm"), weight_stats(model)))
+def make_run(spec, model: nn.Module, kind: str):
+    """What a one-model run trains with: (optimizer, update handles, penalty, augment, mix,
+    RunState), all from ``spec``."""
+    optimizer = make_optimizer(spec, model)
+    handles = attach_updates(spec, model, optimizer)
+    penalty = make_penalty(spec)
+    augment, mix = make_augmentation(spec, kind)
+    return (optimizer, handles, penalty, augment, mix,
+            RunState(spec.epochs, make_early_stopping(spec)))
+
+
+def run_epochs(run: RunState, model: nn.Module, optimizer, penalty,
+               train: Callable[[], dict[str, Any]], validate: Callable[[], tuple[float, float]],
+               on_epoch: Callable[[int, dict[str, float]], None] | None) -> None:
+    """The epoch loop of a one-model backend (this loop, DDP): schedules, one training pass,
+    validation, the epoch row, then the contract decides whether the run goes on."""
+    for epoch in range(run.max_epochs):
+        t0 = time.perf_counter()
+        schedules.set_epoch(epoch, model, *([penalty] if penalty is not None else []))
+        sums = train()
+        val_loss, val_acc = validate()
+        sparsity, norm = weight_stats(model)
+        row = epoch_row(**sums, val_loss=val_loss, val_acc=val_acc, sparsity=sparsity,
+                        weight_norm=norm, lr=optimizer.param_groups[0]["lr"],
+                        seconds=time.perf_counter() - t0)
+        if on_epoch is not None:
+            on_epoch(epoch, row)
+        if run.after_epoch(row, model):
+            return
+
+
+def finish_run(run: RunState, model: nn.Module, data, device, t_start: float) -> RunResult:
+    """Load the weights the run keeps, score them on every split (if done), the RunResult."""
+    run.restore(model)
+    scores = split_scores(model, data, device) if run.status == "done" else None
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return run.finish(scores, *weight_stats(model), time.perf_counter() - t_start, state)
+
+
+def split_scores(model, data, device) -> dict[str, float]:
+    """Loss and accuracy of ``model`` on the train, val and test splits."""
     out: dict[str, float] = {}
     for part in ("train", "val", "test"):
         split = getattr(data, part)
         out[f"{part}_loss"], out[f"{part}_acc"] = evaluate(model, split.X.to(device),
                                                            split.y.to(device))
-    out["gap"] = out["train_acc"] - out["test_acc"]
-    out["sparsity"], out["weight_norm"] = weight_stats(model)
     return out
 
 
 # -- building blocks from the spec -----------------------------------------------------------
 def make_optimizer(spec, model: nn.Module) -> torch.optim.Optimizer:
-    """SGD (momentum 0.9), Adam or AdamW with its built-in decay off (decay is decoupled)."""
+    """SGD (momentum 0.9), Adam, or AdamW whose own decoupled decay is ``spec.weight_decay``
+    on the weights (ndim >= 2, ``rl.param_groups``; see :func:`attach_updates`)."""
     params = model.parameters()
     # foreach: one fused call per step instead of one per tensor (PyTorch turns it on for
     # CUDA only); with a few small tensors the per-call overhead is most of the step.
     if spec.optimizer == "sgd":
         return torch.optim.SGD(params, lr=spec.lr, momentum=0.9, foreach=True)
-    if spec.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=spec.lr, weight_decay=0.0, foreach=True)
+    if spec.optimizer == "adamw":  # AdamW decays before its update, as DecoupledWeightDecay
+        return torch.optim.AdamW(param_groups(model, spec.weight_decay), lr=spec.lr,
+                                 foreach=True)
     return torch.optim.Adam(params, lr=spec.lr, foreach=True)
 
 
 def make_penalty(spec):
     """The loss term ``L1(l1) + L2(l2)`` (None when both are 0)."""
-    import reglab as rl
-
     terms = []
     if spec.l1 > 0:
-        terms.append(rl.L1(spec.l1))
+        terms.append(L1(spec.l1))
     if spec.l2 > 0:
-        terms.append(rl.L2(spec.l2))
+        terms.append(L2(spec.l2))
     if not terms:
         return None
     return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
 def attach_updates(spec, model: nn.Module, optimizer) -> list[Any]:
-    """Attach the proximal L1 and decoupled weight-decay steps; returns their handles."""
-    import reglab as rl
+    """Attach the proximal L1 and decoupled weight-decay steps; returns their handles.
 
+    The decay hook is for sgd and adam only: AdamW applies ``spec.weight_decay`` itself
+    (:func:`make_optimizer`), so decay happens exactly once per step with every optimizer.
+    """
     handles = []
-    if spec.weight_decay > 0:
-        handles.append(rl.DecoupledWeightDecay(spec.weight_decay).attach(optimizer, model))
+    if spec.weight_decay > 0 and spec.optimizer != "adamw":
+        handles.append(DecoupledWeightDecay(spec.weight_decay).attach(optimizer, model))
     if spec.proximal_l1 > 0:
-        handles.append(rl.ProximalL1(spec.proximal_l1).attach(optimizer, model))
+        handles.append(ProximalL1(spec.proximal_l1).attach(optimizer, model))
     return handles
 
 
 def make_augmentation(spec, kind: str):
     """(augment, mix): the pipeline from ``spec.augment`` and a mixup / cutmix picker."""
     augment = mix = None
-    if spec.augment or spec.mixup > 0 or spec.cutmix > 0:
-        from reglab import augment as A
     if spec.augment:
         augment = A.from_names(list(spec.augment), kind, seed=spec.seed,
                                strength=spec.augment_strength)
     mixers = []
     if spec.mixup > 0:
-        mixers.append(_seeded(A.Mixup, spec.mixup, spec.seed))
+        mixers.append(A.Mixup(spec.mixup, seed=spec.seed))
     if spec.cutmix > 0:
         if kind != "image":
             raise fail("RunSpec", "cutmix", "0 for data that is not an image", spec.cutmix)
-        mixers.append(_seeded(A.CutMix, spec.cutmix, spec.seed + 1))
+        mixers.append(A.CutMix(spec.cutmix, seed=spec.seed + 1))
     if len(mixers) == 1:
         mix = mixers[0]
     elif mixers:  # both: each batch picks one, with the run's own seeded coin
@@ -295,27 +289,9 @@ def make_augmentation(spec, kind: str):
     return augment, mix
 
 
-def _seeded(cls, alpha: float, seed: int):
-    try:
-        return cls(alpha, seed=seed)
-    except TypeError:  # a mixer without a seed argument draws from torch's global generator
-        return cls(alpha)
-
-
 def make_early_stopping(spec):
     """EarlyStopping on validation loss with ``spec.patience`` (None when patience is 0)."""
     if not spec.patience:
         return None
-    import reglab as rl
-    return rl.EarlyStopping(monitor="val_loss", mode="min", patience=spec.patience,
+    return EarlyStopping(monitor="val_loss", mode="min", patience=spec.patience,
                             restore_best=True)
-
-
-def _set_epoch(epoch: int, model: nn.Module, penalty) -> None:
-    from reglab import schedules
-    schedules.set_epoch(epoch, model, *([penalty] if penalty is not None else []))
-
-
-def _stop_message(stopper) -> str:
-    msg = getattr(stopper, "message", None) or str(getattr(stopper, "reason", "")) or "stopped"
-    return f"early stopping: {msg}"

@@ -1,4 +1,6 @@
-"""Train one chunk of runs that share a model shape as one stacked model (see engine.py).
+"""Train one chunk of runs that share a model shape as one stacked model.
+
+The chunks are planned by ``reglab.lab.engine``.
 
 Each member reproduces what :func:`reglab.train.sequential.fit` does for its spec:
 
@@ -9,13 +11,14 @@ Each member reproduces what :func:`reglab.train.sequential.fit` does for its spe
   (``empty(B, H).bernoulli_(keep) / keep``), so the masks are the sequential run's masks;
   on CUDA one batched draw (same distribution, different stream);
 * augmentation and mixup / cutmix: its own pipeline from ``make_augmentation`` (seeded);
-* loss = cross-entropy + ``l1 sum|W| + l2 sum W^2`` over weights (ndim >= 2), whose
-  gradient ``l1 sign(W) + 2 l2 W`` is added directly; decoupled decay
-  ``W <- W (1 - lr wd)`` before and proximal L1 ``W <- W - clamp(W, -lr lam, lr lam)``
-  after each optimizer step, all with per-member strengths;
-* early stopping: its own ``rl.EarlyStopping``; a stopped, diverged or finished member is
-  frozen (learning rate 0) and its best weights kept; when half the slots are frozen the
-  stack is compacted to the members still training.
+* loss = cross-entropy + the L1 / L2 terms over weights (ndim >= 2), their gradient added
+  directly; decoupled decay before and proximal L1 after each optimizer step: all with
+  per-member strengths, through the core's kernels (``reglab.kernels``), the same
+  functions ``rl.L1`` / ``rl.L2`` / ``rl.DecoupledWeightDecay`` / ``rl.ProximalL1`` call;
+* divergence, early stopping, the weights kept and the final metrics: one
+  :class:`reglab.train.contract.RunState` per member, as in ``fit``; a stopped, diverged or
+  finished member is frozen (learning rate 0) and its kept weights copied; when half the
+  slots are frozen the stack is compacted to the members still training.
 
 Example::
 
@@ -24,24 +27,24 @@ Example::
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from reglab.train.stacked_ops import StackedMLP, make_stacked_optimizer
-from reglab.train.sequential import (RunResult, _stop_message, make_augmentation, make_early_stopping,
-                             resolve_device)
+from reglab import kernels as K
+from reglab.train.contract import RunResult, RunState, epoch_row
 from reglab.train.models import build_model
+from reglab.train.sequential import make_augmentation, make_early_stopping, resolve_device
+from reglab.train.stacked_ops import StackedMLP, make_stacked_optimizer
 
 __all__ = ["train_chunk"]
 
-EVAL_BATCH = 4096  # rows per evaluation batch, as in loop.evaluate
+EVAL_BATCH = 4096  # rows per evaluation batch, as in sequential.evaluate
 
 
 @dataclass
@@ -56,13 +59,12 @@ class _Member:
     drop_gen: torch.Generator
     augment: Any
     mix: Any
-    stopper: Any
-    running: bool = True
-    status: str = "done"
-    reason: str = ""
-    best_epoch: int = -1
-    epochs: list[dict[str, float]] = field(default_factory=list)
+    run: RunState
     seconds: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        return not self.run.ended
 
 
 def _build_member(spec, data) -> tuple[_Member, torch.nn.Module]:
@@ -75,7 +77,7 @@ def _build_member(spec, data) -> tuple[_Member, torch.nn.Module]:
     named = list(model.named_parameters())
     member = _Member(spec, data, [n for n, _ in named], [p.shape for _, p in named],
                      torch.Generator().manual_seed(spec.seed), drop_gen, augment, mix,
-                     make_early_stopping(spec))
+                     RunState(spec.epochs, make_early_stopping(spec)))
     return member, model
 
 
@@ -147,62 +149,56 @@ def _masks(stack: _Stack, droppers: list[tuple[int, float, torch.Generator]], ba
     return out
 
 
+@torch.no_grad()
 def _penalty(stack: _Stack, grads: list[Tensor]) -> Tensor:
     """Add d/dW of ``l1 sum|W| + l2 sum W^2`` to the weight gradients; return its value (K,).
 
-    The gradient ``l1 sign(W) + 2 l2 W`` goes in with one fused multiply-add per term; the
-    value is read from norms (one pass, no temporary the size of W). Members without the
-    term are skipped unless every member has it (then one op on the whole stack).
+    The kernels of ``rl.L1`` / ``rl.L2``, with (K, 1, 1) strengths on the whole stack when
+    every member has the term, else with each user's float strength on its slices (an l1
+    arm among seven must not cost a pass over the whole stack).
     """
     value = torch.zeros(len(stack), dtype=stack.lr.dtype, device=stack.device)
     if not (stack.use["l1"] or stack.use["l2"]):
         return value
-    with torch.no_grad():
-        for i, w in enumerate(stack.model.weights):
-            g = grads[2 * i]
-            if stack.everyone["l1"]:
-                g.addcmul_(torch.sign(w), stack.l1.view(-1, 1, 1))
-                value += stack.l1 * torch.linalg.vector_norm(w.flatten(1), 1, dim=1)
-            else:
-                for s, lam in stack.users["l1"]:
-                    g[s].add_(torch.sign(w[s]), alpha=lam)
-                    value[s] += lam * torch.linalg.vector_norm(w[s], 1)
-            if stack.everyone["l2"]:
-                g.addcmul_(w, (2 * stack.l2).view(-1, 1, 1))
-                value += stack.l2 * torch.linalg.vector_norm(w.flatten(1), 2, dim=1).square()
-            else:
-                for s, lam in stack.users["l2"]:
-                    g[s].add_(w[s], alpha=2 * lam)
-                    value[s] += lam * torch.linalg.vector_norm(w[s], 2).square()
+    for w, g in zip(stack.model.weights, grads[0::2]):
+        for term, value_of in (("l1", K.l1_value), ("l2", K.l2_value)):
+            if stack.everyone[term]:
+                lam = getattr(stack, term).view(-1, 1, 1)
+                K.add_l1_l2_grad_([g], [w], **{term: lam})
+                value += value_of(w, lam)
+                continue
+            for s, lam in stack.users[term]:
+                K.add_l1_l2_grad_([g[s]], [w[s]], **{term: lam})
+                value[s] += value_of(w[s], lam)
     return value
 
 
 def _step(stack: _Stack, members: list[_Member], grads: list[Tensor]) -> None:
     """Decoupled decay, the optimizer step, proximal L1: each with per-member lr 0 if frozen.
 
-    decay: ``W <- W (1 - lr wd)`` before the step; proximal: ``W <- W - clamp(W, -t, t)``,
-    ``t = lr lam``, after it (the order of the loop's optimizer hooks).
+    Decay before the step, the proximal step after it (the order of the loop's optimizer
+    hooks), both the kernels of ``rl.DecoupledWeightDecay`` / ``rl.ProximalL1`` with
+    ``t = lr * strength`` per member.
     """
     lrs = [r if members[i].running else 0.0 for r, i in zip(stack.lrs, stack.ids)]
     lr = torch.tensor(lrs, dtype=stack.lr.dtype, device=stack.device)
-    with torch.no_grad():
-        if stack.everyone["wd"]:
-            factor = (1.0 - lr * stack.wd).view(-1, 1, 1)
-            torch._foreach_mul_(stack.model.weights, [factor] * len(stack.model.weights))
-        else:
-            for s, lam in stack.users["wd"]:
-                for w in stack.model.weights if lrs[s] > 0 else ():
-                    w[s].mul_(1.0 - lrs[s] * lam)
-        stack.opt.step(grads, lr, lrs)
-        if stack.everyone["prox"]:
-            t = (lr * stack.prox).view(-1, 1, 1)
-            for w in stack.model.weights:
-                w.sub_(torch.clamp(w, -t, t))
-        else:
-            for s, lam in stack.users["prox"]:
-                t = lrs[s] * lam
-                for w in stack.model.weights if t > 0 else ():
-                    w[s].sub_(torch.clamp(w[s], -t, t))
+    ws = stack.model.weights
+    _per_member(stack, "wd", K.decay_, ws, lr, lrs)
+    stack.opt.step(grads, lr, lrs)
+    _per_member(stack, "prox", K.soft_threshold_, ws, lr, lrs)
+
+
+def _per_member(stack: _Stack, name: str, kernel, ws: list[Tensor], lr: Tensor,
+                lrs: list[float]) -> None:
+    """``kernel(ws, t)`` with ``t = lr * strength``: (K, 1, 1) on the whole stack when every
+    member uses it, else a float on each user's slices (skipped where t is 0)."""
+    if stack.everyone[name]:
+        kernel(ws, (lr * getattr(stack, name)).view(-1, 1, 1))
+        return
+    for s, lam in stack.users[name]:
+        t = lrs[s] * lam
+        if t > 0:
+            kernel([w[s] for w in ws], t)
 
 
 def _loss(logits: Tensor, target: Tensor) -> Tensor:
@@ -313,7 +309,7 @@ def train_chunk(specs: Sequence[Any], datasets: Sequence[Any],
         on_epoch: called with ``(member index, epoch, metrics)`` after each member's epoch.
 
     Returns:
-        One RunResult per spec, in order, as ``loop.fit`` returns it.
+        One RunResult per spec, in order, as ``sequential.fit`` returns it.
     """
     t_start = time.perf_counter()
     device = resolve_device(specs[0].device)
@@ -353,61 +349,20 @@ def _run_epochs(stack: _Stack, members: list[_Member], splits: _Splits, best: li
         for s in running:
             i = stack.ids[s]
             m = members[i]
-            row = {k: float(cols[k][s]) for k in ("data_loss", "penalty", "train_acc",
-                                                  "val_loss", "val_acc")}
-            row.update(lr=m.spec.lr, sparsity=cols["sparsity"][s],
-                       weight_norm=cols["weight_norm"][s], seconds=seconds)
-            m.epochs.append(row)
+            row = epoch_row(**{k: cols[k][s] for k in cols}, lr=m.spec.lr, seconds=seconds)
             m.seconds += seconds
             if on_epoch is not None:
                 on_epoch(i, epoch, row)
-            _after_epoch(stack, s, m, i, epoch, row, best)
+            m.run.after_epoch(row)  # its own EarlyStopping; the contract decides
+            if m.run.keep_now:  # these are (for now) the weights the run keeps
+                _keep(stack, s, i, best)
 
 
 def _keep(stack: _Stack, s: int, i: int, best: list[Tensor]) -> None:
-    """Copy slot ``s``'s live weights into member ``i``'s best weights."""
+    """Copy slot ``s``'s live weights into member ``i``'s kept weights."""
     with torch.no_grad():
         for b, p in zip(best, stack.model.params):
             b[i].copy_(p[s])
-
-
-def _freeze(stack: _Stack, s: int, m: _Member) -> None:
-    m.running = False  # its learning rate is 0 from now on (see _step)
-
-
-def _after_epoch(stack: _Stack, s: int, m: _Member, i: int, epoch: int, row: dict,
-                 best: list[Tensor]) -> None:
-    """Divergence, early stopping and the epoch limit for one member, as ``fit`` decides."""
-    loss, val_loss = row["data_loss"], row["val_loss"]
-    if not (math.isfinite(loss) and math.isfinite(val_loss)):
-        bad = "training" if not math.isfinite(loss) else "validation"
-        m.status = "diverged"
-        m.reason = (f"diverged: the {bad} loss became non-finite "
-                    f"({loss if bad == 'training' else val_loss}) at epoch {epoch}")
-        m.best_epoch = len(m.epochs) - 1
-        _keep(stack, s, i, best)  # for its weight statistics, as fit reports them
-        return _freeze(stack, s, m)
-    es = m.stopper
-    if es is not None:
-        stop = es.step({"val_loss": val_loss, "val_acc": row["val_acc"], "train_loss": loss})
-        if es.best_epoch == epoch:  # improved now: what fit's EarlyStopping copies
-            _keep(stack, s, i, best)
-        if stop:
-            m.reason = _stop_message(es)
-            m.best_epoch = int(es.best_epoch) if es.best_epoch is not None else epoch
-            if es.best_epoch is None:
-                _keep(stack, s, i, best)
-            return _freeze(stack, s, m)
-    if len(m.epochs) >= m.spec.epochs:
-        m.reason = f"reached the maximum of {m.spec.epochs} epochs"
-        if es is not None and es.best_epoch is not None:
-            m.best_epoch = int(es.best_epoch)
-            m.reason += f"; restored the best weights of epoch {m.best_epoch}"
-        else:
-            m.best_epoch = len(m.epochs) - 1
-            _keep(stack, s, i, best)
-        _freeze(stack, s, m)
-    return None
 
 
 def _unstack(t: Tensor, j: int) -> Tensor:
@@ -420,7 +375,7 @@ def _finish(members: list[_Member], best: list[Tensor], splits: _Splits, src: Te
     """Test metrics on each member's best weights, and its RunResult."""
     t0 = time.perf_counter()
     model = StackedMLP(best[0::2], best[1::2], activation)
-    metrics: dict[str, list[float]] = {}
+    metrics: dict[str, list[float]] = {}  # SCORE_KEYS, one value per member
     for part in ("train", "val", "test"):
         X, y, n = getattr(splits, part)
         loss, acc = _evaluate(model, X, y, src * n, n)
@@ -429,18 +384,10 @@ def _finish(members: list[_Member], best: list[Tensor], splits: _Splits, src: Te
     overhead = (setup + time.perf_counter() - t0) / len(members)
     results = []
     for i, m in enumerate(members):
-        if m.status == "done":
-            final = {k: v[i] for k, v in metrics.items()}
-            final["gap"] = final["train_acc"] - final["test_acc"]
-        else:
-            final = {k: math.nan for k in ("train_loss", "train_acc", "val_loss", "val_acc",
-                                           "test_loss", "test_acc", "gap")}
-        final.update(sparsity=sparsity[i], weight_norm=norm[i], epochs_trained=len(m.epochs),
-                     best_epoch=m.best_epoch, seconds=m.seconds + overhead)
-        state = None
-        if m.status == "done":
-            state = {name: _unstack(b[i], j).reshape(shape).cpu().clone(
-                memory_format=torch.contiguous_format)
-                for j, (name, shape, b) in enumerate(zip(m.names, m.shapes, best))}
-        results.append(RunResult(m.status, m.reason, m.epochs, final, state))
+        scores = {k: v[i] for k, v in metrics.items()}
+        state = {name: _unstack(b[i], j).reshape(shape).cpu().clone(
+            memory_format=torch.contiguous_format)
+            for j, (name, shape, b) in enumerate(zip(m.names, m.shapes, best))
+        } if m.run.status == "done" else None
+        results.append(m.run.finish(scores, sparsity[i], norm[i], m.seconds + overhead, state))
     return results

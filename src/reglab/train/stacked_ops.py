@@ -12,7 +12,7 @@ comparison), so the engine uses them.
 
 The optimizers below take per-member learning rates as (K, 1, 1) tensors and do, per
 member, the arithmetic of ``torch.optim.SGD`` (momentum, nesterov) and ``torch.optim.Adam``
-(AdamW's own decay is off in the lab; decoupled decay is a separate step, as in the loop).
+(for AdamW, its decoupled decay is the stack's separate decay step, before the update).
 
 Example::
 
@@ -134,9 +134,6 @@ class StackedSGD:
             for p, d in zip(self.params, steps):
                 p.sub_(lr * d)
 
-    def state(self) -> list[list[Tensor]]:
-        return [self.bufs] if self.bufs is not None else []
-
     def select(self, params: list[Tensor], slots: Tensor) -> StackedSGD:
         new = StackedSGD(params, self.momentum, self.nesterov)
         if self.bufs is not None:
@@ -217,7 +214,9 @@ class StackedAdam:
 
 def make_stacked_optimizer(name: str, params: list[Tensor]):
     """The lab's optimizers (``reglab.train.sequential.make_optimizer``) for stacked parameters:
-    "sgd" = SGD with momentum 0.9, "adam" / "adamw" = Adam (the lab turns AdamW's decay off)."""
+    "sgd" = SGD with momentum 0.9, "adam" = Adam, "adamw" = AdamW: this Adam plus the stack's
+    decoupled decay ``W <- W (1 - lr wd)`` on the weights just before it (``stacked._step``),
+    which is torch.optim.AdamW's arithmetic, decay applied once."""
     if name == "sgd":
         return StackedSGD(params, momentum=0.9)
     return StackedAdam(params)

@@ -1,0 +1,174 @@
+"""Regularizer math, written once: functional kernels over plain tensors.
+
+Every formula of a weight regularizer lives here and nowhere else; ``rl.L1`` / ``rl.L2`` /
+``rl.ElasticNet`` / ``rl.GroupLasso`` (loss term and gradient hook), ``rl.ProximalL1``,
+``rl.ProximalGroupLasso``, ``rl.DecoupledWeightDecay`` and the stacked engine
+(``reglab.train.stacked``) all call them.
+
+A strength is a Python float, or a per-member tensor of shape ``(K, 1, 1)`` for stacked
+weights ``(K, in, out)`` (member ``k`` gets strength ``s[k]``): the same kernel, the same
+numbers per member (``tests/test_kernels.py`` checks float against tensor bit for bit).
+
+* ``add_l1_l2_grad_``:      ``grad += l1 * sign(w) + 2 * l2 * w``  (L1 / L2 / elastic net);
+  ``l1_l2_grad``: the same as new tensors
+* ``l1_value``, ``l2_value``: ``l1 * sum |w|``, ``l2 * sum w^2``
+* ``group_lasso_grad``, ``group_lasso_value``: ``lam * row / ||row||``, ``lam * sum ||row||``
+* ``decay_``:               ``w <- w * (1 - t)``, ``t = lr * wd``  (decoupled weight decay)
+* ``soft_threshold_``:      ``w <- sign(w) * max(|w| - t, 0)``, ``t = lr * lam``  (proximal L1)
+* ``group_soft_threshold_``: ``row <- row * max(1 - t / ||row||, 0)``  (proximal group lasso)
+
+Example::
+
+    add_l1_l2_grad_([w.grad], [w], l1=1e-4, l2=1e-3)
+    soft_threshold_(stacked_ws, t=(lr * lam).view(-1, 1, 1))   # per member
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Union
+
+import torch
+from torch import Tensor
+
+__all__ = ["Strength", "add_l1_l2_grad_", "l1_l2_grad", "l1_value", "l2_value",
+           "group_lasso_grad", "group_lasso_value", "decay_", "soft_threshold_",
+           "group_soft_threshold_"]
+
+Strength = Union[float, Tensor]  # a number, or (K, 1, 1): one per member of a stack
+
+
+def _off(s: Strength) -> bool:
+    return not isinstance(s, Tensor) and s == 0.0
+
+
+@torch.no_grad()
+def add_l1_l2_grad_(grads: Sequence[Tensor], ws: Sequence[Tensor], l1: Strength = 0.0,
+                    l2: Strength = 0.0) -> None:
+    """``grads[i] += l1 * sign(ws[i]) + 2 * l2 * ws[i]``, in place: d/dw of the L1 + L2 terms.
+
+    The L1 term is added first, then the L2 term, for every element. Float strengths: one
+    fused ``torch._foreach_*`` call per term; tensor strengths ``(K, 1, 1)``: one
+    multiply-add per tensor and term. (``reglab.penalties`` calls it on cache-sized chunks
+    of large CPU tensors.)
+
+    Args:
+        grads: the gradients to add to (same shapes as ``ws``).
+        ws: the weights.
+        l1, l2: strengths, floats or (K, 1, 1) tensors (0: the term is skipped).
+    """
+    if not ws or (_off(l1) and _off(l2)):
+        return
+    grads, ws = list(grads), list(ws)
+    if isinstance(l1, Tensor):
+        for g, w in zip(grads, ws):
+            g.addcmul_(torch.sign(w), l1)
+    elif l1 != 0.0:
+        torch._foreach_add_(grads, torch._foreach_sign(ws), alpha=l1)
+    if isinstance(l2, Tensor):
+        for g, w in zip(grads, ws):
+            g.addcmul_(w, 2 * l2)
+    elif l2 != 0.0:
+        torch._foreach_add_(grads, ws, alpha=2.0 * l2)
+
+
+@torch.no_grad()
+def l1_l2_grad(ws: Sequence[Tensor], l1: float = 0.0, l2: float = 0.0,
+               signs: list[Tensor] | None = None) -> list[Tensor]:
+    """``l1 * sign(w) + 2 * l2 * w`` as new tensors (float strengths): the loss term's backward.
+
+    The same numbers as :func:`add_l1_l2_grad_` onto zeros, bit for bit (``0 + x = x``;
+    tests/test_kernels.py), without the pass that writes the zeros. ``signs``: ``sign(w)``
+    already computed (by :func:`l1_value`'s caller); they become the result, in place.
+    """
+    ws = list(ws)
+    if l1 == 0.0:
+        return torch._foreach_mul(ws, 2.0 * l2)
+    out = torch._foreach_sign(ws) if signs is None else signs
+    torch._foreach_mul_(out, l1)  # exact: +-l1 or 0
+    if l2 != 0.0:
+        torch._foreach_add_(out, ws, alpha=2.0 * l2)
+    return out
+
+
+def _norm(w: Tensor, ord: int, s: Strength) -> Tensor:
+    """``||w||_ord``: of the whole tensor (float strength) or per member (K,) (tensor)."""
+    flat = w.flatten(1) if isinstance(s, Tensor) else w.reshape(-1)
+    return torch.linalg.vector_norm(flat, ord, dim=-1)
+
+
+def _scale(s: Strength) -> Strength:
+    return s.reshape(-1) if isinstance(s, Tensor) else s  # (K, 1, 1) -> (K,)
+
+
+def l1_value(w: Tensor, lam: Strength, sign: Tensor | None = None) -> Tensor:
+    """``lam * sum |w|``: 0-dim for a float ``lam``, (K,) per member for a (K, 1, 1) one.
+
+    With ``sign = sign(w)`` given (a float ``lam``), ``sum |w| = <w, sign(w)>``: one BLAS dot,
+    for a caller that needs the signs anyway (the loss term keeps them for its backward).
+    """
+    if sign is not None:
+        return lam * torch.dot(w.reshape(-1), sign.reshape(-1))
+    return _scale(lam) * _norm(w, 1, lam)
+
+
+def l2_value(w: Tensor, lam: Strength) -> Tensor:
+    """``lam * sum w^2``: 0-dim for a float ``lam``, (K,) per member for a (K, 1, 1) one."""
+    return _scale(lam) * _norm(w, 2, lam).square()
+
+
+def _row_norms(w: Tensor, s: Strength) -> Tensor:
+    """``||row||_2`` per row, kept for broadcasting: rows are dim 0 of ``w`` (float strength)
+    or dim 1 of a stacked ``w`` (K, R, ...) (tensor strength); a row is all the rest."""
+    first = 2 if isinstance(s, Tensor) else 1
+    if w.ndim <= first:  # one number per row: its norm is its absolute value
+        return w.abs()
+    return torch.linalg.vector_norm(w, dim=tuple(range(first, w.ndim)), keepdim=True)
+
+
+def group_lasso_value(w: Tensor, lam: Strength) -> Tensor:
+    """``lam * sum_rows ||row||_2``; rows = dim 0 (one per output neuron / filter), or dim 1
+    of stacked (K, R, ...) weights with a (K, 1, 1) ``lam``: then (K,) per member."""
+    norms = _row_norms(w, lam)
+    return _scale(lam) * (norms.flatten(1).sum(1) if isinstance(lam, Tensor) else norms.sum())
+
+
+def group_lasso_grad(w: Tensor, lam: Strength) -> Tensor:
+    """``d/dw lam * sum_rows ||row||`` = ``lam * row / ||row||`` (the subgradient 0 on a zero
+    row), a new tensor shaped like ``w``; rows as in :func:`group_lasso_value`."""
+    norms = _row_norms(w, lam)
+    inv = torch.where(norms > 0, norms.reciprocal(), 0.0)  # 1/0 = inf is masked, never used
+    return w * (inv * lam)
+
+
+@torch.no_grad()
+def decay_(ws: Sequence[Tensor], t: Strength) -> None:
+    """Decoupled weight decay ``w <- w * (1 - t)``, ``t = lr * wd``, in place (Loshchilov &
+    Hutter, 2019). ``t``: a float or (K, 1, 1) per member."""
+    ws = list(ws)
+    if ws:
+        torch._foreach_mul_(ws, [1.0 - t] * len(ws) if isinstance(t, Tensor) else 1.0 - t)
+
+
+@torch.no_grad()
+def soft_threshold_(ws: Sequence[Tensor], t: Strength) -> None:
+    """Proximal L1: ``w <- sign(w) * max(|w| - t, 0)``, in place; exact zeros where |w| <= t.
+
+    A float ``t`` uses ``softshrink`` (one pass, in place); a (K, 1, 1) ``t`` the same
+    operator written as ``w - clamp(w, -t, t)``: both round ``w -+ t`` once and give exactly
+    0 for ``|w| <= t``, so the numbers are the same bit for bit (tests/test_kernels.py).
+    """
+    for w in ws:
+        if isinstance(t, Tensor):
+            w.sub_(torch.clamp(w, -t, t))
+        else:
+            torch.ops.aten.softshrink.out(w, t, out=w)
+
+
+@torch.no_grad()
+def group_soft_threshold_(w: Tensor, t: Strength) -> None:
+    """Proximal group lasso: ``row <- row * max(1 - t / ||row||, 0)``, in place; whole rows
+    become exactly 0. Rows as in :func:`group_lasso_value`; ``t = lr * lam``, float or
+    (K, 1, 1)."""
+    # A zero row gives t / 0 = inf -> 1 - inf clamps to 0: the row stays 0.
+    w.mul_((1.0 - t / _row_norms(w, t)).clamp_min_(0.0))

@@ -1,0 +1,184 @@
+"""The contract of a run: what a run *is*, decided here once for every backend.
+
+The plain loop (``sequential``), the stacked engine (``stacked``, one :class:`RunState` per
+member) and DDP (``ddp``, the same state on every rank) compute; this module decides:
+
+* the epoch row: :data:`EPOCH_KEYS` (the store's columns are derived from it);
+* divergence: a non-finite training or validation loss ends the run, with one message;
+* the early stop (``EarlyStopping.step`` on validation loss) and which weights the run keeps
+  (the best epoch's when early stopping saw one, else the last), typed by :class:`StopReason`;
+* the final metrics: :data:`FINAL_KEYS`, NaN scores for a run that is not done, the gap.
+
+Example::
+
+    run = RunState(spec.epochs, make_early_stopping(spec))
+    for epoch in range(spec.epochs):
+        row = epoch_row(...)
+        if run.after_epoch(row, model):
+            break
+    if run.restores_best:
+        run.restore(model)
+    result = run.finish(scores, sparsity, weight_norm, seconds, state)
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["EPOCH_KEYS", "SCORE_KEYS", "FINAL_KEYS", "StopReason", "RunResult", "RunState",
+           "epoch_row", "divergence"]
+
+# One row per epoch: mean data loss and penalty over the training batches, train accuracy
+# (on the batches as seen), validation loss and accuracy, the weights' sparsity (fraction of
+# exact zeros) and L2 norm, the learning rate and the epoch's seconds.
+EPOCH_KEYS = ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity",
+              "weight_norm", "lr", "seconds")
+# Scores of the kept weights on each split (NaN when the run is not done).
+SCORE_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+FINAL_KEYS = (*SCORE_KEYS, "gap", "sparsity", "weight_norm", "epochs_trained", "best_epoch",
+              "seconds")
+
+
+class StopReason(enum.Enum):
+    """Why a run ended (the run's, not ``EarlyStopping``'s own ``reglab.StopReason``)."""
+
+    MAX_EPOCHS = "max_epochs"  # ran every epoch of the spec
+    EARLY_STOPPING = "early_stopping"  # EarlyStopping said stop
+    DIVERGED = "diverged"  # a loss became non-finite
+
+
+@dataclass
+class RunResult:
+    """What one run produced: status, why it stopped, per-epoch and final metrics, weights."""
+
+    status: str  # "done" or "diverged"
+    reason: str
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    final: dict[str, float] = field(default_factory=dict)
+    state: dict[str, torch.Tensor] | None = None
+    stop: StopReason | None = None
+
+
+def epoch_row(**values: float) -> dict[str, float]:
+    """One epoch's row, exactly :data:`EPOCH_KEYS` (in that order) as floats."""
+    if set(values) != set(EPOCH_KEYS):
+        raise ValueError(f"an epoch row has the keys {EPOCH_KEYS}; got {tuple(values)}")
+    return {k: float(values[k]) for k in EPOCH_KEYS}
+
+
+def divergence(row: Mapping[str, float], epoch: int) -> str | None:
+    """The divergence rule: the message if the training or validation loss is not finite."""
+    for bad, key in (("training", "data_loss"), ("validation", "val_loss")):
+        if not math.isfinite(row[key]):
+            return f"diverged: the {bad} loss became non-finite ({row[key]}) at epoch {epoch}"
+    return None
+
+
+class RunState:
+    """One run's progress and outcome; every backend calls it once per epoch.
+
+    Args:
+        max_epochs: the spec's epochs.
+        stopper: an ``rl.EarlyStopping`` on validation loss, or None.
+
+    Attributes:
+        epochs: the rows so far. stop: a :class:`StopReason` once ended, else None.
+        reason: one sentence, why it ended. keep_now: after :meth:`after_epoch`, whether the
+            current weights are (for now) the ones the run keeps, for a backend that keeps
+            its own copy instead of passing the model (the stacked engine).
+    """
+
+    def __init__(self, max_epochs: int, stopper: Any = None):
+        self.max_epochs, self.stopper = int(max_epochs), stopper
+        self.epochs: list[dict[str, float]] = []
+        self.stop: StopReason | None = None
+        self.reason = ""
+        self.keep_now = False
+
+    @property
+    def status(self) -> str:
+        return "diverged" if self.stop is StopReason.DIVERGED else "done"
+
+    @property
+    def ended(self) -> bool:
+        return self.stop is not None
+
+    def after_epoch(self, row: Mapping[str, float], model: nn.Module | None = None) -> bool:
+        """Record one epoch's row; return True when the run ends now.
+
+        In order: divergence, then the early stop, then the epoch limit. ``model``, when given,
+        is what EarlyStopping copies at each improvement (the loop, DDP).
+        """
+        epoch = len(self.epochs)
+        self.epochs.append(dict(row))
+        self.keep_now = False
+        message = divergence(row, epoch)
+        if message is not None:
+            return self._end(StopReason.DIVERGED, message)
+        es = self.stopper
+        if es is not None:
+            stop = es.step({"val_loss": row["val_loss"], "val_acc": row["val_acc"],
+                            "train_loss": row["data_loss"]}, model)
+            self.keep_now = es.best_epoch == epoch  # improved now
+            if stop:
+                return self._end(StopReason.EARLY_STOPPING, f"early stopping: {es.message}")
+        if len(self.epochs) >= self.max_epochs:
+            return self._end(StopReason.MAX_EPOCHS, self._limit_reason())
+        return False
+
+    def _limit_reason(self) -> str:
+        reason = f"reached the maximum of {self.max_epochs} epochs"
+        if self.restores_best:
+            reason += f"; restored the best weights of epoch {self.best_epoch}"
+        return reason
+
+    def _end(self, stop: StopReason, reason: str) -> bool:
+        self.stop, self.reason = stop, reason
+        if not self.restores_best:  # the last weights are the run's
+            self.keep_now = True
+        return True
+
+    @property
+    def restores_best(self) -> bool:
+        """The restore decision: a run that is not diverged keeps early stopping's best
+        weights when it saw a best epoch; otherwise the run keeps its last weights."""
+        es = self.stopper
+        return self.status == "done" and es is not None and es.best_epoch is not None
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch whose weights the run keeps."""
+        return int(self.stopper.best_epoch) if self.restores_best else len(self.epochs) - 1
+
+    def restore(self, model: nn.Module) -> None:
+        """Load the kept weights into ``model`` (EarlyStopping's copy; no-op when last)."""
+        if self.restores_best:
+            self.stopper.restore(model)
+
+    def finish(self, scores: Mapping[str, float] | None, sparsity: float, weight_norm: float,
+               seconds: float, state: dict[str, torch.Tensor] | None) -> RunResult:
+        """The RunResult: final metrics (NaN scores unless done), weights only when done.
+
+        Args:
+            scores: :data:`SCORE_KEYS` of the kept weights (None, or ignored, if not done).
+            sparsity, weight_norm: of the kept weights.
+            seconds: the run's wall time.
+            state: the kept weights (dropped unless done).
+        """
+        if self.stop is None:  # no epoch asked to end it (max_epochs 0): it ran them all
+            self._end(StopReason.MAX_EPOCHS, self._limit_reason())
+        done = self.status == "done"
+        final = {k: float(scores[k]) if done else math.nan for k in SCORE_KEYS}
+        final["gap"] = final["train_acc"] - final["test_acc"]
+        final.update(sparsity=sparsity, weight_norm=weight_norm,
+                     epochs_trained=len(self.epochs), best_epoch=self.best_epoch,
+                     seconds=seconds)
+        return RunResult(self.status, self.reason, self.epochs, final,
+                         state if done else None, self.stop)

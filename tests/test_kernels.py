@@ -1,0 +1,156 @@
+"""The regularizer kernels (reglab.kernels): closed forms, autograd as the reference, and a
+float strength against a per-member (K, 1, 1) tensor of strengths, member by member.
+
+The stacked engine calls the tensor form on (K, in, out) weights, ``rl.L1`` / ``rl.ProximalL1``
+... the float form on one model's weights: equal numbers here are what keeps the engine's
+members equal to the sequential runs.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reglab import kernels as K
+
+STRENGTHS = [1e-4, 3e-3, 0.2, 1.5]  # one per member
+
+
+def _stack(dtype, shape=(4, 6, 5), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(*shape, generator=g, dtype=dtype)
+    w[0, 0] = 0.0  # a zero row (group kernels), so exact zeros too (sign 0)
+    w[1, 2, :3] = 0.0
+    return w, torch.randn(*shape, generator=g, dtype=dtype)
+
+
+def _per_member(values, dtype):
+    return torch.tensor(values, dtype=dtype).view(-1, 1, 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("l1, l2", [(True, False), (False, True), (True, True)])
+def test_l1_l2_gradient_float_and_tensor_strengths_agree_per_member(dtype, l1, l2):
+    w, g = _stack(dtype)
+    lam1 = STRENGTHS if l1 else [0.0] * 4
+    lam2 = STRENGTHS[::-1] if l2 else [0.0] * 4
+    stacked = g.clone()
+    K.add_l1_l2_grad_([stacked], [w], _per_member(lam1, dtype) if l1 else 0.0,
+                      _per_member(lam2, dtype) if l2 else 0.0)
+    for k in range(4):
+        one = g[k].clone()
+        K.add_l1_l2_grad_([one], [w[k]], float(dtype_round(lam1[k], dtype)),
+                          float(dtype_round(lam2[k], dtype)))
+        assert torch.equal(stacked[k], one), k
+        # the reference: autograd of l1 * sum|w| + l2 * sum w^2 (sign(0) = 0 at exact zeros)
+        wk = w[k].clone().requires_grad_()
+        (lam1[k] * wk.abs().sum() + lam2[k] * (wk * wk).sum()).backward()
+        torch.testing.assert_close(one, g[k] + wk.grad)
+
+
+@pytest.mark.parametrize("l1, l2", [(0.3, 0.0), (0.0, 0.7), (0.3, 0.7)])
+def test_the_new_tensor_gradient_is_the_in_place_one_onto_zeros(l1, l2):
+    w, _ = _stack(torch.float32)
+    onto = [torch.zeros_like(w)]
+    K.add_l1_l2_grad_(onto, [w], l1, l2)
+    assert torch.equal(K.l1_l2_grad([w], l1, l2)[0], onto[0])
+
+
+def test_l1_value_with_the_signs_given_is_the_same_sum():
+    w, _ = _stack(torch.float64)
+    torch.testing.assert_close(K.l1_value(w, 0.3, sign=torch.sign(w)), K.l1_value(w, 0.3),
+                               rtol=1e-14, atol=0)
+
+
+def dtype_round(x: float, dtype) -> float:
+    """The strength as the stack holds it (a float32 stack rounds its strengths)."""
+    return float(torch.tensor(x, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_values_per_member_equal_the_float_form(dtype):
+    w, _ = _stack(dtype)
+    lam = _per_member(STRENGTHS, dtype)
+    for kernel, ref in ((K.l1_value, lambda x: x.abs().sum()),
+                        (K.l2_value, lambda x: (x * x).sum()),
+                        (K.group_lasso_value, lambda x: x.norm(dim=1).sum())):
+        per_member = kernel(w, lam)
+        assert per_member.shape == (4,)
+        for k in range(4):
+            one = kernel(w[k], dtype_round(STRENGTHS[k], dtype))
+            assert one.ndim == 0
+            torch.testing.assert_close(per_member[k], one, rtol=0, atol=0)
+            torch.testing.assert_close(one, STRENGTHS[k] * ref(w[k]).to(dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_soft_threshold_is_the_closed_form_exactly_for_both_strengths(dtype):
+    w, _ = _stack(dtype)
+    t = [0.1, 0.5, 0.0, 2.0]
+    w[2, 0, 0], w[3, 1, 1] = 0.5, -2.0  # |w| == t: exactly 0 (w[2] has t = 0: unchanged)
+    w[1, 0, 0] = 0.5
+    want = torch.sign(w) * torch.clamp_min(w.abs() - _per_member(t, dtype), 0)
+    stacked = w.clone()
+    K.soft_threshold_([stacked], _per_member(t, dtype))
+    assert torch.equal(stacked, want)
+    for k in range(4):
+        one = w[k].clone()
+        K.soft_threshold_([one], dtype_round(t[k], dtype))
+        assert torch.equal(one, want[k]) and torch.equal(one, stacked[k])
+    assert stacked[1, 0, 0] == 0 and stacked[3, 1, 1] == 0
+    assert torch.equal(stacked[2], w[2])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_decay_is_w_times_one_minus_t_for_both_strengths(dtype):
+    w, _ = _stack(dtype)
+    t = _per_member([0.01, 0.1, 0.0, 0.5], dtype)
+    stacked = w.clone()
+    K.decay_([stacked], t)
+    assert torch.equal(stacked, w * (1 - t))
+    for k in range(4):
+        one = w[k].clone()
+        K.decay_([one], float(t[k]))
+        assert torch.equal(one, stacked[k])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_group_soft_threshold_zeroes_whole_rows_for_both_strengths(dtype):
+    w, _ = _stack(dtype)  # rows: dim 1 of the stack, dim 0 of a member
+    t = [0.1, 1.0, 0.0, 100.0]
+    norms = w.norm(dim=2, keepdim=True)
+    scale = torch.clamp_min(1 - _per_member(t, dtype) / norms, 0)
+    want = w * torch.nan_to_num(scale, nan=0.0)  # a zero row stays 0
+    stacked = w.clone()
+    K.group_soft_threshold_(stacked, _per_member(t, dtype))
+    torch.testing.assert_close(stacked, want)
+    for k in range(4):
+        one = w[k].clone()
+        K.group_soft_threshold_(one, dtype_round(t[k], dtype))
+        assert torch.equal(one, stacked[k])
+    assert torch.all(stacked[3] == 0) and torch.all(stacked[0, 0] == 0)
+    assert torch.equal(stacked[2], w[2])
+
+
+def test_group_lasso_gradient_is_autograds_with_zero_rows_at_zero():
+    w, _ = _stack(torch.float64)
+    lam = _per_member(STRENGTHS, torch.float64)
+    stacked = K.group_lasso_grad(w, lam)
+    for k in range(4):
+        one = K.group_lasso_grad(w[k], STRENGTHS[k])
+        assert torch.equal(one, stacked[k])
+        wk = w[k].clone().requires_grad_()
+        (STRENGTHS[k] * wk.norm(dim=1).sum()).backward()
+        ref = torch.nan_to_num(wk.grad, nan=0.0)  # autograd's 0/0 at the zero row
+        torch.testing.assert_close(one, ref, rtol=1e-13, atol=1e-15)
+    assert torch.all(stacked[0, 0] == 0)
+
+
+def test_conv_weights_rows_are_filters_and_one_d_rows_are_elements():
+    w = torch.randn(3, 2, 4, 4, dtype=torch.float64)
+    torch.testing.assert_close(K.group_lasso_value(w, 0.5),
+                               0.5 * w.reshape(3, -1).norm(dim=1).sum())
+    b = torch.tensor([3.0, -4.0, 0.0], dtype=torch.float64)
+    assert float(K.group_lasso_value(b, 1.0)) == 7.0
+    K.group_soft_threshold_(b, 1.0)
+    assert b.tolist() == [2.0, -3.0, 0.0]
