@@ -123,13 +123,16 @@ def _read_npz(path: Path, where: str) -> Raw:
     if path.stat().st_size == 0:
         raise DataError(f"Data {where} is empty.")
     try:
-        with np.load(path, allow_pickle=False) as z:    # never unpickle a user's file
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise DataError(f"Data {where} is a single .npy array, not an .npz archive; save it "
-                                f"with numpy.savez(path, X=X, y=y).")
+        z = np.load(path, allow_pickle=False)            # never unpickle a user's file
+        if not isinstance(z, np.lib.npyio.NpzFile):      # a renamed .npy: a bare array
+            raise DataError(f"Data {where} is a single .npy array, not an .npz archive; save it "
+                            f"with numpy.savez(path, X=X, y=y).")
+        with z:
             arrays = {k: z[k] for k in z.files if k in ("X", "y", "feature_names", "class_names")}
             present = list(z.files)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        if isinstance(e, DataError):
+            raise
         raise DataError(f"Data {where} cannot be read as an .npz archive: {e}.") from None
     missing = [k for k in ("X", "y") if k not in arrays]
     if missing:
@@ -147,9 +150,15 @@ def _read_npz(path: Path, where: str) -> Raw:
         raise DataError(f"Array 'y' of {where} has shape {y.shape}; it must be 1-D, one label per row.")
     if len(X) == 0:
         raise DataError(f"Data {where} is empty: array 'X' has no rows.")
+    if 0 in X.shape[1:]:
+        raise DataError(f"Array 'X' of {where} has shape {X.shape}: its samples hold no values; "
+                        f"each sample needs at least one feature.")
     kind = _NPZ_KINDS[X.ndim]
     names = arrays.get("feature_names")
     feature_names = [str(n) for n in names] if kind == "tabular" and names is not None else None
+    if feature_names is not None and (names.ndim != 1 or len(feature_names) != X.shape[1]):
+        raise DataError(f"Array 'feature_names' of {where} has shape {names.shape}; it must be "
+                        f"1-D with one name per column of X ({X.shape[1]}).")
     raw = Raw(X=X, y=y, kind=kind, where=where, feature_names=feature_names,
               description=(f"User .npz {where}: {len(X)} samples of shape {tuple(X.shape[1:])} "
                            f"({kind}), labels from array 'y'."))

@@ -212,6 +212,7 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
             marked FAIL (default: 2 * heartbeat_interval + 10).
     """
     import optuna
+    import sqlalchemy.exc  # optuna's own dependency, only where a storage is opened
     url = _driver_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
@@ -231,8 +232,10 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
                                         f"driver: {err} (pip install 'reglab[tune]').") from None
         except Exception as err:  # noqa: BLE001 - sqlalchemy's OperationalError and kin
             # Workers that start together on a fresh database race to create its tables
-            # (a UNIQUE error for all but one); the tables exist on the next try.
-            if attempt == 3:
+            # (a UNIQUE error for all but one); the tables exist on the next try. A URL that
+            # cannot name a database (unknown scheme, bad syntax) will not get better.
+            if attempt == 3 or isinstance(err, (sqlalchemy.exc.ArgumentError,
+                                                sqlalchemy.exc.NoSuchModuleError)):
                 raise InvalidParameterError(f"Cannot open the Optuna storage {redact(url)!r}: "
                                             f"{' '.join(str(err).split())[:300]}") from None
             time.sleep(0.5 + attempt)
@@ -529,9 +532,13 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
     space = DEFAULT_SPACE if space is None else space
     data = load_data(base) if data is None else data
     folder = Path(out) / name
-    url = storage or default_storage(out, name)
+    if storage is not None:  # a bad URL is refused before any folder is made
+        study = open_study(storage, study_name or name, metric=metric, seed=base.seed)
+        url = storage
+    else:
+        url = default_storage(out, name)
+        study = open_study(url, study_name or name, metric=metric, seed=base.seed)
     folder.mkdir(parents=True, exist_ok=True)
-    study = open_study(url, study_name or name, metric=metric, seed=base.seed)
     _check_setup(study, base, space, metric)
     ran = run_worker(study, make_objective(base, data, space, trials, metric), trials, timeout)
     if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
@@ -598,6 +605,7 @@ def main(*, data: str | None, trials: int, timeout: float | None, storage: str |
     from reglab.report import console as display
     from reglab.lab.arms import base_changes
     from reglab.lab.spec import load_toml
+    from reglab.lab.store import folder_stem
     cfg = {} if config is None else load_toml(config)
     space = load_space(cfg.pop("space", None))
     metric = cfg.pop("metric", "val_acc")
@@ -608,8 +616,7 @@ def main(*, data: str | None, trials: int, timeout: float | None, storage: str |
     from reglab.lab.runner import load_data
     ds = load_data(RunSpec.from_dict(cfg))
     base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(base.data).stem)
-    name = name or f"tune-{stem}"
+    name = name or f"tune-{folder_stem(base.data)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
     res = tune(base, trials=trials, out=out, name=name, space=space, storage=storage,
                study_name=study, timeout=timeout, seeds=seeds, metric=metric, data=ds)
@@ -617,7 +624,7 @@ def main(*, data: str | None, trials: int, timeout: float | None, storage: str |
     states = {}
     for t in res.study.get_trials(deepcopy=False):
         states[t.state.name] = states.get(t.state.name, 0) + 1
-    con.print(f"study {res.study.study_name!r}: " + ", ".join(
+    con.print(f"study {display.safe(repr(res.study.study_name))}: " + ", ".join(
         f"{n} {s.lower()}" for s, n in sorted(states.items())) + f" (this worker ran {res.ran})")
     if res.best_spec is None:
         con.print("no completed trial yet")
@@ -627,6 +634,6 @@ def main(*, data: str | None, trials: int, timeout: float | None, storage: str |
     if res.runs:
         display.print_comparison(con, res.runs, f"tuned vs none on {base.data}", ds,
                                  out / name)
-    con.print(f"[dim]{', '.join(str(p) for p in res.files)}[/dim]")
+    con.print(f"[dim]{display.safe(', '.join(str(p) for p in res.files))}[/dim]")
     return res
 

@@ -1,7 +1,10 @@
 """What the CLI prints: progress bars, the comparison table, one run's summary (rich).
 
 Kept apart from the lab's logic so the numbers (``compare.summarize_arms``) can be tested
-without a terminal and reused by reports.
+without a terminal and reused by reports. Every user string (a path, a data set's or an
+experiment's name, a run id) goes through :func:`safe` before it reaches rich: control
+characters shown as escapes (``reglab._escape.terminal_text``) and ``[`` escaped for rich's
+markup, so ``--out 'o[/x]'`` is printed, not parsed.
 """
 
 from __future__ import annotations
@@ -14,15 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from reglab._escape import markdown_text, terminal_text
 from reglab.lab.compare import summarize_arms
 from reglab.lab.stats import format_pm
 
 __all__ = ["console", "err_console", "RunProgress", "EpochPrinter", "print_comparison",
-           "comparison_markdown",
+           "comparison_markdown", "safe",
            "print_single", "print_experiments", "print_datasets", "nullcontext"]
+
+
+def safe(text: Any) -> str:
+    """A user string ready for rich markup: no control characters, no markup tags."""
+    return escape(terminal_text(text))
 
 
 def console(quiet: bool = False) -> Console:
@@ -59,7 +69,7 @@ class RunProgress:
 
     def start(self, run_id: str) -> None:
         """A run was handed to a worker."""
-        self._tasks[run_id] = self._progress.add_task(f"  {run_id}", total=self.epochs,
+        self._tasks[run_id] = self._progress.add_task(f"  {safe(run_id)}", total=self.epochs,
                                                       note="starting")
 
     def epoch(self, run_id: str, epoch: int, val_acc: float | None, val_loss: float | None
@@ -93,7 +103,7 @@ class EpochPrinter:
         return None
 
     def start(self, run_id: str) -> None:
-        self.out.print(f"[bold]{run_id}[/bold]: training up to {self.epochs} epochs")
+        self.out.print(f"[bold]{safe(run_id)}[/bold]: training up to {self.epochs} epochs")
 
     def epoch(self, run_id: str, epoch: int, val_acc, val_loss) -> None:
         self.out.print(f"  epoch {epoch + 1:>4}/{self.epochs}  val loss {val_loss:.4f}  "
@@ -118,7 +128,7 @@ def _ci(d, scale: float = 1.0, digits: int = 2) -> str:
 def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
     """The seed's section-7 table with measured numbers, and the paired differences vs none."""
     rows = summarize_arms(runs)
-    t = Table(title=f"{title}: measured (mean ± std over seeds)", title_justify="left")
+    t = Table(title=f"{safe(title)}: measured (mean ± std over seeds)", title_justify="left")
     for col, justify in [("arm", "left"), ("seed: output", "left"), ("n", "right"),
                          ("test acc %", "right"), ("test loss", "right"),
                          ("train-test gap %", "right"), ("sparsity %", "right"),
@@ -126,7 +136,7 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
         t.add_column(col, justify=justify)
     for r in rows:
         n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
-        t.add_row(r.arm, r.seed_says[0], n, _pct(r.test_acc),
+        t.add_row(safe(r.arm), r.seed_says[0], n, _pct(r.test_acc),
                   format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap),
                   format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
                   format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
@@ -139,7 +149,7 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table]:
     for r in rows:
         if r.d_acc is None:
             continue
-        d.add_row(r.arm, _ci(r.d_acc, scale=100), _ci(r.d_loss, digits=3), r.verdict)
+        d.add_row(safe(r.arm), _ci(r.d_acc, scale=100), _ci(r.d_loss, digits=3), r.verdict)
     return t, d
 
 
@@ -149,38 +159,38 @@ def print_comparison(out: Console, runs: list[dict], title: str, data: Any, root
     out.print(table)
     if diffs.row_count:
         out.print(diffs)
-    out.print(f"[dim]runs, per-epoch metrics and weights: {root}/ (results.csv, reglab.sqlite,"
+    out.print(f"[dim]runs, per-epoch metrics and weights: {safe(root)}/ (results.csv, reglab.sqlite,"
               " models/)[/dim]")
 
 
 def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path) -> None:
     """One run's final metrics and why it stopped."""
     f = run["final"]
-    out.print(f"[bold]{run['id']}[/bold] {run['status']}: {run['reason']}")
+    out.print(f"[bold]{safe(run['id'])}[/bold] {run['status']}: {safe(run['reason'])}")
     if f.get("test_acc") is not None and math.isfinite(f.get("test_acc") or math.nan):
         out.print(f"  test acc {100 * f['test_acc']:.2f}%  test loss {f['test_loss']:.4f}  "
                   f"train acc {100 * f['train_acc']:.2f}%  gap {100 * f['gap']:.2f} points")
         out.print(f"  sparsity {100 * f['sparsity']:.1f}%  weight norm {f['weight_norm']:.2f}  "
                   f"epochs {int(f['epochs_trained'])} (best {int(f['best_epoch'])})  "
                   f"{f['seconds']:.1f} s")
-    out.print(f"[dim]stored in {root}/[/dim]")
+    out.print(f"[dim]stored in {safe(root)}/[/dim]")
 
 
 def print_experiments(found: list[dict], out_dir: Path) -> None:
     """``reglab runs``: one line per experiment with its status counts."""
     out = console()
     if not found:
-        out.print(f"no experiments under {out_dir}/")
+        out.print(f"no experiments under {safe(out_dir)}/")
         return
-    t = Table(title=f"experiments in {out_dir}/", title_justify="left")
+    t = Table(title=f"experiments in {safe(out_dir)}/", title_justify="left")
     for col in ("name", "runs", "done", "diverged", "interrupted", "running", "pending",
                 "created"):
         t.add_column(col)
     for e in found:
         c = e["counts"]
         created = (time.strftime("%Y-%m-%d %H:%M", time.localtime(e["created"]))
-                   if e.get("created") else e.get("error", "-"))
-        t.add_row(e["name"], str(sum(c.values())),
+                   if e.get("created") else safe(e.get("error", "-")))
+        t.add_row(safe(e["name"]), str(sum(c.values())),
                   *(str(c.get(s, 0)) for s in ("done", "diverged", "interrupted", "running",
                                                "pending")), created)
     out.print(t)
@@ -204,7 +214,7 @@ def comparison_markdown(runs: list[dict]) -> str:
     for r in rows:
         n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
         out.append("| " + " | ".join([
-            r.arm, r.seed_says[0], n, _pct(r.test_acc),
+            markdown_text(r.arm), r.seed_says[0], n, _pct(r.test_acc),
             format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap),
             format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
             format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
@@ -214,6 +224,6 @@ def comparison_markdown(runs: list[dict]) -> str:
             "| verdict |", "|---|---|---|---|"]
     for r in rows:
         if r.d_acc is not None:
-            out.append(f"| {r.arm} | {_ci(r.d_acc, scale=100)} | {_ci(r.d_loss, digits=3)} | "
+            out.append(f"| {markdown_text(r.arm)} | {_ci(r.d_acc, scale=100)} | {_ci(r.d_loss, digits=3)} | "
                        f"{r.verdict} |")
     return "\n".join(out)
