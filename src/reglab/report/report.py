@@ -116,14 +116,14 @@ def build_report(exp_dir: Path) -> tuple[Path, Path]:
     if not exp["runs"]:
         raise fail("report", "experiment", "an experiment with at least one run",
                    str(exp_dir))
-    ctx, figures = _context(exp)
     root = exp["root"]
     fig_dir = root / "figures"
-    for entry in (fig_dir, root / "report.html", root / "report.md"):
-        if entry.is_symlink():  # writing through it would write outside the experiment
+    for entry in (fig_dir, root / "models", root / "report.html", root / "report.md"):
+        if entry.is_symlink():  # it would write (or read weights) outside the experiment
             raise InvalidParameterError(
                 f"The experiment entry {str(entry)!r} is a symbolic link; reglab writes only "
                 "inside the experiment folder. Replace it with a real folder or file.")
+    ctx, figures = _context(exp)
     try:
         fig_dir.mkdir(exist_ok=True)
     except OSError as e:
