@@ -577,10 +577,11 @@ ROWS = [
                                     "cnn"],
         spec("model", "'linear' or 'mlp' for inputs of size 1 (cnn halves each side 2 times: "
              "it needs at least 4 per side)", "'cnn'")),
-    cli("hidden-too-big-for-memory", ["compare", "--hidden", "65536,65536,65536"],
+    # 16 layers: 6.9e10 parameters, 1.3 TB to train, more than any test machine has
+    cli("hidden-too-big-for-memory", ["compare", "--hidden", ",".join(["65536"] * 16)],
         re.escape("The 'hidden' parameter of RunSpec must be widths whose model fits in memory "
-                  "(this one has 8.59e+09 parameters, about 160.1 GiB to train; ")
-        + r"[\d.]+ GiB available\)\. Got \(65536, 65536, 65536\) instead\."),
+                  "(this one has 6.44e+10 parameters, about 1200.1 GiB to train; ")
+        + r"[\d.]+ GiB available\)\. Got \((65536, ){15}65536\) instead\."),
     cli("device-mps-without-mps", ["compare", "--device", "mps"],
         spec("device", "'cpu' or 'auto' on a machine without MPS (Apple GPUs)", "'mps'")),
     cli("proximal-l1-1e300", ["compare", "--arms", "none,l1", "--proximal-l1", "1e300"],
@@ -744,3 +745,41 @@ def test_the_entry_point_in_a_subprocess_matches_the_in_process_result(row_id, d
                           text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert_rejected(proc.returncode, proc.stdout, proc.stderr, row.message, d)
     assert not list(tmp_path.iterdir())
+
+
+# -- path and tune: a rejected flag makes no folder (issue 16) ---------------------------------
+@pytest.mark.parametrize("argv, message", [
+    (["path", "--penalty", "foo"], tpl("penalty", "regularization_path",
+                                       "one of {'l1', 'l2', 'group', 'dropout'}", "'foo'")),
+    (["path", "--eps", "2"], tpl("eps", "regularization_path", "a float in the range (0, 1)",
+                                 "2.0")),
+    (["path", "--n-strengths", "0"], tpl("n_strengths", "regularization_path",
+                                         "an int in the range [1, inf)", "0")),
+    (["tune", "--data", "wine", "--trials", "1", "--storage", "bogus://x"],
+     re.escape("Cannot open the Optuna storage 'bogus://x': Can't load plugin: "
+               "sqlalchemy.dialects:bogus")),
+], ids=["path-penalty", "path-eps", "path-n-strengths", "tune-storage"])
+def test_path_and_tune_refuse_bad_flags_before_making_their_folder(argv, message, tmp_path):
+    if argv[0] == "tune":
+        pytest.importorskip("optuna")
+    out = tmp_path / "out" / "deeper"
+    code, stdout, err = run_cli([*argv, "--out", str(out)])
+    assert_rejected(code, stdout, err, message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_issue_s_three_65536_layers_are_refused_on_a_machine_with_100_gib(monkeypatch):
+    """`--hidden 65536,65536,65536` (8.6e9 parameters, 160 GiB to train) is refused before
+    any allocation when 100 GiB are available, and a 256-wide model is not."""
+    from reglab.train import models
+    monkeypatch.setattr(models, "_available_memory", lambda: 100 << 30)
+    big = RunSpec(hidden=(65536, 65536, 65536))
+    with pytest.raises(rl.InvalidParameterError) as info:
+        models.build_model(big, "image", (1, 8, 8), 10)
+    assert str(info.value) == (
+        "The 'hidden' parameter of RunSpec must be widths whose model fits in memory (this one "
+        "has 8.59e+09 parameters, about 160.1 GiB to train; 100.0 GiB available). Got (65536, "
+        "65536, 65536) instead.")
+    assert models.parameter_count(big, "image", (1, 8, 8), 10) == (
+        64 * 65536 + 65536 + 2 * (65536 * 65536 + 65536) + 65536 * 10 + 10)
+    models.build_model(RunSpec(hidden=(256,)), "image", (1, 8, 8), 10)
