@@ -134,6 +134,9 @@ def d(tmp_path_factory) -> Path:
     np.savez(root / "no_features.npz", X=np.zeros((60, 0)), y=y60)
     np.savez(root / "huge_labels.npz", X=rng0.normal(size=(60, 3)),
              y=np.where(y60 == 1, 1e300, 2e300))
+    np.savez(root / "huge_images.npz", y=y60,
+             X=np.stack([np.zeros((60, 4, 4)), 1.7e308 * (-1.0) ** np.arange(960).reshape(60, 4, 4)],
+                        axis=1))
     np.savez(root / "tiny_images.npz", X=rng0.normal(size=(60, 1, 2, 2)), y=y60)
     np.savez(root / "short_signal.npz", X=rng0.normal(size=(60, 1, 1)), y=y60)
     np.savez(root / "bad_names.npz", X=rng0.normal(size=(60, 3)), y=y60,
@@ -529,6 +532,10 @@ ROWS = [
         re.escape("Data file 'D/huge_values.csv' has values too large to train on in column "
                   "'a' (standardizing it overflows: |values| must stay well below 1e38); "
                   "rescale that data first.")),
+    cli("npz-image-values-near-1e308", ["compare", "--data", "{d}/huge_images.npz"],
+        re.escape("Data file 'D/huge_images.npz' has values too large to train on in channel 1 "
+                  "(standardizing it overflows: |values| must stay well below 1e38); rescale "
+                  "that data first.")),
     cli("csv-inf-cell", ["compare", "--data", "{d}/inf.csv", "--target", "label"],
         re.escape("Data file 'D/inf.csv' has 1 NaN or infinite values in columns 'b' (1) (empty "
                   "cells count as missing); fill or drop them first.")),

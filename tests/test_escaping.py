@@ -58,7 +58,7 @@ def test_terminal_text_shows_control_characters_as_escapes(text, want):
 def _csv(path: Path, columns: list[str], classes: list[str]) -> Path:
     quote = lambda s: '"' + s.replace('"', '""') + '"'  # noqa: E731
     rows = [",".join(quote(c) for c in [*columns, "label"])]
-    rows += [",".join([*(str(i * (j + 1) % 11) for j in range(len(columns))),
+    rows += [",".join([*(str(i * (j + 1) + j) for j in range(len(columns))),
                        quote(classes[i % 2])]) for i in range(40)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")

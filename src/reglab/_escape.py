@@ -6,11 +6,12 @@ class names, file and folder names) goes through the helper of the place it is w
 * :func:`terminal_text`: every control character (C0 incl. ESC, CR, LF and TAB, DEL, C1)
   and every Unicode bidirectional override shown as its ``\\xNN`` / ``\\uNNNN`` escape, so
   a header can neither colour, retitle nor rewrite the terminal, nor reorder what is shown.
-* :func:`markdown_text`: the same escapes, then every character that Markdown (CommonMark
-  and GitHub's tables) gives a meaning to backslash-escaped, and ``&``, ``<``, ``>`` as HTML
-  entities: no link, image, raw HTML, code span, emphasis or table cell can come from data.
-* :func:`rich_text`: :func:`terminal_text`, then ``rich.markup.escape`` (done by the report
-  layer, which owns rich), so ``[/x]`` in a path is printed, not parsed.
+* :func:`markdown_text`: the same escapes, then the inline punctuation that opens a Markdown
+  construct (CommonMark and GitHub tables: ``\\ ` * [ ] | ~``) backslash-escaped and ``&``,
+  ``<``, ``>`` as HTML entities: no link, image, raw HTML, code span, emphasis or table cell
+  can come from data.
+* for rich, ``reglab.report.console.safe``: :func:`terminal_text`, then
+  ``rich.markup.escape`` (the report layer owns rich), so ``[/x]`` in a path is printed.
 
 Example:
     >>> terminal_text("a\\x1b[31mb")

@@ -158,10 +158,11 @@ def check_float32(parts: Sequence[tuple[str, np.ndarray]], raw: Raw, standardize
         if raw.kind == "tabular":
             names = raw.feature_names or [f"column {j}" for j in range(x.shape[1])]
             cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
-            place = "column " + ", ".join(repr(c) for c in cols[:10]) + (", ..." if len(cols) > 10 else "")
+            more = ", ..." if len(cols) > 10 else ""
+            place = "column " + ", ".join(repr(c) for c in cols[:10]) + more
         else:
-            place = "channel " + ", ".join(
-                str(c) for c in np.flatnonzero(bad.reshape(len(x), x.shape[1], -1).any(axis=(0, 2))))
+            channels = np.flatnonzero(bad.reshape(len(x), x.shape[1], -1).any(axis=(0, 2)))
+            place = "channel " + ", ".join(str(c) for c in channels)
         how = "standardizing it overflows" if standardized else "it overflows float32"
         raise DataError(f"Data {raw.where} has values too large to train on in {place} "
                         f"({how}: |values| must stay well below 1e38); rescale that data first.")

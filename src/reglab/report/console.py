@@ -159,8 +159,8 @@ def print_comparison(out: Console, runs: list[dict], title: str, data: Any, root
     out.print(table)
     if diffs.row_count:
         out.print(diffs)
-    out.print(f"[dim]runs, per-epoch metrics and weights: {safe(root)}/ (results.csv, reglab.sqlite,"
-              " models/)[/dim]")
+    out.print(f"[dim]runs, per-epoch metrics and weights: {safe(root)}/ (results.csv, "
+              "reglab.sqlite, models/)[/dim]")
 
 
 def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path) -> None:

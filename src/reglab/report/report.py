@@ -94,8 +94,9 @@ def load_experiment(exp_dir: Path) -> dict[str, Any]:
     except (sqlite3.Error, ValueError) as err:  # not a database, damaged, hand-edited JSON
         if isinstance(err, InvalidParameterError):
             raise
-        raise InvalidParameterError(f"The experiment store {str(db)!r} cannot be read ({err}); "
-                                    "it is not a database reglab wrote or it was damaged.") from None
+        raise InvalidParameterError(
+            f"The experiment store {str(db)!r} cannot be read ({err}); it is not a database "
+            "reglab wrote or it was damaged.") from None
     if not isinstance(meta, dict):
         meta = {}
     name = row[0] if row else exp_dir.resolve().name
