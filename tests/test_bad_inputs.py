@@ -107,6 +107,7 @@ FILES = {
     "big.toml": "# " + "x" * (1 << 20) + "\nepochs = 1\n",
     "deep.toml": "a = " + "[" * 5000 + "]" * 5000 + "\n",
     "spec_list.toml": "hidden = [8, 0.5]\n",
+    "run_and_top.toml": "epochs = 5\n[run]\nlr = 0.1\n",
     "bom.csv": "\ufeffa,b,label\n" + "".join(f"{i},{i % 5},{'xy'[i % 2]}\n" for i in range(30)),
     "dup_header.csv": "a,a,label\n1,2,x\n",
     "inf.csv": "a,b,label\n1,inf,x\n" + "".join(f"{i},{i},{'xy'[i % 2]}\n" for i in range(30)),
@@ -148,6 +149,8 @@ def d(tmp_path_factory) -> Path:
     np.savez(root / "half_labels.npz", X=rng0.normal(size=(60, 2)), y=y60 + 0.5)
     (root / "not_zip.npz").write_bytes(b"PK\x03\x04garbage")
     os.mkfifo(root / "fifo.toml")
+    os.mkfifo(root / "fifo.csv")
+    (root / "zero.csv").symlink_to("/dev/zero")
     for folder in ("no_images/cat", "no_images/dog", "no_classes", "corrupt/cat", "corrupt/dog"):
         (root / folder).mkdir(parents=True)
     from PIL import Image
@@ -597,6 +600,15 @@ ROWS = [
     cli("proximal-l1-1e300-run", ["run", "--epochs", "1", "--proximal-l1", "1e300"],
         spec("proximal_l1", "a float with lr * proximal_l1 <= 3.403e+38 (lr = 0.001)",
              "1e+300"), cheap=False),
+    cli("csv-is-a-fifo", ["compare", "--data", "{d}/fifo.csv", "--target", "a"],
+        re.escape("Data 'D/fifo.csv' is not a regular file (a FIFO, a device or a socket); give "
+                  "a .csv or .npz file or a folder of images.")),
+    cli("csv-links-to-dev-zero", ["compare", "--data", "{d}/zero.csv", "--target", "a"],
+        re.escape("Data 'D/zero.csv' is not a regular file (a FIFO, a device or a socket); give "
+                  "a .csv or .npz file or a folder of images.")),
+    cli("toml-run-table-and-top-level-keys", ["compare", "--config", "{d}/run_and_top.toml"],
+        re.escape("The config file 'D/run_and_top.toml' has a [run] table and top-level keys "
+                  "(epochs); put every key in the [run] table or none.")),
     cli("toml-dev-zero", ["compare", "--config", "/dev/zero"],
         spec("config", "an existing, readable TOML file", "'/dev/zero'")),
     cli("toml-fifo", ["compare", "--config", "{d}/fifo.toml"],

@@ -127,3 +127,33 @@ def _row(root, run_id):
 
 def test_store_damaged_is_the_one_error_type():
     assert issubclass(StoreDamaged, ValueError)
+
+
+def test_a_damaged_meta_is_one_clear_error(exp):
+    out, root = exp
+    conn = sqlite3.connect(root / "reglab.sqlite")
+    conn.execute("UPDATE experiment SET meta='{broken'")
+    conn.commit()
+    conn.close()
+    with Store.open(out, "e") as store, pytest.raises(StoreDamaged, match="its meta is"):
+        store.meta()
+
+
+@pytest.mark.parametrize("how", ["store-deleted", "runs-table-dropped"])
+def test_a_store_that_lost_its_rows_never_retrains_over_surviving_weights(exp, how):
+    out, root = exp
+    if how == "store-deleted":
+        for f in root.glob("reglab.sqlite*"):
+            f.unlink()
+    else:
+        conn = sqlite3.connect(root / "reglab.sqlite")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute("DROP TABLE runs")
+        conn.commit()
+        conn.close()
+    weights = {p.name: p.read_bytes() for p in (root / "models").iterdir()}
+    code, stdout, err = _rerun(out)
+    assert_rejected(code, stdout, err, r"The experiment store '.*/e/reglab\.sqlite' has no row "
+                    r"for run 'none-s0' but models/ holds its weights; the store lost rows\. "
+                    r"Restore it or pass another --name \(the weights are kept\)\.")
+    assert {p.name: p.read_bytes() for p in (root / "models").iterdir()} == weights

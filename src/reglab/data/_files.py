@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import stat
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +31,9 @@ def read_path(path: Path, shown: str, options: Mapping[str, Any]) -> Raw:
             return _read_image_folder(path, where, **opts)
         except OSError as e:                          # e.g. a sub-folder without read permission
             raise DataError(f"Data {where} cannot be read: {e}.") from None
+    if not stat.S_ISREG(path.stat().st_mode):  # reading a FIFO blocks, /dev/zero never ends
+        raise DataError(f"Data {shown!r} is not a regular file (a FIFO, a device or a socket); "
+                        f"give a {' or '.join(SUFFIXES)} file or a folder of images.")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"Unsupported data file suffix {path.suffix!r} for {shown!r}; allowed: "

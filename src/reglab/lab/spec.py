@@ -163,7 +163,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise fail(OWNER, "config", "an existing, readable TOML file", str(path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise InvalidParameterError(f"The config file {str(path)!r} is not valid TOML: {err}.") from None
-    return dict(doc["run"]) if isinstance(doc.get("run"), dict) else doc
+    if isinstance(doc.get("run"), dict):
+        others = [k for k in doc if k != "run"]
+        if others:  # they would be silently ignored
+            raise InvalidParameterError(
+                f"The config file {str(path)!r} has a [run] table and top-level keys "
+                f"({', '.join(others)}); put every key in the [run] table or none.")
+        return dict(doc["run"])
+    return doc
 
 
 def _check_keys(data: Mapping[str, Any]) -> None:

@@ -168,7 +168,15 @@ class Store:
     def meta(self) -> dict[str, Any]:
         """The experiment's metadata (command line, data description, label check...)."""
         row = self.conn.execute("SELECT meta FROM experiment").fetchone()
-        return json.loads(row[0]) if row else {}
+        try:
+            meta = json.loads(row[0]) if row else {}
+        except (TypeError, ValueError):
+            meta = None
+        if not isinstance(meta, dict):
+            raise StoreDamaged(f"The experiment store {str(self.root)!r} holds a damaged "
+                               f"experiment row: its meta is {row[0]!r}. Restore the store or "
+                               "pass another --name.")
+        return meta
 
     def update_meta(self, **items: Any) -> None:
         """Add or replace metadata keys, in one transaction."""
@@ -228,6 +236,7 @@ class Store:
                     f"configuration ({_spec_diff(json.loads(row[0]), json.loads(spec_json))}); "
                     "pass another --name to start a new experiment.")
             return
+        self._refuse_orphan_weights([run_id])
         with self._tx():
             self.conn.execute(
                 "INSERT INTO runs (id, arm, seed, spec, status, created, position) "
@@ -246,12 +255,23 @@ class Store:
                     f"The experiment {str(self.root)!r} already holds run {run_id!r} with another "
                     f"configuration ({_spec_diff(old, json.loads(spec_json))}); "
                     "pass another --name to start a new experiment.")
+        self._refuse_orphan_weights([r[0] for r in runs if r[0] not in stored])
         with self._tx():
             self.conn.executemany(
                 "INSERT OR IGNORE INTO runs (id, arm, seed, spec, status, created, position) "
                 "VALUES (?,?,?,?,?,?,?)",
                 [(rid, arm, seed, spec, "pending", time.time(), i)
                  for i, (rid, arm, seed, spec) in enumerate(runs)])
+
+    def _refuse_orphan_weights(self, new_ids: Iterable[str]) -> None:
+        """A run new to the store must not have weights yet: if it has, the store lost its
+        rows (a dropped or replaced table) and training would overwrite surviving weights."""
+        orphans = [rid for rid in new_ids if self.weights_path(rid).exists()]
+        if orphans:
+            raise StoreDamaged(
+                f"The experiment store {str(self.root / 'reglab.sqlite')!r} has no row for run "
+                f"{orphans[0]!r} but models/ holds its weights; the store lost rows. Restore it "
+                "or pass another --name (the weights are kept).")
 
     def status(self, run_id: str) -> str | None:
         """The run's status, or None if it is not in the store."""
