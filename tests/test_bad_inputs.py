@@ -150,6 +150,7 @@ def d(tmp_path_factory) -> Path:
     (root / "not_zip.npz").write_bytes(b"PK\x03\x04garbage")
     os.mkfifo(root / "fifo.toml")
     os.mkfifo(root / "fifo.csv")
+    _bomb(root / "bomb.npz")
     (root / "zero.csv").symlink_to("/dev/zero")
     for folder in ("no_images/cat", "no_images/dog", "no_classes", "corrupt/cat", "corrupt/dog"):
         (root / folder).mkdir(parents=True)
@@ -161,6 +162,20 @@ def d(tmp_path_factory) -> Path:
                 root / "corrupt" / c / f"{i}.png")
     (root / "corrupt" / "dog" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
     return root
+
+
+def _bomb(path: Path) -> None:
+    """An .npz whose X header promises 10**7 x 10**5 float64 (7.3 TiB) and holds no data:
+    what a compressed archive of zeros looks like to the loader, at no cost to the test."""
+    import zipfile
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (10**7, 10**5)})
+    y = io.BytesIO()
+    np.save(y, np.zeros(2))
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("X.npy", header.getvalue())  # the magic and the header, no data
+        zf.writestr("y.npy", y.getvalue())
 
 
 @dataclass(frozen=True)
@@ -578,6 +593,9 @@ ROWS = [
     cli("npz-two-column-y", ["compare", "--data", "{d}/two_d_y.npz"],
         re.escape("Array 'y' of file 'D/two_d_y.npz' has shape (60, 2); it must be 1-D, one "
                   "label per row.")),
+    cli("npz-header-promises-7-tib", ["compare", "--data", "{d}/bomb.npz"],
+        r"Data file 'D/bomb\.npz' holds arrays of 7450580\.6 GiB once uncompressed; only "
+        r"[\d.]+ GiB of memory is available\."),
     cli("npz-not-a-zip", ["compare", "--data", "{d}/not_zip.npz"],
         r"Data file 'D/not_zip\.npz' cannot be read as an \.npz archive: .+\."),
     cli("cnn-on-2x2-images", ["compare", "--data", "{d}/tiny_images.npz", "--model", "cnn"],
@@ -791,7 +809,7 @@ def test_the_issue_s_three_65536_layers_are_refused_on_a_machine_with_100_gib(mo
     """`--hidden 65536,65536,65536` (8.6e9 parameters, 160 GiB to train) is refused before
     any allocation when 100 GiB are available, and a 256-wide model is not."""
     from reglab.train import models
-    monkeypatch.setattr(models, "_available_memory", lambda: 100 << 30)
+    monkeypatch.setattr(models, "available_memory", lambda: 100 << 30)
     big = RunSpec(hidden=(65536, 65536, 65536))
     with pytest.raises(rl.InvalidParameterError) as info:
         models.build_model(big, "image", (1, 8, 8), 10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import stat
 import zipfile
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from reglab._memory import available_memory
 from reglab.data._builtins import take_options
 from reglab.data._types import DataError, Raw
 
@@ -132,7 +134,9 @@ def _read_npz(path: Path, where: str) -> Raw:
             raise DataError(f"Data {where} is a single .npy array, not an .npz archive; save it "
                             f"with numpy.savez(path, X=X, y=y).")
         with z:
-            arrays = {k: z[k] for k in z.files if k in ("X", "y", "feature_names", "class_names")}
+            wanted = [k for k in z.files if k in ("X", "y", "feature_names", "class_names")]
+            _check_fits(z, wanted, where)
+            arrays = {k: z[k] for k in wanted}
             present = list(z.files)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         if isinstance(e, DataError):
@@ -169,6 +173,25 @@ def _read_npz(path: Path, where: str) -> Raw:
     if "class_names" in arrays:
         raw.extra["class_names"] = [str(n) for n in arrays["class_names"]]
     return raw
+
+
+def _check_fits(z: np.lib.npyio.NpzFile, keys: list[str], where: str) -> None:
+    """Refuse arrays whose headers promise more bytes than memory holds, before reading them
+    (a compressed archive of zeros expands a thousandfold)."""
+    need = 0
+    for k in keys:
+        with z.zip.open(f"{k}.npy") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read is None:  # format 3.0 (rare): numpy's own reader checks it
+                continue
+            shape, _, dtype = read(fh)
+        need += math.prod(shape) * dtype.itemsize
+    have = available_memory()
+    if need > have:
+        raise DataError(f"Data {where} holds arrays of {need / 2**30:.1f} GiB once "
+                        f"uncompressed; only {have / 2**30:.1f} GiB of memory is available.")
 
 
 # ---------------------------------------------------------------- image folder

@@ -19,6 +19,7 @@ import math
 import torch
 from torch import nn
 
+from reglab._memory import available_memory
 from reglab._validation import fail
 
 __all__ = ["build_model", "activation", "parameter_count"]
@@ -74,18 +75,6 @@ def parameter_count(spec, kind: str, input_shape: tuple[int, ...], num_classes: 
                                                                         num_classes)
 
 
-def _available_memory() -> int:
-    """Bytes this process may still allocate: MemAvailable, or 8 GiB where unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 8 << 30
-
-
 def _check_fits(spec, kind: str, input_shape: tuple[int, ...], num_classes: int) -> None:
     """Refuse, before anything is allocated, a cnn on inputs too small for its two pooling
     blocks and any model whose training would not fit in memory."""
@@ -99,7 +88,7 @@ def _check_fits(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
                        f"halves each side {len(_CNN_CHANNELS)} times: it needs at least "
                        f"{_CNN_MIN_SIDE} per side)", spec.model)
     n = parameter_count(spec, kind, input_shape, num_classes)
-    need, have = n * TRAIN_BYTES_PER_PARAMETER, _available_memory()
+    need, have = n * TRAIN_BYTES_PER_PARAMETER, available_memory()
     if need > have:
         raise fail("RunSpec", "hidden", f"widths whose model fits in memory (this one has "
                    f"{n:.3g} parameters, about {need / 2**30:.1f} GiB to train; "
