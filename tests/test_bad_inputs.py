@@ -594,7 +594,7 @@ ROWS = [
         re.escape("Array 'y' of file 'D/two_d_y.npz' has shape (60, 2); it must be 1-D, one "
                   "label per row.")),
     cli("npz-header-promises-7-tib", ["compare", "--data", "{d}/bomb.npz"],
-        r"Data file 'D/bomb\.npz' holds arrays of 7450580\.6 GiB once uncompressed; only "
+        r"Data file 'D/bomb\.npz' holds arrays of 7450\.6 GiB once uncompressed; only "
         r"[\d.]+ GiB of memory is available\."),
     cli("npz-not-a-zip", ["compare", "--data", "{d}/not_zip.npz"],
         r"Data file 'D/not_zip\.npz' cannot be read as an \.npz archive: .+\."),
@@ -661,8 +661,8 @@ ROWS = [
     cli("nproc-0", ["run", "--epochs", "1", "--nproc", "0"],
         tpl("nproc", "run", "an int in the range [1, inf)", "0"), cheap=False),
     cli("data-is-dev-null", ["compare", "--data", "/dev/null"],
-        re.escape("Unsupported data file suffix '' for '/dev/null'; allowed: .csv, .npz, or a "
-                  "folder of images with one sub-folder per class.")),
+        re.escape("Data '/dev/null' is not a regular file (a FIFO, a device or a socket); give "
+                  "a .csv or .npz file or a folder of images.")),
     cli("name-dot", ["compare", "--name", "."], tpl("name", "the experiment", NAME_RULE, "'.'")),
     cli("name-empty", ["compare", "--name", ""],
         tpl("name", "the experiment", NAME_RULE, "''"),
