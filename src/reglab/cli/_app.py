@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from reglab._escape import terminal_text
 from reglab._validation import InvalidParameterError
 from reglab.cli import (check_augment, compare, datasets, explain, export, path, predict, report,
                         run, runs, tune)
@@ -71,5 +72,6 @@ def _terminate(signum, frame) -> None:
 
 
 def _error(message: str) -> None:
-    line = " ".join(str(message).split())  # one line, whatever the message held
+    # one line, whatever the message held; a user's file's control characters as escapes
+    line = terminal_text(" ".join(str(message).split()))
     sys.stderr.write(f"reglab: error: {line}\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+import stat
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from reglab._memory import available_memory
 from reglab.data._builtins import take_options
 from reglab.data._types import DataError, Raw
 
@@ -30,6 +33,9 @@ def read_path(path: Path, shown: str, options: Mapping[str, Any]) -> Raw:
             return _read_image_folder(path, where, **opts)
         except OSError as e:                          # e.g. a sub-folder without read permission
             raise DataError(f"Data {where} cannot be read: {e}.") from None
+    if not stat.S_ISREG(path.stat().st_mode):  # reading a FIFO blocks, /dev/zero never ends
+        raise DataError(f"Data {shown!r} is not a regular file (a FIFO, a device or a socket); "
+                        f"give a {' or '.join(SUFFIXES)} file or a folder of images.")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"Unsupported data file suffix {path.suffix!r} for {shown!r}; allowed: "
@@ -123,13 +129,18 @@ def _read_npz(path: Path, where: str) -> Raw:
     if path.stat().st_size == 0:
         raise DataError(f"Data {where} is empty.")
     try:
-        with np.load(path, allow_pickle=False) as z:    # never unpickle a user's file
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise DataError(f"Data {where} is a single .npy array, not an .npz archive; save it "
-                                f"with numpy.savez(path, X=X, y=y).")
-            arrays = {k: z[k] for k in z.files if k in ("X", "y", "feature_names", "class_names")}
+        z = np.load(path, allow_pickle=False)            # never unpickle a user's file
+        if not isinstance(z, np.lib.npyio.NpzFile):      # a renamed .npy: a bare array
+            raise DataError(f"Data {where} is a single .npy array, not an .npz archive; save it "
+                            f"with numpy.savez(path, X=X, y=y).")
+        with z:
+            wanted = [k for k in z.files if k in ("X", "y", "feature_names", "class_names")]
+            _check_fits(z, wanted, where)
+            arrays = {k: z[k] for k in wanted}
             present = list(z.files)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        if isinstance(e, DataError):
+            raise
         raise DataError(f"Data {where} cannot be read as an .npz archive: {e}.") from None
     missing = [k for k in ("X", "y") if k not in arrays]
     if missing:
@@ -147,15 +158,40 @@ def _read_npz(path: Path, where: str) -> Raw:
         raise DataError(f"Array 'y' of {where} has shape {y.shape}; it must be 1-D, one label per row.")
     if len(X) == 0:
         raise DataError(f"Data {where} is empty: array 'X' has no rows.")
+    if 0 in X.shape[1:]:
+        raise DataError(f"Array 'X' of {where} has shape {X.shape}: its samples hold no values; "
+                        f"each sample needs at least one feature.")
     kind = _NPZ_KINDS[X.ndim]
     names = arrays.get("feature_names")
     feature_names = [str(n) for n in names] if kind == "tabular" and names is not None else None
+    if feature_names is not None and (names.ndim != 1 or len(feature_names) != X.shape[1]):
+        raise DataError(f"Array 'feature_names' of {where} has shape {names.shape}; it must be "
+                        f"1-D with one name per column of X ({X.shape[1]}).")
     raw = Raw(X=X, y=y, kind=kind, where=where, feature_names=feature_names,
               description=(f"User .npz {where}: {len(X)} samples of shape {tuple(X.shape[1:])} "
                            f"({kind}), labels from array 'y'."))
     if "class_names" in arrays:
         raw.extra["class_names"] = [str(n) for n in arrays["class_names"]]
     return raw
+
+
+def _check_fits(z: np.lib.npyio.NpzFile, keys: list[str], where: str) -> None:
+    """Refuse arrays whose headers promise more bytes than memory holds, before reading them
+    (a compressed archive of zeros expands a thousandfold)."""
+    need = 0
+    for k in keys:
+        with z.zip.open(f"{k}.npy") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read is None:  # format 3.0 (rare): numpy's own reader checks it
+                continue
+            shape, _, dtype = read(fh)
+        need += math.prod(shape) * dtype.itemsize
+    have = available_memory()
+    if need > have:
+        raise DataError(f"Data {where} holds arrays of {need / 2**30:.1f} GiB once "
+                        f"uncompressed; only {have / 2**30:.1f} GiB of memory is available.")
 
 
 # ---------------------------------------------------------------- image folder

@@ -70,15 +70,19 @@ def _arrays(raw: Raw) -> tuple[np.ndarray, np.ndarray, int]:
     return np.concatenate([X, raw.X_test]), np.concatenate([y, raw.y_test]), len(X)
 
 
-def _split(X: np.ndarray, standardize: bool, kind: str, parts: list[np.ndarray], codes: np.ndarray):
+def _split(X: np.ndarray, standardize: bool, raw: Raw, parts: list[np.ndarray], codes: np.ndarray):
     mean = std = None
     if standardize:
-        mean, std = P.standardize_stats(X[parts[0]], kind)
-    splits = []
+        mean, std = P.standardize_stats(X[parts[0]], raw.kind)
+    xs = []
     for idx in parts:
-        x = X[idx] if mean is None else (X[idx] - mean) / std
-        splits.append(Split(X=torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                            y=torch.from_numpy(codes[idx]),
+        with np.errstate(over="ignore", invalid="ignore"):  # checked by check_float32
+            x = X[idx] if mean is None else (X[idx] - mean) / std
+            xs.append(np.ascontiguousarray(x, dtype=np.float32))
+    P.check_float32(list(zip(("train", "val", "test"), xs)), raw, standardize)
+    splits = []
+    for x, idx in zip(xs, parts):
+        splits.append(Split(X=torch.from_numpy(x), y=torch.from_numpy(codes[idx]),
                             indices=torch.from_numpy(idx.astype(np.int64))))
     as_tensor = (lambda a: None if a is None else torch.from_numpy(a.astype(np.float32)))
     return splits, as_tensor(mean), as_tensor(std)
@@ -132,7 +136,7 @@ def load(name_or_path: str | os.PathLike, seed: int = 0, val_fraction: float = 0
     if raw.X_test is not None:
         parts.append(np.arange(n_pool, len(X)))
     P.warn_duplicates(X, *parts, where=raw.where)
-    (train, val, test), mean, std = _split(X, standardize, raw.kind, parts, codes)
+    (train, val, test), mean, std = _split(X, standardize, raw, parts, codes)
     informative = None if raw.informative is None else torch.as_tensor(raw.informative).long()
     features = None if raw.feature_names is None else [str(f) for f in raw.feature_names]
     return Dataset(name=name, train=train, val=val, test=test, kind=raw.kind,

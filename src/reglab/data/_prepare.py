@@ -10,15 +10,26 @@ import numpy as np
 
 from reglab.data._types import DataError, DataWarning, Raw
 
-__all__ = ["check_finite", "duplicates", "encode_labels", "split_indices", "standardize_stats"]
+__all__ = ["check_finite", "check_float32", "duplicates", "encode_labels", "split_indices", "standardize_stats"]
+
+
+# Float labels are read as integers only up to 2**53: beyond it a float64 no longer holds
+# every integer (1e300 and 1e300 + 1 are the same float) and int64 overflows at 2**63, which
+# silently merged classes such as 1e300 and 2e300.
+LABEL_INT_LIMIT = 2 ** 53
 
 
 def _integer_valued(v: np.ndarray) -> bool:
-    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))
+    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v))
+                and np.all(np.abs(v) <= LABEL_INT_LIMIT))
 
 
 def encode_labels(raw: Raw) -> tuple[np.ndarray, list[str]]:
     """Map labels to codes 0..K-1 (sorted numerically when every label is a number) and names.
+
+    Text labels that are all integers within +-2**53 sort as numbers; any other text labels
+    (e.g. "1e300", "2e300") stay text, one class per distinct string. Float arrays (.npz)
+    must hold integers within +-2**53.
 
     Example: ["b", "a", "b"] -> ([1, 0, 1], ["a", "b"]); ["10", "2"] -> ([1, 0], ["2", "10"]).
     """
@@ -34,9 +45,11 @@ def encode_labels(raw: Raw) -> tuple[np.ndarray, list[str]]:
             y = as_float.astype(np.int64)
     elif y.dtype.kind == "f":
         if not _integer_valued(y):
-            row = int(np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))[0])
-            raise DataError(f"Labels of {raw.where} must be integers or strings; row {row} has "
-                            f"{y[row]!r}.")
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isfinite(y) | (y != np.round(y)) | (np.abs(y) > LABEL_INT_LIMIT)
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"Labels of {raw.where} must be integers within +-2**53 or strings; "
+                            f"row {row} has {float(y[row])!r}.")
         y = y.astype(np.int64)
     elif y.dtype.kind not in "biu":
         raise DataError(f"Labels of {raw.where} have dtype {y.dtype}; they must be integers or strings.")
@@ -128,10 +141,31 @@ def standardize_stats(X_train: np.ndarray, kind: str) -> tuple[np.ndarray, np.nd
     A constant feature / channel gets std 1 so it maps to 0 instead of NaN.
     """
     axes = {"tabular": (0,), "signal": (0, 2), "image": (0, 2, 3)}[kind]
-    mean = X_train.mean(axis=axes, keepdims=True, dtype=np.float64)[0]
-    std = X_train.std(axis=axes, keepdims=True, dtype=np.float64)[0]
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
+        mean = X_train.mean(axis=axes, keepdims=True, dtype=np.float64)[0]
+        std = X_train.std(axis=axes, keepdims=True, dtype=np.float64)[0]
     std[std == 0] = 1.0
     return mean, std
+
+
+def check_float32(parts: Sequence[tuple[str, np.ndarray]], raw: Raw, standardized: bool) -> None:
+    """Every value must be finite once standardized and cast to float32 (the models' type):
+    values near 1e308 pass the finiteness check but overflow the mean or the cast."""
+    for split, x in parts:
+        bad = ~np.isfinite(x)
+        if not bad.any():
+            continue
+        if raw.kind == "tabular":
+            names = raw.feature_names or [f"column {j}" for j in range(x.shape[1])]
+            cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+            more = ", ..." if len(cols) > 10 else ""
+            place = "column " + ", ".join(repr(c) for c in cols[:10]) + more
+        else:
+            channels = np.flatnonzero(bad.reshape(len(x), x.shape[1], -1).any(axis=(0, 2)))
+            place = "channel " + ", ".join(str(c) for c in channels)
+        how = "standardizing it overflows" if standardized else "it overflows float32"
+        raise DataError(f"Data {raw.where} has values too large to train on in {place} "
+                        f"({how}: |values| must stay well below 1e38); rescale that data first.")
 
 
 def duplicates(X: np.ndarray, train: np.ndarray, held: np.ndarray) -> int:

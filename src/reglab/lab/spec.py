@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -44,6 +45,7 @@ MODELS = ("linear", "mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 ACTIVATIONS = ("relu", "gelu", "tanh", "silu")
 DEVICES = ("cpu", "cuda", "mps", "auto")
+MAX_TOML_BYTES = 1 << 20  # a spec is a few hundred bytes; -c /dev/zero must not fill memory
 
 
 @dataclass(frozen=True)
@@ -151,15 +153,29 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     try:
+        info = path.stat()  # before open: opening a FIFO would block until a writer comes
+        if not stat.S_ISREG(info.st_mode):
+            raise IsADirectoryError  # a folder, a FIFO, a device such as /dev/zero
+        if info.st_size > MAX_TOML_BYTES:
+            raise InvalidParameterError(
+                f"The config file {str(path)!r} is {info.st_size} bytes; a spec file is at most "
+                f"{MAX_TOML_BYTES} bytes (1 MiB).")
         with path.open("rb") as fh:
-            doc = tomllib.load(fh)
+            doc = tomllib.loads(fh.read(MAX_TOML_BYTES + 1).decode("utf-8"))
     except FileNotFoundError:
         raise fail(OWNER, "config", "an existing TOML file", str(path)) from None
-    except OSError:  # a folder, no read permission...
+    except OSError:  # a folder, a FIFO or a device, no read permission...
         raise fail(OWNER, "config", "an existing, readable TOML file", str(path)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise InvalidParameterError(f"The config file {str(path)!r} is not valid TOML: {err}.") from None
-    return dict(doc["run"]) if isinstance(doc.get("run"), dict) else doc
+    if isinstance(doc.get("run"), dict):
+        others = [k for k in doc if k != "run"]
+        if others:  # they would be silently ignored
+            raise InvalidParameterError(
+                f"The config file {str(path)!r} has a [run] table and top-level keys "
+                f"({', '.join(others)}); put every key in the [run] table or none.")
+        return dict(doc["run"])
+    return doc
 
 
 def _check_keys(data: Mapping[str, Any]) -> None:
