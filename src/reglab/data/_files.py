@@ -1,9 +1,7 @@
-"""Users' data files: a CSV table, an .npz archive with X and y, a folder of images per class."""
+"""Users' data files: a CSV / TSV table (:mod:`reglab.data._table`), an .npz archive with X and y, a folder of images per class."""
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import stat
 import zipfile
@@ -12,15 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from reglab._memory import available_memory
+from reglab.data import _table as T
 from reglab.data._builtins import take_options
 from reglab.data._types import DataError, Raw
 
 __all__ = ["IMAGE_SUFFIXES", "SUFFIXES", "read_path"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-SUFFIXES = (".csv", ".npz")
+SUFFIXES = (".csv", ".tsv", ".npz")
 _NPZ_KINDS = {2: "tabular", 3: "signal", 4: "image"}
 
 
@@ -41,8 +41,8 @@ def read_path(path: Path, shown: str, options: Mapping[str, Any]) -> Raw:
         raise DataError(f"Unsupported data file suffix {path.suffix!r} for {shown!r}; allowed: "
                         f"{', '.join(SUFFIXES)}, or a folder of images with one sub-folder per class.")
     where = f"file {shown!r}"
-    if suffix == ".csv":
-        return _read_csv(path, where, **take_options(where, options, {"target": None, "delimiter": ","}))
+    if suffix in T.TABLE_SUFFIXES:
+        return _read_csv(path, where, **take_options(where, options, TABLE_OPTIONS))
     return _read_npz(path, where, **take_options(where, options, {}))
 
 
@@ -60,67 +60,92 @@ def _read_text(path: Path, where: str) -> str:
                         f"offset {e.start}); save it as a UTF-8 CSV file.") from None
 
 
-def _csv_rows(text: str, where: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, data rows and each data row's line number; blank lines are skipped."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    rows, lines = [], []
-    try:
-        for row in reader:
-            if row and any(cell.strip() for cell in row):
-                rows.append([cell.strip() for cell in row])
-                lines.append(reader.line_num)
-    except csv.Error as e:
-        raise DataError(f"Data {where} cannot be read as CSV at line {reader.line_num}: {e}.") from None
-    if not rows:
-        raise DataError(f"Data {where} is empty.")
-    header, body, lines = rows[0], rows[1:], lines[1:]
-    dup = next((c for c in header if header.count(c) > 1), None)
-    if dup is not None:
-        raise DataError(f"Column name {dup!r} appears more than once in the header of {where}.")
-    if not body:
-        raise DataError(f"Data {where} is empty: it has a header but no data rows.")
-    for row, line in zip(body, lines):
-        if len(row) != len(header):
-            raise DataError(f"Line {line} of {where} has {len(row)} fields but the header has "
-                            f"{len(header)}.")
-    return header, body, lines
+TABLE_OPTIONS = {"target": None, "delimiter": None, "features": None, "drop": (),
+                 "order_column": None, "group_column": None, "split_column": None,
+                 "test_data": None}
 
 
-def _numeric_column(values: list[str], name: str, lines: list[int], where: str) -> np.ndarray:
-    """Parse one feature column; empty cells become NaN (reported later as missing)."""
-    out = np.empty(len(values))
-    for i, v in enumerate(values):
-        try:
-            out[i] = float(v) if v else np.nan
-        except ValueError:
-            raise DataError(f"Column {name!r} of {where} is not numeric: line {lines[i]} has {v!r}. "
-                            f"Feature columns must hold numbers; drop or encode this column.") from None
-    return out
+def _names(value: Any, option: str, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise DataError(f"The {option!r} option for {where} must be a list of column names. "
+                        f"Got {value!r} instead.")
+    return tuple(value)
 
 
-def _read_csv(path: Path, where: str, target: str | None, delimiter: str) -> Raw:
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
+def _table_frame(path: Path, where: str, delimiter: Any):
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise DataError(f"The 'delimiter' option for {where} must be one character. "
                         f"Got {delimiter!r} instead.")
-    header, body, lines = _csv_rows(_read_text(path, where), where, delimiter)
-    columns = ", ".join(header)
+    text = _read_text(path, where)
+    sep = delimiter or T.sniff_delimiter(text, path.suffix.lower())
+    return T.read_frame(text, where, sep)
+
+
+def _read_csv(path: Path, where: str, target: str | None, delimiter: Any, features: Any,
+              drop: Any, order_column: Any, group_column: Any, split_column: Any,
+              test_data: Any) -> Raw:
+    """A table: raw feature cells in ``extra["frame"]`` (encoded after the split, on train
+    only, by ``load``), labels in ``y``, the split's columns in ``extra``."""
+    frame = _table_frame(path, where, delimiter)
+    columns = ", ".join(frame.columns)
     if target is None:
         raise DataError(f"Missing target= for CSV {where}: name its label column, one of: {columns}.")
-    if target not in header:
+    if target not in frame.columns:
         raise DataError(f"Unknown target column {target!r} in {where}; available columns: {columns}.")
-    t = header.index(target)
-    features = [c for c in header if c != target]
-    if not features:
-        raise DataError(f"Data {where} has no feature columns besides the target {target!r}.")
-    labels = [row[t] for row in body]
-    if "" in labels:
-        raise DataError(f"Target column {target!r} of {where} is empty at line "
-                        f"{lines[labels.index('')]}; every row needs a label.")
-    X = np.stack([_numeric_column([row[j] for row in body], header[j], lines, where)
-                  for j in range(len(header)) if j != t], axis=1)
-    return Raw(X=X, y=np.array(labels), kind="tabular", where=where, feature_names=features,
-               description=(f"User CSV {where}: {len(body)} rows, {len(features)} numeric feature "
-                            f"columns and the label column {target!r}."))
+    split_cols = {}
+    for option, col in (("order_column", order_column), ("group_column", group_column),
+                        ("split_column", split_column)):
+        if col is None:
+            continue
+        if not isinstance(col, str) or col not in frame.columns or col == target:
+            raise DataError(f"The {option!r} option for {where} must name a column other than "
+                            f"the target; available columns: {columns}. Got {col!r} instead.")
+        split_cols[option] = col
+    test = None
+    if test_data is not None:
+        test_path = Path(str(test_data)).expanduser()
+        test_where = f"file {str(test_data)!r}"
+        if not test_path.is_file():
+            raise DataError(f"The 'test_data' option for {where} must be an existing table file "
+                            f"({', '.join(T.TABLE_SUFFIXES)}). Got {str(test_data)!r} instead.")
+        test = _table_frame(test_path, test_where, delimiter)
+        if target not in test.columns:
+            raise DataError(f"Test data {test_where} has no target column {target!r}; available "
+                            f"columns: {', '.join(test.columns)}.")
+    kept = T.select_columns(frame, where, target, _names(features, "features", where),
+                            _names(drop, "drop", where), list(split_cols.values()))
+    frames = [frame] if test is None else [frame, test]
+    keep_rows = []
+    for f, w in zip(frames, [where, f"file {str(test_data)!r}"]):
+        has = f[target].notna().to_numpy()
+        if not has.all():
+            T.warn(f"Data {w}: dropped {int((~has).sum())} of {len(f)} rows whose target "
+                   f"{target!r} is missing.")
+        keep_rows.append(f[has].reset_index(drop=True))
+    frame = keep_rows[0]
+    if frame.empty:
+        raise DataError(f"Target column {target!r} of {where} is empty in every row; every "
+                        "row needs a label.")
+    raw = Raw(X=np.zeros((len(frame), 0)), y=frame[target].to_numpy(dtype=str), kind="tabular",
+              where=where, feature_names=kept,
+              description=(f"User table {where}: {len(frame)} rows, {len(kept)} feature "
+                           f"columns and the label column {target!r}."))
+    raw.extra.update({"frame": frame[kept], **{k: frame[c].to_numpy(dtype=object)
+                                                for k, c in split_cols.items()}})
+    if test is not None:
+        test = keep_rows[1]
+        missing = [c for c in kept if c not in test.columns]
+        if missing:
+            raise DataError(f"Test data file {str(test_data)!r} lacks the feature column(s) "
+                            f"{', '.join(map(repr, missing[:5]))} of {where}.")
+        raw.X_test = np.zeros((len(test), 0))
+        raw.y_test = test[target].to_numpy(dtype=str)
+        raw.extra["frame"] = pd.concat([frame[kept], test[kept]], ignore_index=True)
+    return raw
 
 
 # ---------------------------------------------------------------- npz

@@ -185,3 +185,83 @@ def warn_duplicates(X: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.
             f"validation rows are exact duplicates of training rows, so held-out scores will be "
             f"optimistic; remove duplicate rows from the data to avoid it.",
             DataWarning, stacklevel=3)
+
+
+def time_split(order: np.ndarray, fractions: Sequence[float], where: str) -> list[np.ndarray]:
+    """Rows sorted by ``order`` (numbers, else text: ISO dates sort as text), then contiguous
+    blocks: train the earliest, then val, then test the latest. No shuffle."""
+    if any(v is None for v in order):
+        raise DataError(f"The order column of {where} is empty in some rows; a time-ordered "
+                        "split needs a time in every row.")
+    try:
+        keys = np.asarray(order, dtype=np.float64)
+    except (TypeError, ValueError):
+        keys = np.asarray([str(v) for v in order])
+    idx = np.argsort(keys, kind="stable")
+    sizes = _allocate(len(idx), fractions)
+    ends = np.cumsum([len(idx) - sum(sizes), *sizes])
+    return np.split(idx, ends[:-1])
+
+
+def group_split(groups: np.ndarray, fractions: Sequence[float], seed: int, where: str
+                ) -> list[np.ndarray]:
+    """Whole groups to each split (GroupShuffleSplit-style: no group on two sides). Groups are
+    shuffled with ``seed``; test, then val take groups until they hold ``round(f * n)`` rows
+    or more; the rest train. Returns ``[train, val, test]`` (or ``[train, val]``)."""
+    if any(v is None for v in groups):
+        raise DataError(f"The group column of {where} is empty in some rows; every row needs "
+                        "a group.")
+    names, inverse = np.unique(np.asarray([str(g) for g in groups]), return_inverse=True)
+    if len(names) < len(fractions) + 1:
+        raise DataError(f"The group column of {where} has {len(names)} group(s); a split by "
+                        f"group needs at least {len(fractions) + 1}.")
+    order = np.random.default_rng(seed).permutation(len(names))
+    counts = np.bincount(inverse, minlength=len(names))
+    owner = np.zeros(len(names), dtype=np.int64)            # 0 train, 1 val, 2 test
+    pos, n = 0, len(groups)
+    for part in range(len(fractions), 0, -1):                  # test first, then val
+        want, got = _allocate(n, fractions)[part - 1], 0
+        while got < want and pos < len(order) - part:          # leave a group for the rest
+            owner[order[pos]], got, pos = part, got + counts[order[pos]], pos + 1
+    return [np.flatnonzero(owner[inverse] == k) for k in range(len(fractions) + 1)]
+
+
+def column_split(values: np.ndarray, where: str) -> list[np.ndarray]:
+    """The user's own split: a column holding train, val (or validation) or test per row."""
+    names = {"train": 0, "val": 1, "validation": 1, "test": 2}
+    bad = [v for v in values if v is None or str(v).lower() not in names]
+    if bad:
+        raise DataError(f"The split column of {where} must hold train, val or test in every "
+                        f"row. Got {bad[0]!r}.")
+    part = np.asarray([names[str(v).lower()] for v in values])
+    missing = [n for n, k in (("train", 0), ("val", 1), ("test", 2)) if not (part == k).any()]
+    if missing:
+        raise DataError(f"The split column of {where} has no {missing[0]!r} rows; it needs "
+                        "train, val and test rows.")
+    return [np.flatnonzero(part == k) for k in range(3)]
+
+
+def label_runs(codes: np.ndarray) -> tuple[int, float]:
+    """(number of runs of equal consecutive labels, the number expected in random order)."""
+    n = len(codes)
+    runs = 1 + int(np.count_nonzero(codes[1:] != codes[:-1])) if n else 0
+    p = np.bincount(codes) / max(n, 1)
+    return runs, 1 + (n - 1) * (1 - float(np.sum(p ** 2)))
+
+
+def warn_unshuffled(codes: np.ndarray, parts: Sequence[np.ndarray], names: Sequence[str],
+                    where: str, how: str) -> None:
+    """The note's pitfall: labels in long runs + a split that does not shuffle = held-out
+    splits with other classes than train, so early stopping watches the wrong estimate.
+    Warns when the file has fewer than half the label runs random order would give."""
+    runs, expected = label_runs(codes)
+    if runs >= expected / 2:
+        return
+    counts = [np.bincount(codes[p], minlength=len(names)).tolist() for p in parts]
+    shown = ", ".join(f"{s} {c}" for s, c in zip(("train", "val", "test"), counts))
+    warnings.warn(
+        f"Data {where}: the labels come in long runs ({runs} runs over {len(codes)} rows; about "
+        f"{expected:.0f} in random order) and the split does not shuffle ({how}); class counts "
+        f"{shown}: validation and test do not look like train, so early stopping and the test "
+        f"score estimate the wrong thing. Shuffle the split unless the order is the point.",
+        DataWarning, stacklevel=3)
