@@ -27,7 +27,7 @@ from reglab._validation import InvalidParameterError
 from reglab.lab.compare import comparison_document
 from reglab.lab.execute import run_experiment
 from reglab.lab.label_check import check_labels
-from reglab.lab.spec import RunSpec, load_toml
+from reglab.lab.spec import DATA_KEYS, RunSpec, load_toml
 from reglab.lab.store import check_name, folder_stem
 from reglab.report import console as display
 from reglab.report.report import build_report, dataset_meta
@@ -194,10 +194,12 @@ def overwrite_experiment(out: Path, name: str) -> None:
         os.close(fd)
 
 
-def _data_kind(data: str, target: Optional[str]):
-    """Load the data once in the main process: checks it and gives its kind for the defaults."""
-    options = {} if target is None else {"target": target}
-    return reglab.data.load(data, seed=0, **options)
+def _data_kind(chosen: dict):
+    """Load the data once in the main process: checks it and gives its kind for the defaults.
+    ``chosen``: the spec keys given so far (flags over the TOML file)."""
+    spec = RunSpec.from_dict({k: v for k, v in chosen.items()
+                              if k == "data" or k in DATA_KEYS})
+    return reglab.data.load(spec.data, seed=0, **spec.data_options())
 
 
 _stem = folder_stem  # a folder-safe short name for a data set name or path (ASCII only)

@@ -121,7 +121,7 @@ def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, wo
     strength_cfg = {k: v for k, v in cfg.items() if k in arms_mod.OVERRIDABLE
                     and arms_mod.technique_of(k) not in flagged}
     chosen = {**base_cfg, **given}
-    ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
+    ds = _data_kind(chosen)
     base = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
     strength_spec = RunSpec.from_dict({**base.to_dict(), **strength_cfg, **strengths})
     # the augmentation names and cutmix must fit the data even when no chosen arm uses them

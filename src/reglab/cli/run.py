@@ -46,7 +46,7 @@ def run(
     origins.update(flag_origins(flags, FLAG_NAMES))
     chosen = {**cfg, **flags}
     with restated(origins):
-        ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
+        ds = _data_kind(chosen)
         spec = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
         jobs = [Job(f"run-s{spec.seed}", "run", spec)]
         _preflight(jobs, ds)

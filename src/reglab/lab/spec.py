@@ -45,6 +45,10 @@ MODELS = ("linear", "mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 ACTIVATIONS = ("relu", "gelu", "tanh", "silu")
 DEVICES = ("cpu", "cuda", "mps", "auto")
+SPLITS = ("random", "time")
+# the keys (besides data and seed) that decide which rows and columns a run sees
+DATA_KEYS = ("target", "features", "drop", "split", "order_column", "group_column",
+             "split_column", "test_data")
 MAX_TOML_BYTES = 1 << 20  # a spec is a few hundred bytes; -c /dev/zero must not fill memory
 
 
@@ -63,6 +67,15 @@ class RunSpec:
     Args:
         data: built-in data set name or a file/folder path.
         target: target column for CSV files (None: the last column).
+        features: the table's feature columns (empty: every column but the target).
+        drop: table columns left out (e.g. an ID column).
+        split: "random" (stratified, shuffled) or "time" (rows ordered by ``order_column``,
+            train the earliest, test the latest, no shuffle).
+        order_column, group_column, split_column: a table's column that orders the rows
+            (with split "time"), keeps each group on one side (no group in two splits), or
+            says train / val / test per row. None: not used.
+        test_data: a separate table file for the test split (encoded with the training
+            split's encoders). None: the test split comes out of ``data``.
         model: "linear", "mlp" or "cnn".
         hidden: hidden layer widths of the MLP (the CNN's classifier width is hidden[0]).
         activation: "relu", "gelu", "tanh" or "silu".
@@ -86,6 +99,13 @@ class RunSpec:
 
     data: str = "digits"
     target: str | None = None
+    features: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    split: str = "random"
+    order_column: str | None = None
+    group_column: str | None = None
+    split_column: str | None = None
+    test_data: str | None = None
     model: str = "mlp"
     hidden: tuple[int, ...] = (256, 256)
     activation: str = "relu"
@@ -136,6 +156,16 @@ class RunSpec:
         """Build a spec from a dict; unknown keys are an error naming the key."""
         _check_keys(data)
         return cls(**dict(data))
+
+    def data_options(self) -> dict[str, Any]:
+        """The keyword options of ``reglab.data.load`` this spec sets (defaults left out):
+        everything but ``data`` and ``seed`` that decides which rows and columns a run sees."""
+        out: dict[str, Any] = {}
+        for k in DATA_KEYS:
+            v = getattr(self, k)
+            if v not in (None, (), "random"):
+                out[k] = list(v) if isinstance(v, tuple) else v
+        return out
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys), what the store keeps."""
@@ -217,6 +247,14 @@ def _hidden(v: Any) -> tuple[int, ...]:
     return out
 
 
+def _columns(name: str, v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):  # "a,b" from a flag
+        v = [s.strip() for s in v.split(",") if s.strip()]
+    if not isinstance(v, (list, tuple)) or any(not isinstance(s, str) or not s for s in v):
+        raise fail(OWNER, name, "a list of column names", v)
+    return tuple(v)
+
+
 def _augment(v: Any) -> tuple[str, ...]:
     if isinstance(v, str):  # "rotate,noise" from a flag
         v = [s.strip() for s in v.split(",") if s.strip()]
@@ -236,6 +274,13 @@ def _float(name, low=0.0, high=None, **kw):
 _CHECKS = {
     "data": lambda v: _str("data", v),
     "target": lambda v: _opt_str("target", v),
+    "features": lambda v: _columns("features", v),
+    "drop": lambda v: _columns("drop", v),
+    "split": lambda v: check_choice(OWNER, "split", v, SPLITS),
+    "order_column": lambda v: _opt_str("order_column", v),
+    "group_column": lambda v: _opt_str("group_column", v),
+    "split_column": lambda v: _opt_str("split_column", v),
+    "test_data": lambda v: _opt_str("test_data", v),
     "model": lambda v: check_choice(OWNER, "model", v, MODELS),
     "hidden": _hidden,
     "activation": lambda v: check_choice(OWNER, "activation", v, ACTIVATIONS),
