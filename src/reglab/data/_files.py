@@ -21,6 +21,7 @@ __all__ = ["IMAGE_SUFFIXES", "SUFFIXES", "read_path"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 SUFFIXES = (".csv", ".tsv", ".npz")
+SUFFIX_TEXT = ".csv, .tsv or .npz"  # for messages: "give a .csv, .tsv or .npz file"
 _NPZ_KINDS = {2: "tabular", 3: "signal", 4: "image"}
 
 
@@ -35,7 +36,7 @@ def read_path(path: Path, shown: str, options: Mapping[str, Any]) -> Raw:
             raise DataError(f"Data {where} cannot be read: {e}.") from None
     if not stat.S_ISREG(path.stat().st_mode):  # reading a FIFO blocks, /dev/zero never ends
         raise DataError(f"Data {shown!r} is not a regular file (a FIFO, a device or a socket); "
-                        f"give a {' or '.join(SUFFIXES)} file or a folder of images.")
+                        f"give a {SUFFIX_TEXT} file or a folder of images.")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"Unsupported data file suffix {path.suffix!r} for {shown!r}; allowed: "
@@ -81,6 +82,10 @@ def _table_frame(path: Path, where: str, delimiter: Any):
         raise DataError(f"The 'delimiter' option for {where} must be one character. "
                         f"Got {delimiter!r} instead.")
     text = _read_text(path, where)
+    if "\x00" in text:  # binary data, not a text table
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise DataError(f"Data {where} holds a NUL byte at line {line}; it is not a text "
+                        "table. Save it as a UTF-8 CSV file.")
     sep = delimiter or T.sniff_delimiter(text, path.suffix.lower())
     return T.read_frame(text, where, sep)
 

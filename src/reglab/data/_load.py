@@ -15,7 +15,7 @@ from reglab._validation import (InvalidParameterError, check_bool, check_choice,
 from reglab.data import _prepare as P
 from reglab.data import _table as T
 from reglab.data._builtins import BUILTINS, SUMMARIES, load_builtin
-from reglab.data._files import SUFFIXES, read_path
+from reglab.data._files import SUFFIX_TEXT, SUFFIXES, read_path
 from reglab.data._types import DataError, Dataset, Raw, Split
 
 __all__ = ["available", "load"]
@@ -59,7 +59,7 @@ def _read(name_or_path: Any, options: dict[str, Any]) -> tuple[str, Raw]:
         raise DataError(f"Unknown data set {shown!r}: not a built-in ({', '.join(BUILTINS)}) and no "
                         f"file or folder of that name exists.{hint}")
     raise DataError(f"Data file {shown!r} does not exist (looked for {path.absolute()}); give a "
-                    f"{' or '.join(SUFFIXES)} file, a folder of images, or a built-in name.")
+                    f"{SUFFIX_TEXT} file, a folder of images, or a built-in name.")
 
 
 def _arrays(raw: Raw) -> tuple[np.ndarray, np.ndarray, int]:

@@ -89,8 +89,9 @@ def read_frame(text: str, where: str, delimiter: str) -> pd.DataFrame:
     if short.any():
         i = int(np.flatnonzero(short)[0])
         n = int(body.iloc[i].notna().sum())
-        raise DataError(f"Data row {i + 1} of {where} has {n} fields but the header has "
-                        f"{len(header)}.")
+        lines = [k + 1 for k, t in enumerate(text.splitlines()) if t.strip()]
+        at = f"Line {lines[i + 1]}" if len(lines) == len(frame) else f"Data row {i + 1}"
+        raise DataError(f"{at} of {where} has {n} fields but the header has {len(header)}.")
     body = body.apply(lambda col: col.str.strip())
     body.columns = header
     body = body.where(~body.isin(MISSING), None)
@@ -172,13 +173,13 @@ def fit_encoding(train: pd.DataFrame, kinds: dict[str, str], where: str) -> dict
             "categories": categories, "output": output}
 
 
-def apply_encoding(enc: dict[str, Any], frame: pd.DataFrame, where: str = "the rows"
+def apply_encoding(enc: dict[str, Any], frame: pd.DataFrame, where: str = "table of rows"
                    ) -> np.ndarray:
     """Raw rows (a frame with the encoding's columns; text or numbers, None / NaN missing)
     -> (N, len(enc["output"])) float64: missing cells filled, categories one-hot."""
     missing = [c for c in enc["columns"] if c not in frame.columns]
     if missing:
-        raise DataError(f"{where[0].upper()}{where[1:]} lack(s) the column(s) "
+        raise DataError(f"The {where} lacks the feature column(s) "
                         f"{', '.join(map(repr, missing[:5]))} the model was trained on (it "
                         f"needs: {', '.join(enc['columns'])}).")
     blocks = []

@@ -176,7 +176,7 @@ class Predictor:
             X = self._read(rows)
         elif self.encoding is not None and isinstance(rows, (pd.DataFrame, list)):
             frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
-            X = self._encoded(frame, "the rows to predict")
+            X = self._encoded(frame, "table of rows to predict")
         else:
             X = np.asarray(rows.detach().cpu().numpy() if isinstance(rows, torch.Tensor)
                            else rows, dtype=np.float64)
