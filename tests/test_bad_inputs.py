@@ -665,8 +665,7 @@ ROWS = [
                   "a .csv or .npz file or a folder of images.")),
     cli("name-dot", ["compare", "--name", "."], tpl("name", "the experiment", NAME_RULE, "'.'")),
     cli("name-empty", ["compare", "--name", ""],
-        tpl("name", "the experiment", NAME_RULE, "''"),
-        bug="--name '' falls back to the default name instead of being refused"),
+        tpl("name", "the experiment", NAME_RULE, "''")),
 ]
 
 

@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 import typer
 
+from reglab._escape import terminal_text
 from reglab._validation import InvalidParameterError, check_choice, check_int, fail
 
 app = typer.Typer(
@@ -44,7 +45,7 @@ def _opt(default: Any = None, *names: str, help: str, **kw: Any) -> Any:
 
 DataOpt = _opt(None, "--data", "-d", help="Built-in data set (see `reglab datasets`) or a "
                ".csv/.npz file or image folder. [default: digits]")
-TargetOpt = _opt(None, "--target", help="Label column of a CSV file. [default: the last column]")
+TargetOpt = _opt(None, "--target", help="Label column of a CSV file (required for a CSV).")
 ModelOpt = _opt(None, "--model", "-m", help="linear, mlp or cnn. [default: mlp]")
 HiddenOpt = _opt(None, "--hidden", help="Hidden widths, comma-separated, e.g. 256,256.")
 ActOpt = _opt(None, "--activation", help="relu, gelu, tanh or silu.")
@@ -176,7 +177,7 @@ def compare(
     jobs = make_plan(base, ds.kind, arm_names, seeds, {**strength_cfg, **strengths},
                      arm_tables)
     _preflight(jobs, ds)
-    name = name or f"compare-{_stem(base.data)}"
+    name = name if name is not None else f"compare-{_stem(base.data)}"
     _run_experiment(jobs, out, name, workers, quiet, ds, title=f"compare on {base.data}",
                     meta={"command": "compare", "argv": sys.argv[1:]}, engine=engine,
                     report=True)
@@ -226,7 +227,7 @@ def run(
     jobs = [Job(f"run-s{spec.seed}", "run", spec)]
     _preflight(jobs, ds)
     digest = hashlib.sha1(spec.to_json().encode()).hexdigest()[:8]
-    name = name or f"run-{_stem(spec.data)}-{digest}"
+    name = name if name is not None else f"run-{_stem(spec.data)}-{digest}"
     _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
                     meta={"command": "run", "argv": sys.argv[1:]}, single=True, nproc=nproc)
 
@@ -300,10 +301,9 @@ def _check_section(section: dict) -> None:
 
 
 def _stem(data: str) -> str:
-    """A folder-safe short name for a data set name or path."""
-    stem = Path(data).stem if ("/" in data or "." in data) else data
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")
-    return safe[:40] or "data"
+    """A folder-safe short name for a data set name or path (ASCII: see folder_stem)."""
+    from reglab.lab.store import folder_stem
+    return folder_stem(data)
 
 
 def _preflight(jobs, ds) -> None:
@@ -344,8 +344,12 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
         console = display.console(quiet)
         if skipped and not quiet:
             display.err_console().print(
-                f"[dim]resuming {store.root}: {skipped} finished run(s) kept, "
+                f"[dim]resuming {display.safe(store.root)}: {skipped} finished run(s) kept, "
                 f"{len(todo)} to run[/dim]")
+        if store.rechecked and not quiet:
+            display.err_console().print(
+                f"[dim]{len(store.rechecked)} finished run(s) had a missing or unreadable weight "
+                f"file and are trained again: {display.safe(', '.join(store.rechecked))}[/dim]")
         progress = None
         if not quiet:
             progress = (display.EpochPrinter(console, jobs[0].spec.epochs) if single
@@ -374,7 +378,7 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
         from reglab.report.report import build_report
         html, _ = build_report(store.root)
         if not quiet:
-            console.print(f"report: {html}")
+            console.print(f"report: {display.safe(html)}")
     if outcome.failed:
         first = next(iter(outcome.failed.items()))
         raise RunFailed(f"{len(outcome.failed)} run(s) failed; first: {first[0]}: {first[1]}")
@@ -447,7 +451,7 @@ def _terminate(signum, frame) -> None:
 
 def _error(message: str) -> None:
     line = " ".join(str(message).split())  # one line, whatever the message held
-    sys.stderr.write(f"reglab: error: {line}\n")
+    sys.stderr.write(f"reglab: error: {terminal_text(line)}\n")  # no ESC/OSC from a header
 
 
 if __name__ == "__main__":  # pragma: no cover
