@@ -133,7 +133,7 @@ def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, wo
     jobs = make_plan(base, ds.kind, arm_names, seeds, {**strength_cfg, **strengths},
                      arm_tables, grids)
     _preflight(jobs, ds)
-    name = name or f"compare-{_stem(base.data)}"
+    name = name if name is not None else f"compare-{_stem(base.data)}"
     _run_experiment(jobs, out, name, workers, quiet or as_json, ds,
                     title=f"compare on {base.data}",
                     meta={"command": "compare", "argv": sys.argv[1:]}, engine=engine,

@@ -38,7 +38,7 @@ class Flag:
 SPEC_FLAGS: tuple[Flag, ...] = (
     Flag("data", ("--data", "-d"), str, "Built-in data set (see `reglab datasets`) or a "
          ".csv/.npz file or image folder."),
-    Flag("target", ("--target",), str, "Label column of a CSV file."),
+    Flag("target", ("--target",), str, "Label column of a CSV file (required for a CSV)."),
     Flag("features", ("--features",), str, "Feature columns of a table, comma-separated "
          "(default: all but the target)."),
     Flag("drop", ("--drop",), str, "Table columns to leave out, comma-separated (e.g. an ID)."),
@@ -107,8 +107,8 @@ def option(default: Any, *names: str, help: str, show_default: bool | str = True
     return typer.Option(default, *names, help=help, show_default=show_default, **kw)
 
 
-TargetOpt = option(None, "--target", help="Label column of a CSV file.",
-                   show_default="the last column")
+TargetOpt = option(None, "--target", help="Label column of a CSV file (required for a CSV).",
+                   show_default="none")
 ConfigOpt = option(None, "--config", "-c", help="TOML file of spec keys (flags win over it).",
                    show_default="none")
 OutOpt = option(Path("runs"), "--out", "-o", help="Folder that holds experiments.")

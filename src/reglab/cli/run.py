@@ -51,7 +51,7 @@ def run(
         jobs = [Job(f"run-s{spec.seed}", "run", spec)]
         _preflight(jobs, ds)
         digest = hashlib.sha1(spec.to_json().encode()).hexdigest()[:8]
-        name = name or f"run-{_stem(spec.data)}-{digest}"
+        name = name if name is not None else f"run-{_stem(spec.data)}-{digest}"
         _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
                         meta={"command": "run", "argv": sys.argv[1:]}, single=True,
                         nproc=nproc, overwrite=overwrite)
