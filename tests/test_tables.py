@@ -24,7 +24,8 @@ from reglab.data import DataError, DataWarning
 from reglab.data._table import apply_encoding
 from reglab.lab.model_file import load_model, read_metadata
 
-SPECIES = {"Adelie": ("Torgersen", 38.8, 18.3, 190, 3700), "Chinstrap": ("Dream", 48.8, 18.4, 196, 3730),
+SPECIES = {"Adelie": ("Torgersen", 38.8, 18.3, 190, 3700),
+           "Chinstrap": ("Dream", 48.8, 18.4, 196, 3730),
            "Gentoo": ("Biscoe", 47.5, 15.0, 217, 5080)}
 
 

@@ -262,8 +262,8 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
 
     def progress(root, total: int, skipped: int):
         if skipped and not quiet:
-            display.err_console().print(f"[dim]resuming {display.safe(root)}: {skipped} finished run(s) "
-                                        f"kept, {total - skipped} to run[/dim]")
+            display.err_console().print(f"[dim]resuming {display.safe(root)}: {skipped} "
+                                        f"finished run(s) kept, {total - skipped} to run[/dim]")
         if quiet:
             return None
         return (display.EpochPrinter(console, jobs[0].spec.epochs) if single

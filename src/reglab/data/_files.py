@@ -1,4 +1,5 @@
-"""Users' data files: a CSV / TSV table (:mod:`reglab.data._table`), an .npz archive with X and y, a folder of images per class."""
+"""Users' data files: a CSV / TSV table (read by :mod:`reglab.data._table`), an .npz archive
+with X and y, a folder of images per class."""
 
 from __future__ import annotations
 
@@ -98,9 +99,11 @@ def _read_csv(path: Path, where: str, target: str | None, delimiter: Any, featur
     frame = _table_frame(path, where, delimiter)
     columns = ", ".join(frame.columns)
     if target is None:
-        raise DataError(f"Missing target= for CSV {where}: name its label column, one of: {columns}.")
+        raise DataError(f"Missing target= for CSV {where}: name its label column, one of: "
+                        f"{columns}.")
     if target not in frame.columns:
-        raise DataError(f"Unknown target column {target!r} in {where}; available columns: {columns}.")
+        raise DataError(f"Unknown target column {target!r} in {where}; available columns: "
+                        f"{columns}.")
     split_cols = {}
     for option, col in (("order_column", order_column), ("group_column", group_column),
                         ("split_column", split_column)):

@@ -156,7 +156,8 @@ def load(name_or_path: str | os.PathLike, seed: int = 0, val_fraction: float = 0
 
 
 def _parts(raw: Raw, codes: np.ndarray, n_pool: int, fractions: list[float], seed: int,
-           shuffle: bool, split: str, class_names: list[str]) -> tuple[list[np.ndarray], str | None]:
+           shuffle: bool, split: str, class_names: list[str]
+           ) -> tuple[list[np.ndarray], str | None]:
     """The split's row indices ``[train, val, test]`` and, for a split that keeps the file's
     order, how (for the shuffle-pitfall warning; None when it shuffles)."""
     extra = raw.extra
