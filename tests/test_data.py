@@ -383,8 +383,8 @@ def _bad_cases(tmp_path):
         ("unreadable npz", lambda: load(p / "garbage.npz"),
          r"^Data file '.*garbage\.npz' cannot be read as an \.npz archive: "),
         ("unsupported suffix", lambda: load(p / "data.xlsx"),
-         r"^Unsupported data file suffix '\.xlsx' for '.*data\.xlsx'; allowed: \.csv, \.npz, or a "
-         r"folder of images with one sub-folder per class\.$"),
+         r"^Unsupported data file suffix '\.xlsx' for '.*data\.xlsx'; allowed: \.csv, \.tsv, "
+         r"\.npz, or a folder of images with one sub-folder per class\.$"),
         ("empty csv", lambda: load(_csv(p, ""), target="y"), r"^Data file '.*bad\.csv' is empty\.$"),
         ("header only csv", lambda: load(_csv(p, "x,y\n", "h.csv"), target="y"),
          r"^Data file '.*h\.csv' is empty: it has a header but no data rows\.$"),

@@ -36,7 +36,7 @@ def pct(x: float) -> str:
 
 def test_topics_follow_the_seed_order_and_each_has_a_question():
     assert list(E.TOPICS) == ["l1-vs-l2", "dropout", "early-stopping", "augmentation",
-                              "weight-decay"]
+                              "weight-decay", "shuffle"]  # then section 6's shuffle pitfall
     assert list(E.QUESTIONS) == list(E.TOPICS)
 
 
@@ -49,6 +49,19 @@ def test_every_topic_returns_one_paragraph_numbers_and_a_png(topic):
                              for v in e.numbers.values())
     assert e.figures and all(png.startswith(b"\x89PNG") for _, png in e.figures)
     assert e.seconds > 0
+
+
+# --------------------------------------------------------------------------- shuffle
+def test_shuffle_shows_the_unshuffled_estimate_wrong_and_the_shuffled_one_right():
+    e = run("shuffle")
+    n = e.numbers
+    assert n["label_runs"] == 3.0                      # wine is sorted by class: 3 runs
+    # in file order the test split holds only class 2, which train never saw
+    assert n["unshuffled_test_acc"] == 0.0
+    assert n["unshuffled_gap"] > 0.3 and n["shuffled_gap"] < 0.1
+    assert n["shuffled_test_acc"] > 0.9
+    assert "train holds classes [59, 56, 0], validation [0, 15, 12] and test [0, 0, 36]" in e.answer
+    assert f"test accuracy is {pct(n['unshuffled_test_acc'])}" in e.answer
 
 
 # --------------------------------------------------------------------------- l1-vs-l2

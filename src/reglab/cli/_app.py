@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import signal
 import sys
+import warnings
 
 import typer
 
+from reglab._escape import terminal_text
 from reglab._validation import InvalidParameterError
+from reglab.data import DataWarning
 from reglab.cli import (check_augment, compare, datasets, explain, export, path, predict, report,
                         run, runs, tune)
 from reglab.cli._shared import (EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE,
@@ -37,6 +40,9 @@ for _command in COMMANDS:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, map errors to exit codes with one line on stderr."""
     previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
+    shown = warnings.showwarning
+    warnings.showwarning = _warning
+    _WARNED.clear()
     try:
         code = app(args=argv, standalone_mode=False)
     except (InvalidParameterError, MissingDependency) as e:  # InvalidParameterError includes
@@ -60,10 +66,27 @@ def main(argv: list[str] | None = None) -> int:
             code = e.exit_code
     finally:
         signal.signal(signal.SIGTERM, previous)
+        warnings.showwarning = shown
     code = code if isinstance(code, int) else 0
     if argv is None:
         sys.exit(code)
     return code
+
+
+_WARNED: set[str] = set()
+
+
+def _warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A DataWarning (the data layer announcing an encoding step, a doubtful column, an
+    unshuffled split) as one line ``reglab: warning: ...`` on stderr; others as Python does."""
+    if issubclass(category, DataWarning):
+        text = terminal_text(" ".join(str(message).split()))
+        if text not in _WARNED:  # the same data loaded again (each seed's split) says it once
+            _WARNED.add(text)
+            sys.stderr.write(f"reglab: warning: {text}\n")
+        return
+    warnings._showwarnmsg_impl(warnings.WarningMessage(message, category, filename, lineno,
+                                                       file, line))
 
 
 def _terminate(signum, frame) -> None:
@@ -71,5 +94,6 @@ def _terminate(signum, frame) -> None:
 
 
 def _error(message: str) -> None:
-    line = " ".join(str(message).split())  # one line, whatever the message held
+    # one line, whatever the message held; a user's file's control characters as escapes
+    line = terminal_text(" ".join(str(message).split()))
     sys.stderr.write(f"reglab: error: {line}\n")

@@ -27,8 +27,8 @@ from reglab._validation import InvalidParameterError
 from reglab.lab.compare import comparison_document
 from reglab.lab.execute import run_experiment
 from reglab.lab.label_check import check_labels
-from reglab.lab.spec import RunSpec, load_toml
-from reglab.lab.store import check_name
+from reglab.lab.spec import DATA_KEYS, RunSpec, load_toml
+from reglab.lab.store import check_name, folder_stem
 from reglab.report import console as display
 from reglab.report.report import build_report, dataset_meta
 from reglab.train.models import build_model
@@ -202,17 +202,15 @@ def overwrite_experiment(out: Path, name: str) -> None:
         os.close(fd)
 
 
-def _data_kind(data: str, target: Optional[str]):
-    """Load the data once in the main process: checks it and gives its kind for the defaults."""
-    options = {} if target is None else {"target": target}
-    return reglab.data.load(data, seed=0, **options)
+def _data_kind(chosen: dict):
+    """Load the data once in the main process: checks it and gives its kind for the defaults.
+    ``chosen``: the spec keys given so far (flags over the TOML file)."""
+    spec = RunSpec.from_dict({k: v for k, v in chosen.items()
+                              if k == "data" or k in DATA_KEYS})
+    return reglab.data.load(spec.data, seed=0, **spec.data_options())
 
 
-def _stem(data: str) -> str:
-    """A folder-safe short name for a data set name or path."""
-    stem = Path(data).stem if ("/" in data or "." in data) else data
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")
-    return safe[:40] or "data"
+_stem = folder_stem  # a folder-safe short name for a data set name or path (ASCII only)
 
 
 def _check_labels_once(store, jobs, ds, quiet: bool) -> None:
@@ -275,8 +273,8 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
 
     def progress(root, total: int, skipped: int):
         if skipped and not quiet:
-            display.err_console().print(f"[dim]resuming {root}: {skipped} finished run(s) "
-                                        f"kept, {total - skipped} to run[/dim]")
+            display.err_console().print(f"[dim]resuming {display.safe(root)}: {skipped} "
+                                        f"finished run(s) kept, {total - skipped} to run[/dim]")
         if quiet:
             return None
         return (display.EpochPrinter(console, jobs[0].spec.epochs) if single
@@ -310,7 +308,7 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
     if report:
         html, _ = build_report(exp.root)
         if not quiet:
-            console.print(f"report: {html}")
+            console.print(f"report: {display.safe(html)}")
     if exp.outcome.failed:
         first = next(iter(exp.outcome.failed.items()))
         raise RunFailed(f"{len(exp.outcome.failed)} run(s) failed; first: {first[0]}: {first[1]}")

@@ -138,7 +138,7 @@ def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, wo
     strength_cfg = {k: v for k, v in cfg.items() if k in arms_mod.OVERRIDABLE
                     and arms_mod.technique_of(k) not in flagged}
     chosen = {**base_cfg, **given}
-    ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
+    ds = _data_kind(chosen)
     base = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
     strength_spec = RunSpec.from_dict({**base.to_dict(), **strength_cfg, **strengths})
     # the augmentation names and cutmix must fit the data even when no chosen arm uses them
@@ -150,7 +150,7 @@ def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, wo
     jobs = make_plan(base, ds.kind, arm_names, seeds, {**strength_cfg, **strengths},
                      arm_tables, grids)
     _preflight(jobs, ds)
-    name = name or f"compare-{_stem(base.data)}"
+    name = name if name is not None else f"compare-{_stem(base.data)}"
     _run_experiment(jobs, out, name, workers, quiet or as_json, ds,
                     title=f"compare on {base.data}",
                     meta={"command": "compare", "argv": _redacted(sys.argv[1:])},

@@ -38,7 +38,19 @@ class Flag:
 SPEC_FLAGS: tuple[Flag, ...] = (
     Flag("data", ("--data", "-d"), str, "Built-in data set (see `reglab datasets`) or a "
          ".csv/.npz file or image folder."),
-    Flag("target", ("--target",), str, "Label column of a CSV file."),
+    Flag("target", ("--target",), str, "Label column of a CSV file (required for a CSV)."),
+    Flag("features", ("--features",), str, "Feature columns of a table, comma-separated "
+         "(default: all but the target)."),
+    Flag("drop", ("--drop",), str, "Table columns to leave out, comma-separated (e.g. an ID)."),
+    Flag("split", ("--split",), str, "random (stratified, shuffled) or time (by "
+         "--order-column: train earliest, test latest)."),
+    Flag("order_column", ("--order-column",), str, "Table column ordering the rows, for "
+         "--split time."),
+    Flag("group_column", ("--group-column",), str, "Table column of groups: no group in two "
+         "splits."),
+    Flag("split_column", ("--split-column",), str, "Table column saying train, val or test "
+         "per row."),
+    Flag("test_data", ("--test-data",), str, "A separate table file for the test split."),
     Flag("model", ("--model", "-m"), str, "linear, mlp or cnn."),
     Flag("hidden", ("--hidden",), str, "Hidden widths, comma-separated, e.g. 256,256."),
     Flag("activation", ("--activation",), str, "relu, gelu, tanh or silu."),
@@ -95,8 +107,8 @@ def option(default: Any, *names: str, help: str, show_default: bool | str = True
     return typer.Option(default, *names, help=help, show_default=show_default, **kw)
 
 
-TargetOpt = option(None, "--target", help="Label column of a CSV file.",
-                   show_default="the last column")
+TargetOpt = option(None, "--target", help="Label column of a CSV file (required for a CSV).",
+                   show_default="none")
 ConfigOpt = option(None, "--config", "-c", help="TOML file of spec keys (flags win over it).",
                    show_default="none")
 OutOpt = option(Path("runs"), "--out", "-o", help="Folder that holds experiments.")

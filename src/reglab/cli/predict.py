@@ -47,8 +47,9 @@ def predict(
     weights: Path = typer.Argument(..., metavar="RUN_OR_WEIGHTS", help="A models/*.safetensors "
                                    "file, runs/NAME/RUN_ID, or an experiment folder "
                                    "(runs/NAME) with one run."),
-    data: Path = option(..., "--data", "-d", help="Rows to predict: a .csv with the training's "
-                        "feature columns (others are ignored), or an .npz with an array X."),
+    data: Path = option(..., "--data", "-d", help="Rows to predict: a .csv / .tsv with the "
+                        "training's columns as raw cells (text categories, NA cells; others are "
+                        "ignored), or an .npz with an array X."),
     out: Optional[Path] = option(None, "--out", "-o", help="Where to write the predictions CSV.",
                                  show_default="stdout"),
     run: Optional[str] = option(None, "--run", help="Which run of the experiment folder.",
@@ -56,7 +57,8 @@ def predict(
 ) -> None:
     """Predict new rows with a trained run: the class and one probability column per class.
 
-    The rows are raw (as in the training file): the training's standardization is applied.
+    The rows are raw (as in the training file): the training's encoders (categories, fill
+    values) and standardization are applied.
     """
     _, predictor = load_model(weights_path(weights, run))
     result = predictor(data)  # everything is read and checked before anything is written

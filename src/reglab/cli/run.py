@@ -49,12 +49,12 @@ def run(
     origins.update(flag_origins(flags, FLAG_NAMES))
     chosen = {**cfg, **flags}
     with restated(origins):
-        ds = _data_kind(chosen.get("data", "digits"), chosen.get("target"))
+        ds = _data_kind(chosen)
         spec = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
         jobs = [Job(f"run-s{spec.seed}", "run", spec)]
         _preflight(jobs, ds)
         digest = hashlib.sha1(spec.to_json().encode()).hexdigest()[:8]
-        name = name or f"run-{_stem(spec.data)}-{digest}"
+        name = name if name is not None else f"run-{_stem(spec.data)}-{digest}"
         launched = torchrun_env()
         if launched is None or launched[1] == 1:
             _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",

@@ -15,6 +15,7 @@ from reglab.cli.options import option
 from reglab.lab.arms import base_changes
 from reglab.lab.execute import load_data
 from reglab.lab.spec import RunSpec
+from reglab.lab.store import folder_stem
 from reglab.lab.tune import TuneResult, load_space, tune as run_study
 from reglab.report import console as display
 
@@ -57,8 +58,7 @@ def tune(
     with restated(origins):
         ds = load_data(RunSpec.from_dict(cfg))
         base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(base.data).stem)
-    name = name or f"tune-{stem}"
+    name = name or f"tune-{folder_stem(base.data)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
     res = run_study(base, trials=trials, out=out, name=name, space=space, storage=storage,
                     study_name=study, timeout=timeout, seeds=seeds, metric=metric, data=ds)
@@ -66,7 +66,7 @@ def tune(
     states = {}
     for t in res.study.get_trials(deepcopy=False):
         states[t.state.name] = states.get(t.state.name, 0) + 1
-    con.print(f"study {res.study.study_name!r}: " + ", ".join(
+    con.print(f"study {display.safe(repr(res.study.study_name))}: " + ", ".join(
         f"{n} {s.lower()}" for s, n in sorted(states.items())) + f" (this worker ran {res.ran})")
     if res.best_spec is None:
         con.print("no completed trial yet")
@@ -76,7 +76,7 @@ def tune(
     if res.runs:
         display.print_comparison(con, res.runs, f"tuned vs none on {base.data}", ds,
                                  out / name)
-    con.print(f"[dim]{', '.join(str(p) for p in res.files)}[/dim]")
+    con.print(f"[dim]{display.safe(', '.join(str(p) for p in res.files))}[/dim]")
     return res
 
 

@@ -10,15 +10,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
+from reglab._validation import (InvalidParameterError, check_bool, check_choice, check_float,
+                                check_int, fail)
 from reglab.data import _prepare as P
+from reglab.data import _table as T
 from reglab.data._builtins import BUILTINS, SUMMARIES, load_builtin
-from reglab.data._files import SUFFIXES, read_path
+from reglab.data._files import SUFFIX_TEXT, SUFFIXES, read_path
 from reglab.data._types import DataError, Dataset, Raw, Split
 
 __all__ = ["available", "load"]
 
 _OWNER = "reglab.data.load"
+SPLITS = ("random", "time")
 
 
 def _checked(fn, *args, **kwargs):
@@ -56,7 +59,7 @@ def _read(name_or_path: Any, options: dict[str, Any]) -> tuple[str, Raw]:
         raise DataError(f"Unknown data set {shown!r}: not a built-in ({', '.join(BUILTINS)}) and no "
                         f"file or folder of that name exists.{hint}")
     raise DataError(f"Data file {shown!r} does not exist (looked for {path.absolute()}); give a "
-                    f"{' or '.join(SUFFIXES)} file, a folder of images, or a built-in name.")
+                    f"{SUFFIX_TEXT} file, a folder of images, or a built-in name.")
 
 
 def _arrays(raw: Raw) -> tuple[np.ndarray, np.ndarray, int]:
@@ -70,15 +73,19 @@ def _arrays(raw: Raw) -> tuple[np.ndarray, np.ndarray, int]:
     return np.concatenate([X, raw.X_test]), np.concatenate([y, raw.y_test]), len(X)
 
 
-def _split(X: np.ndarray, standardize: bool, kind: str, parts: list[np.ndarray], codes: np.ndarray):
+def _split(X: np.ndarray, standardize: bool, raw: Raw, parts: list[np.ndarray], codes: np.ndarray):
     mean = std = None
     if standardize:
-        mean, std = P.standardize_stats(X[parts[0]], kind)
-    splits = []
+        mean, std = P.standardize_stats(X[parts[0]], raw.kind)
+    xs = []
     for idx in parts:
-        x = X[idx] if mean is None else (X[idx] - mean) / std
-        splits.append(Split(X=torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                            y=torch.from_numpy(codes[idx]),
+        with np.errstate(over="ignore", invalid="ignore"):  # checked by check_float32
+            x = X[idx] if mean is None else (X[idx] - mean) / std
+            xs.append(np.ascontiguousarray(x, dtype=np.float32))
+    P.check_float32(list(zip(("train", "val", "test"), xs)), raw, standardize)
+    splits = []
+    for x, idx in zip(xs, parts):
+        splits.append(Split(X=torch.from_numpy(x), y=torch.from_numpy(codes[idx]),
                             indices=torch.from_numpy(idx.astype(np.int64))))
     as_tensor = (lambda a: None if a is None else torch.from_numpy(a.astype(np.float32)))
     return splits, as_tensor(mean), as_tensor(std)
@@ -119,20 +126,25 @@ def load(name_or_path: str | os.PathLike, seed: int = 0, val_fraction: float = 0
     val_fraction, test_fraction = _check_fractions(val_fraction, test_fraction)
     standardize = _checked(check_bool, _OWNER, "standardize", options.pop("standardize", True))
     shuffle = _checked(check_bool, _OWNER, "shuffle", options.pop("shuffle", True))
+    split = _checked(check_choice, _OWNER, "split", options.pop("split", "random"), SPLITS)
     name, raw = _read(name_or_path, options)
+    frame = raw.extra.pop("frame", None)          # a table: encoded below, on train only
     X, y, n_pool = _arrays(raw)
     raw.y = y
     codes, class_names = P.encode_labels(raw)
-    P.check_finite(X, raw)
     fractions = [val_fraction] if raw.X_test is not None else [val_fraction, test_fraction]
-    P.check_classes(codes[:n_pool], class_names, fractions, raw, stratified=shuffle)
-    if n_pool < P._min_class_size(fractions):
-        raise DataError(f"Data {raw.where} has only {n_pool} rows; too few to split.")
-    parts = P.split_indices(codes, n_pool, fractions, seed, shuffle)
+    parts, how = _parts(raw, codes, n_pool, fractions, seed, shuffle, split, class_names)
     if raw.X_test is not None:
         parts.append(np.arange(n_pool, len(X)))
+    encoding = None
+    if frame is not None:
+        X, encoding = _encode(frame, parts[0], raw)
+        raw.feature_names = encoding["output"]
+    if how is not None:
+        P.warn_unshuffled(codes[:n_pool], parts, class_names, raw.where, how)
+    P.check_finite(X, raw)
     P.warn_duplicates(X, *parts, where=raw.where)
-    (train, val, test), mean, std = _split(X, standardize, raw.kind, parts, codes)
+    (train, val, test), mean, std = _split(X, standardize, raw, parts, codes)
     informative = None if raw.informative is None else torch.as_tensor(raw.informative).long()
     features = None if raw.feature_names is None else [str(f) for f in raw.feature_names]
     return Dataset(name=name, train=train, val=val, test=test, kind=raw.kind,
@@ -140,7 +152,50 @@ def load(name_or_path: str | os.PathLike, seed: int = 0, val_fraction: float = 0
                    feature_names=features,
                    class_names=[str(c) for c in class_names],
                    description=raw.description, informative=informative, mean=mean, std=std,
-                   seed=seed)
+                   seed=seed, encoding=encoding)
+
+
+def _parts(raw: Raw, codes: np.ndarray, n_pool: int, fractions: list[float], seed: int,
+           shuffle: bool, split: str, class_names: list[str]
+           ) -> tuple[list[np.ndarray], str | None]:
+    """The split's row indices ``[train, val, test]`` and, for a split that keeps the file's
+    order, how (for the shuffle-pitfall warning; None when it shuffles)."""
+    extra = raw.extra
+    order, group, column = (extra.get(k) for k in ("order_column", "group_column",
+                                                    "split_column"))
+    chosen = [k for k, v in (("split='time'", split == "time"), ("group_column", group is not None),
+                             ("split_column", column is not None)) if v]
+    if len(chosen) > 1:
+        raise DataError(f"Data {raw.where}: {chosen[0]} and {chosen[1]} each decide the split; "
+                        "give one of them.")
+    if (split == "time") != (order is not None):
+        raise DataError(f"Data {raw.where}: split='time' and order_column go together (a "
+                        "time-ordered split needs the column that orders the rows).")
+    if column is not None:
+        if raw.X_test is not None:
+            raise DataError(f"Data {raw.where}: split_column and test_data each decide the test "
+                            "rows; give one of them.")
+        P.check_classes(codes, class_names, fractions, raw, stratified=False)
+        return P.column_split(column, raw.where), None
+    P.check_classes(codes[:n_pool], class_names, fractions, raw,
+                    stratified=shuffle and split == "random" and group is None)
+    if n_pool < P._min_class_size(fractions):
+        raise DataError(f"Data {raw.where} has only {n_pool} rows; too few to split.")
+    if order is not None:
+        return P.time_split(order[:n_pool], fractions, raw.where), "split='time'"
+    if group is not None:
+        return P.group_split(group[:n_pool], fractions, seed, raw.where), None
+    parts = P.split_indices(codes, n_pool, fractions, seed, shuffle)
+    return parts, None if shuffle else "shuffle=False"
+
+
+def _encode(frame, train: np.ndarray, raw: Raw) -> tuple[np.ndarray, dict]:
+    """Fit the table's encoders on the training rows, announce them, encode every row."""
+    kinds = T.column_kinds(frame)
+    T.warn_id_columns(frame, kinds, raw.where)
+    encoding = T.fit_encoding(frame.iloc[train], kinds, raw.where)
+    T.announce_encoding(encoding, frame, raw.where)
+    return T.apply_encoding(encoding, frame, raw.where), encoding
 
 
 def available() -> list[tuple[str, str, str]]:

@@ -10,15 +10,26 @@ import numpy as np
 
 from reglab.data._types import DataError, DataWarning, Raw
 
-__all__ = ["check_finite", "duplicates", "encode_labels", "split_indices", "standardize_stats"]
+__all__ = ["check_finite", "check_float32", "duplicates", "encode_labels", "split_indices", "standardize_stats"]
+
+
+# Float labels are read as integers only up to 2**53: beyond it a float64 no longer holds
+# every integer (1e300 and 1e300 + 1 are the same float) and int64 overflows at 2**63, which
+# silently merged classes such as 1e300 and 2e300.
+LABEL_INT_LIMIT = 2 ** 53
 
 
 def _integer_valued(v: np.ndarray) -> bool:
-    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))
+    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v))
+                and np.all(np.abs(v) <= LABEL_INT_LIMIT))
 
 
 def encode_labels(raw: Raw) -> tuple[np.ndarray, list[str]]:
     """Map labels to codes 0..K-1 (sorted numerically when every label is a number) and names.
+
+    Text labels that are all integers within +-2**53 sort as numbers; any other text labels
+    (e.g. "1e300", "2e300") stay text, one class per distinct string. Float arrays (.npz)
+    must hold integers within +-2**53.
 
     Example: ["b", "a", "b"] -> ([1, 0, 1], ["a", "b"]); ["10", "2"] -> ([1, 0], ["2", "10"]).
     """
@@ -34,9 +45,11 @@ def encode_labels(raw: Raw) -> tuple[np.ndarray, list[str]]:
             y = as_float.astype(np.int64)
     elif y.dtype.kind == "f":
         if not _integer_valued(y):
-            row = int(np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))[0])
-            raise DataError(f"Labels of {raw.where} must be integers or strings; row {row} has "
-                            f"{y[row]!r}.")
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isfinite(y) | (y != np.round(y)) | (np.abs(y) > LABEL_INT_LIMIT)
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"Labels of {raw.where} must be integers within +-2**53 or strings; "
+                            f"row {row} has {float(y[row])!r}.")
         y = y.astype(np.int64)
     elif y.dtype.kind not in "biu":
         raise DataError(f"Labels of {raw.where} have dtype {y.dtype}; they must be integers or strings.")
@@ -128,10 +141,31 @@ def standardize_stats(X_train: np.ndarray, kind: str) -> tuple[np.ndarray, np.nd
     A constant feature / channel gets std 1 so it maps to 0 instead of NaN.
     """
     axes = {"tabular": (0,), "signal": (0, 2), "image": (0, 2, 3)}[kind]
-    mean = X_train.mean(axis=axes, keepdims=True, dtype=np.float64)[0]
-    std = X_train.std(axis=axes, keepdims=True, dtype=np.float64)[0]
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by column
+        mean = X_train.mean(axis=axes, keepdims=True, dtype=np.float64)[0]
+        std = X_train.std(axis=axes, keepdims=True, dtype=np.float64)[0]
     std[std == 0] = 1.0
     return mean, std
+
+
+def check_float32(parts: Sequence[tuple[str, np.ndarray]], raw: Raw, standardized: bool) -> None:
+    """Every value must be finite once standardized and cast to float32 (the models' type):
+    values near 1e308 pass the finiteness check but overflow the mean or the cast."""
+    for split, x in parts:
+        bad = ~np.isfinite(x)
+        if not bad.any():
+            continue
+        if raw.kind == "tabular":
+            names = raw.feature_names or [f"column {j}" for j in range(x.shape[1])]
+            cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+            more = ", ..." if len(cols) > 10 else ""
+            place = "column " + ", ".join(repr(c) for c in cols[:10]) + more
+        else:
+            channels = np.flatnonzero(bad.reshape(len(x), x.shape[1], -1).any(axis=(0, 2)))
+            place = "channel " + ", ".join(str(c) for c in channels)
+        how = "standardizing it overflows" if standardized else "it overflows float32"
+        raise DataError(f"Data {raw.where} has values too large to train on in {place} "
+                        f"({how}: |values| must stay well below 1e38); rescale that data first.")
 
 
 def duplicates(X: np.ndarray, train: np.ndarray, held: np.ndarray) -> int:
@@ -151,3 +185,83 @@ def warn_duplicates(X: np.ndarray, train: np.ndarray, val: np.ndarray, test: np.
             f"validation rows are exact duplicates of training rows, so held-out scores will be "
             f"optimistic; remove duplicate rows from the data to avoid it.",
             DataWarning, stacklevel=3)
+
+
+def time_split(order: np.ndarray, fractions: Sequence[float], where: str) -> list[np.ndarray]:
+    """Rows sorted by ``order`` (numbers, else text: ISO dates sort as text), then contiguous
+    blocks: train the earliest, then val, then test the latest. No shuffle."""
+    if any(v is None for v in order):
+        raise DataError(f"The order column of {where} is empty in some rows; a time-ordered "
+                        "split needs a time in every row.")
+    try:
+        keys = np.asarray(order, dtype=np.float64)
+    except (TypeError, ValueError):
+        keys = np.asarray([str(v) for v in order])
+    idx = np.argsort(keys, kind="stable")
+    sizes = _allocate(len(idx), fractions)
+    ends = np.cumsum([len(idx) - sum(sizes), *sizes])
+    return np.split(idx, ends[:-1])
+
+
+def group_split(groups: np.ndarray, fractions: Sequence[float], seed: int, where: str
+                ) -> list[np.ndarray]:
+    """Whole groups to each split (GroupShuffleSplit-style: no group on two sides). Groups are
+    shuffled with ``seed``; test, then val take groups until they hold ``round(f * n)`` rows
+    or more; the rest train. Returns ``[train, val, test]`` (or ``[train, val]``)."""
+    if any(v is None for v in groups):
+        raise DataError(f"The group column of {where} is empty in some rows; every row needs "
+                        "a group.")
+    names, inverse = np.unique(np.asarray([str(g) for g in groups]), return_inverse=True)
+    if len(names) < len(fractions) + 1:
+        raise DataError(f"The group column of {where} has {len(names)} group(s); a split by "
+                        f"group needs at least {len(fractions) + 1}.")
+    order = np.random.default_rng(seed).permutation(len(names))
+    counts = np.bincount(inverse, minlength=len(names))
+    owner = np.zeros(len(names), dtype=np.int64)            # 0 train, 1 val, 2 test
+    pos, n = 0, len(groups)
+    for part in range(len(fractions), 0, -1):                  # test first, then val
+        want, got = _allocate(n, fractions)[part - 1], 0
+        while got < want and pos < len(order) - part:          # leave a group for the rest
+            owner[order[pos]], got, pos = part, got + counts[order[pos]], pos + 1
+    return [np.flatnonzero(owner[inverse] == k) for k in range(len(fractions) + 1)]
+
+
+def column_split(values: np.ndarray, where: str) -> list[np.ndarray]:
+    """The user's own split: a column holding train, val (or validation) or test per row."""
+    names = {"train": 0, "val": 1, "validation": 1, "test": 2}
+    bad = [v for v in values if v is None or str(v).lower() not in names]
+    if bad:
+        raise DataError(f"The split column of {where} must hold train, val or test in every "
+                        f"row. Got {bad[0]!r}.")
+    part = np.asarray([names[str(v).lower()] for v in values])
+    missing = [n for n, k in (("train", 0), ("val", 1), ("test", 2)) if not (part == k).any()]
+    if missing:
+        raise DataError(f"The split column of {where} has no {missing[0]!r} rows; it needs "
+                        "train, val and test rows.")
+    return [np.flatnonzero(part == k) for k in range(3)]
+
+
+def label_runs(codes: np.ndarray) -> tuple[int, float]:
+    """(number of runs of equal consecutive labels, the number expected in random order)."""
+    n = len(codes)
+    runs = 1 + int(np.count_nonzero(codes[1:] != codes[:-1])) if n else 0
+    p = np.bincount(codes) / max(n, 1)
+    return runs, 1 + (n - 1) * (1 - float(np.sum(p ** 2)))
+
+
+def warn_unshuffled(codes: np.ndarray, parts: Sequence[np.ndarray], names: Sequence[str],
+                    where: str, how: str) -> None:
+    """The note's pitfall: labels in long runs + a split that does not shuffle = held-out
+    splits with other classes than train, so early stopping watches the wrong estimate.
+    Warns when the file has fewer than half the label runs random order would give."""
+    runs, expected = label_runs(codes)
+    if runs >= expected / 2:
+        return
+    counts = [np.bincount(codes[p], minlength=len(names)).tolist() for p in parts]
+    shown = ", ".join(f"{s} {c}" for s, c in zip(("train", "val", "test"), counts))
+    warnings.warn(
+        f"Data {where}: the labels come in long runs ({runs} runs over {len(codes)} rows; about "
+        f"{expected:.0f} in random order) and the split does not shuffle ({how}); class counts "
+        f"{shown}: validation and test do not look like train, so early stopping and the test "
+        f"score estimate the wrong thing. Shuffle the split unless the order is the point.",
+        DataWarning, stacklevel=3)

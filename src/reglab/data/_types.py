@@ -61,6 +61,9 @@ class Dataset:
         informative: LongTensor of the truly informative feature indices ("sparse"), else None.
         mean, std: the standardization fitted on train (broadcastable to one sample), or None.
         seed: the seed that drew the splits.
+        encoding: for a table, the encoders fitted on train as JSON
+            (:func:`reglab.data._table.fit_encoding`: columns, kinds, fill values,
+            categories, output feature names), applied to raw rows by ``load_model``; else None.
 
     Example:
         >>> ds = rl.data.load("digits", seed=0)
@@ -82,6 +85,7 @@ class Dataset:
     mean: torch.Tensor | None = None
     std: torch.Tensor | None = None
     seed: int = 0
+    encoding: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, kind={self.kind!r}, train={len(self.train)}, "

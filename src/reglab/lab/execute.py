@@ -300,15 +300,20 @@ def _stamp(source: str) -> tuple:
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+def _cache_key(spec) -> tuple:
+    """What decides a run's data: the source, the data options (target, columns, split),
+    the seed, and the files' size and modification time (a rewritten file is loaded again)."""
+    return (spec.data, json.dumps(spec.data_options(), sort_keys=True), spec.seed,
+            _stamp(spec.data), None if spec.test_data is None else _stamp(spec.test_data))
+
+
 def load_data(spec) -> Any:
-    """The spec's Dataset (split by its seed), cached in this process by (data, target, seed)
-    and the file's size and modification time (a rewritten file is loaded again)."""
-    key = (spec.data, spec.target, spec.seed, _stamp(spec.data))
+    """The spec's Dataset (split by its seed), cached in this process by :func:`_cache_key`."""
+    key = _cache_key(spec)
     if key in _DATA:
         _DATA.move_to_end(key)
         return _DATA[key]
-    options = {} if spec.target is None else {"target": spec.target}
-    data = reglab.data.load(spec.data, seed=spec.seed, **options)
+    data = reglab.data.load(spec.data, seed=spec.seed, **spec.data_options())
     _DATA[key] = data
     while len(_DATA) > 1 and (len(_DATA) > DATA_CACHE
                               or sum(_nbytes(d) for d in _DATA.values()) > DATA_CACHE_BYTES):
@@ -343,7 +348,8 @@ def data_hash(data) -> str:
 
 
 def _data_key(spec) -> str:
-    return json.dumps([spec.data, spec.target, spec.seed])
+    return json.dumps([spec.data, spec.target, spec.seed] + (
+        [spec.data_options()] if set(spec.data_options()) - {"target"} else []))
 
 
 # -- running tasks, here or in worker processes ---------------------------------------------
@@ -488,7 +494,7 @@ _DESCRIBED: dict[tuple, dict[str, Any]] = {}  # describe_data per split: small, 
 
 def _data_description(spec) -> dict[str, Any]:
     """What a weights file keeps of its run's data (names, shape, standardization)."""
-    key = (spec.data, spec.target, spec.seed, _stamp(spec.data))
+    key = _cache_key(spec)
     if key not in _DESCRIBED:
         with warnings.catch_warnings():  # the run itself already warned about its data
             warnings.simplefilter("ignore")

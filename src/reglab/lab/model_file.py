@@ -9,6 +9,9 @@ needed to rebuild and use the model without the experiment's store or data::
     spec             the resolved RunSpec (as ``RunSpec.to_dict()``)
     data             {"name", "kind", "input_shape", "num_classes", "class_names", "feature_names"}
     standardization  {"shape": [...], "mean": [...], "std": [...]} (flat, row-major) or null
+    encoding         (tables only) the encoders fitted on the training split: raw columns in
+                     order, kinds, fill values, categories, output feature names
+                     (:func:`reglab.data._table.fit_encoding`); predict applies them to raw rows
     versions         {"reglab", "torch", "numpy", "python"}
 
 One entry, not one per field: safetensors writes its metadata map in hash order, which
@@ -23,7 +26,7 @@ No pickle anywhere: the weights are safetensors, the rest JSON.
 Example::
 
     model, predict = load_model("runs/compare-wine/models/l2-s0.safetensors")
-    out = predict("new.csv")            # or an array / tensor of raw (unstandardized) rows
+    out = predict("new.csv")            # or a DataFrame of raw cells, or numeric rows
     out.labels[:3], out.proba.shape     # ['1', '0', '2'], (N, num_classes)
 """
 
@@ -39,12 +42,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open
 from torch import nn
 
 from reglab._validation import InvalidParameterError
+from reglab.data import DataError
+from reglab.data._table import (MISSING, TABLE_SUFFIXES, apply_encoding, read_frame,
+                                sniff_delimiter)
 from reglab.lab.spec import RunSpec
 from reglab.train.models import build_model
 
@@ -78,7 +85,9 @@ def describe_data(data: Any) -> dict[str, Any]:
         s = torch.as_tensor(std, dtype=torch.float32)
         scale = {"shape": list(m.shape), "mean": m.flatten().tolist(),
                  "std": s.flatten().tolist()}
-    return {"data": info, "standardization": scale}
+    encoding = getattr(data, "encoding", None)
+    return {"data": info, "standardization": scale,
+            **({} if encoding is None else {"encoding": encoding})}
 
 
 def model_metadata(run_id: str, spec: RunSpec, described: Mapping[str, Any],
@@ -94,6 +103,8 @@ def model_metadata(run_id: str, spec: RunSpec, described: Mapping[str, Any],
     doc = {"format": FORMAT, "run": run_id, "spec": spec.to_dict(),
            "data": described["data"], "standardization": described["standardization"],
            "versions": dict(versions)}
+    if described.get("encoding") is not None:
+        doc["encoding"] = described["encoding"]
     return {KEY: json.dumps(doc, sort_keys=True)}
 
 
@@ -149,6 +160,7 @@ class Predictor:
         k = data["num_classes"]
         self.class_names: list[str] = data["class_names"] or [str(i) for i in range(k)]
         self.feature_names: list[str] | None = data["feature_names"]
+        self.encoding: dict[str, Any] | None = self.meta.get("encoding")
         scale = self.meta["standardization"]
         self.mean = self.std = None
         if scale is not None:  # float64 arithmetic on the float32 statistics, like the data layer
@@ -156,10 +168,18 @@ class Predictor:
             self.std = np.asarray(scale["std"], np.float64).reshape(scale["shape"])
 
     def transform(self, rows: Any) -> torch.Tensor:
-        """Raw rows (array, tensor, or a .csv / .npz path) -> standardized (N, *input_shape)."""
-        X = self._read(rows) if isinstance(rows, (str, os.PathLike)) else np.asarray(
-            rows.detach().cpu().numpy() if isinstance(rows, torch.Tensor) else rows,
-            dtype=np.float64)
+        """Raw rows -> standardized (N, *input_shape). ``rows``: a .csv / .tsv / .npz path, a
+        pandas DataFrame or a list of dicts of raw cells (a table's model: text categories,
+        missing cells as None / NaN, encoded as in training), or an array / tensor of
+        already numeric rows."""
+        if isinstance(rows, (str, os.PathLike)):
+            X = self._read(rows)
+        elif self.encoding is not None and isinstance(rows, (pd.DataFrame, list)):
+            frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+            X = self._encoded(frame, "table of rows to predict")
+        else:
+            X = np.asarray(rows.detach().cpu().numpy() if isinstance(rows, torch.Tensor)
+                           else rows, dtype=np.float64)
         X = self._shaped(X)
         if self.mean is not None:
             X = (X - self.mean) / self.std
@@ -197,15 +217,40 @@ class Predictor:
             except (OSError, ValueError) as err:
                 raise InvalidParameterError(f"The file {shown!r} cannot be read as .npz: "
                                             f"{err}.") from None
-        if suffix != ".csv":
-            raise InvalidParameterError(f"The file to predict {shown!r} must be a .csv or "
-                                        f".npz file.")
+        if suffix not in TABLE_SUFFIXES:
+            raise InvalidParameterError(f"The file to predict {shown!r} must be a .csv, .tsv "
+                                        f"or .npz file.")
+        if self.encoding is not None:
+            return self._encoded(read_table_cells(shown), f"file {shown!r}")
         if self.feature_names is None:
             raise InvalidParameterError(
                 f"This model was trained on {self.kind} data without feature columns; give its "
                 f"rows as an .npz file with an array 'X' of shape (N, "
                 f"{', '.join(map(str, self.input_shape))}), not the CSV {shown!r}.")
         return read_feature_columns(shown, self.feature_names)
+
+
+    def _encoded(self, frame: pd.DataFrame, where: str) -> np.ndarray:
+        """A table's raw cells through the run's encoders (missing cells: "", NA, None...)."""
+        frame = frame.astype(object).where(frame.notna(), None)
+        frame = frame.map(lambda v: None if isinstance(v, str) and v.strip() in MISSING else v)
+        try:
+            return apply_encoding(self.encoding, frame, where)
+        except DataError as err:
+            raise InvalidParameterError(str(err)) from None
+
+
+def read_table_cells(path: str) -> pd.DataFrame:
+    """A table file's cells as text (header row, sniffed delimiter), as the data layer reads
+    them for training."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+        return read_frame(text, f"file {path!r}", sniff_delimiter(text, Path(path).suffix.lower()))
+    except (OSError, UnicodeDecodeError) as err:
+        raise InvalidParameterError(f"The file {path!r} cannot be read as a UTF-8 table: "
+                                    f"{err}.") from None
+    except DataError as err:
+        raise InvalidParameterError(str(err)) from None
 
 
 def read_feature_columns(path: str, features: Sequence[str]) -> np.ndarray:

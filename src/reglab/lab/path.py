@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import reglab as rl
+from reglab._escape import markdown_text
+from reglab._files import atomic_write
 from reglab._validation import check_bool, check_choice, check_float, check_int, fail
 from reglab.train import train_one_epoch
 
@@ -457,12 +459,10 @@ def regularization_path(
         >>> res = regularization_path(rl.data.load("sparse"), "l1")     # doctest: +SKIP
         >>> res.selected_1se["features_in_use"]                           # doctest: +SKIP
     """
-    penalty = check_choice(_OWNER, "penalty", penalty, PENALTIES)
+    penalty, n_strengths, eps = _check_grid(penalty, n_strengths, eps)
     model = "mlp" if penalty == "dropout" else check_choice(_OWNER, "model", model, MODELS)
-    n_strengths = check_int(_OWNER, "n_strengths", n_strengths, 1)
     if eps is None:
         eps = 0.01 if len(data.train) < math.prod(data.input_shape) else 1e-3
-    eps = check_float(_OWNER, "eps", eps, 0, 1, low_open=True, high_open=True)
     select_by = check_choice(_OWNER, "select_by", select_by, ("loss", "accuracy"))
     if relax is None:
         relax = model == "linear" and penalty in ("l1", "group")
@@ -573,6 +573,15 @@ def _relaxed(net: nn.Module, X, y, ridge: float, max_iter: int, tol: float) -> n
     return refit
 
 
+def _check_grid(penalty, n_strengths, eps):
+    """The penalty and the grid (eps None: chosen from the data later), checked up front."""
+    penalty = check_choice(_OWNER, "penalty", penalty, PENALTIES)
+    n_strengths = check_int(_OWNER, "n_strengths", n_strengths, 1)
+    if eps is not None:
+        eps = check_float(_OWNER, "eps", eps, 0, 1, low_open=True, high_open=True)
+    return penalty, n_strengths, eps
+
+
 def _dropout_path(data, n, epochs, lr, seed, hidden, progress, select_by) -> PathResult:
     rows, supports, per = [], [], []
     rates = [DROP_MAX * (1 - i / (n - 1)) for i in range(n)] if n > 1 else [DROP_MAX]
@@ -606,6 +615,7 @@ def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float |
     """
     from reglab import data as rl_data
 
+    _check_grid(penalty, n_strengths, eps)  # every flag before the folder is made
     ds = rl_data.load(data, seed=seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -616,7 +626,8 @@ def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float |
     echo(_summary(res))
     res.to_csv(out / "path.csv")
     res.plot(out / "path.png")
-    (out / "path.md").write_text(f"# {penalty} path on {data}\n\n{table}\n{_summary(res)}\n")
+    atomic_write(out / "path.md", f"# {penalty} path on {markdown_text(data)}\n\n{table}\n"
+                                  f"{_summary(res)}\n".encode("utf-8"))
     return 0
 
 

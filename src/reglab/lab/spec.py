@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -44,6 +45,11 @@ MODELS = ("linear", "mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 ACTIVATIONS = ("relu", "gelu", "tanh", "silu")
 DEVICES = ("cpu", "cuda", "mps", "auto")
+SPLITS = ("random", "time")
+# the keys (besides data and seed) that decide which rows and columns a run sees
+DATA_KEYS = ("target", "features", "drop", "split", "order_column", "group_column",
+             "split_column", "test_data")
+MAX_TOML_BYTES = 1 << 20  # a spec is a few hundred bytes; -c /dev/zero must not fill memory
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,15 @@ class RunSpec:
     Args:
         data: built-in data set name or a file/folder path.
         target: target column for CSV files (None: the last column).
+        features: the table's feature columns (empty: every column but the target).
+        drop: table columns left out (e.g. an ID column).
+        split: "random" (stratified, shuffled) or "time" (rows ordered by ``order_column``,
+            train the earliest, test the latest, no shuffle).
+        order_column, group_column, split_column: a table's column that orders the rows
+            (with split "time"), keeps each group on one side (no group in two splits), or
+            says train / val / test per row. None: not used.
+        test_data: a separate table file for the test split (encoded with the training
+            split's encoders). None: the test split comes out of ``data``.
         model: "linear", "mlp" or "cnn".
         hidden: hidden layer widths of the MLP (the CNN's classifier width is hidden[0]).
         activation: "relu", "gelu", "tanh" or "silu".
@@ -84,6 +99,13 @@ class RunSpec:
 
     data: str = "digits"
     target: str | None = None
+    features: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    split: str = "random"
+    order_column: str | None = None
+    group_column: str | None = None
+    split_column: str | None = None
+    test_data: str | None = None
     model: str = "mlp"
     hidden: tuple[int, ...] = (256, 256)
     activation: str = "relu"
@@ -135,6 +157,16 @@ class RunSpec:
         _check_keys(data)
         return cls(**dict(data))
 
+    def data_options(self) -> dict[str, Any]:
+        """The keyword options of ``reglab.data.load`` this spec sets (defaults left out):
+        everything but ``data`` and ``seed`` that decides which rows and columns a run sees."""
+        out: dict[str, Any] = {}
+        for k in DATA_KEYS:
+            v = getattr(self, k)
+            if v not in (None, (), "random"):
+                out[k] = list(v) if isinstance(v, tuple) else v
+        return out
+
     def to_json(self) -> str:
         """Canonical JSON (sorted keys), what the store keeps."""
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -151,15 +183,29 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     try:
+        info = path.stat()  # before open: opening a FIFO would block until a writer comes
+        if not stat.S_ISREG(info.st_mode):
+            raise IsADirectoryError  # a folder, a FIFO, a device such as /dev/zero
+        if info.st_size > MAX_TOML_BYTES:
+            raise InvalidParameterError(
+                f"The config file {str(path)!r} is {info.st_size} bytes; a spec file is at most "
+                f"{MAX_TOML_BYTES} bytes (1 MiB).")
         with path.open("rb") as fh:
-            doc = tomllib.load(fh)
+            doc = tomllib.loads(fh.read(MAX_TOML_BYTES + 1).decode("utf-8"))
     except FileNotFoundError:
         raise fail(OWNER, "config", "an existing TOML file", str(path)) from None
-    except OSError:  # a folder, no read permission...
+    except OSError:  # a folder, a FIFO or a device, no read permission...
         raise fail(OWNER, "config", "an existing, readable TOML file", str(path)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise InvalidParameterError(f"The config file {str(path)!r} is not valid TOML: {err}.") from None
-    return dict(doc["run"]) if isinstance(doc.get("run"), dict) else doc
+    if isinstance(doc.get("run"), dict):
+        others = [k for k in doc if k != "run"]
+        if others:  # they would be silently ignored
+            raise InvalidParameterError(
+                f"The config file {str(path)!r} has a [run] table and top-level keys "
+                f"({', '.join(others)}); put every key in the [run] table or none.")
+        return dict(doc["run"])
+    return doc
 
 
 def _check_keys(data: Mapping[str, Any]) -> None:
@@ -201,6 +247,14 @@ def _hidden(v: Any) -> tuple[int, ...]:
     return out
 
 
+def _columns(name: str, v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):  # "a,b" from a flag
+        v = [s.strip() for s in v.split(",") if s.strip()]
+    if not isinstance(v, (list, tuple)) or any(not isinstance(s, str) or not s for s in v):
+        raise fail(OWNER, name, "a list of column names", v)
+    return tuple(v)
+
+
 def _augment(v: Any) -> tuple[str, ...]:
     if isinstance(v, str):  # "rotate,noise" from a flag
         v = [s.strip() for s in v.split(",") if s.strip()]
@@ -220,6 +274,13 @@ def _float(name, low=0.0, high=None, **kw):
 _CHECKS = {
     "data": lambda v: _str("data", v),
     "target": lambda v: _opt_str("target", v),
+    "features": lambda v: _columns("features", v),
+    "drop": lambda v: _columns("drop", v),
+    "split": lambda v: check_choice(OWNER, "split", v, SPLITS),
+    "order_column": lambda v: _opt_str("order_column", v),
+    "group_column": lambda v: _opt_str("group_column", v),
+    "split_column": lambda v: _opt_str("split_column", v),
+    "test_data": lambda v: _opt_str("test_data", v),
     "model": lambda v: check_choice(OWNER, "model", v, MODELS),
     "hidden": _hidden,
     "activation": lambda v: check_choice(OWNER, "activation", v, ACTIVATIONS),

@@ -24,32 +24,37 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import io
 import json
 import math
 import os
 import platform
 import re
 import sqlite3
-import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import save_file
+from safetensors import safe_open
+from safetensors.torch import save
 
+from reglab._files import atomic_write
 from reglab._validation import InvalidParameterError, fail
 from reglab.lab.model_file import model_metadata
 from reglab.lab.spec import RunSpec
 from reglab.train.contract import EPOCH_KEYS
 
-__all__ = ["Store", "ExperimentLocked", "STATUSES", "FINISHED", "check_name", "versions"]
+__all__ = ["Store", "ExperimentLocked", "StoreDamaged", "STATUSES", "FINISHED", "check_name",
+           "connect_read_only", "folder_stem", "versions"]
 
 STATUSES = ("pending", "running", "done", "diverged", "interrupted")
 FINISHED = ("done", "diverged")  # a rerun of either would give the same numbers
 INTEGER_FINALS = ("epochs_trained", "best_epoch")  # stored as REAL, written as integers
 EPOCH_COLUMNS = EPOCH_KEYS  # the run contract's epoch row (reglab.train.contract)
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # used with fullmatch: "$" would
+# also match before a final newline, letting "abc\n" through
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiment (
@@ -74,12 +79,51 @@ class ExperimentLocked(InvalidParameterError):
     """Another process holds the experiment's lock."""
 
 
+class StoreDamaged(InvalidParameterError):
+    """The experiment's database or one of its rows cannot be read as reglab wrote it."""
+
+
 def check_name(name: Any) -> str:
     """Return ``name`` if it is a safe folder name (letters, digits, ``._-``; no ``..``)."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise fail("the experiment", "name",
                    "1-128 letters, digits, '.', '_' or '-' (no path separators, no '..')", name)
     return name
+
+
+def folder_stem(data: str) -> str:
+    """A folder-safe short name (ASCII letters, digits, ``-_``) for a data set name or path.
+
+    Example: ``folder_stem("data/données.csv") == "donn-es"``.
+    """
+    stem = Path(data).stem if ("/" in data or "." in data) else data
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "-" for c in stem)
+    return safe.strip("-")[:40] or "data"
+
+
+def connect_read_only(db: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the SQLite file ``db`` (its path quoted into the ``file:``
+    URI, so ``#``, ``?`` and ``%`` in a folder name stay part of the path)."""
+    uri = "file:" + urllib.parse.quote(str(Path(db).absolute())) + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _damaged(db: Path, err: Exception) -> StoreDamaged:
+    return StoreDamaged(f"The experiment store {str(db)!r} cannot be read ({err}); it is not a "
+                        "database reglab wrote or it was damaged. Move the folder away (its "
+                        "weights stay in models/) or pass another --name.")
+
+
+def _refuse_links(root: Path) -> None:
+    """The experiment's own entries must be real files and folders: a symlinked models/,
+    figures/ or store would make reglab write through it, outside the experiment."""
+    for entry in ("models", "figures", "reglab.sqlite", ".lock", "results.csv"):
+        if (root / entry).is_symlink():
+            raise InvalidParameterError(
+                f"The experiment entry {str(root / entry)!r} is a symbolic link; reglab writes "
+                "only inside the experiment folder. Replace it with a real folder or file.")
 
 
 def versions() -> dict[str, str]:
@@ -102,12 +146,16 @@ class Store:
     def open(cls, out: str | Path, name: str, meta: Mapping[str, Any] | None = None) -> Store:
         """Open (creating if needed) ``out/name`` and take its lock, or raise ExperimentLocked."""
         root = Path(out) / check_name(name)
+        unwritable = fail("the experiment", "out", "a folder that can be created and written",
+                          str(out))
+        if root.is_dir():
+            _refuse_links(root)
         try:
             (root / "models").mkdir(parents=True, exist_ok=True)
+            # 0o666: the user's umask decides, as for any file; O_NOFOLLOW: never a link
+            fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         except OSError:  # --out (or a folder in it) is a file, or not writable
-            raise fail("the experiment", "out", "a folder that can be created and written",
-                       str(out)) from None
-        fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            raise unwritable from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -115,20 +163,28 @@ class Store:
             raise ExperimentLocked(
                 f"The experiment {str(root)!r} is in use by another reglab process; "
                 "wait for it to finish or choose another --name.") from None
-        conn = sqlite3.connect(root / "reglab.sqlite", isolation_level=None, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(_SCHEMA)
+        try:
+            conn = _open_store(root, name, meta, unwritable)
+        except BaseException:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise
         store = cls(root, conn, fd)
-        with store._tx():
-            conn.execute("INSERT OR IGNORE INTO experiment (name, created, meta) VALUES (?,?,?)",
-                         (name, time.time(), json.dumps(dict(meta or {}), sort_keys=True)))
+        store.rechecked = store._check_weights()
         return store
 
     def meta(self) -> dict[str, Any]:
         """The experiment's metadata (command line, data description, label check...)."""
         row = self.conn.execute("SELECT meta FROM experiment").fetchone()
-        return json.loads(row[0]) if row else {}
+        try:
+            meta = json.loads(row[0]) if row else {}
+        except (TypeError, ValueError):
+            meta = None
+        if not isinstance(meta, dict):
+            raise StoreDamaged(f"The experiment store {str(self.root)!r} holds a damaged "
+                               f"experiment row: its meta is {row[0]!r}. Restore the store or "
+                               "pass another --name.")
+        return meta
 
     def update_meta(self, **items: Any) -> None:
         """Add or replace metadata keys, in one transaction."""
@@ -140,10 +196,24 @@ class Store:
     @staticmethod
     def read_only(out: str | Path, name: str) -> sqlite3.Connection:
         """A read-only connection (no lock), for listing and reports."""
-        path = Path(out) / check_name(name) / "reglab.sqlite"
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        return conn
+        return connect_read_only(Path(out) / check_name(name) / "reglab.sqlite")
+
+    def _check_weights(self) -> list[str]:
+        """Runs stored ``done`` whose weight file is missing or unreadable go back to
+        ``interrupted`` (so this command trains them again); returns their ids."""
+        lost = [r["id"] for r in self.runs()
+                if r["status"] == "done" and not _weights_ok(self.weights_path(r["id"]))]
+        if lost:
+            with self._tx():
+                self.conn.executemany(
+                    "UPDATE runs SET status='interrupted', reason=? WHERE id=?",
+                    [("its weight file was missing or unreadable; trained again", rid)
+                     for rid in lost])
+        return lost
+
+    def weights_path(self, run_id: str) -> Path:
+        """``models/<run>.safetensors``."""
+        return self.root / "models" / f"{check_name(run_id)}.safetensors"
 
     # -- context -------------------------------------------------------------------------
     def __enter__(self) -> Store:
@@ -174,6 +244,7 @@ class Store:
                     f"configuration ({_spec_diff(json.loads(row[0]), json.loads(spec_json))}); "
                     "pass another --name to start a new experiment.")
             return
+        self._refuse_orphan_weights([run_id])
         with self._tx():
             self.conn.execute(
                 "INSERT INTO runs (id, arm, seed, spec, status, created, position) "
@@ -192,6 +263,7 @@ class Store:
                     f"The experiment {str(self.root)!r} already holds run {run_id!r} with another "
                     f"configuration ({_spec_diff(old, json.loads(spec_json))}); "
                     "pass another --name to start a new experiment.")
+        self._refuse_orphan_weights([r[0] for r in runs if r[0] not in stored])
         with self._tx():
             self.conn.executemany(
                 "INSERT OR IGNORE INTO runs (id, arm, seed, spec, status, created, position) "
@@ -208,6 +280,16 @@ class Store:
         with self._tx():
             self.conn.executemany("INSERT OR IGNORE INTO data (key, sha256) VALUES (?,?)",
                                   list(hashes.items()))
+
+    def _refuse_orphan_weights(self, new_ids: Iterable[str]) -> None:
+        """A run new to the store must not have weights yet: if it has, the store lost its
+        rows (a dropped or replaced table) and training would overwrite surviving weights."""
+        orphans = [rid for rid in new_ids if self.weights_path(rid).exists()]
+        if orphans:
+            raise StoreDamaged(
+                f"The experiment store {str(self.root / 'reglab.sqlite')!r} has no row for run "
+                f"{orphans[0]!r} but models/ holds its weights; the store lost rows. Restore it "
+                "or pass another --name (the weights are kept).")
 
     def status(self, run_id: str) -> str | None:
         """The run's status, or None if it is not in the store."""
@@ -259,20 +341,9 @@ class Store:
         ``data``: :func:`reglab.lab.model_file.describe_data` of the run's split (the executor,
         which holds the data, passes it).
         """
-        folder = self.root / "models"
-        target = folder / f"{check_name(run_id)}.safetensors"
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
         metadata = self._model_metadata(run_id, data)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{run_id}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata=metadata)
-            os.chmod(tmp, _file_mode())
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return target
+        return atomic_write(self.weights_path(run_id), save(tensors, metadata=metadata))
 
     def _model_metadata(self, run_id: str, data: Mapping[str, Any] | None) -> dict[str, str]:
         """The weights file's metadata: the run's spec from the store and ``data``."""
@@ -303,21 +374,54 @@ def read_runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
                         "FROM runs ORDER BY position, id").fetchall()
     finals: dict[str, dict[str, float]] = {}
     for run_id, key, value in conn.execute("SELECT run_id, key, value FROM final"):
-        finals.setdefault(run_id, {})[key] = value
-    out = []
-    for r in rows:
-        out.append({"id": r[0], "arm": r[1], "seed": r[2], "spec": json.loads(r[3]),
-                    "status": r[4], "reason": r[5],
-                    "versions": json.loads(r[6]) if r[6] else None,
-                    "started": r[7], "finished": r[8], "final": finals.get(r[0], {})})
-    return out
+        finals.setdefault(run_id, {})[str(key)] = _stored_num(value, f"final {key!r} of {run_id!r}")
+    return [_run_row(r, finals) for r in rows]
+
+
+def _run_row(r, finals: Mapping[str, dict[str, float]]) -> dict[str, Any]:
+    """One ``runs`` row as a dict, each column checked: a hand-edited or damaged row is one
+    clear StoreDamaged, never a crash later in a report or a silent wrong rerun."""
+    def bad(column: str, value: Any) -> StoreDamaged:
+        return StoreDamaged(f"The experiment store holds a damaged run row: column {column!r} "
+                            f"of run {r[0]!r} is {value!r}. Restore the store or pass another "
+                            "--name.")
+    if not isinstance(r[0], str) or not _NAME.fullmatch(r[0]) or ".." in r[0]:
+        raise bad("id", r[0])
+    if not isinstance(r[1], str):
+        raise bad("arm", r[1])
+    if not isinstance(r[2], int) or isinstance(r[2], bool) or r[2] < 0:
+        raise bad("seed", r[2])
+    try:
+        spec = json.loads(r[3])
+        vers = json.loads(r[6]) if r[6] else None
+    except (TypeError, ValueError):
+        raise bad("spec or versions", r[3]) from None
+    if not isinstance(spec, dict):
+        raise bad("spec", r[3])
+    if vers is not None and not isinstance(vers, dict):
+        raise bad("versions", r[6])
+    if r[4] not in STATUSES:
+        raise bad("status", r[4])
+    if r[5] is not None and not isinstance(r[5], str):
+        raise bad("reason", r[5])
+    return {"id": r[0], "arm": r[1], "seed": r[2], "spec": spec, "status": r[4],
+            "reason": r[5], "versions": vers, "started": r[7], "finished": r[8],
+            "final": finals.get(r[0], {})}
+
+
+def _stored_num(value: Any, what: str) -> float | None:
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    raise StoreDamaged(f"The experiment store holds a damaged value: {what} is {value!r}, "
+                       "not a number. Restore the store or pass another --name.")
 
 
 def read_epochs(conn: sqlite3.Connection, run_id: str) -> list[dict[str, float]]:
     """The per-epoch metrics of one run."""
     cur = conn.execute(f"SELECT epoch, {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE run_id=? "
                        "ORDER BY epoch", (run_id,))
-    return [dict(zip(("epoch", *EPOCH_COLUMNS), row)) for row in cur]
+    return [{k: _stored_num(v, f"epoch {row[0]!r} {k!r} of {run_id!r}")
+             for k, v in zip(("epoch", *EPOCH_COLUMNS), row)} for row in cur]
 
 
 def export_csv(conn: sqlite3.Connection, path: Path) -> Path:
@@ -347,24 +451,11 @@ def export_csv(conn: sqlite3.Connection, path: Path) -> Path:
 
 
 def _write_csv(path: Path, head: list[str], rows: Iterable[list[Any]]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(head)
-            w.writerows(rows)
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _file_mode() -> int:
-    """0666 minus the process umask: what ``open(path, "w")`` would give (mkstemp gives 0600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(head)
+    w.writerows(rows)
+    atomic_write(path, buf.getvalue().encode("utf-8"))
 
 
 def list_experiments(out: str | Path) -> list[dict[str, Any]]:
@@ -377,7 +468,7 @@ def list_experiments(out: str | Path) -> list[dict[str, Any]]:
             counts = dict(conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
             created = conn.execute("SELECT MIN(created) FROM experiment").fetchone()[0]
             conn.close()
-        except (sqlite3.Error, InvalidParameterError) as err:
+        except (sqlite3.Error, InvalidParameterError, TypeError) as err:
             found.append({"name": name, "error": str(err), "counts": {}, "created": None})
             continue
         found.append({"name": name, "counts": counts, "created": created})
@@ -396,6 +487,53 @@ class _Transaction:
 
     def __exit__(self, exc_type, *exc: Any) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _open_store(root: Path, name: str, meta: Mapping[str, Any] | None,
+                unwritable: Exception) -> sqlite3.Connection:
+    """Connect to (or create) ``root/reglab.sqlite``; refuse a damaged one."""
+    db = root / "reglab.sqlite"
+    if db.exists() and db.stat().st_size == 0 and any((root / "models").glob("*.safetensors")):
+        # an empty file would open as a new store and retrain over the weights it lost
+        raise _damaged(db, "the file is empty but models/ holds weights")
+    conn = None
+    try:
+        conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        ok = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if ok != "ok":
+            raise sqlite3.DatabaseError(ok)
+        conn.executescript(_SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT OR IGNORE INTO experiment (name, created, meta) VALUES (?,?,?)",
+                     (name, time.time(), json.dumps(dict(meta or {}), sort_keys=True)))
+        conn.execute("COMMIT")
+        read_runs(conn)  # every row readable, before anything is trained or written
+    except sqlite3.OperationalError as err:
+        conn is not None and conn.close()
+        if "readonly" in str(err) or "unable to open" in str(err) or "disk" in str(err):
+            raise unwritable from None
+        raise _damaged(db, err) from None
+    except sqlite3.DatabaseError as err:
+        conn is not None and conn.close()
+        raise _damaged(db, err) from None
+    except BaseException:
+        conn is not None and conn.close()
+        raise
+    return conn
+
+
+def _weights_ok(path: Path) -> bool:
+    """The file is a safetensors file whose header reads (cheap: the tensors are not read)."""
+    if not path.is_file() or path.is_symlink():
+        return False
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            fh.keys()
+    except Exception:  # noqa: BLE001 - safetensors raises its own SafetensorError and OSError
+        return False
+    return True
 
 
 def _num(v: Any) -> float | None:

@@ -28,8 +28,6 @@ Example::
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -38,8 +36,9 @@ from typing import Any
 import sqlalchemy as sa
 from safetensors.torch import save as safetensors_bytes
 
+from reglab._files import atomic_write
 from reglab._validation import InvalidParameterError, fail
-from reglab.lab.store import (EPOCH_COLUMNS, ExperimentLocked, Store, _file_mode, _spec_diff,
+from reglab.lab.store import (EPOCH_COLUMNS, ExperimentLocked, Store, _spec_diff,
                               check_name, versions)
 from reglab.lab.tune import _driver_url, redact
 
@@ -388,7 +387,7 @@ class SharedStore:
                                          [tuple(r) for r in rows])
             models = store.root / "models"
             for run_id, blob in weights:
-                _write_bytes(models / f"{check_name(run_id)}.safetensors", bytes(blob))
+                atomic_write(models / f"{check_name(run_id)}.safetensors", bytes(blob))
             store.export_csv()
             return None if then is None else then(store)
 
@@ -409,18 +408,6 @@ def _read_runs(c, store: SharedStore) -> list[dict[str, Any]]:
     return [{"id": r[0], "arm": r[1], "seed": r[2], "spec": json.loads(r[3]), "status": r[4],
              "reason": r[5], "versions": json.loads(r[6]) if r[6] else None, "started": r[7],
              "finished": r[8], "final": finals.get(r[0], {})} for r in rows]
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, _file_mode())  # as Store.save_weights: mkstemp's 0600 hides it
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _num(v: Any) -> float | None:

@@ -213,6 +213,7 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
             marked FAIL (default: 2 * heartbeat_interval + 10).
     """
     import optuna
+    import sqlalchemy.exc  # optuna's own dependency, only where a storage is opened
     url = _driver_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
@@ -232,8 +233,10 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
                                         f"driver: {err} (pip install 'reglab[tune]').") from None
         except Exception as err:  # noqa: BLE001 - sqlalchemy's OperationalError and kin
             # Workers that start together on a fresh database race to create its tables
-            # (a UNIQUE error for all but one); the tables exist on the next try.
-            if attempt == 3:
+            # (a UNIQUE error for all but one); the tables exist on the next try. A URL that
+            # cannot name a database (unknown scheme, bad syntax) will not get better.
+            if attempt == 3 or isinstance(err, (sqlalchemy.exc.ArgumentError,
+                                                sqlalchemy.exc.NoSuchModuleError)):
                 raise InvalidParameterError(f"Cannot open the Optuna storage {redact(url)!r}: "
                                             f"{' '.join(str(err).split())[:300]}") from None
             time.sleep(0.5 + attempt)
@@ -529,9 +532,13 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
     space = DEFAULT_SPACE if space is None else space
     data = load_data(base) if data is None else data
     folder = Path(out) / name
-    url = storage or default_storage(out, name)
+    if storage is not None:  # a bad URL is refused before any folder is made
+        study = open_study(storage, study_name or name, metric=metric, seed=base.seed)
+        url = storage
+    else:
+        url = default_storage(out, name)
+        study = open_study(url, study_name or name, metric=metric, seed=base.seed)
     folder.mkdir(parents=True, exist_ok=True)
-    study = open_study(url, study_name or name, metric=metric, seed=base.seed)
     _check_setup(study, base, space, metric)
     ran = run_worker(study, make_objective(base, data, space, trials, metric), trials, timeout)
     if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):

@@ -2,7 +2,10 @@
 
 Kept apart from the lab's logic so the numbers (``compare.summarize_arms``) can be tested
 without a terminal and reused by reports. Tables fit a 100-column terminal (the width when
-the output is piped).
+the output is piped). Every user string (a path, a data set's or an experiment's name, a run
+id) goes through :func:`safe` before it reaches rich: control characters shown as escapes
+(``reglab._escape.terminal_text``) and ``[`` escaped for rich's markup, so ``--out 'o[/x]'``
+is printed, not parsed.
 
 Epochs: the store and the training loop count from 0 (``best_epoch``, the ``epoch`` column);
 everything a person reads counts from 1, the first epoch is "epoch 1": :func:`shown_epoch`
@@ -25,16 +28,22 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 from rich.table import Table
 
+from reglab._escape import markdown_text, terminal_text
 from reglab.lab.compare import intervals_note, summarize_arms
 from reglab.lab.stats import format_ci, format_num, format_pm
 
 __all__ = ["console", "err_console", "shown_epoch", "RunProgress", "EpochPrinter",
            "print_comparison",
-           "comparison_markdown",
+           "comparison_markdown", "safe",
            "print_single", "print_experiments", "print_datasets", "nullcontext"]
 
 
 WIDTH = 100  # columns when the output is not a terminal; every table fits in it
+
+
+def safe(text: Any) -> str:
+    """A user string ready for rich markup: no control characters, no markup tags."""
+    return escape(terminal_text(text))
 
 
 def shown_epoch(stored: int | float) -> int:
@@ -87,7 +96,7 @@ class RunProgress:
 
     def start(self, run_id: str) -> None:
         """A run was handed to a worker."""
-        self._tasks[run_id] = self._progress.add_task(f"  {run_id}", total=self.epochs,
+        self._tasks[run_id] = self._progress.add_task(f"  {safe(run_id)}", total=self.epochs,
                                                       note="starting")
         self._counted[run_id] = 0
 
@@ -127,7 +136,7 @@ class EpochPrinter:
         return None
 
     def start(self, run_id: str) -> None:
-        self.out.print(f"[bold]{run_id}[/bold]: training up to {self.epochs} epochs")
+        self.out.print(f"[bold]{safe(run_id)}[/bold]: training up to {self.epochs} epochs")
 
     def epoch(self, run_id: str, epoch: int, val_acc, val_loss) -> None:
         self.out.print(f"  epoch {shown_epoch(epoch):>4}/{self.epochs}  val loss {val_loss:.4f}  "
@@ -157,7 +166,7 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table, Table
     their spaces, inside their cells.
     """
     rows = summarize_arms(runs)
-    t = _table(f"{title}: measured (mean ± std over seeds)")
+    t = _table(f"{safe(title)}: measured (mean ± std over seeds)")
     t.add_column("arm", no_wrap=True)
     t.add_column("settings", ratio=1, min_width=16)
     for col in ("n", "test acc %", "test loss", "train-test gap %"):
@@ -168,9 +177,9 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table, Table
         w.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
-        t.add_row(r.arm, r.settings, n, _pct(r.test_acc),
+        t.add_row(safe(r.arm), safe(r.settings), n, _pct(r.test_acc),
                   format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap))
-        w.add_row(r.arm, format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
+        w.add_row(safe(r.arm), format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
                   format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
                   format_pm(r.epochs.mean, r.epochs.std, digits=0),
                   f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
@@ -183,7 +192,7 @@ def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table, Table
     for r in rows:
         if r.d_acc is None:
             continue
-        d.add_row(r.arm, "test acc (points)", _ci(r.d_acc, scale=100), r.verdicts[0])
+        d.add_row(safe(r.arm), "test acc (points)", _ci(r.d_acc, scale=100), r.verdicts[0])
         d.add_row("", "test loss", _ci(r.d_loss, digits=3), r.verdicts[1])
     return t, w, d
 
@@ -195,14 +204,14 @@ def print_comparison(out: Console, runs: list[dict], title: str, data: Any, root
     out.print(weights)
     if diffs.row_count:
         out.print(diffs)
-    out.print(f"[dim]runs, per-epoch metrics and weights: {root}/ (results.csv, reglab.sqlite,"
-              " models/)[/dim]")
+    out.print(f"[dim]runs, per-epoch metrics and weights: {safe(root)}/ (results.csv, "
+              "reglab.sqlite, models/)[/dim]")
 
 
 def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path) -> None:
     """One run's final metrics and why it stopped."""
     f = run["final"]
-    out.print(f"[bold]{run['id']}[/bold] {run['status']}: {run['reason']}")
+    out.print(f"[bold]{safe(run['id'])}[/bold] {run['status']}: {safe(run['reason'])}")
     if f.get("test_acc") is not None and math.isfinite(f.get("test_acc") or math.nan):
         out.print(f"  test acc {100 * f['test_acc']:.2f}%  test loss {f['test_loss']:.4f}  "
                   f"train acc {100 * f['train_acc']:.2f}%  gap {format_num(100 * f['gap'])} points")
@@ -210,24 +219,24 @@ def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path)
                   f"epochs {int(f['epochs_trained'])} "
                   f"(best: epoch {shown_epoch(f['best_epoch'])})  "
                   f"{f['seconds']:.1f} s")
-    out.print(f"[dim]stored in {root}/[/dim]")
+    out.print(f"[dim]stored in {safe(root)}/[/dim]")
 
 
 def print_experiments(found: list[dict], out_dir: Path) -> None:
     """``reglab runs``: one line per experiment with its status counts."""
     out = console()
     if not found:
-        out.print(f"no experiments under {out_dir}/")
+        out.print(f"no experiments under {safe(out_dir)}/")
         return
-    t = Table(title=f"experiments in {out_dir}/", title_justify="left")
+    t = Table(title=f"experiments in {safe(out_dir)}/", title_justify="left")
     for col in ("name", "runs", "done", "diverged", "interrupted", "running", "pending",
                 "created"):
         t.add_column(col)
     for e in found:
         c = e["counts"]
         created = (time.strftime("%Y-%m-%d %H:%M", time.localtime(e["created"]))
-                   if e.get("created") else e.get("error", "-"))
-        t.add_row(e["name"], str(sum(c.values())),
+                   if e.get("created") else safe(e.get("error", "-")))
+        t.add_row(safe(e["name"]), str(sum(c.values())),
                   *(str(c.get(s, 0)) for s in ("done", "diverged", "interrupted", "running",
                                                "pending")), created)
     out.print(t)
@@ -252,7 +261,8 @@ def comparison_markdown(runs: list[dict]) -> str:
     for r in rows:
         n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
         out.append("| " + " | ".join([
-            r.arm, r.settings, r.seed_says[0], n, _pct(r.test_acc),
+            markdown_text(r.arm), markdown_text(r.settings), r.seed_says[0], n,
+            _pct(r.test_acc),
             format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap),
             format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
             format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
@@ -263,6 +273,6 @@ def comparison_markdown(runs: list[dict]) -> str:
             "| verdict |", "|---|---|---|---|"]
     for r in rows:
         if r.d_acc is not None:
-            out.append(f"| {r.arm} | {_ci(r.d_acc, scale=100)} | {_ci(r.d_loss, digits=3)} | "
-                       f"{r.verdict} |")
+            out.append(f"| {markdown_text(r.arm)} | {_ci(r.d_acc, scale=100)} | "
+                       f"{_ci(r.d_loss, digits=3)} | {r.verdict} |")
     return "\n".join(out)

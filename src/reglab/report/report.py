@@ -14,7 +14,8 @@ and verdicts), learning curves (every arm overlaid), the generalization gap, wei
 distributions per layer and sparsity, and the diagnosis (:mod:`reglab.report.diagnose`).
 Every figure has a caption saying what to look at.
 Everything a user's files named (data set, columns, classes) is escaped: Jinja2 with
-``autoescape=True`` for HTML, HTML entities and ``\\|`` for Markdown.
+``autoescape=True`` for HTML, :func:`reglab._escape.markdown_text` for every value of the
+Markdown template (no link, image, HTML, code span or table cell can come from data).
 
 The store's experiment ``meta`` (JSON) may hold ``argv`` (the command line, a list),
 ``command``, ``data`` (:func:`dataset_meta` of the loaded data set) and ``label_check``
@@ -30,15 +31,18 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import shlex
-import tempfile
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reglab._validation import fail
+from markupsafe import Markup
+
+from reglab._escape import markdown_text
+from reglab._files import atomic_write
+from reglab._validation import InvalidParameterError, fail
 from reglab.lab.arms import settings as arm_settings
 
 __all__ = ["build_report", "dataset_meta", "load_experiment", "SECTIONS"]
@@ -76,21 +80,32 @@ def dataset_meta(ds: Any) -> dict[str, Any]:
 
 def load_experiment(exp_dir: Path) -> dict[str, Any]:
     """Everything the report needs from the store: name, meta, runs, per-epoch histories."""
-    from reglab.lab.store import Store, read_epochs, read_runs
+    from reglab.lab.store import connect_read_only, read_epochs, read_runs
 
     exp_dir = Path(exp_dir)
-    if not (exp_dir / "reglab.sqlite").is_file():
+    db = exp_dir / "reglab.sqlite"
+    if not db.is_file():
         raise fail("report", "experiment", "a folder holding reglab.sqlite (made by reglab "
                    "compare or reglab run)", str(exp_dir))
-    conn = Store.read_only(exp_dir.parent, exp_dir.name)
     try:
-        row = conn.execute("SELECT name, created, meta FROM experiment LIMIT 1").fetchone()
-        runs = read_runs(conn)
-        histories = {r["id"]: read_epochs(conn, r["id"]) for r in runs}
-    finally:
-        conn.close()
-    meta = json.loads(row[2]) if row and row[2] else {}
-    return {"name": row[0] if row else exp_dir.name, "created": row[1] if row else None,
+        conn = connect_read_only(db)  # any folder name: "." and "données" included
+        try:
+            row = conn.execute("SELECT name, created, meta FROM experiment LIMIT 1").fetchone()
+            runs = read_runs(conn)
+            histories = {r["id"]: read_epochs(conn, r["id"]) for r in runs}
+        finally:
+            conn.close()
+        meta = json.loads(row[2]) if row and row[2] else {}
+    except (sqlite3.Error, ValueError) as err:  # not a database, damaged, hand-edited JSON
+        if isinstance(err, InvalidParameterError):
+            raise
+        raise InvalidParameterError(
+            f"The experiment store {str(db)!r} cannot be read ({err}); it is not a database "
+            "reglab wrote or it was damaged.") from None
+    if not isinstance(meta, dict):
+        meta = {}
+    name = row[0] if row else exp_dir.resolve().name
+    return {"name": str(name), "created": row[1] if row else None,
             "meta": meta, "runs": runs, "histories": histories, "root": exp_dir}
 
 
@@ -107,21 +122,29 @@ def build_report(exp_dir: Path) -> tuple[Path, Path]:
     if not exp["runs"]:
         raise fail("report", "experiment", "an experiment with at least one run",
                    str(exp_dir))
-    ctx, figures = _context(exp)
     root = exp["root"]
     fig_dir = root / "figures"
-    fig_dir.mkdir(exist_ok=True)
+    for entry in (fig_dir, root / "models", root / "report.html", root / "report.md"):
+        if entry.is_symlink():  # it would write (or read weights) outside the experiment
+            raise InvalidParameterError(
+                f"The experiment entry {str(entry)!r} is a symbolic link; reglab writes only "
+                "inside the experiment folder. Replace it with a real folder or file.")
+    ctx, figures = _context(exp)
+    try:
+        fig_dir.mkdir(exist_ok=True)
+    except OSError as e:
+        raise fail("report", "experiment", "a writable folder", f"{root} ({e.strerror})") from None
     for key, png in figures.items():
-        _write_atomic(fig_dir / f"{key}.png", png)
+        atomic_write(fig_dir / f"{key}.png", png)
     env_html, env_md = _environments()
     uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii")
             for k, v in figures.items()}
     html = env_html.get_template("report.html.j2").render(**ctx, img=uris)
     md = env_md.get_template("report.md.j2").render(
-        **ctx, img={k: f"figures/{k}.png" for k in figures})
+        **ctx, img={k: Markup(f"figures/{k}.png") for k in figures})  # ours: not escaped
     html_path, md_path = root / "report.html", root / "report.md"
-    _write_atomic(html_path, html.encode("utf-8"))
-    _write_atomic(md_path, md.encode("utf-8"))
+    atomic_write(html_path, html.encode("utf-8"))
+    atomic_write(md_path, md.encode("utf-8"))
     return html_path, md_path
 
 
@@ -340,7 +363,13 @@ def _arm_weights(root: Path, runs: Sequence[Mapping[str, Any]]):
     for r in runs:
         path = root / "models" / f"{r['id']}.safetensors"
         if r["status"] == "done" and path.is_file():
-            parts += [t.ravel() for t in load_file(str(path)).values() if t.ndim >= 2]
+            try:
+                tensors = load_file(str(path))
+            except Exception as err:  # noqa: BLE001 - safetensors' own error type, OSError
+                raise InvalidParameterError(
+                    f"The weight file {str(path)!r} cannot be read ({err}); rerun the "
+                    "experiment's command to train that run again.") from None
+            parts += [t.ravel() for t in tensors.values() if t.ndim >= 2]
     return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
 
 
@@ -383,20 +412,8 @@ def _environments():
 
 
 def _md_escape(value: Any) -> Any:
-    """Markdown output of user text: HTML special characters as entities, ``|`` escaped."""
-    if not isinstance(value, str):
+    """Every value the Markdown template prints: :func:`markdown_text`, except the report's
+    own ``Markup`` (figure paths) and numbers."""
+    if isinstance(value, Markup) or not isinstance(value, str):
         return value
-    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\n", " "))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from other users
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return markdown_text(value)

@@ -189,8 +189,7 @@ def fit_distributed(spec, data=None, nproc: int = 2,
         raise fail("run", "nproc", f"at most {torch.cuda.device_count()} (the GPUs) on cuda",
                    nproc)
     if data is None:
-        options = {} if spec.target is None else {"target": spec.target}
-        data = reglab.data.load(spec.data, seed=spec.seed, **options)
+        data = reglab.data.load(spec.data, seed=spec.seed, **spec.data_options())
     data = _plain_data(data)
     ctx = mp.get_context("spawn")
     messages = ctx.SimpleQueue()

@@ -19,11 +19,17 @@ import math
 import torch
 from torch import nn
 
+from reglab._memory import available_memory
 from reglab._validation import fail
 
-__all__ = ["build_model", "activation"]
+__all__ = ["build_model", "activation", "parameter_count"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
+_CNN_CHANNELS = (32, 64)
+_CNN_MIN_SIDE = 2 ** len(_CNN_CHANNELS)  # each block halves height / width / length
+# Training holds about four float32 copies of the parameters (weights, gradients and the two
+# Adam moments), plus the restored-best copy: 5 * 4 bytes each, activations not counted.
+TRAIN_BYTES_PER_PARAMETER = 20
 
 
 def activation(name: str) -> nn.Module:
@@ -40,15 +46,53 @@ def build_model(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
         input_shape: per-sample shape, e.g. (1, 8, 8).
         num_classes: number of output logits.
     """
+    _check_fits(spec, kind, input_shape, num_classes)
     if spec.model == "linear":
         return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), num_classes))
     if spec.model == "mlp":
         return _mlp(math.prod(input_shape), spec.hidden, num_classes, spec.activation,
                     spec.dropout)
-    if kind not in ("image", "signal"):
-        raise fail("RunSpec", "model", "'linear' or 'mlp' for tabular data (cnn needs an "
-                   "image or a signal)", spec.model)
     return _cnn(kind, input_shape, spec.hidden[0], num_classes, spec.activation, spec.dropout)
+
+
+def parameter_count(spec, kind: str, input_shape: tuple[int, ...], num_classes: int) -> int:
+    """How many parameters ``build_model`` would build, computed without building it.
+
+    Example: mlp, hidden (256, 256), input 64, 10 classes: 64*256+256 + 256*256+256 + 256*10+10.
+    """
+    dense = lambda n_in, n_out: n_in * n_out + n_out  # noqa: E731 - weight and bias
+    if spec.model == "linear":
+        return dense(math.prod(input_shape), num_classes)
+    if spec.model == "mlp":
+        widths = [math.prod(input_shape), *spec.hidden, num_classes]
+        return sum(dense(a, b) for a, b in zip(widths, widths[1:]))
+    c, sides = input_shape[0], list(input_shape[1:])
+    count = 0
+    for out_ch in _CNN_CHANNELS:
+        count += out_ch * c * 3 ** len(sides) + out_ch
+        c, sides = out_ch, [s // 2 for s in sides]
+    return count + dense(c * math.prod(sides), spec.hidden[0]) + dense(spec.hidden[0],
+                                                                        num_classes)
+
+
+def _check_fits(spec, kind: str, input_shape: tuple[int, ...], num_classes: int) -> None:
+    """Refuse, before anything is allocated, a cnn on inputs too small for its two pooling
+    blocks and any model whose training would not fit in memory."""
+    if spec.model == "cnn":
+        if kind not in ("image", "signal"):
+            raise fail("RunSpec", "model", "'linear' or 'mlp' for tabular data (cnn needs an "
+                       "image or a signal)", spec.model)
+        if min(input_shape[1:]) < _CNN_MIN_SIDE:
+            shape = "x".join(str(s) for s in input_shape[1:])
+            raise fail("RunSpec", "model", f"'linear' or 'mlp' for inputs of size {shape} (cnn "
+                       f"halves each side {len(_CNN_CHANNELS)} times: it needs at least "
+                       f"{_CNN_MIN_SIDE} per side)", spec.model)
+    n = parameter_count(spec, kind, input_shape, num_classes)
+    need, have = n * TRAIN_BYTES_PER_PARAMETER, available_memory()
+    if need > have:
+        raise fail("RunSpec", "hidden", f"widths whose model fits in memory (this one has "
+                   f"{n:.3g} parameters, about {need / 2**30:.1f} GiB to train; "
+                   f"{have / 2**30:.1f} GiB available)", spec.hidden)
 
 
 def _dropout(drop: float) -> list[nn.Module]:
@@ -70,9 +114,8 @@ def _cnn(kind: str, input_shape, width: int, n_out: int, act: str, drop: float) 
     two_d = kind == "image"
     conv, pool = (nn.Conv2d, nn.MaxPool2d) if two_d else (nn.Conv1d, nn.MaxPool1d)
     c = input_shape[0]
-    ch = (32, 64)
     blocks: list[nn.Module] = []
-    for out_ch in ch:
+    for out_ch in _CNN_CHANNELS:
         blocks += [conv(c, out_ch, 3, padding=1), activation(act), pool(2)]
         c = out_ch
     body = nn.Sequential(*blocks)

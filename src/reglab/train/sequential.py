@@ -47,6 +47,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise fail("RunSpec", "device", "'cpu' or 'auto' on a machine without CUDA", name)
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise fail("RunSpec", "device", "'cpu' or 'auto' on a machine without MPS (Apple GPUs)",
+                   name)
     return torch.device(name)
 
 
@@ -258,6 +261,12 @@ def attach_updates(spec, model: nn.Module, optimizer) -> list[Any]:
     The decay hook is for sgd and adam only: AdamW applies ``spec.weight_decay`` itself
     (:func:`make_optimizer`), so decay happens exactly once per step with every optimizer.
     """
+    # the threshold lr * lam is a float32 in torch's kernel: beyond float32's largest value
+    # the step cannot run (and every weight would be 0 long before), so refuse it up front
+    f32_max = torch.finfo(torch.float32).max
+    if spec.proximal_l1 > 0 and spec.lr * spec.proximal_l1 > f32_max:
+        raise fail("RunSpec", "proximal_l1", f"a float with lr * proximal_l1 <= {f32_max:.4g} "
+                   f"(lr = {spec.lr:g})", spec.proximal_l1)
     handles = []
     if spec.weight_decay > 0 and spec.optimizer != "adamw":
         handles.append(DecoupledWeightDecay(spec.weight_decay).attach(optimizer, model))

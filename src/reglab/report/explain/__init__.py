@@ -23,7 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from reglab._validation import check_choice
-from reglab.report.explain import augmentation, dropout, early_stopping, l1_vs_l2, weight_decay
+from reglab.report.explain import (augmentation, dropout, early_stopping, l1_vs_l2, shuffle,
+                                   weight_decay)
 from reglab.report.explain._shared import QUESTIONS, Explanation, seeded
 from reglab.report.explain.page import write_html
 
@@ -42,6 +43,7 @@ TOPICS: dict[str, Callable[[int, bool], Explanation]] = {
     "early-stopping": early_stopping.measure,
     "augmentation": augmentation.measure,
     "weight-decay": weight_decay.measure,
+    "shuffle": shuffle.measure,  # the note's section-6 pitfall: no shuffle before early stopping
 }
 
 

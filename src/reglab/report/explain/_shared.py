@@ -40,6 +40,8 @@ QUESTIONS = {
     "early-stopping": "Can early stopping cause underfitting?",
     "augmentation": "How does data augmentation reduce overfitting?",
     "weight-decay": "What is weight decay, and how does it differ from L2?",
+    # section 6's pitfall, answered the same way
+    "shuffle": "What goes wrong with early stopping when the data is not shuffled?",
 }
 
 
