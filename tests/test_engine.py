@@ -161,6 +161,15 @@ def test_cnn_members_reproduce_the_sequential_run_in_float64(float64, kind, augm
         _assert_same_run(vec, fit(spec, d), rtol=1e-9)
 
 
+@pytest.mark.parametrize("activation", ["gelu", "tanh"])
+def test_cnn_members_with_other_activations_pool_after_the_activation(float64, activation):
+    data = _as64(tiny("image", n=32, seed=3))
+    base = BASE.replace(model="cnn", hidden=(8,), activation=activation, epochs=3)
+    specs = [base.replace(seed=s, dropout=0.2 * s) for s in (0, 1)]
+    for spec, vec in zip(specs, train_chunk(specs, [data] * 2)):
+        _assert_same_run(vec, fit(spec, data), rtol=1e-9)
+
+
 # -- the stacked optimizers are torch.optim per member ------------------------------------
 
 @pytest.mark.parametrize("make, ref", [
