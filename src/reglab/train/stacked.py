@@ -1,4 +1,5 @@
-"""Train one chunk of runs that share a model shape as one stacked model.
+"""Train one chunk of runs that share a model shape as one stacked model (linear and MLP:
+``StackedMLP``; CNN: ``StackedCNN``, grouped convolutions; ``stacked_ops.stack_models``).
 
 The chunks are planned by ``reglab.lab.engine``.
 

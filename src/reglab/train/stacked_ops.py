@@ -10,6 +10,10 @@ optimizer kernels need. Measured against ``torch.func`` (``stack_module_state``
 matmuls were faster at every H from 32 to 256 and even at 512 (``bench/sweep.py`` prints the
 comparison), so the engine uses them.
 
+The lab's CNN stacks as :class:`StackedCNN`: grouped convolutions (``groups=K``), then the
+MLP head as above; every parameter kept as a (K, a, b) tensor, so what follows applies to it
+unchanged.
+
 The optimizers below take per-member learning rates as (K, 1, 1) tensors and do, per
 member, the arithmetic of ``torch.optim.SGD`` (momentum, nesterov) and ``torch.optim.Adam``
 (for AdamW, its decoupled decay is the stack's separate decay step, before the update).
