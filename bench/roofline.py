@@ -16,6 +16,14 @@ The cost model of one training step of an MLP with layer sizes ``n_0 .. n_L``, b
   (each hidden activation written and read about 8 times in float32 over forward, dropout
   mask and backward) plus ``8 B (n_0 + n_L)`` (inputs gathered, logits written and read).
 
+The lab's CNN (``reglab.train.models._cnn``: 3-wide convolutions to 32 and 64 channels, each
+followed by the activation and a 2x max-pool, then the MLP head ``flat -> width -> C``):
+
+* FLOPs: ``6 B (sum over convs of out * in * taps * pixels_out + P_head)`` (a convolution
+  does ``2 * in * taps`` multiply-adds per output unit forward, twice that backward);
+* bytes: ``40 P`` (all parameters, as above) plus ``32 B`` per conv output unit and per
+  pooled unit and per hidden unit of the head, plus ``8 B (n_0 + C)``.
+
 The floor says which one binds: "compute" or "memory".
 
 Example::
@@ -49,6 +57,38 @@ def mlp_step_cost(widths: list[int], batch: int) -> tuple[float, float]:
     flops = 6.0 * batch * p
     nbytes = (ADAM_BYTES_PER_PARAM * p + ACTIVATION_BYTES * batch * sum(widths[1:-1])
               + IO_BYTES * batch * (widths[0] + widths[-1]))
+    return flops, float(nbytes)
+
+
+def cnn_layers(input_shape: tuple[int, ...], width: int, classes: int
+               ) -> tuple[list[tuple[int, int, int, int, int]], list[int]]:
+    """The lab CNN's conv layers as (in, out, taps, output pixels, pooled pixels) and its
+    head's layer sizes."""
+    c, dims = input_shape[0], list(input_shape[1:])
+    convs = []
+    for out in (32, 64):
+        pooled = [d // 2 for d in dims]
+        convs.append((c, out, 3 ** len(dims), math.prod(dims), math.prod(pooled)))
+        c, dims = out, pooled
+    return convs, [c * math.prod(dims), width, classes]
+
+
+def cnn_params(input_shape: tuple[int, ...], width: int, classes: int) -> int:
+    """Weights and biases of the lab CNN."""
+    convs, head = cnn_layers(input_shape, width, classes)
+    return sum((i * t + 1) * o for i, o, t, _, _ in convs) + mlp_params(head)
+
+
+def cnn_step_cost(input_shape: tuple[int, ...], width: int, classes: int, batch: int
+                  ) -> tuple[float, float]:
+    """(FLOPs, bytes moved) of one training step (forward, backward, Adam) of the lab CNN."""
+    convs, head = cnn_layers(input_shape, width, classes)
+    p = cnn_params(input_shape, width, classes)
+    conv_flops = sum(o * i * t * px for i, o, t, px, _ in convs)
+    flops = 6.0 * batch * (conv_flops + mlp_params(head))
+    units = sum(o * (px + pooled) for _, o, _, px, pooled in convs)
+    nbytes = (ADAM_BYTES_PER_PARAM * p + ACTIVATION_BYTES * batch * (units + width)
+              + IO_BYTES * batch * (math.prod(input_shape) + classes))
     return flops, float(nbytes)
 
 

@@ -1,14 +1,18 @@
 """The CLI: exit codes (0 ok, 2 bad input with one line and no traceback, 1 a run failed),
 the compare table, resume, the lock, and every command's --help."""
 
+import contextlib
 import csv
 import subprocess
 import sys
 
 import pytest
+
+from reglab.cli import _shared, main
+from reglab.cli import path as path_cmd
 from reglab.lab.spec import RunSpec
-from reglab.cli import main
 from reglab.lab import execute as executor
+from reglab.lab import label_check
 from reglab.lab.store import Store
 
 SMALL = ["--epochs", "2", "--seeds", "2", "--arms", "none,l1,early_stopping", "--workers", "1",
@@ -395,3 +399,45 @@ def test_run_shows_the_best_epoch_counted_from_1(capsys, tmp_path):
     best = Store.read_only(tmp_path, "b").execute(
         "SELECT value FROM final WHERE key='best_epoch'").fetchone()[0]
     assert f"(best: epoch {int(best) + 1})" in out
+
+
+def test_compare_checks_labels_before_training_and_stores_the_verdict(capsys, tmp_path,
+                                                                      monkeypatch):
+    seen = {}
+
+    def check(ds, pipeline, seed=0, progress=None):  # the real check, shorter, watched
+        seen["store existed"] = (tmp_path / "aug" / "reglab.sqlite").exists()
+        seen["ticks"] = []
+        return label_check.check_labels(ds, pipeline, epochs=3, seed=seed,
+                                        progress=lambda d, t: seen["ticks"].append((d, t)))
+
+    monkeypatch.setattr(_shared, "check_labels", check)
+    argv = ["compare", "--epochs", "1", "--seeds", "1", "--arms", "none,augment", "--workers",
+            "1", "--hidden", "8", "--augment", "rotate,flip", "--out", str(tmp_path),
+            "--name", "aug"]
+    code, _, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert seen["store existed"] is False  # before training: no store yet
+    assert seen["ticks"][-1] == (5, 5)  # 3 epochs + 2 transforms
+    line = next(x for x in err.splitlines() if x.startswith("label check:"))
+    assert "changes labels: flip;" in line and "rotate ok" in line
+    with Store.open(tmp_path, "aug") as store:
+        stored = store.meta()["label_check"]
+    assert [r["flagged"] for r in stored["rows"]] == [False, True]
+    seen.clear()
+    code, _, err = _run(capsys, *argv)  # a resume keeps the stored check: not run again
+    assert code == 0 and not seen and "label check:" not in err
+
+
+def test_path_drives_a_bar_once_per_strength(capsys, tmp_path, monkeypatch):
+    ticks = []
+
+    @contextlib.contextmanager
+    def counted(description, quiet=False):
+        yield lambda done, total: ticks.append((done, total))
+
+    monkeypatch.setattr(path_cmd, "counted", counted)
+    code, out, err = _run(capsys, "path", "--data", "sparse", "--n-strengths", "4", "--out",
+                          str(tmp_path))
+    assert code == 0, err
+    assert ticks == [(1, 4), (2, 4), (3, 4), (4, 4)]

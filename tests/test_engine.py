@@ -140,6 +140,36 @@ def test_linear_model_and_signal_data(float64):
         _assert_same_run(vec, fit(spec, data), rtol=1e-9)
 
 
+
+CNN_ARMS = ({}, {"l1": 3e-3, "dropout": 0.3}, {"l2": 2e-3, "weight_decay": 0.5, "lr": 3e-2},
+            {"proximal_l1": 0.3, "mixup": 0.4}, {"patience": 1, "epochs": 10})
+
+
+@pytest.mark.parametrize("kind, augment", [("image", ("rotate", "translate", "flip")),
+                                           ("signal", ("shift", "noise"))])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_cnn_members_reproduce_the_sequential_run_in_float64(float64, kind, augment,
+                                                             optimizer):
+    # grouped convolutions (groups = K): each member's own init, batch order, dropout
+    # masks, augmentation draws, strengths, lr and early stop, as fit gives them
+    datasets = {s: _as64(tiny(kind, n=32, seed=s)) for s in (0, 1)}
+    base = BASE.replace(model="cnn", hidden=(8,), optimizer=optimizer, epochs=4)
+    specs = [base.replace(seed=s, **ch) for ch in (*CNN_ARMS, {"augment": augment})
+             for s in (0, 1)]
+    data = [datasets[s.seed] for s in specs]
+    for spec, vec, d in zip(specs, train_chunk(specs, data), data):
+        _assert_same_run(vec, fit(spec, d), rtol=1e-9)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "tanh"])
+def test_cnn_members_with_other_activations_pool_after_the_activation(float64, activation):
+    data = _as64(tiny("image", n=32, seed=3))
+    base = BASE.replace(model="cnn", hidden=(8,), activation=activation, epochs=3)
+    specs = [base.replace(seed=s, dropout=0.2 * s) for s in (0, 1)]
+    for spec, vec in zip(specs, train_chunk(specs, [data] * 2)):
+        _assert_same_run(vec, fit(spec, data), rtol=1e-9)
+
+
 # -- the stacked optimizers are torch.optim per member ------------------------------------
 
 @pytest.mark.parametrize("make, ref", [
@@ -195,6 +225,21 @@ def test_plan_cuts_stacks_of_at_most_six_members_in_plan_order():
                                                                 engine.Task((1,), False)]
     assert engine.plan(specs[:3], [data, None, data]) == [engine.Task((0, 2), True),
                                                           engine.Task((1,), False)]
+
+
+
+def test_plan_stacks_cnn_runs_by_their_shape():
+    image, signal, table = tiny("image", n=32), tiny("signal", n=32), tiny("tabular", n=32)
+    cnn = BASE.replace(model="cnn", hidden=(8,))
+    specs = [cnn.replace(seed=s) for s in range(3)] + [cnn.replace(hidden=(9,), seed=s)
+                                                       for s in range(2)]
+    specs += [cnn.replace(seed=7, activation="tanh"), cnn.replace(seed=8, l2=1e-3)]
+    data = [image] * len(specs)
+    tasks = engine.plan(specs + [cnn, cnn, cnn], data + [signal, signal, table])
+    assert sorted(t.indices for t in tasks if t.stacked) == [(0, 1, 2, 6), (3, 4), (7, 8)]
+    assert sorted(t.indices for t in tasks if not t.stacked) == [(5,), (9,)]
+    assert engine.member_bytes(cnn.replace(hidden=(64,)), image) > engine.member_bytes(cnn,
+                                                                                       image)
 
 
 def test_free_cores_is_between_one_and_the_affinity():

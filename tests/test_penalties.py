@@ -387,7 +387,8 @@ def test_add_grad_in_cache_sized_chunks_matches(name, make, _, monkeypatch):
     monkeypatch.setattr(P, "_CHUNK", 7)
     chunked = []
     real = P._add_l1_chunked
-    monkeypatch.setattr(P, "_add_l1_chunked", lambda w, a, b: (chunked.append(w), real(w, a, b)))
+    monkeypatch.setattr(P, "_add_l1_chunked",
+                        lambda w, a, b, scratch: (chunked.append(w), real(w, a, b, scratch)))
     model = small_model()
     with torch.no_grad():
         model[6].weight = nn.Parameter(model[6].weight.detach().t().contiguous().t())
@@ -400,3 +401,21 @@ def test_add_grad_in_cache_sized_chunks_matches(name, make, _, monkeypatch):
     has_l1 = name in ("L1", "ElasticNet", "L1+L2+Group")
     assert [id(w) for w in chunked] == ([id(model[0].weight), id(model[4].weight)] if has_l1
                                         else [])
+
+
+def test_attached_hook_leaves_a_layer_frozen_between_steps_alone():
+    # attach's hook keeps its plan between steps; freezing a layer must still leave it alone,
+    # as a loss term would (no gradient, so the optimizer skips it)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rl.L2(0.5).attach(opt)
+    x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    for frozen in (False, True):
+        if frozen:
+            model[0].weight.requires_grad_(False)
+        before = model[0].weight.detach().clone()
+        opt.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        assert torch.equal(model[0].weight, before) == frozen

@@ -217,3 +217,10 @@ def test_postgres_url_uses_the_installed_driver_and_passwords_are_hidden():
     assert url.startswith(("postgresql+psycopg2://", "postgresql://")) and "secret" in url
     assert "secret" not in T.redact(url) and "***" in T.redact(url)
     assert T._driver_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_run_worker_reports_the_finished_trials_to_its_progress_hook(tmp_path):
+    st = T.open_study(f"sqlite:///{tmp_path / 's.db'}", "s", seed=0)
+    ticks = []
+    T.run_worker(st, lambda trial: 0.5, 3, poll=0.1, progress=lambda d, n: ticks.append((d, n)))
+    assert ticks == [(0, 3), (1, 3), (2, 3), (3, 3)]

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,11 +25,12 @@ import typer
 import reglab.data
 from reglab import augment as A
 from reglab._validation import InvalidParameterError
+from reglab.cli._progress import counted
 from reglab.lab.compare import comparison_document
 from reglab.lab.execute import run_experiment
 from reglab.lab.label_check import check_labels
 from reglab.lab.spec import DATA_KEYS, RunSpec, load_toml
-from reglab.lab.store import check_name, folder_stem
+from reglab.lab.store import Store, check_name, folder_stem
 from reglab.report import console as display
 from reglab.report.report import build_report, dataset_meta
 from reglab.train.models import build_model
@@ -213,17 +215,47 @@ def _data_kind(chosen: dict):
 _stem = folder_stem  # a folder-safe short name for a data set name or path (ASCII only)
 
 
-def _check_labels_once(store, jobs, ds, quiet: bool) -> None:
-    """Store the label-safety check of the experiment's augmentation (for the report's
-    diagnosis), once per experiment: the note's pitfall 'unsuitable augmentation'."""
+def _label_check(jobs, out: Path, name: str, ds, quiet: bool) -> dict | None:
+    """The label-safety check of the experiment's augmentation (the report's diagnosis, the
+    note's pitfall 'unsuitable augmentation'), run BEFORE training, single-threaded, with a
+    bar; its verdict on stderr. None when no run augments, or when the experiment already
+    holds one (a resume keeps it)."""
     spec = next((j.spec for j in jobs if j.spec.augment), None)
-    if spec is None or "label_check" in store.meta():
-        return
-    if not quiet:
-        display.err_console().print("[dim]checking that the augmentation keeps labels...[/dim]")
+    if spec is None or "label_check" in _stored_meta(out, name):
+        return None
     pipeline = A.from_names(list(spec.augment), ds.kind, seed=spec.seed,
                             strength=spec.augment_strength)
-    store.update_meta(label_check=check_labels(ds, pipeline, seed=spec.seed).to_dict())
+    with counted("checking that the augmentation keeps labels", quiet) as tick:
+        report = check_labels(ds, pipeline, seed=spec.seed, progress=tick)
+    if not quiet:
+        display.err_console().print(label_verdict(report, spec.augment), soft_wrap=True)
+    return report.to_dict()
+
+
+def label_verdict(report, names) -> str:
+    """One line: each transform (by its short name, ``names`` in the report's order) ok or
+    FLAGGED, with its accuracy drop against its limit."""
+    rows = list(zip(names, report.rows))
+    flagged = [n for n, r in rows if r.flagged]
+    parts = [f"{n} {'[bold red]FLAGGED[/bold red]' if r.flagged else 'ok'} (drop "
+             f"{r.drop:+.3f}, limit {r.limit:.3f})" for n, r in rows]
+    head = (f"label check: changes labels: {', '.join(flagged)}; " if flagged
+            else "label check: keeps labels; ")
+    return head + ", ".join(parts)
+
+
+def _stored_meta(out: Path, name: str) -> dict:
+    """The metadata of the experiment ``out/name`` if it exists, else {}."""
+    if not (Path(out) / check_name(name) / "reglab.sqlite").exists():
+        return {}
+    conn = Store.read_only(out, name)
+    try:
+        row = conn.execute("SELECT meta FROM experiment").fetchone()
+    except sqlite3.Error:  # not a store yet (created but empty): run_experiment decides
+        return {}
+    finally:
+        conn.close()
+    return json.loads(row[0]) if row else {}
 
 
 def _record_command(store, meta: dict) -> None:
@@ -290,18 +322,20 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
             sys.stdout.write(json.dumps(comparison_document(runs), indent=2) + "\n")
         else:
             display.print_comparison(console, runs, title=title, data=ds, root=store.root)
-        if report:
-            _check_labels_once(store, jobs, ds, quiet)
+        if checked is not None and "label_check" not in store.meta():  # a resumed store
+            store.update_meta(label_check=checked)
 
+    checked = _label_check(jobs, out, name, ds, quiet) if report else None
+    full_meta = {**meta, "data": dataset_meta(ds),
+                 **({} if checked is None else {"label_check": checked})}
     try:
         if storage is None:
-            exp = run_experiment(jobs, out, name, {**meta, "data": dataset_meta(ds)},
-                                 workers=workers, engine=engine, progress=progress,
-                                 nproc=nproc, after=show)
+            exp = run_experiment(jobs, out, name, full_meta, workers=workers, engine=engine,
+                                 progress=progress, nproc=nproc, after=show)
         else:
             exp = shared_module().run_shared_experiment(
-                jobs, storage, out, name, {**meta, "data": dataset_meta(ds)}, engine=engine,
-                lease=lease, progress=progress, after=show)
+                jobs, storage, out, name, full_meta, engine=engine, lease=lease,
+                progress=progress, after=show)
     except KeyboardInterrupt as err:
         sys.stderr.write(f"reglab: {str(err) or 'interrupted'}\n")
         raise typer.Exit(EXIT_INTERRUPTED) from None

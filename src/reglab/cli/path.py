@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from reglab.cli._progress import counted
 from reglab.cli.options import option
 from reglab.lab import path as P
 
@@ -24,7 +25,9 @@ def path(
     seed: int = option(0, "--seed", "-s", help="Split and model seed."),
 ) -> None:
     """Fit a regularization path and select a strength (best validation and 1-SE rule)."""
-    P.main(data, penalty, out, n_strengths=n_strengths, eps=eps, seed=seed, echo=typer.echo)
+    with counted(f"{penalty} path on {data}") as tick:  # a bar on stderr, with the time left
+        P.main(data, penalty, out, n_strengths=n_strengths, eps=eps, seed=seed,
+               echo=typer.echo, progress=tick)
 
 
 def register(app) -> None:

@@ -11,6 +11,7 @@ from typing import Optional
 
 from reglab.cli._shared import (Origin, _load_config, check_file_keys, file_origins, require,
                                 restated, spec_table)
+from reglab.cli._progress import counted
 from reglab.cli.options import option
 from reglab.lab.arms import base_changes
 from reglab.lab.execute import load_data
@@ -60,8 +61,10 @@ def tune(
         base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
     name = name or f"tune-{folder_stem(base.data)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
-    res = run_study(base, trials=trials, out=out, name=name, space=space, storage=storage,
-                    study_name=study, timeout=timeout, seeds=seeds, metric=metric, data=ds)
+    with counted(f"tuning on {base.data}: trials", quiet) as tick:  # with the time left
+        res = run_study(base, trials=trials, out=out, name=name, space=space,
+                        storage=storage, study_name=study, timeout=timeout, seeds=seeds,
+                        metric=metric, data=ds, on_trial=tick)
     con = display.console(quiet)
     states = {}
     for t in res.study.get_trials(deepcopy=False):

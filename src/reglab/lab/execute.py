@@ -107,7 +107,7 @@ class Interrupted(KeyboardInterrupt):
 
 # -- the plan: a function of the specs and the data shapes alone ----------------------------
 
-STACKABLE = ("linear", "mlp")
+STACKABLE = ("linear", "mlp", "cnn")
 # Members per stack and bytes per stack, per device type. Fixed numbers, never measured: the
 # cut must not depend on the machine's load. On one CPU core 21 digits MLPs (256, 256) train
 # in 1.23 s as one stack of 21, 1.12 s as stacks of 7, 1.21 s of 4 (5 epochs), so stacks of 6
@@ -120,13 +120,17 @@ def group_key(spec, data) -> tuple | None:
     """Runs with equal keys can share one stack; None for a spec that cannot be stacked
     (or whose data could not be loaded: its run reports the error).
 
-    The key: model and hidden widths, activation, optimizer family, batch size, device and
-    the data's shapes and split sizes (members may train on different splits of one size).
+    The key: model and hidden widths (a CNN's head width: its shape with the data's), activation,
+    optimizer family, batch size, device and the data's shapes and split sizes (members may
+    train on different splits of one size).
     """
     if spec.model not in STACKABLE or data is None:
         return None
-    mlp = spec.model == "mlp"
-    return (spec.model, spec.hidden if mlp else (), spec.activation if mlp else "",
+    if spec.model == "cnn" and data.kind not in ("image", "signal"):
+        return None  # fit reports the error
+    shaped = spec.model != "linear"
+    hidden = spec.hidden[:1] if spec.model == "cnn" else spec.hidden
+    return (spec.model, hidden if shaped else (), spec.activation if shaped else "",
             "sgd" if spec.optimizer == "sgd" else "adam", spec.batch_size,
             resolve_device(spec.device).type, data.kind, tuple(data.input_shape),
             data.num_classes, *(getattr(data, p).y.shape[0] for p in ("train", "val", "test")))
@@ -145,10 +149,19 @@ def member_bytes(spec, data) -> int:
     activations of a training batch and of an evaluation batch (float32)."""
     n_in = math.prod(data.input_shape)
     widths = list(spec.hidden) if spec.model == "mlp" else []
+    conv_params = conv_units = 0
+    if spec.model == "cnn":  # models._cnn: 3-wide convs to 32 and 64 channels, 2x pools
+        c, pixels = data.input_shape[0], math.prod(data.input_shape[1:])
+        taps = 3 ** (len(data.input_shape) - 1)
+        for out in (32, 64):
+            conv_params += (c * taps + 1) * out
+            conv_units += out * pixels * 2  # before and after the pool (an upper bound)
+            c, pixels = out, pixels // 2 ** (len(data.input_shape) - 1)
+        n_in, widths = c * pixels, list(spec.hidden[:1])
     sizes = [n_in, *widths, data.num_classes]
-    params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    params = conv_params + sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
     rows = spec.batch_size * 4 + EVAL_BATCH  # forward + masks + backward, one eval batch
-    return 4 * (6 * params + rows * sum(sizes))
+    return 4 * (6 * params + rows * (sum(sizes) + conv_units))
 
 
 def plan(specs: Sequence[Any], datasets: Sequence[Any], engine: str = "auto") -> list[Task]:

@@ -606,12 +606,14 @@ def _result(penalty, model, rows, top, supports, per, select_by, data, relax=Fal
 
 
 def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float | None = None,
-         seed: int = 0, echo: Callable[[str], Any] = print) -> int:
+         seed: int = 0, echo: Callable[[str], Any] = print,
+         progress: Callable[[int, int], None] | None = None) -> int:
     """``reglab path``: fit the path, print the table and the selections, write csv/png/md.
 
     The model is linear for l1 / l2 / group and an MLP for dropout; everything else is
     :func:`regularization_path`'s default (l1 / group: scored by the relaxed lasso, the
-    1-SE row is the recommended sparse model). Returns the exit code 0.
+    1-SE row is the recommended sparse model). ``progress(done, total)`` is called after
+    each strength (the CLI's bar). Returns the exit code 0.
     """
     from reglab import data as rl_data
 
@@ -620,7 +622,9 @@ def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float |
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     res = regularization_path(ds, penalty, "mlp" if penalty == "dropout" else "linear",
-                              n_strengths=n_strengths, eps=eps, seed=seed)
+                              n_strengths=n_strengths, eps=eps, seed=seed,
+                              progress=None if progress is None
+                              else lambda k, n, _row: progress(k + 1, n))
     table = res.to_markdown()
     echo(table)
     echo(_summary(res))

@@ -375,13 +375,16 @@ def make_objective(base: RunSpec, data, space: Mapping[str, Param], n_trials: in
 
 
 def run_worker(study, objective: Callable, n_trials: int, timeout: float | None = None,
-               poll: float = 1.0) -> int:
+               poll: float = 1.0, progress: Callable[[int, int], None] | None = None) -> int:
     """Run trials until the study has ``n_trials`` COMPLETE + PRUNED ones (over all workers).
 
     Before each trial: fail stale trials (heartbeat), count the finished ones and the ones
     other workers are running; start a trial only if they leave room, else wait for them
     (and take over if one goes stale). The objective marks a trial that two workers started
     at once as surplus (FAIL), so the count never exceeds ``n_trials``.
+
+    ``progress(done, n_trials)``, when given, is called each time the finished trials are
+    counted (before each trial, and when the study has them all): the CLI's bar.
 
     Returns:
         How many trials this worker ran.
@@ -396,6 +399,8 @@ def run_worker(study, objective: Callable, n_trials: int, timeout: float | None 
             optuna.storages.fail_stale_trials(study)
         done = len(counted_trials(study))
         busy = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        if progress is not None:
+            progress(min(done, n_trials), n_trials)
         if done >= n_trials:
             break
         if done + busy >= n_trials:
@@ -506,7 +511,7 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
          space: Mapping[str, Param] | None = None, storage: str | None = None,
          study_name: str | None = None, timeout: float | None = None, seeds: int = 3,
          metric: str = "val_acc", workers: int | None = None, progress=None,
-         data=None) -> TuneResult:
+         data=None, on_trial: Callable[[int, int], None] | None = None) -> TuneResult:
     """Run (or join, or continue) the study, then retrain the best with seeds vs ``none``.
 
     Args:
@@ -522,6 +527,7 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         workers: processes for the retrain (None: one per free core).
         progress: a reglab display progress object for the retrain, or None.
         data: the Dataset (default: loaded from ``base``).
+        on_trial: ``on_trial(done, trials)``: the study's finished trials (a bar's hook).
     """
     from reglab.lab.store import check_name
     check_int("tune", "trials", trials, 1, 1_000_000)
@@ -540,7 +546,8 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         study = open_study(url, study_name or name, metric=metric, seed=base.seed)
     folder.mkdir(parents=True, exist_ok=True)
     _check_setup(study, base, space, metric)
-    ran = run_worker(study, make_objective(base, data, space, trials, metric), trials, timeout)
+    ran = run_worker(study, make_objective(base, data, space, trials, metric), trials, timeout,
+                     progress=on_trial)
     if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
         return TuneResult(study, None, None, ran, [], [])
     best = best_spec(study, base)

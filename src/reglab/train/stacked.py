@@ -1,4 +1,5 @@
-"""Train one chunk of runs that share a model shape as one stacked model.
+"""Train one chunk of runs that share a model shape as one stacked model (linear and MLP:
+``StackedMLP``; CNN: ``StackedCNN``, grouped convolutions; ``stacked_ops.stack_models``).
 
 The chunks are planned by ``reglab.lab.engine``.
 
@@ -40,7 +41,7 @@ from reglab import kernels as K
 from reglab.train.contract import RunResult, RunState, epoch_row
 from reglab.train.models import build_model
 from reglab.train.sequential import make_augmentation, make_early_stopping, resolve_device
-from reglab.train.stacked_ops import StackedMLP, make_stacked_optimizer
+from reglab.train.stacked_ops import StackedMLP, make_stacked_optimizer, stack_models
 
 __all__ = ["train_chunk"]
 
@@ -87,7 +88,7 @@ class _Stack:
     def __init__(self, members: list[_Member], models, device: torch.device, src: Tensor):
         spec = members[0].spec
         self.device = device
-        self.model = StackedMLP.from_models(models, spec.activation, device)
+        self.model = stack_models(models, spec, device)  # a StackedMLP or a StackedCNN
         self.opt = make_stacked_optimizer(spec.optimizer, self.model.params)
         self.ids = list(range(len(members)))  # slot -> member index
         col = lambda key: torch.tensor([float(getattr(m.spec, key)) for m in members],  # noqa: E731
@@ -303,7 +304,7 @@ def train_chunk(specs: Sequence[Any], datasets: Sequence[Any],
     """Train ``specs`` (one model shape, one optimizer, one batch size) as one stack.
 
     Args:
-        specs: RunSpecs with model "linear" or "mlp" that differ only in seed, epochs, lr
+        specs: RunSpecs with model "linear", "mlp" or "cnn" that differ only in seed, epochs, lr
             and regularization (see ``engine.group_key``).
         datasets: each spec's Dataset (split by its seed); all with the same split sizes.
         on_epoch: called with ``(member index, epoch, metrics)`` after each member's epoch.
@@ -323,7 +324,7 @@ def train_chunk(specs: Sequence[Any], datasets: Sequence[Any],
     best = [p.detach().clone() for p in stack.model.params]  # (K, ...) per parameter
     setup = time.perf_counter() - t_start
     _run_epochs(stack, members, splits, best, on_epoch)
-    return _finish(members, best, splits, src, stack.model.activation, setup)
+    return _finish(members, best, splits, src, stack.model, setup)
 
 
 def _run_epochs(stack: _Stack, members: list[_Member], splits: _Splits, best: list[Tensor],
@@ -365,16 +366,12 @@ def _keep(stack: _Stack, s: int, i: int, best: list[Tensor]) -> None:
             b[i].copy_(p[s])
 
 
-def _unstack(t: Tensor, j: int) -> Tensor:
-    """A member's slice of parameter ``j`` in nn.Linear's layout (weights stored transposed)."""
-    return t.detach().T if j % 2 == 0 else t.detach()
-
-
 def _finish(members: list[_Member], best: list[Tensor], splits: _Splits, src: Tensor,
-            activation: str, setup: float) -> list[RunResult]:
-    """Test metrics on each member's best weights, and its RunResult."""
+            live, setup: float) -> list[RunResult]:
+    """Test metrics on each member's best weights (``live``: the stacked model, for its
+    architecture), and its RunResult."""
     t0 = time.perf_counter()
-    model = StackedMLP(best[0::2], best[1::2], activation)
+    model = live.with_params(best)
     metrics: dict[str, list[float]] = {}  # SCORE_KEYS, one value per member
     for part in ("train", "val", "test"):
         X, y, n = getattr(splits, part)
@@ -385,7 +382,7 @@ def _finish(members: list[_Member], best: list[Tensor], splits: _Splits, src: Te
     results = []
     for i, m in enumerate(members):
         scores = {k: v[i] for k, v in metrics.items()}
-        state = {name: _unstack(b[i], j).reshape(shape).cpu().clone(
+        state = {name: model.unstack(b[i], j).reshape(shape).cpu().clone(
             memory_format=torch.contiguous_format)
             for j, (name, shape, b) in enumerate(zip(m.names, m.shapes, best))
         } if m.run.status == "done" else None

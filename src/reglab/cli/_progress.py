@@ -1,0 +1,42 @@
+"""A bar with the time left for the commands' long steps (label check, path, tune).
+
+``counted(description, quiet)`` is a context manager that yields a ``tick(done, total)``
+callback (the label check's ``progress``, the path's per-strength and tune's per-trial hook
+call it): a rich bar on stderr with the count, the time elapsed and rich's time remaining
+(``TimeRemainingColumn``, from the recent rate), removed when the step ends. Quiet: a no-op.
+
+Example::
+
+    with counted("label check", quiet) as tick:
+        report = check_labels(ds, pipeline, progress=tick)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+
+from reglab.report import console as display
+
+__all__ = ["counted"]
+
+
+@contextlib.contextmanager
+def counted(description: str, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A ``tick(done, total)`` callback driving one transient bar (a no-op when quiet)."""
+    if quiet:
+        yield lambda done, total: None
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                   console=display.err_console(), transient=True)
+    task = bar.add_task(description, total=None)
+
+    def tick(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield tick
