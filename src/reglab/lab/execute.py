@@ -301,14 +301,15 @@ def _stamp(source: str) -> tuple:
 
 
 def load_data(spec) -> Any:
-    """The spec's Dataset (split by its seed), cached in this process by (data, target, seed)
-    and the file's size and modification time (a rewritten file is loaded again)."""
-    key = (spec.data, spec.target, spec.seed, _stamp(spec.data))
+    """The spec's Dataset (split by its ``data_seed``: ``split_seed``, else ``seed``), cached
+    in this process by (data, target, split seed) and the file's size and modification time
+    (a rewritten file is loaded again)."""
+    key = (spec.data, spec.target, spec.data_seed, _stamp(spec.data))
     if key in _DATA:
         _DATA.move_to_end(key)
         return _DATA[key]
     options = {} if spec.target is None else {"target": spec.target}
-    data = reglab.data.load(spec.data, seed=spec.seed, **options)
+    data = reglab.data.load(spec.data, seed=spec.data_seed, **options)
     _DATA[key] = data
     while len(_DATA) > 1 and (len(_DATA) > DATA_CACHE
                               or sum(_nbytes(d) for d in _DATA.values()) > DATA_CACHE_BYTES):
@@ -343,7 +344,7 @@ def data_hash(data) -> str:
 
 
 def _data_key(spec) -> str:
-    return json.dumps([spec.data, spec.target, spec.seed])
+    return json.dumps([spec.data, spec.target, spec.data_seed])
 
 
 # -- running tasks, here or in worker processes ---------------------------------------------
@@ -488,7 +489,7 @@ _DESCRIBED: dict[tuple, dict[str, Any]] = {}  # describe_data per split: small, 
 
 def _data_description(spec) -> dict[str, Any]:
     """What a weights file keeps of its run's data (names, shape, standardization)."""
-    key = (spec.data, spec.target, spec.seed, _stamp(spec.data))
+    key = (spec.data, spec.target, spec.data_seed, _stamp(spec.data))
     if key not in _DESCRIBED:
         with warnings.catch_warnings():  # the run itself already warned about its data
             warnings.simplefilter("ignore")
@@ -604,7 +605,7 @@ def _check_data(store, jobs: Sequence[Job]) -> dict[str, str]:
         if key in stored and stored[key] != hashes[key]:
             raise InvalidParameterError(
                 f"The data {job.spec.data!r} is not what the experiment {str(store.root)!r} "
-                f"was trained on (its content or its split for seed {job.spec.seed} changed); "
+                f"was trained on (its content or its split for seed {job.spec.data_seed} changed); "
                 "pass another --name to start a new experiment.")
     return hashes
 
