@@ -68,7 +68,7 @@ __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_pa
 METRICS = {"val_acc": "maximize", "val_loss": "minimize"}
 # Spec keys that are regularization: zeroed in the `none` arm, written in [arms.all].
 REGULARIZERS = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
-                "augment_strength", "mixup", "cutmix")
+                "augment_strength", "mixup", "cutmix", "label_smoothing")
 _NOT_SEARCHABLE = ("data", "target", "device", "seed", "hidden")
 
 
@@ -413,7 +413,8 @@ def best_spec(study, base: RunSpec) -> RunSpec:
 def plain(spec: RunSpec) -> RunSpec:
     """``spec`` with every regularizer off: the ``none`` arm."""
     return spec.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
-                        patience=0, augment=(), augment_strength=1.0, mixup=0.0, cutmix=0.0)
+                        patience=0, augment=(), augment_strength=1.0, mixup=0.0, cutmix=0.0,
+                        label_smoothing=0.0)
 
 
 def export_best(spec: RunSpec, base: RunSpec, folder: str | Path, seeds: int = 3
