@@ -125,9 +125,10 @@ def test_bad_config_file_exits_2(capsys, tmp_path):
     code, _, err = _run(capsys, "run", "--config", str(cfg), "--out", str(tmp_path / "r"))
     assert code == 2 and err == (  # the file, the line and the key, not RunSpec (issue 15)
         f"reglab: error: {cfg}, line 2: unknown key 'dropuot'; the keys are {{data, target, "
-        "model, hidden, activation, optimizer, lr, epochs, batch_size, seed, l1, l2, "
-        "weight_decay, proximal_l1, dropout, patience, augment, augment_strength, mixup, "
-        "cutmix, device}. Did you mean 'dropout'?\n")
+        "model, hidden, activation, optimizer, lr, lr_schedule, warmup, epochs, batch_size, "
+        "seed, split_seed, l1, l2, weight_decay, proximal_l1, dropout, patience, augment, "
+        "augment_strength, mixup, cutmix, label_smoothing, device}. Did you mean "
+        "'dropout'?\n")
     cfg.write_text("epochs = 3\n\n[arms.l2_big]\nl2 = -1.0\n")
     code, _, err = _run(capsys, "compare", "--config", str(cfg), "--out", str(tmp_path / "r"))
     assert code == 2 and err == (f"reglab: error: {cfg}, line 4: key 'l2' of [arms.l2_big] "
