@@ -276,3 +276,18 @@ def test_postgres_url_uses_the_installed_driver_and_passwords_are_hidden():
     assert url.startswith(("postgresql+psycopg2://", "postgresql://")) and "secret" in url
     assert "secret" not in T.redact(url) and "***" in T.redact(url)
     assert T._driver_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_tune_takes_the_run_spec_flags_and_a_flag_fixes_a_searched_key(tmp_path, capsys):
+    from reglab.cli import main
+    code = main(["tune", "--data", "breast_cancer", "--model", "linear", "--epochs", "3",
+                 "--lr", "0.01", "--lr-schedule", "cosine", "--trials", "3", "--seeds", "0",
+                 "--out", str(tmp_path), "-q"])
+    assert code == 0
+    capsys.readouterr()
+    best = RunSpec.from_dict(load_toml(tmp_path / "tune-breast_cancer" / "best.toml"))
+    assert (best.model, best.lr, best.lr_schedule) == ("linear", 0.01, "cosine")
+    assert best.epochs <= 3
+    code = main(["tune", "--epochs", "0", "--trials", "1", "--out", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.startswith("reglab: error: Invalid value for '--epochs' / '-e'")
