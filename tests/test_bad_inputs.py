@@ -72,19 +72,20 @@ def toml(file: str, line: int, key: str, allowed: str, got: str, table: str = ""
 
 
 def unknown(file: str, line: int, key: str, hint: str = "", table: str = "",
-            keys: str = "{" + "data, target, model, hidden, activation, optimizer, lr, epochs, "
-            "batch_size, seed, l1, l2, weight_decay, proximal_l1, dropout, patience, augment, "
-            "augment_strength, mixup, cutmix, device}") -> str:
+            keys: str = "{" + "data, target, model, hidden, activation, optimizer, lr, "
+            "lr_schedule, warmup, epochs, batch_size, seed, split_seed, l1, l2, weight_decay, "
+            "proximal_l1, dropout, patience, augment, augment_strength, mixup, cutmix, "
+            "label_smoothing, device}") -> str:
     within = f" in [{table}]" if table else ""
     more = f" Did you mean '{hint}'?" if hint else ""
     return re.escape(f"D/{file}, line {line}: unknown key '{key}'{within}; the keys are "
                      f"{keys}.{more}")
 
 
-SPEC_KEYS = ("data, target, model, hidden, activation, optimizer, lr, epochs, batch_size, seed, "
-             "l1, l2, weight_decay, proximal_l1, dropout, patience, augment, augment_strength, "
-             "mixup, cutmix, device")
-ARMS = "{none, l1, l2, dropout, early_stopping, augment, all}"
+SPEC_KEYS = ("data, target, model, hidden, activation, optimizer, lr, lr_schedule, warmup, "
+             "epochs, batch_size, seed, split_seed, l1, l2, weight_decay, proximal_l1, dropout, "
+             "patience, augment, augment_strength, mixup, cutmix, label_smoothing, device")
+ARMS = "{none, l1, l2, dropout, early_stopping, augment, label_smoothing, all}"
 NAME_RULE = "1-128 letters, digits, '.', '_' or '-' (no path separators, no '..')"
 IMAGE_AUGS = "{'rotate', 'flip', 'vflip', 'scale', 'translate', 'noise', 'erase'}"
 UNKNOWN_KEY = spec("key", "one of {" + SPEC_KEYS + "}", "'{}'")
