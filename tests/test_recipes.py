@@ -131,7 +131,12 @@ def test_bad_knob_values_name_the_key():
 def test_split_seed_fixes_the_split_apart_from_the_seed():
     assert RunSpec(seed=3).data_seed == 3
     assert RunSpec(seed=3, split_seed=7).data_seed == 7
-    assert "split_seed" not in RunSpec(seed=3).to_dict()  # old specs keep their JSON key set
+    # specs stored before these keys existed read back as the same configuration
+    old = RunSpec(seed=3).to_dict()
+    assert not {"split_seed", "lr_schedule", "warmup", "label_smoothing"} & set(old)
+    assert RunSpec.from_dict(old) == RunSpec(seed=3)
+    new = RunSpec(lr_schedule="cosine", warmup=0.1, label_smoothing=0.1).to_dict()
+    assert (new["lr_schedule"], new["warmup"], new["label_smoothing"]) == ("cosine", 0.1, 0.1)
     a = execute.load_data(RunSpec(data="breast_cancer", seed=0, split_seed=5))
     b = execute.load_data(RunSpec(data="breast_cancer", seed=5))
     c = execute.load_data(RunSpec(data="breast_cancer", seed=5, split_seed=0))

@@ -139,11 +139,13 @@ class RunSpec:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON/TOML-ready dict (tuples as lists; ``target`` left out when None)."""
+        """A JSON/TOML-ready dict (tuples as lists; ``target`` left out when None; a key
+        added after the store's first format, at its default, left out too, so an
+        experiment stored before it was added resumes as the same configuration)."""
         out = {}
         for k in self.keys():
             v = getattr(self, k)
-            if v is None:
+            if v is None or (k in _LATER_KEYS and v == _LATER_KEYS[k]):
                 continue  # TOML has no null
             out[k] = list(v) if isinstance(v, tuple) else v
         return out
@@ -161,6 +163,10 @@ class RunSpec:
     def to_toml(self) -> str:
         """A TOML document that ``load_toml`` reads back to an equal spec."""
         return "".join(f"{k} = {_toml_value(v)}\n" for k, v in self.to_dict().items())
+
+
+# Keys added after runs were first stored, with the default that means "as before" (issue 13).
+_LATER_KEYS: dict[str, Any] = {"lr_schedule": "constant", "warmup": 0.0, "label_smoothing": 0.0}
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
