@@ -40,6 +40,7 @@ import reglab as rl
 from reglab import augment as A
 from reglab.cli import main
 from reglab.data import DataError
+from reglab.lab import arms as arms_mod
 from reglab.lab.compare import make_plan
 from reglab.lab.spec import RunSpec, load_toml
 from reglab.lab.store import Store, check_name
@@ -72,21 +73,15 @@ def toml(file: str, line: int, key: str, allowed: str, got: str, table: str = ""
 
 
 def unknown(file: str, line: int, key: str, hint: str = "", table: str = "",
-            keys: str = "{" + "data, target, features, drop, split, order_column, group_column, "
-            "split_column, test_data, model, hidden, activation, optimizer, lr, epochs, "
-            "batch_size, seed, l1, l2, weight_decay, proximal_l1, dropout, patience, augment, "
-            "augment_strength, mixup, cutmix, device}") -> str:
+            keys: str = "{" + ", ".join(RunSpec.keys()) + "}") -> str:
     within = f" in [{table}]" if table else ""
     more = f" Did you mean '{hint}'?" if hint else ""
     return re.escape(f"D/{file}, line {line}: unknown key '{key}'{within}; the keys are "
                      f"{keys}.{more}")
 
 
-SPEC_KEYS = ("data, target, features, drop, split, order_column, group_column, split_column, "
-             "test_data, model, hidden, activation, optimizer, lr, epochs, batch_size, seed, "
-             "l1, l2, weight_decay, proximal_l1, dropout, patience, augment, augment_strength, "
-             "mixup, cutmix, device")
-ARMS = "{none, l1, l2, dropout, early_stopping, augment, all}"
+SPEC_KEYS = ", ".join(RunSpec.keys())  # every key, in declaration order
+ARMS = "{" + ", ".join(arms_mod.ARMS) + "}"
 NAME_RULE = "1-128 letters, digits, '.', '_' or '-' (no path separators, no '..')"
 IMAGE_AUGS = "{'rotate', 'flip', 'vflip', 'scale', 'translate', 'noise', 'erase'}"
 UNKNOWN_KEY = spec("key", "one of {" + SPEC_KEYS + "}", "'{}'")

@@ -66,3 +66,18 @@ def test_two_processes_match_one_process_on_the_same_global_batches():
         torch.testing.assert_close(two.state[k], one.state[k], rtol=1e-9, atol=1e-12, msg=k)
     for key in ("test_acc", "test_loss", "best_epoch", "epochs_trained"):
         assert two.final[key] == pytest.approx(one.final[key], rel=1e-9, abs=1e-12)
+
+
+def test_two_processes_follow_the_lr_schedule_and_label_smoothing_of_one_process():
+    data = _float64(tiny("tabular", n=86, classes=3))
+    spec = RunSpec(data="tiny", model="mlp", hidden=(8,), optimizer="adam", lr=0.1,
+                   epochs=6, batch_size=15, weight_decay=1e-2, lr_schedule="cosine",
+                   warmup=0.2, label_smoothing=0.1, mixup=0.4)
+    one = _single(spec, data)
+    two = fit_distributed(spec, data, nproc=2, timeout=120)
+    lrs = [r["lr"] for r in one.epochs]
+    assert lrs[0] < lrs[1] and lrs[-1] < lrs[1] / 10  # warmed up, then cosine toward 0
+    for key in ("data_loss", "val_loss", "lr"):
+        a = torch.tensor([r[key] for r in one.epochs], dtype=torch.float64)
+        b = torch.tensor([r[key] for r in two.epochs], dtype=torch.float64)
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-12, msg=key)

@@ -35,6 +35,15 @@ ARMS = {
     "augment": {"augment": ("rotate", "flip", "noise")},
     "mixup": {"mixup": 0.4},
     "all": {"l2": 1e-3, "dropout": 0.2, "patience": 2, "augment": ("translate",)},
+    # per-step schedules: each member its own lr at each step (and the decay / proximal
+    # kernels with it), next to constant-lr members in the same stack
+    "cosine_warmup": {"lr_schedule": "cosine", "warmup": 0.2},
+    "cosine_decay_prox": {"lr_schedule": "cosine", "warmup": 0.1, "lr": 3e-2,
+                          "weight_decay": 0.5, "proximal_l1": 0.2},
+    "step": {"lr_schedule": "step", "epochs": 8},
+    "cosine_early_stop": {"lr_schedule": "cosine", "warmup": 0.3, "patience": 1, "epochs": 12},
+    "label_smoothing": {"label_smoothing": 0.1},
+    "smoothing_mixup": {"label_smoothing": 0.2, "mixup": 0.4},
 }
 
 

@@ -16,7 +16,7 @@ BASE = RunSpec(data="digits", epochs=5, dropout=0.5, l2=1.0)  # base regularizer
 def test_plan_is_one_run_per_arm_and_seed_with_only_the_arms_changes():
     jobs = make_plan(BASE, "image", list(ARMS), seeds=3)
     assert [j.run_id for j in jobs[:4]] == ["none-s0", "none-s1", "none-s2", "l1-s0"]
-    assert len(jobs) == 21
+    assert len(jobs) == 24  # 8 arms (label_smoothing the addition) x 3 seeds
     none = [j.spec for j in jobs if j.arm == "none"]
     assert [s.seed for s in none] == [0, 1, 2]
     assert none[0].dropout == 0 and none[0].l2 == 0 and none[0].epochs == 5

@@ -39,6 +39,13 @@ BAD = [
     ("mixup", -0.2, "a float in the range [0, inf)"),
     ("cutmix", math.nan, "a float in the range [0, inf)"),
     ("device", "tpu", "one of {'cpu', 'cuda', 'mps', 'auto'}"),
+    ("lr_schedule", "linear", "one of {'constant', 'cosine', 'step'}"),
+    ("warmup", 1.0, "a float in the range [0, 1)"),
+    ("warmup", -0.1, "a float in the range [0, 1)"),
+    ("split_seed", -1, "an int in the range [0, 4294967295]"),
+    ("split_seed", 1.5, "an int in the range [0, 4294967295]"),
+    ("label_smoothing", 1.0, "a float in the range [0, 1)"),
+    ("label_smoothing", math.nan, "a float in the range [0, 1)"),
 ]
 
 

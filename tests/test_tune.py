@@ -19,6 +19,7 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
+import reglab.data  # noqa: E402
 from reglab._validation import InvalidParameterError  # noqa: E402
 from reglab.lab import tune as T  # noqa: E402
 from reglab.lab.arms import arm_changes  # noqa: E402
@@ -136,30 +137,88 @@ def test_a_killed_workers_trial_is_failed_and_the_study_completes(tmp_path):
 
 
 def test_space_defaults_switches_and_overrides():
-    space = T.load_space({"l2": {"low": 1e-5, "high": 1e-1}, "dropout": {"choices": [0.0, 0.5]},
-                          "mixup": {"value": 0.0}})
-    assert space["l2"] == T.Param(1e-5, 1e-1, log=True, optional=True)  # log/switch kept
+    space = T.load_space({"weight_decay": {"low": 1e-3, "high": 1.0},
+                          "dropout": {"choices": [0.0, 0.5]}, "mixup": {"value": 0.0}},
+                         kind="tabular", epochs=30)
+    assert space["weight_decay"] == T.Param(1e-3, 1.0, log=True, optional=True)  # log/switch kept
     assert space["dropout"].choices == (0.0, 0.5) and space["mixup"].value == 0.0
     assert space["patience"].integer and space["lr"].log and not space["lr"].optional
-    trial = optuna.trial.FixedTrial({"l1_on": False, "l2_on": True, "l2": 3e-4, "dropout": 0.5,
-                                     "patience_on": True, "patience": 7,
-                                     "augment_strength_on": True, "augment_strength": 1.5,
-                                     "lr": 2e-3})
+    assert space["augment"].choices == ("", "noise", "swap", "noise,swap")
+    assert space["epochs"] == T.Param(10, 30, integer=True)
+    assert space["lr_schedule"].choices == ("constant", "cosine", "step")
+    assert "l1" not in space and "l2" not in space  # loss terms: only with a [space] table
+    trial = optuna.trial.FixedTrial({"augment": "", "augment_strength": 1.5,
+                                     "weight_decay_on": True, "weight_decay": 0.05,
+                                     "label_smoothing_on": True, "label_smoothing": 0.1,
+                                     "dropout": 0.5, "patience_on": False, "lr": 2e-3,
+                                     "lr_schedule": "cosine", "warmup": 0.05, "epochs": 12})
     values = {k: p.suggest(trial, k) for k, p in space.items()}
-    assert values == {"l1": None, "l2": 3e-4, "dropout": 0.5, "patience": 7,
-                      "augment_strength": 1.5, "mixup": 0.0, "lr": 2e-3}
+    assert values == {"augment": "", "augment_strength": 1.5, "weight_decay": 0.05,
+                      "label_smoothing": 0.1, "dropout": 0.5, "mixup": 0.0, "patience": None,
+                      "lr": 2e-3, "lr_schedule": "cosine", "warmup": 0.05, "epochs": 12}
     spec = T.spec_from_params(BASE, "tabular", values)
-    assert (spec.l1, spec.l2, spec.patience, spec.lr) == (0.0, 3e-4, 7, 2e-3)
-    assert spec.augment == ("noise",) and spec.augment_strength == 1.5  # the kind's default
+    assert (spec.weight_decay, spec.label_smoothing, spec.patience, spec.lr) == (0.05, 0.1, 0, 2e-3)
+    assert (spec.lr_schedule, spec.warmup, spec.epochs) == ("cosine", 0.05, 12)
+    assert spec.augment == () and spec.augment_strength == 1.0  # no set: the strength means nothing
+    chosen = T.spec_from_params(BASE, "image", {"augment": "rotate,translate",
+                                                "augment_strength": 0.5})
+    assert chosen.augment == ("rotate", "translate") and chosen.augment_strength == 0.5
+    # without a set in the space, a strength switched on uses the kind's default augment arm
+    old = T.spec_from_params(BASE, "tabular", {"augment_strength": 1.5})
+    assert old.augment == ("noise",) and old.augment_strength == 1.5
     off = T.spec_from_params(BASE.replace(augment=("swap",)), "tabular",
                              {"augment_strength": None, "patience": None})
     assert off.augment == () and off.patience == 0
 
 
+def test_every_augment_set_is_a_valid_spec_for_its_kind():
+    from reglab.train.sequential import make_augmentation
+    for kind, sets in T.AUGMENT_SETS.items():
+        for names in sets:
+            make_augmentation(RunSpec(augment=names), kind)  # raises on a bad name
+
+
+def test_retrain_tests_on_the_search_split_whatever_the_init_seed():
+    best = BASE.replace(weight_decay=0.1, seed=4, split_seed=4)
+    for base in (BASE, BASE.replace(seed=4), BASE.replace(seed=1, split_seed=4)):
+        specs = T.retrain_specs(best, base, 3)
+        assert [r for r, _, _ in specs] == ["none-s0", "none-s1", "none-s2",
+                                            "tuned-s0", "tuned-s1", "tuned-s2"]
+        assert [s.seed for _, _, s in specs] == [0, 1, 2, 0, 1, 2]
+        assert {s.data_seed for _, _, s in specs} == {base.data_seed}
+    # the search's test rows are disjoint from its validation rows; a re-split would not be
+    search = reglab.data.load(BASE.data, seed=BASE.data_seed, standardize=False)
+    resplit = reglab.data.load(BASE.data, seed=1, standardize=False)  # raw rows compare
+    rows = lambda X: {tuple(r.tolist()) for r in X}  # noqa: E731
+    assert not rows(search.test.X) & rows(search.val.X)
+    assert rows(resplit.test.X) & rows(search.val.X)  # the leak a per-seed split had
+
+
+def test_the_pruner_is_hyperband_over_the_epochs(tmp_path):
+    st = T.open_study(f"sqlite:///{tmp_path / 'o.sqlite'}", "s", max_epochs=27)
+    assert isinstance(st.pruner, optuna.pruners.HyperbandPruner)
+    assert st.pruner._max_resource == 27 and st.pruner._min_resource == 1
+
+
+def test_the_timeout_stops_a_running_trial_at_its_next_epoch(tmp_path):
+    from lab_tiny import tiny
+    st = T.open_study(f"sqlite:///{tmp_path / 'o.sqlite'}", "s")
+    slow = TINY.replace(epochs=10_000)
+    objective = T.make_objective(slow, tiny("tabular", n=64), TINY_SPACE, 5,
+                                 deadline=time.monotonic() + 1.0)
+    t0 = time.monotonic()
+    ran = T.run_worker(st, objective, 5, timeout=1.0)
+    assert time.monotonic() - t0 < 10  # 10 000 epochs would take minutes
+    assert ran == 1 and len(T.counted_trials(st)) == 0  # stopped, not counted
+    assert st.trials[0].state.name == "FAIL" and st.trials[0].user_attrs["out_of_time"]
+
+
 @pytest.mark.parametrize("table, message", [
     ({"bogus": {}}, "The 'key' parameter of [space] must be one of {"),
+    ({"weight_decay": {"low": -1.0}}, "The 'low' parameter of [space.weight_decay] must be a "
+                                      "float in the range (0, inf). Got -1.0 instead."),
     ({"l2": {"low": -1.0}}, "The 'low' parameter of [space.l2] must be a float in the range "
-                            "(0, inf). Got -1.0 instead."),
+                            "[0, inf). Got -1.0 instead."),  # not in the default space: linear
     ({"lr": {"lo": 1}}, "The 'key' parameter of [space.lr] must be one of {low, high, log, "
                         "optional, choices, value}. Got 'lo' instead."),
     ({"dropout": {"choices": [0.1, 1.5]}}, "The 'dropout' parameter of RunSpec must be a float "
@@ -224,3 +283,18 @@ def test_run_worker_reports_the_finished_trials_to_its_progress_hook(tmp_path):
     ticks = []
     T.run_worker(st, lambda trial: 0.5, 3, poll=0.1, progress=lambda d, n: ticks.append((d, n)))
     assert ticks == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_tune_takes_the_run_spec_flags_and_a_flag_fixes_a_searched_key(tmp_path, capsys):
+    from reglab.cli import main
+    code = main(["tune", "--data", "breast_cancer", "--model", "linear", "--epochs", "3",
+                 "--lr", "0.01", "--lr-schedule", "cosine", "--trials", "3", "--seeds", "0",
+                 "--out", str(tmp_path), "-q"])
+    assert code == 0
+    capsys.readouterr()
+    best = RunSpec.from_dict(load_toml(tmp_path / "tune-breast_cancer" / "best.toml"))
+    assert (best.model, best.lr, best.lr_schedule) == ("linear", 0.01, "cosine")
+    assert best.epochs <= 3
+    code = main(["tune", "--epochs", "0", "--trials", "1", "--out", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.startswith("reglab: error: Invalid value for '--epochs' / '-e'")

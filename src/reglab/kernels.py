@@ -16,6 +16,8 @@ numbers per member (``tests/test_kernels.py`` checks float against tensor bit fo
 * ``decay_``:               ``w <- w * (1 - t)``, ``t = lr * wd``  (decoupled weight decay)
 * ``soft_threshold_``:      ``w <- sign(w) * max(|w| - t, 0)``, ``t = lr * lam``  (proximal L1)
 * ``group_soft_threshold_``: ``row <- row * max(1 - t / ||row||, 0)``  (proximal group lasso)
+* ``smooth_targets``:       ``t' = (1 - eps) t + eps / C``  (label smoothing of soft targets);
+  ``cross_entropy``: the training loss with label smoothing, hard or soft targets
 
 Example::
 
@@ -29,11 +31,12 @@ from collections.abc import Sequence
 from typing import Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["Strength", "add_l1_l2_grad_", "l1_l2_grad", "l1_value", "l2_value",
            "group_lasso_grad", "group_lasso_value", "decay_", "soft_threshold_",
-           "group_soft_threshold_"]
+           "group_soft_threshold_", "smooth_targets", "cross_entropy"]
 
 Strength = Union[float, Tensor]  # a number, or (K, 1, 1): one per member of a stack
 
@@ -172,3 +175,30 @@ def group_soft_threshold_(w: Tensor, t: Strength) -> None:
     (K, 1, 1)."""
     # A zero row gives t / 0 = inf -> 1 - inf clamps to 0: the row stays 0.
     w.mul_((1.0 - t / _row_norms(w, t)).clamp_min_(0.0))
+
+
+def smooth_targets(target: Tensor, eps: Strength, num_classes: int) -> Tensor:
+    """Label smoothing of soft targets ``(..., C)``: ``t' = (1 - eps) t + eps / C``.
+
+    For one-hot ``t`` this is the target of ``F.cross_entropy(label_smoothing=eps)``; for
+    mixup / cutmix targets it smooths the mixed distribution (still summing to 1).
+    ``eps``: a float, or ``(K, 1, 1)`` per member of a stack of ``(K, B, C)`` targets.
+    """
+    return target * (1.0 - eps) + eps / num_classes
+
+
+def cross_entropy(logits: Tensor, target: Tensor, label_smoothing: float = 0.0,
+                  reduction: str = "mean") -> Tensor:
+    """The training loss: cross-entropy with label smoothing ``eps`` (Szegedy et al. 2016).
+
+    Hard targets ``(N,)``: ``F.cross_entropy(label_smoothing=eps)``; soft targets ``(N, C)``
+    (mixup / cutmix): plain cross-entropy against :func:`smooth_targets`. ``eps = 0`` is
+    plain cross-entropy, exactly. Validation and test losses do not use it: they stay plain
+    cross-entropy, so they measure the same thing with and without smoothing.
+    """
+    if target.ndim == logits.ndim - 1:  # class indices
+        return F.cross_entropy(logits, target, label_smoothing=label_smoothing,
+                               reduction=reduction)
+    if label_smoothing:
+        target = smooth_targets(target, label_smoothing, logits.shape[-1])
+    return F.cross_entropy(logits, target, reduction=reduction)

@@ -37,6 +37,8 @@ __all__ = [
     "step",
     "warmup",
     "check_strength",
+    "lr_factor",
+    "LR_SCHEDULES",
 ]
 
 Strength = Union[float, "Schedule"]
@@ -119,6 +121,48 @@ def warmup(target: Strength, steps: int, unit: str = "step") -> Schedule:
     v = check_float("warmup", "target", target)
     return Schedule(lambda t: v * min(t / n, 1.0), min(0.0, v), max(0.0, v), unit,
                     f"warmup({v!r}, steps={n}, unit={unit!r})")
+
+
+LR_SCHEDULES = ("constant", "cosine", "step")
+
+
+def lr_factor(schedule: str, warmup: float, total_steps: int) -> Callable[[int], float]:
+    """The learning-rate multiplier of optimizer step ``t`` (0-based) of a ``total_steps`` run.
+
+    ``w = round(warmup * total_steps)`` warmup steps ramp linearly, ``(t + 1) / w`` (so the
+    first step does not waste itself at lr 0), then over the ``T = total_steps - w`` main
+    steps, ``u = t - w``:
+
+    * "constant": 1;
+    * "cosine": ``(1 + cos(pi u / T)) / 2``, from 1 down toward 0 (:func:`cosine`);
+    * "step": 1, then 0.1 from ``u = T / 2``, 0.01 from ``u = 3T / 4`` (:func:`step`).
+
+    Args:
+        schedule: "constant", "cosine" or "step".
+        warmup: the fraction of the run that warms up, in [0, 1).
+        total_steps: the run's optimizer steps (epochs x batches per epoch), >= 1.
+
+    Example::
+
+        f = lr_factor("cosine", 0.1, total_steps=1000)
+        lr_at_step_500 = 1e-3 * f(500)
+    """
+    schedule = check_choice("lr_factor", "schedule", schedule, LR_SCHEDULES)
+    frac = check_float("lr_factor", "warmup", warmup, 0.0, 1.0, high_open=True)
+    total = check_int("lr_factor", "total_steps", total_steps, 1)
+    w = min(int(round(frac * total)), total - 1)
+    main_steps = total - w
+    if schedule == "cosine":
+        main: Callable[[int], float] = cosine(1.0, 0.0, steps=main_steps)
+    elif schedule == "step":
+        half = max(1, round(main_steps / 2))
+        main = step([1.0, 0.1, 0.01], [half, max(half + 1, round(3 * main_steps / 4))])
+    else:
+        main = lambda u: 1.0  # noqa: E731 - exactly 1.0: lr * 1.0 == lr, today's numbers
+    if w == 0:
+        return main
+    ramp = linear(0.0, 1.0, steps=w)
+    return lambda t: ramp(t + 1) if t < w else main(t - w)
 
 
 def check_strength(owner: str, name: str, value: Any, low: float | None = None,

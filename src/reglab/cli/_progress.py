@@ -26,8 +26,9 @@ __all__ = ["counted"]
 
 @contextlib.contextmanager
 def counted(description: str, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
-    """A ``tick(done, total)`` callback driving one transient bar (a no-op when quiet)."""
-    if quiet:
+    """A ``tick(done, total)`` callback driving one transient bar (a no-op when quiet, or
+    when stderr is not a terminal: a log or a pipe gets no bar, and no stray blank line)."""
+    if quiet or not display.err_console().is_terminal:
         yield lambda done, total: None
         return
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -56,11 +56,17 @@ SPEC_FLAGS: tuple[Flag, ...] = (
     Flag("activation", ("--activation",), str, "relu, gelu, tanh or silu."),
     Flag("optimizer", ("--optimizer",), str, "sgd (momentum 0.9), adam or adamw (torch AdamW, "
          "its decay is --weight-decay)."),
-    Flag("lr", ("--lr",), float, "Learning rate."),
+    Flag("lr", ("--lr",), float, "Learning rate (the schedule's peak)."),
+    Flag("lr_schedule", ("--lr-schedule",), str, "constant, cosine (to 0 at the last epoch) or "
+         "step (x0.1 at 50% and 75% of the run); per optimizer step."),
+    Flag("warmup", ("--warmup",), float, "Linear lr warmup over this fraction of the run, in "
+         "[0, 1)."),
     Flag("epochs", ("--epochs", "-e"), int, "Maximum number of epochs."),
     Flag("batch_size", ("--batch-size",), int, "Mini-batch size."),
     Flag("seed", ("--seed",), int, "Seed of the split, initialization, batch order and "
          "augmentation."),
+    Flag("split_seed", ("--split-seed",), int, "Seed of the data split alone (default: "
+         "--seed)."),
     Flag("l1", ("--l1",), float, "L1 loss-term strength: loss + l1 * sum|w|."),
     Flag("l2", ("--l2",), float, "L2 loss-term strength: loss + l2 * sum w^2."),
     Flag("weight_decay", ("--weight-decay",), float, "Decoupled weight decay: w <- w - lr*wd*w "
@@ -76,6 +82,8 @@ SPEC_FLAGS: tuple[Flag, ...] = (
          "magnitude."),
     Flag("mixup", ("--mixup",), float, "Mixup alpha (0: off)."),
     Flag("cutmix", ("--cutmix",), float, "CutMix alpha, images only (0: off)."),
+    Flag("label_smoothing", ("--label-smoothing",), float, "Label smoothing eps of the "
+         "training targets, in [0, 1) (validation/test loss stay plain cross-entropy)."),
     Flag("device", ("--device",), str, "cpu, cuda, mps or auto."),
 )
 
@@ -95,6 +103,8 @@ def default_text(key: str, command: str) -> str:
     """What ``--KEY`` defaults to when not given, as ``--help`` shows it."""
     if command == "compare" and key in OVERRIDABLE:
         return "each arm's own"
+    if key == "split_seed":
+        return "--seed"
     per_kind = {kind: _show(BASE[kind].get(key, _SPEC_DEFAULTS[key])) for kind in BASE}
     if len(set(per_kind.values())) == 1:
         return next(iter(per_kind.values()))

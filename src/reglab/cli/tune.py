@@ -7,28 +7,31 @@ every other command starts without it and ``reglab --help`` lists ``tune`` eithe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from reglab.cli._shared import (Origin, _load_config, check_file_keys, file_origins, require,
-                                restated, spec_table)
+from reglab.cli._shared import (_load_config, check_file_keys, file_origins, flag_origins,
+                                require, restated, spec_table)
 from reglab.cli._progress import counted
-from reglab.cli.options import option
+from reglab.cli.options import FLAG_NAMES, option, spec_flags
 from reglab.lab.arms import base_changes
 from reglab.lab.execute import load_data
 from reglab.lab.spec import RunSpec
 from reglab.lab.store import folder_stem
-from reglab.lab.tune import TuneResult, load_space, tune as run_study
+from reglab.lab.tune import Param, TuneResult, load_space, tune as run_study
 from reglab.report import console as display
 
 __all__ = ["register"]
 
 
+@spec_flags("tune")
 def tune(
-    data: Optional[str] = option(None, "--data", "-d", help="Data set.", show_default="digits"),
+    flags: dict[str, Any],
     trials: int = option(50, "--trials", "-t", help="COMPLETE + PRUNED trials of the study, "
                          "over all workers."),
-    timeout: Optional[float] = option(None, "--timeout", help="Seconds this worker tunes for "
-                                      "at most.", show_default="no limit"),
+    timeout: Optional[float] = option(None, "--timeout", help="Seconds this worker searches "
+                                      "for at most: no trial starts after it, a running one "
+                                      "stops at its next epoch (the retrain is not bounded).",
+                                      show_default="no limit"),
     storage: Optional[str] = option(None, "--storage", help="Optuna storage URL, e.g. "
                                     "postgresql://user:pw@host/db.",
                                     show_default="SQLite in runs/NAME/"),
@@ -43,22 +46,31 @@ def tune(
     out: Path = option(Path("runs"), "--out", "-o", help="Folder of experiments."),
     quiet: bool = option(False, "--quiet", "-q", help="Print the results only."),
 ) -> TuneResult:
-    """Tune the regularization strengths with Optuna, then retrain the best vs none."""
+    """Tune regularization and training (augmentation, decay, smoothing, dropout, lr and its
+    schedule, length) with Optuna and Hyperband pruning, then retrain the best vs none.
+
+    Run-spec flags set the base run; a flag for a searched key fixes it (``--lr 1e-3``), except
+    ``--epochs``: the budget, the longest a trial trains.
+    """
     optuna = require("optuna", "tune", "tune")  # optional, heavy: only this command needs it
     cfg = _load_config(config)
-    space = load_space(cfg.pop("space", None))
+    table = cfg.pop("space", None)
     metric = cfg.pop("metric", "val_acc")
     cfg.pop("seeds", None)
     origins = {}
     if config is not None:  # the file's keys: errors name the file, line and key
         check_file_keys(config, cfg, spec_table(config))
         origins = file_origins(config, cfg, spec_table(config))
-    if data is not None:
-        cfg["data"] = data
-        origins["data"] = Origin(flag="'--data' / '-d'")
+    with restated(flag_origins(flags, FLAG_NAMES)):
+        RunSpec.from_dict(flags)  # each flag alone, named as the flag on an error
+    origins.update(flag_origins(flags, FLAG_NAMES))
+    cfg.update(flags)
     with restated(origins):
         ds = load_data(RunSpec.from_dict(cfg))
         base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
+    space = load_space(table, ds.kind, base.epochs)
+    for key in flags.keys() & space.keys() - {"epochs"}:  # a flag fixes a searched key
+        space[key] = Param(value=getattr(base, key))
     name = name or f"tune-{folder_stem(base.data)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
     with counted(f"tuning on {base.data}: trials", quiet) as tick:  # with the time left

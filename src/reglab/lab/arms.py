@@ -28,7 +28,7 @@ __all__ = ["ARMS", "OVERRIDABLE", "TECHNIQUES", "GRID_KEYS", "check_arms", "chec
 # that technique's strength in the arms that use it (see apply_overrides); other keys change
 # the base run.
 OVERRIDABLE = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
-               "augment_strength", "mixup", "cutmix")
+               "augment_strength", "mixup", "cutmix", "label_smoothing")
 
 # One technique, its spec keys (alternative forms of the same strength), and the arm that owns
 # it. A strength for any key of a technique replaces *all* that technique's keys in an arm:
@@ -42,6 +42,7 @@ TECHNIQUES: dict[str, tuple[tuple[str, ...], str]] = {
     "augment_strength": (("augment_strength",), "augment"),
     "mixup": (("mixup",), "augment"),
     "cutmix": (("cutmix",), "augment"),
+    "label_smoothing": (("label_smoothing",), "label_smoothing"),
 }
 _TECHNIQUE_OF = {key: t for t, (keys, _) in TECHNIQUES.items() for key in keys}
 
@@ -57,7 +58,7 @@ GRID_KEYS = tuple(k for k in OVERRIDABLE if k != "augment")
 # Custom arm names ([arms.NAME]); grid arms are named KEY-VALUE by the lab itself.
 ARM_NAME = re.compile(r"[a-z0-9_]+")
 
-ARMS = ("none", "l1", "l2", "dropout", "early_stopping", "augment", "all")
+ARMS = ("none", "l1", "l2", "dropout", "early_stopping", "augment", "label_smoothing", "all")
 
 # The seed's section 7, per technique: what it outputs, its strength, its weakness.
 SEED_SAYS = {
@@ -67,6 +68,9 @@ SEED_SAYS = {
     "dropout": ("random neuron mask", "less co-adaptation", "trains longer"),
     "early_stopping": ("stops training", "simple, effective", "does not use all the data"),
     "augment": ("augmented data", "robust model", "needs domain knowledge"),
+    # not in the source note: an addition of reglab's (among the most used regularizers)
+    "label_smoothing": ("softer targets (addition, not in the note)",
+                        "less over-confident logits", "blurs the class scores"),
     "all": ("combination", "seed: better together", "more knobs"),
 }
 
@@ -88,6 +92,7 @@ _ARMS: dict[str, dict[str, dict[str, Any]]] = {
         "dropout": {"dropout": 0.3},
         "early_stopping": {"patience": 10},
         "augment": {"augment": ("noise",)},
+        "label_smoothing": {"label_smoothing": 0.1},  # addition; a default, not selected
         "all": {"l2": 1e-4, "dropout": 0.3, "patience": 10, "augment": ("noise",)},
     },
     "signal": {  # mnist1d, seeds 10-11, validation split (scripts/select_defaults.md)
@@ -96,6 +101,7 @@ _ARMS: dict[str, dict[str, dict[str, Any]]] = {
         "dropout": {"dropout": 0.2},
         "early_stopping": {"patience": 5},
         "augment": {"augment": ("shift",)},
+        "label_smoothing": {"label_smoothing": 0.1},  # addition; a default, not selected
         # the selection's "softer" candidate: a third of the l2 arm's, half its dropout
         "all": {"l2": 1e-3 / 3, "dropout": 0.1, "patience": 5, "augment": ("shift",)},
     },
@@ -105,6 +111,7 @@ _ARMS: dict[str, dict[str, dict[str, Any]]] = {
         "dropout": {"dropout": 0.1},
         "early_stopping": {"patience": 5},
         "augment": {"augment": ("noise",)},
+        "label_smoothing": {"label_smoothing": 0.1},  # addition; a default, not selected
         "all": {"l2": 3e-3, "dropout": 0.1, "patience": 5, "augment": ("noise",)},
     },
 }

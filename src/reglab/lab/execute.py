@@ -315,18 +315,18 @@ def _stamp(source: str) -> tuple:
 
 def _cache_key(spec) -> tuple:
     """What decides a run's data: the source, the data options (target, columns, split),
-    the seed, and the files' size and modification time (a rewritten file is loaded again)."""
-    return (spec.data, json.dumps(spec.data_options(), sort_keys=True), spec.seed,
+    the split seed, and the files' size and modification time (a rewritten file is loaded again)."""
+    return (spec.data, json.dumps(spec.data_options(), sort_keys=True), spec.data_seed,
             _stamp(spec.data), None if spec.test_data is None else _stamp(spec.test_data))
 
 
 def load_data(spec) -> Any:
-    """The spec's Dataset (split by its seed), cached in this process by :func:`_cache_key`."""
+    """The spec's Dataset (split by its ``data_seed``: ``split_seed``, else ``seed``), cached in this process by :func:`_cache_key`."""
     key = _cache_key(spec)
     if key in _DATA:
         _DATA.move_to_end(key)
         return _DATA[key]
-    data = reglab.data.load(spec.data, seed=spec.seed, **spec.data_options())
+    data = reglab.data.load(spec.data, seed=spec.data_seed, **spec.data_options())
     _DATA[key] = data
     while len(_DATA) > 1 and (len(_DATA) > DATA_CACHE
                               or sum(_nbytes(d) for d in _DATA.values()) > DATA_CACHE_BYTES):
@@ -361,7 +361,7 @@ def data_hash(data) -> str:
 
 
 def _data_key(spec) -> str:
-    return json.dumps([spec.data, spec.target, spec.seed] + (
+    return json.dumps([spec.data, spec.target, spec.data_seed] + (
         [spec.data_options()] if set(spec.data_options()) - {"target"} else []))
 
 
@@ -623,7 +623,7 @@ def _check_data(store, jobs: Sequence[Job]) -> dict[str, str]:
         if key in stored and stored[key] != hashes[key]:
             raise InvalidParameterError(
                 f"The data {job.spec.data!r} is not what the experiment {str(store.root)!r} "
-                f"was trained on (its content or its split for seed {job.spec.seed} changed); "
+                f"was trained on (its content or its split for seed {job.spec.data_seed} changed); "
                 "pass another --name to start a new experiment.")
     return hashes
 

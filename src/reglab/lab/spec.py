@@ -32,13 +32,15 @@ from reglab._validation import (
     did_you_mean,
     fail,
 )
+from reglab.schedules import LR_SCHEDULES
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["RunSpec", "load_toml", "MODELS", "OPTIMIZERS", "ACTIVATIONS", "DEVICES"]
+__all__ = ["RunSpec", "load_toml", "MODELS", "OPTIMIZERS", "ACTIVATIONS", "DEVICES",
+           "LR_SCHEDULES"]
 
 OWNER = "RunSpec"
 MODELS = ("linear", "mlp", "cnn")
@@ -50,6 +52,7 @@ SPLITS = ("random", "time")
 DATA_KEYS = ("target", "features", "drop", "split", "order_column", "group_column",
              "split_column", "test_data")
 MAX_TOML_BYTES = 1 << 20  # a spec is a few hundred bytes; -c /dev/zero must not fill memory
+
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,15 @@ class RunSpec:
         optimizer: "sgd" (momentum 0.9), "adam" or "adamw" (``torch.optim.AdamW`` whose
             decoupled decay is ``weight_decay``; with sgd and adam the lab applies the same
             decay itself, so adam + weight_decay and adamw + weight_decay train alike).
-        lr: learning rate, > 0.
-        epochs: maximum number of epochs, >= 1.
+        lr: learning rate, > 0 (the peak of the schedule).
+        lr_schedule: "constant", "cosine" (to 0 at the end of the run) or "step" (x0.1 at
+            50% and 75% of the run), per optimizer step (``reglab.schedules.lr_factor``).
+        warmup: linear warmup over this fraction of the run's steps, in [0, 1).
+        epochs: maximum number of epochs, >= 1 (the schedule's length).
         batch_size: mini-batch size, >= 1.
         seed: seeds the data split, the initialization, the batch order and augmentation.
+        split_seed: seeds the data split alone (None: ``seed``), so that runs with other
+            init seeds can share a split, or a retrain can avoid the search's split.
         l1, l2: loss-term strengths, >= 0.
         weight_decay: decoupled weight decay, >= 0.
         proximal_l1: proximal L1 strength, >= 0.
@@ -94,6 +102,8 @@ class RunSpec:
         augment: augmentation names for the data kind (see ``reglab.augment.NAMES``).
         augment_strength: multiplies every augmentation magnitude, >= 0.
         mixup, cutmix: Beta(alpha, alpha) parameter, 0 = off.
+        label_smoothing: training targets ``(1 - eps) t + eps / C`` (hard or mixed), in
+            [0, 1); validation and test losses stay plain cross-entropy.
         device: "cpu", "cuda", "mps" or "auto".
     """
 
@@ -111,9 +121,12 @@ class RunSpec:
     activation: str = "relu"
     optimizer: str = "adam"
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    warmup: float = 0.0
     epochs: int = 60
     batch_size: int = 64
     seed: int = 0
+    split_seed: int | None = None
     l1: float = 0.0
     l2: float = 0.0
     weight_decay: float = 0.0
@@ -124,6 +137,7 @@ class RunSpec:
     augment_strength: float = 1.0
     mixup: float = 0.0
     cutmix: float = 0.0
+    label_smoothing: float = 0.0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -136,17 +150,24 @@ class RunSpec:
         """The spec's keys, in declaration order."""
         return [f.name for f in fields(cls)]
 
+    @property
+    def data_seed(self) -> int:
+        """The seed of the data split: ``split_seed``, or ``seed`` when that is None."""
+        return self.seed if self.split_seed is None else self.split_seed
+
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with ``changes`` applied (validated like the constructor)."""
         _check_keys(changes)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON/TOML-ready dict (tuples as lists; ``target`` left out when None)."""
+        """A JSON/TOML-ready dict (tuples as lists; ``target`` left out when None; a key
+        added after the store's first format, at its default, left out too, so an
+        experiment stored before it was added resumes as the same configuration)."""
         out = {}
         for k in self.keys():
             v = getattr(self, k)
-            if v is None:
+            if v is None or (k in _LATER_KEYS and v == _LATER_KEYS[k]):
                 continue  # TOML has no null
             out[k] = list(v) if isinstance(v, tuple) else v
         return out
@@ -174,6 +195,10 @@ class RunSpec:
     def to_toml(self) -> str:
         """A TOML document that ``load_toml`` reads back to an equal spec."""
         return "".join(f"{k} = {_toml_value(v)}\n" for k, v in self.to_dict().items())
+
+
+# Keys added after runs were first stored, with the default that means "as before" (issue 13).
+_LATER_KEYS: dict[str, Any] = {"lr_schedule": "constant", "warmup": 0.0, "label_smoothing": 0.0}
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -286,9 +311,13 @@ _CHECKS = {
     "activation": lambda v: check_choice(OWNER, "activation", v, ACTIVATIONS),
     "optimizer": lambda v: check_choice(OWNER, "optimizer", v, OPTIMIZERS),
     "lr": _float("lr", 0.0, None, low_open=True),
+    "lr_schedule": lambda v: check_choice(OWNER, "lr_schedule", v, LR_SCHEDULES),
+    "warmup": _float("warmup", 0.0, 1.0, high_open=True),
     "epochs": lambda v: check_int(OWNER, "epochs", v, 1, 100_000),
     "batch_size": lambda v: check_int(OWNER, "batch_size", v, 1, 1_000_000),
     "seed": lambda v: check_int(OWNER, "seed", v, 0, 2**32 - 1),
+    "split_seed": lambda v: None if v is None else check_int(OWNER, "split_seed", v, 0,
+                                                             2**32 - 1),
     "l1": _float("l1"),
     "l2": _float("l2"),
     "weight_decay": _float("weight_decay"),
@@ -299,5 +328,6 @@ _CHECKS = {
     "augment_strength": _float("augment_strength"),
     "mixup": _float("mixup"),
     "cutmix": _float("cutmix"),
+    "label_smoothing": _float("label_smoothing", 0.0, 1.0, high_open=True),
     "device": lambda v: check_choice(OWNER, "device", v, DEVICES),
 }

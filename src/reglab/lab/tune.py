@@ -1,25 +1,37 @@
 """``reglab tune``: an Optuna study over the regularization space, on one machine or many.
 
 Each trial is one :func:`reglab.train.sequential.fit` run on a configuration drawn by a seeded TPE
-sampler; its per-epoch validation score feeds a median pruner (Optuna's pruning is early
-stopping *across* trials). The objective is the validation score only: the test split is
-hidden from every trial. When the study has its trials, the best configuration is retrained
-with seeds 0..S-1 next to the ``none`` arm on the same seeds, each evaluated on the test
-split once, and compared pairwise as in ``reglab compare``.
+sampler; its per-epoch validation score feeds a Hyperband pruner (multi-fidelity: successive
+halving in several brackets, the resource is the epoch, at most the base run's ``epochs``;
+most trials stop after a few epochs). The objective is the validation score only: the test
+split is hidden from every trial. When the study has its trials, the best configuration is
+retrained with init seeds 0..S-1 next to the ``none`` arm on the same seeds, all on the
+search's own split (``split_seed`` = the search's), each evaluated once on that split's test
+rows, which no trial saw, and compared pairwise as in ``reglab compare``.
 
-The space (override any entry in a TOML ``[space.NAME]`` table; NAME is a RunSpec key):
+The space (override any entry in a TOML ``[space.NAME]`` table; NAME is a RunSpec key; a
+run-spec flag such as ``--lr 1e-3`` fixes that key instead, except ``--epochs``, the budget):
 
 ==================  ===========================  =========================================
 parameter           default range                meaning
 ==================  ===========================  =========================================
-l1                  on/off, 1e-6 .. 1e-2 (log)   loss term ``l1 * sum|w|``
-l2                  on/off, 1e-6 .. 1e-2 (log)   loss term ``l2 * sum w^2``
-dropout             0 .. 0.6                     drop rate after each hidden activation
+augment             the kind's sets (see below)  which label-safe augmentations
+augment_strength    0.25 .. 2                    their magnitudes, scaled
+weight_decay        on/off, 1e-4 .. 0.5 (log)    decoupled decay ``w <- w - lr wd w``
+label_smoothing     on/off, 0.01 .. 0.3          targets ``(1 - eps) t + eps / C``
+dropout             0 .. 0.5                     drop rate after each hidden activation
+mixup               on/off, 0.05 .. 0.5          Mixup's Beta(alpha, alpha)
 patience            on/off, 3 .. 30 (int)        early stopping on validation loss
-augment_strength    on/off, 0.25 .. 2            the data kind's augmentations, scaled
-mixup               on/off, 0.05 .. 1            Mixup's Beta(alpha, alpha)
-lr                  1e-4 .. 1e-2 (log)           learning rate
+lr                  1e-4 .. 1e-2 (log)           learning rate (the schedule's peak)
+lr_schedule         constant, cosine, step       per-step schedule
+warmup              0 .. 0.2                     linear warmup, fraction of the run
+epochs              epochs/3 .. epochs (int)     training length (and the schedule's)
 ==================  ===========================  =========================================
+
+Augmentation sets (:data:`AUGMENT_SETS`): image: none, translate, rotate+translate,
+rotate+translate+scale, the same + noise, translate+erase; signal: none, shift, shift+warp,
+shift+warp+scale, shift+noise, shift+warp+noise; tabular: none, noise, swap, noise+swap.
+``l1`` and ``l2`` (loss terms) are not searched by default; a ``[space.l2]`` table adds one.
 
 "on/off" is a categorical switch ``NAME_on`` in front of the range, so that zero (no L1,
 no early stopping...) is a point of the space and not the edge of a log range. A
@@ -63,13 +75,14 @@ from reglab.lab.spec import RunSpec
 
 __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_params",
            "default_storage", "open_storage", "open_study", "run_worker", "make_objective",
+           "default_space", "AUGMENT_SETS", "retrain_specs", "OutOfTime",
            "counted_trials", "export_best", "save_plots", "tune", "TuneResult"]
 
 METRICS = {"val_acc": "maximize", "val_loss": "minimize"}
 # Spec keys that are regularization: zeroed in the `none` arm, written in [arms.all].
 REGULARIZERS = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
-                "augment_strength", "mixup", "cutmix")
-_NOT_SEARCHABLE = ("data", "target", "device", "seed", "hidden")
+                "augment_strength", "mixup", "cutmix", "label_smoothing")
+_NOT_SEARCHABLE = ("data", "target", "device", "seed", "split_seed", "hidden")
 
 
 @dataclass(frozen=True)
@@ -106,23 +119,48 @@ class Param:
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
 
+# The space whatever the data kind; default_space adds the kind's augmentation sets and the
+# training length.
 DEFAULT_SPACE: dict[str, Param] = {
-    "l1": Param(1e-6, 1e-2, log=True, optional=True),
-    "l2": Param(1e-6, 1e-2, log=True, optional=True),
-    "dropout": Param(0.0, 0.6),
+    "augment_strength": Param(0.25, 2.0),
+    "weight_decay": Param(1e-4, 0.5, log=True, optional=True),
+    "label_smoothing": Param(0.01, 0.3, optional=True),
+    "dropout": Param(0.0, 0.5),
+    "mixup": Param(0.05, 0.5, optional=True),
     "patience": Param(3, 30, integer=True, optional=True),
-    "augment_strength": Param(0.25, 2.0, optional=True),
-    "mixup": Param(0.05, 1.0, optional=True),
     "lr": Param(1e-4, 1e-2, log=True),
+    "lr_schedule": Param(choices=("constant", "cosine", "step")),
+    "warmup": Param(0.0, 0.2),
+}
+
+# Label-safe augmentation sets per data kind, as comma lists ("" = none).
+AUGMENT_SETS: dict[str, tuple[str, ...]] = {
+    "image": ("", "translate", "rotate,translate", "rotate,translate,scale",
+              "rotate,translate,scale,noise", "translate,erase"),
+    "signal": ("", "shift", "shift,warp", "shift,warp,scale", "shift,noise", "shift,warp,noise"),
+    "tabular": ("", "noise", "swap", "noise,swap"),
 }
 
 
-def load_space(table: Mapping[str, Any] | None) -> dict[str, Param]:
-    """The default space with a TOML ``[space]`` table's entries merged in, validated.
+def default_space(kind: str | None = None, epochs: int | None = None) -> dict[str, Param]:
+    """:data:`DEFAULT_SPACE`, plus the kind's augmentation sets and ``epochs`` searched over
+    ``[max(1, epochs // 3), epochs]`` (each when given)."""
+    space = dict(DEFAULT_SPACE)
+    if kind is not None:
+        space = {"augment": Param(choices=AUGMENT_SETS[kind]), **space}
+    if epochs is not None:
+        space["epochs"] = Param(max(1, epochs // 3), epochs, integer=True)
+    return space
+
+
+def load_space(table: Mapping[str, Any] | None, kind: str | None = None,
+               epochs: int | None = None) -> dict[str, Param]:
+    """The default space (:func:`default_space` of ``kind`` and ``epochs``) with a TOML
+    ``[space]`` table's entries merged in, validated.
 
     Raises InvalidParameterError naming ``[space.NAME]`` and the key on a bad entry.
     """
-    space = dict(DEFAULT_SPACE)
+    space = default_space(kind, epochs)
     for name, entry in (table or {}).items():
         if name not in RunSpec.keys() or name in _NOT_SEARCHABLE:
             allowed = [k for k in RunSpec.keys() if k not in _NOT_SEARCHABLE]
@@ -289,22 +327,27 @@ class _TrialSeededTPE:
 
 
 def open_study(storage, study_name: str, metric: str = "val_acc", seed: int = 0,
-               n_warmup_steps: int = 3):
-    """Create or join (load_if_exists) the study: seeded TPE and a median pruner.
+               max_epochs: int | None = None):
+    """Create or join (load_if_exists) the study: seeded TPE and a Hyperband pruner.
 
     Args:
         storage: a storage URL or an Optuna storage (see :func:`open_storage`).
         study_name: the study's name in the storage.
         metric: "val_acc" (maximized) or "val_loss" (minimized).
         seed: the sampler's seed.
-        n_warmup_steps: epochs before a trial can be pruned.
+        max_epochs: Hyperband's largest resource, the base run's epochs (None: Optuna
+            estimates it from the first finished trial).
     """
     import optuna
     if metric not in METRICS:
         raise fail("tune", "metric", f"one of {{{', '.join(METRICS)}}}", metric)
     if isinstance(storage, str):
         storage = open_storage(storage)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=n_warmup_steps)
+    # epochs are the resource, reported once per epoch (0-based, hence min_resource 1 = the
+    # second epoch); reduction factor 3: each rung keeps the best third of its bracket
+    pruner = optuna.pruners.HyperbandPruner(
+        min_resource=1, max_resource="auto" if max_epochs is None else max(int(max_epochs), 2),
+        reduction_factor=3)
     return optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
                                direction=METRICS[metric], sampler=_TrialSeededTPE(seed),
                                pruner=pruner)
@@ -313,6 +356,11 @@ def open_study(storage, study_name: str, metric: str = "val_acc", seed: int = 0,
 # -- the objective and the worker loop ------------------------------------------------------
 class SurplusTrial(Exception):
     """A trial started by a race after the study already had its N trials (marked FAIL)."""
+
+
+class OutOfTime(Exception):
+    """The worker's ``--timeout`` passed during a trial: stopped at its next epoch (FAIL,
+    not counted toward ``--trials``; a later run or another worker makes it up)."""
 
 
 def counted_trials(study) -> list:
@@ -330,13 +378,14 @@ def _without_test(data) -> SimpleNamespace:
 
 
 def make_objective(base: RunSpec, data, space: Mapping[str, Param], n_trials: int,
-                   metric: str = "val_acc") -> Callable:
+                   metric: str = "val_acc", deadline: float | None = None) -> Callable:
     """The objective: train the trial's spec with ``fit``, report each epoch, return the score.
 
     The score is ``metric`` on the validation split of the final weights (the best ones when
     early stopping restored them). A diverged run scores the worst value (0 accuracy, inf
     loss) so that it counts as a finished, bad trial. Each epoch's score goes to
-    ``trial.report`` and the pruner may stop the run (``optuna.TrialPruned``).
+    ``trial.report`` and the pruner may stop the run (``optuna.TrialPruned``); past
+    ``deadline`` (``time.monotonic()``), the run stops at its next epoch (:class:`OutOfTime`).
     """
     import optuna
     from optuna.trial import TrialState
@@ -356,6 +405,9 @@ def make_objective(base: RunSpec, data, space: Mapping[str, Param], n_trials: in
         trial.set_user_attr("spec", spec.to_dict())
 
         def report(epoch: int, row: Mapping[str, float]) -> None:
+            if deadline is not None and time.monotonic() > deadline:
+                trial.set_user_attr("out_of_time", True)
+                raise OutOfTime(f"trial {trial.number}: the timeout passed at epoch {epoch}")
             score = row.get(metric)
             if score is None or not math.isfinite(score):
                 return
@@ -393,6 +445,7 @@ def run_worker(study, objective: Callable, n_trials: int, timeout: float | None 
     from optuna.trial import TrialState
     deadline = None if timeout is None else time.monotonic() + timeout
     ran = 0
+    stop_on = (SurplusTrial, OutOfTime)
     while deadline is None or time.monotonic() < deadline:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -407,7 +460,7 @@ def run_worker(study, objective: Callable, n_trials: int, timeout: float | None 
             time.sleep(poll)
             continue
         left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        study.optimize(objective, n_trials=1, timeout=left, catch=(SurplusTrial,))
+        study.optimize(objective, n_trials=1, timeout=left, catch=stop_on)
         ran += 1
     return ran
 
@@ -421,7 +474,8 @@ def best_spec(study, base: RunSpec) -> RunSpec:
 def plain(spec: RunSpec) -> RunSpec:
     """``spec`` with every regularizer off: the ``none`` arm."""
     return spec.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
-                        patience=0, augment=(), augment_strength=1.0, mixup=0.0, cutmix=0.0)
+                        patience=0, augment=(), augment_strength=1.0, mixup=0.0, cutmix=0.0,
+                        label_smoothing=0.0)
 
 
 def export_best(spec: RunSpec, base: RunSpec, folder: str | Path, seeds: int = 3
@@ -521,7 +575,9 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         space: the search space (default :data:`DEFAULT_SPACE`).
         storage: an Optuna storage URL (default SQLite in ``out/name``).
         study_name: the study to create or join (default ``name``).
-        timeout: seconds this worker tunes for at most (None: until the study is done).
+        timeout: seconds this worker searches for at most (None: until the study is done): no
+            trial starts after it, a running trial stops at its next epoch (FAIL, not
+            counted). The retrain after the search is not bounded by it.
         seeds: seeds of the final retrain of best and ``none``; 0 skips it (a worker only).
         metric: "val_acc" (default) or "val_loss".
         workers: processes for the retrain (None: one per free core).
@@ -535,19 +591,22 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
     if timeout is not None:
         check_float("tune", "timeout", timeout, 0.0, low_open=True)
     check_name(name)
-    space = DEFAULT_SPACE if space is None else space
+    deadline = None if timeout is None else time.monotonic() + timeout
     data = load_data(base) if data is None else data
+    space = default_space(data.kind, base.epochs) if space is None else space
     folder = Path(out) / name
     if storage is not None:  # a bad URL is refused before any folder is made
-        study = open_study(storage, study_name or name, metric=metric, seed=base.seed)
+        study = open_study(storage, study_name or name, metric=metric, seed=base.seed,
+                           max_epochs=base.epochs)
         url = storage
     else:
         url = default_storage(out, name)
-        study = open_study(url, study_name or name, metric=metric, seed=base.seed)
+        study = open_study(url, study_name or name, metric=metric, seed=base.seed,
+                           max_epochs=base.epochs)
     folder.mkdir(parents=True, exist_ok=True)
     _check_setup(study, base, space, metric)
-    ran = run_worker(study, make_objective(base, data, space, trials, metric), trials, timeout,
-                     progress=on_trial)
+    objective = make_objective(base, data, space, trials, metric, deadline)
+    ran = run_worker(study, objective, trials, timeout, progress=on_trial)
     if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
         return TuneResult(study, None, None, ran, [], [])
     best = best_spec(study, base)
@@ -556,12 +615,28 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
     return TuneResult(study, best, study.best_value, ran, files, runs)
 
 
+def retrain_specs(best: RunSpec, base: RunSpec, seeds: int) -> list[tuple[str, str, RunSpec]]:
+    """(run id, arm, spec) of the retrain: ``none`` and the best with init seeds 0..S-1, all
+    on the search's split (``split_seed`` = ``base.data_seed``).
+
+    The search validated on that split's validation rows and never read its test rows, so
+    the retrain's test rows are rows no trial saw. (A retrain seed that re-split the data
+    would put some of the search's validation rows into its test split: the leak this
+    fixes.) The interval over seeds is then over initialization and batch order, not over
+    splits; ``compare`` measures the split's share.
+    """
+    split = base.data_seed
+    runs = [(f"none-s{s}", "none", plain(base).replace(seed=s, split_seed=split))
+            for s in range(seeds)]
+    return runs + [(f"tuned-s{s}", "tuned", best.replace(seed=s, split_seed=split))
+                   for s in range(seeds)]
+
+
 def _retrain(best: RunSpec, base: RunSpec, seeds: int, out, name: str, workers, progress,
              url: str) -> list[dict]:
-    """Best and ``none`` with seeds 0..S-1, stored in ``out/name`` like a compare (with the
-    vectorized engine where the runs share a model shape, as compare does)."""
-    jobs = [Job(f"tuned-s{s}", "tuned", best.replace(seed=s)) for s in range(seeds)]
-    jobs = [Job(f"none-s{s}", "none", plain(base).replace(seed=s)) for s in range(seeds)] + jobs
+    """Best and ``none`` (:func:`retrain_specs`), stored in ``out/name`` like a compare (with
+    the vectorized engine where the runs share a model shape, as compare does)."""
+    jobs = [Job(run_id, arm, spec) for run_id, arm, spec in retrain_specs(best, base, seeds)]
     meta = {"command": "tune", "storage": redact(url), "best": best.to_dict()}
     return run_experiment(jobs, out, name, meta, workers=workers, engine="auto",
                           progress=None if progress is None else lambda *_: progress).runs

@@ -52,11 +52,11 @@ from types import SimpleNamespace
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import reglab.data
+from reglab import kernels
 from reglab._validation import InvalidParameterError, check_int, fail
 from reglab.train.contract import RunResult, StopReason
 from reglab.train.models import build_model
@@ -189,7 +189,7 @@ def fit_distributed(spec, data=None, nproc: int = 2,
         raise fail("run", "nproc", f"at most {torch.cuda.device_count()} (the GPUs) on cuda",
                    nproc)
     if data is None:
-        data = reglab.data.load(spec.data, seed=spec.seed, **spec.data_options())
+        data = reglab.data.load(spec.data, seed=spec.data_seed, **spec.data_options())
     data = _plain_data(data)
     ctx = mp.get_context("spawn")
     messages = ctx.SimpleQueue()
@@ -276,14 +276,16 @@ def _train(spec, data, device, rank: int, world: int, messages) -> RunResult | N
     model = build_model(spec, data.kind, data.input_shape, data.num_classes).to(device)
     ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     torch.manual_seed(spec.seed * 4096 + rank + 1)  # dropout masks: independent per rank
-    optimizer, handles, penalty, augment, mix, run = make_run(spec, model, data.kind)
+    optimizer, handles, penalty, augment, mix, run = make_run(spec, model, data.kind,
+                                                              len(data.train.y))
     gen = torch.Generator().manual_seed(spec.seed)
     train = (data.train.X.to(device), data.train.y.to(device))
     val = [t.tensor_split(world)[rank].to(device) for t in (data.val.X, data.val.y)]
 
     def train_epoch() -> dict[str, float]:
         return _train_epoch(ddp, model, *train, optimizer, spec.batch_size, gen,
-                            data.num_classes, penalty, augment, mix, rank, world)
+                            data.num_classes, penalty, augment, mix, rank, world,
+                            spec.label_smoothing)
 
     try:
         run_epochs(run, model, optimizer, penalty, train_epoch,
@@ -296,7 +298,8 @@ def _train(spec, data, device, rank: int, world: int, messages) -> RunResult | N
 
 
 def _train_epoch(ddp, model, X, y, optimizer, batch_size: int, gen, num_classes: int,
-                 penalty, augment, mix, rank: int, world: int) -> dict[str, float]:
+                 penalty, augment, mix, rank: int, world: int,
+                 label_smoothing: float = 0.0) -> dict[str, float]:
     """One epoch over the global batches; each rank steps on its slice; sums all-reduced."""
     ddp.train()
     n = X.shape[0]
@@ -311,7 +314,7 @@ def _train_epoch(ddp, model, X, y, optimizer, batch_size: int, gen, num_classes:
             xb, target = mix(xb, yb, num_classes)
         mine = torch.arange(idx.numel(), device=X.device).tensor_split(world)[rank]
         logits = ddp(xb[mine])
-        ce_sum = F.cross_entropy(logits, target[mine], reduction="sum")
+        ce_sum = kernels.cross_entropy(logits, target[mine], label_smoothing, reduction="sum")
         loss = ce_sum * (world / idx.numel())  # DDP's mean over ranks -> the global mean
         pen = penalty(model) if penalty is not None else None
         total = loss if pen is None else loss + pen

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reglab import augment as A
+from reglab import kernels
 from reglab import schedules
 from reglab._validation import fail
 from reglab.early_stopping import EarlyStopping
@@ -38,7 +39,8 @@ from reglab.train.models import build_model
 from reglab.updates import param_groups
 
 __all__ = ["RunResult", "fit", "train_one_epoch", "evaluate", "weight_stats", "resolve_device",
-           "make_run", "run_epochs", "finish_run"]
+           "make_run", "run_epochs", "finish_run", "lr_at", "steps_per_epoch",
+           "attach_lr_schedule"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -80,10 +82,11 @@ def train_one_epoch(
     penalty: Callable[[nn.Module], torch.Tensor] | None = None,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     mix: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None,
+    label_smoothing: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """One pass over ``(X, y)`` in a seeded random order; returns epoch sums as 0-dim tensors.
 
-    loss = cross_entropy(model(aug(x)), y or mixed soft y) + penalty(model)
+    loss = cross_entropy(model(aug(x)), y or mixed soft y, label_smoothing) + penalty(model)
 
     Args:
         model, optimizer: what to train.
@@ -94,9 +97,10 @@ def train_one_epoch(
         penalty: a loss term ``penalty(model) -> 0-dim tensor`` (e.g. ``L1(1e-4)``).
         augment: ``x -> x`` applied to every batch.
         mix: ``(x, y, num_classes) -> (x, y_soft)`` (Mixup / CutMix).
+        label_smoothing: eps of ``reglab.kernels.cross_entropy`` (hard or soft targets).
 
     Returns:
-        {"data_loss": mean data loss, "penalty": mean penalty, "train_acc": accuracy}.
+        {"data_loss": mean (smoothed) data loss, "penalty": mean penalty, "train_acc": accuracy}.
     """
     model.train()
     n = X.shape[0]
@@ -112,7 +116,7 @@ def train_one_epoch(
         if mix is not None:
             xb, target = mix(xb, yb, num_classes)  # target: (B, num_classes) soft labels
         logits = model(xb)
-        loss = F.cross_entropy(logits, target)
+        loss = kernels.cross_entropy(logits, target, label_smoothing)
         total = loss
         if penalty is not None:
             pen = penalty(model)
@@ -160,7 +164,8 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
     device = resolve_device(spec.device)
     torch.manual_seed(spec.seed)  # initialization; batch order and augmentation use their own
     model = build_model(spec, data.kind, tuple(data.input_shape), data.num_classes).to(device)
-    optimizer, handles, penalty, augment, mix, run = make_run(spec, model, data.kind)
+    optimizer, handles, penalty, augment, mix, run = make_run(spec, model, data.kind,
+                                                              len(data.train.y))
     gen = torch.Generator().manual_seed(spec.seed)
     Xtr, ytr = data.train.X.to(device), data.train.y.to(device)
     Xva, yva = data.val.X.to(device), data.val.y.to(device)
@@ -168,7 +173,8 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
     def train() -> dict[str, torch.Tensor]:
         return train_one_epoch(model, Xtr, ytr, optimizer, batch_size=spec.batch_size,
                                generator=gen, num_classes=data.num_classes, penalty=penalty,
-                               augment=augment, mix=mix)
+                               augment=augment, mix=mix,
+                               label_smoothing=spec.label_smoothing)
 
     try:
         run_epochs(run, model, optimizer, penalty, train, lambda: evaluate(model, Xva, yva),
@@ -179,11 +185,14 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
     return finish_run(run, model, data, device, t_start)
 
 
-def make_run(spec, model: nn.Module, kind: str):
+def make_run(spec, model: nn.Module, kind: str, n_train: int):
     """What a one-model run trains with: (optimizer, update handles, penalty, augment, mix,
-    RunState), all from ``spec``."""
+    RunState), all from ``spec``; ``n_train`` rows per epoch (for the lr schedule)."""
     optimizer = make_optimizer(spec, model)
-    handles = attach_updates(spec, model, optimizer)
+    # the schedule's hook first: the decay / proximal hooks read the lr it sets for the step
+    handles = [h for h in [attach_lr_schedule(spec, optimizer, steps_per_epoch(spec, n_train))]
+               if h is not None]
+    handles += attach_updates(spec, model, optimizer)
     penalty = make_penalty(spec)
     augment, mix = make_augmentation(spec, kind)
     return (optimizer, handles, penalty, augment, mix,
@@ -241,6 +250,41 @@ def make_optimizer(spec, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.AdamW(param_groups(model, spec.weight_decay), lr=spec.lr,
                                  foreach=True)
     return torch.optim.Adam(params, lr=spec.lr, foreach=True)
+
+
+def steps_per_epoch(spec, n_train: int) -> int:
+    """Optimizer steps per epoch: ``ceil(n_train / batch_size)`` (the last batch may be short)."""
+    return max(1, -(-int(n_train) // spec.batch_size))
+
+
+def lr_at(spec, steps: int) -> Callable[[int], float]:
+    """The learning rate of optimizer step ``t`` of a run with ``steps`` steps per epoch:
+    ``spec.lr * lr_factor(spec.lr_schedule, spec.warmup, spec.epochs * steps)(t)``.
+
+    The one place a run's lr comes from: the loop and DDP (:func:`attach_lr_schedule`) and
+    the stacked engine (per member) call it. Per step, not per epoch, so that warmup over a
+    fraction of a short run is still a ramp and the cosine is smooth within an epoch; the
+    total is the spec's epochs, so an early-stopped run stops partway down its schedule.
+    """
+    factor = schedules.lr_factor(spec.lr_schedule, spec.warmup, spec.epochs * steps)
+    lr = spec.lr
+    return lambda t: lr * factor(t)
+
+
+def attach_lr_schedule(spec, optimizer, steps: int):
+    """A step pre-hook that sets every group's lr to :func:`lr_at` of the step about to be
+    taken (None, and no hook, for a constant lr without warmup: ``lr`` as built)."""
+    if spec.lr_schedule == "constant" and spec.warmup == 0:
+        return None
+    lr = lr_at(spec, steps)
+    count = [0]
+
+    def hook(opt, args, kwargs) -> None:
+        for group in opt.param_groups:
+            group["lr"] = lr(count[0])
+        count[0] += 1
+
+    return optimizer.register_step_pre_hook(hook)
 
 
 def make_penalty(spec):

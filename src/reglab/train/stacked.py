@@ -16,6 +16,10 @@ Each member reproduces what :func:`reglab.train.sequential.fit` does for its spe
   directly; decoupled decay before and proximal L1 after each optimizer step: all with
   per-member strengths, through the core's kernels (``reglab.kernels``), the same
   functions ``rl.L1`` / ``rl.L2`` / ``rl.DecoupledWeightDecay`` / ``rl.ProximalL1`` call;
+* learning rate: each member's own ``sequential.lr_at`` (its lr, schedule, warmup and
+  epochs) at the stack's step count, as a per-member (K,) tensor (and floats) for the
+  optimizer and the decay / proximal kernels; label smoothing: per-member eps on the
+  targets (``reglab.kernels.smooth_targets``);
 * divergence, early stopping, the weights kept and the final metrics: one
   :class:`reglab.train.contract.RunState` per member, as in ``fit``; a stopped, diverged or
   finished member is frozen (learning rate 0) and its kept weights copied; when half the
@@ -40,7 +44,8 @@ from torch import Tensor
 from reglab import kernels as K
 from reglab.train.contract import RunResult, RunState, epoch_row
 from reglab.train.models import build_model
-from reglab.train.sequential import make_augmentation, make_early_stopping, resolve_device
+from reglab.train.sequential import (lr_at, make_augmentation, make_early_stopping,
+                                     resolve_device, steps_per_epoch)
 from reglab.train.stacked_ops import StackedMLP, make_stacked_optimizer, stack_models
 
 __all__ = ["train_chunk"]
@@ -61,6 +66,7 @@ class _Member:
     augment: Any
     mix: Any
     run: RunState
+    lr_at: Callable[[int], float]
     seconds: float = 0.0
 
     @property
@@ -78,7 +84,8 @@ def _build_member(spec, data) -> tuple[_Member, torch.nn.Module]:
     named = list(model.named_parameters())
     member = _Member(spec, data, [n for n, _ in named], [p.shape for _, p in named],
                      torch.Generator().manual_seed(spec.seed), drop_gen, augment, mix,
-                     RunState(spec.epochs, make_early_stopping(spec)))
+                     RunState(spec.epochs, make_early_stopping(spec)),
+                     lr_at(spec, steps_per_epoch(spec, len(data.train.y))))
     return member, model
 
 
@@ -94,8 +101,9 @@ class _Stack:
         col = lambda key: torch.tensor([float(getattr(m.spec, key)) for m in members],  # noqa: E731
                                        dtype=self.model.weights[0].dtype, device=device)
         self.lr, self.l1, self.l2 = col("lr"), col("l1"), col("l2")
-        self.lrs = [float(m.spec.lr) for m in members]  # as floats, for the fused kernels
         self.wd, self.prox, self.drop = col("weight_decay"), col("proximal_l1"), col("dropout")
+        self.smooth = col("label_smoothing")
+        self.t = 0  # optimizer steps taken: every member steps together (one n, one batch)
         self._flags()
         self.src = src  # (K,) which of the chunk's data sets each slot trains on
 
@@ -110,14 +118,14 @@ class _Stack:
                       for name in ("l1", "l2", "wd", "prox")}
         self.use = {name: bool(u) for name, u in self.users.items()}
         self.everyone = {name: len(u) == len(self.ids) for name, u in self.users.items()}
+        self.smoothing = bool((self.smooth > 0).any())
 
     def compact(self, keep: Tensor) -> None:
         """Keep only the slots ``keep`` (indices into the current slots)."""
         self.model = self.model.select(keep)
         self.opt = self.opt.select(self.model.params, keep)
         self.ids = [self.ids[s] for s in keep.tolist()]
-        self.lrs = [self.lrs[s] for s in keep.tolist()]
-        for name in ("lr", "l1", "l2", "wd", "prox", "drop", "src"):
+        for name in ("lr", "l1", "l2", "wd", "prox", "drop", "smooth", "src"):
             setattr(self, name, getattr(self, name).index_select(0, keep))
         self._flags()
 
@@ -181,7 +189,8 @@ def _step(stack: _Stack, members: list[_Member], grads: list[Tensor]) -> None:
     hooks), both the kernels of ``rl.DecoupledWeightDecay`` / ``rl.ProximalL1`` with
     ``t = lr * strength`` per member.
     """
-    lrs = [r if members[i].running else 0.0 for r, i in zip(stack.lrs, stack.ids)]
+    lrs = [members[i].lr_at(stack.t) if members[i].running else 0.0 for i in stack.ids]
+    stack.t += 1
     lr = torch.tensor(lrs, dtype=stack.lr.dtype, device=stack.device)
     ws = stack.model.weights
     _per_member(stack, "wd", K.decay_, ws, lr, lrs)
@@ -202,9 +211,14 @@ def _per_member(stack: _Stack, name: str, kernel, ws: list[Tensor], lr: Tensor,
             kernel([w[s] for w in ws], t)
 
 
-def _loss(logits: Tensor, target: Tensor) -> Tensor:
-    """Per-member mean cross-entropy (K,) for hard (K, B) or soft (K, B, C) targets."""
+def _loss(logits: Tensor, target: Tensor, smooth: Tensor | None = None) -> Tensor:
+    """Per-member mean cross-entropy (K,) for hard (K, B) or soft (K, B, C) targets, with
+    per-member label smoothing ``smooth`` (K,) (None: none), as ``kernels.cross_entropy``."""
     k, b, c = logits.shape
+    if smooth is not None:  # the soft form for everyone: t' = (1 - eps) t + eps / C
+        if target.ndim == 2:
+            target = F.one_hot(target, c).to(logits.dtype)
+        target = K.smooth_targets(target, smooth.view(-1, 1, 1), c)
     if target.ndim == 2:
         return F.cross_entropy(logits.reshape(k * b, c), target.reshape(-1),
                                reduction="none").view(k, b).mean(1)
@@ -251,7 +265,7 @@ def _train_epoch(stack: _Stack, members: list[_Member], X: Tensor, y: Tensor, n:
         b = idx.shape[1]
         xb, target = _batch_inputs(X, y, idx, augmenters, mixers, num_classes)
         logits = stack.model(xb, _masks(stack, droppers, b, xb))  # (K, B, C)
-        loss = _loss(logits, target)
+        loss = _loss(logits, target, stack.smooth if stack.smoothing else None)
         grads = list(torch.autograd.grad(loss.sum(), params))
         pen_sum += _penalty(stack, grads) * b
         _step(stack, members, grads)
@@ -350,7 +364,8 @@ def _run_epochs(stack: _Stack, members: list[_Member], splits: _Splits, best: li
         for s in running:
             i = stack.ids[s]
             m = members[i]
-            row = epoch_row(**{k: cols[k][s] for k in cols}, lr=m.spec.lr, seconds=seconds)
+            row = epoch_row(**{k: cols[k][s] for k in cols}, lr=m.lr_at(stack.t - 1),
+                            seconds=seconds)  # the lr of the epoch's last step, as in fit
             m.seconds += seconds
             if on_epoch is not None:
                 on_epoch(i, epoch, row)
