@@ -125,6 +125,7 @@ def test_bad_config_file_exits_2(capsys, tmp_path):
     code, _, err = _run(capsys, "run", "--config", str(cfg), "--out", str(tmp_path / "r"))
     assert code == 2 and err == (  # the file, the line and the key, not RunSpec (issue 15)
         f"reglab: error: {cfg}, line 2: unknown key 'dropuot'; the keys are {{data, target, "
+        "features, drop, split, order_column, group_column, split_column, test_data, "
         "model, hidden, activation, optimizer, lr, epochs, batch_size, seed, l1, l2, "
         "weight_decay, proximal_l1, dropout, patience, augment, augment_strength, mixup, "
         "cutmix, device}. Did you mean 'dropout'?\n")
