@@ -21,7 +21,8 @@ pytest.importorskip("jinja2")
 PIL = pytest.importorskip("PIL.Image")
 
 UNKNOWN = ("The 'topic' parameter of explain must be one of {'l1-vs-l2', 'dropout', "
-           "'early-stopping', 'augmentation', 'weight-decay'}. Got 'ridge' instead.")
+           "'early-stopping', 'augmentation', 'weight-decay', 'shuffle'}. Got 'ridge' "
+           "instead.")
 
 
 @functools.lru_cache(maxsize=None)

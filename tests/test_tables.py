@@ -22,7 +22,9 @@ from sklearn.preprocessing import OneHotEncoder
 import reglab as rl
 from reglab.data import DataError, DataWarning
 from reglab.data._table import apply_encoding
+from reglab.lab.execute import load_data
 from reglab.lab.model_file import load_model, read_metadata
+from reglab.lab.spec import RunSpec
 
 SPECIES = {"Adelie": ("Torgersen", 38.8, 18.3, 190, 3700),
            "Chinstrap": ("Dream", 48.8, 18.4, 196, 3730),
@@ -267,3 +269,30 @@ def test_cli_trains_on_raw_penguins_and_predict_in_a_new_process_gives_the_runs_
     np.testing.assert_allclose(got[[f"prob_{c}" for c in ds.class_names]].to_numpy(), expected,
                                rtol=1e-5, atol=1e-7)
     assert list(got.prediction) == [ds.class_names[k] for k in expected.argmax(axis=1)]
+
+
+def test_the_data_cache_tells_runs_with_other_columns_or_splits_apart(tmp_path):
+    path = str(grouped_table(tmp_path / "g.csv"))
+    plain = load_data(RunSpec(data=path, target="y"))
+    dropped = load_data(RunSpec(data=path, target="y", drop=("patient",)))
+    grouped = load_data(RunSpec(data=path, target="y", group_column="patient"))
+    timed = load_data(RunSpec(data=path, target="y", split="time", order_column="visit"))
+    assert "patient=p00" in plain.feature_names and "patient=p00" not in dropped.feature_names
+    assert not torch.equal(grouped.test.indices, timed.test.indices)
+    assert load_data(RunSpec(data=path, target="y", drop=("patient",))) is dropped
+
+
+def test_cli_split_flags_reach_the_data(tmp_path):
+    path = grouped_table(tmp_path / "g.csv")
+    code, _, err = run_cli(["run", "--data", str(path), "--target", "y", "--split", "time",
+                            "--order-column", "visit", "--drop", "patient", "--epochs", "2",
+                            "--out", str(tmp_path / "runs"), "--name", "t", "-q"])
+    assert code == 0, err
+    meta = read_metadata(tmp_path / "runs" / "t" / "models" / "run-s0.safetensors")
+    assert meta["spec"]["split"] == "time" and meta["spec"]["order_column"] == "visit"
+    assert meta["encoding"]["columns"] == ["x"]          # visit orders, patient dropped
+    code, _, err = run_cli(["run", "--data", str(path), "--target", "y", "--split", "time",
+                            "--epochs", "2", "--out", str(tmp_path / "runs"), "-q"])
+    assert code == 2 and err.endswith("split='time' and order_column go together (a "
+                                      "time-ordered split needs the column that orders the "
+                                      "rows).\n"), err

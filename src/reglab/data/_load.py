@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from reglab._validation import (InvalidParameterError, check_bool, check_choice, check_float,
@@ -192,6 +193,12 @@ def _parts(raw: Raw, codes: np.ndarray, n_pool: int, fractions: list[float], see
 def _encode(frame, train: np.ndarray, raw: Raw) -> tuple[np.ndarray, dict]:
     """Fit the table's encoders on the training rows, announce them, encode every row."""
     kinds = T.column_kinds(frame)
+    numeric = [c for c in frame.columns if kinds[c] == "numeric"]
+    if numeric:  # missing cells are filled below; an infinite one would poison the mean
+        values = frame[numeric].apply(pd.to_numeric).to_numpy(np.float64)
+        P.check_finite(np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=-np.inf),
+                       Raw(X=values, y=raw.y, kind="tabular", where=raw.where,
+                           description="", feature_names=numeric))
     T.warn_id_columns(frame, kinds, raw.where)
     encoding = T.fit_encoding(frame.iloc[train], kinds, raw.where)
     T.announce_encoding(encoding, frame, raw.where)
