@@ -1,7 +1,7 @@
 """Wall time of the work people run with ``reglab compare``, each engine against the floor.
 
-Three workloads on digits, each 7 arms x 3 seeds = 21 runs from the CLI's plan (``make_plan``
-with the image defaults, Adam, batch 64):
+Three workloads on digits, each every default arm x 3 seeds (8 x 3 = 24 runs) from the CLI's
+plan (``make_plan`` with the image defaults, Adam, batch 64):
 
 * ``default``: the default compare (MLP 256-256, 40 epochs, every arm);
 * ``strong-mlp``: MLP 512-512, 200 epochs, augmentation ``rotate,translate,scale`` on the
@@ -146,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         head = ["## `reglab compare` workloads (bench/compare_wall.py"
                 + (" --quick" if args.quick else "") + ")", "",
-                f"digits, 7 arms x 3 seeds per workload; {cores} cores, {free_cores()} free at "
-                f"the end; floor on {cores} threads: GEMM {rates.flops / 1e9:.1f} GFLOP/s.", "",
+                f"digits, {len(jobs)} runs (every default arm x 3 seeds) per workload; {cores} "
+                f"cores, {free_cores()} free at the end; floor on {cores} threads: GEMM {rates.flops / 1e9:.1f} GFLOP/s.", "",
                 f"- machine: {platform.machine()} {platform.processor() or 'cpu'}, "
                 f"torch {torch.__version__}, date {dt.date.today().isoformat()}", ""]
         with open(args.markdown, "w") as f:
