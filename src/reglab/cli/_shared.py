@@ -30,6 +30,7 @@ from reglab.lab.label_check import check_labels
 from reglab.lab.spec import RunSpec, load_toml
 from reglab.lab.store import check_name
 from reglab.report import console as display
+from reglab.report.i18n import check_lang
 from reglab.report.report import build_report, dataset_meta
 from reglab.train.models import build_model
 from reglab.train.sequential import (attach_updates, make_augmentation, make_early_stopping,
@@ -230,6 +231,13 @@ def _record_command(store, meta: dict) -> None:
     if isinstance(old.get("argv"), list):
         earlier.append(old["argv"])
     store.update_meta(command=meta["command"], argv=meta["argv"], earlier_argv=earlier)
+
+
+def check_lang_flag(lang: str | None, command: str) -> str | None:
+    """``lang`` (None stays None) if it is one of ``i18n.LANGS``, else the one-line error
+    that names ``--lang``."""
+    with restated({"lang": Origin(flag="'--lang'")}):
+        return None if lang is None else check_lang(lang, command)
 
 
 def _preflight(jobs, ds) -> None:
