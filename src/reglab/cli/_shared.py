@@ -223,8 +223,11 @@ def _check_labels_once(store, jobs, ds, quiet: bool) -> None:
 
 def _record_command(store, meta: dict) -> None:
     """Keep the report's command line true: the latest command that ran on this experiment
-    (``argv``; a rerun that extends --seeds replaces it), the earlier ones in ``earlier_argv``."""
+    (``argv``; a rerun that extends --seeds replaces it), the earlier ones in ``earlier_argv``;
+    and the language a ``--lang`` asked for (``lang``), which the report is rebuilt in."""
     old = store.meta()
+    if meta.get("lang") and old.get("lang") != meta["lang"]:
+        store.update_meta(lang=meta["lang"])
     if old.get("argv") == meta["argv"]:
         return
     earlier = [a for a in old.get("earlier_argv", []) if a != meta["argv"]]
@@ -288,7 +291,8 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
         elif as_json:
             sys.stdout.write(json.dumps(comparison_document(runs), indent=2) + "\n")
         else:
-            display.print_comparison(console, runs, title=title, data=ds, root=store.root)
+            display.print_comparison(console, runs, title=title, data=ds, root=store.root,
+                                     lang=meta.get("lang") or store.meta().get("lang") or "en")
         if report:
             _check_labels_once(store, jobs, ds, quiet)
 
