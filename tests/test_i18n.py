@@ -8,6 +8,7 @@ untranslated), carrying the same numbers formatted the same way, and escaped lik
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
 import string
@@ -185,8 +186,8 @@ def test_terminal_verdicts_in_vietnamese():
     from reglab.report.console import comparison_tables
 
     runs = _verdict_runs()
-    out = Console(width=100, record=True, file=open("/dev/null", "w"))
-    en_out = Console(width=100, record=True, file=open("/dev/null", "w"))
+    out = Console(width=100, record=True, file=io.StringIO())
+    en_out = Console(width=100, record=True, file=io.StringIO())
     for table in comparison_tables(runs, "t", "vi"):
         out.print(table)
     for table in comparison_tables(runs, "t"):

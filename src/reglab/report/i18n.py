@@ -34,8 +34,8 @@ from reglab._validation import check_choice
 from reglab.lab.arms import SEED_SAYS
 from reglab.lab.stats import format_num
 
-__all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "t", "check_lang", "labels", "verdicts", "intervals_note",
-           "seed_says"]
+__all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "t", "check_lang", "labels", "verdicts",
+           "intervals_note", "seed_says"]
 
 LANGS = ("en", "vi")
 
@@ -655,7 +655,8 @@ SEED_SAYS_VI = {
 # a sentence's closing ".".
 SAME_IN_BOTH = frozenset({
     "explain.l1-vs-l2.fig.l1", "explain.dropout.fig.input", "explain.dropout.fig.grad",
-    "explain.early-stopping.fig.val", "diag.overfit.warning", "diag.no_effect.negligible_advice", "console.test_loss",
+    "explain.early-stopping.fig.val", "diag.overfit.warning", "diag.no_effect.negligible_advice",
+    "console.test_loss",
     "template.test_loss", "template.d_loss", "template.rule.overfitting",
     "template.rule.underfitting"})
 

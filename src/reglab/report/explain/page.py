@@ -66,8 +66,9 @@ def write_html(explanations: list[Explanation], path: str | Path, seed: int = 0,
     """Write one self-contained HTML page (figures as base64 PNG data URIs), atomically.
 
     ``lang`` ("en" or "vi") is the language of the page's own words (the answers come in the
-    language they were measured in). Rendered with Jinja2 autoescaping; written to a temporary file in the same folder, then
-    moved over ``path`` with ``os.replace`` so a reader never sees half a page.
+    language they were measured in). Rendered with Jinja2 autoescaping; written to a temporary
+    file in the same folder, then moved over ``path`` with ``os.replace`` so a reader never
+    sees half a page.
 
     Example::
 
