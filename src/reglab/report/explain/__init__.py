@@ -1,9 +1,11 @@
 """``reglab explain``: the note's five interview questions, each answered by a measurement.
 
 One module per question (``l1_vs_l2``, ``dropout``, ``early_stopping``, ``augmentation``,
-``weight_decay``), each with ``measure(seed, quick) -> Explanation``: it runs one short, seeded
-experiment and writes a one-paragraph answer *from the numbers it measured* (the claims are
-phrased conditionally on those numbers, never hard-coded). Training goes through the
+``weight_decay``), each with ``measure(seed, quick, lang="en") -> Explanation``: it runs one
+short, seeded experiment and writes a one-paragraph answer *from the numbers it measured* (the
+claims are phrased conditionally on those numbers, never hard-coded), in English or Vietnamese
+from the message catalogue (``reglab.report.i18n``, keys ``explain.<topic>.*``; the numbers do
+not depend on the language). Training goes through the
 library's loop (``reglab.train``: ``fit`` with a RunSpec where the experiment is a lab run,
 ``train_one_epoch`` where it needs its own model or optimizer). :func:`write_html` puts every
 answer, its numbers and its figures on one self-contained page.
@@ -82,7 +84,9 @@ def explain(topics: str | Iterable[str] | None = None, out: str | Path | None = 
     results = []
     for i, name in enumerate(names, 1):
         if progress is not None:
-            progress(f"[{i}/{len(names)}] {name}: {t(f'explain.{name}.question', lang)}")
+            # English from QUESTIONS, so a topic without catalogue keys yet still runs in en
+            question = QUESTIONS[name] if lang == "en" else t(f"explain.{name}.question", lang)
+            progress(f"[{i}/{len(names)}] {name}: {question}")
         start = time.perf_counter()
         with seeded(seed):
             result = TOPICS[name](seed, quick, **extra)
