@@ -34,7 +34,8 @@ NOTE_QUESTIONS = {
     "weight-decay": "Weight decay là gì và khác gì với L2?",
 }
 CLAUSE = re.compile(r"[.;:]\s+|[()]")
-WORD = re.compile(r"(?<![.\w])[a-z]{2,}\b")
+WORD = re.compile(r"(?<![.\w'=])[a-z]{2,}\b(?![-'=(])")   # a word, not code: mode='max'
+
 NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]\d+)?%?")
 
 
