@@ -423,6 +423,33 @@ def test_every_report_section_is_in_vietnamese(built_vi):
         assert_translated(text, "report.", "template.", "verdict.", "note.", "diag.")
 
 
+def test_a_vietnamese_report_asks_every_text_in_vietnamese(experiment, tmp_path, monkeypatch):
+    """Every catalogue lookup of a vi build (prose, figures, findings, verdicts) is in vi, and
+    the figures use every label they have (but the no-data ones)."""
+    import shutil
+
+    from reglab.report import plots
+    from reglab.report import report as R
+
+    asked = []
+
+    def recorder(key, lang="en", /, **fields):
+        asked.append((key, lang))
+        return t(key, lang, **fields)
+
+    for module in (R, plots, dg, i18n):
+        monkeypatch.setattr(module, "t", recorder)
+    copy = tmp_path / experiment.name
+    shutil.copytree(experiment, copy)
+    R.build_report(copy, lang="vi")
+    assert {lang for _, lang in asked} == {"vi"}
+    edge = {"plot.forest.no_pairs", "plot.forest.no_interval", "plot.weights.none_stored"}
+    assert {k for k, _ in asked if k.startswith("plot.")} == {
+        k for k in CATALOGUE if k.startswith("plot.")} - edge
+    for key in ("report.caption.forest", "report.section.diagnosis", "verdict.both"):
+        assert (key, "vi") in asked
+
+
 def test_the_vietnamese_report_still_escapes_user_names(built_vi):
     html, md = built_vi
     assert "<script>alert(1)</script>" not in html and "<script>" not in md

@@ -370,6 +370,49 @@ REPORT: dict[str, tuple[str, str]] = {
     "report.data.details": ("details", "chi tiết"),
 }
 
+# The report's figures (report.plots): titles, axes and legends.
+PLOTS: dict[str, tuple[str, str]] = {
+    "plot.forest.holm": ("Holm-adjusted interval", "khoảng hiệu chỉnh Holm"),
+    "plot.forest.title": ("Each arm minus none on the same seeds: mean and {label}",
+                          "Từng nhánh trừ none trên cùng các seed: trung bình và {label}"),
+    "plot.forest.d_acc": ("Δ test accuracy (points)", "Δ độ chính xác test (điểm)"),
+    "plot.forest.d_loss": ("Δ test loss", "Δ test loss"),
+    "plot.forest.no_pairs": ("no pairs", "không có cặp"),
+    "plot.forest.no_interval": ("n={n}: no interval", "n={n}: không có khoảng"),
+    "plot.higher": (" (higher is better)", " (càng cao càng tốt)"),
+    "plot.lower": (" (lower is better)", " (càng thấp càng tốt)"),
+    "plot.forest.better": ("better than none", "tốt hơn none"),
+    "plot.forest.worse": ("worse than none", "kém hơn none"),
+    "plot.forest.no_difference": ("no measurable difference", "không khác biệt đo được"),
+    "plot.forest.unadjusted": ("unadjusted 95% interval", "khoảng 95% chưa hiệu chỉnh"),
+    "plot.forest.min_effect": ("minimum effect", "hiệu ứng tối thiểu"),
+    "plot.curves.title": ("Learning curves: mean over seeds per arm, band = min-max",
+                          "Đường học: trung bình trên các seed của mỗi nhánh, dải = min-max"),
+    "plot.curves.train_loss": ("training loss", "training loss (tập training)"),
+    "plot.curves.val_loss": ("validation loss", "validation loss (tập validation)"),
+    "plot.curves.train_acc": ("training accuracy", "độ chính xác training"),
+    "plot.curves.val_acc": ("validation accuracy", "độ chính xác validation"),
+    "plot.curves.loss": ("loss", "loss (hàm mất mát)"),
+    "plot.curves.accuracy": ("accuracy", "độ chính xác"),
+    "plot.curves.epoch": ("epoch", "epoch (vòng huấn luyện)"),
+    "plot.curves.best": ("best epoch (restored)", "epoch tốt nhất (được khôi phục)"),
+    "plot.curves.stop": ("early stop", "early stopping dừng"),
+    "plot.gap.ylabel": ("train acc - test acc (points)", "độ chính xác training - test (điểm)"),
+    "plot.gap.title": ("Generalization gap per arm (error bars: 95% paired interval vs none)",
+                       "Khoảng cách generalization của mỗi nhánh (thanh sai số: khoảng ghép "
+                       "cặp 95% so với none)"),
+    "plot.gap.narrower": ("narrower than none", "hẹp hơn none"),
+    "plot.gap.wider": ("wider than none", "rộng hơn none"),
+    "plot.gap.same": ("not measurably different", "không khác biệt đo được"),
+    "plot.weights.none_stored": ("no weights stored", "không có trọng số nào được lưu"),
+    "plot.weights.panel": ("{arm}, {layer}\n{zeros:.1f}% zeros, {outside} outside ±{lim:.2g}",
+                           "{arm}, {layer}\n{zeros:.1f}% bằng 0, {outside} ngoài ±{lim:.2g}"),
+    "plot.weights.value": ("weight value", "giá trị trọng số"),
+    "plot.weights.count": ("count (log)", "số đếm (log)"),
+    "plot.weights.title": ("Weight distributions per layer (all seeds; grey outline: none)",
+                           "Phân phối trọng số theo layer (mọi seed; viền xám: none)"),
+}
+
 # The template's fixed labels: key -> (English, Vietnamese); ``labels(lang)`` gives them all.
 TEMPLATE: dict[str, tuple[str, str]] = {
     "rebuilt": ("Rebuilt from the experiment's store ({name}/reglab.sqlite and models/) on "
@@ -656,11 +699,11 @@ SEED_SAYS_VI = {
 SAME_IN_BOTH = frozenset({
     "explain.l1-vs-l2.fig.l1", "explain.dropout.fig.input", "explain.dropout.fig.grad",
     "explain.early-stopping.fig.val", "diag.overfit.warning", "diag.no_effect.negligible_advice",
-    "console.test_loss",
+    "console.test_loss", "plot.forest.d_loss",
     "template.test_loss", "template.d_loss", "template.rule.overfitting",
     "template.rule.underfitting"})
 
-CATALOGUE: dict[str, tuple[str, str]] = {**EXPLAIN, **REPORT, **DIAGNOSE, **VERDICTS,
+CATALOGUE: dict[str, tuple[str, str]] = {**EXPLAIN, **REPORT, **PLOTS, **DIAGNOSE, **VERDICTS,
                                          **{f"template.{k}": v for k, v in TEMPLATE.items()}}
 
 

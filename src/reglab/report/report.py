@@ -178,18 +178,18 @@ def _figures(rows, runs, hist, arms, layers, lang: str = "en"
         figures["forest"] = plots.forest(
             [r.arm for r in compared], [r.d_acc for r in compared], [r.d_loss for r in compared],
             [r.d_acc_raw for r in compared], [r.d_loss_raw for r in compared], MIN_EFFECT_ACC,
-            compared[0].min_effect_loss, "Holm-adjusted interval")
+            compared[0].min_effect_loss, t("plot.forest.holm", lang), lang=lang)
         captions["forest"] = t("report.caption.forest", lang,
                                note=i18n.intervals_note(rows, lang=lang))
-    figures["learning_curves"] = plots.learning_curves(*_curves(runs, hist, arms))
+    figures["learning_curves"] = plots.learning_curves(*_curves(runs, hist, arms), lang=lang)
     captions["learning_curves"] = t("report.caption.learning_curves", lang)
     gap_diffs = _gap_diffs(runs, arms)
     figures["gap"] = plots.gap_bars([r.arm for r in rows], [r.gap.mean for r in rows],
                                     [gap_diffs.get(r.arm) for r in rows],
-                                    [r.n_done for r in rows])
+                                    [r.n_done for r in rows], lang=lang)
     captions["gap"] = t("report.caption.gap", lang)
     if any(w.size for per in layers.values() for w in per.values()):
-        figures["weights"] = plots.weight_histograms(layers)
+        figures["weights"] = plots.weight_histograms(layers, lang=lang)
         ranges = plots.weight_ranges(layers)
         outside = "; ".join(t("report.caption.weights.range", lang, layer=layer, n=n,
                               total=total, lim=lim)
