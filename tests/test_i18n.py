@@ -197,7 +197,10 @@ def test_terminal_verdicts_in_vietnamese():
     assert "giúp ích" in vi_text and "gây hại" in vi_text and "hiệu chỉnh Holm" in vi_text
     assert "độ chính xác test (điểm)" in vi_text
     assert "helps" in en_text and "helps" not in vi_text
+    assert "nhánh" in vi_text and "kết luận" in vi_text and "trọng số và chi phí" in vi_text
     assert max(len(line) for line in vi_text.splitlines()) <= 100
+    # every number of the English tables is in the Vietnamese ones, none cut off
+    assert_same_numbers(en_text, vi_text)
 
 
 # --------------------------------------------------------------------------- diagnosis

@@ -159,17 +159,20 @@ def comparison_tables(runs: list[dict], title: str, lang: str = "en"
     their spaces, inside their cells.
     """
     rows = summarize_arms(runs)
-    t = _table(f"{title}: measured (mean ± std over seeds)")
-    t.add_column("arm", no_wrap=True)
-    t.add_column("settings", ratio=1, min_width=16)
+    L = i18n.labels(lang)  # the report's column names
+    t = _table(i18n.t("console.measured", lang, title=title))
+    t.add_column(L["arm"], no_wrap=True)
+    t.add_column(L["settings"], ratio=1, min_width=16)
+    # the short English names in every language: numbers must not wrap within 100 columns
     for col in ("n", "test acc %", "test loss", "train-test gap %"):
         t.add_column(col, justify="right", no_wrap=True)
-    w = _table("the weights and the cost (mean ± std over seeds)")
-    w.add_column("arm", no_wrap=True)
-    for col in ("sparsity %", "weight norm", "epochs", "s/run"):
+    w = _table(i18n.t("console.weights", lang))
+    w.add_column(L["arm"], no_wrap=True)
+    for col in (L["sparsity_pct"], L["weight_norm"], L["epochs"], L["s_run"]):
         w.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
+        n = f"{r.n_done}" + (i18n.t("report.diverged", lang, n=r.n_diverged)
+                             if r.n_diverged else "")
         t.add_row(r.arm, r.settings, n, _pct(r.test_acc),
                   format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap))
         w.add_row(r.arm, format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
@@ -177,12 +180,11 @@ def comparison_tables(runs: list[dict], title: str, lang: str = "en"
                   format_pm(r.epochs.mean, r.epochs.std, digits=0),
                   f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
     # escaped: rich markup would eat "[interval]"
-    d = _table(escape("each arm minus none on the same seeds: mean [interval]; "
-                      f"{i18n.intervals_note(rows, lang=lang)}"))
-    d.add_column("arm", no_wrap=True)
-    d.add_column("measure", no_wrap=True)
-    d.add_column(escape("Δ mean [interval]"), justify="right", no_wrap=True)
-    d.add_column("verdict", ratio=1, min_width=20)
+    d = _table(escape(i18n.t("console.diffs", lang, note=i18n.intervals_note(rows, lang=lang))))
+    d.add_column(L["arm"], no_wrap=True)
+    d.add_column(i18n.t("console.measure", lang), no_wrap=True)
+    d.add_column(escape(i18n.t("console.d_mean", lang)), justify="right", no_wrap=True)
+    d.add_column(L["verdict"], ratio=1, min_width=20)
     for r in rows:
         if r.d_acc is None:
             continue

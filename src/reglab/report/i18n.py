@@ -678,6 +678,14 @@ VERDICTS: dict[str, tuple[str, str]] = {
                   "({loss})",
                   "{adj}; một kết luận cần khoảng không chứa 0 và trung bình vượt hiệu ứng tối "
                   "thiểu: 0.5 điểm độ chính xác, 1% test loss của {baseline} ({loss})"),
+    "console.measured": ("{title}: measured (mean ± std over seeds)",
+                         "{title}: đo được (trung bình ± độ lệch chuẩn trên các seed)"),
+    "console.weights": ("the weights and the cost (mean ± std over seeds)",
+                        "trọng số và chi phí (trung bình ± độ lệch chuẩn trên các seed)"),
+    "console.diffs": ("each arm minus none on the same seeds: mean [interval]; {note}",
+                      "từng nhánh trừ none trên cùng các seed: trung bình [khoảng]; {note}"),
+    "console.measure": ("measure", "đại lượng"),
+    "console.d_mean": ("Δ mean [interval]", "Δ trung bình [khoảng]"),
     "console.test_acc": ("test acc (points)", "độ chính xác test (điểm)"),
     "console.test_loss": ("test loss", "test loss"),
 }
