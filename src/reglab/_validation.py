@@ -91,12 +91,8 @@ def check_float(
     ``extra`` is appended to the allowed description (e.g. ``" or a schedule"``).
     """
     allowed = f"a float in the range {_interval(low, high, low_open, high_open)}{extra}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise fail(owner, name, allowed, value)
-    x = float(value)
-    if not math.isfinite(x) or not _in_range(x, low, high, low_open, high_open):
-        raise fail(owner, name, allowed, value)
-    return x
+    return _number(owner, name, value, numbers.Real, float, allowed, low, high, low_open,
+                   high_open)
 
 
 def check_int(
@@ -108,11 +104,18 @@ def check_int(
 ) -> int:
     """Return ``value`` if it is an int (not a bool) in ``[low, high]``, else raise."""
     allowed = f"an int in the range {_interval(low, high, False, False)}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    return _number(owner, name, value, numbers.Integral, int, allowed, low, high, False, False)
+
+
+def _number(owner: str, name: str, value: Any, kind: type, convert, allowed: str, low, high,
+            low_open: bool, high_open: bool):
+    """``convert(value)`` if it is a finite ``kind`` (never a bool) in the interval, else raise."""
+    if isinstance(value, bool) or not isinstance(value, kind):
         raise fail(owner, name, allowed, value)
-    if not _in_range(int(value), low, high, False, False):
+    x = convert(value)
+    if not math.isfinite(x) or not _in_range(x, low, high, low_open, high_open):
         raise fail(owner, name, allowed, value)
-    return int(value)
+    return x
 
 
 def check_choice(owner: str, name: str, value: Any, choices: Iterable[Any]) -> Any:

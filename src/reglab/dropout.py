@@ -260,7 +260,8 @@ def _resolve_drop(owner: str, drop: Any, keep: Any) -> Strength:
 class _DropLayer(Scheduled, nn.Module):
     """Shell shared by the family: stores the strength, reads it, counts training forwards."""
 
-    def __init__(self, drop: Any, keep: Any, generator: torch.Generator | None) -> None:
+    def __init__(self, *, drop: Strength | None = None, keep: Strength | None = None,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.drop: Strength = _resolve_drop(type(self).__name__, drop, keep)
         self.generator = generator
@@ -293,10 +294,6 @@ class Dropout(_DropLayer):
         rl.Dropout(drop=0.5); rl.Dropout(keep=0.8)   # keep=0.8 is drop=0.2
     """
 
-    def __init__(self, *, drop: Strength | None = None, keep: Strength | None = None,
-                 generator: torch.Generator | None = None) -> None:
-        super().__init__(drop, keep, generator)
-
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
             return x
@@ -310,10 +307,6 @@ class SpatialDropout(_DropLayer):
 
         nn.Sequential(nn.Conv2d(3, 16, 3), rl.SpatialDropout(drop=0.1))
     """
-
-    def __init__(self, *, drop: Strength | None = None, keep: Strength | None = None,
-                 generator: torch.Generator | None = None) -> None:
-        super().__init__(drop, keep, generator)
 
     def forward(self, x: Tensor) -> Tensor:
         drop = self._next_drop() if self.training else 0.0
@@ -335,7 +328,7 @@ class DropConnect(_DropLayer):
                  keep: Strength | None = None, generator: torch.Generator | None = None) -> None:
         if not isinstance(linear, nn.Linear):
             raise fail("DropConnect", "linear", "an nn.Linear", linear)
-        super().__init__(drop, keep, generator)
+        super().__init__(drop=drop, keep=keep, generator=generator)
         self.linear = linear
 
     def forward(self, x: Tensor) -> Tensor:
@@ -353,10 +346,6 @@ class DropPath(_DropLayer):
         out = x + self.drop_path(self.block(x))   # self.drop_path = rl.DropPath(drop=0.1)
     """
 
-    def __init__(self, *, drop: Strength | None = None, keep: Strength | None = None,
-                 generator: torch.Generator | None = None) -> None:
-        super().__init__(drop, keep, generator)
-
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
             return x
@@ -373,7 +362,7 @@ class DropBlock2d(_DropLayer):
 
     def __init__(self, *, drop: Strength | None = None, keep: Strength | None = None,
                  block_size: int = 7, generator: torch.Generator | None = None) -> None:
-        super().__init__(drop, keep, generator)
+        super().__init__(drop=drop, keep=keep, generator=generator)
         self.block_size = check_int("DropBlock2d", "block_size", block_size, 1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -392,10 +381,6 @@ class GaussianDropout(_DropLayer):
 
         rl.GaussianDropout(drop=0.2)   # noise variance 0.25
     """
-
-    def __init__(self, *, drop: Strength | None = None, keep: Strength | None = None,
-                 generator: torch.Generator | None = None) -> None:
-        super().__init__(drop, keep, generator)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:

@@ -56,6 +56,14 @@ def require(module: str, command: str, extra: str) -> ModuleType:
                                 f"pip install 'reglab[{extra}]'") from None
 
 
+def shared_module() -> ModuleType:
+    """``reglab.lab.shared`` (the PostgreSQL store), imported on use: it needs SQLAlchemy and
+    psycopg2, optional dependencies (``pip install 'reglab[tune]'``)."""
+    require("sqlalchemy", "--storage", "tune")
+    require("psycopg2", "--storage", "tune")
+    return importlib.import_module("reglab.lab.shared")
+
+
 @dataclass(frozen=True)
 class Origin:
     """Where a value came from: a flag (``"'--epochs' / '-e'"``, as Typer names it) or a TOML
@@ -266,9 +274,12 @@ def _preflight(jobs, ds) -> None:
 def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
                     meta: dict, single: bool = False, engine: str = "sequential",
                     nproc: int = 1, report: bool = False, as_json: bool = False,
-                    overwrite: bool = False) -> None:
+                    overwrite: bool = False, storage: Optional[str] = None,
+                    lease: Optional[float] = None) -> None:
     """Run ``jobs`` into the store ``out/name`` (resuming) and print the result; ``as_json``
-    prints :func:`~reglab.lab.compare.comparison_document` as the only thing on stdout."""
+    prints :func:`~reglab.lab.compare.comparison_document` as the only thing on stdout.
+    With ``storage`` (a PostgreSQL URL), the experiment is shared: this process is one of
+    its workers (:mod:`reglab.lab.shared`) and ``out/name`` receives a copy."""
     console = display.console(quiet)
     if overwrite:
         overwrite_experiment(out, name)
@@ -297,9 +308,14 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
             _check_labels_once(store, jobs, ds, quiet)
 
     try:
-        exp = run_experiment(jobs, out, name, {**meta, "data": dataset_meta(ds)},
-                             workers=workers, engine=engine, progress=progress, nproc=nproc,
-                             after=show)
+        if storage is None:
+            exp = run_experiment(jobs, out, name, {**meta, "data": dataset_meta(ds)},
+                                 workers=workers, engine=engine, progress=progress,
+                                 nproc=nproc, after=show)
+        else:
+            exp = shared_module().run_shared_experiment(
+                jobs, storage, out, name, {**meta, "data": dataset_meta(ds)}, engine=engine,
+                lease=lease, progress=progress, after=show)
     except KeyboardInterrupt as err:
         sys.stderr.write(f"reglab: {str(err) or 'interrupted'}\n")
         raise typer.Exit(EXIT_INTERRUPTED) from None

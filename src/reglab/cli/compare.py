@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from reglab._validation import (InvalidParameterError, check_choice, check_int, did_you_mean,
-                                fail)
+from reglab._validation import (InvalidParameterError, check_choice, check_float, check_int,
+                                did_you_mean, fail)
 from reglab.cli._shared import (Origin, _data_kind, _load_config, _preflight, _run_experiment,
                                 _stem, check_file_keys, check_lang_flag, file_origins,
                                 flag_origins, restated, spec_table)
@@ -17,12 +17,13 @@ from reglab.lab import arms as arms_mod
 from reglab.lab.compare import make_plan
 from reglab.lab.execute import ENGINES
 from reglab.lab.spec import RunSpec
+from reglab.lab.tune import redact
 from reglab.train.sequential import make_augmentation
 
 __all__ = ["register"]
 
 _OWN_FLAGS = {"arms": "'--arms'", "seeds": "'--seeds' / '-s'", "workers": "'--workers' / '-w'",
-              "engine": "'--engine'"}
+              "engine": "'--engine'", "lease": "'--lease'", "overwrite": "'--overwrite'"}
 
 
 @spec_flags("compare", skip=("seed",))
@@ -38,6 +39,13 @@ def compare(
                                     "each.", show_default="one per free core"),
     engine: str = option("auto", "--engine", help="auto: runs that share a model shape train "
                          "together as one batched model (vectorized); sequential: one by one."),
+    storage: Optional[str] = option(None, "--storage", help="A PostgreSQL URL, "
+                                    "postgresql://user:pw@host:port/db: the experiment is "
+                                    "shared by every machine that runs this same command "
+                                    "(each trains the stacks of runs it claims).",
+                                    show_default="SQLite in --out/NAME"),
+    lease: float = option(60.0, "--lease", help="With --storage: seconds without a heartbeat "
+                          "after which a dead worker's claimed stack is taken by another."),
     config: Optional[Path] = ConfigOpt, out: Path = OutOpt,
     name: Optional[str] = NameOpt("compare-DATA"), quiet: bool = QuietOpt,
     as_json: bool = option(False, "--json", help="Print the result as one JSON document on "
@@ -60,6 +68,7 @@ def compare(
     L2 term. A comma list is a grid: --l2 1e-4,1e-3 runs arms l2-1e-4 and l2-1e-3 in place
     of l2 (all keeps its own). In --config, [arms.NAME] tables of spec keys define new arms
     or change a built-in one (replacing the techniques they name); they win over flags.
+    With --storage, every machine runs the same command and they share the work.
     --lang vi writes the verdicts and the report in Vietnamese; the experiment keeps it, so
     `reglab report` rebuilds in the same language.
     """
@@ -68,6 +77,13 @@ def compare(
         if workers is not None:
             check_int("compare", "workers", workers, 1)
         check_choice("compare", "engine", engine, ENGINES)
+        check_float("compare", "lease", lease, 1.0)
+        if storage is not None and workers not in (None, 1):
+            raise fail("compare", "workers", "1 with --storage (start one command per core: "
+                       "each is a worker)", workers)
+        if storage is not None and overwrite:
+            raise fail("compare", "overwrite", "off with --storage (the shared experiment is "
+                       "not deleted from here; pass another --name)", overwrite)
     cfg = _load_config(config)
     section = cfg.pop("compare", {})  # [compare] arms = [...], seeds = N
     section = section if isinstance(section, dict) else {"compare": section}
@@ -112,11 +128,11 @@ def compare(
     with restated(origins):
         _plan_and_run(flags, grids, cfg, arm_tables or {}, arm_list if arms is None else arms,
                       seeds, cfg_seeds, workers, engine, out, name, quiet, overwrite, as_json,
-                      lang)
+                      storage, lease, lang)
 
 
 def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, workers, engine,
-                  out, name, quiet, overwrite, as_json, lang=None) -> None:
+                  out, name, quiet, overwrite, as_json, storage, lease, lang=None) -> None:
     seeds = seeds if seeds is not None else (cfg_seeds if cfg_seeds is not None else 3)
     given = {k: v for k, v in flags.items() if k not in arms_mod.OVERRIDABLE}
     strengths = {k: v for k, v in flags.items() if k in arms_mod.OVERRIDABLE}
@@ -141,9 +157,21 @@ def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, wo
     name = name or f"compare-{_stem(base.data)}"
     _run_experiment(jobs, out, name, workers, quiet or as_json, ds,
                     title=f"compare on {base.data}",
-                    meta={"command": "compare", "argv": sys.argv[1:],
-                          **({"lang": lang} if lang else {})}, engine=engine,
-                    report=True, as_json=as_json, overwrite=overwrite)
+                    meta={"command": "compare", "argv": _redacted(sys.argv[1:]),
+                          **({"lang": lang} if lang else {})},
+                    engine=engine, report=True, as_json=as_json, overwrite=overwrite,
+                    storage=storage, lease=lease)
+
+
+def _redacted(argv: list[str]) -> list[str]:
+    """The command line with a --storage URL's password as ``***`` (it is stored and shown)."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg.startswith("--storage="):
+            out[i] = "--storage=" + redact(arg[len("--storage="):])
+        elif i and out[i - 1] == "--storage":
+            out[i] = redact(arg)
+    return out
 
 
 def _check_section(section: dict, config: Optional[Path]) -> None:

@@ -7,15 +7,16 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from reglab._validation import check_int
+from reglab._validation import check_int, fail
 from reglab.cli._shared import (Origin, _data_kind, _load_config, _preflight, _run_experiment,
                                 _stem, check_file_keys, file_origins, flag_origins, restated,
                                 spec_table)
 from reglab.cli.options import (FLAG_NAMES, ConfigOpt, NameOpt, OutOpt, OverwriteOpt, QuietOpt,
                                 option, spec_flags)
 from reglab.lab import arms as arms_mod
-from reglab.lab.execute import Job
+from reglab.lab.execute import Job, data_hash, load_data
 from reglab.lab.spec import RunSpec
+from reglab.train.ddp import joined_group, serve, torchrun_env
 
 __all__ = ["register"]
 
@@ -32,7 +33,9 @@ def run(
     """Train one run from flags or --config; print each epoch, the final metrics and why it stopped.
 
     The run is stored like a compare run (runs/NAME/); the same command again shows the
-    stored result instead of training again.
+    stored result instead of training again. Under torchrun (any number of nodes and
+    processes per node) every process is one rank of one DDP run, as with --nproc; rank 0
+    stores the result.
     """
     with restated({"nproc": Origin(flag="'--nproc'")}):
         check_int("run", "nproc", nproc, 1)
@@ -52,9 +55,23 @@ def run(
         _preflight(jobs, ds)
         digest = hashlib.sha1(spec.to_json().encode()).hexdigest()[:8]
         name = name or f"run-{_stem(spec.data)}-{digest}"
-        _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
-                        meta={"command": "run", "argv": sys.argv[1:]}, single=True,
-                        nproc=nproc, overwrite=overwrite)
+        launched = torchrun_env()
+        if launched is None or launched[1] == 1:
+            _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
+                            meta={"command": "run", "argv": sys.argv[1:]}, single=True,
+                            nproc=nproc, overwrite=overwrite)
+            return
+        if nproc != 1:
+            raise fail("run", "nproc", "1 under torchrun (its --nnodes x --nproc-per-node "
+                       "give the processes)", nproc)
+        data = load_data(spec)
+        with joined_group(spec, f"{spec.to_json()}|{data_hash(data)}") as rank:
+            if rank != 0:  # trains alongside rank 0; only rank 0 prints and writes the store
+                serve(spec, data)
+                return
+            _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
+                            meta={"command": "run", "argv": sys.argv[1:]}, single=True,
+                            nproc=launched[1], overwrite=overwrite)
 
 
 def register(app) -> None:

@@ -21,6 +21,15 @@ gloo on CPU, NCCL when the spec's device is cuda (rank r on cuda:r). Processes a
 with torch.multiprocessing (spawn), MASTER_ADDR=127.0.0.1 and a free port, one thread each;
 they end with the process that started them (``reglab.train.processes``).
 
+Under ``torchrun`` (any number of nodes and processes per node), the launcher starts the
+processes: each is one rank, found in the environment (RANK, WORLD_SIZE, LOCAL_RANK,
+MASTER_ADDR, MASTER_PORT; env:// rendezvous), and joins the group instead of spawning
+(:func:`joined_group`; on CUDA rank r uses cuda:LOCAL_RANK). The ranks first check they
+run the same spec on the same data (a token each gives); rank 0 then trains through
+:func:`fit_distributed` and writes the result, every other rank runs :func:`serve`, which
+trains alongside each time rank 0 says so (a broadcast before each run, and a last one
+saying there is nothing more). The numbers are those of ``--nproc WORLD_SIZE``.
+
 Example::
 
     result = fit_distributed(RunSpec(data="digits", epochs=5), nproc=2)
@@ -29,13 +38,14 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue as queue_mod
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -47,13 +57,17 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import reglab.data
-from reglab._validation import check_int, fail
+from reglab._validation import InvalidParameterError, check_int, fail
 from reglab.train.contract import RunResult, StopReason
 from reglab.train.models import build_model
 from reglab.train.processes import die_with_parent
 from reglab.train.sequential import evaluate, finish_run, make_run, resolve_device, run_epochs
 
-__all__ = ["fit_distributed", "free_port"]
+__all__ = ["fit_distributed", "free_port", "torchrun_env", "joined_group", "serve",
+           "TORCHRUN_ENV"]
+
+TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+_JOINED: dict = {}  # while this process is a rank of a launcher's group: rank, world, device
 
 
 def free_port() -> int:
@@ -71,6 +85,83 @@ def _plain_data(data) -> SimpleNamespace:
                            val=split(data.val), test=split(data.test))
 
 
+def torchrun_env() -> tuple[int, int, int] | None:
+    """``(rank, world size, local rank)`` when torchrun (an env:// launcher) started this
+    process, else None."""
+    if not all(k in os.environ for k in TORCHRUN_ENV):
+        return None
+    return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])
+
+
+@contextlib.contextmanager
+def joined_group(spec, token: str) -> Iterator[int]:
+    """Join torchrun's group as the rank the environment names; yields the rank.
+
+    Every rank gives ``token`` (e.g. the spec and the data's hash); all of them raise
+    InvalidParameterError when one differs from rank 0's. On leaving, rank 0 tells the
+    others there is nothing more to train (:func:`serve` returns).
+    """
+    rank, world, local = torchrun_env()
+    device = resolve_device(spec.device)
+    if device.type == "cuda":
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", init_method="env://",
+                            rank=rank, world_size=world)
+    try:
+        tokens: list = [None] * world
+        dist.all_gather_object(tokens, token)
+        other = next((r for r, t in enumerate(tokens) if t != tokens[0]), None)
+        if other is not None:
+            raise InvalidParameterError(
+                f"torchrun rank {other} runs another spec or other data than rank 0; start "
+                "every node with the same command and the same data.")
+        _JOINED.update(rank=rank, world=world, device=device)
+        yield rank
+        if rank == 0:
+            _go(False)
+    finally:
+        _JOINED.clear()
+        dist.destroy_process_group()
+
+
+def _go(train: bool | None) -> bool:
+    """Rank 0's word to every rank: train one more run (True) or stop (False)."""
+    flag = torch.tensor([1 if train else 0], dtype=torch.int64,
+                        device=_JOINED["device"] if _JOINED["device"].type == "cuda" else None)
+    dist.broadcast(flag, src=0)
+    return bool(flag.item())
+
+
+def serve(spec, data) -> None:
+    """A rank other than 0 under torchrun: train ``spec`` with rank 0 each time it says so."""
+    plain = _plain_data(data)
+    while _go(None):
+        _joined_train(spec, plain, None)
+
+
+def _joined_train(spec, data, messages) -> RunResult:
+    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(spec, data, _JOINED["device"], _JOINED["rank"], _JOINED["world"],
+                      messages)
+    finally:
+        torch.set_default_dtype(dtype)
+        torch.set_num_threads(threads)
+
+
+class _Calls:
+    """A ``messages`` queue for rank 0 in this process: each put calls ``on_epoch``."""
+
+    def __init__(self, on_epoch):
+        self.on_epoch = on_epoch
+
+    def put(self, item) -> None:
+        if self.on_epoch is not None:
+            self.on_epoch(*item)
+
+
 def fit_distributed(spec, data=None, nproc: int = 2,
                     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
                     timeout: float | None = None) -> RunResult:
@@ -82,7 +173,16 @@ def fit_distributed(spec, data=None, nproc: int = 2,
         nproc: processes, >= 1 (on CUDA at most the number of GPUs).
         on_epoch: called in this process after each epoch with ``(epoch, metrics)``.
         timeout: seconds to wait for the processes (None: no limit).
+
+    Inside :func:`joined_group` (rank 0 under torchrun), it trains as rank 0 of that group
+    instead (``nproc`` and ``timeout`` are the launcher's business then).
     """
+    if _JOINED:
+        if data is None:
+            options = {} if spec.target is None else {"target": spec.target}
+            data = reglab.data.load(spec.data, seed=spec.seed, **options)
+        _go(True)
+        return _joined_train(spec, _plain_data(data), _Calls(on_epoch))
     check_int("run", "nproc", nproc, 1, 4096)
     device = resolve_device(spec.device)
     if device.type == "cuda" and nproc > torch.cuda.device_count():
