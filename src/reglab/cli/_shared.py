@@ -32,6 +32,7 @@ from reglab.lab.label_check import check_labels
 from reglab.lab.spec import DATA_KEYS, RunSpec, load_toml
 from reglab.lab.store import Store, check_name, folder_stem
 from reglab.report import console as display
+from reglab.report.i18n import check_lang
 from reglab.report.report import build_report, dataset_meta
 from reglab.train.models import build_model
 from reglab.train.sequential import (attach_updates, make_augmentation, make_early_stopping,
@@ -260,14 +261,24 @@ def _stored_meta(out: Path, name: str) -> dict:
 
 def _record_command(store, meta: dict) -> None:
     """Keep the report's command line true: the latest command that ran on this experiment
-    (``argv``; a rerun that extends --seeds replaces it), the earlier ones in ``earlier_argv``."""
+    (``argv``; a rerun that extends --seeds replaces it), the earlier ones in ``earlier_argv``;
+    and the language a ``--lang`` asked for (``lang``), which the report is rebuilt in."""
     old = store.meta()
+    if meta.get("lang") and old.get("lang") != meta["lang"]:
+        store.update_meta(lang=meta["lang"])
     if old.get("argv") == meta["argv"]:
         return
     earlier = [a for a in old.get("earlier_argv", []) if a != meta["argv"]]
     if isinstance(old.get("argv"), list):
         earlier.append(old["argv"])
     store.update_meta(command=meta["command"], argv=meta["argv"], earlier_argv=earlier)
+
+
+def check_lang_flag(lang: str | None, command: str) -> str | None:
+    """``lang`` (None stays None) if it is one of ``i18n.LANGS``, else the one-line error
+    that names ``--lang``."""
+    with restated({"lang": Origin(flag="'--lang'")}):
+        return None if lang is None else check_lang(lang, command)
 
 
 def _preflight(jobs, ds) -> None:
@@ -321,7 +332,8 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
         elif as_json:
             sys.stdout.write(json.dumps(comparison_document(runs), indent=2) + "\n")
         else:
-            display.print_comparison(console, runs, title=title, data=ds, root=store.root)
+            display.print_comparison(console, runs, title=title, data=ds, root=store.root,
+                                     lang=meta.get("lang") or store.meta().get("lang") or "en")
         if checked is not None and "label_check" not in store.meta():  # a resumed store
             store.update_meta(label_check=checked)
 

@@ -9,10 +9,10 @@ from typing import Any, Optional
 from reglab._validation import (InvalidParameterError, check_choice, check_float, check_int,
                                 did_you_mean, fail)
 from reglab.cli._shared import (Origin, _data_kind, _load_config, _preflight, _run_experiment,
-                                _stem, check_file_keys, file_origins, flag_origins, restated,
-                                spec_table)
-from reglab.cli.options import (FLAG_NAMES, ConfigOpt, NameOpt, OutOpt, OverwriteOpt, QuietOpt,
-                                option, spec_flags)
+                                _stem, check_file_keys, check_lang_flag, file_origins,
+                                flag_origins, restated, spec_table)
+from reglab.cli.options import (FLAG_NAMES, ConfigOpt, LangOpt, NameOpt, OutOpt, OverwriteOpt,
+                                QuietOpt, option, spec_flags)
 from reglab.lab import arms as arms_mod
 from reglab.lab.compare import make_plan
 from reglab.lab.execute import ENGINES
@@ -52,6 +52,7 @@ def compare(
                            "stdout (arms, per-arm summaries, paired differences, runs) instead "
                            "of the tables; implies --quiet."),
     overwrite: bool = OverwriteOpt,
+    lang: Optional[str] = LangOpt(None, "the experiment's, else en"),
 ) -> None:
     """Train every regularization arm over seeds and print the measured comparison table.
 
@@ -68,7 +69,10 @@ def compare(
     of l2 (all keeps its own). In --config, [arms.NAME] tables of spec keys define new arms
     or change a built-in one (replacing the techniques they name); they win over flags.
     With --storage, every machine runs the same command and they share the work.
+    --lang vi writes the verdicts and the report in Vietnamese; the experiment keeps it, so
+    `reglab report` rebuilds in the same language.
     """
+    lang = check_lang_flag(lang, "compare")
     with restated(flag_origins(_OWN_FLAGS, _OWN_FLAGS)):
         if workers is not None:
             check_int("compare", "workers", workers, 1)
@@ -124,11 +128,11 @@ def compare(
     with restated(origins):
         _plan_and_run(flags, grids, cfg, arm_tables or {}, arm_list if arms is None else arms,
                       seeds, cfg_seeds, workers, engine, out, name, quiet, overwrite, as_json,
-                      storage, lease)
+                      storage, lease, lang)
 
 
 def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, workers, engine,
-                  out, name, quiet, overwrite, as_json, storage, lease) -> None:
+                  out, name, quiet, overwrite, as_json, storage, lease, lang=None) -> None:
     seeds = seeds if seeds is not None else (cfg_seeds if cfg_seeds is not None else 3)
     given = {k: v for k, v in flags.items() if k not in arms_mod.OVERRIDABLE}
     strengths = {k: v for k, v in flags.items() if k in arms_mod.OVERRIDABLE}
@@ -153,7 +157,8 @@ def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, wo
     name = name if name is not None else f"compare-{_stem(base.data)}"
     _run_experiment(jobs, out, name, workers, quiet or as_json, ds,
                     title=f"compare on {base.data}",
-                    meta={"command": "compare", "argv": _redacted(sys.argv[1:])},
+                    meta={"command": "compare", "argv": _redacted(sys.argv[1:]),
+                          **({"lang": lang} if lang else {})},
                     engine=engine, report=True, as_json=as_json, overwrite=overwrite,
                     storage=storage, lease=lease)
 

@@ -127,6 +127,13 @@ OverwriteOpt = option(False, "--overwrite", help="Empty the experiment folder fi
                       "folder that holds a reglab.sqlite) instead of resuming it.")
 
 
+def LangOpt(default: str | None, shown: bool | str = True) -> Any:
+    """``--lang en|vi``: the language of the texts written for a person (the note's is vi)."""
+    return option(default, "--lang", help="Language of the answers, prose and verdicts: en "
+                  "(English) or vi (Vietnamese, the source note's language).",
+                  show_default=shown)
+
+
 def NameOpt(shown: str) -> Any:
     return option(None, "--name", "-n", help="Experiment name (a folder under --out).",
                   show_default=shown)

@@ -29,8 +29,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from rich.table import Table
 
 from reglab._escape import markdown_text, terminal_text
-from reglab.lab.compare import intervals_note, summarize_arms
+from reglab.lab.compare import summarize_arms
 from reglab.lab.stats import format_ci, format_num, format_pm
+from reglab.report import i18n
 
 __all__ = ["console", "err_console", "shown_epoch", "RunProgress", "EpochPrinter",
            "print_comparison",
@@ -158,48 +159,54 @@ def _table(title: str) -> Table:
                  pad_edge=False)
 
 
-def comparison_tables(runs: list[dict], title: str) -> tuple[Table, Table, Table]:
+def comparison_tables(runs: list[dict], title: str, lang: str = "en"
+                      ) -> tuple[Table, Table, Table]:
     """The seed's section-7 table with measured numbers (accuracy; weights and cost) and the
-    paired differences vs none.
+    paired differences vs none (its note, measures and verdicts in ``lang``, en or vi).
 
     Each fits 100 columns: numbers never wrap; an arm's settings and the verdict wrap at
     their spaces, inside their cells.
     """
     rows = summarize_arms(runs)
-    t = _table(f"{safe(title)}: measured (mean ± std over seeds)")
-    t.add_column("arm", no_wrap=True)
-    t.add_column("settings", ratio=1, min_width=16)
+    L = i18n.labels(lang)  # the report's column names
+    t = _table(i18n.t("console.measured", lang, title=safe(title)))
+    t.add_column(L["arm"], no_wrap=True)
+    t.add_column(L["settings"], ratio=1, min_width=16)
+    # the short English names in every language: numbers must not wrap within 100 columns
     for col in ("n", "test acc %", "test loss", "train-test gap %"):
         t.add_column(col, justify="right", no_wrap=True)
-    w = _table("the weights and the cost (mean ± std over seeds)")
-    w.add_column("arm", no_wrap=True)
-    for col in ("sparsity %", "weight norm", "epochs", "s/run"):
+    w = _table(i18n.t("console.weights", lang))
+    w.add_column(L["arm"], no_wrap=True)
+    for col in (L["sparsity_pct"], L["weight_norm"], L["epochs"], L["s_run"]):
         w.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
+        n = f"{r.n_done}" + (i18n.t("report.diverged", lang, n=r.n_diverged)
+                             if r.n_diverged else "")
         t.add_row(safe(r.arm), safe(r.settings), n, _pct(r.test_acc),
                   format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap))
         w.add_row(safe(r.arm), format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
                   format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
                   format_pm(r.epochs.mean, r.epochs.std, digits=0),
                   f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
-    d = _table(escape("each arm minus none on the same seeds: mean [interval]; "  # rich
-                      f"{intervals_note(rows)}"))  # markup would eat "[interval]"
-    d.add_column("arm", no_wrap=True)
-    d.add_column("measure", no_wrap=True)
-    d.add_column(escape("Δ mean [interval]"), justify="right", no_wrap=True)
-    d.add_column("verdict", ratio=1, min_width=20)
+    # escaped: rich markup would eat "[interval]"
+    d = _table(escape(i18n.t("console.diffs", lang, note=i18n.intervals_note(rows, lang=lang))))
+    d.add_column(L["arm"], no_wrap=True)
+    d.add_column(i18n.t("console.measure", lang), no_wrap=True)
+    d.add_column(escape(i18n.t("console.d_mean", lang)), justify="right", no_wrap=True)
+    d.add_column(L["verdict"], ratio=1, min_width=20)
     for r in rows:
         if r.d_acc is None:
             continue
-        d.add_row(safe(r.arm), "test acc (points)", _ci(r.d_acc, scale=100), r.verdicts[0])
-        d.add_row("", "test loss", _ci(r.d_loss, digits=3), r.verdicts[1])
+        acc, loss, _ = i18n.verdicts(r, lang=lang)
+        d.add_row(safe(r.arm), i18n.t("console.test_acc", lang), _ci(r.d_acc, scale=100), acc)
+        d.add_row("", i18n.t("console.test_loss", lang), _ci(r.d_loss, digits=3), loss)
     return t, w, d
 
 
-def print_comparison(out: Console, runs: list[dict], title: str, data: Any, root: Path) -> None:
-    """Print the comparison tables and where the results live."""
-    table, weights, diffs = comparison_tables(runs, title)
+def print_comparison(out: Console, runs: list[dict], title: str, data: Any, root: Path,
+                     lang: str = "en") -> None:
+    """Print the comparison tables (verdicts in ``lang``) and where the results live."""
+    table, weights, diffs = comparison_tables(runs, title, lang)
     out.print(table)
     out.print(weights)
     if diffs.row_count:
@@ -268,7 +275,7 @@ def comparison_markdown(runs: list[dict]) -> str:
             format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
             format_pm(r.epochs.mean, r.epochs.std, digits=0),
             f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"]) + " |")
-    out += ["", f"Differences: {intervals_note(rows)}.", "",
+    out += ["", f"Differences: {i18n.intervals_note(rows)}.", "",
             "| arm − none (same seeds) | Δ test acc, points [95% CI] | Δ test loss [95% CI] "
             "| verdict |", "|---|---|---|---|"]
     for r in rows:

@@ -44,6 +44,7 @@ from typing import Any
 from reglab.lab.compare import summarize_arms
 from reglab.lab.stats import (MIN_EFFECT_ACC, PairedDifference, effect, format_num,
                               paired_difference, summarize)
+from reglab.report.i18n import check_lang, t
 
 __all__ = ["Finding", "overfitting", "underfitting", "no_effect", "cannot_fire", "diverged",
            "label_safety", "diagnose"]
@@ -213,8 +214,8 @@ def label_safety(check: Mapping[str, Any] | None, transforms: Sequence[str]
 
 # -- from rules to findings ------------------------------------------------------------------
 def diagnose(runs: Sequence[Mapping[str, Any]], histories: Mapping[str, History],
-             label_check: Mapping[str, Any] | None = None, baseline: str = "none"
-             ) -> dict[str, list[Finding]]:
+             label_check: Mapping[str, Any] | None = None, baseline: str = "none",
+             lang: str = "en") -> dict[str, list[Finding]]:
     """Every rule for every arm: ``{arm: [Finding, ...]}`` in plan order.
 
     Args:
@@ -222,7 +223,10 @@ def diagnose(runs: Sequence[Mapping[str, Any]], histories: Mapping[str, History]
         histories: run id -> per-epoch dicts (``Store.epochs``).
         label_check: the stored ``check_labels(...).to_dict()``, or None.
         baseline: the arm the others are compared with.
+        lang: the language of each finding's text and advice ("en" or "vi",
+            ``reglab.report.i18n``); rules, levels and numbers do not depend on it.
     """
+    check_lang(lang, "diagnose")
     by_arm: dict[str, list[Mapping[str, Any]]] = {}
     for r in runs:
         by_arm.setdefault(r["arm"], []).append(r)
@@ -232,71 +236,59 @@ def diagnose(runs: Sequence[Mapping[str, Any]], histories: Mapping[str, History]
     for arm, rs in by_arm.items():
         spec = rs[0].get("spec") or {}
         done = [r for r in rs if r["status"] == "done"]
-        found = _diverged_findings(arm, rs, spec)
-        found += _cannot_fire_finding(arm, spec)
-        found += _overfit_finding(arm, done, histories, spec)
+        found = _diverged_findings(arm, rs, spec, lang)
+        found += _cannot_fire_finding(arm, spec, lang)
+        found += _overfit_finding(arm, done, histories, spec, lang)
         if arm != baseline and base and table[arm].d_acc is not None:
-            found += _paired_findings(arm, done, base, spec, table[arm])
+            found += _paired_findings(arm, done, base, spec, table[arm], lang)
         if spec.get("augment") or spec.get("mixup") or spec.get("cutmix"):
-            found.append(_label_finding(arm, spec, label_check))
+            found.append(_label_finding(arm, spec, label_check, lang))
         if not any(f.level == "warning" for f in found):
-            found.append(_ok_finding(arm, done))
+            found.append(_ok_finding(arm, done, lang))
         out[arm] = found
     return out
 
 
-def _diverged_findings(arm, rs, spec) -> list[Finding]:
+def _diverged_findings(arm, rs, spec, lang="en") -> list[Finding]:
     return [Finding(arm, "diverged", "warning",
-                    f"run {d['id']} (seed {d['seed']}) diverged: {d['reason']}.",
-                    f"Lower the learning rate (now {spec.get('lr', '?')}) or the strengths "
-                    "of this arm; the other seeds' numbers stand without it.", {"seed": d["seed"]})
+                    t("diag.diverged.text", lang, id=d["id"], seed=d["seed"], reason=d["reason"]),
+                    t("diag.diverged.advice", lang, lr=spec.get("lr", "?")), {"seed": d["seed"]})
             for d in diverged(rs)]
 
 
-def _cannot_fire_finding(arm, spec) -> list[Finding]:
+def _cannot_fire_finding(arm, spec, lang="en") -> list[Finding]:
     hit = cannot_fire(spec)
     if not hit:
         return []
     p, e = hit["patience"], hit["epochs"]
-    return [Finding(arm, "cannot-fire", "warning",
-                    f"Early stopping cannot fire: patience {p} >= epochs {e}, so no run can go "
-                    f"{p} epochs without improvement before it ends. This arm trains every "
-                    "epoch and only restores the best epoch's weights (a checkpoint chosen on "
-                    "validation loss), which is not early stopping.",
-                    f"Use a patience below the epochs (e.g. --patience {max(1, e // 4)}) or "
-                    f"train longer (--epochs above {p}).", dict(hit))]
+    return [Finding(arm, "cannot-fire", "warning", t("diag.cannot_fire.text", lang, p=p, e=e),
+                    t("diag.cannot_fire.advice", lang, p=p, suggest=max(1, e // 4)), dict(hit))]
 
 
-def _overfit_finding(arm, done, histories, spec) -> list[Finding]:
+def _overfit_finding(arm, done, histories, spec, lang="en") -> list[Finding]:
     hits = [h for h in (overfitting(histories.get(r["id"], [])) for r in done) if h]
     if not done or len(hits) * 2 < len(done):
         return []
     nums = {k: _mean([h.get(k) for h in hits]) for k in hits[0]}
     nums["val_rise"] = nums["end_val_loss"] / nums["min_val_loss"] - 1  # of the quoted means
     nums.update(seeds_fired=len(hits), seeds=len(done))
-    text = (f"validation loss rose {100 * nums['val_rise']:.0f}% above its minimum "
-            f"({nums['min_val_loss']:.3f} at epoch {nums['best_epoch']:.0f}, mean over "
-            f"{len(hits)}/{len(done)} seeds) to {nums['end_val_loss']:.3f}, while training "
-            f"loss kept falling ({nums['train_loss_at_best']:.3f} → "
-            f"{nums['end_train_loss']:.3f}).")
+    text = t("diag.overfit.body", lang, rise=100 * nums["val_rise"], min_val=nums["min_val_loss"],
+             best=nums["best_epoch"], fired=len(hits), seeds=len(done),
+             end_val=nums["end_val_loss"], train_best=nums["train_loss_at_best"],
+             train_end=nums["end_train_loss"])
     if spec.get("patience"):
-        return [Finding(arm, "overfitting", "info", "Overfitting caught: " + text +
-                        " Early stopping restored the best epoch's weights, so the test "
-                        "numbers come from before the rise.",
-                        "Nothing to fix; a shorter patience would only save epochs.", nums)]
-    advice = (f"Stop near epoch {nums['best_epoch']:.0f} (early stopping on validation "
-              "loss, e.g. --patience 10) or regularize harder (L2, dropout, augmentation).")
+        return [Finding(arm, "overfitting", "info", t("diag.overfit.caught", lang, body=text),
+                        t("diag.overfit.caught_advice", lang), nums)]
+    advice = t("diag.overfit.advice", lang, best=nums["best_epoch"])
     if nums.get("end_val_acc", -1) > nums.get("val_acc_at_best", math.inf):
-        text += (f" Validation accuracy still rose ({100 * nums['val_acc_at_best']:.1f}% at "
-                 f"that epoch, {100 * nums['end_val_acc']:.1f}% at the end): the loss grew from "
-                 "overconfidence, not lost accuracy.")
-        advice = ("Regularize harder (dropout, augmentation, L2) rather than stopping at the "
-                  "validation-loss minimum, which would cost accuracy here; or stop on "
-                  "validation accuracy (EarlyStopping(monitor='val_acc', mode='max')).")
-    return [Finding(arm, "overfitting", "warning", "Overfitting: " + text, advice, nums)]
+        text += t("diag.overfit.acc_rose", lang, acc_best=100 * nums["val_acc_at_best"],
+                  acc_end=100 * nums["end_val_acc"])
+        advice = t("diag.overfit.acc_advice", lang)
+    return [Finding(arm, "overfitting", "warning", t("diag.overfit.warning", lang, body=text),
+                    advice, nums)]
 
 
-def _paired_findings(arm, done, base, spec, row) -> list[Finding]:
+def _paired_findings(arm, done, base, spec, row, lang="en") -> list[Finding]:
     seeds = [r["seed"] for r in done if r["seed"] in base]
     mine = {r["seed"]: r["final"] for r in done}
     col = lambda src, k: [src[s].get(k, math.nan) for s in seeds]  # noqa: E731
@@ -306,106 +298,92 @@ def _paired_findings(arm, done, base, spec, row) -> list[Finding]:
     if under:
         found.append(Finding(
             arm, "underfitting", "warning",
-            f"Underfitting: training accuracy {100 * under['train_acc']:.1f}% against "
-            f"{100 * under['base_train_acc']:.1f}% without regularization "
-            f"({format_num(100 * under['d_train'], 1, sign=True)} points"
-            f"{_interval(under, 'd_train', 100)}, "
-            f"n={under['n']:.0f}) and test accuracy not better "
-            f"({format_num(100 * under['d_test'], 2, sign=True)} points).",
-            "Weaken it: " + _weaker(spec) + ".", under))
+            t("diag.underfit.text", lang, train=100 * under["train_acc"],
+              base=100 * under["base_train_acc"],
+              d_train=format_num(100 * under["d_train"], 1, sign=True),
+              interval=_interval(under, "d_train", 100, label=t("diag.interval.ci", lang)),
+              n=under["n"], d_test=format_num(100 * under["d_test"], 2, sign=True)),
+            t("diag.underfit.advice", lang, parts=_weaker(spec, lang)), under))
     has_strength = any(spec.get(k) for k in _STRENGTHS)
     flat = None if under or not has_strength else no_effect(
         row.d_acc, row.d_loss, row.min_effect_loss, col(mine, "weight_norm"),
         col(base, "weight_norm"))
     if flat:
-        found.append(_no_effect_finding(arm, flat, spec))
+        found.append(_no_effect_finding(arm, flat, spec, lang))
     return found
 
 
-def _no_effect_finding(arm, flat, spec) -> Finding:
+def _no_effect_finding(arm, flat, spec, lang="en") -> Finding:
+    k = lambda part, **fields: t(f"diag.no_effect.{part}", lang, **fields)  # noqa: E731
     n = f"n={flat['n']:.0f}"
     loss = ("" if not math.isfinite(flat["d_loss"]) else
-            f" and test loss {format_num(flat['d_loss'], 4, sign=True)}"
-            f"{_interval(flat, 'd_loss', 1, 4, '')}")
-    minimum = (f"the minimum effect ({format_num(100 * flat['min_acc'], 1)} points; 1% of "
-               f"none's test loss = {format_num(flat['min_loss'], 4)})")
-    norm = (f"weight norm {format_num(flat['norm'], 1)} against "
-            f"{format_num(flat['base_norm'], 1)} "
-            f"({format_num(100 * flat['d_norm_rel'], 1, sign=True)}%)")
-    text = (f"test accuracy {format_num(100 * flat['d_acc'], 2, sign=True)} points"
-            f"{_interval(flat, 'd_acc', 100, 2, '')}{loss} against none " +
-            ("(mean [Holm-adjusted interval], as in the table)" if flat["n"] >= 2 else
-             "(one seed: no interval)"))
-    advice = "Strengthen it: " + _stronger(spec)
-    if flat["n"] < 2:
-        text = (f"No measurable effect at {n}: {text}; the differences are below {minimum}; "
-                f"{norm}.")
-        advice += "; and run more seeds (--seeds) to know."
-    elif flat["negligible"]:
-        text = (f"No measurable effect: {text}, inside {minimum}; {norm}, {n}.")
-        advice += "."
-    else:
-        text = (f"No measurable effect at {n}: {text}; the means are below {minimum} but "
-                f"the intervals cannot rule out a larger effect; {norm}.")
-        advice += "; or run more seeds (--seeds) to measure an effect of this size."
+            k("loss", d_loss=format_num(flat["d_loss"], 4, sign=True),
+              interval=_interval(flat, "d_loss", 1, 4, "")))
+    minimum = k("minimum", acc=format_num(100 * flat["min_acc"], 1),
+                loss=format_num(flat["min_loss"], 4))
+    norm = k("norm", norm=format_num(flat["norm"], 1), base=format_num(flat["base_norm"], 1),
+             rel=format_num(100 * flat["d_norm_rel"], 1, sign=True))
+    text = (k("measured", d_acc=format_num(100 * flat["d_acc"], 2, sign=True),
+              interval=_interval(flat, "d_acc", 100, 2, ""), loss=loss) +
+            k("as_table" if flat["n"] >= 2 else "one_seed"))
+    advice = k("stronger", parts=_stronger(spec, lang))
+    case = ("one_seed" if flat["n"] < 2 else "negligible" if flat["negligible"] else "wide")
+    text = k(f"{case}_text", n=n, text=text, minimum=minimum, norm=norm)
+    advice += k(f"{case}_advice")
     return Finding(arm, "no-effect", "warning", text, advice, flat)
 
 
-def _label_finding(arm, spec, check) -> Finding:
+def _label_finding(arm, spec, check, lang="en") -> Finding:
+    k = lambda part, **fields: t(f"diag.label.{part}", lang, **fields)  # noqa: E731
     names = list(spec.get("augment") or [])
     res = label_safety(check, names)
     if res is None:
-        return Finding(arm, "label-safety", "info",
-                       "Label safety not measured: this experiment's store holds no "
-                       "label-safety check of its augmentation.",
-                       f"Run `reglab check-augment --data {spec.get('data', 'DATA')} --augment "
-                       f"{','.join(names) or 'NAMES'}` before trusting this arm.")
+        return Finding(arm, "label-safety", "info", k("not_measured"),
+                       k("not_measured_advice", data=spec.get("data", "DATA"),
+                         names=",".join(names) or "NAMES"))
     if res["flagged"]:
-        worst = ", ".join(f"{n} (accuracy drop {100 * d:.1f} points > limit {100 * lim:.1f})"
+        worst = ", ".join(k("drop", name=n, drop=100 * d, limit=100 * lim)
                           for n, d, lim in res["flagged"])
         return Finding(arm, "label-safety", "warning",
-                       f"Augmentation changes what samples are: {worst} on a quick model with "
-                       f"clean accuracy {100 * res['clean']:.1f}%.",
-                       "Drop the flagged transform(s) for this data: they teach wrong "
-                       "patterns.", {"flagged": len(res["flagged"])})
+                       k("flagged", worst=worst, clean=100 * res["clean"]),
+                       k("flagged_advice"), {"flagged": len(res["flagged"])})
     drops = ", ".join(f"{n} {format_num(100 * d, 1, sign=True)}" for n, d, _ in res["ok"])
-    return Finding(arm, "label-safety", "ok",
-                   f"Label-safe: no transform flagged (accuracy drop in points: {drops}).",
-                   "", {"flagged": 0})
+    return Finding(arm, "label-safety", "ok", k("safe", drops=drops), "", {"flagged": 0})
 
 
-def _ok_finding(arm, done) -> Finding:
+def _ok_finding(arm, done, lang="en") -> Finding:
     gap = _mean([r["final"].get("gap", math.nan) for r in done])
-    text = "No pitfall detected" + (f"; train-test gap {format_num(100 * gap, 1)} points." if
-                                   math.isfinite(gap) else ".")
+    text = (t("diag.ok.gap", lang, gap=format_num(100 * gap, 1)) if math.isfinite(gap)
+            else t("diag.ok", lang))
     return Finding(arm, "ok", "ok", text, "", {"gap": gap})
 
 
-def _weaker(spec: Mapping[str, Any]) -> str:
+def _weaker(spec: Mapping[str, Any], lang: str = "en") -> str:
+    k = lambda part, **fields: t(f"diag.weaker.{part}", lang, **fields)  # noqa: E731
     parts = []
     if spec.get("dropout"):
-        parts.append(f"lower the drop rate (now {spec['dropout']:g}, try {spec['dropout'] / 2:g})")
+        parts.append(k("dropout", now=spec["dropout"], try_=spec["dropout"] / 2))
     for key in ("l1", "l2", "proximal_l1", "weight_decay"):
         if spec.get(key):
-            parts.append(f"lower {key} (now {spec[key]:g}, try {spec[key] / 10:g})")
+            parts.append(k("strength", key=key, now=spec[key], try_=spec[key] / 10))
     if spec.get("patience"):
-        parts.append(f"raise the patience (now {spec['patience']}): early stopping can "
-                     "stop before the model has learned")
+        parts.append(k("patience", now=spec["patience"]))
     if spec.get("augment") or spec.get("mixup") or spec.get("cutmix"):
-        parts.append("lower --augment-strength or drop a transform")
-    return "; ".join(parts) or "train longer or use a larger model"
+        parts.append(k("augment"))
+    return "; ".join(parts) or k("default")
 
 
-def _stronger(spec: Mapping[str, Any]) -> str:
+def _stronger(spec: Mapping[str, Any], lang: str = "en") -> str:
+    k = lambda part, **fields: t(f"diag.stronger.{part}", lang, **fields)  # noqa: E731
     parts = []
     for key in ("l1", "l2", "proximal_l1", "weight_decay"):
         if spec.get(key):
-            parts.append(f"raise {key} (now {spec[key]:g}, try {10 * spec[key]:g})")
+            parts.append(k("strength", key=key, now=spec[key], try_=10 * spec[key]))
     if spec.get("dropout"):
-        parts.append(f"raise the drop rate (now {spec['dropout']:g})")
+        parts.append(k("dropout", now=spec["dropout"]))
     if spec.get("augment"):
-        parts.append("raise --augment-strength")
-    return "; ".join(parts) or "raise its strength"
+        parts.append(k("augment"))
+    return "; ".join(parts) or k("default")
 
 
 def _interval(nums: Mapping[str, float], key: str, scale: float, digits: int = 2,

@@ -29,6 +29,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, effect  # noqa: E402
+from reglab.report.i18n import t  # noqa: E402
 
 __all__ = ["forest", "learning_curves", "gap_bars", "weight_histograms", "weight_ranges",
            "png_bytes", "EFFECT_COLOURS"]
@@ -64,7 +65,7 @@ def _band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np
 def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
            loss: Sequence[PairedDifference | None],
            acc_raw: Sequence[PairedDifference | None], loss_raw: Sequence[PairedDifference | None],
-           min_acc: float, min_loss: float, label: str) -> bytes:
+           min_acc: float, min_loss: float, label: str, lang: str = "en") -> bytes:
     """Every arm minus ``none``: test accuracy (points) and test loss, with their intervals.
 
     One row per arm, top to bottom in plan order. The dot is the mean paired difference,
@@ -78,10 +79,12 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
         acc_raw, loss_raw: the unadjusted 95% differences.
         min_acc, min_loss: the minimum effects (accuracy as a fraction, loss in its units).
         label: what the thick bars are, for the legend.
+        lang: the labels' language ("en" or "vi", :mod:`reglab.report.i18n`).
     """
+    k = lambda part, **fields: t(f"plot.{part}", lang, **fields)  # noqa: E731
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.55 * len(arms) + 1.9), squeeze=False)
-    panels = ((axes[0, 0], acc, acc_raw, 100.0, 100 * min_acc, True, "Δ test accuracy (points)"),
-              (axes[0, 1], loss, loss_raw, 1.0, min_loss, False, "Δ test loss"))
+    panels = ((axes[0, 0], acc, acc_raw, 100.0, 100 * min_acc, True, k("forest.d_acc")),
+              (axes[0, 1], loss, loss_raw, 1.0, min_loss, False, k("forest.d_loss")))
     y = np.arange(len(arms))[::-1]  # first arm at the top
     for ax, diffs, raws, scale, band, higher, xlabel in panels:
         if math.isfinite(band) and band > 0:
@@ -89,7 +92,8 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
         ax.axvline(0, color="black", lw=0.8, zorder=1)
         for yi, d, raw in zip(y, diffs, raws):
             if d is None or not math.isfinite(d.mean):
-                ax.text(0, yi, "no pairs", ha="center", va="center", fontsize=8, color="0.4")
+                ax.text(0, yi, k("forest.no_pairs"), ha="center", va="center", fontsize=8,
+                        color="0.4")
                 continue
             colour = EFFECT_COLOURS[effect(d, higher, band / scale if band else 0.0)]
             if raw is not None and math.isfinite(raw.low) and math.isfinite(raw.high):
@@ -99,22 +103,22 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
                 ax.plot([scale * d.low, scale * d.high], [yi, yi], color=colour, lw=5,
                         solid_capstyle="butt", zorder=2)
             else:
-                ax.text(scale * d.mean, yi + 0.25, f"n={d.n}: no interval", ha="center",
+                ax.text(scale * d.mean, yi + 0.25, k("forest.no_interval", n=d.n), ha="center",
                         fontsize=7, color="0.4")
             ax.plot(scale * d.mean, yi, "o", color="black", ms=5, zorder=4)
         ax.set_yticks(y, arms)
         ax.set_ylim(-0.7, len(arms) - 0.3)
         ax.xaxis.set_major_locator(MaxNLocator(6))  # loss ticks like -0.075 crowd otherwise
-        ax.set_xlabel(xlabel + (" (higher is better)" if higher else " (lower is better)"))
+        ax.set_xlabel(xlabel + k("higher" if higher else "lower"))
         ax.grid(axis="x", alpha=0.3)
-    handles = [Patch(color=EFFECT_COLOURS["helps"], label="better than none"),
-               Patch(color=EFFECT_COLOURS["hurts"], label="worse than none"),
-               Patch(color=EFFECT_COLOURS["unclear"], label="no measurable difference"),
-               Line2D([], [], color="black", lw=1, label="unadjusted 95% interval"),
-               Patch(color="0.9", label="minimum effect")]
+    handles = [Patch(color=EFFECT_COLOURS["helps"], label=k("forest.better")),
+               Patch(color=EFFECT_COLOURS["hurts"], label=k("forest.worse")),
+               Patch(color=EFFECT_COLOURS["unclear"], label=k("forest.no_difference")),
+               Line2D([], [], color="black", lw=1, label=k("forest.unadjusted")),
+               Patch(color="0.9", label=k("forest.min_effect"))]
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle(f"Each arm minus none on the same seeds: mean and {label}", y=1.0)
+    fig.suptitle(k("forest.title", label=label), y=1.0)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return png_bytes(fig)
 
@@ -126,13 +130,14 @@ def _arm_colours(arms: Sequence[str]) -> dict[str, str]:
     return {"none": "black", **out}
 
 
-_CURVE_PANELS = (("train_loss", "training loss", "loss"), ("val_loss", "validation loss", "loss"),
-                 ("train_acc", "training accuracy", "accuracy"),
-                 ("val_acc", "validation accuracy", "accuracy"))
+# (curve, panel title, unit): the title and the unit are catalogue keys "plot.curves.<name>"
+_CURVE_PANELS = (("train_loss", "train_loss", "loss"), ("val_loss", "val_loss", "loss"),
+                 ("train_acc", "train_acc", "accuracy"), ("val_acc", "val_acc", "accuracy"))
 
 
 def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
-                    stops: Mapping[str, Sequence[tuple[int, int | None]]]) -> bytes:
+                    stops: Mapping[str, Sequence[tuple[int, int | None]]], lang: str = "en"
+                    ) -> bytes:
     """Training and validation loss and accuracy per epoch, every arm overlaid per panel.
 
     Four panels (training loss, validation loss, training accuracy, validation accuracy);
@@ -145,7 +150,9 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
             (a missing key is skipped).
         stops: arm -> [(best_epoch or -1, stopped_epoch or None)] per seed, in the order of
             the curves.
+        lang: the labels' language ("en" or "vi").
     """
+    k = lambda part: t(f"plot.curves.{part}", lang)  # noqa: E731
     colours = _arm_colours(list(curves))
     fig, axes = plt.subplots(2, 2, figsize=(12, 7.6), squeeze=False)
     for ax, (key, title, unit) in zip(axes.flat, _CURVE_PANELS):
@@ -167,20 +174,19 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
                     if stopped is not None and 0 <= stopped < len(mean):
                         ax.plot(stopped, mean[stopped], "x", color=colours[arm], ms=8, mew=2,
                                 zorder=5)
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(unit)
+        ax.set_title(k(title))
+        ax.set_xlabel(k("epoch"))
+        ax.set_ylabel(k(unit))
         if unit == "loss":
             _log_if_wide(ax, [v for cur in curves.values() for c in cur.get(key) or [] for v in c])
         ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=colours[a], lw=2, ls="--" if a == "none" else "-", label=a)
                for a in curves]
-    handles += [Line2D([], [], ls="", marker="o", color="0.6", mec="black", label="best epoch "
-                       "(restored)"),
-                Line2D([], [], ls="", marker="x", color="0.3", mew=2, label="early stop")]
+    handles += [Line2D([], [], ls="", marker="o", color="0.6", mec="black", label=k("best")),
+                Line2D([], [], ls="", marker="x", color="0.3", mew=2, label=k("stop"))]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 9), fontsize=8,
                frameon=False, bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle("Learning curves: mean over seeds per arm, band = min-max", y=1.0)
+    fig.suptitle(k("title"), y=1.0)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return png_bytes(fig)
 
@@ -193,7 +199,7 @@ def _log_if_wide(ax, values: Sequence[float]) -> None:
 
 def gap_bars(arms: Sequence[str], means: Sequence[float],
              diffs: Sequence[PairedDifference | None], n: Sequence[int] | None = None,
-             min_effect: float = MIN_EFFECT_ACC) -> bytes:
+             min_effect: float = MIN_EFFECT_ACC, lang: str = "en") -> bytes:
     """The train-test accuracy gap per arm in points, coloured and barred by the paired test.
 
     Bars: the arm's mean gap. Error bars: the 95% paired interval of (arm - none) for the
@@ -206,7 +212,9 @@ def gap_bars(arms: Sequence[str], means: Sequence[float],
         diffs: per arm the paired difference of the gap against ``none`` (None for ``none``).
         n: finished runs per arm, shown under the names.
         min_effect: the minimum effect, as a fraction (0.5 points).
+        lang: the labels' language ("en" or "vi").
     """
+    k = lambda part: t(f"plot.gap.{part}", lang)  # noqa: E731
     fig, ax = plt.subplots(figsize=(1.2 * len(arms) + 2.5, 3.6))
     m = np.array([100 * v if math.isfinite(v) else 0.0 for v in means])
     colours = []
@@ -219,15 +227,15 @@ def gap_bars(arms: Sequence[str], means: Sequence[float],
     ax.bar(range(len(arms)), m, color=colours)
     labels = arms if n is None else [f"{a}\n(n={k})" for a, k in zip(arms, n)]
     ax.set_xticks(range(len(arms)), labels)
-    ax.set_ylabel("train acc - test acc (points)")
+    ax.set_ylabel(k("ylabel"))
     ax.axhline(0, color="black", lw=0.8)
     if arms and arms[0] == "none" and math.isfinite(means[0]):
         ax.axhline(m[0], color="0.25", lw=0.8, ls="--")
-    ax.set_title("Generalization gap per arm (error bars: 95% paired interval vs none)")
+    ax.set_title(k("title"))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(handles=[Patch(color=EFFECT_COLOURS["helps"], label="narrower than none"),
-                       Patch(color=EFFECT_COLOURS["hurts"], label="wider than none"),
-                       Patch(color=EFFECT_COLOURS["unclear"], label="not measurably different")],
+    ax.legend(handles=[Patch(color=EFFECT_COLOURS["helps"], label=k("narrower")),
+                       Patch(color=EFFECT_COLOURS["hurts"], label=k("wider")),
+                       Patch(color=EFFECT_COLOURS["unclear"], label=k("same"))],
               fontsize=7, loc="best")
     fig.tight_layout()
     return png_bytes(fig)
@@ -252,7 +260,8 @@ def weight_ranges(weights: Mapping[str, Mapping[str, np.ndarray]], quantile: flo
     return out
 
 
-def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61) -> bytes:
+def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61,
+                      lang: str = "en") -> bytes:
     """Histograms of the regularized weights: one row per layer, one column per arm.
 
     Log-scale counts. Each layer's range is :func:`weight_ranges`'s (the 99.5% quantile of
@@ -263,7 +272,9 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
     Args:
         weights: arm -> layer label -> all seeds' weights of that layer (1-D).
         bins: bin count (made odd).
+        lang: the labels' language ("en" or "vi").
     """
+    k = lambda part, **fields: t(f"plot.weights.{part}", lang, **fields)  # noqa: E731
     arms = list(weights)
     ranges = weight_ranges(weights)
     layers = list(ranges)
@@ -279,7 +290,7 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
             w = weights[arm].get(layer)
             w = np.zeros(0) if w is None else w[np.isfinite(w)]
             if w.size == 0:
-                ax.text(0.5, 0.5, "no weights stored", ha="center", transform=ax.transAxes)
+                ax.text(0.5, 0.5, k("none_stored"), ha="center", transform=ax.transAxes)
                 ax.set_title(arm, fontsize=8)
                 continue
             inside = w[np.abs(w) <= lim]
@@ -288,16 +299,16 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
                 r = ref[np.isfinite(ref)]
                 ax.hist(r[np.abs(r) <= lim], bins=edges, histtype="step", color="0.3", log=True)
             outside = int(w.size - inside.size)
-            ax.set_title(f"{arm}, {layer}\n{100 * float(np.mean(w == 0)):.1f}% zeros, "
-                         f"{outside} outside ±{lim:.2g}", fontsize=8)
+            ax.set_title(k("panel", arm=arm, layer=layer, zeros=100 * float(np.mean(w == 0)),
+                           outside=outside, lim=lim), fontsize=8)
             ax.tick_params(labelsize=7)
             ax.yaxis.set_major_formatter(ScalarFormatter())  # 10, 100, not 10^1
             ax.yaxis.set_minor_formatter(NullFormatter())
             if row == len(layers) - 1:
-                ax.set_xlabel("weight value", fontsize=8)
+                ax.set_xlabel(k("value"), fontsize=8)
             if col == 0:
-                ax.set_ylabel("count (log)", fontsize=8)
+                ax.set_ylabel(k("count"), fontsize=8)
             ax.grid(alpha=0.3)
-    fig.suptitle("Weight distributions per layer (all seeds; grey outline: none)", y=1.0)
+    fig.suptitle(k("title"), y=1.0)
     fig.tight_layout()
     return png_bytes(fig)

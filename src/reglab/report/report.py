@@ -17,8 +17,11 @@ Everything a user's files named (data set, columns, classes) is escaped: Jinja2 
 ``autoescape=True`` for HTML, :func:`reglab._escape.markdown_text` for every value of the
 Markdown template (no link, image, HTML, code span or table cell can come from data).
 
+Its words come from the message catalogue (:mod:`reglab.report.i18n`) in the experiment's
+language: ``build_report(exp_dir, lang="vi")``, else the store's ``meta["lang"]``, else English.
+
 The store's experiment ``meta`` (JSON) may hold ``argv`` (the command line, a list),
-``command``, ``data`` (:func:`dataset_meta` of the loaded data set) and ``label_check``
+``command``, ``lang``, ``data`` (:func:`dataset_meta` of the loaded data set) and ``label_check``
 (``reglab.lab.label_check.check_labels(...).to_dict()``); each is shown when present.
 
 Example::
@@ -44,6 +47,8 @@ from reglab._escape import markdown_text
 from reglab._files import atomic_write
 from reglab._validation import InvalidParameterError, fail
 from reglab.lab.arms import settings as arm_settings
+from reglab.report import i18n
+from reglab.report.i18n import t
 
 __all__ = ["build_report", "dataset_meta", "load_experiment", "SECTIONS"]
 
@@ -109,16 +114,22 @@ def load_experiment(exp_dir: Path) -> dict[str, Any]:
             "meta": meta, "runs": runs, "histories": histories, "root": exp_dir}
 
 
-def build_report(exp_dir: Path) -> tuple[Path, Path]:
+def build_report(exp_dir: Path, lang: str | None = None) -> tuple[Path, Path]:
     """Write ``report.html`` and ``report.md`` (+ ``figures/``) from the store; return both paths.
 
     Args:
         exp_dir: the experiment folder, e.g. ``runs/compare-digits``.
+        lang: "en" or "vi"; None: the store's ``meta["lang"]`` (what ``compare --lang`` kept),
+            else "en".
 
     Raises:
-        InvalidParameterError: the folder holds no store, or the store holds no runs.
+        InvalidParameterError: the folder holds no store, the store holds no runs, or
+            ``lang`` is not one of ``i18n.LANGS``.
     """
+    if lang is not None:
+        i18n.check_lang(lang, "report")
     exp = load_experiment(Path(exp_dir))
+    lang = lang or exp["meta"].get("lang") or "en"
     if not exp["runs"]:
         raise fail("report", "experiment", "an experiment with at least one run",
                    str(exp_dir))
@@ -129,19 +140,23 @@ def build_report(exp_dir: Path) -> tuple[Path, Path]:
             raise InvalidParameterError(
                 f"The experiment entry {str(entry)!r} is a symbolic link; reglab writes only "
                 "inside the experiment folder. Replace it with a real folder or file.")
-    ctx, figures = _context(exp)
+    ctx, figures = _context(exp, lang)
     try:
         fig_dir.mkdir(exist_ok=True)
     except OSError as e:
         raise fail("report", "experiment", "a writable folder", f"{root} ({e.strerror})") from None
     for key, png in figures.items():
         atomic_write(fig_dir / f"{key}.png", png)
-    env_html, env_md = _environments()
+    env_html, env_md, markup = _environments()
     uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii")
             for k, v in figures.items()}
-    html = env_html.get_template("report.html.j2").render(**ctx, img=uris)
+    labels = i18n.labels(lang)
+    # the catalogue's labels are the template's own text: not escaped, their fields are
+    html = env_html.get_template("report.html.j2").render(
+        **ctx, img=uris, L={k: markup(v) for k, v in labels.items()})
     md = env_md.get_template("report.md.j2").render(
-        **ctx, img={k: Markup(f"figures/{k}.png") for k in figures})  # ours: not escaped
+        **ctx, img={k: Markup(f"figures/{k}.png") for k in figures},  # ours: not escaped
+        L={k: Markup(v) for k, v in labels.items()})
     html_path, md_path = root / "report.html", root / "report.md"
     atomic_write(html_path, html.encode("utf-8"))
     atomic_write(md_path, md.encode("utf-8"))
@@ -149,8 +164,9 @@ def build_report(exp_dir: Path) -> tuple[Path, Path]:
 
 
 # -- the template context --------------------------------------------------------------------
-def _context(exp: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
-    from reglab.lab.compare import intervals_note, summarize_arms
+def _context(exp: Mapping[str, Any], lang: str = "en"
+             ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    from reglab.lab.compare import summarize_arms
     from reglab.report import diagnose
 
     runs, hist = exp["runs"], exp["histories"]
@@ -160,12 +176,13 @@ def _context(exp: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
                for arm in arms}
     layers = {arm: _arm_layers(exp["root"], [r for r in runs if r["arm"] == arm])
               for arm in arms}
-    figures, captions = _figures(rows, runs, hist, arms, layers)
-    findings = diagnose.diagnose(runs, hist, exp["meta"].get("label_check"))
-    ctx = {"title": f"reglab report: {exp['name']}", "sections": SECTIONS,
-           "run": _what_was_run(exp, arms), "table": [_table_row(r) for r in rows],
-           "diffs": [_diff_row(r) for r in rows if r.d_acc is not None],
-           "intervals_note": intervals_note(rows),
+    figures, captions = _figures(rows, runs, hist, arms, layers, lang)
+    findings = diagnose.diagnose(runs, hist, exp["meta"].get("label_check"), lang=lang)
+    ctx = {"title": t("report.title", lang, name=exp["name"]), "lang": lang,
+           "sections": tuple((a, t(f"report.section.{a}", lang)) for a, _ in SECTIONS),
+           "run": _what_was_run(exp, arms, lang), "table": [_table_row(r, lang) for r in rows],
+           "diffs": [_diff_row(r, lang) for r in rows if r.d_acc is not None],
+           "intervals_note": i18n.intervals_note(rows, lang=lang),
            "captions": captions,
            "sparsity": [_sparsity_row(r, weights[r.arm]) for r in rows],
            "findings": [(arm, findings.get(arm, [])) for arm in arms],
@@ -173,9 +190,9 @@ def _context(exp: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
     return ctx, figures
 
 
-def _figures(rows, runs, hist, arms, layers) -> tuple[dict[str, bytes], dict[str, str]]:
+def _figures(rows, runs, hist, arms, layers, lang: str = "en"
+             ) -> tuple[dict[str, bytes], dict[str, str]]:
     """Every figure (PNG bytes) and its caption, keyed by the figure's file name."""
-    from reglab.lab.compare import intervals_note
     from reglab.lab.stats import MIN_EFFECT_ACC
     from reglab.report import plots
 
@@ -185,45 +202,28 @@ def _figures(rows, runs, hist, arms, layers) -> tuple[dict[str, bytes], dict[str
         figures["forest"] = plots.forest(
             [r.arm for r in compared], [r.d_acc for r in compared], [r.d_loss for r in compared],
             [r.d_acc_raw for r in compared], [r.d_loss_raw for r in compared], MIN_EFFECT_ACC,
-            compared[0].min_effect_loss, "Holm-adjusted interval")
-        captions["forest"] = (
-            "The result: each arm minus none on the same seeds, test accuracy (left, points) "
-            "and test loss (right). Dot = mean difference; thick bar = the interval the "
-            "verdict uses; thin black line = the unadjusted 95% interval; grey band = the "
-            "minimum effect. Look for bars clear of the band on the better side (green): only "
-            f"those arms measurably help. Intervals: {intervals_note(rows)}.")
-    figures["learning_curves"] = plots.learning_curves(*_curves(runs, hist, arms))
-    captions["learning_curves"] = (
-        "Training and validation loss and accuracy per epoch (0 = first), every arm "
-        "overlaid; line = mean over seeds, faint band = min-max. Dots: the best epoch whose "
-        "weights early stopping restored; crosses: where it stopped. Look for validation "
-        "loss turning up while training loss keeps falling (overfitting), and for arms whose "
-        "training accuracy stays low (underfitting).")
+            compared[0].min_effect_loss, t("plot.forest.holm", lang), lang=lang)
+        captions["forest"] = t("report.caption.forest", lang,
+                               note=i18n.intervals_note(rows, lang=lang))
+    figures["learning_curves"] = plots.learning_curves(*_curves(runs, hist, arms), lang=lang)
+    captions["learning_curves"] = t("report.caption.learning_curves", lang)
     gap_diffs = _gap_diffs(runs, arms)
     figures["gap"] = plots.gap_bars([r.arm for r in rows], [r.gap.mean for r in rows],
                                     [gap_diffs.get(r.arm) for r in rows],
-                                    [r.n_done for r in rows])
-    captions["gap"] = (
-        "Train-test accuracy gap per arm (mean over seeds). Error bars: the unadjusted 95% "
-        "paired interval of the arm's gap minus none's (how sure the difference is, not the "
-        "spread over seeds); dashed line: none's gap. Green: measurably narrower than none's "
-        "(by more than 0.5 points), red: wider, grey: not measurably different. Look for "
-        "green bars, and read them with the test accuracy above: a gap narrowed by a lower "
-        "training accuracy, not a higher test accuracy, is underfitting.")
+                                    [r.n_done for r in rows], lang=lang)
+    captions["gap"] = t("report.caption.gap", lang)
     if any(w.size for per in layers.values() for w in per.values()):
-        figures["weights"] = plots.weight_histograms(layers)
+        figures["weights"] = plots.weight_histograms(layers, lang=lang)
         ranges = plots.weight_ranges(layers)
-        outside = "; ".join(f"{layer}: {n} of {total} beyond ±{lim:.3g}"
+        outside = "; ".join(t("report.caption.weights.range", lang, layer=layer, n=n,
+                              total=total, lim=lim)
                             for layer, (lim, n, total) in ranges.items())
-        captions["weights"] = (
-            "Weights per layer (rows) and arm (columns), all seeds, log-scale counts; grey "
-            "outline: none. Each layer's range is the 99.5% quantile of |w| over all arms; "
-            f"values beyond it are not drawn (and not clipped): {outside}. Look for L1's "
-            "spike at exactly 0 and for L2's narrower distribution.")
+        captions["weights"] = t("report.caption.weights", lang, outside=outside)
     return figures, captions
 
 
-def _what_was_run(exp: Mapping[str, Any], arms: list[str]) -> dict[str, Any]:
+def _what_was_run(exp: Mapping[str, Any], arms: list[str], lang: str = "en"
+                  ) -> dict[str, Any]:
     meta, runs = exp["meta"], exp["runs"]
     first = next((r for r in runs if r["arm"] == "none"), runs[0])
     spec = first["spec"]
@@ -232,39 +232,42 @@ def _what_was_run(exp: Mapping[str, Any], arms: list[str]) -> dict[str, Any]:
     earlier = ["reglab " + shlex.join(str(a) for a in a_argv)
                for a_argv in meta.get("earlier_argv", []) if isinstance(a_argv, list)]
     data = meta.get("data")
-    data_rows = _data_rows(data) if isinstance(data, dict) else [
-        ("name", str(spec.get("data", "?"))),
-        ("details", "not recorded in this store (kind, sizes and source are stored by newer "
-                    "reglab versions as meta['data'])")]
+    data_rows = _data_rows(data, lang) if isinstance(data, dict) else [
+        (t("report.data.name", lang), str(spec.get("data", "?"))),
+        (t("report.data.details", lang), t("report.details_missing", lang))]
     per_arm = []
     for arm in arms:
         rs = [r for r in runs if r["arm"] == arm]
         shown = arm_settings(rs[0]["spec"], spec if first["arm"] == "none" else None)
-        per_arm.append({"arm": arm, "settings": "no regularization" if shown == "-" else shown,
+        per_arm.append({"arm": arm,
+                        "settings": t("report.no_regularization", lang) if shown == "-" else shown,
                         "seeds": ", ".join(f"{r['seed']} ({r['status']})" for r in rs)})
     versions = sorted({json.dumps(r["versions"], sort_keys=True) for r in runs if r["versions"]})
     return {"name": exp["name"], "command": command, "earlier": earlier,
             "created": _when(exp.get("created")), "data": data_rows,
             "model": _settings({k: spec.get(k) for k in _MODEL_KEYS if k in spec}),
             "arms": per_arm,
-            "versions": [_settings(json.loads(v)) for v in versions] or ["not recorded"],
+            "versions": ([_settings(json.loads(v)) for v in versions]
+                         or [t("report.not_recorded", lang)]),
             "reasons": [(r["id"], r["status"], r["reason"] or "") for r in runs]}
 
 
-def _data_rows(d: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _data_rows(d: Mapping[str, Any], lang: str = "en") -> list[tuple[str, str]]:
+    label = lambda name: t(f"report.data.{name}", lang)  # noqa: E731
     sizes = d.get("sizes") or {}
-    rows = [("name", str(d.get("name", "?"))), ("kind", str(d.get("kind", "?"))),
-            ("sizes", ", ".join(f"{k} {sizes[k]}" for k in ("train", "val", "test")
-                                if k in sizes)),
-            ("classes", str(d.get("num_classes", "?"))),
-            ("input shape", " x ".join(str(s) for s in d.get("input_shape", [])))]
-    for key, label in (("class_names", "class names"), ("feature_names", "columns")):
+    rows = [(label("name"), str(d.get("name", "?"))), (label("kind"), str(d.get("kind", "?"))),
+            (label("sizes"), ", ".join(f"{k} {sizes[k]}" for k in ("train", "val", "test")
+                                       if k in sizes)),
+            (label("classes"), str(d.get("num_classes", "?"))),
+            (label("input shape"), " x ".join(str(s) for s in d.get("input_shape", [])))]
+    for key, name in (("class_names", "class names"), ("feature_names", "columns")):
         names = d.get(key)
         if names:
-            more = f" ... and {len(names) - _MAX_NAMES} more" if len(names) > _MAX_NAMES else ""
-            rows.append((label, ", ".join(names[:_MAX_NAMES]) + more))
+            more = (t("report.more_names", lang, n=len(names) - _MAX_NAMES)
+                    if len(names) > _MAX_NAMES else "")
+            rows.append((label(name), ", ".join(names[:_MAX_NAMES]) + more))
     if d.get("description"):
-        rows.append(("source", str(d["description"])))
+        rows.append((label("source"), str(d["description"])))
     return rows
 
 
@@ -280,11 +283,12 @@ def _when(t: Any) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "?"
 
 
-def _table_row(r) -> dict[str, str]:
+def _table_row(r, lang: str = "en") -> dict[str, str]:
     from reglab.lab.stats import format_pm
-    n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
-    return {"arm": r.arm, "settings": r.settings, "output": r.seed_says[0], "pros": r.seed_says[1],
-            "cons": r.seed_says[2], "n": n,
+    n = f"{r.n_done}" + (t("report.diverged", lang, n=r.n_diverged) if r.n_diverged else "")
+    says = i18n.seed_says(r, lang)
+    return {"arm": r.arm, "settings": r.settings, "output": says[0], "pros": says[1],
+            "cons": says[2], "n": n,
             "test_acc": format_pm(r.test_acc.mean, r.test_acc.std, scale=100),
             "test_loss": format_pm(r.test_loss.mean, r.test_loss.std, digits=3),
             "gap": format_pm(r.gap.mean, r.gap.std, scale=100),
@@ -294,12 +298,13 @@ def _table_row(r) -> dict[str, str]:
             "seconds": f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"}
 
 
-def _diff_row(r) -> dict[str, str]:
+def _diff_row(r, lang: str = "en") -> dict[str, str]:
     from reglab.lab.stats import format_ci
     return {"arm": r.arm, "d_acc": format_ci(r.d_acc, scale=100),
             "d_loss": format_ci(r.d_loss, digits=3),
             "d_acc_raw": format_ci(r.d_acc_raw, scale=100),
-            "d_loss_raw": format_ci(r.d_loss_raw, digits=3), "verdict": r.verdict}
+            "d_loss_raw": format_ci(r.d_loss_raw, digits=3),
+            "verdict": i18n.verdicts(r, lang=lang)[2]}
 
 
 def _sparsity_row(r, w) -> dict[str, str]:
@@ -391,15 +396,17 @@ def _arm_layers(root: Path, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]
         if r["status"] == "done" and path.is_file():
             tensors = load_file(str(path))
             mats = [tensors[k] for k in sorted(tensors, key=natural) if tensors[k].ndim >= 2]
-            for i, t in enumerate(mats):
-                label = f"layer {i + 1} ({'×'.join(str(d) for d in t.shape)})"
-                parts.setdefault(label, []).append(t.ravel().astype(np.float64))
+            for i, w in enumerate(mats):
+                label = f"layer {i + 1} ({'×'.join(str(d) for d in w.shape)})"
+                parts.setdefault(label, []).append(w.ravel().astype(np.float64))
     return {label: np.concatenate(ts) for label, ts in parts.items()}
 
 
 # -- rendering -------------------------------------------------------------------------------
 def _environments():
+    """The HTML and Markdown Jinja2 environments, and ``Markup`` (jinja2's markupsafe)."""
     import jinja2
+    import markupsafe  # installed with jinja2 (the report extra)
 
     loader = jinja2.FileSystemLoader(str(Path(__file__).parent / "templates"))
     # autoescape=True (not select_autoescape): the template's .j2 suffix must not turn it off.
@@ -408,7 +415,7 @@ def _environments():
     md = jinja2.Environment(loader=loader, autoescape=False, finalize=_md_escape,
                             undefined=jinja2.StrictUndefined, trim_blocks=True,
                             lstrip_blocks=True, keep_trailing_newline=True)
-    return html, md
+    return html, md, markupsafe.Markup
 
 
 def _md_escape(value: Any) -> Any:

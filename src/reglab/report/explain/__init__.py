@@ -1,9 +1,11 @@
 """``reglab explain``: the note's five interview questions, each answered by a measurement.
 
 One module per question (``l1_vs_l2``, ``dropout``, ``early_stopping``, ``augmentation``,
-``weight_decay``), each with ``measure(seed, quick) -> Explanation``: it runs one short, seeded
-experiment and writes a one-paragraph answer *from the numbers it measured* (the claims are
-phrased conditionally on those numbers, never hard-coded). Training goes through the
+``weight_decay``), each with ``measure(seed, quick, lang="en") -> Explanation``: it runs one
+short, seeded experiment and writes a one-paragraph answer *from the numbers it measured* (the
+claims are phrased conditionally on those numbers, never hard-coded), in English or Vietnamese
+from the message catalogue (``reglab.report.i18n``, keys ``explain.<topic>.*``; the numbers do
+not depend on the language). Training goes through the
 library's loop (``reglab.train``: ``fit`` with a RunSpec where the experiment is a lab run,
 ``train_one_epoch`` where it needs its own model or optimizer). :func:`write_html` puts every
 answer, its numbers and its figures on one self-contained page.
@@ -27,6 +29,7 @@ from reglab.report.explain import (augmentation, dropout, early_stopping, l1_vs_
                                    weight_decay)
 from reglab.report.explain._shared import QUESTIONS, Explanation, seeded
 from reglab.report.explain.page import write_html
+from reglab.report.i18n import check_lang, t
 
 # The topics' building blocks, reachable as before the split (the tests use them here).
 from reglab.report.explain.dropout import _dropout_pass  # noqa: E402,F401
@@ -36,8 +39,10 @@ from reglab.report.explain.weight_decay import _trajectory  # noqa: E402,F401
 
 __all__ = ["Explanation", "QUESTIONS", "TOPICS", "explain", "main", "write_html"]
 
-# The note's section 9 order; each topic's module answers its question.
-TOPICS: dict[str, Callable[[int, bool], Explanation]] = {
+# The note's section 9 order; each topic's module answers its question. A topic's
+# ``measure(seed, quick, lang="en")`` writes its texts from the catalogue
+# (``reglab.report.i18n``: keys ``explain.<topic>.*``), in English unless told otherwise.
+TOPICS: dict[str, Callable[..., Explanation]] = {
     "l1-vs-l2": l1_vs_l2.measure,
     "dropout": dropout.measure,
     "early-stopping": early_stopping.measure,
@@ -56,7 +61,8 @@ def _check_topics(topics: str | Iterable[str] | None) -> list[str]:
 
 def explain(topics: str | Iterable[str] | None = None, out: str | Path | None = None,
             quick: bool = False, seed: int = 0,
-            progress: Callable[[str], None] | None = None) -> list[Explanation]:
+            progress: Callable[[str], None] | None = None, lang: str = "en"
+            ) -> list[Explanation]:
     """Run the experiments of ``topics`` (all five by default); optionally write the HTML page.
 
     Args:
@@ -66,6 +72,7 @@ def explain(topics: str | Iterable[str] | None = None, out: str | Path | None = 
         seed: seeds data splits, initial weights, batches and masks.
         progress: called with one line before each topic starts, and with the topic's
             answer paragraph when it ends.
+        lang: "en" (default) or "vi": the language of questions, answers, figures and page.
 
     Example::
 
@@ -73,29 +80,36 @@ def explain(topics: str | Iterable[str] | None = None, out: str | Path | None = 
         e.numbers["sgd_max_diff"]        # about 1e-16: SGD weight decay is L2 with lam = wd/2
     """
     names = _check_topics(topics)
+    check_lang(lang, "explain")
+    # English calls a topic as (seed, quick), the form every topic module accepts
+    extra = {} if lang == "en" else {"lang": lang}
     results = []
     for i, name in enumerate(names, 1):
         if progress is not None:
-            progress(f"[{i}/{len(names)}] {name}: {QUESTIONS[name]}")
+            # English from QUESTIONS, so a topic without catalogue keys yet still runs in en
+            question = QUESTIONS[name] if lang == "en" else t(f"explain.{name}.question", lang)
+            progress(f"[{i}/{len(names)}] {name}: {question}")
         start = time.perf_counter()
         with seeded(seed):
-            result = TOPICS[name](seed, quick)
+            result = TOPICS[name](seed, quick, **extra)
         results.append(replace(result, seconds=time.perf_counter() - start))
         if progress is not None:
             progress(result.answer)
     if out is not None:
-        write_html(results, out, seed=seed, quick=quick)
+        write_html(results, out, seed=seed, quick=quick, lang=lang)
     return results
 
 
-def main(topic: str | None, out: Path, quick: bool, echo: Callable[[str], None]) -> int:
-    """CLI entry point of ``reglab explain [TOPIC] [--out PATH] [--quick]``; returns 0.
+def main(topic: str | None, out: Path, quick: bool, echo: Callable[[str], None],
+         lang: str = "en") -> int:
+    """CLI entry point of ``reglab explain [TOPIC] [--out PATH] [--quick] [--lang]``; returns 0.
 
     Raises:
-        InvalidParameterError: ``topic`` is not a key of :data:`TOPICS` (the CLI prints the
-            one-line message, which lists the topics, and exits 2).
+        InvalidParameterError: ``topic`` is not a key of :data:`TOPICS`, or ``lang`` not one
+            of ``i18n.LANGS`` (the CLI prints the one-line message and exits 2).
     """
-    explain(topic, out=out, quick=quick, progress=echo)
-    echo(f"Wrote {out}")
+    check_lang(lang, "explain")
+    explain(topic, out=out, quick=quick, progress=echo, lang=lang)
+    echo(t("explain.wrote", lang, path=out))
     return 0
 

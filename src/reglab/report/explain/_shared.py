@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["Explanation", "QUESTIONS", "figure", "pct", "png", "seeded"]
+__all__ = ["Explanation", "QUESTIONS", "figure", "pct", "pcts", "png", "seeded"]
 
 
 @dataclass
@@ -18,7 +18,7 @@ class Explanation:
 
     Attributes:
         topic: key in :data:`reglab.report.explain.TOPICS`, e.g. "l1-vs-l2".
-        question: the note's interview question (section 9), in English.
+        question: the note's interview question (section 9), in the page's language.
         answer: one paragraph built from ``numbers``.
         numbers: every measured value the paragraph quotes (floats).
         figures: (title, PNG bytes) pairs drawn with matplotlib's Agg backend.
@@ -76,3 +76,8 @@ def png(fig) -> bytes:
 
 def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def pcts(numbers: dict[str, float]) -> dict[str, str]:
+    """Every number as :func:`pct` formats it, for the catalogue's ``{p[key]}`` fields."""
+    return {k: pct(v) for k, v in numbers.items()}

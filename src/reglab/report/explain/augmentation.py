@@ -19,7 +19,8 @@ import reglab as rl
 from reglab import augment as A
 from reglab.data import Split
 from reglab.lab.spec import RunSpec
-from reglab.report.explain._shared import QUESTIONS, Explanation, figure, pct, png
+from reglab.report.explain._shared import Explanation, figure, pct, png
+from reglab.report.i18n import t
 from reglab.train import fit
 
 __all__ = ["measure"]
@@ -46,7 +47,7 @@ def _epochs(steps: int, size: int) -> int:
     return max(1, round(steps / math.ceil(size / BATCH)))
 
 
-def measure(seed: int, quick: bool) -> Explanation:
+def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
     """Fit the same MLP with and without augmentation at several training-set sizes."""
     ds = rl.data.load("mnist1d", seed=seed)
     full = len(ds.train)
@@ -65,51 +66,43 @@ def measure(seed: int, quick: bool) -> Explanation:
             n[f"{arm}_{size}_train_acc"] = run.final["train_acc"]
             n[f"{arm}_{size}_test_acc"] = run.final["test_acc"]
             n[f"{arm}_{size}_gap"] = run.final["train_acc"] - run.final["test_acc"]
-    return Explanation(TOPIC, QUESTIONS[TOPIC], _answer(sizes, n), n,
-                       [("Generalization gap and test accuracy against training-set size",
-                         _figure(sizes, n))])
+    return Explanation(TOPIC, t(f"explain.{TOPIC}.question", lang), _answer(sizes, n, lang), n,
+                       [(t(f"explain.{TOPIC}.fig.title", lang), _figure(sizes, n, lang))])
 
 
-def _answer(sizes: list[int], n: dict[str, float]) -> str:
+def _answer(sizes: list[int], n: dict[str, float], lang: str = "en") -> str:
+    k = lambda part, **fields: t(f"explain.{TOPIC}.{part}", lang, **fields)  # noqa: E731
+
     def row(arm: str) -> str:
-        return ", ".join(f"{pct(n[f'{arm}_{s}_gap'])} at n={s}" for s in sizes)
+        return ", ".join(k("at_n", value=pct(n[f"{arm}_{s}_gap"]), size=s) for s in sizes)
 
     shift, low, high, noise = _magnitudes()
     narrower = [s for s in sizes if n[f"aug_{s}_gap"] < n[f"plain_{s}_gap"]]
     best = max(sizes, key=lambda s: n[f"plain_{s}_gap"] - n[f"aug_{s}_gap"])
     shrink = all(n[f"plain_{a}_gap"] >= n[f"plain_{b}_gap"] for a, b in zip(sizes, sizes[1:]))
-    epochs = ", ".join(f"{n[f'epochs_{s}']:.0f} at n={s}" for s in sizes)
-    text = (
-        f"Augmentation turns each training example into a family of examples, so the model "
-        f"can no longer memorize the exact inputs. Measured on mnist1d signals with random "
-        f"shifts up to {pct(shift)} of the length, amplitude scaling {low:g}-{high:g} and "
-        f"Gaussian noise {noise:g} (the 1-D forms of the note's rotation, scaling and noise), "
-        f"the same MLP and about {n['steps']:.0f} steps (whole epochs: {epochs}): the "
-        f"train-test accuracy gap without augmentation was {row('plain')}; with augmentation "
-        f"it was {row('aug')}. Augmentation narrowed the gap at {len(narrower)} of "
-        f"{len(sizes)} training-set sizes"
-    )
+    epochs = ", ".join(k("at_n", value=f"{n[f'epochs_{s}']:.0f}", size=s) for s in sizes)
+    text = k("result", n=n, shift=pct(shift), low=low, high=high, noise=noise, epochs=epochs,
+             plain=row("plain"), aug=row("aug"), narrowed=len(narrower), sizes=len(sizes))
     if narrower:
-        text += (f", most at n={best} (from {pct(n[f'plain_{best}_gap'])} to "
-                 f"{pct(n[f'aug_{best}_gap'])}, test accuracy {pct(n[f'plain_{best}_test_acc'])}"
-                 f" → {pct(n[f'aug_{best}_test_acc'])})")
-    text += (f". Without augmentation the gap {'shrank' if shrink else 'did not shrink steadily'}"
-             " as the training set grew")
+        text += k("most", best=best, plain_gap=pct(n[f"plain_{best}_gap"]),
+                  aug_gap=pct(n[f"aug_{best}_gap"]), plain_acc=pct(n[f"plain_{best}_test_acc"]),
+                  aug_acc=pct(n[f"aug_{best}_test_acc"]))
+    text += k("shrank" if shrink else "not_shrank")
     if narrower and shrink and best == sizes[0]:
-        text += (", and augmentation helped most at the smallest size: it acts like extra "
-                 "data, and matters most when data is scarce")
+        text += k("scarce")
     return text + "."
 
 
-def _figure(sizes: list[int], n: dict[str, float]) -> bytes:
+def _figure(sizes: list[int], n: dict[str, float], lang: str = "en") -> bytes:
+    k = lambda part: t(f"explain.{TOPIC}.fig.{part}", lang)  # noqa: E731
     fig, axes = figure(ncols=2, size=(9.0, 3.2))
-    for arm, label in (("plain", "no augmentation"), ("aug", "shift + scale + noise")):
+    for arm, label in (("plain", k("plain")), ("aug", k("aug"))):
         axes[0].plot(sizes, [n[f"{arm}_{s}_gap"] for s in sizes], marker="o", label=label)
         axes[1].plot(sizes, [n[f"{arm}_{s}_test_acc"] for s in sizes], marker="o", label=label)
-    axes[0].set_ylabel("train acc − test acc")
-    axes[1].set_ylabel("test accuracy")
+    axes[0].set_ylabel(k("gap"))
+    axes[1].set_ylabel(k("acc"))
     for ax in axes:
         ax.set_xscale("log")
-        ax.set_xlabel("training-set size")
+        ax.set_xlabel(k("size"))
         ax.legend(fontsize=8)
     return png(fig)

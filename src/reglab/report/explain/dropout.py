@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 
 import reglab as rl
-from reglab.report.explain._shared import QUESTIONS, Explanation, figure, pct, png
+from reglab.report.explain._shared import Explanation, figure, pcts, png
+from reglab.report.i18n import t
 
 __all__ = ["measure"]
 
@@ -25,7 +26,7 @@ def _dropout_pass(x: torch.Tensor, keep: float, seed: int):
     return layer, y.detach(), x.grad, mask
 
 
-def measure(seed: int, quick: bool) -> Explanation:
+def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
     """Measure the mask, the 1/keep scaling, the gradient gate and eval-mode identity."""
     keep = 0.8
     g = torch.Generator().manual_seed(seed)
@@ -46,36 +47,26 @@ def measure(seed: int, quick: bool) -> Explanation:
         "eval_max_diff": float((y_eval - x).abs().max()),
     }
     small = x[:6, :12]
-    picture = _figure(small, y[:6, :12], grad[:6, :12], y_eval[:6, :12])
-    return Explanation(TOPIC, QUESTIONS[TOPIC], _answer(n), n,
-                       [("One 6 x 12 corner of the batch, train and eval", picture)])
+    picture = _figure(small, y[:6, :12], grad[:6, :12], y_eval[:6, :12], lang)
+    return Explanation(TOPIC, t(f"explain.{TOPIC}.question", lang), _answer(n, lang), n,
+                       [(t(f"explain.{TOPIC}.fig.title", lang), picture)])
 
 
-def _answer(n: dict[str, float]) -> str:
+def _answer(n: dict[str, float], lang: str = "en") -> str:
+    k = lambda part, **fields: t(f"explain.{TOPIC}.{part}", lang, **fields)  # noqa: E731
     exact = n["max_grad_error"] == 0
-    preserved = ("so the expected activation is preserved" if abs(n["mean_ratio"] - 1) < 0.02
-                 else "further from 1 than sampling noise explains")
-    grad = "exactly" if exact else f"to within {n['max_grad_error']:.1e}"
-    blocked = " (no update through them this step)" if n["dropped_grad_max"] == 0 else ""
-    identity = "is the identity" if n["eval_max_diff"] == 0 else "changed the input"
-    return (
-        f"Forward, in training mode: rl.Dropout(keep={n['keep']:g}) multiplied each of "
-        f"{n['n_activations']:.0f} activations by a Bernoulli({n['keep']:g}) mask d_i and by "
-        f"1/keep = {n['scale']:.3g}; it kept {pct(n['fraction_kept'])} of them, and the output "
-        f"was x·d/keep to within {n['max_output_error']:.1e}. Because of the 1/keep scaling the "
-        f"mean activation was {n['mean_ratio']:.3f} times the input's, {preserved}. "
-        f"Backward: the same mask gates the gradient: x.grad equalled mask/keep {grad}; "
-        f"dropped units got gradient {n['dropped_grad_max']:g}{blocked}"
-        f"{' and kept units got exactly 1/keep' if exact else ''}. "
-        f"In eval mode the layer {identity} (max |y − x| = {n['eval_max_diff']:g}), so nothing "
-        f"has to be rescaled at test time."
-    )
+    preserved = k("preserved" if abs(n["mean_ratio"] - 1) < 0.02 else "not_preserved")
+    grad = k("exactly") if exact else k("within", err=n["max_grad_error"])
+    blocked = k("blocked") if n["dropped_grad_max"] == 0 else ""
+    identity = k("identity" if n["eval_max_diff"] == 0 else "changed")
+    return k("result", n=n, p=pcts(n), preserved=preserved, grad=grad, blocked=blocked,
+             kept=k("kept_exact") if exact else "", identity=identity)
 
 
-def _figure(x, y, grad, y_eval) -> bytes:
+def _figure(x, y, grad, y_eval, lang: str = "en") -> bytes:
     fig, axes = figure(ncols=4, size=(11.0, 2.6))
-    panels = [("input x", x), ("train output x·d/keep", y), ("x.grad (= d/keep)", grad),
-              ("eval output (= x)", y_eval)]
+    panels = [(t(f"explain.{TOPIC}.fig.{part}", lang), img) for part, img in
+              (("input", x), ("train", y), ("grad", grad), ("eval", y_eval))]
     vmax = float(max(p.max() for _, p in panels))
     for ax, (title, img) in zip(axes, panels):
         ax.imshow(img.numpy(), cmap="viridis", vmin=0, vmax=vmax)

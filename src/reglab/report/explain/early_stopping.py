@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import reglab as rl
 from reglab.lab.spec import RunSpec
-from reglab.report.explain._shared import QUESTIONS, Explanation, figure, pct, png
+from reglab.report.explain._shared import Explanation, figure, pcts, png
+from reglab.report.i18n import t
 from reglab.train import RunResult, fit
 
 __all__ = ["measure"]
@@ -34,7 +35,7 @@ def _stop_points(val: list[float], patience: int) -> tuple[int, int]:
     return len(val), int(es.best_epoch)
 
 
-def measure(seed: int, quick: bool) -> Explanation:
+def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
     """Train the three arms; read stops, best epochs and accuracies off their results."""
     ds = rl.data.load("digits", seed=seed)
     epochs = 20 if quick else 60
@@ -51,48 +52,32 @@ def measure(seed: int, quick: bool) -> Explanation:
         _stop_points(val, p) == (n[f"{arm}_epochs"], n[f"{arm}_best_epoch"])
         for arm, p in ARMS.items() if p))
     train = [row["data_loss"] for row in runs["none"].epochs]
-    return Explanation(TOPIC, QUESTIONS[TOPIC], _answer(n), n,
-                       [("Loss curves of the full run, with each rule's stop",
-                         _figure(train, val, n))])
+    return Explanation(TOPIC, t(f"explain.{TOPIC}.question", lang), _answer(n, lang), n,
+                       [(t(f"explain.{TOPIC}.fig.title", lang), _figure(train, val, n, lang))])
 
 
-def _answer(n: dict[str, float]) -> str:
+def _answer(n: dict[str, float], lang: str = "en") -> str:
+    k = lambda part, **fields: t(f"explain.{TOPIC}.{part}", lang, **fields)  # noqa: E731
     underfit = n["p1_train_acc"] < n["p15_train_acc"] - 0.02
-    text = (
-        f"The three arms are one run up to their stopping rule (same seed, same batches, "
-        f"noisy validation loss from small batches). With patience 1, training stopped after "
-        f"{n['p1_epochs']:.0f} epochs (best epoch {n['p1_best_epoch']:.0f}) at "
-        f"{pct(n['p1_train_acc'])} training and {pct(n['p1_test_acc'])} test accuracy; "
-        f"with patience 15 it ran {n['p15_epochs']:.0f} epochs (best epoch "
-        f"{n['p15_best_epoch']:.0f}) and reached {pct(n['p15_train_acc'])} training and "
-        f"{pct(n['p15_test_acc'])} test accuracy; without early stopping, "
-        f"{n['none_epochs']:.0f} epochs gave {pct(n['none_train_acc'])} and "
-        f"{pct(n['none_test_acc'])}. "
-    )
+    text = k("result", n=n, p=pcts(n))
     if underfit:
-        text += (
-            f"So yes: the tiny patience took the first bump of the noisy validation loss for "
-            f"the minimum and stopped before the model had fit the training data "
-            f"({100 * (n['p15_train_acc'] - n['p1_train_acc']):.1f} points of training "
-            f"accuracy short), which is underfitting caused by early stopping. "
-        )
+        text += k("underfit", short=100 * (n["p15_train_acc"] - n["p1_train_acc"]))
     else:
-        text += ("Here even patience 1 did not stop before the model fit the training data, "
-                 "so it did not underfit on this run. ")
+        text += k("no_underfit")
     gain = n["p15_test_acc"] - n["none_test_acc"]
-    text += (f"A sensible patience {'gained' if gain >= 0 else 'lost'} "
-             f"{abs(100 * gain):.1f} points of test accuracy against training to the end.")
-    return text
+    return text + k("gained" if gain >= 0 else "lost", points=abs(100 * gain))
 
 
-def _figure(train: list[float], val: list[float], n: dict[str, float]) -> bytes:
+def _figure(train: list[float], val: list[float], n: dict[str, float], lang: str = "en"
+            ) -> bytes:
+    k = lambda part, **fields: t(f"explain.{TOPIC}.fig.{part}", lang, **fields)  # noqa: E731
     fig, (ax,) = figure(size=(8.0, 3.4))
-    ax.plot(train, label="training loss (mean over the epoch's batches)")
-    ax.plot(val, label="validation loss")
+    ax.plot(train, label=k("train"))
+    ax.plot(val, label=k("val"))
     for arm, color in (("p1", "tab:red"), ("p15", "tab:green")):
         ax.axvline(n[f"{arm}_epochs"] - 1, color=color, linestyle="--",
-                   label=f"patience {arm[1:]} stops (best epoch {n[f'{arm}_best_epoch']:.0f})")
-    ax.set_xlabel("epoch")
+                   label=k("stop", patience=arm[1:], best=n[f"{arm}_best_epoch"]))
+    ax.set_xlabel(k("epoch"))
     ax.set_ylabel("cross-entropy")
     ax.set_yscale("log")
     ax.legend(fontsize=8)

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 import reglab as rl
-from reglab.report.explain._shared import QUESTIONS, Explanation, figure, pct, png
+from reglab.report.explain._shared import Explanation, figure, pct, pcts, png
+from reglab.report.i18n import t
 from reglab.train import evaluate, train_one_epoch
 
 __all__ = ["measure"]
@@ -69,7 +70,7 @@ def _pick_lambda(ds, kind: str, grid: list[float], steps: int, lr: float, seed: 
     return best[1], best[2]
 
 
-def measure(seed: int, quick: bool) -> Explanation:
+def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
     """Fit L1 (proximal) and L2 softmax regression on "sparse"; compare what they keep."""
     ds = rl.data.load("sparse", seed=seed)
     steps = 150 if quick else 400
@@ -80,47 +81,30 @@ def measure(seed: int, quick: bool) -> Explanation:
     n = {"n_features": float(ds.train.X.shape[1]), "n_informative": float(len(ds.informative)),
          "l1_lambda": lam1, "l2_lambda": lam2, **_selection(m1, ds, "l1"),
          **_selection(m2, ds, "l2")}
-    return Explanation(TOPIC, QUESTIONS[TOPIC], _answer(n), n,
-                       [("Largest |weight| per feature", _figure(m1, m2, ds, n))])
+    return Explanation(TOPIC, t(f"explain.{TOPIC}.question", lang), _answer(n, lang), n,
+                       [(t(f"explain.{TOPIC}.fig.title", lang), _figure(m1, m2, ds, n, lang))])
 
 
-def _answer(n: dict[str, float]) -> str:
+def _answer(n: dict[str, float], lang: str = "en") -> str:
     more_sparse = n["l1_sparsity"] > n["l2_sparsity"]
     diff = n["l1_test_acc"] - n["l2_test_acc"]
-    if abs(diff) < 0.01:
-        acc = "about the same test accuracy"
-    else:
-        acc = f"{'higher' if diff > 0 else 'lower'} test accuracy for L1"
-    text = (
-        f"On the sparse data set ({n['n_features']:.0f} features, of which "
-        f"{n['n_informative']:.0f} carry the signal), L1 (proximal, λ={n['l1_lambda']:g}) set "
-        f"{pct(n['l1_sparsity'])} of the weights exactly to zero against L2's "
-        f"{pct(n['l2_sparsity'])} (λ={n['l2_lambda']:g}, both λ chosen on validation). "
-        f"L1 kept {n['l1_features_used']:.0f} features, {n['l1_informative_found']:.0f} of them "
-        f"informative (precision {pct(n['l1_precision'])}, recall {pct(n['l1_recall'])}); "
-        f"L2 kept {n['l2_features_used']:.0f} (precision {pct(n['l2_precision'])}, recall "
-        f"{pct(n['l2_recall'])}). Test accuracy was {pct(n['l1_test_acc'])} for L1 and "
-        f"{pct(n['l2_test_acc'])} for L2: {acc}. "
-    )
-    if more_sparse and n["l1_precision"] > n["l2_precision"]:
-        text += ("So use L1 when you expect few inputs to matter and want the model to name "
-                 "them (feature selection); use L2 when most inputs carry some signal and you "
-                 "want small, stable weights, since it shrinks but does not select.")
-    else:
-        text += ("Here L1 did not select features better than L2, so its usual selling point "
-                 "(sparsity, feature selection) did not show up at this λ.")
-    return text
+    acc = "acc_same" if abs(diff) < 0.01 else ("acc_higher" if diff > 0 else "acc_lower")
+    text = t(f"explain.{TOPIC}.result", lang, n=n, p=pcts(n),
+             acc=t(f"explain.{TOPIC}.{acc}", lang))
+    selects = more_sparse and n["l1_precision"] > n["l2_precision"]
+    return text + t(f"explain.{TOPIC}.{'selects' if selects else 'no_select'}", lang)
 
 
-def _figure(m1: nn.Linear, m2: nn.Linear, ds, n: dict[str, float]) -> bytes:
+def _figure(m1: nn.Linear, m2: nn.Linear, ds, n: dict[str, float], lang: str = "en") -> bytes:
     fig, axes = figure(nrows=2, size=(9.0, 4.6))
     informative = set(ds.informative.tolist())
-    for ax, model, name in zip(axes, (m1, m2), ("L1 (proximal)", "L2")):
+    names = (("l1", t(f"explain.{TOPIC}.fig.l1", lang)), ("l2", "L2"))
+    for ax, model, (prefix, name) in zip(axes, (m1, m2), names):
         w = model.weight.detach().abs().amax(0)                    # (F,)
         colors = ["tab:red" if i in informative else "tab:gray" for i in range(len(w))]
         ax.bar(range(len(w)), w.numpy(), color=colors, width=1.0)
         ax.set_ylabel("max |w|")
-        ax.set_title(f"{name}: {pct(n[name[:2].lower() + '_sparsity'])} exact zeros "
-                     "(red: informative features)", fontsize=9)
-    axes[-1].set_xlabel("feature")
+        ax.set_title(t(f"explain.{TOPIC}.fig.panel", lang, name=name,
+                       zeros=pct(n[f"{prefix}_sparsity"])), fontsize=9)
+    axes[-1].set_xlabel(t(f"explain.{TOPIC}.fig.feature", lang))
     return png(fig)

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import reglab as rl
 from reglab.report.explain._shared import Explanation
+from reglab.report.i18n import check_lang, t
 
 __all__ = ["write_html"]
 
 
 _PAGE = """<!DOCTYPE html>
-<html lang="en">
+<html lang="{{ lang }}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -37,9 +38,7 @@ figcaption, .meta { color: #666; font-size: 0.85rem; }
 </head>
 <body>
 <h1>reglab explain</h1>
-<p class="meta">The interview questions of the source note (section 9), each answered by a
-short experiment. Every sentence below is written from the numbers measured on this run
-(seed {{ seed }}{% if quick %}, reduced sizes{% endif %}); reglab {{ version }}.</p>
+<p class="meta">{{ intro }}</p>
 <nav>{% for e in explanations %}<a href="#{{ e.topic }}">{{ e.topic }}</a>{% endfor %}</nav>
 {% for e in explanations %}
 <section id="{{ e.topic }}" class="topic">
@@ -49,12 +48,12 @@ short experiment. Every sentence below is written from the numbers measured on t
 <figure><img src="data:image/png;base64,{{ data }}" alt="{{ title }}">
 <figcaption>{{ title }}</figcaption></figure>
 {% endfor %}
-<details><summary>Measured numbers ({{ e.numbers | length }})</summary>
-<table><tr><th>name</th><th>value</th></tr>
+<details><summary>{{ e.numbers_title }}</summary>
+<table><tr><th>{{ L.name }}</th><th>{{ L.value }}</th></tr>
 {% for key, value in e.numbers.items() %}
 <tr><td>{{ key }}</td><td class="num">{{ "%.6g" | format(value) }}</td></tr>
 {% endfor %}</table></details>
-<p class="meta">topic <code>{{ e.topic }}</code>, ran in {{ "%.1f" | format(e.seconds) }} s</p>
+<p class="meta">{{ L.topic }} <code>{{ e.topic }}</code>, {{ e.ran }}</p>
 </section>
 {% endfor %}
 </body>
@@ -63,11 +62,13 @@ short experiment. Every sentence below is written from the numbers measured on t
 
 
 def write_html(explanations: list[Explanation], path: str | Path, seed: int = 0,
-               quick: bool = False) -> Path:
+               quick: bool = False, lang: str = "en") -> Path:
     """Write one self-contained HTML page (figures as base64 PNG data URIs), atomically.
 
-    Rendered with Jinja2 autoescaping; written to a temporary file in the same folder, then
-    moved over ``path`` with ``os.replace`` so a reader never sees half a page.
+    ``lang`` ("en" or "vi") is the language of the page's own words (the answers come in the
+    language they were measured in). Rendered with Jinja2 autoescaping; written to a temporary
+    file in the same folder, then moved over ``path`` with ``os.replace`` so a reader never
+    sees half a page.
 
     Example::
 
@@ -76,13 +77,18 @@ def write_html(explanations: list[Explanation], path: str | Path, seed: int = 0,
     # jinja2: optional (the report extra); loaded only when a page is written
     import jinja2
 
+    check_lang(lang, "explain")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    k = lambda part, **fields: t(f"explain.page.{part}", lang, **fields)  # noqa: E731
     items = [{"topic": e.topic, "question": e.question, "answer": e.answer,
-              "numbers": e.numbers, "seconds": e.seconds,
+              "numbers": e.numbers, "numbers_title": k("numbers", count=len(e.numbers)),
+              "ran": k("ran", seconds=f"{e.seconds:.1f}"),
               "images": [(t, base64.b64encode(png).decode("ascii")) for t, png in e.figures]}
              for e in explanations]
-    html = env.from_string(_PAGE).render(explanations=items, seed=seed, quick=quick,
-                                         version=rl.__version__)
+    intro = k("intro", seed=seed, reduced=k("reduced") if quick else "", version=rl.__version__)
+    html = env.from_string(_PAGE).render(
+        explanations=items, lang=lang, intro=intro,
+        L={part: k(part) for part in ("name", "value", "topic")})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -19,7 +19,8 @@ import reglab as rl
 from reglab.data import DataWarning
 from reglab.data._prepare import label_runs
 from reglab.lab.spec import RunSpec
-from reglab.report.explain._shared import QUESTIONS, Explanation, figure, pct, png
+from reglab.report.explain._shared import Explanation, figure, pct, png
+from reglab.report.i18n import t
 from reglab.train.sequential import fit
 
 __all__ = ["measure"]
@@ -31,7 +32,7 @@ def _counts(split, k: int) -> list[int]:
     return [int((split.y == c).sum()) for c in range(k)]
 
 
-def measure(seed: int, quick: bool) -> Explanation:
+def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
     """Train one MLP with early stopping on wine split in file order and shuffled."""
     spec = RunSpec(data="wine", model="mlp", hidden=(32,), lr=1e-2, batch_size=32,
                    epochs=40 if quick else 150, patience=5 if quick else 10, seed=seed)
@@ -54,28 +55,32 @@ def measure(seed: int, quick: bool) -> Explanation:
     runs_seen, expected = label_runs(codes)
     n["label_runs"], n["label_runs_random"] = float(runs_seen), expected
     k = ds.num_classes
-    counts = {s: _counts(getattr(ds, s), k) for s in ("train", "val", "test")}
-    answer = (
-        f"Wine lists its rows by class ({runs_seen} label runs over {len(codes)} rows; about "
-        f"{expected:.0f} in random order). Split in file order, train holds classes "
-        f"{counts['train']}, validation {counts['val']} and test {counts['test']}: early "
-        f"stopping chose epoch {n['unshuffled_best_epoch']:.0f} on a validation accuracy of "
-        f"{pct(n['unshuffled_val_acc'])}, while the test accuracy is "
-        f"{pct(n['unshuffled_test_acc'])}, {100 * n['unshuffled_gap']:.1f} points apart. "
-        f"The same model on a shuffled, stratified split: validation "
-        f"{pct(n['shuffled_val_acc'])} at epoch {n['shuffled_best_epoch']:.0f}, test "
-        f"{pct(n['shuffled_test_acc'])}, {100 * n['shuffled_gap']:.1f} points apart. "
-        + ("Shuffling made the validation score a fair estimate of the test score."
-           if n["shuffled_gap"] < n["unshuffled_gap"] else
-           "Here shuffling did not bring the two closer; rerun with another seed.")
-        + " reglab warns when labels come in long runs and the split does not shuffle.")
+    for split in ("train", "val", "test"):  # the class counts, as numbers of the answer
+        for c, count in enumerate(_counts(getattr(ds, split), k)):
+            n[f"{split}_class_{c}"] = float(count)
+    n["rows"], n["classes"] = float(len(codes)), float(k)
+    answer = _answer(n, lang)
+    k_fig = lambda part, **fields: t(f"explain.{TOPIC}.fig.{part}", lang, **fields)  # noqa: E731
     fig, axes = figure(2)
     for ax, arm in zip(axes, ("unshuffled", "shuffled")):
         rows = runs[arm].epochs
-        ax.plot([r["val_acc"] for r in rows], label="validation accuracy")
-        ax.axhline(runs[arm].final["test_acc"], color="black", ls="--", label="test accuracy")
-        ax.axvline(n[f"{arm}_best_epoch"] - 1, color="grey", ls=":", label="chosen epoch")
-        ax.set(title=f"wine, {arm} split", xlabel="epoch (0-based)", ylim=(-0.02, 1.02))
+        ax.plot([r["val_acc"] for r in rows], label=k_fig("val"))
+        ax.axhline(runs[arm].final["test_acc"], color="black", ls="--", label=k_fig("test"))
+        ax.axvline(n[f"{arm}_best_epoch"] - 1, color="grey", ls=":", label=k_fig("chosen"))
+        ax.set(title=k_fig("panel", arm=arm), xlabel=k_fig("epoch"), ylim=(-0.02, 1.02))
         ax.legend(fontsize=7)
-    return Explanation(TOPIC, QUESTIONS[TOPIC], answer, n,
-                       [("validation estimate vs test, unshuffled and shuffled", png(fig))])
+    return Explanation(TOPIC, t(f"explain.{TOPIC}.question", lang), answer, n,
+                       [(t(f"explain.{TOPIC}.fig.title", lang), png(fig))])
+
+
+def _answer(n: dict[str, float], lang: str = "en") -> str:
+    """The answer from the numbers alone (a pure function: the same numbers in every language)."""
+    k = int(n["classes"])
+    counts = {s: [int(n[f"{s}_class_{c}"]) for c in range(k)] for s in ("train", "val", "test")}
+    pcts = {key: pct(v) for key, v in n.items() if key.endswith("_acc")}
+    text = t(f"explain.{TOPIC}.result", lang, n=n, p=pcts, runs=n["label_runs"],
+             rows=n["rows"], expected=n["label_runs_random"], train=counts["train"],
+             val=counts["val"], test=counts["test"], gap_u=100 * n["unshuffled_gap"],
+             gap_s=100 * n["shuffled_gap"])
+    fair = "fair" if n["shuffled_gap"] < n["unshuffled_gap"] else "unfair"
+    return text + t(f"explain.{TOPIC}.{fair}", lang) + t(f"explain.{TOPIC}.warns", lang)

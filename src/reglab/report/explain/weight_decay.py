@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 import reglab as rl
-from reglab.report.explain._shared import QUESTIONS, Explanation, figure, pct, png
+from reglab.report.explain._shared import Explanation, figure, pcts, png
+from reglab.report.i18n import t
 from reglab.train import evaluate, train_one_epoch
 
 __all__ = ["measure"]
@@ -73,7 +74,7 @@ def _arms(wd: float, lr_sgd: float, lr_adam: float):
     }
 
 
-def measure(seed: int, quick: bool) -> Explanation:
+def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
     """Train the six arms on digits; compare their weight trajectories step by step."""
     ds = rl.data.load("digits", seed=seed)
     wd, epochs = 0.05, (5 if quick else 32)      # about 100 / 600 steps at batch 64
@@ -92,40 +93,24 @@ def measure(seed: int, quick: bool) -> Explanation:
     for arm in ("sgd_wd", "adam_l2", "adamw", "adam_dwd"):
         n[f"{arm}_norm"] = float(paths[arm][-1].norm())
         n[f"{arm}_test_acc"] = accs[arm]
-    return Explanation(TOPIC, QUESTIONS[TOPIC], _answer(n), n,
-                       [("Distance between trajectories, and weight norms, per step",
-                         _figure(diff, paths))])
+    return Explanation(TOPIC, t(f"explain.{TOPIC}.question", lang), _answer(n, lang), n,
+                       [(t(f"explain.{TOPIC}.fig.title", lang), _figure(diff, paths, lang))])
 
 
-def _answer(n: dict[str, float]) -> str:
+def _answer(n: dict[str, float], lang: str = "en") -> str:
+    k = lambda part, **fields: t(f"explain.{TOPIC}.{part}", lang, **fields)  # noqa: E731
     same_sgd = n["sgd_max_diff"] < 1e-10
     same_adam = n["adam_wd_vs_l2_max_diff"] < 1e-10
     differ = n["adam_l2_vs_adamw_max_diff"] > 1e-6
-    smaller = "smaller" if n["adamw_norm"] < n["adam_l2_norm"] else "larger"
-    text = (
-        f"Weight decay shrinks the weights inside the update, w ← w − lr·wd·w; L2 adds "
-        f"λ·Σw² to the loss, whose gradient 2λw gives the same shrink when λ = wd/2 (the "
-        f"note's L2 has no ½). Measured in float64 over {n['steps']:.0f} steps with wd = "
-        f"{n['weight_decay']:g}: SGD(weight_decay={n['weight_decay']:g}) and SGD + "
-        f"L2({n['l2_lambda']:g}) stayed within {n['sgd_max_diff']:.1e} of each other, "
-        f"{'the same trajectory up to rounding' if same_sgd else 'not the same trajectory'}. "
-        f"torch's Adam(weight_decay=...) matched Adam + L2 to {n['adam_wd_vs_l2_max_diff']:.1e}"
-        f"{', so it is L2, not decoupled decay' if same_adam else ''}. With Adam, "
-        f"the L2 gradient is divided by Adam's running scale like any other gradient, so "
-        f"AdamW's decoupled decay {'is' if differ else 'made no difference here, though it is'} "
-        f"a different method: "
-        f"Adam + L2 and AdamW drifted apart by up to {n['adam_l2_vs_adamw_max_diff']:.3g} per "
-        f"weight, ending with weight norms {n['adam_l2_norm']:.3g} (Adam + L2) and "
-        f"{n['adamw_norm']:.3g} (AdamW, {smaller}) and test accuracies "
-        f"{pct(n['adam_l2_test_acc'])} and {pct(n['adamw_test_acc'])}. "
-        f"Adam + rl.DecoupledWeightDecay({n['weight_decay']:g}) stayed within "
-        f"{n['adamw_vs_dwd_max_diff']:.1e} of AdamW"
-        f"{', the same method' if n['adamw_vs_dwd_max_diff'] < 1e-10 else ''}."
-    )
-    return text
+    return k("result", n=n, p=pcts(n),
+             same_sgd=k("same_sgd" if same_sgd else "not_same_sgd"),
+             same_adam=k("same_adam") if same_adam else "",
+             differ=k("is" if differ else "no_difference"),
+             smaller=k("smaller" if n["adamw_norm"] < n["adam_l2_norm"] else "larger"),
+             same_method=k("same_method") if n["adamw_vs_dwd_max_diff"] < 1e-10 else "")
 
 
-def _figure(diff, paths) -> bytes:
+def _figure(diff, paths, lang: str = "en") -> bytes:
     fig, axes = figure(ncols=2, size=(10.0, 3.4))
     floor = 1e-18   # exact agreement would vanish from a log axis
     for a, b, label in (("sgd_wd", "sgd_l2", "SGD(wd) vs SGD + L2(wd/2)"),
@@ -136,8 +121,8 @@ def _figure(diff, paths) -> bytes:
     axes[0].set_ylabel("max |Δw|")
     for arm, label in (("sgd_wd", "SGD(wd)"), ("adam_l2", "Adam + L2"), ("adamw", "AdamW")):
         axes[1].plot(paths[arm].norm(dim=1).numpy(), label=label)
-    axes[1].set_ylabel("‖w‖")
+    axes[1].set_ylabel(t(f"explain.{TOPIC}.fig.norm", lang))
     for ax in axes:
-        ax.set_xlabel("step")
+        ax.set_xlabel(t(f"explain.{TOPIC}.fig.step", lang))
         ax.legend(fontsize=8)
     return png(fig)

@@ -1,0 +1,526 @@
+"""``--lang vi``: the note's readers get the explain page, the report, the diagnosis and the
+verdicts in Vietnamese, and English stays exactly what it was.
+
+What a Vietnamese text must be: different from the English one (no catalogue sentence left
+untranslated), carrying the same numbers formatted the same way, and escaped like English.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import re
+import string
+from collections import Counter
+
+import pytest
+
+from reglab import InvalidParameterError
+from reglab.cli import main
+from reglab.lab.compare import intervals_note, summarize_arms
+from reglab.lab.stats import PairedDifference, effect, verdict
+from reglab.lab.store import Store
+from reglab.report import diagnose as dg
+from reglab.report import i18n
+from reglab.report.i18n import CATALOGUE, LANGS, SAME_IN_BOTH, t
+
+# The note's section 9, word for word: the explain page's questions in Vietnamese.
+NOTE_QUESTIONS = {
+    "l1-vs-l2": "L1 vs L2, khi nào dùng cái nào?",
+    "dropout": "Dropout ảnh hưởng đến forward/backward như thế nào?",
+    "early-stopping": "Early stopping có thể gây underfitting không?",
+    "augmentation": "Data augmentation giúp giảm overfitting ra sao?",
+    "weight-decay": "Weight decay là gì và khác gì với L2?",
+}
+CLAUSE = re.compile(r"[.;:]\s+|[()]")
+WORD = re.compile(r"(?<![.\w'=])[a-z]{2,}\b(?![-'=(])")   # a word, not code: mode='max'
+
+NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]\d+)?%?")
+
+
+def _fields(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+
+
+def english_chunks(*prefixes: str, min_len: int = 20) -> list[tuple[str, str]]:
+    """(key, piece of English prose) per key: each clause (split at . ; : and parentheses) of
+    the literal text of its English template with >= min_len characters and at least 3
+    English words (not code such as "rl.L2(")."""
+    out = []
+    for key, (en, _) in CATALOGUE.items():
+        if key.startswith(prefixes) and key not in SAME_IN_BOTH:
+            pieces = [piece.strip() for lit, *_ in string.Formatter().parse(en)
+                      for piece in CLAUSE.split(lit)]
+            out += [(key, piece) for piece in pieces
+                    if len(piece) >= min_len and len(WORD.findall(piece)) >= 3]
+    return out
+
+
+def assert_translated(vi_text: str, *prefixes: str) -> None:
+    left = [(k, c) for k, c in english_chunks(*prefixes) if c in vi_text]
+    assert not left, f"untranslated English in the vi text: {left}"
+
+
+def assert_same_numbers(en: str, vi: str) -> None:
+    """Every number of the English text is in the Vietnamese one, formatted the same."""
+    missing = Counter(NUMBER.findall(en)) - Counter(NUMBER.findall(vi))
+    assert not missing, f"numbers of the English text missing in vi: {missing}\n{vi}"
+
+
+# --------------------------------------------------------------------------- the catalogue
+
+
+def test_every_key_has_both_languages_with_the_same_fields():
+    assert LANGS == ("en", "vi")
+    for key, texts in CATALOGUE.items():
+        assert len(texts) == len(LANGS), key
+        en, vi = texts
+        assert en and vi, key
+        assert _fields(en) == _fields(vi), key
+
+
+def test_vietnamese_differs_from_english_except_the_listed_technical_words():
+    same = {k for k, (en, vi) in CATALOGUE.items() if en == vi}
+    assert same == SAME_IN_BOTH          # the list says exactly which, and stays true
+
+
+def test_exact_texts_of_a_few_keys():
+    assert t("verdict.helps", "vi") == "giúp ích"
+    assert t("verdict.hurts", "vi") == "gây hại"
+    assert t("verdict.unclear", "vi", n=3) == "chưa đo được tác dụng với n=3"
+    assert t("verdict.too-few", "en", n=1) == "not enough paired seeds (n=1)"
+    assert t("diag.cannot_fire.advice", "vi", p=50, suggest=5) == (
+        "Dùng patience nhỏ hơn số epoch (ví dụ --patience 5) hoặc train lâu hơn "
+        "(--epochs lớn hơn 50).")
+    assert t("report.section.diagnosis", "vi") == "7. Chẩn đoán"
+    assert t("explain.early-stopping.fig.stop", "vi", patience="1", best=4.0) == (
+        "patience 1 dừng (epoch tốt nhất 4)")
+    for topic, question in NOTE_QUESTIONS.items():
+        assert t(f"explain.{topic}.question", "vi") == question
+
+
+def test_the_note_terms_are_used():
+    vi = " ".join(v for _, v in CATALOGUE.values())
+    for term in ("giảm overfitting", "trọng số", "hệ số điều chỉnh",
+                 "dừng training khi loss không giảm", "validation loss", "early stopping",
+                 "weight decay", "augmentation", "dropout"):
+        assert term in vi, term
+
+
+def test_an_unknown_language_is_one_line_naming_the_parameter():
+    with pytest.raises(InvalidParameterError) as info:
+        t("verdict.helps", "fr")
+    assert str(info.value) == ("The 'lang' parameter of reglab must be one of {'en', 'vi'}. "
+                               "Got 'fr' instead.")
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def _pd(mean, low, high, n=3):
+    return PairedDifference(mean, low, high, n, p=0.01, se=0.001)
+
+
+@pytest.mark.parametrize("d, kind", [
+    (_pd(0.02, 0.01, 0.03), "helps"), (_pd(-0.02, -0.03, -0.01), "hurts"),
+    (_pd(0.001, 0.0005, 0.002), "negligible"), (_pd(0.01, -0.02, 0.04), "unclear"),
+    (PairedDifference(0.01, float("-inf"), float("inf"), 1), "too-few")])
+def test_verdict_texts_are_the_stats_sentences_in_english(d, kind):
+    assert effect(d, True, 0.005) == kind
+    en = i18n._verdict(kind, d.n, t("verdict.min_acc", "en"), "en")
+    assert en == verdict(d, True, 0.005, "0.5 points")
+    vi = i18n._verdict(kind, d.n, t("verdict.min_acc", "vi"), "vi")
+    assert vi != en and vi == {
+        "helps": "giúp ích", "hurts": "gây hại",
+        "negligible": "không có tác dụng đo được (dưới hiệu ứng tối thiểu 0.5 điểm)",
+        "unclear": "chưa đo được tác dụng với n=3",
+        "too-few": "không đủ seed ghép cặp (n=1)"}[kind]
+
+
+def _run(arm, seed, spec=None, **final):
+    base = {"train_acc": 1.0, "test_acc": 0.90 + 0.01 * seed, "test_loss": 0.30 + 0.01 * seed,
+            "weight_norm": 10.0, "gap": 0.1}
+    return {"id": f"{arm}-s{seed}", "arm": arm, "seed": seed, "status": "done", "reason": "",
+            "spec": {"epochs": 20, "lr": 1e-3, **(spec or {})}, "final": {**base, **final}}
+
+
+def _verdict_runs(seeds=3):
+    runs = []
+    for s in range(seeds):
+        acc, loss = 0.90 + 0.01 * s, 0.30 + 0.01 * s
+        runs += [_run("none", s),
+                 _run("up", s, {"l2": 1e-3}, test_acc=acc + 0.03 + 0.001 * s,
+                      test_loss=loss - 0.05 - 0.001 * s),
+                 _run("down", s, {"l2": 1.0}, test_acc=acc - 0.05 - 0.002 * s,
+                      test_loss=loss + 0.05 + 0.003 * s),
+                 _run("same", s, {"l2": 1e-9}),
+                 _run("wide", s, {"l1": 1e-5}, test_acc=acc + [0.03, -0.04, 0.02][s],
+                      test_loss=loss + [0.02, -0.03, 0.0][s])]
+    return runs
+
+
+@pytest.mark.parametrize("seeds", [1, 2, 3])
+def test_verdicts_of_every_row_match_the_table_in_english_and_differ_in_vietnamese(seeds):
+    runs = _verdict_runs(seeds) + [_run("orphan", 9)]   # seed 9: nothing to pair with
+    rows = summarize_arms(runs)
+    kinds = set()
+    for r in rows:
+        acc, loss, both = i18n.verdicts(r, lang="en")
+        assert both == r.verdict and (r.effects is None or (acc, loss) == r.verdicts)
+        vi = i18n.verdicts(r, lang="vi")
+        assert vi[2] != both
+        assert_same_numbers(both, vi[2])
+        assert_translated(vi[2], "verdict.")
+        kinds |= set(r.effects or ())
+    assert i18n.intervals_note(rows) == intervals_note(rows)
+    assert_translated(i18n.intervals_note(rows, lang="vi"), "note.")
+    if seeds == 3:      # the orphan's n=0 is "too-few"
+        assert kinds == {"helps", "hurts", "negligible", "unclear", "too-few"}
+    if seeds == 1:
+        assert kinds == {"too-few"}
+
+
+def test_terminal_verdicts_in_vietnamese():
+    from rich.console import Console
+
+    from reglab.report.console import comparison_tables
+
+    runs = _verdict_runs()
+    out = Console(width=100, record=True, file=io.StringIO())
+    en_out = Console(width=100, record=True, file=io.StringIO())
+    for table in comparison_tables(runs, "t", "vi"):
+        out.print(table)
+    for table in comparison_tables(runs, "t"):
+        en_out.print(table)
+    vi_text, en_text = out.export_text(), en_out.export_text()
+    assert "giúp ích" in vi_text and "gây hại" in vi_text and "hiệu chỉnh Holm" in vi_text
+    assert "độ chính xác test (điểm)" in vi_text
+    assert "helps" in en_text and "helps" not in vi_text
+    assert "nhánh" in vi_text and "kết luận" in vi_text and "trọng số và chi phí" in vi_text
+    assert max(len(line) for line in vi_text.splitlines()) <= 100
+    # every number of the English tables is in the Vietnamese ones, none cut off
+    assert_same_numbers(en_text, vi_text)
+
+
+# --------------------------------------------------------------------------- diagnosis
+
+OVER = [{"data_loss": 1 / (e + 1), "val_loss": 0.5 + abs(e - 6) * 0.05} for e in range(20)]
+GOOD = [{"data_loss": 1 / (e + 1), "val_loss": 1 / (e + 1) + 0.1} for e in range(20)]
+OVER_ACC = [{**row, "val_acc": 0.5 + 0.02 * e} for e, row in enumerate(OVER)]
+SAFE = {"clean_accuracy": 0.95, "rows": [{"name": "flip", "drop": 0.01, "limit": 0.05,
+                                          "flagged": False}]}
+FLAGGED = {"clean_accuracy": 0.95, "rows": [{"name": "flip", "drop": 0.3, "limit": 0.05,
+                                             "flagged": True}]}
+
+
+def _scenarios():
+    """Scripted experiments that between them fire every rule and every text variant."""
+    a_runs, a_hist = [], {}          # test_diagnose's: cannot fire, diverged, flagged, ...
+    b_runs, b_hist = [], {}          # caught overfitting, accuracy rising, weaker/stronger
+    for s in range(3):
+        acc, loss = 0.90 + 0.01 * s, 0.30 + 0.01 * s
+        a_runs += [
+            _run("none", s),
+            _run("l2", s, {"l2": 1e-9}, test_loss=loss + 1e-6, weight_norm=10.0 + 0.01 * s),
+            _run("l1", s, {"l1": 1e-5}, test_acc=acc + [0.003, -0.004, 0.002][s],
+                 test_loss=loss + [0.002, -0.003, 0.0][s], weight_norm=8.0),
+            _run("dropout", s, {"dropout": 0.8}, train_acc=0.70 + 0.01 * s, test_acc=0.8,
+                 test_loss=0.5),
+            _run("early_stopping", s, {"patience": 20}),
+            _run("augment", s, {"augment": ["flip"]}, test_acc=acc + 0.02,
+                 test_loss=loss - 0.02, gap=0.05)]
+        a_hist.update({f"{a}-s{s}": (OVER if a == "none" else GOOD)
+                       for a in ("none", "l2", "l1", "dropout", "early_stopping", "augment")})
+        b_runs += [
+            _run("none", s),
+            _run("es_over", s, {"patience": 3}),
+            _run("acc", s),
+            _run("under_all", s, {"dropout": 0.5, "l2": 1e-3, "patience": 5,
+                                  "augment": ["flip"]}, train_acc=0.70 + 0.01 * s,
+                 test_acc=0.8, test_loss=0.5),
+            _run("under_plain", s, train_acc=0.70 + 0.01 * s, test_acc=0.8, test_loss=0.5),
+            _run("strong_all", s, {"l2": 1e-9, "dropout": 0.1, "augment": ["noise"]}),
+            _run("mixup_only", s, {"mixup": 0.2})]
+        b_hist.update({f"{a}-s{s}": GOOD for a in ("none", "under_all", "under_plain",
+                                                   "strong_all", "mixup_only")})
+        b_hist.update({f"es_over-s{s}": OVER, f"acc-s{s}": OVER_ACC})
+    a_runs.append({**_run("l2", 3, {"l2": 1e-9}), "status": "diverged",
+                   "reason": "diverged: the training loss became non-finite (nan) at epoch 2"})
+    no_gap = {"gap": float("nan")}
+    c_runs = [_run("none", 0, **no_gap), _run("l2", 0, {"l2": 1e-9}, **no_gap),
+              _run("augment", 0, {"augment": ["flip"]}, **no_gap)]
+    c_hist = {r["id"]: GOOD for r in c_runs}
+    return [(a_runs, a_hist, FLAGGED), (b_runs, b_hist, SAFE), (c_runs, c_hist, None)]
+
+
+@pytest.fixture(scope="module")
+def diagnosed():
+    """{lang: [(arm, rule, level, text, advice)]} over every scenario, and the keys used."""
+    used = set()
+
+    def recorder(key, lang="en", /, **fields):
+        used.add(key)
+        return t(key, lang, **fields)
+
+    out = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dg, "t", recorder)
+        for lang in LANGS:
+            out[lang] = [(arm, f.rule, f.level, f.text, f.advice)
+                         for runs, hist, check in _scenarios()
+                         for arm, found in dg.diagnose(runs, hist, check, lang=lang).items()
+                         for f in found]
+    return out, used
+
+
+def test_every_finding_kind_and_every_diagnosis_text_has_a_vietnamese_text(diagnosed):
+    found, used = diagnosed
+    assert {rule for _, rule, *_ in found["vi"]} == {
+        "overfitting", "underfitting", "no-effect", "cannot-fire", "diverged",
+        "label-safety", "ok"}
+    assert used == {k for k in CATALOGUE if k.startswith("diag.")}   # every variant rendered
+
+
+def test_vietnamese_findings_are_the_english_ones_translated(diagnosed):
+    found, _ = diagnosed
+    assert len(found["en"]) == len(found["vi"])
+    for en, vi in zip(found["en"], found["vi"]):
+        assert en[:3] == vi[:3]                     # same arm, rule and level: only words change
+        for e, v in ((en[3], vi[3]), (en[4], vi[4])):
+            if e in ("", "."):
+                assert v == e
+                continue
+            assert v != e
+            assert_same_numbers(e, v)
+            assert_translated(v, "diag.")
+
+
+def test_english_findings_are_unchanged(diagnosed):
+    found, _ = diagnosed
+    texts = {(arm, rule): text for arm, rule, _, text, _ in found["en"]}
+    assert texts[("early_stopping", "cannot-fire")].startswith(
+        "Early stopping cannot fire: patience 20 >= epochs 20, so no run can go 20 epochs")
+    assert texts[("none", "ok")] == "No pitfall detected."
+    vi = {(arm, rule): text for arm, rule, _, text, _ in found["vi"]}
+    assert vi[("none", "ok")] == "Không phát hiện lỗi thường gặp nào."
+
+
+# --------------------------------------------------------------------------- explain
+
+
+@functools.lru_cache(maxsize=None)
+def explained_vi(topic: str):
+    from reglab.report import explain as E
+
+    [e] = E.explain([topic], quick=True, seed=0, lang="vi")
+    return e
+
+
+def _english_answer(e):
+    """The English paragraph written from the same numbers (the answers are pure functions)."""
+    from reglab.report.explain import augmentation, dropout, early_stopping, l1_vs_l2
+    from reglab.report.explain import shuffle, weight_decay
+
+    modules = {"l1-vs-l2": l1_vs_l2, "dropout": dropout, "early-stopping": early_stopping,
+               "augmentation": augmentation, "weight-decay": weight_decay, "shuffle": shuffle}
+    if e.topic == "augmentation":
+        sizes = sorted(int(k.split("_")[1]) for k in e.numbers if k.startswith("epochs_"))
+        return modules[e.topic]._answer(sizes, e.numbers)
+    return modules[e.topic]._answer(e.numbers)
+
+
+def _topics():
+    from reglab.report import explain as E
+    return list(E.TOPICS)
+
+
+@pytest.mark.parametrize("topic", _topics())
+def test_every_topic_answers_in_vietnamese_with_the_same_numbers(topic):
+    pytest.importorskip("matplotlib")
+    e = explained_vi(topic)
+    assert e.question == t(f"explain.{topic}.question", "vi")
+    assert [title for title, _ in e.figures] == [t(f"explain.{topic}.fig.title", "vi")]
+    en = _english_answer(e)
+    assert e.answer != en and "\n" not in e.answer
+    assert_same_numbers(en, e.answer)
+    assert_translated(e.answer, f"explain.{topic}.")
+
+
+def test_every_topic_has_its_keys_in_the_catalogue():
+    """A new topic (e.g. shuffle) needs its question and figure title in both languages."""
+    from reglab.report.explain import QUESTIONS
+
+    for topic in _topics():
+        assert t(f"explain.{topic}.question", "en") == QUESTIONS[topic]
+        assert f"explain.{topic}.fig.title" in CATALOGUE
+
+
+def test_the_vietnamese_page_holds_every_answer_escaped(tmp_path):
+    pytest.importorskip("jinja2")
+    from html import escape
+
+    from reglab.report import explain as E
+
+    results = [explained_vi(topic) for topic in _topics()]
+    html = E.write_html(results, tmp_path / "vi.html", lang="vi").read_text(encoding="utf-8")
+    assert '<html lang="vi">' in html
+    for e in results:
+        assert escape(e.question) in html and escape(e.answer) in html
+    assert_translated(html, "explain.page.")
+    evil = E.Explanation("dropout", "<b>câu hỏi</b>", "<script>alert(1)</script> & có", {})
+    html = E.write_html([evil], tmp_path / "evil.html", lang="vi").read_text(encoding="utf-8")
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; có" in html
+    assert "Các số đo được (0)" in html
+
+
+def test_explain_main_says_where_it_wrote_in_the_chosen_language(tmp_path, monkeypatch):
+    from reglab.report import explain as E
+
+    monkeypatch.setitem(E.TOPICS, "dropout", lambda seed, quick, lang="en": explained_vi(
+        "dropout") if lang == "vi" else pytest.fail("English asked for"))
+    lines = []
+    out = tmp_path / "e.html"
+    assert E.main("dropout", out, quick=True, echo=lines.append, lang="vi") == 0
+    assert lines[0] == f"[1/1] dropout: {NOTE_QUESTIONS['dropout']}"
+    assert lines[-1] == f"Đã ghi {out}"
+
+
+# --------------------------------------------------------------------------- report
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("jinja2")
+    from test_report import make_experiment  # the report tests' experiment: script-tag names
+
+    return make_experiment(tmp_path_factory.mktemp("i18n"), seeds=2, epochs=4)
+
+
+@pytest.fixture(scope="module")
+def built_vi(experiment, tmp_path_factory):
+    import shutil
+
+    from reglab.report.report import build_report
+
+    copy = tmp_path_factory.mktemp("vi") / experiment.name
+    shutil.copytree(experiment, copy)
+    html, md = build_report(copy, lang="vi")
+    return html.read_text(encoding="utf-8"), md.read_text(encoding="utf-8")
+
+
+def test_every_report_section_is_in_vietnamese(built_vi):
+    from reglab.report.report import SECTIONS
+
+    html, md = built_vi
+    assert '<html lang="vi">' in html
+    for anchor, title in SECTIONS:
+        vi = t(f"report.section.{anchor}", "vi")
+        assert t(f"report.section.{anchor}", "en") == title
+        assert f'<h2 id="{anchor}">{vi}</h2>' in html and f"## {vi}" in md
+        assert title not in html and title not in md
+    for key in ("report.caption.learning_curves", "report.caption.gap"):
+        assert t(key, "vi") in html and t(key, "vi") in md
+    for text in (html, md):
+        assert_translated(text, "report.", "template.", "verdict.", "note.", "diag.")
+
+
+def test_a_vietnamese_report_asks_every_text_in_vietnamese(experiment, tmp_path, monkeypatch):
+    """Every catalogue lookup of a vi build (prose, figures, findings, verdicts) is in vi, and
+    the figures use every label they have (but the no-data ones)."""
+    import shutil
+
+    from reglab.report import plots
+    from reglab.report import report as R
+
+    asked = []
+
+    def recorder(key, lang="en", /, **fields):
+        asked.append((key, lang))
+        return t(key, lang, **fields)
+
+    for module in (R, plots, dg, i18n):
+        monkeypatch.setattr(module, "t", recorder)
+    copy = tmp_path / experiment.name
+    shutil.copytree(experiment, copy)
+    R.build_report(copy, lang="vi")
+    assert {lang for _, lang in asked} == {"vi"}
+    edge = {"plot.forest.no_pairs", "plot.forest.no_interval", "plot.weights.none_stored"}
+    assert {k for k, _ in asked if k.startswith("plot.")} == {
+        k for k in CATALOGUE if k.startswith("plot.")} - edge
+    for key in ("report.caption.forest", "report.section.diagnosis", "verdict.both"):
+        assert (key, "vi") in asked
+
+
+def test_the_vietnamese_report_still_escapes_user_names(built_vi):
+    html, md = built_vi
+    assert "<script>alert(1)</script>" not in html and "<script>" not in md
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;script&gt;" in md
+
+
+def test_the_english_report_keeps_its_template_text_unescaped(experiment):
+    from reglab.report.report import build_report
+
+    html_path, md_path = build_report(experiment)
+    html = html_path.read_text(encoding="utf-8")
+    assert '<html lang="en">' in html
+    assert "Rebuilt from the experiment's store (" in html       # not &#39;: template text
+    assert "<p>The seed's comparison table (section 7) with measured numbers" in html
+    assert "<p>Each arm minus <code>none</code> on the same seeds: mean [interval]." in html
+    assert "## 7. Diagnosis" in md_path.read_text(encoding="utf-8")
+
+
+def test_the_report_language_comes_from_the_store_unless_told(experiment, tmp_path):
+    import shutil
+
+    from reglab.report.report import build_report
+
+    copy = tmp_path / experiment.name
+    shutil.copytree(experiment, copy)
+    with Store.open(tmp_path, experiment.name) as store:
+        store.update_meta(lang="vi")
+    html, _ = build_report(copy)
+    assert '<html lang="vi">' in html.read_text(encoding="utf-8")
+    html, md = build_report(copy, lang="en")
+    assert '<html lang="en">' in html.read_text(encoding="utf-8")
+    with pytest.raises(InvalidParameterError):
+        build_report(copy, lang="fr")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv", [["explain", "dropout", "--out", "{tmp}/e.html"],
+                                  ["report", "{tmp}/x"],
+                                  ["compare", "--epochs", "1", "--out", "{tmp}"]])
+def test_a_bad_lang_exits_2_with_one_line(capsys, tmp_path, argv):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code, out, err = _cli(capsys, *argv, "--lang", "fr")
+    assert code == 2 and out == ""
+    assert err == ("reglab: error: Invalid value for '--lang': must be one of {'en', 'vi'}. "
+                   "Got 'fr' instead.\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_lang_vi_keeps_the_language_for_the_report(capsys, tmp_path, monkeypatch):
+    argv = ["compare", "--epochs", "1", "--hidden", "8", "--workers", "1", "--seeds", "2",
+            "--arms", "none,l2", "--out", str(tmp_path), "--name", "c"]
+    monkeypatch.setattr("sys.argv", ["reglab", *argv, "--lang", "vi"])
+    code, out, err = _cli(capsys, *argv, "--lang", "vi", "--quiet")
+    assert code == 0, err
+    assert "chưa đo được tác dụng với n=2" in out or "không có tác dụng đo được" in out
+    meta = json.loads(Store.read_only(tmp_path, "c").execute(
+        "SELECT meta FROM experiment").fetchone()[0])
+    assert meta["lang"] == "vi"
+    assert "## 7. Chẩn đoán" in (tmp_path / "c" / "report.md").read_text(encoding="utf-8")
+    assert _cli(capsys, "report", str(tmp_path / "c"))[0] == 0        # rebuilt in vi
+    assert "## 7. Chẩn đoán" in (tmp_path / "c" / "report.md").read_text(encoding="utf-8")
+    assert _cli(capsys, "report", str(tmp_path / "c"), "--lang", "en")[0] == 0
+    assert "## 7. Diagnosis" in (tmp_path / "c" / "report.md").read_text(encoding="utf-8")
