@@ -287,6 +287,41 @@ def test_ctrl_c_marks_running_runs_interrupted_and_a_rerun_resumes(tmp_path, sig
     assert set(dict(con.execute("SELECT id, status FROM runs")).values()) == {"done"}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("first, second", [("SIGINT", "SIGINT"), ("SIGTERM", "SIGINT")])
+def test_a_second_signal_during_the_clean_up_still_exits_130_with_one_line(tmp_path, first,
+                                                                         second):
+    """Issue 16: Ctrl-C twice 1 ms apart once exited 0 with "Exception ignored ...
+    KeyboardInterrupt"; SIGTERM then SIGINT printed 16 lines."""
+    import os
+    import signal
+    import sqlite3
+    import time
+    argv = [sys.executable, "-m", "reglab.cli", "compare", "--epochs", "40", "--arms",
+            "none,l2", "--seeds", "2", "--out", str(tmp_path), "--quiet", "--workers", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    db = tmp_path / "compare-digits" / "reglab.sqlite"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            con = sqlite3.connect(db)
+            running = con.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()
+            con.close()
+        except sqlite3.Error:
+            continue
+        if running[0]:
+            break
+    os.killpg(proc.pid, getattr(signal, first))
+    time.sleep(0.001)
+    os.killpg(proc.pid, getattr(signal, second))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Exception ignored" not in err
+    assert err.count("\n") == 1 and "rerun the same command to resume" in err, err
+
+
 def test_compare_reads_base_keys_arms_and_arm_tables_from_toml(capsys, tmp_path):
     cfg = tmp_path / "cmp.toml"
     cfg.write_text('epochs = 1\nhidden = [8]\ndropout = 0.4\n\n[compare]\nseeds = 1\n'

@@ -39,7 +39,10 @@ for _command in COMMANDS:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, map errors to exit codes with one line on stderr."""
-    previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
+    # Ctrl-C and `kill` stop the same way, once: the first signal raises KeyboardInterrupt,
+    # any further one during the clean-up is ignored (a second Ctrl-C 1 ms later used to land
+    # inside the clean-up: "Exception ignored ... KeyboardInterrupt", exit 0, or 16 lines)
+    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     shown = warnings.showwarning
     warnings.showwarning = _warning
     _WARNED.clear()
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             _error(e.format_message())
             code = e.exit_code
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         warnings.showwarning = shown
     code = code if isinstance(code, int) else 0
     if argv is None:
@@ -89,7 +93,9 @@ def _warning(message, category, filename, lineno, file=None, line=None) -> None:
                                                        file, line))
 
 
-def _terminate(signum, frame) -> None:
+def _interrupt(signum, frame) -> None:
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)  # the clean-up runs to its end; one line, exit 130
     raise KeyboardInterrupt
 
 
