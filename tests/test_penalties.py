@@ -223,8 +223,8 @@ BAD = [
     (lambda: rl.L2(0.1, params="weight"), f"The 'params' parameter of L2 must be {PARAMS}. "
      "Got 'weight' instead."),
     (lambda: rl.L1(S.linear(-1.0, 1.0, steps=3)), "The 'lam' parameter of L1 must be a float in "
-     "the range [0, inf) or a schedule within it; linear(-1.0, 1.0, steps=3, unit='step') "
-     "reaches -1.0. Got nan instead."),
+     "the range [0, inf) or a schedule within it. Got linear(-1.0, 1.0, steps=3, "
+     "unit='step') instead. The schedule reaches -1.0, outside [0, inf)."),
     (lambda: select(nn.Linear(2, 2), 5), f"The 'params' parameter of select must be {PARAMS}. "
      "Got 5 instead."),
     (lambda: rl.L1(0.1).attach("sgd"), "The 'optimizer' parameter of L1.attach must be a "

@@ -377,6 +377,14 @@ class Penalty(Scheduled):
 
         return optimizer.register_step_pre_hook(hook)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule counters (plain ints), for resuming; see ``Scheduled.schedule_state``."""
+        return self.schedule_state()
+
+    def load_state_dict(self, state: Any) -> None:
+        """Resume the schedule counters saved by :meth:`state_dict`."""
+        self.load_schedule_state(state)
+
     def _owner(self) -> str:
         return type(self).__name__
 
@@ -421,10 +429,12 @@ class _SumPenalty(Penalty):
         return [t for part in self.parts for t in part._terms(model, memo)]
 
     def advance(self, steps: int = 1) -> None:
+        super().advance(steps)
         for part in self.parts:
             part.advance(steps)
 
     def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
         for part in self.parts:
             part.set_epoch(epoch)
 

@@ -145,6 +145,14 @@ class _UpdateRule(Scheduled):
             out.append([p for _, p in wanted])
         return out
 
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule counters (plain ints), for resuming; see ``Scheduled.schedule_state``."""
+        return self.schedule_state()
+
+    def load_state_dict(self, state: Any) -> None:
+        """Resume the schedule counters saved by :meth:`state_dict`."""
+        self.load_schedule_state(state)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lam={self.lam!r})"
 
