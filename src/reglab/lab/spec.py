@@ -37,13 +37,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["RunSpec", "load_toml", "MODELS", "OPTIMIZERS", "ACTIVATIONS", "DEVICES"]
+__all__ = ["RunSpec", "load_toml", "MODELS", "OPTIMIZERS", "ACTIVATIONS", "DEVICES",
+           "DROPOUT_KINDS", "STOP_CRITERIA"]
 
 OWNER = "RunSpec"
 MODELS = ("linear", "mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 ACTIVATIONS = ("relu", "gelu", "tanh", "silu")
 DEVICES = ("cpu", "cuda", "mps", "auto")
+DROPOUT_KINDS = ("standard", "gaussian", "dropconnect", "dropblock")
+STOP_CRITERIA = ("patience", "gl", "pq", "up")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,25 @@ class RunSpec:
         proximal_l1: proximal L1 strength, >= 0.
         dropout: drop rate after each hidden activation, in [0, 1).
         patience: early-stopping patience in epochs on validation loss (0: off).
+        elastic_net: elastic-net loss term ``lam * (r sum|w| + (1 - r) sum w^2)``, >= 0, with
+            ``r = l1_ratio`` in [0, 1] (default 0.5), ``rl.ElasticNet``; a strength of its own
+            next to ``l1`` and ``l2`` (sklearn's alpha / l1_ratio), not a split of them.
+        group_lasso: group-lasso loss term ``lam * sum ||(w_row, b)||`` over every neuron's
+            incoming weights and bias (``rl.GroupLasso``), >= 0.
+        proximal_group_lasso: the proximal group-lasso step after each update
+            (``rl.ProximalGroupLasso``: whole neurons, bias included, become exactly 0), >= 0.
+        dropout_kind: the layer ``dropout`` builds: "standard" (``rl.Dropout``), "gaussian"
+            (``rl.GaussianDropout``, multiplicative N(1, p/(1-p)) noise), "dropconnect"
+            (``rl.DropConnect`` on the hidden Linear layers' weights instead of dropout on
+            their outputs) or "dropblock" (cnn on images only: ``rl.DropBlock2d``, block 3,
+            after each conv block's activation). The lab's models have no residual blocks,
+            so DropPath is not offered.
+        stop_criterion: "patience" (patience alone) or Prechelt's "gl" (``GL(stop_alpha)``),
+            "pq" (``PQ(stop_alpha, strip=stop_strip)``) or "up" (``UP(stop_strips,
+            strip=stop_strip)``); with a criterion, ``patience`` 0 means the criterion alone.
+        stop_alpha: GL's / PQ's threshold alpha, > 0 (default 5.0, Prechelt's GL5).
+        stop_strip: PQ's / UP's strip length k in epochs, >= 1 (default 5).
+        stop_strips: UP's s, successive strips of rising validation loss, >= 1 (default 3).
         augment: augmentation names for the data kind (see ``reglab.augment.NAMES``).
         augment_strength: multiplies every augmentation magnitude, >= 0.
         mixup, cutmix: Beta(alpha, alpha) parameter, 0 = off.
@@ -98,6 +120,15 @@ class RunSpec:
     proximal_l1: float = 0.0
     dropout: float = 0.0
     patience: int = 0
+    elastic_net: float = 0.0
+    l1_ratio: float = 0.5
+    group_lasso: float = 0.0
+    proximal_group_lasso: float = 0.0
+    dropout_kind: str = "standard"
+    stop_criterion: str = "patience"
+    stop_alpha: float = 5.0
+    stop_strip: int = 5
+    stop_strips: int = 3
     augment: tuple[str, ...] = ()
     augment_strength: float = 1.0
     mixup: float = 0.0
@@ -234,6 +265,15 @@ _CHECKS = {
     "proximal_l1": _float("proximal_l1"),
     "dropout": _float("dropout", 0.0, 1.0, high_open=True),
     "patience": _patience,
+    "elastic_net": _float("elastic_net"),
+    "l1_ratio": _float("l1_ratio", 0.0, 1.0),
+    "group_lasso": _float("group_lasso"),
+    "proximal_group_lasso": _float("proximal_group_lasso"),
+    "dropout_kind": lambda v: check_choice(OWNER, "dropout_kind", v, DROPOUT_KINDS),
+    "stop_criterion": lambda v: check_choice(OWNER, "stop_criterion", v, STOP_CRITERIA),
+    "stop_alpha": _float("stop_alpha", 0.0, None, low_open=True),
+    "stop_strip": lambda v: check_int(OWNER, "stop_strip", v, 1, 10_000),
+    "stop_strips": lambda v: check_int(OWNER, "stop_strips", v, 1, 10_000),
     "augment": _augment,
     "augment_strength": _float("augment_strength"),
     "mixup": _float("mixup"),

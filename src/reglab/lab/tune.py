@@ -21,6 +21,13 @@ mixup               on/off, 0.05 .. 1            Mixup's Beta(alpha, alpha)
 lr                  1e-4 .. 1e-2 (log)           learning rate
 ==================  ===========================  =========================================
 
+Opt-in ranges (``OPT_IN_SPACE``), searched only when a ``[space.NAME]`` table names them
+(an empty table takes them as they are): ``elastic_net`` 1e-6 .. 1e-2 (log, on/off),
+``l1_ratio`` 0 .. 1, ``group_lasso`` 1e-6 .. 1e-2 and ``proximal_group_lasso`` 1e-4 .. 1e-1
+(log, on/off), ``weight_decay`` 1e-5 .. 1e-1 and ``proximal_l1`` 1e-3 .. 1 (log, on/off),
+``dropout_kind`` standard / gaussian / dropconnect, ``stop_criterion`` patience / gl / pq /
+up with ``stop_alpha`` 0.5 .. 20 (log), ``stop_strip`` 2 .. 10, ``stop_strips`` 1 .. 5.
+
 "on/off" is a categorical switch ``NAME_on`` in front of the range, so that zero (no L1,
 no early stopping...) is a point of the space and not the edge of a log range. A
 ``[space.NAME]`` table takes ``low``, ``high``, ``log``, ``optional`` (the switch),
@@ -59,7 +66,8 @@ from typing import Any
 
 from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
 from reglab.lab.execute import Job, load_data, run_experiment
-from reglab.lab.spec import RunSpec
+from reglab.lab.arms import OVERRIDABLE
+from reglab.lab.spec import DROPOUT_KINDS, STOP_CRITERIA, RunSpec
 
 __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_params",
            "default_storage", "open_storage", "open_study", "run_worker", "make_objective",
@@ -67,8 +75,7 @@ __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_pa
 
 METRICS = {"val_acc": "maximize", "val_loss": "minimize"}
 # Spec keys that are regularization: zeroed in the `none` arm, written in [arms.all].
-REGULARIZERS = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
-                "augment_strength", "mixup", "cutmix")
+REGULARIZERS = OVERRIDABLE
 _NOT_SEARCHABLE = ("data", "target", "device", "seed", "hidden")
 
 
@@ -117,6 +124,23 @@ DEFAULT_SPACE: dict[str, Param] = {
 }
 
 
+# Ranges for the rest of the library, searched only when a [space.NAME] table names them
+# (an empty table takes the range as it is); the default space stays the one above.
+OPT_IN_SPACE: dict[str, Param] = {
+    "elastic_net": Param(1e-6, 1e-2, log=True, optional=True),
+    "l1_ratio": Param(0.0, 1.0),
+    "group_lasso": Param(1e-6, 1e-2, log=True, optional=True),
+    "proximal_group_lasso": Param(1e-4, 1e-1, log=True, optional=True),
+    "weight_decay": Param(1e-5, 1e-1, log=True, optional=True),
+    "proximal_l1": Param(1e-3, 1.0, log=True, optional=True),
+    "dropout_kind": Param(choices=DROPOUT_KINDS[:3]),
+    "stop_criterion": Param(choices=STOP_CRITERIA),
+    "stop_alpha": Param(0.5, 20.0, log=True),
+    "stop_strip": Param(2, 10, integer=True),
+    "stop_strips": Param(1, 5, integer=True),
+}
+
+
 def load_space(table: Mapping[str, Any] | None) -> dict[str, Param]:
     """The default space with a TOML ``[space]`` table's entries merged in, validated.
 
@@ -129,7 +153,7 @@ def load_space(table: Mapping[str, Any] | None) -> dict[str, Param]:
             raise fail("[space]", "key", f"one of {{{', '.join(allowed)}}}", name)
         if not isinstance(entry, Mapping):
             raise fail("[space]", name, "a table of low/high/log/optional/choices/value", entry)
-        space[name] = _param(name, entry, space.get(name))
+        space[name] = _param(name, entry, space.get(name, OPT_IN_SPACE.get(name)))
     return space
 
 
@@ -153,6 +177,9 @@ def _param(name: str, entry: Mapping[str, Any], old: Param | None) -> Param:
             RunSpec().replace(**{name: c})
         return Param(choices=tuple(choices),
                      optional=check_bool(owner, "optional", entry.get("optional", False)))
+    if old is not None and old.choices is not None and not {"low", "high", "log"} & set(entry):
+        return Param(choices=old.choices,  # an opt-in categorical, e.g. [space.stop_criterion]
+                     optional=check_bool(owner, "optional", entry.get("optional", old.optional)))
     base = old if old is not None and old.choices is None and old.value is None else Param(
         integer=integer)
     low = entry.get("low", base.low)
@@ -187,6 +214,8 @@ def spec_from_params(base: RunSpec, kind: str, values: Mapping[str, Any]) -> Run
 
 def _off(name: str) -> Any:
     default = {f.name: f.default for f in fields(RunSpec)}[name]
+    if isinstance(default, str):  # dropout_kind, stop_criterion: the default is "off"
+        return default
     return () if isinstance(default, tuple) else type(default)(0)
 
 

@@ -31,8 +31,9 @@ from reglab import augment as A
 from reglab import schedules
 from reglab._validation import fail
 from reglab.early_stopping import EarlyStopping
-from reglab.penalties import L1, L2
-from reglab.updates import DecoupledWeightDecay, ProximalL1
+from reglab.penalties import L1, L2, ElasticNet, GroupLasso
+from reglab.prechelt import GL, PQ, UP
+from reglab.updates import DecoupledWeightDecay, ProximalGroupLasso, ProximalL1
 from reglab.train.contract import RunResult, RunState, epoch_row
 from reglab.train.models import build_model
 from reglab.updates import param_groups
@@ -241,19 +242,23 @@ def make_optimizer(spec, model: nn.Module) -> torch.optim.Optimizer:
 
 
 def make_penalty(spec):
-    """The loss term ``L1(l1) + L2(l2)`` (None when both are 0)."""
+    """The loss term ``L1(l1) + L2(l2) + ElasticNet(elastic_net, l1_ratio) +
+    GroupLasso(group_lasso)``, the terms that are on (None when none is)."""
     terms = []
     if spec.l1 > 0:
         terms.append(L1(spec.l1))
     if spec.l2 > 0:
         terms.append(L2(spec.l2))
-    if not terms:
-        return None
-    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    if spec.elastic_net > 0:
+        terms.append(ElasticNet(spec.elastic_net, spec.l1_ratio))
+    if spec.group_lasso > 0:
+        terms.append(GroupLasso(spec.group_lasso))
+    return sum(terms[1:], terms[0]) if terms else None
 
 
 def attach_updates(spec, model: nn.Module, optimizer) -> list[Any]:
-    """Attach the proximal L1 and decoupled weight-decay steps; returns their handles.
+    """Attach the decoupled weight-decay, proximal L1 and proximal group-lasso steps; returns
+    their handles.
 
     The decay hook is for sgd and adam only: AdamW applies ``spec.weight_decay`` itself
     (:func:`make_optimizer`), so decay happens exactly once per step with every optimizer.
@@ -263,6 +268,8 @@ def attach_updates(spec, model: nn.Module, optimizer) -> list[Any]:
         handles.append(DecoupledWeightDecay(spec.weight_decay).attach(optimizer, model))
     if spec.proximal_l1 > 0:
         handles.append(ProximalL1(spec.proximal_l1).attach(optimizer, model))
+    if spec.proximal_group_lasso > 0:  # with the model: its groups take the neurons' biases
+        handles.append(ProximalGroupLasso(spec.proximal_group_lasso).attach(optimizer, model))
     return handles
 
 
@@ -290,8 +297,15 @@ def make_augmentation(spec, kind: str):
 
 
 def make_early_stopping(spec):
-    """EarlyStopping on validation loss with ``spec.patience`` (None when patience is 0)."""
-    if not spec.patience:
+    """EarlyStopping on validation loss with ``spec.patience`` and ``spec.stop_criterion``
+    (Prechelt's GL / PQ / UP with ``stop_alpha``, ``stop_strip``, ``stop_strips``); None when
+    patience is 0 and the criterion is "patience". With a criterion, patience 0 leaves the
+    criterion alone to decide."""
+    criterion = {"patience": lambda: None,
+                 "gl": lambda: GL(spec.stop_alpha),
+                 "pq": lambda: PQ(spec.stop_alpha, strip=spec.stop_strip),
+                 "up": lambda: UP(spec.stop_strips, strip=spec.stop_strip)}[spec.stop_criterion]()
+    if not spec.patience and criterion is None:
         return None
-    return EarlyStopping(monitor="val_loss", mode="min", patience=spec.patience,
-                            restore_best=True)
+    return EarlyStopping(monitor="val_loss", mode="min", patience=spec.patience or None,
+                         restore_best=True, criterion=criterion)
