@@ -79,7 +79,7 @@ def _help(capsys, *cmd):
     ("tune", ["TOML: spec keys and a [space] table.", "--trials <int> COMPLETE + PRUNED "
               "trials of the study, over all workers. [default: 50]"]),
     ("path", ["--n-strengths <int> Grid size. [default: 20]",
-              "-m, --model <text> linear, mlp or cnn", "[default: linear; mlp for dropout]"]),
+              "-m, --model <str> linear, mlp or cnn", "[default: (linear; mlp for dropout)]"]),
     ("explain", ["[default: (all five)]", "the note's interview questions"]),
 ])
 def test_help_shows_defaults_and_brackets_as_written(capsys, cmd, shown):
@@ -134,8 +134,10 @@ def test_bad_config_file_exits_2(capsys, tmp_path):
     assert code == 2 and err == (  # the file, the line and the key, not RunSpec (issue 15)
         f"reglab: error: {cfg}, line 2: unknown key 'dropuot'; the keys are {{data, target, "
         "model, hidden, activation, optimizer, lr, epochs, batch_size, seed, l1, l2, "
-        "weight_decay, proximal_l1, dropout, patience, augment, augment_strength, mixup, "
-        "cutmix, device}. Did you mean 'dropout'?\n")
+        "weight_decay, proximal_l1, dropout, patience, elastic_net, l1_ratio, group_lasso, "
+        "proximal_group_lasso, dropout_kind, stop_criterion, stop_alpha, stop_strip, "
+        "stop_strips, augment, augment_strength, mixup, cutmix, device}. Did you mean "
+        "'dropout'?\n")
     cfg.write_text("epochs = 3\n\n[arms.l2_big]\nl2 = -1.0\n")
     code, _, err = _run(capsys, "compare", "--config", str(cfg), "--out", str(tmp_path / "r"))
     assert code == 2 and err == (f"reglab: error: {cfg}, line 4: key 'l2' of [arms.l2_big] "
