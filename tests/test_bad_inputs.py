@@ -73,8 +73,10 @@ def toml(file: str, line: int, key: str, allowed: str, got: str, table: str = ""
 
 def unknown(file: str, line: int, key: str, hint: str = "", table: str = "",
             keys: str = "{" + "data, target, model, hidden, activation, optimizer, lr, epochs, "
-            "batch_size, seed, l1, l2, weight_decay, proximal_l1, dropout, patience, augment, "
-            "augment_strength, mixup, cutmix, device}") -> str:
+            "batch_size, seed, l1, l2, weight_decay, proximal_l1, dropout, patience, elastic_net, "
+            "l1_ratio, group_lasso, proximal_group_lasso, dropout_kind, stop_criterion, "
+            "stop_alpha, stop_strip, stop_strips, augment, augment_strength, mixup, cutmix, "
+            "device, schedules}") -> str:
     within = f" in [{table}]" if table else ""
     more = f" Did you mean '{hint}'?" if hint else ""
     return re.escape(f"D/{file}, line {line}: unknown key '{key}'{within}; the keys are "
@@ -82,9 +84,14 @@ def unknown(file: str, line: int, key: str, hint: str = "", table: str = "",
 
 
 SPEC_KEYS = ("data, target, model, hidden, activation, optimizer, lr, epochs, batch_size, seed, "
-             "l1, l2, weight_decay, proximal_l1, dropout, patience, augment, augment_strength, "
-             "mixup, cutmix, device")
-ARMS = "{none, l1, l2, dropout, early_stopping, augment, all}"
+             "l1, l2, weight_decay, proximal_l1, dropout, patience, elastic_net, l1_ratio, "
+             "group_lasso, proximal_group_lasso, dropout_kind, stop_criterion, stop_alpha, "
+             "stop_strip, stop_strips, augment, augment_strength, mixup, cutmix, device, "
+             "schedules")
+# the built-in arms, then the example arms one can ask for (reglab.lab.arms.EXAMPLES)
+ARMS = ("{none, l1, l2, dropout, early_stopping, augment, all, elastic_net, group_lasso, "
+        "gaussian_dropout, dropconnect, dropblock, early_stopping_gl, early_stopping_pq, "
+        "early_stopping_up}")
 NAME_RULE = "1-128 letters, digits, '.', '_' or '-' (no path separators, no '..')"
 IMAGE_AUGS = "{'rotate', 'flip', 'vflip', 'scale', 'translate', 'noise', 'erase'}"
 UNKNOWN_KEY = spec("key", "one of {" + SPEC_KEYS + "}", "'{}'")

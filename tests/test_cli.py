@@ -136,8 +136,8 @@ def test_bad_config_file_exits_2(capsys, tmp_path):
         "model, hidden, activation, optimizer, lr, epochs, batch_size, seed, l1, l2, "
         "weight_decay, proximal_l1, dropout, patience, elastic_net, l1_ratio, group_lasso, "
         "proximal_group_lasso, dropout_kind, stop_criterion, stop_alpha, stop_strip, "
-        "stop_strips, augment, augment_strength, mixup, cutmix, device}. Did you mean "
-        "'dropout'?\n")
+        "stop_strips, augment, augment_strength, mixup, cutmix, device, schedules}. Did "
+        "you mean 'dropout'?\n")
     cfg.write_text("epochs = 3\n\n[arms.l2_big]\nl2 = -1.0\n")
     code, _, err = _run(capsys, "compare", "--config", str(cfg), "--out", str(tmp_path / "r"))
     assert code == 2 and err == (f"reglab: error: {cfg}, line 4: key 'l2' of [arms.l2_big] "

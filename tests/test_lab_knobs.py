@@ -167,3 +167,106 @@ def test_tune_opt_in_ranges_are_searched_only_when_named():
     assert space["elastic_net"] == Param(1e-6, 1e-2, log=True, optional=True)
     assert space["stop_criterion"] == Param(choices=("patience", "gl", "pq", "up"))
     assert space["l1_ratio"] == Param(0.0, 0.5)
+
+
+# ------------------------------------------------------------------ strength schedules
+
+LINEAR = {"schedule": "linear", "start": 0, "end": 1e-3}
+
+
+def test_a_schedule_table_in_toml_round_trips(tmp_path):
+    from reglab.lab.spec import load_toml
+    path = tmp_path / "run.toml"
+    path.write_text('epochs = 4\nl2 = {schedule = "linear", start = 0, end = 1e-3}\n'
+                    'dropout = {schedule = "cosine", start = 0.5, end = 0.1, steps = 2}\n')
+    spec = RunSpec.from_dict(load_toml(path))
+    assert (spec.l2, spec.dropout) == (1e-3, 0.5)  # the largest value: on, and how strong
+    assert spec.schedules == {
+        "l2": {"schedule": "linear", "start": 0.0, "end": 1e-3, "steps": None, "unit": "epoch"},
+        "dropout": {"schedule": "cosine", "start": 0.5, "end": 0.1, "steps": 2,
+                    "unit": "epoch"}}
+    assert ('schedules = {l2 = {schedule = "linear", start = 0.0, end = 0.001, unit = '
+            '"epoch"}, dropout = {schedule = "cosine", start = 0.5, end = 0.1, steps = 2, '
+            'unit = "epoch"}}') in spec.to_toml()
+    again = tmp_path / "again.toml"
+    again.write_text(spec.to_toml())
+    assert RunSpec.from_dict(load_toml(again)) == spec
+    assert RunSpec.from_dict(__import__("json").loads(spec.to_json())) == spec
+    # a number for the strength replaces its schedule; the others stay
+    assert set(spec.replace(l2=1e-4).schedules) == {"dropout"}
+    assert "schedules" not in RunSpec().to_dict()
+
+
+@pytest.mark.parametrize("value,message", [
+    ({"schedule": "linear", "start": 0, "end": 1.0}, "The 'dropout.end' parameter of RunSpec "
+     "must be a float in the range [0, 1). Got 1.0 instead."),
+    ({"schedule": "step", "start": 0, "end": 0.5}, "The 'dropout.schedule' parameter of "
+     "RunSpec must be one of {'linear', 'cosine'}. Got 'step' instead."),
+    ({"schedule": "linear", "start": 0}, "The 'dropout.end' parameter of RunSpec must be a "
+     "number (the schedule's value at its start / end). Got None instead."),
+    ({"schedule": "linear", "start": 0, "end": 0.5, "unit": "step"}, "The 'dropout.steps' "
+     "parameter of RunSpec must be an int >= 1 with unit 'step'. Got None instead."),
+    ({"schedule": "linear", "start": 0, "end": 0.5, "stesp": 3}, "The 'dropout.stesp' "
+     "parameter of RunSpec must be one of {schedule, start, end, steps, unit}. Got 'stesp' "
+     "instead. Did you mean 'steps'?"),
+])
+def test_bad_schedule_tables_name_the_key(value, message):
+    with pytest.raises(rl.InvalidParameterError) as e:
+        RunSpec(dropout=value)
+    assert str(e.value) == message
+
+
+def test_only_strengths_take_a_schedule():
+    with pytest.raises(rl.InvalidParameterError) as e:
+        RunSpec(schedules={"lr": LINEAR})
+    assert str(e.value) == ("The 'schedules' parameter of RunSpec must be a table of {l1, l2, "
+                            "weight_decay, proximal_l1, elastic_net, group_lasso, "
+                            "proximal_group_lasso, dropout} -> schedule. Got 'lr' instead.")
+    with pytest.raises(rl.InvalidParameterError) as e:
+        RunSpec(lr=LINEAR)
+    assert str(e.value).startswith("The 'lr' parameter of RunSpec must be a float in the range "
+                                   "(0, inf). Got {'schedule': 'linear'")
+
+
+def test_scheduled_strengths_reach_penalty_rules_and_dropout_per_epoch():
+    from reglab.train.contract import RunState
+    from reglab.train.sequential import run_epochs
+    spec = RunSpec(optimizer="sgd", epochs=4, hidden=(5,), l2=LINEAR,
+                   proximal_l1={"schedule": "linear", "start": 0.4, "end": 0.0, "steps": 2},
+                   dropout={"schedule": "linear", "start": 0.0, "end": 0.3})
+    model = build_model(spec, "tabular", (3,), 2)
+    opt = make_optimizer(spec, model)
+    handles = attach_updates(spec, model, opt)
+    pen = make_penalty(spec)
+    drop = [m for m in model.modules() if isinstance(m, rl.Dropout)][0]
+    seen = []
+
+    def train():
+        rule = handles[0].rule
+        seen.append((pen.value_of(pen.lam), rule.value_of(rule.lam), drop.current_drop()))
+        return {"data_loss": torch.tensor(1.0), "penalty": torch.tensor(0.0),
+                "train_acc": torch.tensor(0.5)}
+
+    run_epochs(RunState(4, None), model, opt, pen, train, lambda: (1.0, 0.5), None, handles)
+    # epoch e of 4: l2 = 1e-3 * e / 4, proximal_l1 = 0.4 * (1 - e / 2) then 0, drop 0.3 e / 4
+    want = [(1e-3 * e / 4, max(0.4 * (1 - e / 2), 0.0), 0.3 * e / 4) for e in range(4)]
+    assert seen == [tuple(pytest.approx(x, abs=1e-15) for x in row) for row in want]
+
+
+def test_scheduled_runs_train_sequentially_and_adamw_takes_no_decay_schedule():
+    data = tiny("image", n=32)
+    spec = BASE.replace(l2=LINEAR)
+    assert engine.sequential_only(spec) == ["schedules"]
+    assert [t.stacked for t in engine.plan([spec, spec.replace(seed=1)], [data] * 2)] == [
+        False, False]
+    assert fit(spec.replace(epochs=2), data).status == "done"
+    with pytest.raises(rl.InvalidParameterError) as e:
+        make_optimizer(RunSpec(optimizer="adamw", weight_decay=LINEAR), nn.Linear(2, 2))
+    assert str(e.value).startswith("The 'weight_decay' parameter of RunSpec must be a number "
+                                   "with optimizer 'adamw' (torch's AdamW takes no schedule;")
+
+
+def test_settings_show_a_schedule_as_a_person_writes_it():
+    none = RunSpec().to_dict()
+    spec = RunSpec(l2=LINEAR).to_dict()
+    assert arms_mod.settings(spec, none) == "schedules=l2 linear 0->1e-3, l2=1e-3"

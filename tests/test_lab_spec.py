@@ -49,6 +49,8 @@ BAD = [
     ("mixup", -0.2, "a float in the range [0, inf)"),
     ("cutmix", math.nan, "a float in the range [0, inf)"),
     ("device", "tpu", "one of {'cpu', 'cuda', 'mps', 'auto'}"),
+    ("schedules", 3, "a table of {l1, l2, weight_decay, proximal_l1, elastic_net, "
+     "group_lasso, proximal_group_lasso, dropout} -> schedule"),
 ]
 
 
@@ -66,7 +68,7 @@ def test_bad_value_names_the_key_and_what_is_allowed(key, value, allowed):
 
 def test_unknown_key_is_an_error_naming_it():
     with pytest.raises(InvalidParameterError, match=r"The 'key' parameter of RunSpec must be "
-                       r"one of \{data, .*device\}\. Got 'dropuot' instead\."):
+                       r"one of \{data, .*device, schedules\}\. Got 'dropuot' instead\."):
         RunSpec.from_dict({"dropuot": 0.5})
 
 

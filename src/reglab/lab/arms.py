@@ -235,6 +235,9 @@ def format_value(v: Any) -> str:
     """A strength as a person writes it: ``1e-4``, ``3.33e-4``, ``0.3``, ``10``, ``noise+shift``."""
     if isinstance(v, (list, tuple)):
         return "+".join(str(x) for x in v) or "none"
+    if isinstance(v, Mapping):  # schedules: {"l2": {"schedule": "linear", ...}}
+        return "; ".join(f"{key} {t['schedule']} {format_value(float(t['start']))}->"
+                         f"{format_value(float(t['end']))}" for key, t in v.items())
     if isinstance(v, bool) or not isinstance(v, float):
         return str(v)
     if v != 0 and (abs(v) < 1e-2 or abs(v) >= 1e5):

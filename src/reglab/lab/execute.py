@@ -119,12 +119,15 @@ STACK_BYTES = {"cpu": 1 << 30, "cuda": 4 << 30}
 def sequential_only(spec) -> list[str]:
     """The knobs of ``spec`` that the stacked engine does not implement (its kernels cover
     L1, L2, decoupled decay, proximal L1, standard dropout, augmentation, mixup / cutmix and
-    early stopping with any criterion): elastic net, group lasso (loss term and proximal) and
-    a dropout kind other than "standard". A run with one of them on trains through ``fit``."""
+    early stopping with any criterion): elastic net, group lasso (loss term and proximal), a
+    dropout kind other than "standard" and strength schedules. A run with one of them on
+    trains through ``fit``."""
     out = [k for k in ("elastic_net", "group_lasso", "proximal_group_lasso")
            if getattr(spec, k) > 0]
     if spec.dropout > 0 and spec.dropout_kind != "standard":
         out.append("dropout_kind")
+    if spec.schedules:  # the stacked engine's strengths are numbers
+        out.append("schedules")
     return out
 
 
@@ -170,7 +173,7 @@ def plan(specs: Sequence[Any], datasets: Sequence[Any], engine: str = "auto") ->
     one run each. Largest tasks first, so the last ones to finish are short.
 
     Runs that use a knob the stacked engine does not implement (elastic net, group lasso,
-    proximal group lasso, gaussian / dropconnect / dropblock dropout:
+    proximal group lasso, gaussian / dropconnect / dropblock dropout, a strength schedule:
     :func:`sequential_only`) are never stacked: each runs alone through ``fit``, the loop
     whose builders define those knobs (DDP uses the same builders). Prechelt's stop
     criteria are stacked: each member's early stopping is its own ``RunState``.

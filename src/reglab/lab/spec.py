@@ -38,7 +38,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["RunSpec", "load_toml", "MODELS", "OPTIMIZERS", "ACTIVATIONS", "DEVICES",
-           "DROPOUT_KINDS", "STOP_CRITERIA"]
+           "DROPOUT_KINDS", "STOP_CRITERIA", "SCHEDULABLE"]
 
 OWNER = "RunSpec"
 MODELS = ("linear", "mlp", "cnn")
@@ -134,11 +134,27 @@ class RunSpec:
     mixup: float = 0.0
     cutmix: float = 0.0
     device: str = "cpu"
+    schedules: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # A strength given as a table is a schedule: kept in ``schedules`` (canonical), the
+        # strength itself becomes its largest value, so every number-reading consumer sees
+        # whether and how strongly the technique is on.
+        tables = _schedules(self.schedules)
+        for key in SCHEDULABLE:
+            value = getattr(self, key)
+            if isinstance(value, Mapping):
+                tables[key] = _schedule(key, value)
         for f in fields(self):
             if f.name in _CHECKS:
-                object.__setattr__(self, f.name, _CHECKS[f.name](getattr(self, f.name)))
+                value = getattr(self, f.name)
+                if f.name in tables:
+                    value = max(tables[f.name]["start"], tables[f.name]["end"])
+                object.__setattr__(self, f.name, _CHECKS[f.name](value))
+        object.__setattr__(self, "schedules", tables)
+
+    def __hash__(self) -> int:  # the schedules field is a dict: hash the canonical JSON
+        return hash(self.to_json())
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -146,8 +162,13 @@ class RunSpec:
         return [f.name for f in fields(cls)]
 
     def replace(self, **changes: Any) -> RunSpec:
-        """A copy with ``changes`` applied (validated like the constructor)."""
+        """A copy with ``changes`` applied (validated like the constructor); a strength given
+        as a number replaces that strength's schedule."""
         _check_keys(changes)
+        if "schedules" not in changes:
+            numbers = {k for k, v in changes.items() if k in SCHEDULABLE
+                       and not isinstance(v, Mapping)}
+            changes["schedules"] = {k: v for k, v in self.schedules.items() if k not in numbers}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,8 +176,11 @@ class RunSpec:
         out = {}
         for k in self.keys():
             v = getattr(self, k)
-            if v is None:
-                continue  # TOML has no null
+            if v is None or (k == "schedules" and not v):
+                continue  # TOML has no null; no schedules, no key
+            if k == "schedules":
+                v = {key: {n: x for n, x in table.items() if x is not None}
+                     for key, table in v.items()}
             out[k] = list(v) if isinstance(v, tuple) else v
         return out
 
@@ -208,6 +232,8 @@ def _toml_value(v: Any) -> str:
         return repr(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):  # an inline table
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
     return json.dumps(str(v))  # a JSON string is a valid TOML basic string
 
 
@@ -246,6 +272,59 @@ def _patience(v: Any) -> int:
 
 def _float(name, low=0.0, high=None, **kw):
     return lambda v: check_float(OWNER, name, v, low, high, **kw)
+
+
+# Strengths that take a schedule: ``l2 = {schedule = "linear", start = 0, end = 1e-3}``.
+SCHEDULABLE = ("l1", "l2", "weight_decay", "proximal_l1", "elastic_net", "group_lasso",
+               "proximal_group_lasso", "dropout")
+_SCHEDULE_KEYS = ("schedule", "start", "end", "steps", "unit")
+
+
+def _schedule(key: str, table: Any) -> dict[str, Any]:
+    """A strength's schedule table, checked and complete: ``schedule`` "linear" or "cosine",
+    ``start`` and ``end`` in the strength's own range, ``steps`` (default: the run's epochs)
+    and ``unit`` "epoch" (default) or "step" (optimizer steps; then ``steps`` is required)."""
+    name = f"{key}.schedule"
+    if not isinstance(table, Mapping):
+        raise fail(OWNER, key, "a number or a table {schedule, start, end, steps, unit}", table)
+    for k in table:
+        if k not in _SCHEDULE_KEYS:
+            raise fail(OWNER, f"{key}.{k}", f"one of {{{', '.join(_SCHEDULE_KEYS)}}}", k,
+                       hint=did_you_mean(k, _SCHEDULE_KEYS))
+    kind = check_choice(OWNER, name, table.get("schedule"), ("linear", "cosine"))
+    ends = {end: _end(key, end, table) for end in ("start", "end")}
+    unit = check_choice(OWNER, f"{key}.unit", table.get("unit", "epoch"), ("epoch", "step"))
+    steps = table.get("steps")
+    if steps is None and unit == "step":
+        raise fail(OWNER, f"{key}.steps", "an int >= 1 with unit 'step'", None)
+    if steps is not None:
+        steps = check_int(OWNER, f"{key}.steps", steps, 1, 10**9)
+    return {"schedule": kind, **ends, "steps": steps, "unit": unit}
+
+
+def _end(key: str, end: str, table: Mapping[str, Any]) -> float:
+    """A schedule's start / end value, in the strength's own range (named ``l2.end``...)."""
+    if end not in table:
+        raise fail(OWNER, f"{key}.{end}", "a number (the schedule's value at its start / end)",
+                   None)
+    try:
+        return _CHECKS[key](table[end])
+    except InvalidParameterError as err:
+        raise fail(OWNER, f"{key}.{end}", err.allowed, table[end]) from None
+
+
+def _schedules(value: Any) -> dict[str, dict[str, Any]]:
+    """The ``schedules`` key: strength key -> schedule table (from JSON / a spec)."""
+    if not isinstance(value, Mapping):
+        raise fail(OWNER, "schedules", f"a table of {{{', '.join(SCHEDULABLE)}}} -> schedule",
+                   value)
+    out = {}
+    for key, table in value.items():
+        if key not in SCHEDULABLE:
+            raise fail(OWNER, "schedules", f"a table of {{{', '.join(SCHEDULABLE)}}} -> "
+                       "schedule", key, hint=did_you_mean(key, SCHEDULABLE))
+        out[key] = _schedule(key, table)
+    return out
 
 
 _CHECKS = {

@@ -20,12 +20,14 @@ Example::
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from reglab._validation import fail
 from reglab.dropout import DropBlock2d, DropConnect, Dropout, GaussianDropout
+from reglab.train.strengths import strength
 
 __all__ = ["build_model", "activation"]
 
@@ -52,7 +54,7 @@ def build_model(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
                    "('dropblock' needs model 'cnn' on image data)", kind_of_drop)
     if spec.model == "linear":
         return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), num_classes))
-    drop = _Drop(spec.dropout, kind_of_drop)
+    drop = _Drop(spec.dropout, strength(spec, "dropout"), kind_of_drop)
     if spec.model == "mlp":
         return _mlp(math.prod(input_shape), spec.hidden, num_classes, spec.activation, drop)
     if kind not in ("image", "signal"):
@@ -65,26 +67,27 @@ class _Drop:
     """Where a run's dropout goes, by kind: after a hidden activation (standard, gaussian),
     on a hidden Linear's weights (dropconnect), after a conv block's activation (dropblock)."""
 
-    def __init__(self, rate: float, kind: str):
-        self.rate, self.kind = rate, kind
+    def __init__(self, rate: float, drop: Any, kind: str):
+        # rate: the largest drop rate (0: no dropout); drop: the number or schedule layers take
+        self.rate, self.drop, self.kind = rate, drop, kind
 
     def linear(self, n_in: int, n_out: int) -> nn.Module:
         layer = nn.Linear(n_in, n_out)
         if self.rate > 0 and self.kind == "dropconnect":
-            return DropConnect(layer, drop=self.rate)
+            return DropConnect(layer, drop=self.drop)
         return layer
 
     def after_hidden(self) -> list[nn.Module]:
         if self.rate <= 0 or self.kind in ("dropconnect", "dropblock"):
             return []
         if self.kind == "gaussian":
-            return [GaussianDropout(drop=self.rate)]
-        return [Dropout(drop=self.rate)]  # the library's own layer: drop= is the drop rate
+            return [GaussianDropout(drop=self.drop)]
+        return [Dropout(drop=self.drop)]  # the library's own layer: drop= is the drop rate
 
     def after_conv(self) -> list[nn.Module]:
         if self.rate <= 0 or self.kind != "dropblock":
             return []
-        return [DropBlock2d(drop=self.rate, block_size=3)]
+        return [DropBlock2d(drop=self.drop, block_size=3)]
 
 
 def _mlp(n_in: int, hidden, n_out: int, act: str, drop: _Drop) -> nn.Sequential:
