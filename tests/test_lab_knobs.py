@@ -270,3 +270,13 @@ def test_settings_show_a_schedule_as_a_person_writes_it():
     none = RunSpec().to_dict()
     spec = RunSpec(l2=LINEAR).to_dict()
     assert arms_mod.settings(spec, none) == "schedules=l2 linear 0->1e-3, l2=1e-3"
+
+
+def test_tune_none_arm_switches_the_new_knobs_off_too():
+    from reglab.lab.tune import plain
+    spec = RunSpec(elastic_net=1e-3, group_lasso=1e-3, proximal_group_lasso=1e-2,
+                   stop_criterion="gl", l2=LINEAR, dropout=0.2, dropout_kind="gaussian")
+    off = plain(spec)
+    assert (off.elastic_net, off.group_lasso, off.proximal_group_lasso, off.l2, off.dropout,
+            off.stop_criterion, off.schedules) == (0.0, 0.0, 0.0, 0.0, 0.0, "patience", {})
+    assert make_penalty(off) is None and make_early_stopping(off) is None

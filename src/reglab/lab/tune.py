@@ -442,7 +442,9 @@ def best_spec(study, base: RunSpec) -> RunSpec:
 def plain(spec: RunSpec) -> RunSpec:
     """``spec`` with every regularizer off: the ``none`` arm."""
     return spec.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
-                        patience=0, augment=(), augment_strength=1.0, mixup=0.0, cutmix=0.0)
+                        patience=0, augment=(), augment_strength=1.0, mixup=0.0, cutmix=0.0,
+                        elastic_net=0.0, group_lasso=0.0, proximal_group_lasso=0.0,
+                        stop_criterion="patience", schedules={})
 
 
 def export_best(spec: RunSpec, base: RunSpec, folder: str | Path, seeds: int = 3
