@@ -20,9 +20,10 @@ from typing import Any
 
 from reglab._validation import did_you_mean, fail
 
-__all__ = ["ARMS", "EXAMPLES", "OVERRIDABLE", "TECHNIQUES", "GRID_KEYS", "check_arms", "check_arm_name",
-           "SEED_SAYS", "BASE", "arm_changes", "base_changes", "apply_overrides",
-           "apply_tables", "grid_arms", "grid_name", "settings", "format_value", "technique_of"]
+__all__ = ["ARMS", "EXAMPLES", "OVERRIDABLE", "TECHNIQUES", "GRID_KEYS", "check_arms",
+           "check_arm_name", "SEED_SAYS", "BASE", "arm_changes", "base_changes",
+           "apply_overrides", "apply_tables", "grid_arms", "grid_name", "settings",
+           "format_value", "technique_of"]
 
 # Spec keys that are regularization strengths: a flag or TOML value for one of them replaces
 # that technique's strength in the arms that use it (see apply_overrides); other keys change
