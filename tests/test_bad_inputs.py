@@ -81,7 +81,8 @@ def unknown(file: str, line: int, key: str, hint: str = "", table: str = "",
 
 
 SPEC_KEYS = ", ".join(RunSpec.keys())  # every key, in declaration order
-ARMS = "{" + ", ".join(arms_mod.ARMS) + "}"
+# the built-in arms, then the example arms one can ask for (reglab.lab.arms.EXAMPLES)
+ARMS = "{" + ", ".join([*arms_mod.ARMS, *arms_mod.EXAMPLES]) + "}"
 NAME_RULE = "1-128 letters, digits, '.', '_' or '-' (no path separators, no '..')"
 IMAGE_AUGS = "{'rotate', 'flip', 'vflip', 'scale', 'translate', 'noise', 'erase'}"
 UNKNOWN_KEY = spec("key", "one of {" + SPEC_KEYS + "}", "'{}'")
@@ -794,8 +795,8 @@ def test_the_entry_point_in_a_subprocess_matches_the_in_process_result(row_id, d
 
 # -- path and tune: a rejected flag makes no folder (issue 16) ---------------------------------
 @pytest.mark.parametrize("argv, message", [
-    (["path", "--penalty", "foo"], tpl("penalty", "regularization_path",
-                                       "one of {'l1', 'l2', 'group', 'dropout'}", "'foo'")),
+    (["path", "--penalty", "foo"], flag("'--penalty' / '-p'",
+                                        "one of {'l1', 'l2', 'group', 'dropout'}", "'foo'")),
     (["path", "--eps", "2"], tpl("eps", "regularization_path", "a float in the range (0, 1)",
                                  "2.0")),
     (["path", "--n-strengths", "0"], tpl("n_strengths", "regularization_path",

@@ -82,7 +82,8 @@ def _help(capsys, *cmd):
              "in [0, 1). [default: (0.0)]"]),
     ("tune", ["TOML: spec keys and a [space] table.", "--trials <int> COMPLETE + PRUNED "
               "trials of the study, over all workers. [default: 50]"]),
-    ("path", ["--n-strengths <int> Grid size. [default: 20]"]),
+    ("path", ["--n-strengths <int> Grid size. [default: 20]",
+              "-m, --model <str> linear, mlp or cnn", "[default: (linear; mlp for dropout)]"]),
     ("explain", ["[default: (all five)]", "the note's interview questions"]),
 ])
 def test_help_shows_defaults_and_brackets_as_written(capsys, cmd, shown):
@@ -113,10 +114,17 @@ def test_help_shows_defaults_and_brackets_as_written(capsys, cmd, shown):
     (["run", "--epochs", "many"], "Invalid value for '--epochs'"),
     (["run", "--no-such-flag"], "no-such-flag"),
     (["frobnicate"], "frobnicate"),
+    (["path", "--model", "resnet"], "Invalid value for '--model' / '-m': must be one of "
+     "{'linear', 'mlp', 'cnn'}. Got 'resnet' instead."),
+    (["path", "--model", "cnn"], "Invalid value for '--model' / '-m': must be 'linear' or "
+     "'mlp' for tabular data (cnn needs an image or a signal). Got 'cnn' instead."),
+    (["path", "--penalty", "dropout", "--model", "linear"], "Invalid value for '--model' / "
+     "'-m': must be 'mlp' or 'cnn' for penalty 'dropout' (a linear model has no hidden units "
+     "to drop). Got 'linear' instead."),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, message):
     code, out, err = _run(capsys, *argv, *(["--out", str(tmp_path)] if argv[0] in
-                                          ("run", "compare") else []))
+                                          ("run", "compare", "path") else []))
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("reglab: error: ") and message in err
     assert "Traceback" not in err

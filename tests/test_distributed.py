@@ -81,3 +81,25 @@ def test_two_processes_follow_the_lr_schedule_and_label_smoothing_of_one_process
         a = torch.tensor([r[key] for r in one.epochs], dtype=torch.float64)
         b = torch.tensor([r[key] for r in two.epochs], dtype=torch.float64)
         torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-12, msg=key)
+
+
+def test_the_new_knobs_under_ddp_match_one_process():
+    """Elastic net, group lasso (term and prox), a Prechelt criterion and schedules (a loss
+    term's and an update rule's, per epoch): the same builders on both backends."""
+    data = _float64(tiny("tabular", n=86, classes=3))
+    spec = RunSpec(data="tiny", model="mlp", hidden=(8,), optimizer="adam", lr=0.3,
+                   epochs=8, batch_size=15, elastic_net=1e-3, l1_ratio=0.3, group_lasso=1e-3,
+                   proximal_group_lasso=1e-2, patience=0, stop_criterion="up", stop_strip=2,
+                   stop_strips=1,
+                   l2={"schedule": "linear", "start": 0.0, "end": 1e-2},
+                   weight_decay={"schedule": "cosine", "start": 0.1, "end": 0.0, "steps": 4})
+    one = _single(spec, data)
+    two = fit_distributed(spec, data, nproc=2, timeout=120)
+    assert "validation error rose in 1 successive strips of 2 epochs" in one.reason
+    assert (two.status, two.reason) == (one.status, one.reason)
+    for key in ("data_loss", "penalty", "val_loss", "sparsity"):
+        a = torch.tensor([r[key] for r in one.epochs], dtype=torch.float64)
+        b = torch.tensor([r[key] for r in two.epochs], dtype=torch.float64)
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-12, msg=key)
+    for k in one.state:
+        torch.testing.assert_close(two.state[k], one.state[k], rtol=1e-9, atol=1e-12, msg=k)

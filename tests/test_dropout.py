@@ -349,8 +349,11 @@ BAD = [
     (lambda: rl.Dropout(keep=1.5), "The 'keep' parameter of Dropout must be a float in the "
      "range (0, 1] or a schedule. Got 1.5 instead."),
     (lambda: rl.Dropout(drop=S.linear(0.0, 1.0, steps=3)), "The 'drop' parameter of Dropout "
-     "must be a float in the range [0, 1) or a schedule within it; linear(0.0, 1.0, steps=3, "
-     "unit='step') reaches 1.0. Got nan instead."),
+     "must be a float in the range [0, 1) or a schedule within it. Got linear(0.0, 1.0, "
+     "steps=3, unit='step') instead. The schedule reaches 1.0, outside [0, 1)."),
+    (lambda: rl.Dropout(keep=S.linear(1.0, 0.0, steps=3)), "The 'keep' parameter of Dropout "
+     "must be a float in the range (0, 1] or a schedule within it. Got linear(1.0, 0.0, "
+     "steps=3, unit='step') instead. The schedule reaches 0.0, outside (0, 1]."),
     (lambda: rl.SpatialDropout(drop=1.0), DROP.format("SpatialDropout", "1.0")),
     (lambda: rl.GaussianDropout(drop=-0.1), DROP.format("GaussianDropout", "-0.1")),
     (lambda: rl.DropBlock2d(drop=0.1, block_size=0), "The 'block_size' parameter of "

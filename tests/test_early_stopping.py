@@ -209,9 +209,22 @@ def test_mode_max_on_accuracies():
 def test_baseline_never_beaten_runs_patience_from_the_start():
     es = rl.EarlyStopping(patience=3, baseline=0.5)
     assert run(es, [0.6, 0.5, 0.52, 0.1]) == [False, False, True]
-    assert (es.best_score, es.best_epoch, es.reason) == (None, None, rl.StopReason.PATIENCE)
+    # Keras: the best seen is tracked even though it never beat the baseline
+    assert (es.best_score, es.best_epoch, es.reason) == (0.5, 1, rl.StopReason.PATIENCE)
     assert es.message == ("Stopped at epoch 2: val_loss did not beat the baseline 0.5 by more "
-                          "than 0 in 3 epochs; no best score yet.")
+                          "than 0 in 3 epochs; best 0.5 at epoch 1.")
+
+
+def test_baseline_never_beaten_still_restores_the_best_weights():
+    model = nn.Linear(1, 1, bias=False)
+    es = rl.EarlyStopping(patience=3, baseline=0.1)
+    for epoch, v in enumerate([0.6, 0.3, 0.4, 0.5]):
+        with torch.no_grad():
+            model.weight.fill_(float(epoch))
+        if es.step({"val_loss": v}, model):
+            break
+    assert (es.stopped_epoch, es.best_score, es.best_epoch) == (2, 0.3, 1)
+    assert es.restore(model) and model.weight.item() == 1.0
 
 
 def test_baseline_beaten_then_patience_as_usual():
@@ -550,19 +563,26 @@ WORKER = textwrap.dedent("""
     import datetime, json, os
     import torch
     import torch.distributed as dist
+    from torch import nn
     import reglab as rl
     torch.set_num_threads(1)
     dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=30))
     rank = dist.get_rank()
-    # Rank 0 keeps improving; only rank 1's losses trigger a stop (patience 2, at step 3).
-    losses = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5] if rank == 0 else [1.0, 0.9, 1.0, 1.1, 1.2, 1.3]
+    # Alone, rank 0's best is epoch 1 and rank 1's epoch 2; their means (1.0, 0.75, 0.5,
+    # 0.875, 0.875, exact in binary) have the best at epoch 2 and stop at epoch 4.
+    losses = [1.0, 0.5, 0.75, 0.75, 0.75, 0.75] if rank == 0 else [1.0, 1.0, 0.25, 1.0, 1.0, 1.0]
+    model = nn.Linear(1, 1, bias=False)
     es = rl.EarlyStopping(patience=2)
     decisions = []
-    for v in losses:
-        decisions.append(es.step({"val_loss": v}))
+    for epoch, v in enumerate(losses):
+        with torch.no_grad():
+            model.weight.fill_(float(epoch))
+        decisions.append(es.step({"val_loss": v}, model))
         if decisions[-1]:
             break
+    es.restore(model)
     print(json.dumps({"rank": rank, "decisions": decisions, "stopped_epoch": es.stopped_epoch,
+                      "best": [es.best_score, es.best_epoch], "restored": model.weight.item(),
                       "reason": es.reason and es.reason.value, "message": es.message}))
     dist.destroy_process_group()
 """)
@@ -575,9 +595,10 @@ def free_port():
 
 
 @pytest.mark.timeout(60)
-def test_any_rank_stopping_stops_every_rank():
+def test_every_rank_keeps_the_same_best_epoch_and_stops_together():
     alone = rl.EarlyStopping(patience=2)
-    assert stop_epoch(run(alone, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5])) is None  # rank 0 by itself
+    assert stop_epoch(run(alone, [1.0, 0.5, 0.75, 0.75, 0.75, 0.75])) == 3  # rank 0 by itself
+    assert alone.best_epoch == 1
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()),
            "WORLD_SIZE": "2", "OMP_NUM_THREADS": "1"}
     if sys.platform.startswith("linux"):
@@ -594,12 +615,13 @@ def test_any_rank_stopping_stops_every_rank():
         assert p.returncode == 0, err
         outs.append(json.loads(out.strip().splitlines()[-1]))
     r0, r1 = sorted(outs, key=lambda o: o["rank"])
-    assert r0["decisions"] == r1["decisions"] == [False, False, False, True]
-    assert r0["stopped_epoch"] == r1["stopped_epoch"] == 3
-    assert r1["reason"] == "patience" and r0["reason"] == "patience"
-    assert r0["message"] == ("Stopped at epoch 3: another rank stopped (patience); best 0.7 at "
-                             "epoch 3.")
-    assert r1["message"].startswith("Stopped at epoch 3: val_loss did not improve")
+    assert r0["decisions"] == r1["decisions"] == [False, False, False, False, True]
+    assert r0["stopped_epoch"] == r1["stopped_epoch"] == 4
+    assert r0["best"] == r1["best"] == [0.5, 2]
+    assert r0["restored"] == r1["restored"] == 2.0  # the same epoch's weights on every rank
+    assert r0["reason"] == r1["reason"] == "patience"
+    assert r0["message"] == r1["message"] == ("Stopped at epoch 4: val_loss did not improve by "
+                                              "more than 0 for 2 epochs; best 0.5 at epoch 2.")
 
 
 def test_docstring_examples_run():

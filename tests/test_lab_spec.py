@@ -41,6 +41,16 @@ BAD = [
     ("dropout", -0.1, "a float in the range [0, 1)"),
     ("patience", -1, "an int in the range [0, 100000]"),
     ("patience", True, "an int in the range [0, 100000]"),
+    ("elastic_net", -1e-4, "a float in the range [0, inf)"),
+    ("l1_ratio", 1.5, "a float in the range [0, 1]"),
+    ("group_lasso", math.inf, "a float in the range [0, inf)"),
+    ("proximal_group_lasso", -0.1, "a float in the range [0, inf)"),
+    ("dropout_kind", "droppath",
+     "one of {'standard', 'gaussian', 'dropconnect', 'dropblock'}"),
+    ("stop_criterion", "gl5", "one of {'patience', 'gl', 'pq', 'up'}"),
+    ("stop_alpha", 0.0, "a float in the range (0, inf)"),
+    ("stop_strip", 0, "an int in the range [1, 10000]"),
+    ("stop_strips", 1.5, "an int in the range [1, 10000]"),
     ("augment", [3], "a list of augmentation names"),
     ("augment_strength", -1.0, "a float in the range [0, inf)"),
     ("mixup", -0.2, "a float in the range [0, inf)"),
@@ -53,6 +63,8 @@ BAD = [
     ("split_seed", 1.5, "an int in the range [0, 4294967295]"),
     ("label_smoothing", 1.0, "a float in the range [0, 1)"),
     ("label_smoothing", math.nan, "a float in the range [0, 1)"),
+    ("schedules", 3, "a table of {l1, l2, weight_decay, proximal_l1, elastic_net, "
+     "group_lasso, proximal_group_lasso, dropout} -> schedule"),
 ]
 
 
@@ -70,7 +82,7 @@ def test_bad_value_names_the_key_and_what_is_allowed(key, value, allowed):
 
 def test_unknown_key_is_an_error_naming_it():
     with pytest.raises(InvalidParameterError, match=r"The 'key' parameter of RunSpec must be "
-                       r"one of \{data, .*device\}\. Got 'dropuot' instead\."):
+                       r"one of \{data, .*device, schedules\}\. Got 'dropuot' instead\."):
         RunSpec.from_dict({"dropuot": 0.5})
 
 

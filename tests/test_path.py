@@ -217,6 +217,23 @@ def test_mlp_fit_equals_a_hand_written_sgd_loop(binary, penalty):
         assert (P._linears(ours)[0].weight == 0).any()       # the prox left exact zeros
 
 
+def test_cnn_path_penalizes_the_first_conv_layer_with_input_channels_as_groups():
+    ds = rl.data.load("digits", seed=0)
+    net = P._build(ds, "cnn", (8,), 0.0, 0)
+    P._zero_start(net, ds.train.y, ds.num_classes)
+    first = P._linears(net)[0]
+    assert isinstance(first, torch.nn.Conv2d) and torch.count_nonzero(first.weight) == 0
+    net.zero_grad()
+    torch.nn.functional.cross_entropy(net(ds.train.X), ds.train.y).backward()
+    g = first.weight.grad.detach()  # (32, 1, 3, 3): one input channel, one group
+    assert P.lam_max(net, ds.train.X, ds.train.y, "l1") == float(g.abs().max())
+    assert P.lam_max(net, ds.train.X, ds.train.y, "group") == pytest.approx(float(g.norm()),
+                                                                           rel=1e-6)
+    res = P.regularization_path(ds, "l1", model="cnn", n_strengths=2, epochs=1, hidden=(8,))
+    assert res.model == "cnn" and len(res.rows) == 2
+    assert res.rows[0]["sparsity"] > res.rows[1]["sparsity"]  # stronger l1, more exact zeros
+
+
 def test_main_writes_table_csv_png(tmp_path, monkeypatch):
     lines = []
     real_load = rl.data.load

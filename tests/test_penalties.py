@@ -43,6 +43,22 @@ def ref_group(ws, lam):
     return total
 
 
+def weight_bias_pairs(model):
+    """(weight, bias or None) of every module with a weight of ndim >= 2: the default groups."""
+    return [(m.weight, getattr(m, "bias", None)) for m in model.modules()
+            if isinstance(getattr(m, "weight", None), torch.Tensor) and m.weight.ndim >= 2]
+
+
+def ref_group_bias(model, lam):
+    """lam * sum over neurons of sqrt(sum row^2 + b^2): a neuron's weights and its bias."""
+    total = 0
+    for w, b in weight_bias_pairs(model):
+        for i, row in enumerate(w.reshape(w.shape[0], -1)):
+            sq = (row ** 2).sum() + (0.0 if b is None else b[i] ** 2)
+            total = total + lam * torch.sqrt(sq)
+    return total
+
+
 def ref_enet(ws, lam, r):
     return sum(lam * (r * w.abs().sum() + (1 - r) * (w ** 2).sum()) for w in ws)
 
@@ -66,12 +82,15 @@ def assert_same(got, want):
 
 
 CASES = [
-    ("L1", lambda: rl.L1(0.3), lambda ws: ref_l1(ws, 0.3)),
-    ("L2", lambda: rl.L2(0.7), lambda ws: ref_l2(ws, 0.7)),
-    ("ElasticNet", lambda: rl.ElasticNet(0.5, l1_ratio=0.2), lambda ws: ref_enet(ws, 0.5, 0.2)),
-    ("GroupLasso", lambda: rl.GroupLasso(0.4), lambda ws: ref_group(ws, 0.4)),
+    ("L1", lambda: rl.L1(0.3), lambda m: ref_l1(weights(m), 0.3)),
+    ("L2", lambda: rl.L2(0.7), lambda m: ref_l2(weights(m), 0.7)),
+    ("ElasticNet", lambda: rl.ElasticNet(0.5, l1_ratio=0.2),
+     lambda m: ref_enet(weights(m), 0.5, 0.2)),
+    ("GroupLasso", lambda: rl.GroupLasso(0.4), lambda m: ref_group_bias(m, 0.4)),
+    ("GroupLasso-rows", lambda: rl.GroupLasso(0.4, bias=False),
+     lambda m: ref_group(weights(m), 0.4)),
     ("L1+L2+Group", lambda: rl.L1(0.1) + rl.L2(0.2) + rl.GroupLasso(0.3),
-     lambda ws: ref_l1(ws, 0.1) + ref_l2(ws, 0.2) + ref_group(ws, 0.3)),
+     lambda m: ref_l1(weights(m), 0.1) + ref_l2(weights(m), 0.2) + ref_group_bias(m, 0.3)),
 ]
 
 
@@ -80,7 +99,7 @@ def test_value_and_gradient_match_brute_force(name, make, ref):
     model = small_model()
     pen = make()
     got = grads_of(pen, model)
-    want = grads_of(lambda m: ref(weights(m)), model)
+    want = grads_of(ref, model)
     assert got[0].dim() == 0 and got[0].dtype == torch.float64
     assert_same(got, want)
     assert pen.value(model) == pytest.approx(float(want[0]), rel=1e-12)
@@ -92,7 +111,7 @@ def test_gradient_at_exact_zeros_is_the_zero_subgradient():
         conv, lin = model[0].weight, model[4].weight
         conv[0].zero_()            # a whole zero filter: group lasso subgradient 0
         lin[:, :3] = 0.0           # zero entries: sign(0) = 0 for L1
-    pen = rl.L1(0.5) + rl.GroupLasso(0.5)
+    pen = rl.L1(0.5) + rl.GroupLasso(0.5, bias=False)
     _, grads = grads_of(pen, model)
     assert torch.all(grads[0][0] == 0) and torch.all(torch.isfinite(grads[0]))
     assert torch.all(grads[6][:, :3] == 0)        # model[4].weight is parameter 6
@@ -119,7 +138,37 @@ def test_conv_groups_are_filters():
     with torch.no_grad():
         conv.weight.copy_(torch.arange(54, dtype=torch.float64).reshape(3, 2, 3, 3))
     want = sum(conv.weight[k].detach().norm() for k in range(3))
-    assert rl.GroupLasso(1.0).value(conv) == pytest.approx(float(want), rel=1e-14)
+    assert rl.GroupLasso(1.0, bias=False).value(conv) == pytest.approx(float(want), rel=1e-14)
+    with torch.no_grad():
+        conv.bias.copy_(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    # a filter's group is its 18 weights and its bias: sqrt(sum k^2 + b^2)
+    want = sum(float((conv.weight[k].detach() ** 2).sum() + (k + 1) ** 2) ** 0.5 for k in range(3))
+    assert rl.GroupLasso(1.0).value(conv) == pytest.approx(want, rel=1e-14)
+
+
+def close(got, want):
+    torch.testing.assert_close(got, torch.tensor(want, dtype=torch.float64), rtol=1e-15, atol=0)
+
+
+def test_group_lasso_groups_a_neuron_with_its_bias_closed_form():
+    lin = nn.Linear(2, 2).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[3.0, 0.0], [0.0, 0.0]], dtype=torch.float64))
+        lin.bias.copy_(torch.tensor([4.0, 0.0], dtype=torch.float64))
+    pen = rl.GroupLasso(2.0)
+    assert pen.value(lin) == 10.0  # 2 * ||(3, 0, 4)|| + 2 * ||(0, 0, 0)||
+    pen(lin).backward()
+    # d/dw = lam * w / 5 = (1.2, 0); d/db = lam * b / 5 = 1.6; the zero neuron: subgradient 0
+    close(lin.weight.grad, [[1.2, 0.0], [0.0, 0.0]])
+    close(lin.bias.grad, [1.6, 0.0])
+    lin.zero_grad()
+    pen.add_grad_(lin)  # the hook path: the same numbers
+    close(lin.weight.grad, [[1.2, 0.0], [0.0, 0.0]])
+    close(lin.bias.grad, [1.6, 0.0])
+    # a selected bias counts once, in its neuron's group
+    assert rl.GroupLasso(2.0, params=lambda n, p: True).value(lin) == 10.0
+    assert [r["name"] for r in pen.describe(lin)] == ["weight"]
+    assert repr(rl.GroupLasso(0.5, bias=False)) == "GroupLasso(lam=0.5, bias=False)"
 
 
 def test_default_selection_excludes_biases_and_norm_params():
@@ -172,7 +221,9 @@ def test_describe_rows():
     assert rows[0]["shape"] == (3, 2, 3, 3) and rows[0]["lam"] == 0.125
     assert rows[3]["lam"] == 0.375
     w = model[6].weight.detach()
-    assert rows[6]["value"] == pytest.approx(0.1 * float(w.norm(dim=1).sum()), rel=1e-13)
+    b = model[6].bias.detach()
+    want = 0.1 * float(torch.sqrt(w.pow(2).sum(1) + b ** 2).sum())
+    assert rows[6]["value"] == pytest.approx(want, rel=1e-13)
     assert sum(r["value"] for r in rows) == pytest.approx(pen.value(model), rel=1e-12)
 
 
@@ -223,8 +274,8 @@ BAD = [
     (lambda: rl.L2(0.1, params="weight"), f"The 'params' parameter of L2 must be {PARAMS}. "
      "Got 'weight' instead."),
     (lambda: rl.L1(S.linear(-1.0, 1.0, steps=3)), "The 'lam' parameter of L1 must be a float in "
-     "the range [0, inf) or a schedule within it; linear(-1.0, 1.0, steps=3, unit='step') "
-     "reaches -1.0. Got nan instead."),
+     "the range [0, inf) or a schedule within it. Got linear(-1.0, 1.0, steps=3, "
+     "unit='step') instead. The schedule reaches -1.0, outside [0, inf)."),
     (lambda: select(nn.Linear(2, 2), 5), f"The 'params' parameter of select must be {PARAMS}. "
      "Got 5 instead."),
     (lambda: rl.L1(0.1).attach("sgd"), "The 'optimizer' parameter of L1.attach must be a "

@@ -617,7 +617,12 @@ def test_early_stopping_invariants(config, scores):
             assert es.stopped_epoch == epoch
             if es.reason is rl.StopReason.PATIENCE:
                 p = config["patience"]
-                if es.best_epoch is not None:
+                base = config["baseline"]
+                # after the baseline is beaten, every new best also beats it and restarts
+                # patience; before, the best is tracked (Keras) but patience runs on
+                beaten = es.best_epoch is not None and (base is None
+                                                        or es._improves(es.best_score, base))
+                if beaten:
                     assert es.stopped_epoch - es.best_epoch >= p
                     assert es.stopped_epoch - es.best_epoch == max(p, 1)
                 else:  # the baseline was never beaten: patience runs from the start

@@ -56,3 +56,59 @@ def test_scheduled_counters_and_set_epoch():
     S.set_epoch(5, a, b)
     assert a.value_of(per_step) == 3.0 and a.value_of(per_epoch) == 5.0
     assert b.value_of(per_step) == 0.0 and b.value_of(0.25) == 0.25
+
+
+def test_penalty_and_update_rule_counters_round_trip_through_state_dict():
+    import torch
+    from torch import nn
+    model = nn.Linear(3, 2, bias=False)
+    pen = rl.L1(S.linear(0.0, 1.0, steps=4)) + rl.L2(S.linear(0.0, 1.0, steps=2, unit="epoch"))
+    for _ in range(3):
+        pen(model)  # grad enabled: one step each
+    S.set_epoch(1, pen)
+    state = pen.state_dict()
+    assert state == {"step": 3, "epoch": 1, "parts": [{"step": 3, "epoch": 1},
+                                                      {"step": 3, "epoch": 1}]}
+    fresh = rl.L1(S.linear(0.0, 1.0, steps=4)) + rl.L2(S.linear(0.0, 1.0, steps=2, unit="epoch"))
+    fresh.load_state_dict(state)
+    w = model.weight.detach()
+    # L1 at step 3: 0.75 sum|w|; L2 at epoch 1: 0.5 sum w^2 -- the values they had when saved
+    want = 0.75 * float(w.abs().sum()) + 0.5 * float(w.pow(2).sum())
+    assert fresh.value(model) == pytest.approx(want, rel=1e-6)  # float32 sums
+    assert fresh.value(model) == pen.value(model)
+
+    rule = rl.ProximalL1(S.linear(0.0, 1.0, steps=10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rule.attach(opt)
+    for _ in range(2):
+        opt.step()
+    assert rule.state_dict() == {"step": 2, "epoch": 0}
+    other = rl.ProximalL1(S.linear(0.0, 1.0, steps=10))
+    other.load_state_dict(rule.state_dict())
+    assert other.value_of(other.lam) == 0.2
+
+
+def test_dropout_counters_are_kept_out_of_the_model_state_dict():
+    import torch
+    from torch import nn
+    from safetensors.torch import load, save
+    model = nn.Sequential(nn.Linear(4, 4), rl.Dropout(drop=S.linear(0.0, 0.5, steps=10)))
+    model.train()
+    for _ in range(4):
+        model(torch.ones(2, 4))
+    states = S.module_states(model)
+    assert states == {"1": {"step": 4, "epoch": 0}}
+    assert set(model.state_dict()) == {"0.weight", "0.bias"}  # tensors only
+    load(save(model.state_dict()))  # safetensors accepts it
+    twin = nn.Sequential(nn.Linear(4, 4), rl.Dropout(drop=S.linear(0.0, 0.5, steps=10)))
+    S.load_module_states(twin, states)
+    assert twin[1].current_drop() == 0.2
+    with pytest.raises(rl.InvalidParameterError) as e:
+        S.load_module_states(twin, {"2": {"step": 1, "epoch": 0}})
+    assert str(e.value) == ("The 'states' parameter of load_module_states must be a dict from "
+                            "module_states() with the keys ['1']. Got {'2': {'step': 1, "
+                            "'epoch': 0}} instead.")
+    with pytest.raises(rl.InvalidParameterError) as e:
+        twin[1].load_schedule_state({"step": -1, "epoch": 0})
+    assert str(e.value) == ("The 'step' parameter of Dropout.load_schedule_state must be an int "
+                            "in the range [0, inf). Got -1 instead.")

@@ -84,6 +84,37 @@ def test_group_prox_zeroes_whole_rows_and_matches_closed_form():
     assert torch.all(w[1] == 0) and torch.all(w[4] == 0) and torch.all(w[0] != 0)
 
 
+def test_group_prox_scales_a_neuron_and_its_bias_together_closed_form():
+    lin = nn.Linear(2, 3).double()
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[3.0, 0.0], [0.3, 0.0], [0.0, 0.0]], dtype=torch.float64))
+        lin.bias.copy_(torch.tensor([4.0, 0.4, 7.0], dtype=torch.float64))
+    opt = torch.optim.SGD(lin.parameters(), lr=0.5)
+    rl.ProximalGroupLasso(2.0).attach(opt, lin)  # t = 0.5 * 2 = 1
+    for p in lin.parameters():
+        p.grad = torch.zeros_like(p)  # only the prox moves the weights
+    opt.step()
+    # ||(3, 0, 4)|| = 5 -> factor 1 - 1/5 = 0.8; ||(0.3, 0, 0.4)|| = 0.5 < 1 -> the neuron is 0;
+    # (0, 0, 7): the bias alone is the group -> factor 1 - 1/7
+    w, b = lin.weight.detach(), lin.bias.detach()
+    torch.testing.assert_close(w[0], torch.tensor([2.4, 0.0], dtype=torch.float64),
+                               rtol=1e-15, atol=0)
+    assert b[0] == pytest.approx(3.2, rel=1e-15)
+    assert torch.all(w[1] == 0) and b[1] == 0.0  # a pruned neuron outputs exactly 0
+    assert b[2] == pytest.approx(6.0, rel=1e-15)
+    # rows only: the bias is left alone
+    lin2 = nn.Linear(2, 1).double()
+    with torch.no_grad():
+        lin2.weight.copy_(torch.tensor([[0.3, 0.4]], dtype=torch.float64))
+        lin2.bias.fill_(9.0)
+    opt2 = torch.optim.SGD(lin2.parameters(), lr=1.0)
+    rl.ProximalGroupLasso(1.0, bias=False).attach(opt2, lin2)
+    for p in lin2.parameters():
+        p.grad = torch.zeros_like(p)
+    opt2.step()
+    assert torch.all(lin2.weight == 0) and lin2.bias.item() == 9.0
+
+
 def test_uses_current_lr_after_a_scheduler_changes_it():
     w = nn.Parameter(torch.full((2, 2), 1.0, dtype=torch.float64))
     opt = torch.optim.SGD([w], lr=0.1)

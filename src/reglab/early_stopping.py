@@ -14,7 +14,9 @@ where the monitored metric is computed once per epoch on the validation set::
 
 Besides patience, it stops on a non-finite score, on reaching ``stopping_threshold``, on
 passing ``divergence_threshold``, or on one of Prechelt's criteria (:class:`GL`, :class:`PQ`,
-:class:`UP`, in ``reglab.prechelt``; re-exported here). Under ``torch.distributed`` the decision is shared: if any rank stops, all do.
+:class:`UP`, in ``reglab.prechelt``; re-exported here). Under ``torch.distributed`` every
+rank decides on the same numbers (the metrics' mean over ranks), so all keep the same best
+epoch and stop together.
 
 Reference: L. Prechelt, "Early Stopping - But When?", in Neural Networks: Tricks of the
 Trade, LNCS 1524, Springer, 1998, pp. 55-69.
@@ -80,19 +82,49 @@ _REASONS = list(StopReason)
 # ----------------------------------------------------------------------------------------
 # Distributed
 
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _collective_device() -> torch.device:
+    nccl = "nccl" in str(dist.get_backend()) and torch.cuda.is_available()
+    return torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+
+
 def _any_rank(code: int) -> int:
     """MAX of a small int over all ranks, so that a stop on any rank stops every rank.
 
     The identity when ``torch.distributed`` is not initialized. Every rank must call
     ``step`` the same number of times, as with any collective.
     """
-    if not (dist.is_available() and dist.is_initialized()):
+    if not _distributed():
         return code
-    nccl = "nccl" in str(dist.get_backend()) and torch.cuda.is_available()
-    device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
-    flag = torch.tensor([code], dtype=torch.int32, device=device)
+    flag = torch.tensor([code], dtype=torch.int32, device=_collective_device())
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
     return int(flag.item())
+
+
+def _rank_mean(values: dict[str, float]) -> dict[str, float]:
+    """The metrics every rank decides on: the mean over ranks (float64), so that every rank
+    keeps the same best epoch, the same weights and makes the same decision.
+
+    Values that are already the same on every rank (a metric the loop all-reduced itself)
+    come back unchanged, bit for bit: one MAX all-reduce of ``(v, -v)`` tells; only when the
+    ranks differ does a second (SUM) all-reduce average them. The identity without
+    ``torch.distributed``.
+    """
+    if not _distributed():
+        return values
+    keys = list(values)
+    v = torch.tensor([values[k] for k in keys], dtype=torch.float64,
+                     device=_collective_device())
+    spread = torch.cat([v, -v])
+    dist.all_reduce(spread, op=dist.ReduceOp.MAX)
+    if torch.equal(spread[:len(keys)], -spread[len(keys):]):  # max == min: all ranks agree
+        return values
+    dist.all_reduce(v, op=dist.ReduceOp.SUM)
+    v /= dist.get_world_size()
+    return dict(zip(keys, v.tolist()))
 
 
 def _cpu_copy(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,9 +154,12 @@ class EarlyStopping:
     Once stopped it stays stopped: further ``step`` calls return True and change nothing
     (``reset()`` starts over).
 
-    Under ``torch.distributed`` each ``step`` all-reduces (MAX) a 0/1 stop flag, so every
-    rank returns the same decision; every rank must call ``step`` once per epoch. A rank that
-    stops because another did reports the other's reason ("another rank stopped").
+    Under ``torch.distributed`` each ``step`` first averages the metrics it reads over the
+    ranks (metrics that are already equal everywhere are used as they are), so every rank
+    keeps the same best epoch and the same weights, and :meth:`restore` loads the same epoch
+    on every rank; the stop flag is then all-reduced (MAX) as a safeguard, so a rank whose
+    state differs (a resumed rank) still stops with the others ("another rank stopped").
+    Every rank must call ``step`` once per epoch.
 
     Args:
         monitor: metrics key to watch (default ``"val_loss"``).
@@ -134,6 +169,8 @@ class EarlyStopping:
         min_delta: smallest change that counts as an improvement, >= 0. Default 0.
         min_delta_mode: ``"abs"`` (in the metric's units) or ``"rel"`` (a fraction of |best|).
         baseline: a score to beat; until a score beats it, patience runs from the start.
+            As in Keras, the best score below the baseline is still tracked (``best_*``) and
+            its weights are what :meth:`restore` loads.
         start_from_epoch: epochs (step calls) at the start that count for nothing: no best,
             no patience, no criterion (a warm-up). Default 0.
         restore_best: keep a CPU copy of the best weights for :meth:`restore`. Default True.
@@ -145,7 +182,7 @@ class EarlyStopping:
 
     Attributes:
         best_score, best_epoch: best score so far and the 0-based index of its step call
-            (None before any score counted or beat the baseline).
+            (None before any score counted).
         stopped_epoch, reason, message: where and why it stopped (None, None and a status
             sentence while running).
 
@@ -256,7 +293,7 @@ class EarlyStopping:
         """
         if self.stopped:
             return True
-        values = self._read(metrics)
+        values = _rank_mean(self._read(metrics))
         epoch = self._epoch
         self._epoch += 1
         local = self._decide(epoch, values, model)
@@ -300,13 +337,14 @@ class EarlyStopping:
             return StopReason.NON_FINITE, f"{self.monitor} is {score} (not finite)"
         if epoch < self.start_from_epoch:
             return None
-        improved = self._improves(score)
-        if improved:
-            self.best_score, self.best_epoch, self.wait = score, epoch, 0
+        improved = self._improves(score, self.best_score)
+        if improved:  # the best seen is tracked (and its weights kept) even below a baseline
+            self.best_score, self.best_epoch = score, epoch
             if self.restore_best and model is not None:
                 self._best_weights = _cpu_copy(model.state_dict())
-        else:
-            self.wait += 1
+        # patience restarts only on a score that beats the best so far and the baseline
+        reset = improved and (self.baseline is None or self._improves(score, self.baseline))
+        self.wait = 0 if reset else self.wait + 1
         if self.stopping_threshold is not None and not self._better(self.stopping_threshold,
                                                                     score):
             return StopReason.THRESHOLD, (f"{self.monitor} {_num(score)} reached the stopping "
@@ -320,7 +358,7 @@ class EarlyStopping:
             clause = self.criterion.update(self._criterion_state, score, values)
             if clause:
                 return StopReason.CRITERION, clause
-        if not improved and self.patience is not None and self.wait >= self.patience:
+        if not reset and self.patience is not None and self.wait >= self.patience:
             return StopReason.PATIENCE, self._patience_clause()
         return None
 
@@ -328,8 +366,8 @@ class EarlyStopping:
         """Strictly better in this mode (no min_delta)."""
         return a < b if self.mode == "min" else a > b
 
-    def _improves(self, score: float) -> bool:
-        ref = self.best_score if self.best_score is not None else self.baseline
+    def _improves(self, score: float, ref: float | None) -> bool:
+        """``score`` better than ``ref`` by more than min_delta (any number beats None)."""
         if ref is None:
             return not math.isnan(score)
         if math.isinf(ref):  # only with check_finite=False; a relative delta would be nan
@@ -344,7 +382,8 @@ class EarlyStopping:
 
     def _patience_clause(self) -> str:
         epochs = f"{self.wait} epoch{'s' if self.wait != 1 else ''}"
-        if self.best_score is None and self.baseline is not None:
+        if self.baseline is not None and not (self.best_score is not None
+                                              and self._improves(self.best_score, self.baseline)):
             return (f"{self.monitor} did not beat the baseline {_num(self.baseline)} by more "
                     f"than {self._delta_text()} in {epochs}")
         return f"{self.monitor} did not improve by more than {self._delta_text()} for {epochs}"

@@ -12,7 +12,8 @@ numbers per member (``tests/test_kernels.py`` checks float against tensor bit fo
 * ``add_l1_l2_grad_``:      ``grad += l1 * sign(w) + 2 * l2 * w``  (L1 / L2 / elastic net);
   ``l1_l2_grad``: the same as new tensors
 * ``l1_value``, ``l2_value``: ``l1 * sum |w|``, ``l2 * sum w^2``
-* ``group_lasso_grad``, ``group_lasso_value``: ``lam * row / ||row||``, ``lam * sum ||row||``
+* ``group_lasso_grad(s)``, ``group_lasso_value``: ``lam * row / ||row||``, ``lam * sum ||row||``
+  (a row may take its bias entry into its group: ``||row||`` is then ``||(row, b)||``)
 * ``decay_``:               ``w <- w * (1 - t)``, ``t = lr * wd``  (decoupled weight decay)
 * ``soft_threshold_``:      ``w <- sign(w) * max(|w| - t, 0)``, ``t = lr * lam``  (proximal L1)
 * ``group_soft_threshold_``: ``row <- row * max(1 - t / ||row||, 0)``  (proximal group lasso)
@@ -35,8 +36,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["Strength", "add_l1_l2_grad_", "l1_l2_grad", "l1_value", "l2_value",
-           "group_lasso_grad", "group_lasso_value", "decay_", "soft_threshold_",
-           "group_soft_threshold_", "smooth_targets", "cross_entropy"]
+           "group_lasso_grad", "group_lasso_grads", "group_lasso_value", "decay_",
+           "soft_threshold_", "group_soft_threshold_", "smooth_targets", "cross_entropy"]
 
 Strength = Union[float, Tensor]  # a number, or (K, 1, 1): one per member of a stack
 
@@ -120,28 +121,42 @@ def l2_value(w: Tensor, lam: Strength) -> Tensor:
     return _scale(lam) * _norm(w, 2, lam).square()
 
 
-def _row_norms(w: Tensor, s: Strength) -> Tensor:
+def _row_norms(w: Tensor, s: Strength, bias: Tensor | None = None) -> Tensor:
     """``||row||_2`` per row, kept for broadcasting: rows are dim 0 of ``w`` (float strength)
-    or dim 1 of a stacked ``w`` (K, R, ...) (tensor strength); a row is all the rest."""
+    or dim 1 of a stacked ``w`` (K, R, ...) (tensor strength); a row is all the rest, and with
+    ``bias`` (R,) or (K, R) also the row's bias entry: ``sqrt(||row||^2 + b^2)``."""
     first = 2 if isinstance(s, Tensor) else 1
     if w.ndim <= first:  # one number per row: its norm is its absolute value
-        return w.abs()
-    return torch.linalg.vector_norm(w, dim=tuple(range(first, w.ndim)), keepdim=True)
+        norms = w.abs()
+    else:
+        norms = torch.linalg.vector_norm(w, dim=tuple(range(first, w.ndim)), keepdim=True)
+    if bias is None:
+        return norms
+    return torch.hypot(norms, bias.reshape(norms.shape))
 
 
-def group_lasso_value(w: Tensor, lam: Strength) -> Tensor:
+def group_lasso_value(w: Tensor, lam: Strength, bias: Tensor | None = None) -> Tensor:
     """``lam * sum_rows ||row||_2``; rows = dim 0 (one per output neuron / filter), or dim 1
-    of stacked (K, R, ...) weights with a (K, 1, 1) ``lam``: then (K,) per member."""
-    norms = _row_norms(w, lam)
+    of stacked (K, R, ...) weights with a (K, 1, 1) ``lam``: then (K,) per member. With
+    ``bias``, a row's group is its weights and its bias entry."""
+    norms = _row_norms(w, lam, bias)
     return _scale(lam) * (norms.flatten(1).sum(1) if isinstance(lam, Tensor) else norms.sum())
+
+
+def group_lasso_grads(w: Tensor, lam: Strength, bias: Tensor | None = None
+                      ) -> tuple[Tensor, Tensor | None]:
+    """``d/dw`` and ``d/db`` of ``lam * sum_rows ||(row, b)||``: ``lam * row / ||(row, b)||``
+    and ``lam * b / ||(row, b)||`` (the subgradient 0 on a zero group), new tensors; the bias
+    gradient is None without ``bias``."""
+    norms = _row_norms(w, lam, bias)
+    scale = torch.where(norms > 0, norms.reciprocal(), 0.0) * lam  # 1/0 = inf masked, unused
+    return w * scale, None if bias is None else bias * scale.reshape(bias.shape)
 
 
 def group_lasso_grad(w: Tensor, lam: Strength) -> Tensor:
     """``d/dw lam * sum_rows ||row||`` = ``lam * row / ||row||`` (the subgradient 0 on a zero
     row), a new tensor shaped like ``w``; rows as in :func:`group_lasso_value`."""
-    norms = _row_norms(w, lam)
-    inv = torch.where(norms > 0, norms.reciprocal(), 0.0)  # 1/0 = inf is masked, never used
-    return w * (inv * lam)
+    return group_lasso_grads(w, lam)[0]
 
 
 @torch.no_grad()
@@ -169,12 +184,16 @@ def soft_threshold_(ws: Sequence[Tensor], t: Strength) -> None:
 
 
 @torch.no_grad()
-def group_soft_threshold_(w: Tensor, t: Strength) -> None:
+def group_soft_threshold_(w: Tensor, t: Strength, bias: Tensor | None = None) -> None:
     """Proximal group lasso: ``row <- row * max(1 - t / ||row||, 0)``, in place; whole rows
     become exactly 0. Rows as in :func:`group_lasso_value`; ``t = lr * lam``, float or
-    (K, 1, 1)."""
-    # A zero row gives t / 0 = inf -> 1 - inf clamps to 0: the row stays 0.
-    w.mul_((1.0 - t / _row_norms(w, t)).clamp_min_(0.0))
+    (K, 1, 1). With ``bias``, the group is the row and its bias entry: both are scaled by
+    ``max(1 - t / ||(row, b)||, 0)``, so a dead neuron outputs exactly 0."""
+    # A zero group gives t / 0 = inf -> 1 - inf clamps to 0: the group stays 0.
+    factor = (1.0 - t / _row_norms(w, t, bias)).clamp_min_(0.0)
+    w.mul_(factor)
+    if bias is not None:
+        bias.mul_(factor.reshape(bias.shape))
 
 
 def smooth_targets(target: Tensor, eps: Strength, num_classes: int) -> Tensor:

@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from reglab import kernels as K
-from reglab._validation import check_float, fail
+from reglab._validation import check_bool, check_float, fail
 from reglab.schedules import Scheduled, Strength, check_strength
 
 __all__ = ["Penalty", "L1", "L2", "ElasticNet", "GroupLasso", "select"]
@@ -155,13 +155,14 @@ class _FusedPenalty(torch.autograd.Function):
         i1 = [i for i, c in enumerate(a) if c != 0.0]
         signs = dict(zip(i1, torch._foreach_sign([ws[i] for i in i1]))) if i1 else {}
         parts = []
-        for i, (w, ca, cb, cg) in enumerate(zip(ws, *coef)):
+        bias = coef[3]  # bias[i]: the index in ws of param i's group-lasso bias, or -1
+        for i, (w, ca, cb, cg) in enumerate(zip(ws, *coef[:3])):
             if ca != 0.0:
                 parts.append(K.l1_value(w, ca, sign=signs[i]))
             if cb != 0.0:
                 parts.append(K.l2_value(w, cb))
             if cg != 0.0:
-                parts.append(K.group_lasso_value(w, cg))
+                parts.append(K.group_lasso_value(w, cg, ws[bias[i]] if bias[i] >= 0 else None))
         ctx.coef, ctx.signs = coef, signs
         ctx.save_for_backward(*ws)
         if not parts:
@@ -172,7 +173,7 @@ class _FusedPenalty(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):  # type: ignore[override]
         ws = ctx.saved_tensors
-        a, b, g = ctx.coef
+        a, b, g, bias = ctx.coef
         # On CPU the scale is free to read; elsewhere .item() would sync, so scale at the end.
         c = grad_out.item() if grad_out.device.type == "cpu" else 1.0
         # The signs from forward become the gradient in place (no new memory); a second
@@ -189,29 +190,40 @@ class _FusedPenalty(torch.autograd.Function):
                 grads[i] = gr
         for i, (w, cg) in enumerate(zip(ws, g)):
             if cg != 0.0:
-                gr = K.group_lasso_grad(w, c * cg)
-                grads[i] = gr if grads[i] is None else grads[i].add_(gr)
+                j = bias[i]
+                gw, gb = K.group_lasso_grads(w, c * cg, ws[j] if j >= 0 else None)
+                grads[i] = gw if grads[i] is None else grads[i].add_(gw)
+                if gb is not None:
+                    grads[j] = gb if grads[j] is None else grads[j].add_(gb)
         if grad_out.device.type != "cpu":
             torch._foreach_mul_([gr for gr in grads if gr is not None], grad_out)
         return (None, *grads)
 
 
-def _collect(terms: list[tuple[str, str, Tensor, float]]
-             ) -> tuple[list[Tensor], tuple[list[float], list[float], list[float]]]:
-    """One entry per parameter: ``ws`` and the columns ``(a, b, g)`` of its l1, l2 and group
-    coefficients (a parameter under several terms of one kind gets their sum)."""
+def _collect(terms: list[tuple]) -> tuple[list[Tensor], tuple[list, list, list, list]]:
+    """One entry per parameter: ``ws`` and the columns ``(a, b, g, bias)`` of its l1, l2 and
+    group coefficients (a parameter under several terms of one kind gets their sum) and the
+    index in ``ws`` of the bias in its group-lasso groups (-1: none). A term is
+    ``(kind, name, param, coef)``, and a group-lasso term may carry a fifth item, the bias."""
     index: dict[int, int] = {}
     ws: list[Tensor] = []
-    coef: dict[str, list[float]] = {"l1": [], "l2": [], "group_lasso": []}
-    for kind, _, p, c in terms:
+    coef: dict[str, list] = {"l1": [], "l2": [], "group_lasso": [], "bias": []}
+
+    def slot(p: Tensor) -> int:
         if id(p) not in index:
             index[id(p)] = len(ws)
             ws.append(p)
-            for column in coef.values():
-                column.append(0.0)
-        coef[kind][index[id(p)]] += c
-    a, b, g = coef.values()
-    return ws, (a, b, g)
+            for name, column in coef.items():
+                column.append(-1 if name == "bias" else 0.0)
+        return index[id(p)]
+
+    for kind, _, p, c, *bias in terms:
+        i = slot(p)
+        coef[kind][i] += c
+        if bias and bias[0] is not None:
+            coef["bias"][i] = slot(bias[0])
+    a, b, g, bias_of = coef.values()
+    return ws, (a, b, g, bias_of)
 
 
 # Elements per chunk for L1 on large CPU tensors: a chunk of w, .grad and sign(w) (3 x 256 KiB
@@ -242,8 +254,8 @@ class _GradPlan:
     one while the coefficients stay the same, so a step does no Python bookkeeping beyond it.
     """
 
-    def __init__(self, ws: list[Tensor], coef: tuple[list[float], list[float], list[float]]):
-        self.live = [(w, ca, cb, cg) for w, ca, cb, cg in zip(ws, *coef)
+    def __init__(self, ws: list[Tensor], coef: tuple[list, list, list, list]):
+        self.live = [(w, ca, cb, cg) for w, ca, cb, cg in zip(ws, *coef[:3])
                      if w.requires_grad and (ca != 0.0 or cb != 0.0 or cg != 0.0)]
         big = [t for t in self.live if t[1] != 0.0 and t[0].device.type == "cpu"
                and t[0].numel() > _CHUNK and t[0].is_contiguous()]
@@ -251,7 +263,10 @@ class _GradPlan:
         small = [t for t in self.live if all(t is not b for b in big)]
         self.groups = list(_by_coef([w for w, *_ in small], [t[1] for t in small],
                                     [t[2] for t in small]).items())
-        self.group_lasso = [(w, cg) for w, _, _, cg in self.live if cg != 0.0]
+        bias = coef[3]  # bias[i]: the index in ws of param i's group-lasso bias, or -1
+        self.group_lasso = [(w, cg, ws[bias[i]] if bias[i] >= 0 else None)
+                            for i, (w, cg) in enumerate(zip(ws, coef[2]))
+                            if cg != 0.0 and w.requires_grad]
         self.scratch = {}  # (dtype, device) -> one chunk for sign(w)
         for w, _, _ in self.big:
             key = (w.dtype, w.device)
@@ -270,11 +285,16 @@ class _GradPlan:
                 _add_l1_chunked(w, ca, cb, self.scratch[(w.dtype, w.device)])
             else:
                 K.add_l1_l2_grad_([w.grad], [w], ca, cb)
-        for w, cg in self.group_lasso:
-            w.grad.add_(K.group_lasso_grad(w, cg))
+        for w, cg, b in self.group_lasso:
+            gw, gb = K.group_lasso_grads(w, cg, b)
+            w.grad.add_(gw)
+            if gb is not None and b.requires_grad:
+                if b.grad is None:
+                    b.grad = torch.zeros_like(b)
+                b.grad.add_(gb)
 
 
-def _add_grad(ws: list[Tensor], coef: tuple[list[float], list[float], list[float]]) -> None:
+def _add_grad(ws: list[Tensor], coef: tuple[list, list, list, list]) -> None:
     """``w.grad += a * sign(w) + 2 * b * w + g * row / ||row||`` for every param, in place.
 
     One fused kernel call per distinct coefficient pair (usually one), except L1 on large
@@ -361,7 +381,8 @@ class Penalty(Scheduled):
         ``model``, and the memo keeps the last :class:`_GradPlan` with the coefficients and
         ``requires_grad`` flags it was made for (a schedule or a frozen layer makes a new one)."""
         terms = self._terms(model, memo)
-        key = tuple((id(p), c, p.requires_grad) for _, _, p, c in terms)
+        key = tuple((id(p), c, p.requires_grad, *(id(b) for b in bias if b is not None))
+                    for _, _, p, c, *bias in terms)
         plan = memo.get("plan")
         if plan is None or plan[0] != key:
             plan = memo["plan"] = (key, _GradPlan(*_collect(terms)))
@@ -411,6 +432,14 @@ class Penalty(Scheduled):
 
         return optimizer.register_step_pre_hook(hook)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule counters (plain ints), for resuming; see ``Scheduled.schedule_state``."""
+        return self.schedule_state()
+
+    def load_state_dict(self, state: Any) -> None:
+        """Resume the schedule counters saved by :meth:`state_dict`."""
+        self.load_schedule_state(state)
+
     def _owner(self) -> str:
         return type(self).__name__
 
@@ -425,9 +454,9 @@ class Penalty(Scheduled):
         """
         rows = []
         with torch.no_grad():
-            for kind, name, p, coef in self._terms(model, {}):
+            for kind, name, p, coef, *bias in self._terms(model, {}):
                 rows.append({"name": name, "shape": tuple(p.shape), "term": kind, "lam": coef,
-                             "value": float(_VALUE[kind](p, coef))})
+                             "value": float(_VALUE[kind](p, coef, *bias))})
         return rows
 
     def __add__(self, other: Any) -> "Penalty":
@@ -455,10 +484,12 @@ class _SumPenalty(Penalty):
         return [t for part in self.parts for t in part._terms(model, memo)]
 
     def advance(self, steps: int = 1) -> None:
+        super().advance(steps)
         for part in self.parts:
             part.advance(steps)
 
     def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
         for part in self.parts:
             part.set_epoch(epoch)
 
@@ -530,27 +561,67 @@ class L2(_Single):
     kind = "l2"
 
 
-class GroupLasso(_Single):
-    """Group lasso ``lam * sum_rows ||row||_2``: zeroes whole output neurons / filters.
+def bias_of(by_name: dict[str, Tensor], name: str, w: Tensor) -> Tensor | None:
+    """The bias in the same group as weight ``name``'s rows: ``prefix.bias`` of shape
+    ``(w.shape[0],)`` next to ``prefix.weight`` (nn.Linear, nn.Conv*), else None.
 
-    Rows are dim 0 of each selected parameter after flattening the rest, so a Linear weight
-    (out, in) has ``out`` groups and a Conv2d weight (out, in, kh, kw) one group per filter.
-    At a zero row the gradient is the subgradient 0. Yuan & Lin (2006).
+    ``by_name``: the model's parameters by name (``dict(model.named_parameters())``).
+    """
+    if not name.endswith("weight") or w.ndim < 2:
+        return None
+    b = by_name.get(name[: -len("weight")] + "bias")
+    return b if b is not None and b.shape == (w.shape[0],) else None
+
+
+class GroupLasso(_Single):
+    """Group lasso ``lam * sum_groups ||group||_2``: zeroes whole output neurons / filters.
+
+    A group is one row of a selected weight (dim 0, the rest flattened: a Linear weight
+    (out, in) has ``out`` groups, a Conv2d weight (out, in, kh, kw) one per filter) **and**,
+    with ``bias=True`` (the default), that neuron's bias entry: ``||(w_row, b)||_2``. So a
+    neuron driven to zero outputs exactly 0, not a constant. The bias is the parameter named
+    like the weight with ``bias`` for ``weight`` (``0.weight`` -> ``0.bias``) of shape
+    ``(out,)``; it is found by name, so with ``attach(optimizer)`` without a model (positional
+    names) the groups are weight rows only. ``bias=False``: weight rows only, Yuan & Lin's
+    groups on the weights. At a zero group the gradient is the subgradient 0. Yuan & Lin (2006).
 
     Modes, same trajectory: loss term ``loss + pen(model)`` (readable) or gradient hook
-    ``pen.attach(optimizer)`` (fast path; adds ``lam * row / ||row||`` to ``.grad``
-    as each step begins, so clipping before the step does not see it).
+    ``pen.attach(optimizer)`` (fast path; adds ``lam * w_row / ||group||`` to the weight's
+    ``.grad`` and ``lam * b / ||group||`` to the bias's as each step begins, so clipping
+    before the step does not see it).
 
     Args:
         lam: strength >= 0, a number or a schedule.
         params: selection (see :func:`select`); default every parameter with ``ndim >= 2``.
+        bias: put each row's bias entry in its group. Default True.
 
     Example::
 
-        loss = loss + rl.GroupLasso(1e-3)(model)   # or: .attach(optimizer)
+        loss = loss + rl.GroupLasso(1e-3)(model)   # or: .attach(optimizer, model)
     """
 
     kind = "group_lasso"
+
+    def __init__(self, lam: Strength, params: Any = None, bias: bool = True):
+        super().__init__(lam, params)
+        self.bias = check_bool("GroupLasso", "bias", bias)
+
+    def _terms(self, model, memo):
+        lam = self.value_of(self.lam)
+        selected = self._selected(model, memo)
+        if not self.bias:
+            return [(self.kind, n, p, lam) for n, p in selected]
+        key = ("bias", id(self.params))
+        if key not in memo:  # the pairing, once per selection memo (attach keeps one)
+            by_name = dict(memo["named"])
+            pairs = [(n, p, bias_of(by_name, n, p)) for n, p in selected]
+            paired = {id(b) for _, _, b in pairs if b is not None}
+            # a selected bias counts once, in its neuron's group
+            memo[key] = [t for t in pairs if id(t[1]) not in paired]
+        return [(self.kind, n, p, lam, b) for n, p, b in memo[key]]
+
+    def __repr__(self) -> str:
+        return f"GroupLasso(lam={self.lam!r}{'' if self.bias else ', bias=False'})"
 
 
 class ElasticNet(Penalty):

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union
 
-from reglab._validation import check_choice, check_float, check_int, fail
+from reglab._validation import _in_range, _interval, check_choice, check_float, check_int, fail
 
 __all__ = [
     "Schedule",
@@ -39,6 +39,8 @@ __all__ = [
     "check_strength",
     "lr_factor",
     "LR_SCHEDULES",
+    "module_states",
+    "load_module_states",
 ]
 
 Strength = Union[float, "Schedule"]
@@ -170,13 +172,11 @@ def check_strength(owner: str, name: str, value: Any, low: float | None = None,
                    high_open: bool = False) -> Strength:
     """Validate a strength: a number in the interval, or a schedule whose values stay in it."""
     if isinstance(value, Schedule):
+        span = _interval(low, high, low_open, high_open)
         for end in (value.low, value.high):
-            try:
-                check_float(owner, name, end, low, high, low_open=low_open, high_open=high_open)
-            except ValueError:
-                check_float(owner, name, float("nan"), low, high, low_open=low_open,
-                            high_open=high_open, extra=f" or a schedule within it; {value!r} "
-                            f"reaches {end!r}")
+            if not (math.isfinite(end) and _in_range(end, low, high, low_open, high_open)):
+                raise fail(owner, name, f"a float in the range {span} or a schedule within it",
+                           value, hint=f" The schedule reaches {end!r}, outside {span}.")
         return value
     return check_float(owner, name, value, low, high, low_open=low_open, high_open=high_open,
                        extra=" or a schedule")
@@ -201,6 +201,31 @@ class Scheduled:
     def set_epoch(self, epoch: int) -> None:
         self._epoch = int(epoch)
 
+    def schedule_state(self) -> dict[str, int]:
+        """The schedule counters, ``{"step": n, "epoch": e}`` (plain ints; a sum of penalties
+        keeps one pair per part, under ``"parts"``)."""
+        state: dict[str, Any] = {"step": int(self._step_count), "epoch": int(self._epoch)}
+        children = self._scheduled_children()
+        if children:
+            state["parts"] = [c.schedule_state() for c in children]
+        return state
+
+    def load_schedule_state(self, state: Mapping[str, Any]) -> None:
+        """Resume the counters from :meth:`schedule_state`; a strength then takes the value it
+        had when the state was saved."""
+        owner = f"{type(self).__name__}.load_schedule_state"
+        allowed = "a dict from schedule_state() with int 'step' and 'epoch' >= 0"
+        if not isinstance(state, Mapping) or not {"step", "epoch"} <= set(state):
+            raise fail(owner, "state", allowed, state)
+        children = self._scheduled_children()
+        parts = state.get("parts", [])
+        if len(parts) != len(children):
+            raise fail(owner, "state", f"{allowed} and {len(children)} 'parts'", state)
+        self._step_count = check_int(owner, "step", state["step"], 0)
+        self._epoch = check_int(owner, "epoch", state["epoch"], 0)
+        for child, part in zip(children, parts):
+            child.load_schedule_state(part)
+
     def _scheduled_children(self) -> Sequence["Scheduled"]:
         return ()
 
@@ -216,3 +241,27 @@ def set_epoch(epoch: int, *objects: Any) -> None:
         if isinstance(obj, Scheduled):
             obj.set_epoch(epoch)
             stack.extend(obj._scheduled_children())
+
+
+def module_states(model: Any) -> dict[str, dict[str, int]]:
+    """The schedule counters of every scheduled module in ``model`` (dropout layers), by module
+    name: plain ints, to save next to the weights (``model.state_dict()`` stays tensors only, so
+    safetensors can save it).
+
+    Example::
+
+        states = rl.schedules.module_states(model)   # {"2": {"step": 120, "epoch": 3}}
+        rl.schedules.load_module_states(model, states)
+    """
+    return {name: m.schedule_state() for name, m in model.named_modules()
+            if isinstance(m, Scheduled)}
+
+
+def load_module_states(model: Any, states: Mapping[str, Mapping[str, Any]]) -> None:
+    """Resume the counters saved by :func:`module_states`; the module names must match."""
+    mods = {name: m for name, m in model.named_modules() if isinstance(m, Scheduled)}
+    if not isinstance(states, Mapping) or set(states) != set(mods):
+        raise fail("load_module_states", "states",
+                   f"a dict from module_states() with the keys {sorted(mods)!r}", states)
+    for name, state in states.items():
+        mods[name].load_schedule_state(state)

@@ -4,8 +4,8 @@ With ``lr`` each param group's *current* learning rate (so LR schedulers keep wo
 ``t = lr * lam``:
 
 * ``ProximalL1(lam)``:           ``w <- sign(w) * max(|w| - t, 0)``  (exact zeros), after the step
-* ``ProximalGroupLasso(lam)``:   ``row <- row * max(1 - t / ||row||, 0)``  (whole rows exactly 0),
-  after the step
+* ``ProximalGroupLasso(lam)``:   ``g <- g * max(1 - t / ||g||, 0)``, ``g`` = a weight row and its
+  bias entry (whole neurons exactly 0), after the step
 * ``DecoupledWeightDecay(lam)``: ``w <- w - t * w``, applied as the optimizer step begins, after
   the gradient was taken and before the update, as ``torch.optim.AdamW`` does, so
   ``Adam(weight_decay=0)`` + ``DecoupledWeightDecay(lam)`` *is* ``AdamW(weight_decay=lam)``.
@@ -31,9 +31,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from reglab._validation import check_float, fail
+from reglab._validation import check_bool, check_float, fail
 from reglab import kernels as K
-from reglab.penalties import _select, check_params
+from reglab.penalties import _select, bias_of, check_params
 from reglab.schedules import Scheduled, Strength, check_strength
 
 __all__ = ["ProximalL1", "ProximalGroupLasso", "DecoupledWeightDecay", "param_groups"]
@@ -145,6 +145,14 @@ class _UpdateRule(Scheduled):
             out.append([p for _, p in wanted])
         return out
 
+    def state_dict(self) -> dict[str, Any]:
+        """The schedule counters (plain ints), for resuming; see ``Scheduled.schedule_state``."""
+        return self.schedule_state()
+
+    def load_state_dict(self, state: Any) -> None:
+        """Resume the schedule counters saved by :meth:`state_dict`."""
+        self.load_schedule_state(state)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lam={self.lam!r})"
 
@@ -169,23 +177,50 @@ class ProximalL1(_UpdateRule):
 
 
 class ProximalGroupLasso(_UpdateRule):
-    """Block soft-thresholding per row: ``row <- row * max(1 - lr * lam / ||row||, 0)``.
+    """Block soft-thresholding per group: ``g <- g * max(1 - lr * lam / ||g||, 0)``.
 
-    The proximal operator of the group lasso ``lam * sum_rows ||row||_2`` (rows = dim 0:
-    output neurons / filters); whole rows become exactly 0. Runs after ``optimizer.step()``.
+    The proximal operator of the group lasso ``lam * sum_groups ||g||_2``; a group is one row
+    of a selected weight (dim 0: an output neuron / filter) and, with ``bias=True`` (the
+    default), that neuron's bias entry, as in ``rl.GroupLasso``: whole neurons become exactly
+    0, bias included, so a pruned neuron outputs 0. The bias (``prefix.bias`` of shape
+    ``(out,)`` next to ``prefix.weight``) is found by name, so it needs ``attach(optimizer,
+    model)``; without a model, and in :meth:`step` (which takes exactly the tensors given),
+    groups are weight rows. The threshold uses the weight's param-group lr. Runs after
+    ``optimizer.step()``.
 
     Args:
         lam: strength >= 0, a number or a schedule.
         params: selection (see ``reglab.penalties.select``); default ``ndim >= 2``.
+        bias: put each row's bias entry in its group. Default True.
 
     Example::
 
-        rl.ProximalGroupLasso(1e-2).attach(optimizer)
+        rl.ProximalGroupLasso(1e-2).attach(optimizer, model)
     """
 
+    def __init__(self, lam: Strength, params: Any = None, bias: bool = True):
+        super().__init__(lam, params)
+        self.bias = check_bool("ProximalGroupLasso", "bias", bias)
+
+    def _resolve(self, optimizer, names):
+        chosen = super()._resolve(optimizer, names)
+        if not (self.bias and names):
+            return chosen
+        by_name = {names[id(p)]: p for group in optimizer.param_groups for p in group["params"]
+                   if id(p) in names}
+        pairs = [[(w, bias_of(by_name, names.get(id(w), ""), w)) for w in params]
+                 for params in chosen]
+        paired = {id(b) for group in pairs for _, b in group if b is not None}
+        # a selected bias counts once, in its neuron's group
+        return [[(w, b) for w, b in group if id(w) not in paired] for group in pairs]
+
     def _apply(self, params, t):
-        for w in params:
-            K.group_soft_threshold_(w, t)
+        for item in params:  # tensors (step, rows only) or (weight, bias or None) pairs
+            w, b = item if isinstance(item, tuple) else (item, None)
+            K.group_soft_threshold_(w, t, b)
+
+    def __repr__(self) -> str:
+        return f"ProximalGroupLasso(lam={self.lam!r}{'' if self.bias else ', bias=False'})"
 
 
 class DecoupledWeightDecay(_UpdateRule):

@@ -30,7 +30,9 @@ _OWN_FLAGS = {"arms": "'--arms'", "seeds": "'--seeds' / '-s'", "workers": "'--wo
 def compare(
     flags: dict[str, Any],
     arms: Optional[str] = option(None, "--arms", help="Arms, comma-separated: none, l1, l2, "
-                                 "dropout, early_stopping, augment, all, and the names of "
+                                 "dropout, early_stopping, augment, all, the examples "
+                                 "elastic_net, group_lasso, gaussian_dropout, dropconnect, "
+                                 "dropblock, early_stopping_gl / _pq / _up, and the names of "
                                  "[arms.NAME] tables in --config.",
                                  show_default="all seven and every [arms.NAME]"),
     seeds: Optional[int] = option(None, "--seeds", "-s", help="Seeds per arm, paired across "

@@ -76,6 +76,20 @@ SPEC_FLAGS: tuple[Flag, ...] = (
     Flag("dropout", ("--dropout",), float, "Drop rate after each hidden activation, in [0, 1)."),
     Flag("patience", ("--patience", "--early-stopping"), int, "Early-stopping patience in epochs "
          "on validation loss (0: off)."),
+    Flag("elastic_net", ("--elastic-net",), float, "Elastic-net loss term: loss + lam * "
+         "(r sum|w| + (1 - r) sum w^2), r = --l1-ratio."),
+    Flag("l1_ratio", ("--l1-ratio",), float, "Elastic net's share of L1, in [0, 1]."),
+    Flag("group_lasso", ("--group-lasso",), float, "Group-lasso loss term: loss + lam * "
+         "sum over neurons of ||(incoming weights, bias)||."),
+    Flag("proximal_group_lasso", ("--proximal-group-lasso",), float, "Proximal group lasso "
+         "after each step: whole neurons (bias included) exactly 0."),
+    Flag("dropout_kind", ("--dropout-kind",), str, "standard, gaussian, dropconnect or "
+         "dropblock (cnn on images)."),
+    Flag("stop_criterion", ("--stop-criterion",), str, "Early stopping by patience, or "
+         "Prechelt's gl, pq or up (with --patience 0: the criterion alone)."),
+    Flag("stop_alpha", ("--stop-alpha",), float, "GL / PQ threshold alpha."),
+    Flag("stop_strip", ("--stop-strip",), int, "PQ / UP strip length in epochs."),
+    Flag("stop_strips", ("--stop-strips",), int, "UP: successive rising strips."),
     Flag("augment", ("--augment", "-a"), str, "Augmentations, comma-separated, e.g. rotate,scale "
          "(`reglab check-augment` checks them)."),
     Flag("augment_strength", ("--augment-strength",), float, "Multiplies every augmentation "

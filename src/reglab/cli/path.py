@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from reglab.cli._progress import counted
+from reglab.cli._shared import Origin, restated
 from reglab.cli.options import option
 from reglab.lab import path as P
 
@@ -23,11 +24,16 @@ def path(
     eps: Optional[float] = option(None, "--eps", help="Smallest / largest strength.",
                                   show_default="0.01 if fewer samples than features, else 1e-3"),
     seed: int = option(0, "--seed", "-s", help="Split and model seed."),
+    model: Optional[str] = option(None, "--model", "-m", help="linear, mlp or cnn (images and "
+                                  "signals; l1 / group act on the first conv layer).",
+                                  show_default="linear; mlp for dropout"),
 ) -> None:
     """Fit a regularization path and select a strength (best validation and 1-SE rule)."""
-    with counted(f"{penalty} path on {data}") as tick:  # a bar on stderr, with the time left
-        P.main(data, penalty, out, n_strengths=n_strengths, eps=eps, seed=seed,
-               echo=typer.echo, progress=tick)
+    with restated({"model": Origin(flag="'--model' / '-m'"),
+                   "penalty": Origin(flag="'--penalty' / '-p'")}):
+        with counted(f"{penalty} path on {data}") as tick:  # a bar on stderr, the time left
+            P.main(data, penalty, out, n_strengths=n_strengths, eps=eps, seed=seed,
+                   echo=typer.echo, progress=tick, model=model)
 
 
 def register(app) -> None:

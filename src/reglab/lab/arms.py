@@ -20,15 +20,17 @@ from typing import Any
 
 from reglab._validation import did_you_mean, fail
 
-__all__ = ["ARMS", "OVERRIDABLE", "TECHNIQUES", "GRID_KEYS", "check_arms", "check_arm_name",
-           "SEED_SAYS", "BASE", "arm_changes", "base_changes", "apply_overrides",
-           "apply_tables", "grid_arms", "grid_name", "settings", "format_value", "technique_of"]
+__all__ = ["ARMS", "EXAMPLES", "OVERRIDABLE", "TECHNIQUES", "GRID_KEYS", "check_arms",
+           "check_arm_name", "SEED_SAYS", "BASE", "arm_changes", "base_changes",
+           "apply_overrides", "apply_tables", "grid_arms", "grid_name", "settings",
+           "format_value", "technique_of"]
 
 # Spec keys that are regularization strengths: a flag or TOML value for one of them replaces
 # that technique's strength in the arms that use it (see apply_overrides); other keys change
 # the base run.
 OVERRIDABLE = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
-               "augment_strength", "mixup", "cutmix", "label_smoothing")
+               "augment_strength", "mixup", "cutmix", "label_smoothing", "elastic_net",
+               "group_lasso", "proximal_group_lasso", "stop_criterion")
 
 # One technique, its spec keys (alternative forms of the same strength), and the arm that owns
 # it. A strength for any key of a technique replaces *all* that technique's keys in an arm:
@@ -37,12 +39,14 @@ TECHNIQUES: dict[str, tuple[tuple[str, ...], str]] = {
     "l1": (("l1", "proximal_l1"), "l1"),
     "l2": (("l2", "weight_decay"), "l2"),
     "dropout": (("dropout",), "dropout"),
-    "early_stopping": (("patience",), "early_stopping"),
+    "early_stopping": (("patience", "stop_criterion"), "early_stopping"),
     "augment": (("augment",), "augment"),
     "augment_strength": (("augment_strength",), "augment"),
     "mixup": (("mixup",), "augment"),
     "cutmix": (("cutmix",), "augment"),
     "label_smoothing": (("label_smoothing",), "label_smoothing"),
+    "elastic_net": (("elastic_net",), "elastic_net"),
+    "group_lasso": (("group_lasso", "proximal_group_lasso"), "group_lasso"),
 }
 _TECHNIQUE_OF = {key: t for t, (keys, _) in TECHNIQUES.items() for key in keys}
 
@@ -53,7 +57,10 @@ def technique_of(key: str) -> str:
 
 # Strength keys whose flag takes a comma list for a grid: one arm per value (augment takes a
 # comma list of names for one arm instead).
-GRID_KEYS = tuple(k for k in OVERRIDABLE if k != "augment")
+GRID_KEYS = tuple(k for k in OVERRIDABLE if k not in ("augment", "stop_criterion"))
+
+# A key's "off" value when it is not 0 / empty (settings() leaves it out).
+_OFF = {"stop_criterion": "patience"}
 
 # Custom arm names ([arms.NAME]); grid arms are named KEY-VALUE by the lab itself.
 ARM_NAME = re.compile(r"[a-z0-9_]+")
@@ -117,14 +124,33 @@ _ARMS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# Example arms for the rest of the library, not run by default (``ARMS`` stays the seed's
+# seven): pick them with ``--arms none,elastic_net`` or override them in ``[arms.NAME]``.
+# Their strengths are starting points, not selected on validation data like the defaults.
+# A knob the stacked engine does not implement makes its runs train one by one
+# (``reglab.lab.execute.sequential_only``); the Prechelt arms are stacked.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "elastic_net": {"elastic_net": 1e-4, "l1_ratio": 0.5},
+    "group_lasso": {"proximal_group_lasso": 1e-2},
+    "gaussian_dropout": {"dropout": 0.3, "dropout_kind": "gaussian"},
+    "dropconnect": {"dropout": 0.3, "dropout_kind": "dropconnect"},
+    "dropblock": {"dropout": 0.1, "dropout_kind": "dropblock"},   # model = "cnn", images only
+    "early_stopping_gl": {"stop_criterion": "gl", "stop_alpha": 5.0},
+    "early_stopping_pq": {"stop_criterion": "pq", "stop_alpha": 0.5, "stop_strip": 5},
+    "early_stopping_up": {"stop_criterion": "up", "stop_strips": 3, "stop_strip": 5},
+}
+
+
 def base_changes(kind: str) -> dict[str, Any]:
     """The base run's keys for a data kind (model, optimizer, epochs...)."""
     return dict(BASE[kind])
 
 
 def arm_changes(kind: str) -> dict[str, dict[str, Any]]:
-    """Every arm's spec changes for a data kind (``none`` changes nothing)."""
-    return {"none": {}, **{arm: dict(ch) for arm, ch in _ARMS[kind].items()}}
+    """Every arm's spec changes for a data kind (``none`` changes nothing), the built-ins
+    (:data:`ARMS`) then the :data:`EXAMPLES`."""
+    return {"none": {}, **{arm: dict(ch) for arm, ch in _ARMS[kind].items()},
+            **{arm: dict(ch) for arm, ch in EXAMPLES.items()}}
 
 
 def check_arm_name(name: Any) -> str:
@@ -217,6 +243,9 @@ def format_value(v: Any) -> str:
     """A strength as a person writes it: ``1e-4``, ``3.33e-4``, ``0.3``, ``10``, ``noise+shift``."""
     if isinstance(v, (list, tuple)):
         return "+".join(str(x) for x in v) or "none"
+    if isinstance(v, Mapping):  # schedules: {"l2": {"schedule": "linear", ...}}
+        return "; ".join(f"{key} {t['schedule']} {format_value(float(t['start']))}->"
+                         f"{format_value(float(t['end']))}" for key, t in v.items())
     if isinstance(v, bool) or not isinstance(v, float):
         return str(v)
     if v != 0 and (abs(v) < 1e-2 or abs(v) >= 1e5):
@@ -242,7 +271,7 @@ def settings(spec: Mapping[str, Any], baseline: Mapping[str, Any] | None = None)
         if key == "augment_strength":
             if not spec.get("augment") or v in (None, 1, 1.0):
                 continue
-        elif not v:
+        elif not v or (key in _OFF and v == _OFF[key]):
             continue
         parts.append(f"{key}={format_value(v)}")
     return ", ".join(parts) or "-"

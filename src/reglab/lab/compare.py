@@ -65,7 +65,8 @@ def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
     """
     check_int("compare", "seeds", seeds, 1, 1000)
     plain = base.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
-                         patience=0, augment=(), mixup=0.0, cutmix=0.0)
+                         patience=0, augment=(), mixup=0.0, cutmix=0.0, elastic_net=0.0,
+                         group_lasso=0.0, proximal_group_lasso=0.0, stop_criterion="patience")
     tables = dict(arm_specs or {})
     for arm, table in tables.items():
         if arm not in ARMS:

@@ -116,15 +116,31 @@ STACK_MEMBERS = {"cpu": 6, "cuda": 256}
 STACK_BYTES = {"cpu": 1 << 30, "cuda": 4 << 30}
 
 
+def sequential_only(spec) -> list[str]:
+    """The knobs of ``spec`` that the stacked engine does not implement (its kernels cover
+    L1, L2, decoupled decay, proximal L1, standard dropout, augmentation, mixup / cutmix and
+    early stopping with any criterion): elastic net, group lasso (loss term and proximal), a
+    dropout kind other than "standard" and strength schedules. A run with one of them on
+    trains through ``fit``."""
+    out = [k for k in ("elastic_net", "group_lasso", "proximal_group_lasso")
+           if getattr(spec, k) > 0]
+    if spec.dropout > 0 and spec.dropout_kind != "standard":
+        out.append("dropout_kind")
+    if spec.schedules:  # the stacked engine's strengths are numbers
+        out.append("schedules")
+    return out
+
+
 def group_key(spec, data) -> tuple | None:
     """Runs with equal keys can share one stack; None for a spec that cannot be stacked
-    (or whose data could not be loaded: its run reports the error).
+    (a model the engine has no stacked form of, a knob it does not implement:
+    :func:`sequential_only`; or whose data could not be loaded: its run reports the error).
 
     The key: model and hidden widths (a CNN's head width: its shape with the data's), activation,
     optimizer family, batch size, device and the data's shapes and split sizes (members may
     train on different splits of one size).
     """
-    if spec.model not in STACKABLE or data is None:
+    if spec.model not in STACKABLE or data is None or sequential_only(spec):
         return None
     if spec.model == "cnn" and data.kind not in ("image", "signal"):
         return None  # fit reports the error
@@ -168,6 +184,12 @@ def plan(specs: Sequence[Any], datasets: Sequence[Any], engine: str = "auto") ->
     """Cut the runs into tasks: each group of stackable runs into stacks of at most
     ``STACK_MEMBERS`` members and ``STACK_BYTES`` bytes (contiguous, in plan order), the rest
     one run each. Largest tasks first, so the last ones to finish are short.
+
+    Runs that use a knob the stacked engine does not implement (elastic net, group lasso,
+    proximal group lasso, gaussian / dropconnect / dropblock dropout, a strength schedule:
+    :func:`sequential_only`) are never stacked: each runs alone through ``fit``, the loop
+    whose builders define those knobs (DDP uses the same builders). Prechelt's stop
+    criteria are stacked: each member's early stopping is its own ``RunState``.
 
     Args:
         specs: every run of the experiment, finished ones included (a resume must cut the

@@ -41,13 +41,15 @@ import reglab as rl
 from reglab._escape import markdown_text
 from reglab._files import atomic_write
 from reglab._validation import check_bool, check_choice, check_float, check_int, fail
+from reglab.lab.spec import RunSpec
 from reglab.train import train_one_epoch
+from reglab.train.models import build_model
 
 __all__ = ["PathResult", "regularization_path", "lam_max", "main", "PENALTIES",
            "MODELS"]
 
 PENALTIES = ("l1", "l2", "group", "dropout")
-MODELS = ("linear", "mlp")
+MODELS = ("linear", "mlp", "cnn")
 _OWNER = "regularization_path"
 # The l2 grid spans [L2_TOP * lam_max * eps, L2_TOP * lam_max]: at the top, the ridge solution
 # is about w = g / (2 lam) <= lam_max / (2 lam) = 0.05 per weight (a near-constant model).
@@ -66,7 +68,8 @@ class PathResult:
     """A fitted regularization path: one row per strength, strongest first.
 
     Attributes:
-        penalty, model: what was fitted ("l1" / "l2" / "group" / "dropout"; "linear" / "mlp").
+        penalty, model: what was fitted ("l1" / "l2" / "group" / "dropout"; "linear" / "mlp" /
+            "cnn").
         rows: one dict per strength with the keys in ``COLUMNS`` (``strength`` is ``lam``, or
             the drop rate for the dropout path).
         lam_max: the computed smallest strength that zeroes every selected weight (l1, group),
@@ -161,8 +164,13 @@ def _fmt(v: float) -> str:
 
 
 def _build(data: Any, model: str, hidden: Sequence[int], drop: float, seed: int) -> nn.Sequential:
-    """``Flatten -> Linear`` (linear) or ``Flatten -> [Linear -> ReLU -> Dropout]* -> Linear``."""
+    """``Flatten -> Linear`` (linear), ``Flatten -> [Linear -> ReLU -> Dropout]* -> Linear``
+    (mlp), or the lab's CNN (``reglab.train.models``: two conv blocks, classifier width
+    ``hidden[0]``, ``rl.Dropout`` before the output layer)."""
     torch.manual_seed(seed)
+    if model == "cnn":
+        spec = RunSpec(model="cnn", hidden=tuple(hidden), dropout=drop)
+        return build_model(spec, data.kind, tuple(data.input_shape), data.num_classes)
     n_in, layers = math.prod(data.input_shape), [nn.Flatten()]
     # A linear model is fitted and measured in float64 so that lam_max and the zeros are exact.
     widths = [] if model == "linear" else list(hidden)
@@ -180,8 +188,15 @@ def _dtype(net: nn.Module) -> torch.dtype:
     return _linears(net)[0].weight.dtype
 
 
-def _linears(net: nn.Module) -> list[nn.Linear]:
-    return [m for m in net.modules() if isinstance(m, nn.Linear)]
+def _linears(net: nn.Module) -> list[nn.Module]:
+    """The layers with weights, in order: Linear and (for the CNN) Conv layers; the first is
+    the layer the l1 / group penalty acts on, its input features / channels the groups."""
+    return [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+
+
+def _inputs(W: torch.Tensor) -> torch.Tensor:
+    """The first layer's weight as (input feature or channel, everything else)."""
+    return W.transpose(0, 1).flatten(1)
 
 
 def _zero_start(net: nn.Module, y: torch.Tensor, num_classes: int) -> None:
@@ -215,7 +230,7 @@ def lam_max(net: nn.Module, X: torch.Tensor, y: torch.Tensor, penalty: str = "l1
     F.cross_entropy(net(X.to(_dtype(net))), y).backward()
     g = W.grad.detach()
     net.zero_grad()
-    return float(g.abs().max() if penalty == "l1" else g.norm(dim=0).max())
+    return float(g.abs().max() if penalty == "l1" else _inputs(g).norm(dim=1).max())
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -231,8 +246,9 @@ def _prox(penalty: str, lam: float):
 
 
 def _group_view(W: torch.Tensor) -> torch.Tensor:
-    """The tensor handed to ProximalGroupLasso so that its groups are input features (columns)."""
-    return W.T
+    """The tensor handed to ProximalGroupLasso so that its groups are input features (columns
+    of a Linear weight) or input channels (dim 1 of a conv weight)."""
+    return W.transpose(0, 1)
 
 
 def _lipschitz(X: torch.Tensor) -> float:
@@ -359,7 +375,8 @@ def _measure(net, data, penalty, model, strength, iterations, scored=None
     test_acc, test_loss, _ = _scores(scored, data.test)
     _, train_loss, _ = _scores(scored, data.train)
     ws = torch.cat([w.detach().flatten() for w in _selected_weights(net, penalty, model)])
-    support = torch.nonzero(_linears(net)[0].weight.detach().ne(0).any(0)).flatten().tolist()
+    support = torch.nonzero(_inputs(_linears(net)[0].weight.detach()).ne(0).any(1)
+                            ).flatten().tolist()
     row = {"strength": float(strength), "val_acc": val_acc, "val_loss": val_loss,
            "test_acc": test_acc, "test_loss": test_loss, "train_loss": train_loss,
            "sparsity": ws.eq(0).double().mean().item(), "features_in_use": len(support),
@@ -440,7 +457,9 @@ def regularization_path(
     Args:
         data: a ``reglab.data.Dataset``.
         penalty: "l1" (default), "l2", "group" or "dropout".
-        model: "linear" (default) or "mlp" (forced to "mlp" for dropout).
+        model: "linear" (default), "mlp" or "cnn" (images and signals; the l1 / group
+            penalty acts on the first conv layer, its groups are the input channels); a
+            linear model becomes "mlp" for dropout (it has no hidden units to drop).
         n_strengths: grid size (default 20). eps: grid ratio in (0, 1) (default None: 0.01
             when the training split has fewer samples than input features, else 1e-3).
         epochs, lr: see Fitting. seed: model initialization and batch order (default 0).
@@ -460,7 +479,9 @@ def regularization_path(
         >>> res.selected_1se["features_in_use"]                           # doctest: +SKIP
     """
     penalty, n_strengths, eps = _check_grid(penalty, n_strengths, eps)
-    model = "mlp" if penalty == "dropout" else check_choice(_OWNER, "model", model, MODELS)
+    model = check_choice(_OWNER, "model", model, MODELS)
+    if penalty == "dropout" and model == "linear":
+        model = "mlp"  # a linear model has no hidden units to drop
     if eps is None:
         eps = 0.01 if len(data.train) < math.prod(data.input_shape) else 1e-3
     select_by = check_choice(_OWNER, "select_by", select_by, ("loss", "accuracy"))
@@ -473,8 +494,8 @@ def regularization_path(
     if model == "mlp" and len(hidden) == 0:
         raise fail(_OWNER, "hidden", "a non-empty sequence of widths for model='mlp'", hidden)
     if penalty == "dropout":
-        return _dropout_path(data, n_strengths, epochs or 30, lr or 0.05, seed, hidden,
-                             progress, select_by)
+        return _dropout_path(data, model, n_strengths, epochs or 30, lr or 0.05, seed,
+                             hidden, progress, select_by)
     net = _build(data, model, hidden, 0.0, seed)
     X, y = data.train.X, data.train.y
     _zero_start(net, y, data.num_classes)
@@ -582,17 +603,18 @@ def _check_grid(penalty, n_strengths, eps):
     return penalty, n_strengths, eps
 
 
-def _dropout_path(data, n, epochs, lr, seed, hidden, progress, select_by) -> PathResult:
+def _dropout_path(data, model, n, epochs, lr, seed, hidden, progress, select_by
+                  ) -> PathResult:
     rows, supports, per = [], [], []
     rates = [DROP_MAX * (1 - i / (n - 1)) for i in range(n)] if n > 1 else [DROP_MAX]
     for k, drop in enumerate(rates):
-        net = _build(data, "mlp", hidden, drop, seed)          # same init for every rate
+        net = _build(data, model, hidden, drop, seed)          # same init for every rate
         its = _sgd(net, data.train.X, data.train.y, "dropout", 0.0, epochs, lr, seed)
-        row, support, val_per = _measure(net, data, "dropout", "mlp", drop, its)
+        row, support, val_per = _measure(net, data, "dropout", model, drop, its)
         rows.append(row), supports.append(support), per.append(val_per)
         if progress is not None:
             progress(k, n, row)
-    return _result("dropout", "mlp", rows, None, supports, per, select_by, data)
+    return _result("dropout", model, rows, None, supports, per, select_by, data)
 
 
 def _result(penalty, model, rows, top, supports, per, select_by, data, relax=False
@@ -607,31 +629,36 @@ def _result(penalty, model, rows, top, supports, per, select_by, data, relax=Fal
 
 def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float | None = None,
          seed: int = 0, echo: Callable[[str], Any] = print,
-         progress: Callable[[int, int], None] | None = None) -> int:
+         progress: Callable[[int, int], None] | None = None, model: str | None = None) -> int:
     """``reglab path``: fit the path, print the table and the selections, write csv/png/md.
 
-    The model is linear for l1 / l2 / group and an MLP for dropout; everything else is
+    The model is ``model``, by default linear for l1 / l2 / group and an MLP for dropout;
+    everything else is
     :func:`regularization_path`'s default (l1 / group: scored by the relaxed lasso, the
     1-SE row is the recommended sparse model). ``progress(done, total)`` is called after
     each strength (the CLI's bar). Returns the exit code 0.
     """
     from reglab import data as rl_data
 
-    _check_grid(penalty, n_strengths, eps)  # every flag before the folder is made
+    penalty, n_strengths, eps = _check_grid(penalty, n_strengths, eps)  # every flag first
+    if model is None:
+        model = "mlp" if penalty == "dropout" else "linear"
+    elif model == "linear" and penalty == "dropout":
+        raise fail(_OWNER, "model", "'mlp' or 'cnn' for penalty 'dropout' (a linear model has "
+                   "no hidden units to drop)", model)
     ds = rl_data.load(data, seed=seed)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    res = regularization_path(ds, penalty, "mlp" if penalty == "dropout" else "linear",
-                              n_strengths=n_strengths, eps=eps, seed=seed,
+    res = regularization_path(ds, penalty, model, n_strengths=n_strengths, eps=eps, seed=seed,
                               progress=None if progress is None
                               else lambda k, n, _row: progress(k + 1, n))
+    out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     table = res.to_markdown()
     echo(table)
     echo(_summary(res))
     res.to_csv(out / "path.csv")
     res.plot(out / "path.png")
-    atomic_write(out / "path.md", f"# {penalty} path on {markdown_text(data)}\n\n{table}\n"
-                                  f"{_summary(res)}\n".encode("utf-8"))
+    atomic_write(out / "path.md", f"# {penalty} path on {markdown_text(data)}, {model} model"
+                                  f"\n\n{table}\n{_summary(res)}\n".encode("utf-8"))
     return 0
 
 

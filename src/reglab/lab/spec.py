@@ -40,7 +40,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["RunSpec", "load_toml", "MODELS", "OPTIMIZERS", "ACTIVATIONS", "DEVICES",
-           "LR_SCHEDULES"]
+           "LR_SCHEDULES", "DROPOUT_KINDS", "STOP_CRITERIA", "SCHEDULABLE"]
 
 OWNER = "RunSpec"
 MODELS = ("linear", "mlp", "cnn")
@@ -52,7 +52,8 @@ SPLITS = ("random", "time")
 DATA_KEYS = ("target", "features", "drop", "split", "order_column", "group_column",
              "split_column", "test_data")
 MAX_TOML_BYTES = 1 << 20  # a spec is a few hundred bytes; -c /dev/zero must not fill memory
-
+DROPOUT_KINDS = ("standard", "gaussian", "dropconnect", "dropblock")
+STOP_CRITERIA = ("patience", "gl", "pq", "up")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,25 @@ class RunSpec:
         proximal_l1: proximal L1 strength, >= 0.
         dropout: drop rate after each hidden activation, in [0, 1).
         patience: early-stopping patience in epochs on validation loss (0: off).
+        elastic_net: elastic-net loss term ``lam * (r sum|w| + (1 - r) sum w^2)``, >= 0, with
+            ``r = l1_ratio`` in [0, 1] (default 0.5), ``rl.ElasticNet``; a strength of its own
+            next to ``l1`` and ``l2`` (sklearn's alpha / l1_ratio), not a split of them.
+        group_lasso: group-lasso loss term ``lam * sum ||(w_row, b)||`` over every neuron's
+            incoming weights and bias (``rl.GroupLasso``), >= 0.
+        proximal_group_lasso: the proximal group-lasso step after each update
+            (``rl.ProximalGroupLasso``: whole neurons, bias included, become exactly 0), >= 0.
+        dropout_kind: the layer ``dropout`` builds: "standard" (``rl.Dropout``), "gaussian"
+            (``rl.GaussianDropout``, multiplicative N(1, p/(1-p)) noise), "dropconnect"
+            (``rl.DropConnect`` on the hidden Linear layers' weights instead of dropout on
+            their outputs) or "dropblock" (cnn on images only: ``rl.DropBlock2d``, block 3,
+            after each conv block's activation). The lab's models have no residual blocks,
+            so DropPath is not offered.
+        stop_criterion: "patience" (patience alone) or Prechelt's "gl" (``GL(stop_alpha)``),
+            "pq" (``PQ(stop_alpha, strip=stop_strip)``) or "up" (``UP(stop_strips,
+            strip=stop_strip)``); with a criterion, ``patience`` 0 means the criterion alone.
+        stop_alpha: GL's / PQ's threshold alpha, > 0 (default 5.0, Prechelt's GL5).
+        stop_strip: PQ's / UP's strip length k in epochs, >= 1 (default 5).
+        stop_strips: UP's s, successive strips of rising validation loss, >= 1 (default 3).
         augment: augmentation names for the data kind (see ``reglab.augment.NAMES``).
         augment_strength: multiplies every augmentation magnitude, >= 0.
         mixup, cutmix: Beta(alpha, alpha) parameter, 0 = off.
@@ -133,17 +153,42 @@ class RunSpec:
     proximal_l1: float = 0.0
     dropout: float = 0.0
     patience: int = 0
+    elastic_net: float = 0.0
+    l1_ratio: float = 0.5
+    group_lasso: float = 0.0
+    proximal_group_lasso: float = 0.0
+    dropout_kind: str = "standard"
+    stop_criterion: str = "patience"
+    stop_alpha: float = 5.0
+    stop_strip: int = 5
+    stop_strips: int = 3
     augment: tuple[str, ...] = ()
     augment_strength: float = 1.0
     mixup: float = 0.0
     cutmix: float = 0.0
     label_smoothing: float = 0.0
     device: str = "cpu"
+    schedules: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # A strength given as a table is a schedule: kept in ``schedules`` (canonical), the
+        # strength itself becomes its largest value, so every number-reading consumer sees
+        # whether and how strongly the technique is on.
+        tables = _schedules(self.schedules)
+        for key in SCHEDULABLE:
+            value = getattr(self, key)
+            if isinstance(value, Mapping):
+                tables[key] = _schedule(key, value)
         for f in fields(self):
             if f.name in _CHECKS:
-                object.__setattr__(self, f.name, _CHECKS[f.name](getattr(self, f.name)))
+                value = getattr(self, f.name)
+                if f.name in tables:
+                    value = max(tables[f.name]["start"], tables[f.name]["end"])
+                object.__setattr__(self, f.name, _CHECKS[f.name](value))
+        object.__setattr__(self, "schedules", tables)
+
+    def __hash__(self) -> int:  # the schedules field is a dict: hash the canonical JSON
+        return hash(self.to_json())
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -156,8 +201,13 @@ class RunSpec:
         return self.seed if self.split_seed is None else self.split_seed
 
     def replace(self, **changes: Any) -> RunSpec:
-        """A copy with ``changes`` applied (validated like the constructor)."""
+        """A copy with ``changes`` applied (validated like the constructor); a strength given
+        as a number replaces that strength's schedule."""
         _check_keys(changes)
+        if "schedules" not in changes:
+            numbers = {k for k, v in changes.items() if k in SCHEDULABLE
+                       and not isinstance(v, Mapping)}
+            changes["schedules"] = {k: v for k, v in self.schedules.items() if k not in numbers}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,7 +218,10 @@ class RunSpec:
         for k in self.keys():
             v = getattr(self, k)
             if v is None or (k in _LATER_KEYS and v == _LATER_KEYS[k]):
-                continue  # TOML has no null
+                continue  # TOML has no null; a later key at its default, no key
+            if k == "schedules":
+                v = {key: {n: x for n, x in table.items() if x is not None}
+                     for key, table in v.items()}
             out[k] = list(v) if isinstance(v, tuple) else v
         return out
 
@@ -198,7 +251,11 @@ class RunSpec:
 
 
 # Keys added after runs were first stored, with the default that means "as before" (issue 13).
-_LATER_KEYS: dict[str, Any] = {"lr_schedule": "constant", "warmup": 0.0, "label_smoothing": 0.0}
+_LATER_KEYS: dict[str, Any] = {
+    "lr_schedule": "constant", "warmup": 0.0, "label_smoothing": 0.0,
+    "elastic_net": 0.0, "l1_ratio": 0.5, "group_lasso": 0.0, "proximal_group_lasso": 0.0,
+    "dropout_kind": "standard", "stop_criterion": "patience", "stop_alpha": 5.0,
+    "stop_strip": 5, "stop_strips": 3, "schedules": {}}
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -248,6 +305,8 @@ def _toml_value(v: Any) -> str:
         return repr(v)
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):  # an inline table
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
     return json.dumps(str(v))  # a JSON string is a valid TOML basic string
 
 
@@ -296,6 +355,59 @@ def _float(name, low=0.0, high=None, **kw):
     return lambda v: check_float(OWNER, name, v, low, high, **kw)
 
 
+# Strengths that take a schedule: ``l2 = {schedule = "linear", start = 0, end = 1e-3}``.
+SCHEDULABLE = ("l1", "l2", "weight_decay", "proximal_l1", "elastic_net", "group_lasso",
+               "proximal_group_lasso", "dropout")
+_SCHEDULE_KEYS = ("schedule", "start", "end", "steps", "unit")
+
+
+def _schedule(key: str, table: Any) -> dict[str, Any]:
+    """A strength's schedule table, checked and complete: ``schedule`` "linear" or "cosine",
+    ``start`` and ``end`` in the strength's own range, ``steps`` (default: the run's epochs)
+    and ``unit`` "epoch" (default) or "step" (optimizer steps; then ``steps`` is required)."""
+    name = f"{key}.schedule"
+    if not isinstance(table, Mapping):
+        raise fail(OWNER, key, "a number or a table {schedule, start, end, steps, unit}", table)
+    for k in table:
+        if k not in _SCHEDULE_KEYS:
+            raise fail(OWNER, f"{key}.{k}", f"one of {{{', '.join(_SCHEDULE_KEYS)}}}", k,
+                       hint=did_you_mean(k, _SCHEDULE_KEYS))
+    kind = check_choice(OWNER, name, table.get("schedule"), ("linear", "cosine"))
+    ends = {end: _end(key, end, table) for end in ("start", "end")}
+    unit = check_choice(OWNER, f"{key}.unit", table.get("unit", "epoch"), ("epoch", "step"))
+    steps = table.get("steps")
+    if steps is None and unit == "step":
+        raise fail(OWNER, f"{key}.steps", "an int >= 1 with unit 'step'", None)
+    if steps is not None:
+        steps = check_int(OWNER, f"{key}.steps", steps, 1, 10**9)
+    return {"schedule": kind, **ends, "steps": steps, "unit": unit}
+
+
+def _end(key: str, end: str, table: Mapping[str, Any]) -> float:
+    """A schedule's start / end value, in the strength's own range (named ``l2.end``...)."""
+    if end not in table:
+        raise fail(OWNER, f"{key}.{end}", "a number (the schedule's value at its start / end)",
+                   None)
+    try:
+        return _CHECKS[key](table[end])
+    except InvalidParameterError as err:
+        raise fail(OWNER, f"{key}.{end}", err.allowed, table[end]) from None
+
+
+def _schedules(value: Any) -> dict[str, dict[str, Any]]:
+    """The ``schedules`` key: strength key -> schedule table (from JSON / a spec)."""
+    if not isinstance(value, Mapping):
+        raise fail(OWNER, "schedules", f"a table of {{{', '.join(SCHEDULABLE)}}} -> schedule",
+                   value)
+    out = {}
+    for key, table in value.items():
+        if key not in SCHEDULABLE:
+            raise fail(OWNER, "schedules", f"a table of {{{', '.join(SCHEDULABLE)}}} -> "
+                       "schedule", key, hint=did_you_mean(key, SCHEDULABLE))
+        out[key] = _schedule(key, table)
+    return out
+
+
 _CHECKS = {
     "data": lambda v: _str("data", v),
     "target": lambda v: _opt_str("target", v),
@@ -324,6 +436,15 @@ _CHECKS = {
     "proximal_l1": _float("proximal_l1"),
     "dropout": _float("dropout", 0.0, 1.0, high_open=True),
     "patience": _patience,
+    "elastic_net": _float("elastic_net"),
+    "l1_ratio": _float("l1_ratio", 0.0, 1.0),
+    "group_lasso": _float("group_lasso"),
+    "proximal_group_lasso": _float("proximal_group_lasso"),
+    "dropout_kind": lambda v: check_choice(OWNER, "dropout_kind", v, DROPOUT_KINDS),
+    "stop_criterion": lambda v: check_choice(OWNER, "stop_criterion", v, STOP_CRITERIA),
+    "stop_alpha": _float("stop_alpha", 0.0, None, low_open=True),
+    "stop_strip": lambda v: check_int(OWNER, "stop_strip", v, 1, 10_000),
+    "stop_strips": lambda v: check_int(OWNER, "stop_strips", v, 1, 10_000),
     "augment": _augment,
     "augment_strength": _float("augment_strength"),
     "mixup": _float("mixup"),

@@ -33,6 +33,13 @@ rotate+translate+scale, the same + noise, translate+erase; signal: none, shift, 
 shift+warp+scale, shift+noise, shift+warp+noise; tabular: none, noise, swap, noise+swap.
 ``l1`` and ``l2`` (loss terms) are not searched by default; a ``[space.l2]`` table adds one.
 
+Opt-in ranges (``OPT_IN_SPACE``), searched only when a ``[space.NAME]`` table names them
+(an empty table takes them as they are): ``elastic_net`` 1e-6 .. 1e-2 (log, on/off),
+``l1_ratio`` 0 .. 1, ``group_lasso`` 1e-6 .. 1e-2 and ``proximal_group_lasso`` 1e-4 .. 1e-1
+(log, on/off), ``proximal_l1`` 1e-3 .. 1 (log, on/off),
+``dropout_kind`` standard / gaussian / dropconnect, ``stop_criterion`` patience / gl / pq /
+up with ``stop_alpha`` 0.5 .. 20 (log), ``stop_strip`` 2 .. 10, ``stop_strips`` 1 .. 5.
+
 "on/off" is a categorical switch ``NAME_on`` in front of the range, so that zero (no L1,
 no early stopping...) is a point of the space and not the edge of a log range. A
 ``[space.NAME]`` table takes ``low``, ``high``, ``log``, ``optional`` (the switch),
@@ -71,7 +78,8 @@ from typing import Any
 
 from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
 from reglab.lab.execute import Job, load_data, run_experiment
-from reglab.lab.spec import RunSpec
+from reglab.lab.arms import OVERRIDABLE
+from reglab.lab.spec import DROPOUT_KINDS, STOP_CRITERIA, RunSpec
 
 __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_params",
            "default_storage", "open_storage", "open_study", "run_worker", "make_objective",
@@ -80,8 +88,7 @@ __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_pa
 
 METRICS = {"val_acc": "maximize", "val_loss": "minimize"}
 # Spec keys that are regularization: zeroed in the `none` arm, written in [arms.all].
-REGULARIZERS = ("l1", "l2", "weight_decay", "proximal_l1", "dropout", "patience", "augment",
-                "augment_strength", "mixup", "cutmix", "label_smoothing")
+REGULARIZERS = OVERRIDABLE
 _NOT_SEARCHABLE = ("data", "target", "device", "seed", "split_seed", "hidden")
 
 
@@ -142,6 +149,22 @@ AUGMENT_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Ranges for the rest of the library, searched only when a [space.NAME] table names them
+# (an empty table takes the range as it is); the default space stays the one above.
+OPT_IN_SPACE: dict[str, Param] = {
+    "elastic_net": Param(1e-6, 1e-2, log=True, optional=True),
+    "l1_ratio": Param(0.0, 1.0),
+    "group_lasso": Param(1e-6, 1e-2, log=True, optional=True),
+    "proximal_group_lasso": Param(1e-4, 1e-1, log=True, optional=True),
+    "proximal_l1": Param(1e-3, 1.0, log=True, optional=True),
+    "dropout_kind": Param(choices=DROPOUT_KINDS[:3]),
+    "stop_criterion": Param(choices=STOP_CRITERIA),
+    "stop_alpha": Param(0.5, 20.0, log=True),
+    "stop_strip": Param(2, 10, integer=True),
+    "stop_strips": Param(1, 5, integer=True),
+}
+
+
 def default_space(kind: str | None = None, epochs: int | None = None) -> dict[str, Param]:
     """:data:`DEFAULT_SPACE`, plus the kind's augmentation sets and ``epochs`` searched over
     ``[max(1, epochs // 3), epochs]`` (each when given)."""
@@ -167,7 +190,7 @@ def load_space(table: Mapping[str, Any] | None, kind: str | None = None,
             raise fail("[space]", "key", f"one of {{{', '.join(allowed)}}}", name)
         if not isinstance(entry, Mapping):
             raise fail("[space]", name, "a table of low/high/log/optional/choices/value", entry)
-        space[name] = _param(name, entry, space.get(name))
+        space[name] = _param(name, entry, space.get(name, OPT_IN_SPACE.get(name)))
     return space
 
 
@@ -191,6 +214,9 @@ def _param(name: str, entry: Mapping[str, Any], old: Param | None) -> Param:
             RunSpec().replace(**{name: c})
         return Param(choices=tuple(choices),
                      optional=check_bool(owner, "optional", entry.get("optional", False)))
+    if old is not None and old.choices is not None and not {"low", "high", "log"} & set(entry):
+        return Param(choices=old.choices,  # an opt-in categorical, e.g. [space.stop_criterion]
+                     optional=check_bool(owner, "optional", entry.get("optional", old.optional)))
     base = old if old is not None and old.choices is None and old.value is None else Param(
         integer=integer)
     low = entry.get("low", base.low)
@@ -225,6 +251,8 @@ def spec_from_params(base: RunSpec, kind: str, values: Mapping[str, Any]) -> Run
 
 def _off(name: str) -> Any:
     default = {f.name: f.default for f in fields(RunSpec)}[name]
+    if isinstance(default, str):  # dropout_kind, stop_criterion: the default is "off"
+        return default
     return () if isinstance(default, tuple) else type(default)(0)
 
 
@@ -475,7 +503,8 @@ def plain(spec: RunSpec) -> RunSpec:
     """``spec`` with every regularizer off: the ``none`` arm."""
     return spec.replace(l1=0.0, l2=0.0, weight_decay=0.0, proximal_l1=0.0, dropout=0.0,
                         patience=0, augment=(), augment_strength=1.0, mixup=0.0, cutmix=0.0,
-                        label_smoothing=0.0)
+                        label_smoothing=0.0, elastic_net=0.0, group_lasso=0.0,
+                        proximal_group_lasso=0.0, stop_criterion="patience", schedules={})
 
 
 def export_best(spec: RunSpec, base: RunSpec, folder: str | Path, seeds: int = 3

@@ -290,7 +290,8 @@ def _train(spec, data, device, rank: int, world: int, messages) -> RunResult | N
     try:
         run_epochs(run, model, optimizer, penalty, train_epoch,
                    lambda: _sharded_eval(model, *val, len(data.val.y)),
-                   None if messages is None else lambda epoch, row: messages.put((epoch, row)))
+                   None if messages is None else lambda epoch, row: messages.put((epoch, row)),
+                   handles)
     finally:
         for h in handles:
             h.remove()

@@ -6,6 +6,11 @@
 * ``cnn``: two conv blocks (3x3 / width 3, act, 2x max-pool) then ``Linear -> act ->
   Dropout -> Linear``; 2-D for images (N, C, H, W), 1-D for signals (N, C, L).
 
+``spec.dropout_kind`` picks the dropout layer: "standard" (``rl.Dropout``) and "gaussian"
+(``rl.GaussianDropout``) where the MLP / classifier has its dropout; "dropconnect" wraps those
+hidden Linear layers in ``rl.DropConnect`` instead; "dropblock" (cnn, images) puts
+``rl.DropBlock2d(block_size=3)`` after each conv block's activation instead.
+
 Example::
 
     model = build_model(RunSpec(model="mlp", hidden=(64,)), kind="image",
@@ -15,12 +20,15 @@ Example::
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from reglab._memory import available_memory
 from reglab._validation import fail
+from reglab.dropout import DropBlock2d, DropConnect, Dropout, GaussianDropout
+from reglab.train.strengths import strength
 
 __all__ = ["build_model", "activation", "parameter_count"]
 
@@ -47,12 +55,16 @@ def build_model(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
         num_classes: number of output logits.
     """
     _check_fits(spec, kind, input_shape, num_classes)
+    kind_of_drop = getattr(spec, "dropout_kind", "standard")
+    if kind_of_drop == "dropblock" and not (spec.model == "cnn" and kind == "image"):
+        raise fail("RunSpec", "dropout_kind", "'standard', 'gaussian' or 'dropconnect' here "
+                   "('dropblock' needs model 'cnn' on image data)", kind_of_drop)
     if spec.model == "linear":
         return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), num_classes))
+    drop = _Drop(spec.dropout, strength(spec, "dropout"), kind_of_drop)
     if spec.model == "mlp":
-        return _mlp(math.prod(input_shape), spec.hidden, num_classes, spec.activation,
-                    spec.dropout)
-    return _cnn(kind, input_shape, spec.hidden[0], num_classes, spec.activation, spec.dropout)
+        return _mlp(math.prod(input_shape), spec.hidden, num_classes, spec.activation, drop)
+    return _cnn(kind, input_shape, spec.hidden[0], num_classes, spec.activation, drop)
 
 
 def parameter_count(spec, kind: str, input_shape: tuple[int, ...], num_classes: int) -> int:
@@ -95,31 +107,53 @@ def _check_fits(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
                    f"{have / 2**30:.1f} GiB available)", spec.hidden)
 
 
-def _dropout(drop: float) -> list[nn.Module]:
-    if drop <= 0:
-        return []
-    from reglab.dropout import Dropout  # the library's own layer: drop= is the drop rate
-    return [Dropout(drop=drop)]
+class _Drop:
+    """Where a run's dropout goes, by kind: after a hidden activation (standard, gaussian),
+    on a hidden Linear's weights (dropconnect), after a conv block's activation (dropblock)."""
+
+    def __init__(self, rate: float, drop: Any, kind: str):
+        # rate: the largest drop rate (0: no dropout); drop: the number or schedule layers take
+        self.rate, self.drop, self.kind = rate, drop, kind
+
+    def linear(self, n_in: int, n_out: int) -> nn.Module:
+        layer = nn.Linear(n_in, n_out)
+        if self.rate > 0 and self.kind == "dropconnect":
+            return DropConnect(layer, drop=self.drop)
+        return layer
+
+    def after_hidden(self) -> list[nn.Module]:
+        if self.rate <= 0 or self.kind in ("dropconnect", "dropblock"):
+            return []
+        if self.kind == "gaussian":
+            return [GaussianDropout(drop=self.drop)]
+        return [Dropout(drop=self.drop)]  # the library's own layer: drop= is the drop rate
+
+    def after_conv(self) -> list[nn.Module]:
+        if self.rate <= 0 or self.kind != "dropblock":
+            return []
+        return [DropBlock2d(drop=self.drop, block_size=3)]
 
 
-def _mlp(n_in: int, hidden, n_out: int, act: str, drop: float) -> nn.Sequential:
+def _mlp(n_in: int, hidden, n_out: int, act: str, drop: _Drop) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Flatten()]
     for width in hidden:
-        layers += [nn.Linear(n_in, width), activation(act), *_dropout(drop)]
+        layers += [drop.linear(n_in, width), activation(act), *drop.after_hidden()]
         n_in = width
     return nn.Sequential(*layers, nn.Linear(n_in, n_out))
 
 
-def _cnn(kind: str, input_shape, width: int, n_out: int, act: str, drop: float) -> nn.Sequential:
+def _cnn(kind: str, input_shape, width: int, n_out: int, act: str, drop: _Drop
+         ) -> nn.Sequential:
     two_d = kind == "image"
     conv, pool = (nn.Conv2d, nn.MaxPool2d) if two_d else (nn.Conv1d, nn.MaxPool1d)
     c = input_shape[0]
     blocks: list[nn.Module] = []
     for out_ch in _CNN_CHANNELS:
-        blocks += [conv(c, out_ch, 3, padding=1), activation(act), pool(2)]
+        blocks += [conv(c, out_ch, 3, padding=1), activation(act), *drop.after_conv(), pool(2)]
         c = out_ch
-    body = nn.Sequential(*blocks)
+    body = nn.Sequential(*blocks).eval()  # eval: a DropBlock draws nothing, counts no step
     with torch.no_grad():  # infer the flattened size from the real shape
         n_flat = body(torch.zeros(1, *input_shape)).numel()
-    return nn.Sequential(*blocks, nn.Flatten(), nn.Linear(n_flat, width), activation(act),
-                         *_dropout(drop), nn.Linear(width, n_out))
+    body.train()
+    return nn.Sequential(*blocks, nn.Flatten(), drop.linear(n_flat, width), activation(act),
+                         *drop.after_hidden(), nn.Linear(width, n_out))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -32,10 +32,12 @@ from reglab import kernels
 from reglab import schedules
 from reglab._validation import fail
 from reglab.early_stopping import EarlyStopping
-from reglab.penalties import L1, L2
-from reglab.updates import DecoupledWeightDecay, ProximalL1
+from reglab.penalties import L1, L2, ElasticNet, GroupLasso
+from reglab.prechelt import GL, PQ, UP
+from reglab.updates import DecoupledWeightDecay, ProximalGroupLasso, ProximalL1
 from reglab.train.contract import RunResult, RunState, epoch_row
 from reglab.train.models import build_model
+from reglab.train.strengths import scheduled_keys, strength
 from reglab.updates import param_groups
 
 __all__ = ["RunResult", "fit", "train_one_epoch", "evaluate", "weight_stats", "resolve_device",
@@ -178,7 +180,7 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
 
     try:
         run_epochs(run, model, optimizer, penalty, train, lambda: evaluate(model, Xva, yva),
-                   on_epoch)
+                   on_epoch, handles)
     finally:
         for h in handles:
             h.remove()
@@ -201,12 +203,17 @@ def make_run(spec, model: nn.Module, kind: str, n_train: int):
 
 def run_epochs(run: RunState, model: nn.Module, optimizer, penalty,
                train: Callable[[], dict[str, Any]], validate: Callable[[], tuple[float, float]],
-               on_epoch: Callable[[int, dict[str, float]], None] | None) -> None:
-    """The epoch loop of a one-model backend (this loop, DDP): schedules, one training pass,
-    validation, the epoch row, then the contract decides whether the run goes on."""
+               on_epoch: Callable[[int, dict[str, float]], None] | None,
+               handles: Sequence[Any] = ()) -> None:
+    """The epoch loop of a one-model backend (this loop, DDP): schedules (the model's
+    dropout, the penalty, the update rules of ``handles`` from :func:`attach_updates`), one
+    training pass, validation, the epoch row, then the contract decides whether the run
+    goes on."""
+    scheduled = [*([penalty] if penalty is not None else []),
+                 *(h.rule for h in handles if hasattr(h, "rule"))]
     for epoch in range(run.max_epochs):
         t0 = time.perf_counter()
-        schedules.set_epoch(epoch, model, *([penalty] if penalty is not None else []))
+        schedules.set_epoch(epoch, model, *scheduled)
         sums = train()
         val_loss, val_acc = validate()
         sparsity, norm = weight_stats(model)
@@ -247,6 +254,10 @@ def make_optimizer(spec, model: nn.Module) -> torch.optim.Optimizer:
     if spec.optimizer == "sgd":
         return torch.optim.SGD(params, lr=spec.lr, momentum=0.9, foreach=True)
     if spec.optimizer == "adamw":  # AdamW decays before its update, as DecoupledWeightDecay
+        if "weight_decay" in scheduled_keys(spec):
+            raise fail("RunSpec", "weight_decay", "a number with optimizer 'adamw' (torch's "
+                       "AdamW takes no schedule; with 'adam' the lab's decoupled decay is the "
+                       "same and does)", spec.schedules["weight_decay"])
         return torch.optim.AdamW(param_groups(model, spec.weight_decay), lr=spec.lr,
                                  foreach=True)
     return torch.optim.Adam(params, lr=spec.lr, foreach=True)
@@ -288,19 +299,23 @@ def attach_lr_schedule(spec, optimizer, steps: int):
 
 
 def make_penalty(spec):
-    """The loss term ``L1(l1) + L2(l2)`` (None when both are 0)."""
+    """The loss term ``L1(l1) + L2(l2) + ElasticNet(elastic_net, l1_ratio) +
+    GroupLasso(group_lasso)``, the terms that are on (None when none is)."""
     terms = []
     if spec.l1 > 0:
-        terms.append(L1(spec.l1))
+        terms.append(L1(strength(spec, "l1")))
     if spec.l2 > 0:
-        terms.append(L2(spec.l2))
-    if not terms:
-        return None
-    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+        terms.append(L2(strength(spec, "l2")))
+    if spec.elastic_net > 0:
+        terms.append(ElasticNet(strength(spec, "elastic_net"), spec.l1_ratio))
+    if spec.group_lasso > 0:
+        terms.append(GroupLasso(strength(spec, "group_lasso")))
+    return sum(terms[1:], terms[0]) if terms else None
 
 
 def attach_updates(spec, model: nn.Module, optimizer) -> list[Any]:
-    """Attach the proximal L1 and decoupled weight-decay steps; returns their handles.
+    """Attach the decoupled weight-decay, proximal L1 and proximal group-lasso steps; returns
+    their handles.
 
     The decay hook is for sgd and adam only: AdamW applies ``spec.weight_decay`` itself
     (:func:`make_optimizer`), so decay happens exactly once per step with every optimizer.
@@ -312,10 +327,18 @@ def attach_updates(spec, model: nn.Module, optimizer) -> list[Any]:
         raise fail("RunSpec", "proximal_l1", f"a float with lr * proximal_l1 <= {f32_max:.4g} "
                    f"(lr = {spec.lr:g})", spec.proximal_l1)
     handles = []
+    rules = []
     if spec.weight_decay > 0 and spec.optimizer != "adamw":
-        handles.append(DecoupledWeightDecay(spec.weight_decay).attach(optimizer, model))
+        rules.append(DecoupledWeightDecay(strength(spec, "weight_decay")))
     if spec.proximal_l1 > 0:
-        handles.append(ProximalL1(spec.proximal_l1).attach(optimizer, model))
+        rules.append(ProximalL1(strength(spec, "proximal_l1")))
+    if spec.proximal_group_lasso > 0:  # with the model: its groups take the neurons' biases
+        rules.append(ProximalGroupLasso(strength(spec, "proximal_group_lasso")))
+    handles = []
+    for rule in rules:
+        handle = rule.attach(optimizer, model)
+        handle.rule = rule  # for the epoch counter of a scheduled strength (run_epochs)
+        handles.append(handle)
     return handles
 
 
@@ -343,8 +366,15 @@ def make_augmentation(spec, kind: str):
 
 
 def make_early_stopping(spec):
-    """EarlyStopping on validation loss with ``spec.patience`` (None when patience is 0)."""
-    if not spec.patience:
+    """EarlyStopping on validation loss with ``spec.patience`` and ``spec.stop_criterion``
+    (Prechelt's GL / PQ / UP with ``stop_alpha``, ``stop_strip``, ``stop_strips``); None when
+    patience is 0 and the criterion is "patience". With a criterion, patience 0 leaves the
+    criterion alone to decide."""
+    criterion = {"patience": lambda: None,
+                 "gl": lambda: GL(spec.stop_alpha),
+                 "pq": lambda: PQ(spec.stop_alpha, strip=spec.stop_strip),
+                 "up": lambda: UP(spec.stop_strips, strip=spec.stop_strip)}[spec.stop_criterion]()
+    if not spec.patience and criterion is None:
         return None
-    return EarlyStopping(monitor="val_loss", mode="min", patience=spec.patience,
-                            restore_best=True)
+    return EarlyStopping(monitor="val_loss", mode="min", patience=spec.patience or None,
+                         restore_best=True, criterion=criterion)
