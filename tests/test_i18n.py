@@ -466,7 +466,7 @@ def test_the_english_report_keeps_its_template_text_unescaped(experiment):
     html = html_path.read_text(encoding="utf-8")
     assert '<html lang="en">' in html
     assert "Rebuilt from the experiment's store (" in html       # not &#39;: template text
-    assert "<p>The seed's comparison table (section 7) with measured numbers" in html
+    assert "<p>The note's comparison table (section 7) with measured numbers" in html
     assert "<p>Each arm minus <code>none</code> on the same seeds: mean [interval]." in html
     assert "## 7. Diagnosis" in md_path.read_text(encoding="utf-8")
 

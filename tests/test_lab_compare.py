@@ -200,4 +200,4 @@ def test_table_rows_carry_each_arms_settings_and_a_grid_arm_its_techniques_seed_
             {**_run("l2-1e-3", 0, 0.9), "spec": {"l2": 1e-3}}]
     rows = {r.arm: r for r in summarize_arms(runs)}
     assert rows["none"].settings == "-" and rows["l2-1e-3"].settings == "l2=1e-3"
-    assert rows["l2-1e-3"].seed_says[0] == "small weights"
+    assert rows["l2-1e-3"].note_says[0] == "small weights"

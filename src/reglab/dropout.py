@@ -286,7 +286,7 @@ class Dropout(_DropLayer):
 
     Args:
         drop: probability of zeroing a unit, in [0, 1), or a schedule.
-        keep: the seed's ``p``, probability of keeping a unit, in (0, 1], or a schedule.
+        keep: the note's ``p``, probability of keeping a unit, in (0, 1], or a schedule.
         generator: optional ``torch.Generator`` for the masks (None: global RNG, fused kernel).
 
     Example::

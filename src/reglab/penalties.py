@@ -1,6 +1,6 @@
 """Penalties: a loss term ``pen(model)`` or a gradient hook ``pen.attach(optimizer)``.
 
-Exactly the seed's formulas (no 1/2 factor), over the selected parameters ``w``:
+Exactly the note's formulas (no 1/2 factor), over the selected parameters ``w``:
 
 * ``L1(lam)``:                ``lam * sum |w|``
 * ``L2(lam)``:                ``lam * sum w^2``

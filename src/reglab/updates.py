@@ -161,7 +161,7 @@ class ProximalL1(_UpdateRule):
     """Soft-thresholding after each step: ``w <- sign(w) * max(|w| - lr * lam, 0)``.
 
     The proximal operator of ``lam * sum|w|``: unlike an L1 loss term, it leaves weights at
-    exactly 0 (feature selection, the seed's 3.1). Runs after ``optimizer.step()``.
+    exactly 0 (feature selection, the note's 3.1). Runs after ``optimizer.step()``.
 
     Args:
         lam: strength >= 0, a number or a schedule (one schedule step per optimizer step).

@@ -16,7 +16,7 @@ from reglab._validation import (InvalidParameterError, check_bool, check_choice,
 from reglab.data import _prepare as P
 from reglab.data import _table as T
 from reglab.data._builtins import BUILTINS, SUMMARIES, load_builtin
-from reglab.data._files import SUFFIX_TEXT, SUFFIXES, read_path
+from reglab.data._files import SUFFIX_TEXT, read_path
 from reglab.data._types import DataError, Dataset, Raw, Split
 
 __all__ = ["available", "load"]

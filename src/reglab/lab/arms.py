@@ -1,9 +1,9 @@
-"""The arms of ``reglab compare``: each technique alone, and the seed's combination.
+"""The arms of ``reglab compare``: each technique alone, and the note's combination.
 
 Every arm is the same base run (model, optimizer, epochs, seed) plus the changes below.
 The default strengths were chosen on the *validation* split of the built-in data sets
 (``scripts/select_defaults.py``, numbers in ``scripts/select_defaults.md``); the test split
-played no part. ``all`` is the seed's practice section (8): combine L2 + dropout + early
+played no part. ``all`` is the note's practice section (8): combine L2 + dropout + early
 stopping + augmentation ("CNN: dropout + L2", "early stopping + augmentation",
 "combining methods works better").
 
@@ -21,7 +21,7 @@ from typing import Any
 from reglab._validation import did_you_mean, fail
 
 __all__ = ["ARMS", "EXAMPLES", "OVERRIDABLE", "TECHNIQUES", "GRID_KEYS", "check_arms",
-           "check_arm_name", "SEED_SAYS", "BASE", "arm_changes", "base_changes",
+           "check_arm_name", "NOTE_SAYS", "BASE", "arm_changes", "base_changes",
            "apply_overrides", "apply_tables", "grid_arms", "grid_name", "settings",
            "format_value", "technique_of"]
 
@@ -67,8 +67,8 @@ ARM_NAME = re.compile(r"[a-z0-9_]+")
 
 ARMS = ("none", "l1", "l2", "dropout", "early_stopping", "augment", "label_smoothing", "all")
 
-# The seed's section 7, per technique: what it outputs, its strength, its weakness.
-SEED_SAYS = {
+# The note's section 7, per technique: what it outputs, its strength, its weakness.
+NOTE_SAYS = {
     "none": ("-", "-", "-"),
     "l1": ("sparse weights", "feature selection", "gradient not smooth"),
     "l2": ("small weights", "stable gradient", "not sparse"),
@@ -124,7 +124,7 @@ _ARMS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-# Example arms for the rest of the library, not run by default (``ARMS`` stays the seed's
+# Example arms for the rest of the library, not run by default (``ARMS`` stays the note's
 # seven): pick them with ``--arms none,elastic_net`` or override them in ``[arms.NAME]``.
 # Their strengths are starting points, not selected on validation data like the defaults.
 # A knob the stacked engine does not implement makes its runs train one by one

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reglab._validation import check_int, fail
-from reglab.lab.arms import (ARMS, GRID_KEYS, SEED_SAYS, TECHNIQUES, apply_overrides,
+from reglab.lab.arms import (ARMS, GRID_KEYS, NOTE_SAYS, TECHNIQUES, apply_overrides,
                              apply_tables, arm_changes, check_arm_name, check_arms, grid_arms,
                              settings, technique_of)
 from reglab.lab.execute import Job
@@ -121,12 +121,12 @@ class ArmRow:
     verdicts: tuple[str, str] = ("", "")  # (accuracy, loss): the two halves of verdict
 
     @property
-    def seed_says(self) -> tuple[str, str, str]:
-        """The seed's section-7 row for this technique (a grid arm ``l2-1e-4``: its owner's)."""
+    def note_says(self) -> tuple[str, str, str]:
+        """The note's section-7 row for this technique (a grid arm ``l2-1e-4``: its owner's)."""
         key = self.arm.split("-")[0]
         grid = "-" in self.arm and key in GRID_KEYS
         owner = TECHNIQUES[technique_of(key)][1] if grid else self.arm
-        return SEED_SAYS.get(owner, ("", "", ""))
+        return NOTE_SAYS.get(owner, ("", "", ""))
 
 
 def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") -> list[ArmRow]:

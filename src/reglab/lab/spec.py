@@ -60,7 +60,7 @@ STOP_CRITERIA = ("patience", "gl", "pq", "up")
 class RunSpec:
     """Everything that decides one run's numbers; frozen, validated on construction.
 
-    Strengths are in the seed's units: ``l1`` and ``l2`` are the loss terms
+    Strengths are in the note's units: ``l1`` and ``l2`` are the loss terms
     ``lam * sum|w|`` and ``lam * sum w^2``; ``weight_decay`` is decoupled
     (``w <- w - lr * wd * w`` on the weights, ndim >= 2, applied as each optimizer step
     begins: after the gradient is taken, before the update, as ``torch.optim.AdamW`` does);

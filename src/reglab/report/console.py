@@ -161,7 +161,7 @@ def _table(title: str) -> Table:
 
 def comparison_tables(runs: list[dict], title: str, lang: str = "en"
                       ) -> tuple[Table, Table, Table]:
-    """The seed's section-7 table with measured numbers (accuracy; weights and cost) and the
+    """The note's section-7 table with measured numbers (accuracy; weights and cost) and the
     paired differences vs none (its note, measures and verdicts in ``lang``, en or vi).
 
     Each fits 100 columns: numbers never wrap; an arm's settings and the verdict wrap at
@@ -268,7 +268,7 @@ def comparison_markdown(runs: list[dict]) -> str:
     for r in rows:
         n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
         out.append("| " + " | ".join([
-            markdown_text(r.arm), markdown_text(r.settings), r.seed_says[0], n,
+            markdown_text(r.arm), markdown_text(r.settings), r.note_says[0], n,
             _pct(r.test_acc),
             format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap),
             format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),

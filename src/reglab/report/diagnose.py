@@ -1,4 +1,4 @@
-"""Diagnosis: the seed's pitfalls (section 6), detected from measurements instead of asserted.
+"""Diagnosis: the note's pitfalls (section 6), detected from measurements instead of asserted.
 
 Pure functions over per-epoch histories (``Store.epochs``: dicts with ``data_loss``,
 ``val_loss``, ``train_acc``...) and final metrics (``Store.runs()[i]["final"]``). Each rule
@@ -64,7 +64,7 @@ class Finding:
             "label-safety" or "ok".
         level: "warning" (a pitfall measured), "info" (measured, handled or not measured), "ok".
         text: what was measured, with the numbers.
-        advice: what to do about it (the seed's section 6, measured).
+        advice: what to do about it (the note's section 6, measured).
         numbers: the values the text quotes.
     """
 

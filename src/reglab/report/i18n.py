@@ -31,11 +31,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from reglab._validation import check_choice
-from reglab.lab.arms import SEED_SAYS
+from reglab.lab.arms import NOTE_SAYS
 from reglab.lab.stats import format_num
 
 __all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "t", "check_lang", "labels", "verdicts",
-           "intervals_note", "seed_says"]
+           "intervals_note", "note_says"]
 
 LANGS = ("en", "vi")
 
@@ -482,7 +482,7 @@ TEMPLATE: dict[str, tuple[str, str]] = {
     "run": ("run", "lần chạy"),
     "status": ("status", "trạng thái"),
     "reason": ("reason", "lý do"),
-    "table_intro": ("The seed's comparison table (section 7) with measured numbers: mean ± std "
+    "table_intro": ("The note's comparison table (section 7) with measured numbers: mean ± std "
                     "over seeds; n = finished runs.",
                     "Bảng so sánh của ghi chú (mục 7) với các số đo được: trung bình ± độ lệch "
                     "chuẩn trên các seed; n = số lần chạy đã xong."),
@@ -527,7 +527,7 @@ TEMPLATE: dict[str, tuple[str, str]] = {
     "zeros_md": ("exact zeros % (all seeds)", "% trọng số đúng bằng 0 (mọi seed)"),
     "weight_std": ("weight std", "độ lệch chuẩn trọng số"),
     "weights": ("weights", "số trọng số"),
-    "diagnosis_intro": ("The seed's pitfalls (section 6), measured: each finding quotes the "
+    "diagnosis_intro": ("The note's pitfalls (section 6), measured: each finding quotes the "
                         "numbers behind it.",
                         "Các lỗi thường gặp của ghi chú (mục 6), được đo: mỗi phát hiện trích "
                         "các số đứng sau nó."),
@@ -728,8 +728,8 @@ VERDICTS: dict[str, tuple[str, str]] = {
     "console.test_loss": ("test loss", "test loss"),
 }
 
-# The note's own section 7 (Output, Ưu điểm, Nhược điểm), per arm: English is lab.arms.SEED_SAYS.
-SEED_SAYS_VI = {
+# The note's own section 7 (Output, Ưu điểm, Nhược điểm), per arm: English is lab.arms.NOTE_SAYS.
+NOTE_SAYS_VI = {
     "none": ("-", "-", "-"),
     "l1": ("Sparse weights", "Feature selection", "Gradient không mượt"),
     "l2": ("Small weights", "Gradient ổn định", "Không sparse"),
@@ -773,13 +773,13 @@ def labels(lang: str = "en") -> dict[str, str]:
     return {k: v[LANGS.index(check_lang(lang))] for k, v in TEMPLATE.items()}
 
 
-def seed_says(row: Any, lang: str = "en") -> tuple[str, str, str]:
+def note_says(row: Any, lang: str = "en") -> tuple[str, str, str]:
     """The note's section-7 row for ``row`` (a ``compare.ArmRow``) in ``lang``."""
     if lang == "en":
-        return row.seed_says
+        return row.note_says
     # the row's English triple names its technique (a grid arm's is its owner's)
-    owner = next((a for a, says in SEED_SAYS.items() if says == row.seed_says), None)
-    return SEED_SAYS_VI.get(owner, row.seed_says)
+    owner = next((a for a, says in NOTE_SAYS.items() if says == row.note_says), None)
+    return NOTE_SAYS_VI.get(owner, row.note_says)
 
 
 def _verdict(kind: str | None, n: int, min_text: str, lang: str) -> str:

@@ -286,7 +286,7 @@ def _when(t: Any) -> str:
 def _table_row(r, lang: str = "en") -> dict[str, str]:
     from reglab.lab.stats import format_pm
     n = f"{r.n_done}" + (t("report.diverged", lang, n=r.n_diverged) if r.n_diverged else "")
-    says = i18n.seed_says(r, lang)
+    says = i18n.note_says(r, lang)
     return {"arm": r.arm, "settings": r.settings, "output": says[0], "pros": says[1],
             "cons": says[2], "n": n,
             "test_acc": format_pm(r.test_acc.mean, r.test_acc.std, scale=100),

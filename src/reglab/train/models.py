@@ -2,7 +2,7 @@
 
 * ``linear``: multinomial logistic regression on the flattened input, ``logits = W x + b``.
 * ``mlp``: ``Flatten -> [Linear -> act -> Dropout(drop)] * len(hidden) -> Linear``; dropout
-  sits after each hidden activation (the seed's ``a_i * d_i``).
+  sits after each hidden activation (the note's ``a_i * d_i``).
 * ``cnn``: two conv blocks (3x3 / width 3, act, 2x max-pool) then ``Linear -> act ->
   Dropout -> Linear``; 2-D for images (N, C, H, W), 1-D for signals (N, C, L).
 

@@ -149,7 +149,6 @@ class StackedCNN:
         """Stack the conv and Linear layers of ``models`` (lab CNNs of one shape)."""
         convs = [[m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))]
                  for model in models]
-        heads = [linear_layers(model) for model in models]
         weights, biases = [], []
         for i, first in enumerate(convs[0]):
             if first.padding not in ((1,), (1, 1)) or first.stride not in ((1,), (1, 1)):
