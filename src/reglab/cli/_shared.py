@@ -30,7 +30,7 @@ from reglab.lab.compare import comparison_document
 from reglab.lab.execute import run_experiment
 from reglab.lab.label_check import check_labels
 from reglab.lab.spec import DATA_KEYS, RunSpec, load_toml
-from reglab.lab.store import Store, check_name, folder_stem
+from reglab.lab.store import Store, check_name, folder_stem, lock
 from reglab.report import console as display
 from reglab.report.i18n import check_lang
 from reglab.report.report import build_report, dataset_meta
@@ -184,14 +184,7 @@ def overwrite_experiment(out: Path, name: str) -> None:
         raise InvalidParameterError(
             f"--overwrite deletes only experiment folders (with a reglab.sqlite); "
             f"{str(root)!r} is not one. Pass another --name or --out.")
-    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:  # the store's lock (lab/store.py): never empty a folder another process is using
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise InvalidParameterError(
-            f"The experiment {str(root)!r} is in use by another reglab process; --overwrite "
-            "leaves it alone.") from None
+    fd = lock(root, "--overwrite leaves it alone.")  # never empty a folder in use
     try:
         for child in root.iterdir():
             if child.name == ".lock":

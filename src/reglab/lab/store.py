@@ -46,7 +46,7 @@ from reglab.lab.model_file import model_metadata
 from reglab.lab.spec import RunSpec
 from reglab.train.contract import EPOCH_KEYS
 
-__all__ = ["Store", "ExperimentLocked", "StoreDamaged", "STATUSES", "FINISHED", "check_name",
+__all__ = ["Store", "ExperimentLocked", "lock", "StoreDamaged", "STATUSES", "FINISHED", "check_name",
            "connect_read_only", "folder_stem", "versions"]
 
 STATUSES = ("pending", "running", "done", "diverged", "interrupted")
@@ -81,6 +81,23 @@ class ExperimentLocked(InvalidParameterError):
 
 class StoreDamaged(InvalidParameterError):
     """The experiment's database or one of its rows cannot be read as reglab wrote it."""
+
+
+def lock(root: Path, busy: str) -> int:
+    """Take the experiment's lock (``fcntl.flock`` on ``root/.lock``) and return its fd.
+
+    The file is created with the mode the user's umask gives (0o666 & ~umask) and never
+    through a link (O_NOFOLLOW). Raises ExperimentLocked, ending with ``busy``, when another
+    process holds it; OSError when the folder cannot be written.
+    """
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ExperimentLocked(f"The experiment {str(root)!r} is in use by another reglab "
+                               f"process; {busy}") from None
+    return fd
 
 
 def check_name(name: Any) -> str:
@@ -152,17 +169,9 @@ class Store:
             _refuse_links(root)
         try:
             (root / "models").mkdir(parents=True, exist_ok=True)
-            # 0o666: the user's umask decides, as for any file; O_NOFOLLOW: never a link
-            fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+            fd = lock(root, "wait for it to finish or choose another --name.")
         except OSError:  # --out (or a folder in it) is a file, or not writable
             raise unwritable from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ExperimentLocked(
-                f"The experiment {str(root)!r} is in use by another reglab process; "
-                "wait for it to finish or choose another --name.") from None
         try:
             conn = _open_store(root, name, meta, unwritable)
         except BaseException:
