@@ -32,6 +32,7 @@ SERVER = os.environ.get("REGLAB_TEST_POSTGRES_URL",
 DATABASE = "reglab_many"
 # 7 arms x 2 seeds = 14 runs of one shape: the plan's stacks of 5, 5 and 4
 SMALL = ["compare", "--data", "digits", "--seeds", "2", "--epochs", "3", "--hidden", "32",
+         "--arms", "none,l1,l2,dropout,early_stopping,augment,all",  # the seven: 14 runs
          "--quiet"]
 
 

@@ -30,6 +30,7 @@ from reglab.lab.store import export_csv
 WALL_CLOCK = ("seconds",)  # the one results.csv column measured in wall time
 # 7 arms x 2 seeds = 14 runs of one shape: stacks of 5, 5 and 4
 SMALL = ["compare", "--data", "digits", "--seeds", "2", "--epochs", "3", "--hidden", "32",
+         "--arms", "none,l1,l2,dropout,early_stopping,augment,all",  # the seven: 14 runs
          "--quiet", "--name", "r"]
 
 
@@ -222,7 +223,7 @@ def _statuses(db: Path) -> list[str]:
 @pytest.mark.slow  # three compares of 14 runs x 40 epochs, two with spawned workers: ~1 min
 def test_sigkill_leaves_no_process_and_the_rerun_equals_an_uninterrupted_run(tmp_path):
     argv = ["compare", "--data", "digits", "--seeds", "2", "--epochs", "40", "--quiet",
-            "--name", "k"]
+            "--arms", "none,l1,l2,dropout,early_stopping,augment,all", "--name", "k"]
     killed = tmp_path / "killed"
     proc = start([*argv, "--workers", "2", "--out", str(killed)])
     db, seen = killed / "k" / "reglab.sqlite", set()
