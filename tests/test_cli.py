@@ -258,17 +258,13 @@ def test_compare_with_two_worker_processes(capsys, tmp_path):
         assert [r["status"] for r in csv.DictReader(fh)] == ["done"] * 6
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
-def test_ctrl_c_marks_running_runs_interrupted_and_a_rerun_resumes(tmp_path, sig):
-    import os
-    import signal
+def _start_until_running(argv: list[str], tmp_path):
+    """Start ``argv`` in a process group of its own (as a terminal makes) and wait until the
+    store shows a running run; returns (process, path of the store)."""
     import sqlite3
     import time
-    argv = [sys.executable, "-m", "reglab.cli", "compare", "--epochs", "40", "--arms",
-            "none,l2", "--seeds", "2", "--out", str(tmp_path), "--quiet", "--workers", "2"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # a process group, as a terminal makes
+                            start_new_session=True)
     db = tmp_path / "compare-digits" / "reglab.sqlite"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -281,6 +277,18 @@ def test_ctrl_c_marks_running_runs_interrupted_and_a_rerun_resumes(tmp_path, sig
             continue
         if running[0]:
             break
+    return proc, db
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_marks_running_runs_interrupted_and_a_rerun_resumes(tmp_path, sig):
+    import os
+    import signal
+    import sqlite3
+    argv = [sys.executable, "-m", "reglab.cli", "compare", "--epochs", "40", "--arms",
+            "none,l2", "--seeds", "2", "--out", str(tmp_path), "--quiet", "--workers", "2"]
+    proc, db = _start_until_running(argv, tmp_path)
     os.killpg(proc.pid, getattr(signal, sig))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "rerun the same command to resume" in err
@@ -303,24 +311,10 @@ def test_a_second_signal_during_the_clean_up_still_exits_130_with_one_line(tmp_p
     KeyboardInterrupt"; SIGTERM then SIGINT printed 16 lines."""
     import os
     import signal
-    import sqlite3
     import time
     argv = [sys.executable, "-m", "reglab.cli", "compare", "--epochs", "40", "--arms",
             "none,l2", "--seeds", "2", "--out", str(tmp_path), "--quiet", "--workers", "2"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    db = tmp_path / "compare-digits" / "reglab.sqlite"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        time.sleep(0.5)
-        try:
-            con = sqlite3.connect(db)
-            running = con.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()
-            con.close()
-        except sqlite3.Error:
-            continue
-        if running[0]:
-            break
+    proc, db = _start_until_running(argv, tmp_path)
     os.killpg(proc.pid, getattr(signal, first))
     time.sleep(0.001)
     os.killpg(proc.pid, getattr(signal, second))
