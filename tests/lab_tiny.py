@@ -17,3 +17,11 @@ def tiny(kind: str = "image", n: int = 48, classes: int = 3, seed: int = 0) -> S
 
     return SimpleNamespace(name="tiny", kind=kind, input_shape=shape, num_classes=classes,
                            train=split(n), val=split(n // 2), test=split(n // 2))
+
+
+def float64_copy(data) -> SimpleNamespace:
+    """A copy of a data set's splits (X, y only) with X in float64 (picklable for DDP)."""
+    split = lambda s: SimpleNamespace(X=s.X.double(), y=s.y)  # noqa: E731
+    return SimpleNamespace(kind=data.kind, input_shape=data.input_shape,
+                           num_classes=data.num_classes, train=split(data.train),
+                           val=split(data.val), test=split(data.test))

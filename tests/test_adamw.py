@@ -23,14 +23,6 @@ BASE = RunSpec(data="tiny", model="mlp", hidden=(12, 10), optimizer="adamw", lr=
                epochs=4, batch_size=16, weight_decay=0.5)
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def _data():
     data = tiny("image", n=64, seed=0)
     for part in ("train", "val", "test"):

@@ -9,13 +9,12 @@ and the same :class:`StopReason`.
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
 import torch
 
 import reglab as rl
-from lab_tiny import tiny
+from lab_tiny import float64_copy, tiny
 from reglab.lab import store
 from reglab.lab.spec import RunSpec
 from reglab.train.contract import (EPOCH_KEYS, FINAL_KEYS, SCORE_KEYS, RunState, StopReason,
@@ -113,19 +112,6 @@ def test_divergence_wins_over_the_early_stop_and_the_epoch_limit():
 
 # -- the same scripted failures through every backend --------------------------------------
 
-def _float64(data) -> SimpleNamespace:
-    split = lambda s: SimpleNamespace(X=s.X.double(), y=s.y)  # noqa: E731
-    return SimpleNamespace(kind=data.kind, input_shape=data.input_shape,
-                           num_classes=data.num_classes, train=split(data.train),
-                           val=split(data.val), test=split(data.test))
-
-
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
 
 
 BASE = RunSpec(data="tiny", model="mlp", hidden=(8,), batch_size=16)
@@ -139,7 +125,7 @@ SCRIPTED = {  # spec, the stop every backend must report, the start of its reaso
 
 def _reference(case: str):
     spec, stop, start = SCRIPTED[case]
-    data = _float64(tiny("tabular", n=48, seed=0))
+    data = float64_copy(tiny("tabular", n=48, seed=0))
     seq = fit(spec, data)
     assert seq.reason.startswith(start), seq.reason
     assert seq.stop is stop

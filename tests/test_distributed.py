@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -19,17 +18,12 @@ from reglab.train.sequential import fit
 from reglab.lab.spec import RunSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lab_tiny import tiny  # noqa: E402
+from lab_tiny import float64_copy, tiny  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
                                 reason="torch.distributed is not available in this build")
 
 
-def _float64(data) -> SimpleNamespace:
-    split = lambda s: SimpleNamespace(X=s.X.double(), y=s.y)  # noqa: E731
-    return SimpleNamespace(kind=data.kind, input_shape=data.input_shape,
-                           num_classes=data.num_classes, train=split(data.train),
-                           val=split(data.val), test=split(data.test))
 
 
 def _single(spec, data):
@@ -44,7 +38,7 @@ def _single(spec, data):
 
 
 def test_two_processes_match_one_process_on_the_same_global_batches():
-    data = _float64(tiny("tabular", n=86, classes=3))
+    data = float64_copy(tiny("tabular", n=86, classes=3))
     spec = RunSpec(data="tiny", model="mlp", hidden=(8,), optimizer="adam", lr=0.3,
                    epochs=10, batch_size=15, l1=1e-3, l2=1e-3, weight_decay=1e-2,
                    proximal_l1=1e-2, patience=2, augment=("noise",), mixup=0.4)
@@ -69,7 +63,7 @@ def test_two_processes_match_one_process_on_the_same_global_batches():
 
 
 def test_two_processes_follow_the_lr_schedule_and_label_smoothing_of_one_process():
-    data = _float64(tiny("tabular", n=86, classes=3))
+    data = float64_copy(tiny("tabular", n=86, classes=3))
     spec = RunSpec(data="tiny", model="mlp", hidden=(8,), optimizer="adam", lr=0.1,
                    epochs=6, batch_size=15, weight_decay=1e-2, lr_schedule="cosine",
                    warmup=0.2, label_smoothing=0.1, mixup=0.4)
@@ -86,7 +80,7 @@ def test_two_processes_follow_the_lr_schedule_and_label_smoothing_of_one_process
 def test_the_new_knobs_under_ddp_match_one_process():
     """Elastic net, group lasso (term and prox), a Prechelt criterion and schedules (a loss
     term's and an update rule's, per epoch): the same builders on both backends."""
-    data = _float64(tiny("tabular", n=86, classes=3))
+    data = float64_copy(tiny("tabular", n=86, classes=3))
     spec = RunSpec(data="tiny", model="mlp", hidden=(8,), optimizer="adam", lr=0.3,
                    epochs=8, batch_size=15, elastic_net=1e-3, l1_ratio=0.3, group_lasso=1e-3,
                    proximal_group_lasso=1e-2, patience=0, stop_criterion="up", stop_strip=2,

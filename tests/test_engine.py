@@ -54,14 +54,6 @@ def _as64(data):
     return data
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def _close(a, b, rtol):
     return all(math.isclose(x, y, rel_tol=rtol, abs_tol=rtol) or (math.isnan(x) and math.isnan(y))
                for x, y in zip(a, b)) and len(a) == len(b)

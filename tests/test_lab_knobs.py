@@ -16,7 +16,7 @@ from reglab.train.models import build_model
 from reglab.train.sequential import (attach_updates, fit, make_early_stopping, make_optimizer,
                                      make_penalty)
 from reglab.train.stacked import train_chunk
-from test_engine import BASE, _as64, _assert_same_run, float64  # noqa: F401 (a fixture)
+from test_engine import BASE, _as64, _assert_same_run
 
 
 def test_penalty_builder_sums_every_term_that_is_on():
