@@ -120,6 +120,7 @@ def joined_group(spec, token: str) -> Iterator[int]:
         yield rank
         if rank == 0:
             _go(False)
+        dist.barrier()  # as in _rank_main: no rank tears the group down while another is in it
     finally:
         _JOINED.clear()
         dist.destroy_process_group()
@@ -251,6 +252,10 @@ def _rank_main(rank: int, world: int, spec, data, out: str, messages, parent: in
         result = _train(spec, data, device, rank, world, messages if rank == 0 else None)
         if rank == 0:
             _write_result(Path(out), result)
+        # every rank is done before any tears the group down: a rank whose peer had already
+        # destroyed it was seen to abort at exit ("terminate called without an active
+        # exception", SIGABRT) now and then in full test runs
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
