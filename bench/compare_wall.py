@@ -1,12 +1,13 @@
 """Wall time of the work people run with ``reglab compare``, each engine against the floor.
 
-Three workloads on digits, each every default arm x 3 seeds (8 x 3 = 24 runs) from the CLI's
-plan (``make_plan`` with the image defaults, Adam, batch 64):
+Three workloads on digits, each every default arm from the CLI's plan (``make_plan`` with the
+image defaults, Adam, batch 64):
 
-* ``default``: the default compare (MLP 256-256, 40 epochs, every arm);
-* ``strong-mlp``: MLP 512-512, 200 epochs, augmentation ``rotate,translate,scale`` on the
+* ``default``: the default compare, what ``make demo`` runs (the image base run and every
+  arm's default strengths, ``DEFAULT_SEEDS`` seeds: 8 x 5 = 40 runs);
+* ``strong-mlp`` (8 x 3 = 24 runs): MLP 512-512, 200 epochs, augmentation ``rotate,translate,scale`` on the
   augment arms (``augment`` and ``all``);
-* ``cnn``: the lab's digits CNN (``--model cnn``: two conv blocks, head width 256), 120 epochs.
+* ``cnn`` (8 x 3 = 24 runs): the lab's digits CNN (``--model cnn``: two conv blocks, head width 256), 120 epochs.
 
 Each is written to a fresh store and run with ``reglab.lab.execute.execute`` under the
 default engine ("auto": stacks where runs share a shape, one worker per free core) and the
@@ -37,22 +38,25 @@ import time
 
 import torch
 
+from reglab.lab.compare import DEFAULT_SEEDS
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/roofline.py
 from roofline import Rates, cnn_params, cnn_step_cost, mlp_params, mlp_step_cost  # noqa: E402
 
 ENGINES = ("auto", "sequential")
 GEOMETRIC = ("rotate", "translate", "scale")
-# name -> (spec changes over the image defaults, augment-arm override, full epochs)
+# name -> (spec changes over the image defaults, augment-arm override, full epochs (None: the
+# base run's), seeds (None: compare's default))
 WORKLOADS = {
-    "default": ({}, None, 40),
-    "strong-mlp": ({"hidden": (512, 512)}, GEOMETRIC, 200),
-    "cnn": ({"model": "cnn"}, None, 120),
+    "default": ({}, None, None, None),
+    "strong-mlp": ({"hidden": (512, 512)}, GEOMETRIC, 200, 3),
+    "cnn": ({"model": "cnn"}, None, 120, 3),
 }
 TARGET_FLOOR, TARGET_SPEEDUP = 3.0, 3.0
 QUICK = 20  # --quick: epochs / 20
 
 
-def plan(changes: dict, augment, epochs: int, seeds: int = 3):
+def plan(changes: dict, augment, epochs: int, seeds: int):
     """The compare plan of a workload: every arm x ``seeds`` seeds."""
     import reglab as rl
     from reglab.lab import arms
@@ -63,6 +67,12 @@ def plan(changes: dict, augment, epochs: int, seeds: int = 3):
                               "epochs": epochs})
     overrides = {} if augment is None else {"augment": augment}
     return make_plan(base, kind, list(arms.ARMS), seeds, overrides)
+
+
+def base_epochs() -> int:
+    """The image base run's epochs (the default compare's)."""
+    from reglab.lab import arms
+    return arms.base_changes("image")["epochs"]
 
 
 def run(jobs, engine_name: str) -> tuple[float, list[dict]]:
@@ -124,9 +134,10 @@ def main(argv: list[str] | None = None) -> int:
              "default / floor | sequential / default | targets |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name in args.workloads:
-        changes, augment, epochs = WORKLOADS[name]
+        changes, augment, epochs, seeds = WORKLOADS[name]
+        epochs = epochs or base_epochs()
         epochs = max(1, epochs // QUICK) if args.quick else epochs
-        jobs = plan(changes, augment, epochs)
+        jobs = plan(changes, augment, epochs, seeds or DEFAULT_SEEDS)
         wall = {}
         for engine_name in ENGINES:
             wall[engine_name], runs = run(jobs, engine_name)
@@ -146,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         head = ["## `reglab compare` workloads (bench/compare_wall.py"
                 + (" --quick" if args.quick else "") + ")", "",
-                f"digits, {len(jobs)} runs (every default arm x 3 seeds) per workload; {cores} "
+                f"digits, every default arm ({DEFAULT_SEEDS} seeds for `default`, 3 for the "
+                f"others) per workload; {cores} "
                 f"cores, {free_cores()} free at the end; floor on {cores} threads: GEMM {rates.flops / 1e9:.1f} GFLOP/s.", "",
                 f"- machine: {platform.machine()} {platform.processor() or 'cpu'}, "
                 f"torch {torch.__version__}, date {dt.date.today().isoformat()}", ""]

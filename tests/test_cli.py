@@ -10,6 +10,7 @@ import pytest
 
 from reglab.cli import _shared, main
 from reglab.cli import path as path_cmd
+from reglab.lab.arms import BASE
 from reglab.lab.spec import RunSpec
 from reglab.lab import execute as executor
 from reglab.lab import label_check
@@ -69,8 +70,9 @@ def _help(capsys, *cmd):
 
 
 @pytest.mark.parametrize("cmd,shown", [
-    ("compare", ["-s, --seeds <int> Seeds per arm, paired across arms. [default: (3)]",
-                 "[default: (image 40, signal 60, tabular 60)]",   # --epochs, per data kind
+    ("compare", ["-s, --seeds <int> Seeds per arm, paired across arms. [default: (5)]",
+                 "[default: (" + ", ".join(f"{k} {b['epochs']}" for k, b in BASE.items())
+                 + ")]",   # --epochs, per data kind (lab.arms.BASE)
                  "--l2 <float> L2 loss-term strength: loss + l2 * sum w^2. "
                  "[default: (each arm's own)]", "[default: (digits)]",
                  "A strength flag replaces that technique's strength in every arm that uses it, "

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from reglab import InvalidParameterError
-from reglab.lab.arms import ARMS, arm_changes, settings
+from reglab.lab.arms import ARMS, arm_changes, settings, technique_of
 from reglab.lab.compare import make_plan, summarize_arms
 from reglab.lab.spec import RunSpec
 
@@ -26,8 +26,10 @@ def test_plan_is_one_run_per_arm_and_seed_with_only_the_arms_changes():
 
 
 def test_all_combines_l2_dropout_early_stopping_and_augmentation():
+    # the l2 technique as an L2 loss term or as decoupled weight decay (TECHNIQUES["l2"])
     for kind in ("image", "signal", "tabular"):
-        assert {"l2", "dropout", "patience", "augment"} <= set(arm_changes(kind)["all"])
+        used = {technique_of(k) for k in arm_changes(kind)["all"]}
+        assert {"l2", "dropout", "early_stopping", "augment"} <= used
 
 
 def test_overrides_replace_a_strength_in_every_arm_that_uses_it():
@@ -48,16 +50,18 @@ def _changes(jobs):
                     if getattr(j.spec, k) != getattr(none, k) and k != "seed"} for j in jobs}
 
 
+# the image all arm's strengths other than L2's (a strength flag replaces its technique's)
+_ALL_BUT_L2 = {k: v for k, v in arm_changes("image")["all"].items() if technique_of(k) != "l2"}
+
+
 @pytest.mark.parametrize("overrides,arm,expected", [
     # a strength replaces its technique's strength in the arm, it does not add to it
     ({"l1": 1e-4}, "l1", {"l1": 1e-4}),                        # not {l1, proximal_l1: 0.1}
     ({"proximal_l1": 0.5}, "l1", {"proximal_l1": 0.5}),
     ({"weight_decay": 0.01}, "l2", {"weight_decay": 0.01}),    # not {l2: 1e-4, wd}
-    ({"weight_decay": 0.01}, "all", {"weight_decay": 0.01, "dropout": 0.3, "patience": 10,
-                                     "augment": ("noise",)}),
-    ({"l2": 1e-3}, "all", {"l2": 1e-3, "dropout": 0.3, "patience": 10,
-                           "augment": ("noise",)}),
-    ({"mixup": 0.2}, "augment", {"augment": ("noise",), "mixup": 0.2}),
+    ({"weight_decay": 0.01}, "all", {**_ALL_BUT_L2, "weight_decay": 0.01}),
+    ({"l2": 1e-3}, "all", {**_ALL_BUT_L2, "l2": 1e-3}),
+    ({"mixup": 0.2}, "augment", {**arm_changes("image")["augment"], "mixup": 0.2}),
     ({"patience": 3}, "early_stopping", {"patience": 3}),
 ])
 def test_a_strength_flag_has_one_meaning(overrides, arm, expected):
@@ -88,7 +92,7 @@ def test_a_grid_gives_one_arm_per_value_in_place_of_its_owner_arm():
     assert list(ch) == ["none", "l2-1e-4", "l2-1e-3", "all", "dropout-0.1", "dropout-0.5"]
     assert ch["l2-1e-4"] == {"l2": 1e-4} and ch["l2-1e-3"] == {"l2": 1e-3}
     assert ch["dropout-0.5"] == {"dropout": 0.5}
-    assert ch["all"]["l2"] == arm_changes("image")["all"]["l2"]  # a grid has no one value
+    assert ch["all"] == arm_changes("image")["all"]  # a grid has no one value
     with pytest.raises(InvalidParameterError, match="without repeats"):
         make_plan(BASE, "image", ["none", "l2"], 1, grids={"l2": [("1e-4", 1e-4)] * 2})
 

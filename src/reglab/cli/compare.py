@@ -14,7 +14,7 @@ from reglab.cli._shared import (Origin, _data_kind, _load_config, _preflight, _r
 from reglab.cli.options import (FLAG_NAMES, ConfigOpt, LangOpt, NameOpt, OutOpt, OverwriteOpt,
                                 QuietOpt, option, spec_flags)
 from reglab.lab import arms as arms_mod
-from reglab.lab.compare import make_plan
+from reglab.lab.compare import DEFAULT_SEEDS, make_plan
 from reglab.lab.execute import ENGINES
 from reglab.lab.spec import RunSpec
 from reglab.lab.tune import redact
@@ -34,9 +34,9 @@ def compare(
                                  "elastic_net, group_lasso, gaussian_dropout, dropconnect, "
                                  "dropblock, early_stopping_gl / _pq / _up, and the names of "
                                  "[arms.NAME] tables in --config.",
-                                 show_default="all seven and every [arms.NAME]"),
+                                 show_default="all eight and every [arms.NAME]"),
     seeds: Optional[int] = option(None, "--seeds", "-s", help="Seeds per arm, paired across "
-                                  "arms.", show_default="3"),
+                                  "arms.", show_default=str(DEFAULT_SEEDS)),
     workers: Optional[int] = option(None, "--workers", "-w", help="Worker processes, one thread "
                                     "each.", show_default="one per free core"),
     engine: str = option("auto", "--engine", help="auto: runs that share a model shape train "
@@ -135,7 +135,8 @@ def compare(
 
 def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, workers, engine,
                   out, name, quiet, overwrite, as_json, storage, lease, lang=None) -> None:
-    seeds = seeds if seeds is not None else (cfg_seeds if cfg_seeds is not None else 3)
+    seeds = seeds if seeds is not None else (
+        cfg_seeds if cfg_seeds is not None else DEFAULT_SEEDS)
     given = {k: v for k, v in flags.items() if k not in arms_mod.OVERRIDABLE}
     strengths = {k: v for k, v in flags.items() if k in arms_mod.OVERRIDABLE}
     base_cfg = {k: v for k, v in cfg.items() if k not in arms_mod.OVERRIDABLE}

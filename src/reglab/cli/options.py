@@ -107,10 +107,14 @@ _SPEC_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec)}
 FLAG_NAMES = {f.key: " / ".join(f"'{n}'" for n in f.names) for f in SPEC_FLAGS}
 
 
-def _show(value: Any) -> str:
+# What an unset (None) key means, where "none" would not say it.
+_UNSET = {"target": "the last column"}
+
+
+def _show(key: str, value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(map(str, value)) if value else "none"
-    return "the last column" if value is None else str(value)
+    return _UNSET.get(key, "none") if value is None else str(value)
 
 
 def default_text(key: str, command: str) -> str:
@@ -119,7 +123,7 @@ def default_text(key: str, command: str) -> str:
         return "each arm's own"
     if key == "split_seed":
         return "--seed"
-    per_kind = {kind: _show(BASE[kind].get(key, _SPEC_DEFAULTS[key])) for kind in BASE}
+    per_kind = {kind: _show(key, BASE[kind].get(key, _SPEC_DEFAULTS[key])) for kind in BASE}
     if len(set(per_kind.values())) == 1:
         return next(iter(per_kind.values()))
     return ", ".join(f"{kind} {v}" for kind, v in per_kind.items())

@@ -84,7 +84,7 @@ NOTE_SAYS = {
 # Base run per data kind: a model that can overfit, so regularization has work to do.
 BASE: dict[str, dict[str, Any]] = {
     "image": {"model": "mlp", "hidden": (256, 256), "optimizer": "adam", "lr": 1e-3,
-              "epochs": 40, "batch_size": 64},
+              "lr_schedule": "constant", "epochs": 100, "batch_size": 64},
     "signal": {"model": "mlp", "hidden": (256, 256), "optimizer": "adam", "lr": 1e-3,
                "epochs": 60, "batch_size": 128},
     "tabular": {"model": "mlp", "hidden": (128, 128), "optimizer": "adam", "lr": 1e-3,
@@ -93,14 +93,15 @@ BASE: dict[str, dict[str, Any]] = {
 
 # Per arm and data kind: the spec keys the arm sets (selected on validation data).
 _ARMS: dict[str, dict[str, dict[str, Any]]] = {
-    "image": {  # digits, seeds 10-11, validation split (scripts/select_defaults.md)
-        "l1": {"proximal_l1": 0.1},
-        "l2": {"l2": 1e-4},
-        "dropout": {"dropout": 0.3},
+    "image": {  # digits, split seeds 10-12, validation splits (scripts/select_defaults.md)
+        "l1": {"proximal_l1": 0.03},
+        "l2": {"weight_decay": 0.2},
+        "dropout": {"dropout": 0.2},
         "early_stopping": {"patience": 10},
-        "augment": {"augment": ("noise",)},
-        "label_smoothing": {"label_smoothing": 0.1},  # addition; a default, not selected
-        "all": {"l2": 1e-4, "dropout": 0.3, "patience": 10, "augment": ("noise",)},
+        "augment": {"augment": ("rotate", "translate", "scale")},
+        "label_smoothing": {"label_smoothing": 0.1},  # addition (not in the note)
+        "all": {"weight_decay": 0.2, "dropout": 0.2, "patience": 40,
+                "augment": ("rotate", "translate", "scale")},
     },
     "signal": {  # mnist1d, seeds 10-11, validation split (scripts/select_defaults.md)
         "l1": {"proximal_l1": 0.1},
