@@ -4,7 +4,7 @@ For each built-in data set given, every arm's candidate strengths are trained on
 `compare` does not use (10, 11) and scored by mean validation accuracy (ties: validation
 loss). The test split is never read. Stage 2 picks `all` among combinations of the stage-1
 winners. The numbers go to scripts/select_defaults.md; the picks are then copied by hand
-into src/reglab/lab/arms.py (so a change of defaults is a reviewed commit).
+into src/reglab/lab/defaults.toml (so a change of defaults is a reviewed commit).
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/select_defaults.py digits mnist1d
 """
