@@ -2,6 +2,7 @@
 
 ``lab/defaults.toml`` holds the default arms of ``reglab compare`` per data kind; a person
 edits it when strengths are re-selected, so a typo in a key or a missing arm must fail here.
+``report/catalogue.toml`` holds every en/vi text (its contents are tested in test_i18n.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from reglab.lab.arms import ARMS, BASE, EXAMPLES, arm_changes, base_changes
 from reglab.lab.spec import RunSpec
+from reglab.report import i18n
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,3 +46,12 @@ def test_every_default_arm_is_a_valid_spec(kind):
     for arm, changes in arm_changes(kind).items():
         spec = RunSpec(data="digits", **{**base, **changes})  # unknown keys / bad values raise
         assert {k: getattr(spec, k) for k in changes} == changes, (kind, arm)
+
+
+def test_a_catalogue_key_without_one_text_per_language_is_an_error(monkeypatch):
+    doc = {"note_says_vi": {}, "report.title": {"en": "reglab report: {name}"}}
+    monkeypatch.setattr(i18n, "read_package_toml", lambda package, name: doc)
+    with pytest.raises(ValueError) as err:
+        i18n._read_catalogue()
+    assert str(err.value) == ("report/catalogue.toml: ['report.title'] has ['en']; every key "
+                              "has one text per language of ('en', 'vi')")
