@@ -34,12 +34,12 @@ def test_every_data_file_in_the_package_is_in_package_data():
 
 
 def test_defaults_give_each_kind_a_base_and_every_arm():
-    assert set(BASE) == {"image", "signal", "tabular"}
+    assert {"image", "signal", "tabular"} <= set(BASE)
     for kind in BASE:
         assert list(arm_changes(kind)) == [*ARMS, *EXAMPLES], kind
 
 
-@pytest.mark.parametrize("kind", ["image", "signal", "tabular"])
+@pytest.mark.parametrize("kind", sorted(BASE))
 def test_every_default_arm_is_a_valid_spec(kind):
     base = base_changes(kind)
     assert isinstance(base["hidden"], tuple)  # TOML lists come back as the spec's tuples
