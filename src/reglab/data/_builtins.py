@@ -47,7 +47,7 @@ def mnist1d_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     Uses the package's own generator with its published arguments (seed 42), never its
     download path (a pickle from the network).
     """
-    from mnist1d.data import get_dataset_args, make_dataset  # imports matplotlib (~1.5 s): on use only
+    from mnist1d.data import get_dataset_args, make_dataset  # loads matplotlib (~1.5 s)
 
     # make_dataset reseeds the global `random` and `np.random`: give the caller theirs back.
     py_state, np_state = random.getstate(), np.random.get_state()

@@ -3,9 +3,9 @@
 Every arm is the same base run (model, optimizer, epochs, seed) plus the changes below.
 The default strengths (in ``lab/defaults.toml``) were chosen on the *validation* split of
 the built-in data sets (``scripts/select_defaults.py``, numbers in
-``scripts/select_defaults.md``); the test split played no part. ``all`` is the note's practice section (8): combine L2 + dropout + early
-stopping + augmentation ("CNN: dropout + L2", "early stopping + augmentation",
-"combining methods works better").
+``scripts/select_defaults.md``); the test split played no part. ``all`` is the note's
+practice section (8): combine L2 + dropout + early stopping + augmentation ("CNN: dropout +
+L2", "early stopping + augmentation", "combining methods works better").
 
 Example::
 

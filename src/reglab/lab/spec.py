@@ -40,7 +40,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["RunSpec", "load_toml", "read_package_toml", "MODELS", "OPTIMIZERS", "ACTIVATIONS", "DEVICES",
+__all__ = ["RunSpec", "load_toml", "MODELS", "OPTIMIZERS", "ACTIVATIONS", "DEVICES",
            "LR_SCHEDULES", "DROPOUT_KINDS", "STOP_CRITERIA", "SCHEDULABLE"]
 
 OWNER = "RunSpec"
