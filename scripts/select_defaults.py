@@ -19,7 +19,7 @@ Protocol (per built-in data set; the test split is never read, not even printed)
   the stage-2 winners together, and softer variants of them.
 
 The numbers go to ``scripts/select_defaults.md``; the picks are copied by hand into
-``src/reglab/lab/arms.py`` (a change of defaults is a reviewed commit). Runs are stored under
+``src/reglab/lab/defaults.toml`` (a change of defaults is a reviewed commit). Runs are stored under
 ``--folder`` and reused, so a rerun (or a grown grid) trains only what is new.
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/select_defaults.py digits

@@ -258,7 +258,13 @@ def _resolve_drop(owner: str, drop: Any, keep: Any) -> Strength:
 
 
 class _DropLayer(Scheduled, nn.Module):
-    """Shell shared by the family: stores the strength, reads it, counts training forwards."""
+    """Shell shared by the family: stores the strength, reads it, counts training forwards.
+
+    A layer whose forward is its functional core in training and the identity in eval sets
+    ``kernel = staticmethod(fn)``, ``fn(x, drop, training, generator)``.
+    """
+
+    kernel: Callable[[Tensor, float, bool, torch.Generator | None], Tensor] | None = None
 
     def __init__(self, *, drop: Strength | None = None, keep: Strength | None = None,
                  generator: torch.Generator | None = None) -> None:
@@ -274,6 +280,11 @@ class _DropLayer(Scheduled, nn.Module):
         drop = self.current_drop()
         self.advance()  # one training forward = one step of a per-step schedule
         return drop
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return x
+        return self.kernel(x, self._next_drop(), True, self.generator)
 
     def extra_repr(self) -> str:
         if isinstance(self.drop, Schedule):
@@ -294,10 +305,7 @@ class Dropout(_DropLayer):
         rl.Dropout(drop=0.5); rl.Dropout(keep=0.8)   # keep=0.8 is drop=0.2
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training:
-            return x
-        return dropout(x, self._next_drop(), True, self.generator)
+    kernel = staticmethod(dropout)
 
 
 class SpatialDropout(_DropLayer):
@@ -346,10 +354,7 @@ class DropPath(_DropLayer):
         out = x + self.drop_path(self.block(x))   # self.drop_path = rl.DropPath(drop=0.1)
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training:
-            return x
-        return drop_path(x, self._next_drop(), True, self.generator)
+    kernel = staticmethod(drop_path)
 
 
 class DropBlock2d(_DropLayer):
@@ -382,10 +387,7 @@ class GaussianDropout(_DropLayer):
         rl.GaussianDropout(drop=0.2)   # noise variance 0.25
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training:
-            return x
-        return gaussian_dropout(x, self._next_drop(), True, self.generator)
+    kernel = staticmethod(gaussian_dropout)
 
 
 # ----------------------------------------------------------------------------- MC dropout

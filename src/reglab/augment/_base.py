@@ -94,6 +94,7 @@ class Transform:
 
     ndims: tuple[int, ...] = ()
     shape_text = "(B, ...)"
+    magnitude: str | None = None  # the attribute that strength multiplies (0: the identity)
 
     def __init__(self, p: float = 1.0):
         self.p = check_float(type(self).__name__, "p", p, 0, 1)
@@ -107,8 +108,10 @@ class Transform:
         raise NotImplementedError
 
     def probability(self, strength: float) -> float:
-        """Per-sample probability of applying the transform at this strength (default ``p``)."""
-        return self.p if strength > 0 else 0.0
+        """Per-sample probability of applying the transform at this strength: ``p``, or 0
+        where the strength (times the :attr:`magnitude` attribute, if any) is 0."""
+        size = strength if self.magnitude is None else strength * getattr(self, self.magnitude)
+        return self.p if size > 0 else 0.0
 
     def _repr_args(self) -> dict[str, Any]:
         return {}

@@ -38,6 +38,11 @@ class _Affine(_Image):
 
     padding_mode = "zeros"
 
+    def __init__(self, p: float = 1.0, padding_mode: str = "zeros"):
+        super().__init__(p)
+        self.padding_mode = check_choice(type(self).__name__, "padding_mode", padding_mode,
+                                         _PADDING)
+
     def matrix(self, x: torch.Tensor, **params: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -88,13 +93,11 @@ class RandomRotation(_Affine):
         RandomRotation(10)(x, generator=torch.Generator().manual_seed(0))
     """
 
-    def __init__(self, degrees: float, p: float = 1.0, padding_mode: str = "zeros"):
-        super().__init__(p)
-        self.degrees = check_float("RandomRotation", "degrees", degrees, 0, 180)
-        self.padding_mode = check_choice("RandomRotation", "padding_mode", padding_mode, _PADDING)
+    magnitude = "degrees"
 
-    def probability(self, strength: float) -> float:
-        return self.p if strength * self.degrees > 0 else 0.0
+    def __init__(self, degrees: float, p: float = 1.0, padding_mode: str = "zeros"):
+        super().__init__(p, padding_mode)
+        self.degrees = check_float("RandomRotation", "degrees", degrees, 0, 180)
 
     def sample(self, x, generator, strength):
         d = strength * self.degrees
@@ -161,12 +164,11 @@ class RandomScale(_Affine):
 
     def __init__(self, low: float = 0.9, high: float = 1.1, p: float = 1.0,
                  padding_mode: str = "zeros"):
-        super().__init__(p)
+        super().__init__(p, padding_mode)
         self.low = check_float("RandomScale", "low", low, 0, low_open=True)
         self.high = check_float("RandomScale", "high", high, 0, low_open=True)
         if self.high < self.low:
             raise fail("RandomScale", "high", f"a float >= low ({self.low:g})", high)
-        self.padding_mode = check_choice("RandomScale", "padding_mode", padding_mode, _PADDING)
 
     def probability(self, strength: float) -> float:
         trivial = self.low == self.high == 1.0
@@ -196,14 +198,11 @@ class RandomTranslate(_Affine):
         RandomTranslate(0.1)(x)
     """
 
-    def __init__(self, fraction: float = 0.1, p: float = 1.0, padding_mode: str = "zeros"):
-        super().__init__(p)
-        self.fraction = check_float("RandomTranslate", "fraction", fraction, 0, 1)
-        self.padding_mode = check_choice("RandomTranslate", "padding_mode", padding_mode,
-                                         _PADDING)
+    magnitude = "fraction"
 
-    def probability(self, strength: float) -> float:
-        return self.p if strength * self.fraction > 0 else 0.0
+    def __init__(self, fraction: float = 0.1, p: float = 1.0, padding_mode: str = "zeros"):
+        super().__init__(p, padding_mode)
+        self.fraction = check_float("RandomTranslate", "fraction", fraction, 0, 1)
 
     def sample(self, x, generator, strength):
         f = strength * self.fraction

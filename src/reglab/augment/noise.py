@@ -26,12 +26,11 @@ class GaussianNoise(Transform):
         GaussianNoise(0.1)(x)
     """
 
+    magnitude = "std"
+
     def __init__(self, std: float = 0.1, p: float = 1.0):
         super().__init__(p)
         self.std = check_float("GaussianNoise", "std", std, 0)
-
-    def probability(self, strength: float) -> float:
-        return self.p if strength * self.std > 0 else 0.0
 
     def sample(self, x, generator, strength):
         return {"noise": normal(tuple(x.shape), generator, x) * (strength * self.std)}
@@ -59,15 +58,14 @@ class SwapNoise(Transform):
         SwapNoise(0.15)(x)      # x: (B, F)
     """
 
+    magnitude = "fraction"
+
     ndims = (2,)
     shape_text = "(B, F)"
 
     def __init__(self, fraction: float = 0.1, p: float = 1.0):
         super().__init__(p)
         self.fraction = check_float("SwapNoise", "fraction", fraction, 0, 1)
-
-    def probability(self, strength: float) -> float:
-        return self.p if strength * self.fraction > 0 else 0.0
 
     def sample(self, x, generator, strength):
         b, f = x.shape

@@ -36,6 +36,8 @@ class Shift(_Signal):
         Shift(0.1, mode="circular")(x)      # x: (B, 1, 40) -> shifts in -4..4
     """
 
+    magnitude = "max_shift"
+
     def __init__(self, max_shift: float = 0.1, mode: str = "zeros", p: float = 1.0):
         super().__init__(p)
         self.max_shift = check_float("Shift", "max_shift", max_shift, 0, 1)
@@ -44,9 +46,6 @@ class Shift(_Signal):
     def max_samples(self, length: int, strength: float) -> int:
         """``K``: the largest shift in samples at this length and strength (exact for 0.1*40)."""
         return int(math.floor(strength * self.max_shift * length + 1e-9))
-
-    def probability(self, strength: float) -> float:
-        return self.p if strength * self.max_shift > 0 else 0.0
 
     def sample(self, x, generator, strength):
         k = self.max_samples(x.shape[-1], strength)
@@ -110,14 +109,13 @@ class TimeWarp(_Signal):
         TimeWarp(0.2)(x)
     """
 
+    magnitude = "max_stretch"
+
     def __init__(self, max_stretch: float = 0.2, p: float = 1.0, padding_mode: str = "zeros"):
         super().__init__(p)
         self.max_stretch = check_float("TimeWarp", "max_stretch", max_stretch, 0, 10)
         self.padding_mode = check_choice("TimeWarp", "padding_mode", padding_mode,
                                          ("zeros", "border"))
-
-    def probability(self, strength: float) -> float:
-        return self.p if strength * self.max_stretch > 0 else 0.0
 
     def sample(self, x, generator, strength):
         u = uniform((x.shape[0],), -1.0, 1.0, generator, x)

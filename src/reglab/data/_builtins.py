@@ -25,7 +25,7 @@ def take_options(where: str, options: Mapping[str, Any], defaults: Mapping[str, 
 
 
 def _digits() -> Raw:
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # heavy to import: only when digits is loaded
 
     bunch = load_digits()
     return Raw(
@@ -47,7 +47,7 @@ def mnist1d_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     Uses the package's own generator with its published arguments (seed 42), never its
     download path (a pickle from the network).
     """
-    from mnist1d.data import get_dataset_args, make_dataset
+    from mnist1d.data import get_dataset_args, make_dataset  # loads matplotlib (~1.5 s)
 
     # make_dataset reseeds the global `random` and `np.random`: give the caller theirs back.
     py_state, np_state = random.getstate(), np.random.get_state()
@@ -77,37 +77,31 @@ def _mnist1d() -> Raw:
     )
 
 
-def _breast_cancer() -> Raw:
-    from sklearn.datasets import load_breast_cancer
+def _sklearn_table(name: str, description: str) -> Raw:
+    """A table shipped with scikit-learn (``sklearn.datasets.load_NAME``), so it loads offline."""
+    import sklearn.datasets  # heavy to import: only when a built-in table is loaded
 
-    bunch = load_breast_cancer()
+    bunch = getattr(sklearn.datasets, f"load_{name}")()
     return Raw(
-        X=bunch.data, y=bunch.target, kind="tabular", where="built-in 'breast_cancer'",
+        X=bunch.data, y=bunch.target, kind="tabular", where=f"built-in {name!r}",
         feature_names=list(bunch.feature_names), class_names=list(bunch.target_names),
-        description=(
-            "Breast Cancer Wisconsin (Diagnostic): 569 tumours, each described by 30 real-valued "
-            "features of the cell nuclei seen in a digitized image of a fine-needle aspirate "
-            "(mean, standard error and worst value of radius, texture, perimeter, area, "
-            "smoothness, ...), labelled malignant (212) or benign (357). Source: Wolberg, Street "
-            "& Mangasarian, UCI Machine Learning Repository, as shipped with scikit-learn "
-            "(sklearn.datasets.load_breast_cancer)."),
+        description=description,
     )
 
 
-def _wine() -> Raw:
-    from sklearn.datasets import load_wine
-
-    bunch = load_wine()
-    return Raw(
-        X=bunch.data, y=bunch.target, kind="tabular", where="built-in 'wine'",
-        feature_names=list(bunch.feature_names), class_names=list(bunch.target_names),
-        description=(
-            "Wine recognition: 178 wines grown in the same region of Italy by three cultivars "
-            "(59 / 71 / 48), each described by 13 results of a chemical analysis (alcohol, malic "
-            "acid, ash, magnesium, flavanoids, colour intensity, proline, ...). Source: Forina et "
-            "al., PARVUS, via the UCI Machine Learning Repository, as shipped with scikit-learn "
-            "(sklearn.datasets.load_wine)."),
-    )
+_BREAST_CANCER = (
+    "Breast Cancer Wisconsin (Diagnostic): 569 tumours, each described by 30 real-valued "
+    "features of the cell nuclei seen in a digitized image of a fine-needle aspirate "
+    "(mean, standard error and worst value of radius, texture, perimeter, area, "
+    "smoothness, ...), labelled malignant (212) or benign (357). Source: Wolberg, Street "
+    "& Mangasarian, UCI Machine Learning Repository, as shipped with scikit-learn "
+    "(sklearn.datasets.load_breast_cancer).")
+_WINE = (
+    "Wine recognition: 178 wines grown in the same region of Italy by three cultivars "
+    "(59 / 71 / 48), each described by 13 results of a chemical analysis (alcohol, malic "
+    "acid, ash, magnesium, flavanoids, colour intensity, proline, ...). Source: Forina et "
+    "al., PARVUS, via the UCI Machine Learning Repository, as shipped with scikit-learn "
+    "(sklearn.datasets.load_wine).")
 
 
 SPARSE_DEFAULTS = {"n_samples": 1500, "n_features": 1000, "n_informative": 20, "n_classes": 2,
@@ -167,9 +161,11 @@ _LOADERS: dict[str, tuple[Callable[..., Raw], dict[str, Any], str, str]] = {
     "digits": (_digits, {}, "image", "1797 handwritten digits, 8x8 grayscale, 10 classes"),
     "mnist1d": (_mnist1d, {}, "signal",
                 "MNIST-1D, 5000 signals of 40 points, 10 classes, 4000/1000 published split"),
-    "breast_cancer": (_breast_cancer, {}, "tabular",
+    "breast_cancer": (functools.partial(_sklearn_table, "breast_cancer", _BREAST_CANCER), {},
+                      "tabular",
                       "569 tumours, 30 features, malignant vs benign"),
-    "wine": (_wine, {}, "tabular", "178 wines, 13 chemical features, 3 cultivars"),
+    "wine": (functools.partial(_sklearn_table, "wine", _WINE), {}, "tabular",
+             "178 wines, 13 chemical features, 3 cultivars"),
     "sparse": (_sparse, SPARSE_DEFAULTS, "tabular",
                "synthetic sparse logistic model, 1500 samples, 1000 features of which 20 "
                "informative, 2 classes"),

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from reglab._memory import available_memory
 from reglab.data import _table as T
@@ -241,7 +242,6 @@ def _check_size(size: Any, where: str) -> tuple[int, int]:
 
 
 def _read_image(file: Path, size: tuple[int, int], mode: str, where: str) -> np.ndarray:
-    from PIL import Image
 
     try:
         with Image.open(file) as im:

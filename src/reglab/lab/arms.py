@@ -1,15 +1,15 @@
 """The arms of ``reglab compare``: each technique alone, and the note's combination.
 
 Every arm is the same base run (model, optimizer, epochs, seed) plus the changes below.
-The default strengths were chosen on the *validation* split of the built-in data sets
-(``scripts/select_defaults.py``, numbers in ``scripts/select_defaults.md``); the test split
-played no part. ``all`` is the note's practice section (8): combine L2 + dropout + early
-stopping + augmentation ("CNN: dropout + L2", "early stopping + augmentation",
-"combining methods works better").
+The default strengths (in ``lab/defaults.toml``) were chosen on the *validation* split of
+the built-in data sets (``scripts/select_defaults.py``, numbers in
+``scripts/select_defaults.md``); the test split played no part. ``all`` is the note's
+practice section (8): combine L2 + dropout + early stopping + augmentation ("CNN: dropout +
+L2", "early stopping + augmentation", "combining methods works better").
 
 Example::
 
-    arm_changes("image")["l2"]        # {'l2': 0.0003}
+    arm_changes("image")["l2"]        # {'l2': 0.0001}
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reglab._validation import did_you_mean, fail
+from reglab.lab.spec import read_package_toml
 
 __all__ = ["ARMS", "EXAMPLES", "OVERRIDABLE", "TECHNIQUES", "GRID_KEYS", "check_arms",
            "check_arm_name", "NOTE_SAYS", "BASE", "arm_changes", "base_changes",
@@ -81,48 +82,17 @@ NOTE_SAYS = {
     "all": ("combination", "seed: better together", "more knobs"),
 }
 
-# Base run per data kind: a model that can overfit, so regularization has work to do.
-BASE: dict[str, dict[str, Any]] = {
-    "image": {"model": "mlp", "hidden": (256, 256), "optimizer": "adam", "lr": 1e-3,
-              "lr_schedule": "constant", "epochs": 100, "batch_size": 64},
-    "signal": {"model": "mlp", "hidden": (256, 256), "optimizer": "adam", "lr": 1e-3,
-               "epochs": 60, "batch_size": 128},
-    "tabular": {"model": "mlp", "hidden": (128, 128), "optimizer": "adam", "lr": 1e-3,
-                "epochs": 60, "batch_size": 32},
-}
+# The base run and each arm's spec keys per data kind (selected on validation data), kept in
+# the package data file lab/defaults.toml ([image.base], [image.arms.l2], ...) so that
+# re-selected strengths are an edit of that one file; TOML lists are tuples here.
+def _tuples(table: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
 
-# Per arm and data kind: the spec keys the arm sets (selected on validation data).
+
+_DEFAULTS = read_package_toml("reglab.lab", "defaults.toml")
+BASE: dict[str, dict[str, Any]] = {kind: _tuples(t["base"]) for kind, t in _DEFAULTS.items()}
 _ARMS: dict[str, dict[str, dict[str, Any]]] = {
-    "image": {  # digits, split seeds 10-12, validation splits (scripts/select_defaults.md)
-        "l1": {"proximal_l1": 0.03},
-        "l2": {"weight_decay": 0.2},
-        "dropout": {"dropout": 0.2},
-        "early_stopping": {"patience": 10},
-        "augment": {"augment": ("rotate", "translate", "scale")},
-        "label_smoothing": {"label_smoothing": 0.1},  # addition (not in the note)
-        "all": {"weight_decay": 0.2, "dropout": 0.2, "patience": 40,
-                "augment": ("rotate", "translate", "scale")},
-    },
-    "signal": {  # mnist1d, seeds 10-11, validation split (scripts/select_defaults.md)
-        "l1": {"proximal_l1": 0.1},
-        "l2": {"l2": 1e-3},
-        "dropout": {"dropout": 0.2},
-        "early_stopping": {"patience": 5},
-        "augment": {"augment": ("shift",)},
-        "label_smoothing": {"label_smoothing": 0.1},  # addition; a default, not selected
-        # the selection's "softer" candidate: a third of the l2 arm's, half its dropout
-        "all": {"l2": 1e-3 / 3, "dropout": 0.1, "patience": 5, "augment": ("shift",)},
-    },
-    "tabular": {  # breast_cancer, seeds 10-11, validation split (scripts/select_defaults.md)
-        "l1": {"proximal_l1": 1.0},
-        "l2": {"l2": 3e-3},
-        "dropout": {"dropout": 0.1},
-        "early_stopping": {"patience": 5},
-        "augment": {"augment": ("noise",)},
-        "label_smoothing": {"label_smoothing": 0.1},  # addition; a default, not selected
-        "all": {"l2": 3e-3, "dropout": 0.1, "patience": 5, "augment": ("noise",)},
-    },
-}
+    kind: {arm: _tuples(ch) for arm, ch in t["arms"].items()} for kind, t in _DEFAULTS.items()}
 
 
 # Example arms for the rest of the library, not run by default (``ARMS`` stays the note's

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import reglab as rl
+from reglab import data as rl_data
 from reglab._escape import markdown_text
 from reglab._files import atomic_write
 from reglab._validation import check_bool, check_choice, check_float, check_int, fail
@@ -126,7 +127,7 @@ class PathResult:
 
     def plot(self, path: str | Path) -> Path:
         """Write a PNG: val/test accuracy and features in use vs strength, selections marked."""
-        import matplotlib
+        import matplotlib  # heavy (~1 s to import): only when a plot is written, not by the CLI
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -638,8 +639,6 @@ def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float |
     1-SE row is the recommended sparse model). ``progress(done, total)`` is called after
     each strength (the CLI's bar). Returns the exit code 0.
     """
-    from reglab import data as rl_data
-
     penalty, n_strengths, eps = _check_grid(penalty, n_strengths, eps)  # every flag first
     if model is None:
         model = "mlp" if penalty == "dropout" else "linear"

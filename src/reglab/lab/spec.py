@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import json
 import stat
 import sys
@@ -288,6 +289,12 @@ def load_toml(path: str | Path) -> dict[str, Any]:
                 f"({', '.join(others)}); put every key in the [run] table or none.")
         return dict(doc["run"])
     return doc
+
+
+def read_package_toml(package: str, name: str) -> dict[str, Any]:
+    """A TOML data file shipped inside a reglab package (``pyproject`` package-data), e.g.
+    ``read_package_toml("reglab.lab", "defaults.toml")``."""
+    return tomllib.loads(importlib.resources.files(package).joinpath(name).read_text("utf-8"))
 
 
 def _check_keys(data: Mapping[str, Any]) -> None:

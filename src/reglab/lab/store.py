@@ -37,9 +37,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy
+import torch
 from safetensors import safe_open
 from safetensors.torch import save
 
+import reglab
 from reglab._files import atomic_write
 from reglab._validation import InvalidParameterError, fail
 from reglab.lab.model_file import model_metadata
@@ -145,10 +148,6 @@ def _refuse_links(root: Path) -> None:
 
 def versions() -> dict[str, str]:
     """Library versions recorded with every run."""
-    import numpy
-    import torch
-
-    import reglab
     return {"reglab": reglab.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "python": platform.python_version()}
 

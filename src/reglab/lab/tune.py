@@ -78,8 +78,10 @@ from typing import Any
 
 from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
 from reglab.lab.execute import Job, load_data, run_experiment
-from reglab.lab.arms import OVERRIDABLE
+from reglab.lab.arms import OVERRIDABLE, arm_changes
 from reglab.lab.spec import DROPOUT_KINDS, STOP_CRITERIA, RunSpec
+from reglab.lab.store import check_name
+from reglab.train.sequential import fit
 
 __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_params",
            "default_storage", "open_storage", "open_study", "run_worker", "make_objective",
@@ -241,7 +243,6 @@ def spec_from_params(base: RunSpec, kind: str, values: Mapping[str, Any]) -> Run
                 changes.update(augment=(), augment_strength=1.0)
                 continue
             if not base.augment and "augment" not in values:
-                from reglab.lab.arms import arm_changes
                 changes["augment"] = arm_changes(kind)["augment"]["augment"]
         changes[name] = _off(name) if v is None else v
     if "augment" in changes and not changes["augment"]:
@@ -259,7 +260,6 @@ def _off(name: str) -> Any:
 # -- storage and study ----------------------------------------------------------------------
 def default_storage(out: str | Path, name: str) -> str:
     """``sqlite:////abs/runs/NAME/optuna.sqlite`` (the folder is created)."""
-    from reglab.lab.store import check_name
     folder = Path(out) / check_name(name)
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{(folder / 'optuna.sqlite').resolve()}"
@@ -278,7 +278,7 @@ def open_storage(url: str, heartbeat_interval: int = 10, grace_period: int | Non
         grace_period: seconds without a heartbeat after which a RUNNING trial is stale and
             marked FAIL (default: 2 * heartbeat_interval + 10).
     """
-    import optuna
+    import optuna  # optional: the tune extra
     import sqlalchemy.exc  # optuna's own dependency, only where a storage is opened
     url = _driver_url(url)
     kwargs: dict[str, Any] = {}
@@ -323,7 +323,7 @@ def _driver_url(url: str) -> str:
 def redact(url: str) -> str:
     """The URL with its password replaced by ``***`` (for messages and the record)."""
     try:
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import make_url  # comes with optuna (the tune extra)
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - not a URL sqlalchemy understands: show the scheme only
         return url.split("://", 1)[0] + "://..."
@@ -337,7 +337,7 @@ class _TrialSeededTPE:
     """
 
     def __new__(cls, seed: int):
-        import optuna
+        import optuna  # optional: the tune extra
 
         class Sampler(optuna.samplers.TPESampler):
             def before_trial(self, study, trial):
@@ -366,7 +366,7 @@ def open_study(storage, study_name: str, metric: str = "val_acc", seed: int = 0,
         max_epochs: Hyperband's largest resource, the base run's epochs (None: Optuna
             estimates it from the first finished trial).
     """
-    import optuna
+    import optuna  # optional: the tune extra
     if metric not in METRICS:
         raise fail("tune", "metric", f"one of {{{', '.join(METRICS)}}}", metric)
     if isinstance(storage, str):
@@ -393,7 +393,7 @@ class OutOfTime(Exception):
 
 def counted_trials(study) -> list:
     """The trials that count toward ``--trials``: COMPLETE and PRUNED."""
-    from optuna.trial import TrialState
+    from optuna.trial import TrialState  # optional: the tune extra
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
 
 
@@ -415,13 +415,12 @@ def make_objective(base: RunSpec, data, space: Mapping[str, Param], n_trials: in
     ``trial.report`` and the pruner may stop the run (``optuna.TrialPruned``); past
     ``deadline`` (``time.monotonic()``), the run stops at its next epoch (:class:`OutOfTime`).
     """
-    import optuna
+    import optuna  # optional: the tune extra
     from optuna.trial import TrialState
     holdout = _without_test(data)
     live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
     def objective(trial) -> float:
-        from reglab.train.sequential import fit
         study = trial.study
         ahead = [t for t in study.get_trials(deepcopy=False, states=live)
                  if t.number < trial.number]
@@ -469,7 +468,7 @@ def run_worker(study, objective: Callable, n_trials: int, timeout: float | None 
     Returns:
         How many trials this worker ran.
     """
-    import optuna
+    import optuna  # optional: the tune extra
     from optuna.trial import TrialState
     deadline = None if timeout is None else time.monotonic() + timeout
     ran = 0
@@ -534,7 +533,7 @@ def export_best(spec: RunSpec, base: RunSpec, folder: str | Path, seeds: int = 3
 
 def save_plots(study, folder: str | Path) -> list[Path]:
     """Optuna's optimization history and parameter importances as PNGs in ``folder``."""
-    import matplotlib
+    import matplotlib  # heavy (~1 s), and optuna is optional: only when plots are saved
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import optuna
@@ -614,7 +613,6 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         data: the Dataset (default: loaded from ``base``).
         on_trial: ``on_trial(done, trials)``: the study's finished trials (a bar's hook).
     """
-    from reglab.lab.store import check_name
     check_int("tune", "trials", trials, 1, 1_000_000)
     check_int("tune", "seeds", seeds, 0, 1000)
     if timeout is not None:

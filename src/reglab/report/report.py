@@ -41,13 +41,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import numpy as np
 from markupsafe import Markup
+from safetensors.numpy import load_file
 
 from reglab._escape import markdown_text
 from reglab._files import atomic_write
 from reglab._validation import InvalidParameterError, fail
 from reglab.lab.arms import settings as arm_settings
-from reglab.report import i18n
+from reglab.lab.compare import summarize_arms
+from reglab.lab.stats import MIN_EFFECT_ACC, format_ci, format_pm, paired_difference
+from reglab.lab.store import connect_read_only, read_epochs, read_runs
+from reglab.report import diagnose, i18n
 from reglab.report.i18n import t
 
 __all__ = ["build_report", "dataset_meta", "load_experiment", "SECTIONS"]
@@ -85,8 +91,6 @@ def dataset_meta(ds: Any) -> dict[str, Any]:
 
 def load_experiment(exp_dir: Path) -> dict[str, Any]:
     """Everything the report needs from the store: name, meta, runs, per-epoch histories."""
-    from reglab.lab.store import connect_read_only, read_epochs, read_runs
-
     exp_dir = Path(exp_dir)
     db = exp_dir / "reglab.sqlite"
     if not db.is_file():
@@ -166,9 +170,6 @@ def build_report(exp_dir: Path, lang: str | None = None) -> tuple[Path, Path]:
 # -- the template context --------------------------------------------------------------------
 def _context(exp: Mapping[str, Any], lang: str = "en"
              ) -> tuple[dict[str, Any], dict[str, bytes]]:
-    from reglab.lab.compare import summarize_arms
-    from reglab.report import diagnose
-
     runs, hist = exp["runs"], exp["histories"]
     arms = list(dict.fromkeys(r["arm"] for r in runs))
     rows = summarize_arms(runs)
@@ -193,8 +194,7 @@ def _context(exp: Mapping[str, Any], lang: str = "en"
 def _figures(rows, runs, hist, arms, layers, lang: str = "en"
              ) -> tuple[dict[str, bytes], dict[str, str]]:
     """Every figure (PNG bytes) and its caption, keyed by the figure's file name."""
-    from reglab.lab.stats import MIN_EFFECT_ACC
-    from reglab.report import plots
+    from reglab.report import plots  # matplotlib (~1 s): not on every CLI start, only here
 
     figures, captions = {}, {}
     compared = [r for r in rows if r.d_acc is not None]
@@ -284,7 +284,6 @@ def _when(t: Any) -> str:
 
 
 def _table_row(r, lang: str = "en") -> dict[str, str]:
-    from reglab.lab.stats import format_pm
     n = f"{r.n_done}" + (t("report.diverged", lang, n=r.n_diverged) if r.n_diverged else "")
     says = i18n.note_says(r, lang)
     return {"arm": r.arm, "settings": r.settings, "output": says[0], "pros": says[1],
@@ -299,7 +298,6 @@ def _table_row(r, lang: str = "en") -> dict[str, str]:
 
 
 def _diff_row(r, lang: str = "en") -> dict[str, str]:
-    from reglab.lab.stats import format_ci
     return {"arm": r.arm, "d_acc": format_ci(r.d_acc, scale=100),
             "d_loss": format_ci(r.d_loss, digits=3),
             "d_acc_raw": format_ci(r.d_acc_raw, scale=100),
@@ -308,10 +306,8 @@ def _diff_row(r, lang: str = "en") -> dict[str, str]:
 
 
 def _sparsity_row(r, w) -> dict[str, str]:
-    import numpy as np
     if not w.size:
         return {"arm": r.arm, "stored": "-", "zeros": "-", "std": "-", "count": "0"}
-    from reglab.lab.stats import format_pm
     return {"arm": r.arm,
             "stored": format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
             "zeros": f"{100 * float(np.mean(w == 0)):.1f}", "std": f"{float(w.std()):.4f}",
@@ -332,7 +328,6 @@ def _curves(runs, hist, arms):
 
 def _gap_diffs(runs, arms, baseline: str = "none"):
     """Per arm, the paired 95% difference of its train-test gap against ``baseline``'s."""
-    from reglab.lab.stats import paired_difference
     base = {r["seed"]: r["final"].get("gap", math.nan) for r in runs
             if r["arm"] == baseline and r["status"] == "done"}
     out = {}
@@ -361,9 +356,6 @@ def _col(history: Sequence[Mapping[str, Any]], key: str) -> list[float]:
 
 def _arm_weights(root: Path, runs: Sequence[Mapping[str, Any]]):
     """Every stored weight matrix (ndim >= 2, the penalties' default selection) of an arm."""
-    import numpy as np
-    from safetensors.numpy import load_file
-
     parts = []
     for r in runs:
         path = root / "models" / f"{r['id']}.safetensors"
@@ -385,9 +377,6 @@ def _arm_layers(root: Path, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]
     module indices in the names) and labelled ``"layer 1 (16×3)"``; each holds every seed's
     weights, 1-D. Called after :func:`_arm_weights`, which reports a file it cannot read.
     """
-    import numpy as np
-    from safetensors.numpy import load_file
-
     # "10.weight" after "4.weight": module indices compared as numbers
     natural = lambda k: [(0, int(t)) if t.isdigit() else (1, t) for t in k.split(".")]  # noqa: E731
     parts: dict[str, list] = {}
@@ -405,9 +394,6 @@ def _arm_layers(root: Path, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]
 # -- rendering -------------------------------------------------------------------------------
 def _environments():
     """The HTML and Markdown Jinja2 environments, and ``Markup`` (jinja2's markupsafe)."""
-    import jinja2
-    import markupsafe  # installed with jinja2 (the report extra)
-
     loader = jinja2.FileSystemLoader(str(Path(__file__).parent / "templates"))
     # autoescape=True (not select_autoescape): the template's .j2 suffix must not turn it off.
     html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
@@ -415,7 +401,7 @@ def _environments():
     md = jinja2.Environment(loader=loader, autoescape=False, finalize=_md_escape,
                             undefined=jinja2.StrictUndefined, trim_blocks=True,
                             lstrip_blocks=True, keep_trailing_newline=True)
-    return html, md, markupsafe.Markup
+    return html, md, Markup
 
 
 def _md_escape(value: Any) -> Any:

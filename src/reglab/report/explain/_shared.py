@@ -60,7 +60,7 @@ def seeded(seed: int) -> Iterator[None]:
 
 def figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (9.0, 3.2)):
     """A matplotlib Figure and its axes, without pyplot (no global state, Agg when saved)."""
-    # matplotlib: optional and heavy (the report extra); loaded only when a figure is drawn
+    # matplotlib: heavy (~1 s to import); loaded only when a figure is drawn, not by the CLI
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, layout="constrained")

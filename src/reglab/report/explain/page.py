@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import jinja2
+
 import reglab as rl
 from reglab.report.explain._shared import Explanation
 from reglab.report.i18n import check_lang, t
@@ -74,9 +76,6 @@ def write_html(explanations: list[Explanation], path: str | Path, seed: int = 0,
 
         write_html(explain("dropout", quick=True), "explain.html")
     """
-    # jinja2: optional (the report extra); loaded only when a page is written
-    import jinja2
-
     check_lang(lang, "explain")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     k = lambda part, **fields: t(f"explain.page.{part}", lang, **fields)  # noqa: E731
