@@ -749,7 +749,57 @@ SAME_IN_BOTH = frozenset({
     "template.test_loss", "template.d_loss", "template.rule.overfitting",
     "template.rule.underfitting"})
 
+# -- regression: the measures that replace accuracy (test RMSE, MAE, R^2) -------------------
+REGRESSION: dict[str, tuple[str, str]] = {
+    "verdict.min_rmse": ("{v} = 1% of {baseline}'s test RMSE", "{v} = 1% RMSE test của {baseline}"),
+    "verdict.min_mae": ("{v} = 1% of {baseline}'s test MAE", "{v} = 1% MAE test của {baseline}"),
+    "verdict.both_regression": ("RMSE: {rmse}; MAE: {mae}", "RMSE test: {rmse}; MAE test: {mae}"),
+    "note.rule_regression": (
+        "{adj}; a verdict needs the interval to exclude 0 and the mean to exceed the minimum "
+        "effect: 1% of {baseline}'s test RMSE ({rmse}) and test MAE ({mae}); lower is better",
+        "{adj}; một kết luận cần khoảng không chứa 0 và trung bình vượt hiệu ứng tối thiểu: 1% "
+        "RMSE test ({rmse}) và MAE test ({mae}) của {baseline}; càng thấp càng tốt"),
+    "console.test_rmse": ("test RMSE", "RMSE test"),
+    "console.test_mae": ("test MAE", "MAE test"),
+    "plot.forest.d_rmse": ("Δ test RMSE", "Δ RMSE test"),
+    "plot.forest.d_mae": ("Δ test MAE", "Δ MAE test"),
+    "plot.curves.val_rmse": ("validation RMSE", "RMSE validation"),
+    "plot.curves.val_r2": ("validation R²", "R² validation"),
+    "plot.curves.rmse": ("RMSE (target units)", "RMSE (đơn vị của target)"),
+    "plot.curves.r2": ("R²", "hệ số R²"),
+    "plot.gap.ylabel_regression": ("test RMSE - train RMSE", "RMSE test - RMSE training"),
+    "report.data.task": ("task", "bài toán"),
+    "report.data.target": ("target (train mean ± std)",
+                           "target (trung bình ± độ lệch chuẩn trên training)"),
+    "diag.underfit.text_regression": (
+        "Underfitting: training R² {train:.3f} against {base:.3f} without regularization "
+        "({d_train}{interval}, n={n:.0f}) and test R² not better ({d_test}).",
+        "Underfitting: R² training {train:.3f} so với {base:.3f} khi không regularization "
+        "({d_train}{interval}, n={n:.0f}) và R² test không tốt hơn ({d_test})."),
+    "diag.no_effect.measured_regression": (
+        "test RMSE {d_rmse}{interval} and test MAE {d_mae}{interval_mae} against none ",
+        "RMSE test {d_rmse}{interval} và MAE test {d_mae}{interval_mae} so với none "),
+    "diag.no_effect.minimum_regression": (
+        "the minimum effect (1% of none's test RMSE = {rmse}; of its test MAE = {mae})",
+        "hiệu ứng tối thiểu (1% RMSE test của none = {rmse}; của MAE test = {mae})"),
+    "diag.ok.gap_regression": ("No pitfall detected; test-train RMSE gap {gap}.",
+                               "Không phát hiện lỗi thường gặp nào; khoảng cách RMSE "
+                               "test-training {gap}."),
+}
+
+# Labels of the report templates for a regression experiment, in place of the accuracy ones
+# (the templates' columns: test acc -> RMSE, test loss -> MAE, gap -> R^2; diffs: RMSE, MAE).
+REGRESSION_LABELS: dict[str, tuple[str, str]] = {
+    "test_acc": ("test RMSE", "RMSE test"),
+    "test_loss": ("test MAE", "MAE test"),
+    "gap_pct": ("test R²", "R² test"),
+    "d_acc": ("Δ test RMSE", "Δ RMSE test"),
+    "d_loss": ("Δ test MAE", "Δ MAE test"),
+    "gap_alt": ("test-train RMSE gap per arm", "khoảng cách RMSE test-training của mỗi nhánh"),
+}
+
 CATALOGUE: dict[str, tuple[str, str]] = {**EXPLAIN, **REPORT, **PLOTS, **DIAGNOSE, **VERDICTS,
+                                         **REGRESSION,
                                          **{f"template.{k}": v for k, v in TEMPLATE.items()}}
 
 
@@ -768,9 +818,12 @@ def t(key: str, lang: str = "en", /, **fields: Any) -> str:
     return CATALOGUE[key][LANGS.index(check_lang(lang))].format(**fields)
 
 
-def labels(lang: str = "en") -> dict[str, str]:
-    """Every fixed label of the report templates in ``lang`` (those with no fields)."""
-    return {k: v[LANGS.index(check_lang(lang))] for k, v in TEMPLATE.items()}
+def labels(lang: str = "en", task: str = "classification") -> dict[str, str]:
+    """Every fixed label of the report templates in ``lang`` (those with no fields); for a
+    regression experiment the measure columns say RMSE, MAE and R^2."""
+    i = LANGS.index(check_lang(lang))
+    extra = REGRESSION_LABELS if task == "regression" else {}
+    return {k: v[i] for k, v in {**TEMPLATE, **extra}.items()}
 
 
 def note_says(row: Any, lang: str = "en") -> tuple[str, str, str]:
@@ -797,6 +850,13 @@ def verdicts(row: Any, baseline: str = "none", lang: str = "en") -> tuple[str, s
     if row.effects is None:
         key = "verdict.baseline" if row.arm == baseline else "verdict.no_baseline"
         return "", "", t(key, lang, baseline=baseline)
+    if getattr(row, "task", "classification") == "regression":
+        rmse = _verdict(row.effects[0], row.d_rmse.n, t(
+            "verdict.min_rmse", lang, v=format_num(row.min_effect_rmse, 4), baseline=baseline),
+            lang)
+        mae = _verdict(row.effects[1], row.d_mae.n, t(
+            "verdict.min_mae", lang, v=format_num(row.min_effect_mae, 4), baseline=baseline), lang)
+        return rmse, mae, t("verdict.both_regression", lang, rmse=rmse, mae=mae)
     loss_text = t("verdict.min_loss", lang, loss=format_num(row.min_effect_loss, 4),
                   baseline=baseline)
     acc = _verdict(row.effects[0], row.d_acc.n, t("verdict.min_acc", lang), lang)
@@ -810,4 +870,10 @@ def intervals_note(rows: Sequence[Any], baseline: str = "none", lang: str = "en"
     loss = next((r.min_effect_loss for r in rows if math.isfinite(r.min_effect_loss)), math.nan)
     adj = (t("note.holm", lang, m=m) if m > 1 else
            t("note.single", lang) if m == 1 else t("note.none", lang))
+    if any(getattr(r, "task", "classification") == "regression" for r in rows):
+        first = lambda k: next((getattr(r, k) for r in rows  # noqa: E731
+                                if math.isfinite(getattr(r, k))), math.nan)
+        return t("note.rule_regression", lang, adj=adj, baseline=baseline,
+                 rmse=format_num(first("min_effect_rmse"), 4),
+                 mae=format_num(first("min_effect_mae"), 4))
     return t("note.rule", lang, adj=adj, baseline=baseline, loss=format_num(loss, 4))
