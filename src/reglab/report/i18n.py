@@ -769,6 +769,41 @@ REGRESSION: dict[str, tuple[str, str]] = {
     "plot.curves.r2": ("R²", "hệ số R²"),
     "plot.gap.ylabel_regression": ("test RMSE - train RMSE", "RMSE test - RMSE training"),
     "report.data.task": ("task", "bài toán"),
+    "report.caption.forest_regression": (
+        "The result: each arm minus none on the same seeds, test RMSE (left) and test MAE "
+        "(right), both in the target's units, lower is better. Dot = mean difference; thick "
+        "bar = the interval the verdict uses; thin black line = the unadjusted 95% interval; "
+        "grey band = the minimum effect. Look for bars clear of the band on the better side "
+        "(green, below 0): only those arms measurably help. Intervals: {note}.",
+        "Kết quả: từng nhánh trừ none trên cùng các seed, RMSE test (trái) và MAE test "
+        "(phải), cùng đơn vị với target, càng thấp càng tốt. Chấm = hiệu trung bình; thanh "
+        "đậm = khoảng mà kết luận dùng; đường đen mảnh = khoảng 95% chưa hiệu chỉnh; dải xám "
+        "= hiệu ứng tối thiểu. Hãy tìm các thanh nằm ngoài dải xám về phía tốt hơn (xanh lá, "
+        "dưới 0): chỉ những nhánh đó giúp ích đo được. Khoảng: {note}."),
+    "report.caption.learning_curves_regression": (
+        "Training and validation loss (mean squared error of the standardized target), "
+        "validation RMSE (target units) and validation R² per epoch (0 = first), every arm "
+        "overlaid; line = mean over seeds, faint band = min-max. Dots: the best epoch whose "
+        "weights early stopping restored; crosses: where it stopped. Look for validation loss "
+        "turning up while training loss keeps falling (overfitting).",
+        "Training loss và validation loss (sai số bình phương trung bình của target đã chuẩn "
+        "hoá), RMSE validation (đơn vị của target) và R² validation theo từng epoch (0 = "
+        "epoch đầu), mọi nhánh chồng lên nhau; đường = trung bình trên các seed, dải mờ = "
+        "min-max. Chấm: epoch tốt nhất mà early stopping khôi phục trọng số; dấu chéo: nơi nó "
+        "dừng training. Hãy tìm chỗ validation loss đi lên trong khi training loss vẫn giảm "
+        "(overfitting)."),
+    "report.caption.gap_regression": (
+        "Test RMSE minus train RMSE per arm (mean over seeds, target units). Error bars: the "
+        "unadjusted 95% paired interval of the arm's gap minus none's; dashed line: none's "
+        "gap. Green: measurably narrower than none's (by more than 1% of none's test RMSE), "
+        "red: wider, grey: not measurably different. A gap narrowed by a higher training "
+        "RMSE, not a lower test RMSE, is underfitting.",
+        "RMSE test trừ RMSE training của mỗi nhánh (trung bình trên các seed, đơn vị của "
+        "target). Thanh sai số: khoảng ghép cặp 95% chưa hiệu chỉnh của khoảng cách của "
+        "nhánh trừ của none; đường nét đứt: khoảng cách của none. Xanh lá: hẹp hơn của none "
+        "một cách đo được (hơn 1% RMSE test của none), đỏ: rộng hơn, xám: không khác biệt đo "
+        "được. Khoảng cách hẹp lại vì RMSE training cao hơn, chứ không phải RMSE test thấp "
+        "hơn, là underfitting."),
     "report.data.target": ("target (train mean ± std)",
                            "target (trung bình ± độ lệch chuẩn trên training)"),
     "diag.underfit.text_regression": (
