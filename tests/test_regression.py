@@ -234,6 +234,15 @@ def test_a_csv_with_a_numeric_target_is_regression_through_the_cli(tmp_path, cap
     assert capsys.readouterr().err == (
         "reglab: error: Invalid value for '--task': must be one of {'auto', 'classification', "
         "'regression'}. Got 'nonsense' instead.\n")
+    text = tmp_path / "pets.csv"
+    text.write_text("a,pet\n" + "".join(f"{i},{'cat' if i % 2 else 'dog'}\n" for i in range(12)))
+    assert main(["run", "--data", str(text), "--target", "pet", "--task", "regression", "-o",
+                 str(tmp_path), "--name", "r3"]) == 2
+    assert capsys.readouterr().err == (
+        f"reglab: error: Invalid value for '--task': must be 'classification' or 'auto' for "
+        f"file {str(text)!r}: a regression target must be finite numbers, and it holds 'dog'. "
+        f"Got 'regression' instead.\n")
+    assert not (tmp_path / "r3").exists()
 
 
 def test_predict_gives_values_in_the_targets_units_as_in_the_run(tmp_path, capsys):

@@ -66,10 +66,14 @@ def infer_task(raw: Raw, forced: str) -> str:
         if values is None:
             y = np.asarray(raw.y).reshape(-1)
             bad = next((v for v in y if numeric_targets(np.asarray([v])) is None), y[0])
-            raise DataError(f"The 'task' parameter of reglab.data.load must be "
-                            f"'classification' or 'auto' for {raw.where}: a regression target "
-                            f"must be finite numbers, and it holds {str(bad)!r}. Got "
+            allowed = (f"'classification' or 'auto' for {raw.where}: a regression target "
+                       f"must be finite numbers, and it holds {str(bad)!r}")
+            err = DataError(f"The 'task' parameter of reglab.data.load must be {allowed}. Got "
                             f"'regression' instead.")
+            # the template's parts: the CLI restates it as '--task' (or the TOML key)
+            err.owner, err.name, err.allowed, err.value = ("reglab.data.load", "task", allowed,
+                                                           "regression")
+            raise err
         return "regression"
     if forced == "classification":
         return "classification"
