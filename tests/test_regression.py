@@ -131,6 +131,19 @@ def test_label_smoothing_and_cutmix_do_not_apply_to_a_regression_target():
     assert res.status == "done" and math.isfinite(res.final["test_rmse"])
 
 
+def test_mixup_mixes_regression_targets_as_it_mixes_the_inputs():
+    """For y = x w exactly, the mixed target is the mixed input's target: lam y_i +
+    (1 - lam) y_j = (lam x_i + (1 - lam) x_j) w."""
+    from reglab import augment as A
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 4, generator=g, dtype=torch.float64)
+    w = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)
+    xm, ym = A.Mixup(0.4, seed=1)(x, (x @ w)[:, None], 1)
+    assert ym.shape == (32, 1) and not torch.equal(xm, x)
+    torch.testing.assert_close(ym[:, 0], xm @ w, rtol=0, atol=1e-12)
+
+
 # -- the L1 path against scikit-learn -----------------------------------------------------------
 
 def test_the_l1_path_support_is_sklearns_lasso_path_at_alpha_lam_over_2():
@@ -243,6 +256,10 @@ def test_a_csv_with_a_numeric_target_is_regression_through_the_cli(tmp_path, cap
         f"file {str(text)!r}: a regression target must be finite numbers, and it holds 'dog'. "
         f"Got 'regression' instead.\n")
     assert not (tmp_path / "r3").exists()
+    assert main([*argv, "--name", "r4", "--nproc", "2"]) == 2  # DDP trains classification
+    assert "Invalid value for '--nproc': must be 1 for a regression target" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "r4").exists()
 
 
 def test_predict_gives_values_in_the_targets_units_as_in_the_run(tmp_path, capsys):
