@@ -195,6 +195,17 @@ def test_a_lower_rmse_helps_and_a_higher_one_hurts():
                                  "1% of none's test RMSE)")
 
 
+def test_tune_minimises_validation_loss_on_a_regression_target():
+    from reglab.lab.tune import metric_for
+
+    reg, cls = SimpleNamespace(task="regression"), SimpleNamespace(task="classification")
+    assert metric_for(reg) == "val_loss" and metric_for(cls) == "val_acc"
+    with pytest.raises(InvalidParameterError) as err:
+        metric_for(reg, "val_acc")
+    assert str(err.value) == ("The 'metric' parameter of tune must be 'val_loss' for a "
+                              "regression target (it has no accuracy). Got 'val_acc' instead.")
+
+
 def test_compare_on_diabetes_reports_rmse_and_skips_label_smoothing(tmp_path, capsys):
     code = main(["compare", "--data", "diabetes", "--epochs", "2", "--seeds", "2",
                  "--hidden", "8", "--arms", "none,l2", "--workers", "1", "-o", str(tmp_path),
