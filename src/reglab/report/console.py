@@ -235,7 +235,7 @@ def _regression_tables(rows, title: str, lang: str = "en") -> tuple[Table, Table
         n = f"{r.n_done}" + (i18n.t("report.diverged", lang, n=r.n_diverged)
                              if r.n_diverged else "")
         t.add_row(safe(r.arm), safe(r.settings), n, _fmt(r.test_rmse), _fmt(r.test_mae),
-                  _fmt(r.test_r2, 3), _fmt(r.gap))
+                  _fmt(r.test_r2), _fmt(r.gap))
         w.add_row(safe(r.arm), format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
                   format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
                   format_pm(r.epochs.mean, r.epochs.std, digits=0),
