@@ -88,7 +88,7 @@ IMAGE_AUGS = "{'rotate', 'flip', 'vflip', 'scale', 'translate', 'noise', 'erase'
 UNKNOWN_KEY = spec("key", "one of {" + SPEC_KEYS + "}", "'{}'")
 FLOAT = "a float in the range [0, inf)"
 AUGS = f"one of {IMAGE_AUGS} for kind 'image'"
-BUILTINS = "digits, mnist1d, breast_cancer, wine, sparse"
+BUILTINS = "digits, mnist1d, breast_cancer, wine, sparse, diabetes, sparse_regression"
 
 
 # -- users' files: one folder for the whole module -------------------------------------------
@@ -557,7 +557,9 @@ ROWS = [
     cli("npz-labels-1e300", ["compare", "--data", "{d}/huge_labels.npz"],
         re.escape("Labels of file 'D/huge_labels.npz' must be integers within +-2**53 or "
                   "strings; row 0 has 2e+300.")),
-    cli("npz-half-labels", ["compare", "--data", "{d}/half_labels.npz"],
+    # non-integer labels are a regression target unless classification is forced
+    cli("npz-half-labels", ["compare", "--data", "{d}/half_labels.npz", "--task",
+                            "classification"],
         re.escape("Labels of file 'D/half_labels.npz' must be integers within +-2**53 or "
                   "strings; row 0 has 0.5.")),
     cli("csv-values-near-1e308", ["compare", "--data", "{d}/huge_values.csv", "--target",

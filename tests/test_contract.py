@@ -18,7 +18,7 @@ from lab_tiny import float64_copy, tiny
 from reglab.lab import store
 from reglab.lab.spec import RunSpec
 from reglab.train.contract import (EPOCH_KEYS, FINAL_KEYS, SCORE_KEYS, RunState, StopReason,
-                                   divergence, epoch_row)
+                                   divergence, epoch_keys, epoch_row, final_keys)
 from reglab.train.ddp import fit_distributed
 from reglab.train.sequential import fit
 from reglab.train.stacked import train_chunk
@@ -48,9 +48,13 @@ SCORES = {"train_loss": 0.1, "train_acc": 0.9, "val_loss": 0.2, "val_acc": 0.8,
 
 def test_the_store_columns_are_the_epoch_row():
     assert store.EPOCH_COLUMNS == EPOCH_KEYS
-    assert tuple(_row(1.0)) == EPOCH_KEYS
+    assert tuple(_row(1.0)) == epoch_keys("classification")
+    assert set(epoch_keys("classification")) | set(epoch_keys("regression")) == set(EPOCH_KEYS)
+    assert final_keys("classification") == FINAL_KEYS
     with pytest.raises(ValueError, match="an epoch row has the keys"):
         epoch_row(data_loss=1.0)
+    with pytest.raises(ValueError, match="an epoch row has the keys"):  # one task's keys only
+        epoch_row(**_row(1.0), val_rmse=1.0, val_mae=1.0, val_r2=0.0)
 
 
 def test_without_early_stopping_the_run_keeps_its_last_weights():

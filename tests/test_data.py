@@ -52,7 +52,8 @@ def test_builtin_loads_offline_with_expected_shapes(name, kind, shape, classes, 
 
 
 def test_builtin_names_and_listing():
-    assert BUILTINS == ("digits", "mnist1d", "breast_cancer", "wine", "sparse")
+    assert BUILTINS == ("digits", "mnist1d", "breast_cancer", "wine", "sparse", "diabetes",
+                        "sparse_regression")
     listing = rl.data.available()
     assert [n for n, _, _ in listing] == list(BUILTINS)
     assert {k for _, k, _ in listing} == {"image", "signal", "tabular"}
@@ -375,7 +376,8 @@ def _bad_cases(tmp_path):
     return [
         ("unknown built-in", lambda: load("mnist"),
          r"^Unknown data set 'mnist': not a built-in \(digits, mnist1d, breast_cancer, wine, "
-         r"sparse\) and no file or folder of that name exists\. Did you mean 'mnist1d'\?$"),
+         r"sparse, diabetes, sparse_regression\) and no file or folder of that name exists\. "
+         r"Did you mean 'mnist1d'\?$"),
         ("missing file", lambda: load(str(p / "nope.csv"), target="y"),
          r"^Data file '.*nope\.csv' does not exist \(looked for .*nope\.csv\)"),
         ("unreadable csv", lambda: load(p / "latin1.csv", target="b"),

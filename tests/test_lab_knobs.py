@@ -249,7 +249,8 @@ def test_scheduled_strengths_reach_penalty_rules_and_dropout_per_epoch():
         return {"data_loss": torch.tensor(1.0), "penalty": torch.tensor(0.0),
                 "train_acc": torch.tensor(0.5)}
 
-    run_epochs(RunState(4, None), model, opt, pen, train, lambda: (1.0, 0.5), None, handles)
+    run_epochs(RunState(4, None), model, opt, pen, train,
+               lambda: {"val_loss": 1.0, "val_acc": 0.5}, None, handles)
     # epoch e of 4: l2 = 1e-3 * e / 4, proximal_l1 = 0.4 * (1 - e / 2) then 0, drop 0.3 e / 4
     want = [(1e-3 * e / 4, max(0.4 * (1 - e / 2), 0.0), 0.3 * e / 4) for e in range(4)]
     assert seen == [tuple(pytest.approx(x, abs=1e-15) for x in row) for row in want]

@@ -15,6 +15,7 @@ BAD = [
     ("features", [3], "a list of column names"),
     ("drop", 7, "a list of column names"),
     ("split", "kfold", "one of {'random', 'time'}"),
+    ("task", "ordinal", "one of {'auto', 'classification', 'regression'}"),
     ("order_column", "", "a non-empty string"),
     ("group_column", 1, "a non-empty string"),
     ("split_column", "", "a non-empty string"),

@@ -35,8 +35,9 @@ from reglab.report import console as display
 from reglab.report.i18n import check_lang
 from reglab.report.report import build_report, dataset_meta
 from reglab.train.models import build_model
-from reglab.train.sequential import (attach_updates, make_augmentation, make_early_stopping,
-                                     make_optimizer, make_penalty, resolve_device)
+from reglab.train.sequential import (attach_updates, check_task, make_augmentation,
+                                     make_early_stopping, make_optimizer, make_penalty,
+                                     resolve_device)
 
 EXIT_RUN_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -212,9 +213,11 @@ _stem = folder_stem  # a folder-safe short name for a data set name or path (ASC
 def _label_check(jobs, out: Path, name: str, ds, quiet: bool) -> dict | None:
     """The label-safety check of the experiment's augmentation (the report's diagnosis, the
     note's pitfall 'unsuitable augmentation'), run BEFORE training, single-threaded, with a
-    bar; its verdict on stderr. None when no run augments, or when the experiment already
-    holds one (a resume keeps it)."""
+    bar; its verdict on stderr. None when no run augments, for a regression target (no class
+    labels to keep), or when the experiment already holds one (a resume keeps it)."""
     spec = next((j.spec for j in jobs if j.spec.augment), None)
+    if ds.task == "regression":  # a check of class labels: a regression target has none
+        return None
     if spec is None or "label_check" in _stored_meta(out, name):
         return None
     pipeline = A.from_names(list(spec.augment), ds.kind, seed=spec.seed,
@@ -285,6 +288,7 @@ def _preflight(jobs, ds) -> None:
         seen.add(key)
         spec = job.spec
         resolve_device(spec.device)
+        check_task(spec, ds.task)
         model = build_model(spec, ds.kind, tuple(ds.input_shape), ds.num_classes)
         opt = make_optimizer(spec, model)
         for h in attach_updates(spec, model, opt):

@@ -18,6 +18,7 @@ from reglab.lab.compare import DEFAULT_SEEDS, make_plan
 from reglab.lab.execute import ENGINES
 from reglab.lab.spec import RunSpec
 from reglab.lab.tune import redact
+from reglab.report import console as display
 from reglab.train.sequential import make_augmentation
 
 __all__ = ["register"]
@@ -152,6 +153,12 @@ def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, wo
     make_augmentation(strength_spec, ds.kind)
     if arm_names is None:
         arm_names = [*arms_mod.ARMS, *(a for a in arm_tables if a not in arms_mod.ARMS)]
+        if ds.task == "regression" and "label_smoothing" not in arm_tables:
+            arm_names.remove("label_smoothing")
+            if not (quiet or as_json):
+                display.err_console().print(
+                    f"[dim]arm label_smoothing skipped: label smoothing softens class targets "
+                    f"and {display.safe(base.data)} has a regression target[/dim]")
     if isinstance(arm_names, str):
         arm_names = [a.strip() for a in arm_names.split(",") if a.strip()]
     jobs = make_plan(base, ds.kind, arm_names, seeds, {**strength_cfg, **strengths},

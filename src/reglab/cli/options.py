@@ -51,6 +51,9 @@ SPEC_FLAGS: tuple[Flag, ...] = (
     Flag("split_column", ("--split-column",), str, "Table column saying train, val or test "
          "per row."),
     Flag("test_data", ("--test-data",), str, "A separate table file for the test split."),
+    Flag("task", ("--task",), str, "auto (a numeric target with non-integer values, or more "
+         "than 20 distinct values that are also over 5% of the rows, is regression), "
+         "classification or regression."),
     Flag("model", ("--model", "-m"), str, "linear, mlp or cnn."),
     Flag("hidden", ("--hidden",), str, "Hidden widths, comma-separated, e.g. 256,256."),
     Flag("activation", ("--activation",), str, "relu, gelu, tanh or silu."),

@@ -55,7 +55,8 @@ def predict(
     run: Optional[str] = option(None, "--run", help="Which run of the experiment folder.",
                                 show_default="its only run"),
 ) -> None:
-    """Predict new rows with a trained run: the class and one probability column per class.
+    """Predict new rows with a trained run: the class and one probability column per class
+    (a regression run: the predicted value, in the target's units).
 
     The rows are raw (as in the training file): the training's encoders (categories, fill
     values) and standardization are applied.
@@ -67,7 +68,7 @@ def predict(
         return
     with open(out, "w", newline="") as fh:
         write_predictions(result, fh)
-    typer.echo(f"Wrote {len(result.labels)} predictions to {out}", err=True)
+    typer.echo(f"Wrote {len(result)} predictions to {out}", err=True)
 
 
 def register(app) -> None:

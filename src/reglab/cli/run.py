@@ -53,9 +53,14 @@ def run(
         spec = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
         jobs = [Job(f"run-s{spec.seed}", "run", spec)]
         _preflight(jobs, ds)
+    launched = torchrun_env()
+    if ds.task == "regression" and (nproc > 1 or (launched is not None and launched[1] > 1)):
+        with restated({"nproc": Origin(flag="'--nproc'")}):  # before anything is written
+            raise fail("run", "nproc", "1 for a regression target (the DDP loop trains "
+                       "classification only; one process trains it)", nproc)
+    with restated(origins):
         digest = hashlib.sha1(spec.to_json().encode()).hexdigest()[:8]
         name = name if name is not None else f"run-{_stem(spec.data)}-{digest}"
-        launched = torchrun_env()
         if launched is None or launched[1] == 1:
             _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
                             meta={"command": "run", "argv": sys.argv[1:]}, single=True,

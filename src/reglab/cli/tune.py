@@ -17,7 +17,7 @@ from reglab.lab.arms import base_changes
 from reglab.lab.execute import load_data
 from reglab.lab.spec import RunSpec
 from reglab.lab.store import folder_stem
-from reglab.lab.tune import Param, TuneResult, load_space, tune as run_study
+from reglab.lab.tune import Param, TuneResult, load_space, metric_for, tune as run_study
 from reglab.report import console as display
 
 __all__ = ["register"]
@@ -55,7 +55,7 @@ def tune(
     optuna = require("optuna", "tune", "tune")  # optional, heavy: only this command needs it
     cfg = _load_config(config)
     table = cfg.pop("space", None)
-    metric = cfg.pop("metric", "val_acc")
+    metric = cfg.pop("metric", None)  # None: val_acc, or val_loss for a regression target
     cfg.pop("seeds", None)
     origins = {}
     if config is not None:  # the file's keys: errors name the file, line and key
@@ -68,6 +68,8 @@ def tune(
     with restated(origins):
         ds = load_data(RunSpec.from_dict(cfg))
         base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
+    with restated(origins):
+        metric = metric_for(ds, metric)
     space = load_space(table, ds.kind, base.epochs)
     for key in flags.keys() & space.keys() - {"epochs"}:  # a flag fixes a searched key
         space[key] = Param(value=getattr(base, key))

@@ -1,4 +1,5 @@
-"""Built-in data sets, all available offline: digits, mnist1d, breast_cancer, wine, sparse."""
+"""Built-in data sets, all available offline: digits, mnist1d, breast_cancer, wine, sparse
+(classification), diabetes and sparse_regression (regression)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from reglab._validation import InvalidParameterError, check_int
+from reglab._validation import InvalidParameterError, check_float, check_int
 from reglab.data._types import DataError, Raw
 
 __all__ = ["BUILTINS", "SUMMARIES", "load_builtin", "take_options"]
@@ -157,6 +158,70 @@ def _sparse(n_samples: int = 1500, n_features: int = 1000, n_informative: int = 
     )
 
 
+def _diabetes() -> Raw:
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(scaled=False)
+    raw = Raw(
+        X=bunch.data, y=bunch.target.astype(np.float64), kind="tabular",
+        where="built-in 'diabetes'", feature_names=list(bunch.feature_names), task="regression",
+        description=(
+            "Diabetes (regression): 442 patients, each described by 10 baseline variables (age, "
+            "sex, body mass index, average blood pressure and six blood serum measurements s1-s6), "
+            "and the target: a quantitative measure of disease progression one year after "
+            "baseline (25 to 346). Source: Efron, Hastie, Johnstone & Tibshirani, 'Least Angle "
+            "Regression', Annals of Statistics 2004, as shipped with scikit-learn "
+            "(sklearn.datasets.load_diabetes, unscaled)."),
+    )
+    raw.extra["target_name"] = "progression"
+    return raw
+
+
+SPARSE_REGRESSION_DEFAULTS = {"n_samples": 400, "n_features": 100, "n_informative": 5,
+                              "noise": 0.5, "data_seed": 0}
+
+
+def _sparse_regression(n_samples: int = 400, n_features: int = 100, n_informative: int = 5,
+                       noise: float = 0.5, data_seed: int = 0) -> Raw:
+    """A sparse linear model: ``y = X w + noise * e``, ``w`` zero except on the informative rows.
+
+    ``X ~ N(0, I)`` (n, F); ``w_j = s_j * U[1, 2]`` with random signs ``s_j`` on
+    ``n_informative`` random columns (``ds.informative``), 0 elsewhere; ``e ~ N(0, 1)``.
+    """
+    owner = "the 'sparse_regression' data set"
+    try:
+        n_samples = check_int(owner, "n_samples", n_samples, 10)
+        n_features = check_int(owner, "n_features", n_features, 1)
+        n_informative = check_int(owner, "n_informative", n_informative, 1, n_features)
+        noise = check_float(owner, "noise", noise, 0)
+        data_seed = check_int(owner, "data_seed", data_seed, 0)
+    except InvalidParameterError as e:
+        raise DataError(str(e)) from None
+    rng = np.random.default_rng(data_seed)
+    X = rng.standard_normal((n_samples, n_features))
+    informative = np.sort(rng.choice(n_features, n_informative, replace=False))
+    w = np.zeros(n_features)
+    w[informative] = rng.choice([-1.0, 1.0], n_informative) * rng.uniform(
+        *SPARSE_EFFECT, n_informative)
+    y = X @ w + noise * rng.standard_normal(n_samples)
+    raw = Raw(
+        X=X, y=y, kind="tabular", where="built-in 'sparse_regression'",
+        feature_names=[f"x{j}" for j in range(n_features)], informative=informative,
+        task="regression",
+        description=(
+            f"Synthetic sparse linear regression: {n_samples} samples with {n_features} "
+            f"independent standard normal features, of which only {n_informative} (at random "
+            f"positions, exposed as ds.informative) enter the target y = x w + {noise:g} e, "
+            f"e ~ N(0, 1); w is zero except on the informative features, whose weights have "
+            f"magnitudes uniform in [1, 2] and random signs. A feature selection (e.g. by L1, "
+            f"or the lasso path) can be scored against that true support. Source: generated "
+            f"by reglab with numpy's default_rng({data_seed}) (options n_samples, n_features, "
+            f"n_informative, noise, data_seed; defaults 400, 100, 5, 0.5, 0)."),
+    )
+    raw.extra["target_name"] = "y"
+    return raw
+
+
 _LOADERS: dict[str, tuple[Callable[..., Raw], dict[str, Any], str, str]] = {
     "digits": (_digits, {}, "image", "1797 handwritten digits, 8x8 grayscale, 10 classes"),
     "mnist1d": (_mnist1d, {}, "signal",
@@ -169,6 +234,11 @@ _LOADERS: dict[str, tuple[Callable[..., Raw], dict[str, Any], str, str]] = {
     "sparse": (_sparse, SPARSE_DEFAULTS, "tabular",
                "synthetic sparse logistic model, 1500 samples, 1000 features of which 20 "
                "informative, 2 classes"),
+    "diabetes": (_diabetes, {}, "tabular",
+                 "regression: 442 patients, 10 features, disease progression after a year"),
+    "sparse_regression": (_sparse_regression, SPARSE_REGRESSION_DEFAULTS, "tabular",
+                          "regression: synthetic sparse linear model, 400 samples, 100 "
+                          "features of which 5 informative"),
 }
 
 BUILTINS: tuple[str, ...] = tuple(_LOADERS)

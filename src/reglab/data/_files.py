@@ -143,7 +143,8 @@ def _read_csv(path: Path, where: str, target: str | None, delimiter: Any, featur
               where=where, feature_names=kept,
               description=(f"User table {where}: {len(frame)} rows, {len(kept)} feature "
                            f"columns and the label column {target!r}."))
-    raw.extra.update({"frame": frame[kept], **{k: frame[c].to_numpy(dtype=object)
+    raw.extra.update({"frame": frame[kept], "target_name": target,
+                      **{k: frame[c].to_numpy(dtype=object)
                                                 for k, c in split_cols.items()}})
     if test is not None:
         test = keep_rows[1]

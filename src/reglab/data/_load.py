@@ -17,7 +17,7 @@ from reglab.data import _prepare as P
 from reglab.data import _table as T
 from reglab.data._builtins import BUILTINS, SUMMARIES, load_builtin
 from reglab.data._files import SUFFIX_TEXT, read_path
-from reglab.data._types import DataError, Dataset, Raw, Split
+from reglab.data._types import TASKS, DataError, Dataset, Raw, Split
 
 __all__ = ["available", "load"]
 
@@ -75,6 +75,8 @@ def _arrays(raw: Raw) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def _split(X: np.ndarray, standardize: bool, raw: Raw, parts: list[np.ndarray], codes: np.ndarray):
+    """The three Splits (``codes``: class codes, or float32 standardized targets) and the
+    inputs' standardization."""
     mean = std = None
     if standardize:
         mean, std = P.standardize_stats(X[parts[0]], raw.kind)
@@ -103,13 +105,21 @@ def load(name_or_path: str | os.PathLike, seed: int = 0, val_fraction: float = 0
     with mean, std over the training split (per feature; per channel for image and signal).
     Test or validation rows that exactly copy a training row raise a ``DataWarning``.
 
+    The task (``Dataset.task``) is inferred from the target
+    (:func:`reglab.data._prepare.infer_task`: a numeric target with a non-integer value, or
+    with more than 20 distinct values that are also more than 5% of the rows, is
+    regression) or forced with ``task=``. A regression split is shuffled without strata, and
+    its targets are standardized with the training split's mean and std
+    (``Dataset.target_mean`` / ``target_std``).
+
     Args:
         name_or_path: a built-in name (``BUILTINS``), a ``.csv`` or ``.npz`` file, or a folder
             of images with one sub-folder per class.
         seed: seed of the shuffled, stratified split (int >= 0). Default 0.
         val_fraction: share of the rows for validation, in (0, 1). Default 0.15.
         test_fraction: share of the rows for test, in (0, 1); val + test < 1. Default 0.2.
-        **options: ``standardize=True``; ``shuffle=True`` (False takes contiguous blocks in
+        **options: ``task="auto"`` ("classification" or "regression" forces it);
+            ``standardize=True`` (inputs, and a regression target); ``shuffle=True`` (False takes contiguous blocks in
             file order, unstratified: only to demonstrate the no-shuffle pitfall); per source:
             CSV ``target`` (required), ``delimiter=","``; folder ``size=(32, 32)`` (H, W),
             ``grayscale=False``; sparse ``n_samples=1500``, ``n_features=1000``,
@@ -126,17 +136,27 @@ def load(name_or_path: str | os.PathLike, seed: int = 0, val_fraction: float = 0
     seed = _checked(check_int, _OWNER, "seed", seed, 0)
     val_fraction, test_fraction = _check_fractions(val_fraction, test_fraction)
     standardize = _checked(check_bool, _OWNER, "standardize", options.pop("standardize", True))
+    task = _checked(check_choice, _OWNER, "task", options.pop("task", "auto"), ("auto", *TASKS))
     shuffle = _checked(check_bool, _OWNER, "shuffle", options.pop("shuffle", True))
     split = _checked(check_choice, _OWNER, "split", options.pop("split", "random"), SPLITS)
     name, raw = _read(name_or_path, options)
     frame = raw.extra.pop("frame", None)          # a table: encoded below, on train only
     X, y, n_pool = _arrays(raw)
     raw.y = y
-    codes, class_names = P.encode_labels(raw)
+    task = P.infer_task(raw, task)
+    if task == "regression":  # one stratum: the split shuffles without strata
+        codes, class_names = np.zeros(len(y), dtype=np.int64), None
+    else:
+        codes, class_names = P.encode_labels(raw)
     fractions = [val_fraction] if raw.X_test is not None else [val_fraction, test_fraction]
     parts, how = _parts(raw, codes, n_pool, fractions, seed, shuffle, split, class_names)
     if raw.X_test is not None:
         parts.append(np.arange(n_pool, len(X)))
+    target_mean = target_std = None
+    if task == "regression":  # standardized with the training split's mean and std
+        values = P.numeric_targets(y)
+        target_mean, target_std = P.target_stats(values[parts[0]]) if standardize else (0.0, 1.0)
+        codes = ((values - target_mean) / target_std).astype(np.float32)
     encoding = None
     if frame is not None:
         X, encoding = _encode(frame, parts[0], raw)
@@ -149,15 +169,17 @@ def load(name_or_path: str | os.PathLike, seed: int = 0, val_fraction: float = 0
     informative = None if raw.informative is None else torch.as_tensor(raw.informative).long()
     features = None if raw.feature_names is None else [str(f) for f in raw.feature_names]
     return Dataset(name=name, train=train, val=val, test=test, kind=raw.kind,
-                   num_classes=len(class_names), input_shape=tuple(X.shape[1:]),
-                   feature_names=features,
-                   class_names=[str(c) for c in class_names],
+                   num_classes=1 if class_names is None else len(class_names),
+                   input_shape=tuple(X.shape[1:]), feature_names=features,
+                   class_names=None if class_names is None else [str(c) for c in class_names],
                    description=raw.description, informative=informative, mean=mean, std=std,
-                   seed=seed, encoding=encoding)
+                   seed=seed, encoding=encoding, task=task,
+                   target_name=raw.extra.get("target_name"), target_mean=target_mean,
+                   target_std=target_std)
 
 
 def _parts(raw: Raw, codes: np.ndarray, n_pool: int, fractions: list[float], seed: int,
-           shuffle: bool, split: str, class_names: list[str]
+           shuffle: bool, split: str, class_names: list[str] | None
            ) -> tuple[list[np.ndarray], str | None]:
     """The split's row indices ``[train, val, test]`` and, for a split that keeps the file's
     order, how (for the shuffle-pitfall warning; None when it shuffles)."""
@@ -176,10 +198,12 @@ def _parts(raw: Raw, codes: np.ndarray, n_pool: int, fractions: list[float], see
         if raw.X_test is not None:
             raise DataError(f"Data {raw.where}: split_column and test_data each decide the test "
                             "rows; give one of them.")
-        P.check_classes(codes, class_names, fractions, raw, stratified=False)
+        if class_names is not None:
+            P.check_classes(codes, class_names, fractions, raw, stratified=False)
         return P.column_split(column, raw.where), None
-    P.check_classes(codes[:n_pool], class_names, fractions, raw,
-                    stratified=shuffle and split == "random" and group is None)
+    if class_names is not None:  # classification
+        P.check_classes(codes[:n_pool], class_names, fractions, raw,
+                        stratified=shuffle and split == "random" and group is None)
     if n_pool < P._min_class_size(fractions):
         raise DataError(f"Data {raw.where} has only {n_pool} rows; too few to split.")
     if order is not None:

@@ -10,7 +10,9 @@ import numpy as np
 
 from reglab.data._types import DataError, DataWarning, Raw
 
-__all__ = ["check_finite", "check_float32", "duplicates", "encode_labels", "split_indices", "standardize_stats"]
+__all__ = ["check_finite", "check_float32", "duplicates", "encode_labels", "infer_task",
+           "numeric_targets", "split_indices", "standardize_stats", "REGRESSION_MIN_DISTINCT",
+           "REGRESSION_MIN_SHARE"]
 
 
 # Float labels are read as integers only up to 2**53: beyond it a float64 no longer holds
@@ -22,6 +24,68 @@ LABEL_INT_LIMIT = 2 ** 53
 def _integer_valued(v: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v))
                 and np.all(np.abs(v) <= LABEL_INT_LIMIT))
+
+
+# The task rule (infer_task): a numeric target is a regression target when it holds a
+# non-integer value, or more than 20 distinct values that are also more than 5% of the rows
+# (digits' 10 labels, a 1-5 rating: classes; diabetes' 214 values over 442 rows: regression).
+REGRESSION_MIN_DISTINCT = 20
+REGRESSION_MIN_SHARE = 0.05
+
+
+def numeric_targets(y: np.ndarray) -> np.ndarray | None:
+    """The targets as float64 when every one is a finite number (text that parses counts),
+    else None."""
+    y = np.asarray(y)
+    if y.dtype.kind in "biuf":
+        values = y.astype(np.float64)
+    elif y.dtype.kind in "USO":
+        try:
+            values = y.astype(np.float64)
+        except (TypeError, ValueError):
+            return None
+    else:
+        return None
+    return values if values.size and bool(np.all(np.isfinite(values))) else None
+
+
+def infer_task(raw: Raw, forced: str) -> str:
+    """"classification" or "regression" for ``raw``'s target; ``forced`` ("auto",
+    "classification" or "regression") wins unless it is "auto".
+
+    auto: a built-in's own task; a target of class codes (folders) is classification; a
+    numeric target that is not all integers, or has more than
+    :data:`REGRESSION_MIN_DISTINCT` distinct values that are also more than
+    :data:`REGRESSION_MIN_SHARE` of the rows, is regression; anything else (text, few
+    distinct integers) is classification. Regression needs a numeric target.
+
+    Example: y = [0.5, 1.25, 3.0] -> "regression"; y = [1, 2, 2, 3] -> "classification".
+    """
+    values = numeric_targets(raw.y)
+    if forced == "regression":
+        if values is None:
+            y = np.asarray(raw.y).reshape(-1)
+            bad = next((v for v in y if numeric_targets(np.asarray([v])) is None), y[0])
+            allowed = (f"'classification' or 'auto' for {raw.where}: a regression target "
+                       f"must be finite numbers, and it holds {str(bad)!r}")
+            err = DataError(f"The 'task' parameter of reglab.data.load must be {allowed}. Got "
+                            f"'regression' instead.")
+            # the template's parts: the CLI restates it as '--task' (or the TOML key)
+            err.owner, err.name, err.allowed, err.value = ("reglab.data.load", "task", allowed,
+                                                           "regression")
+            raise err
+        return "regression"
+    if forced == "classification":
+        return "classification"
+    if raw.task is not None:
+        return raw.task
+    if raw.class_names is not None or values is None:
+        return "classification"
+    if not np.all(values == np.round(values)):
+        return "regression"
+    distinct = len(np.unique(values))
+    many = distinct > REGRESSION_MIN_DISTINCT and distinct > REGRESSION_MIN_SHARE * len(values)
+    return "regression" if many else "classification"
 
 
 def encode_labels(raw: Raw) -> tuple[np.ndarray, list[str]]:
@@ -133,6 +197,12 @@ def split_indices(codes: np.ndarray, n_pool: int, fractions: Sequence[float], se
         for k, part in enumerate([held[-1], *held[:-1]]):
             parts[k].append(part)
     return [rng.permutation(np.concatenate(p)) for p in parts]
+
+
+def target_stats(y_train: np.ndarray) -> tuple[float, float]:
+    """Mean and std (ddof 0) of the training targets; a constant target gets std 1."""
+    mean, std = float(np.mean(y_train)), float(np.std(y_train))
+    return mean, std if std > 0 else 1.0
 
 
 def standardize_stats(X_train: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:

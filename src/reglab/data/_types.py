@@ -10,9 +10,10 @@ import torch
 
 from reglab._validation import InvalidParameterError
 
-__all__ = ["DataError", "DataWarning", "Dataset", "Split", "KINDS"]
+__all__ = ["DataError", "DataWarning", "Dataset", "Split", "KINDS", "TASKS"]
 
 KINDS = ("image", "signal", "tabular")
+TASKS = ("classification", "regression")
 
 
 class DataError(InvalidParameterError):
@@ -25,7 +26,10 @@ class DataWarning(UserWarning):
 
 @dataclass(frozen=True, eq=False)
 class Split:
-    """One part of a data set: inputs ``X`` (float32), labels ``y`` (int64), source row ``indices``.
+    """One part of a data set: inputs ``X`` (float32), targets ``y``, source row ``indices``.
+
+    ``y``: int64 class codes (classification) or float32 targets standardized with the
+    training split's ``target_mean`` / ``target_std`` (regression).
 
     ``indices`` (int64) locate each row in the source data (for a built-in with a published
     test split: the training part first, then the test part), so splits can be checked for overlap.
@@ -47,16 +51,17 @@ class Split:
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A classification data set split into train / val / test, standardized on train only.
+    """A data set split into train / val / test, standardized on train only.
 
     Attributes:
         name: built-in name or the file / folder path as given.
         train, val, test: the three :class:`Split` s (val comes out of the training part).
         kind: "image" (N, C, H, W), "signal" (N, C, L) or "tabular" (N, F).
-        num_classes: number of classes; labels are 0 .. num_classes - 1.
+        num_classes: number of classes (labels 0 .. num_classes - 1); for regression 1, the
+            model's one output.
         input_shape: per-sample shape, e.g. (1, 8, 8) for digits.
         feature_names: column names for tabular data, else None.
-        class_names: the original label of each class index as a string, or None.
+        class_names: the original label of each class index as a string (None for regression).
         description: one paragraph: what the data is, its size, and its source.
         informative: LongTensor of the truly informative feature indices ("sparse"), else None.
         mean, std: the standardization fitted on train (broadcastable to one sample), or None.
@@ -64,6 +69,11 @@ class Dataset:
         encoding: for a table, the encoders fitted on train as JSON
             (:func:`reglab.data._table.fit_encoding`: columns, kinds, fill values,
             categories, output feature names), applied to raw rows by ``load_model``; else None.
+        task: "classification" or "regression" (inferred from the target, or forced:
+            ``load(..., task=)``; the rule: :func:`reglab.data._prepare.infer_task`).
+        target_name: the target column's name (a table), else None.
+        target_mean, target_std: regression only: the training split's target mean and std
+            (ddof 0); ``y = (target - target_mean) / target_std``. None for classification.
 
     Example:
         >>> ds = rl.data.load("digits", seed=0)
@@ -86,11 +96,17 @@ class Dataset:
     std: torch.Tensor | None = None
     seed: int = 0
     encoding: dict[str, Any] | None = None
+    task: str = "classification"
+    target_name: str | None = None
+    target_mean: float | None = None
+    target_std: float | None = None
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, kind={self.kind!r}, train={len(self.train)}, "
-                f"val={len(self.val)}, test={len(self.test)}, num_classes={self.num_classes}, "
-                f"input_shape={self.input_shape})")
+                f"val={len(self.val)}, test={len(self.test)}, "
+                + (f"num_classes={self.num_classes}, " if self.task == "classification"
+                   else "task='regression', ")
+                + f"input_shape={self.input_shape})")
 
 
 @dataclass
@@ -108,6 +124,7 @@ class Raw:
     feature_names: list[str] | None = None
     class_names: list[str] | None = None   # set when y already holds codes 0..K-1
     informative: np.ndarray | None = None
+    task: str | None = None                 # a built-in's own task; None: inferred from y
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -23,12 +23,12 @@ from reglab.lab.arms import (ARMS, GRID_KEYS, NOTE_SAYS, TECHNIQUES, apply_overr
                              settings, technique_of)
 from reglab.lab.execute import Job
 from reglab.lab.spec import RunSpec
-from reglab.lab.stats import (MIN_EFFECT_ACC, MIN_EFFECT_LOSS, PairedDifference, Summary,
-                              effect, format_num, holm_adjust, paired_difference, summarize,
-                              verdict)
+from reglab.lab.stats import (MIN_EFFECT_ACC, MIN_EFFECT_LOSS, MIN_EFFECT_MAE, MIN_EFFECT_RMSE,
+                              PairedDifference, Summary, effect, format_num, holm_adjust,
+                              paired_difference, summarize, verdict)
 
 __all__ = ["DEFAULT_SEEDS", "make_plan", "ArmRow", "summarize_arms", "run_id",
-           "intervals_note", "comparison_document"]
+           "intervals_note", "comparison_document", "experiment_task", "MEASURES"]
 
 
 # Seeds per arm when none are asked for. Five, not three: a compare's verdicts are Holm-
@@ -103,9 +103,28 @@ def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
     return jobs
 
 
+# The two measures each arm is compared on, per task, as (final key, higher is better):
+# classification's test accuracy and test loss; regression's test RMSE (the headline) and
+# test MAE, both in the target's units, both lower-is-better.
+MEASURES = {"classification": (("test_acc", True), ("test_loss", False)),
+            "regression": (("test_rmse", False), ("test_mae", False))}
+
+
+def experiment_task(runs: Sequence[Mapping[str, Any]]) -> str:
+    """"regression" when a stored run has regression's final metrics, else "classification"."""
+    return "regression" if any("test_rmse" in r.get("final", {}) for r in runs) else (
+        "classification")
+
+
 @dataclass
 class ArmRow:
-    """One arm's line of the comparison table (means over its finished runs)."""
+    """One arm's line of the comparison table (means over its finished runs).
+
+    Classification rows compare test accuracy and test loss (``d_acc``, ``d_loss``);
+    regression rows (``task == "regression"``) compare test RMSE and test MAE (``d_rmse``,
+    ``d_mae``; ``d_acc`` and ``d_loss`` are None), and carry ``test_rmse``, ``test_mae``,
+    ``test_r2``; their ``gap`` is test RMSE minus train RMSE.
+    """
 
     arm: str
     n_done: int
@@ -122,11 +141,26 @@ class ArmRow:
     verdict: str
     d_acc_raw: PairedDifference | None = None   # the unadjusted 95% paired t interval
     d_loss_raw: PairedDifference | None = None
-    effects: tuple[str, str] | None = None      # stats.effect of (accuracy, loss)
+    effects: tuple[str, str] | None = None      # stats.effect of (accuracy, loss) / (rmse, mae)
     comparisons: int = 0                        # m of the Holm family the row was adjusted in
     min_effect_loss: float = math.nan           # MIN_EFFECT_LOSS times none's mean test loss
     settings: str = "-"  # the arm's strengths, e.g. "l2=1e-4, dropout=0.3"
-    verdicts: tuple[str, str] = ("", "")  # (accuracy, loss): the two halves of verdict
+    verdicts: tuple[str, str] = ("", "")  # (accuracy, loss) / (rmse, mae): the verdict's halves
+    task: str = "classification"
+    test_rmse: Summary = Summary(math.nan, math.nan, 0)
+    test_mae: Summary = Summary(math.nan, math.nan, 0)
+    test_r2: Summary = Summary(math.nan, math.nan, 0)
+    d_rmse: PairedDifference | None = None      # Holm-adjusted, as d_acc
+    d_mae: PairedDifference | None = None
+    d_rmse_raw: PairedDifference | None = None
+    d_mae_raw: PairedDifference | None = None
+    min_effect_rmse: float = math.nan           # MIN_EFFECT_RMSE times none's mean test RMSE
+    min_effect_mae: float = math.nan            # MIN_EFFECT_MAE times none's mean test MAE
+
+    @property
+    def compared(self) -> bool:
+        """Whether the row has paired differences with the baseline."""
+        return self.d_acc is not None or self.d_rmse is not None
 
     @property
     def note_says(self) -> tuple[str, str, str]:
@@ -137,19 +171,40 @@ class ArmRow:
         return NOTE_SAYS.get(owner, ("", "", ""))
 
 
+def _min_effects(task: str, base: Mapping[int, Mapping[str, Any]]) -> tuple[float, float]:
+    """Each measure's minimum effect: 0.5 accuracy points and 1% of the baseline's mean test
+    loss; for regression 1% of the baseline's mean test RMSE and MAE."""
+    mean = lambda k: abs(summarize([f.get(k) for f in base.values()]).mean)  # noqa: E731
+    if task == "regression":
+        return MIN_EFFECT_RMSE * mean("test_rmse"), MIN_EFFECT_MAE * mean("test_mae")
+    return MIN_EFFECT_ACC, MIN_EFFECT_LOSS * mean("test_loss")
+
+
+def _verdict_texts(task: str, mins: tuple[float, float], baseline: str) -> tuple[str, str]:
+    if task == "regression":
+        return (f"{format_num(mins[0], 4)} = 1% of {baseline}'s test RMSE",
+                f"{format_num(mins[1], 4)} = 1% of {baseline}'s test MAE")
+    return "0.5 points", f"{format_num(mins[1], 4)} = 1% of {baseline}'s test loss"
+
+
 def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") -> list[ArmRow]:
     """The comparison table from stored runs (``Store.runs()``), arms in plan order.
 
-    Every arm's test accuracy and test loss minus ``baseline``'s, paired by seed, form one
-    Holm family (``stats.holm_adjust``: m = the comparisons with n >= 2); the verdict reads
-    the adjusted intervals with the minimum effects ``stats.MIN_EFFECT_ACC`` (0.5 points)
-    and ``stats.MIN_EFFECT_LOSS`` (1% of the baseline's mean test loss).
+    Every arm's two measures (:data:`MEASURES`: test accuracy and test loss; for regression
+    test RMSE and test MAE) minus ``baseline``'s, paired by seed, form one Holm family
+    (``stats.holm_adjust``: m = the comparisons with n >= 2); the verdict reads the adjusted
+    intervals with the minimum effects ``stats.MIN_EFFECT_ACC`` (0.5 points) and
+    ``stats.MIN_EFFECT_LOSS`` (1% of the baseline's mean test loss), or for regression
+    ``stats.MIN_EFFECT_RMSE`` / ``MIN_EFFECT_MAE`` (1% of the baseline's mean test RMSE /
+    MAE; lower is better, so a lower RMSE "helps").
     """
+    task = experiment_task(runs)
+    (key0, up0), (key1, up1) = MEASURES[task]
     by_arm: dict[str, list[Mapping[str, Any]]] = {}
     for r in runs:
         by_arm.setdefault(r["arm"], []).append(r)
     base = {r["seed"]: r["final"] for r in by_arm.get(baseline, []) if r["status"] == "done"}
-    min_loss = MIN_EFFECT_LOSS * abs(summarize([f.get("test_loss") for f in base.values()]).mean)
+    mins = _min_effects(task, base)
     raw: dict[str, tuple[PairedDifference, PairedDifference]] = {}
     for arm, rs in by_arm.items():
         done = {r["seed"]: r["final"] for r in rs if r["status"] == "done"}
@@ -157,33 +212,42 @@ def summarize_arms(runs: Sequence[Mapping[str, Any]], baseline: str = "none") ->
         if arm != baseline and base:
             raw[arm] = tuple(paired_difference([done[s].get(k, math.nan) for s in seeds],
                                                [base[s].get(k, math.nan) for s in seeds])
-                             for k in ("test_acc", "test_loss"))
+                             for k in (key0, key1))
     family = holm_adjust([d for pair in raw.values() for d in pair])
     m = sum(math.isfinite(d.p) for pair in raw.values() for d in pair)
     adjusted = {arm: (family[2 * i], family[2 * i + 1]) for i, arm in enumerate(raw)}
     base_spec = by_arm[baseline][0].get("spec") if baseline in by_arm else None
+    texts = _verdict_texts(task, mins, baseline)
+    names = ("RMSE", "MAE") if task == "regression" else ("accuracy", "loss")
     rows = []
     for arm, rs in by_arm.items():
         done = [r for r in rs if r["status"] == "done"]
         col = lambda k: [r["final"].get(k, math.nan) for r in done]  # noqa: E731
-        d_acc = d_loss = effects = None
+        d0 = d1 = effects = None
         verdicts = ("", "")
         text = "baseline" if arm == baseline else f"no {baseline} runs to compare with"
         if arm in adjusted:
-            d_acc, d_loss = adjusted[arm]
-            effects = (effect(d_acc, True, MIN_EFFECT_ACC),
-                       effect(d_loss, False, min_loss))
-            loss_text = f"{format_num(min_loss, 4)} = 1% of {baseline}'s test loss"
-            verdicts = (verdict(d_acc, True, MIN_EFFECT_ACC, "0.5 points"),
-                        verdict(d_loss, False, min_loss, loss_text))
-            text = f"accuracy: {verdicts[0]}; loss: {verdicts[1]}"
-        rows.append(ArmRow(
+            d0, d1 = adjusted[arm]
+            effects = (effect(d0, up0, mins[0]), effect(d1, up1, mins[1]))
+            verdicts = (verdict(d0, up0, mins[0], texts[0]), verdict(d1, up1, mins[1], texts[1]))
+            text = f"{names[0]}: {verdicts[0]}; {names[1]}: {verdicts[1]}"
+        r0, r1 = raw.get(arm) or (None, None)
+        row = ArmRow(
             arm, len(done), sum(r["status"] == "diverged" for r in rs),
             summarize(col("test_acc")), summarize(col("test_loss")), summarize(col("gap")),
             summarize(col("sparsity")), summarize(col("weight_norm")),
-            summarize(col("epochs_trained")), summarize(col("seconds")), d_acc, d_loss, text,
-            *(raw.get(arm) or (None, None)), effects, m, min_loss,
-            settings(rs[0].get("spec", {}), base_spec), verdicts))
+            summarize(col("epochs_trained")), summarize(col("seconds")), None, None, text,
+            effects=effects, comparisons=m, settings=settings(rs[0].get("spec", {}), base_spec),
+            verdicts=verdicts, task=task)
+        if task == "regression":
+            row.test_rmse, row.test_mae, row.test_r2 = (summarize(col(k)) for k in
+                                                        ("test_rmse", "test_mae", "test_r2"))
+            row.d_rmse, row.d_mae, row.d_rmse_raw, row.d_mae_raw = d0, d1, r0, r1
+            row.min_effect_rmse, row.min_effect_mae = mins
+        else:
+            row.d_acc, row.d_loss, row.d_acc_raw, row.d_loss_raw = d0, d1, r0, r1
+            row.min_effect_loss = mins[1]
+        rows.append(row)
     return rows
 
 
@@ -197,6 +261,13 @@ def intervals_note(rows: Sequence[ArmRow], baseline: str = "none") -> str:
     else:
         adj = ("95% t intervals (a single comparison: no adjustment)" if m == 1 else
                "no intervals (fewer than 2 paired seeds per arm)")
+    if any(r.task == "regression" for r in rows):
+        rmse = next((r.min_effect_rmse for r in rows if math.isfinite(r.min_effect_rmse)),
+                    math.nan)
+        mae = next((r.min_effect_mae for r in rows if math.isfinite(r.min_effect_mae)), math.nan)
+        return (f"{adj}; a verdict needs the interval to exclude 0 and the mean to exceed the "
+                f"minimum effect: 1% of {baseline}'s test RMSE ({format_num(rmse, 4)}) and "
+                f"test MAE ({format_num(mae, 4)}); lower is better")
     return (f"{adj}; a verdict needs the interval to exclude 0 and the mean to exceed the "
             f"minimum effect: 0.5 accuracy points, 1% of {baseline}'s test loss "
             f"({format_num(loss, 4)})")
@@ -208,18 +279,28 @@ def comparison_document(runs: Sequence[Mapping[str, Any]], baseline: str = "none
 
     ``{"baseline", "arms": [...], "summaries": {arm: {"n_done", "n_diverged", metric:
     {"mean", "std", "n"}}}, "differences": {arm: {"test_acc" | "test_loss": {"mean", "low",
-    "high", "n"}, "verdict"}}, "runs": [{"id", "arm", "seed", "status", "reason", "final"}]}``;
+    "high", "n"}, "verdict"}}, "runs": [{"id", "arm", "seed", "status", "reason", "final"}]}``
+    (regression: summaries of test_rmse, test_mae, test_r2 instead of test_acc, differences
+    of test_rmse and test_mae);
     differences are the arm minus the baseline on the same seeds: the Holm-adjusted t
     interval the verdict uses (its ``confidence`` says at which level) and the unadjusted 95%
     one (``*_unadjusted``), each with its paired t test's ``p`` (Holm-adjusted or raw).
     """
     rows = summarize_arms(runs, baseline)
     metrics = ("test_acc", "test_loss", "gap", "sparsity", "weight_norm", "epochs", "seconds")
+    regression = experiment_task(runs) == "regression"
+    if regression:
+        metrics = ("test_rmse", "test_mae", "test_r2", "test_loss", *metrics[2:])
     summaries, differences = {}, {}
     for r in rows:
         summaries[r.arm] = {"n_done": r.n_done, "n_diverged": r.n_diverged,
                             **{m: _plain(getattr(r, m)._asdict()) for m in metrics}}
-        if r.d_acc is not None:
+        if regression and r.d_rmse is not None:
+            differences[r.arm] = {
+                "test_rmse": _plain(r.d_rmse._asdict()), "test_mae": _plain(r.d_mae._asdict()),
+                "test_rmse_unadjusted": _plain(r.d_rmse_raw._asdict()),
+                "test_mae_unadjusted": _plain(r.d_mae_raw._asdict()), "verdict": r.verdict}
+        elif r.d_acc is not None:
             differences[r.arm] = {
                 "test_acc": _plain(r.d_acc._asdict()), "test_loss": _plain(r.d_loss._asdict()),
                 "test_acc_unadjusted": _plain(r.d_acc_raw._asdict()),

@@ -134,7 +134,9 @@ def sequential_only(spec) -> list[str]:
 def group_key(spec, data) -> tuple | None:
     """Runs with equal keys can share one stack; None for a spec that cannot be stacked
     (a model the engine has no stacked form of, a knob it does not implement:
-    :func:`sequential_only`; or whose data could not be loaded: its run reports the error).
+    :func:`sequential_only`; a regression target, which the stacked engine does not train
+    (parity first: ``fit``'s MSE loop is the one reference); or whose data could not be
+    loaded: its run reports the error).
 
     The key: model and hidden widths (a CNN's head width: its shape with the data's), activation,
     optimizer family, batch size, device and the data's shapes and split sizes (members may
@@ -142,6 +144,8 @@ def group_key(spec, data) -> tuple | None:
     """
     if spec.model not in STACKABLE or data is None or sequential_only(spec):
         return None
+    if getattr(data, "task", "classification") == "regression":
+        return None  # the stacked engine's loss and scores are classification's: fit trains it
     if spec.model == "cnn" and data.kind not in ("image", "signal"):
         return None  # fit reports the error
     shaped = spec.model != "linear"

@@ -190,6 +190,10 @@ def _limits(drops: list[float], threshold: float, k: float, cap: float) -> list[
 
 
 def _check_data(data: Any) -> None:
+    if getattr(data, "task", "classification") == "regression":
+        raise fail("check_labels", "data", "a classification data set (the check measures how "
+                   "much an augmentation changes class labels; a regression target has none)",
+                   getattr(data, "name", type(data).__name__))
     try:
         ok = all(isinstance(t, torch.Tensor) for t in
                  (data.train.X, data.train.y, data.val.X, data.val.y))

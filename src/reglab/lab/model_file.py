@@ -8,6 +8,9 @@ needed to rebuild and use the model without the experiment's store or data::
     run              the run id, e.g. "l2-s0"
     spec             the resolved RunSpec (as ``RunSpec.to_dict()``)
     data             {"name", "kind", "input_shape", "num_classes", "class_names", "feature_names"}
+                     and, for a regression run only, "task": "regression" and "target":
+                     {"name", "mean", "std"} (the training split's, to undo the target's
+                     standardization: value = output * std + mean)
     standardization  {"shape": [...], "mean": [...], "std": [...]} (flat, row-major) or null
     encoding         (tables only) the encoders fitted on the training split: raw columns in
                      order, kinds, fill values, categories, output feature names
@@ -28,6 +31,7 @@ Example::
     model, predict = load_model("runs/compare-wine/models/l2-s0.safetensors")
     out = predict("new.csv")            # or a DataFrame of raw cells, or numeric rows
     out.labels[:3], out.proba.shape     # ['1', '0', '2'], (N, num_classes)
+    out.values[:3]                      # a regression model: values in the target's units
 """
 
 from __future__ import annotations
@@ -78,6 +82,11 @@ def describe_data(data: Any) -> dict[str, Any]:
             "num_classes": int(data.num_classes),
             "class_names": names(getattr(data, "class_names", None)),
             "feature_names": names(getattr(data, "feature_names", None))}
+    if getattr(data, "task", "classification") == "regression":  # only then: classification
+        # files stay byte-identical to those written before regression existed
+        info.update(task="regression", target={
+            "name": getattr(data, "target_name", None), "mean": float(data.target_mean),
+            "std": float(data.target_std)})
     mean, std = getattr(data, "mean", None), getattr(data, "std", None)
     scale = None
     if mean is not None and std is not None:
@@ -135,12 +144,17 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Predictions:
-    """What :class:`Predictor` returns: class names, their indices, class probabilities."""
+    """What :class:`Predictor` returns: class names, their indices, class probabilities; for
+    a regression model ``values`` (the target's units) and no classes (K = 0)."""
 
     labels: list[str]            # (N,) the predicted class's name
     classes: np.ndarray          # (N,) int64 class index
     proba: np.ndarray            # (N, K) float32 softmax probabilities
     class_names: list[str]       # (K,) column order of proba
+    values: np.ndarray | None = None   # (N,) float64 regression predictions, else None
+
+    def __len__(self) -> int:
+        return len(self.values) if self.values is not None else len(self.labels)
 
 
 class Predictor:
@@ -161,6 +175,7 @@ class Predictor:
         self.class_names: list[str] = data["class_names"] or [str(i) for i in range(k)]
         self.feature_names: list[str] | None = data["feature_names"]
         self.encoding: dict[str, Any] | None = self.meta.get("encoding")
+        self.target: dict[str, Any] | None = data.get("target")  # regression only
         scale = self.meta["standardization"]
         self.mean = self.std = None
         if scale is not None:  # float64 arithmetic on the float32 statistics, like the data layer
@@ -189,6 +204,10 @@ class Predictor:
     def __call__(self, rows: Any) -> Predictions:
         """Predict raw rows: see :meth:`transform` for what ``rows`` may be."""
         logits = self.model(self.transform(rows))
+        if self.target is not None:  # regression: undo the training target's standardization
+            values = logits[:, 0].double().numpy() * self.target["std"] + self.target["mean"]
+            return Predictions([], np.zeros(0, np.int64), np.zeros((len(values), 0), np.float32),
+                               [], values)
         proba = torch.softmax(logits, dim=1).numpy()
         classes = proba.argmax(axis=1).astype(np.int64)
         return Predictions([self.class_names[c] for c in classes], classes, proba,
@@ -308,8 +327,13 @@ def load_model(path: str | os.PathLike) -> tuple[nn.Module, Predictor]:
 
 
 def write_predictions(out: Predictions, fh) -> None:
-    """CSV: ``prediction`` (class name), then ``prob_<class>`` per class, one row per input row."""
+    """CSV: ``prediction`` (class name), then ``prob_<class>`` per class, one row per input row;
+    a regression model's: ``prediction``, the value in the target's units."""
     w = csv.writer(fh)
+    if out.values is not None:
+        w.writerow(["prediction"])
+        w.writerows([repr(float(v))] for v in out.values)
+        return
     w.writerow(["prediction", *(f"prob_{c}" for c in out.class_names)])
     for label, p in zip(out.labels, out.proba):
         w.writerow([label, *(repr(float(v)) for v in p)])

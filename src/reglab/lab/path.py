@@ -12,6 +12,16 @@ the previous solution, with a proximal method (the core's ``rl.ProximalL1`` /
 and loss, sparsity, input features still in use, weight norm. Two selections: the best
 validation score, and the one-standard-error rule. The test split is reported, never used to select.
 
+Regression (a data set whose ``task`` is "regression"): the data loss is the mean squared
+error of the standardized target, ``L0 = (1/n) ||y - X w - b||^2`` (the lab's training loss,
+``F.mse_loss``), so a strength ``lam`` of ``L0 + lam * sum|w|`` is scikit-learn's
+``alpha = lam / 2``: ``sklearn.linear_model.lasso_path`` minimizes
+``(1/(2n)) ||y - X w||^2 + alpha ||w||_1``, half of reglab's objective at ``lam = 2 alpha``
+(the same minimizer; the bias, unpenalized, plays the role of sklearn's centering). Hence
+``lam_max = max_j |(2/n) x_j^T (y - mean y)| = 2 alpha_max``. The rows report validation
+and test RMSE in the target's units (``val_rmse``, ``test_rmse``) instead of accuracy, and
+the loss columns are the standardized MSE; selection is by validation loss.
+
 References: Friedman, Hastie & Tibshirani (2010), "Regularization paths for generalized linear
 models via coordinate descent" (glmnet); Breiman et al. (1984) for the one-standard-error rule;
 Beck & Teboulle (2009) for FISTA.
@@ -59,6 +69,8 @@ RELAX_RIDGE = 1e-3                  # relaxed refit: ridge lam = RELAX_RIDGE * l
 DROP_MAX = 0.8                      # the dropout grid is linear in [0, DROP_MAX]
 COLUMNS = ("strength", "val_acc", "val_loss", "test_acc", "test_loss", "train_loss",
            "sparsity", "features_in_use", "weight_norm", "iterations")
+# a regression path's columns: RMSE (target units) in place of accuracy
+REGRESSION_COLUMNS = tuple(c.replace("_acc", "_rmse") for c in COLUMNS)
 
 
 # ----------------------------------------------------------------------------- result
@@ -94,6 +106,12 @@ class PathResult:
     se: float = 0.0
     data_name: str = ""
     relaxed: bool = False
+    task: str = "classification"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The row keys: :data:`COLUMNS`, or :data:`REGRESSION_COLUMNS` for regression."""
+        return REGRESSION_COLUMNS if self.task == "regression" else COLUMNS
 
     @property
     def strength_name(self) -> str:
@@ -101,7 +119,7 @@ class PathResult:
 
     def to_markdown(self) -> str:
         """The path as a Markdown table; the two selections are marked in the last column."""
-        head = [self.strength_name, *COLUMNS[1:], "selected"]
+        head = [self.strength_name, *self.columns[1:], "selected"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for row in self.rows:
             mark = []
@@ -109,7 +127,7 @@ class PathResult:
                 mark.append("best")
             if row is self.selected_1se:
                 mark.append("1se")
-            cells = [_fmt(row[c]) for c in COLUMNS] + [", ".join(mark)]
+            cells = [_fmt(row[c]) for c in self.columns] + [", ".join(mark)]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
@@ -117,12 +135,12 @@ class PathResult:
         """Write the rows as CSV (one line per strength, plus ``selected``); return the path."""
         path = Path(path)
         with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=[*COLUMNS, "selected"])
+            writer = csv.DictWriter(f, fieldnames=[*self.columns, "selected"])
             writer.writeheader()
             for row in self.rows:
                 sel = "+".join(n for n, r in (("best", self.selected_best),
                                               ("1se", self.selected_1se)) if r is row)
-                writer.writerow({**{c: row[c] for c in COLUMNS}, "selected": sel})
+                writer.writerow({**{c: row[c] for c in self.columns}, "selected": sel})
         return path
 
     def plot(self, path: str | Path) -> Path:
@@ -134,9 +152,10 @@ class PathResult:
 
         x = [r["strength"] for r in self.rows]
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-        for key, style in (("val_acc", "o-"), ("test_acc", "s--")):
+        score = "rmse" if self.task == "regression" else "acc"
+        for key, style in ((f"val_{score}", "o-"), (f"test_{score}", "s--")):
             ax1.plot(x, [r[key] for r in self.rows], style, ms=3, label=key.replace("_", " "))
-        ax1.set_ylabel("accuracy")
+        ax1.set_ylabel("RMSE (target units)" if self.task == "regression" else "accuracy")
         ax2.plot(x, [r["features_in_use"] for r in self.rows], "o-", ms=3, color="C2")
         ax2.set_ylabel("input features in use")
         ax2.set_xlabel(self.strength_name + ("" if self.penalty == "dropout" else " (log scale)"))
@@ -200,35 +219,49 @@ def _inputs(W: torch.Tensor) -> torch.Tensor:
     return W.transpose(0, 1).flatten(1)
 
 
+def _data_loss(out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """The path's data loss: cross-entropy of class codes (int64 ``y``), or the squared error
+    of a regression target (float ``y``, the model's one output), mean over the samples."""
+    if y.is_floating_point():
+        return F.mse_loss(out[:, 0], y.to(out.dtype), reduction=reduction)
+    return F.cross_entropy(out, y, reduction=reduction)
+
+
 def _zero_start(net: nn.Module, y: torch.Tensor, num_classes: int) -> None:
-    """First-layer weights 0, output bias = log class priors: the fit at ``lam >= lam_max``.
+    """First-layer weights 0, output bias = log class priors (regression: the mean target):
+    the fit at ``lam >= lam_max``.
 
     Hidden biases are set to 0.1 so that every ReLU passes gradient at this point (a unit with a
     negative bias and zero weights would be dead for good).
     """
     first, last = _linears(net)[0], _linears(net)[-1]
-    prior = torch.bincount(y, minlength=num_classes).double().clamp_min(1) / len(y)
+    if y.is_floating_point():
+        start = y.double().mean().reshape(1)
+    else:
+        start = (torch.bincount(y, minlength=num_classes).double().clamp_min(1) / len(y)).log()
     with torch.no_grad():
         first.weight.zero_()
         for lin in _linears(net)[:-1]:
             lin.bias.fill_(0.1)
-        last.bias.copy_(prior.log().to(last.bias.dtype))
+        last.bias.copy_(start.to(last.bias.dtype))
 
 
 def lam_max(net: nn.Module, X: torch.Tensor, y: torch.Tensor, penalty: str = "l1") -> float:
     """Smallest strength for which zero first-layer weights are stationary: gradient at zero.
 
     ``lam_max = max_ij |dL0/dW_ij|`` (l1) or ``max_j ||dL0/dW_:j||_2`` (group, one group per
-    input feature), with ``L0`` the mean cross-entropy, evaluated at the network as given (call
-    on a net whose first layer is zero and whose biases are fitted, see ``_zero_start``).
-    For a linear model this is the exact lam_max of L1 logistic regression (glmnet's lambda_max).
+    input feature), with ``L0`` the mean cross-entropy (regression: the mean squared error),
+    evaluated at the network as given (call on a net whose first layer is zero and whose
+    biases are fitted, see ``_zero_start``). For a linear model this is the exact lam_max of
+    L1 logistic regression (glmnet's lambda_max), or of the lasso: ``2 * alpha_max`` of
+    scikit-learn's ``lasso_path`` (see the module docstring for the factor 2).
 
     Example:
         >>> lam_max(net, ds.train.X, ds.train.y)   # doctest: +SKIP
     """
     W = _linears(net)[0].weight
     net.zero_grad()
-    F.cross_entropy(net(X.to(_dtype(net))), y).backward()
+    _data_loss(net(X.to(_dtype(net))), y).backward()
     g = W.grad.detach()
     net.zero_grad()
     return float(g.abs().max() if penalty == "l1" else _inputs(g).norm(dim=1).max())
@@ -281,14 +314,19 @@ def _fista(net: nn.Module, X: torch.Tensor, y: torch.Tensor, penalty: str, lam: 
     """
     lin = _linears(net)[0]
     Xd = X.flatten(1).double()                                     # (N, F)
-    Y = F.one_hot(y, lin.out_features).double()                    # (N, C)
+    regression = y.is_floating_point()
+    Y = y.double()[:, None] if regression else F.one_hot(y, lin.out_features).double()  # (N, C)
     n = Xd.shape[0]
-    L = (_lipschitz(X) if lipschitz is None else lipschitz) + (2 * lam if penalty == "l2" else 0)
+    # the mean squared error's Hessian in the outputs is 2/n, four times the softmax bound
+    curvature = 4.0 if regression else 1.0
+    L = curvature * (_lipschitz(X) if lipschitz is None else lipschitz) + (
+        2 * lam if penalty == "l2" else 0)
     step, prox = 1.0 / L, _prox(penalty, lam)
     W, b = lin.weight.detach().clone(), lin.bias.detach().clone()
     zW, zb, t = W.clone(), b.clone(), 1.0
     for it in range(1, max_iter + 1):
-        R = (torch.softmax(Xd @ zW.T + zb, 1) - Y) / n             # (N, C): dL0/dlogits
+        out = Xd @ zW.T + zb
+        R = (2 * (out - Y) if regression else torch.softmax(out, 1) - Y) / n  # (N, C): dL0/dout
         gW = R.T @ Xd + (2 * lam * zW if penalty == "l2" else 0)
         W_new, b_new = zW - step * gW, zb - step * R.sum(0)
         if prox is not None:
@@ -328,7 +366,8 @@ def _sgd(net: nn.Module, X: torch.Tensor, y: torch.Tensor, penalty: str, lam: fl
         for _ in range(epochs):
             train_one_epoch(net, X, y, opt, batch_size=64, generator=gen,
                             num_classes=_linears(net)[-1].out_features,
-                            penalty=pen)
+                            penalty=pen,
+                            task="regression" if y.is_floating_point() else "classification")
     finally:
         if handle is not None:
             handle.remove()
@@ -353,10 +392,17 @@ class _GroupOnColumns:
 
 
 @torch.no_grad()
-def _scores(net: nn.Module, split) -> tuple[float, float, torch.Tensor]:
-    """Accuracy, mean log loss, and the per-sample losses (for the standard error)."""
+def _scores(net: nn.Module, split, target_std: float | None = None
+            ) -> tuple[float, float, torch.Tensor]:
+    """Accuracy (regression: RMSE in the target's units, ``target_std`` times the
+    standardized one), mean log loss (squared error), and the per-sample losses (for the
+    standard error)."""
     net.eval()
     logits = net(split.X.to(_dtype(net)))
+    if split.y.is_floating_point():
+        sq = _data_loss(logits, split.y, reduction="none").double()
+        rmse = math.sqrt(sq.mean().item()) * target_std if len(sq) else math.nan
+        return rmse, sq.mean().item(), torch.stack([sq, sq])
     losses = F.cross_entropy(logits, split.y, reduction="none").double()
     acc = (logits.argmax(1) == split.y).double()
     return acc.mean().item(), losses.mean().item(), torch.stack([losses, 1 - acc])
@@ -372,14 +418,16 @@ def _measure(net, data, penalty, model, strength, iterations, scored=None
              ) -> tuple[dict, list[int], torch.Tensor]:
     """One row: scores of ``scored`` (default ``net``; the relaxed refit), weights of ``net``."""
     scored = net if scored is None else scored
-    val_acc, val_loss, val_per = _scores(scored, data.val)
-    test_acc, test_loss, _ = _scores(scored, data.test)
-    _, train_loss, _ = _scores(scored, data.train)
+    std = getattr(data, "target_std", None)
+    val_acc, val_loss, val_per = _scores(scored, data.val, std)
+    test_acc, test_loss, _ = _scores(scored, data.test, std)
+    _, train_loss, _ = _scores(scored, data.train, std)
     ws = torch.cat([w.detach().flatten() for w in _selected_weights(net, penalty, model)])
     support = torch.nonzero(_inputs(_linears(net)[0].weight.detach()).ne(0).any(1)
                             ).flatten().tolist()
-    row = {"strength": float(strength), "val_acc": val_acc, "val_loss": val_loss,
-           "test_acc": test_acc, "test_loss": test_loss, "train_loss": train_loss,
+    score = "rmse" if data.train.y.is_floating_point() else "acc"  # regression: RMSE
+    row = {"strength": float(strength), f"val_{score}": val_acc, "val_loss": val_loss,
+           f"test_{score}": test_acc, "test_loss": test_loss, "train_loss": train_loss,
            "sparsity": ws.eq(0).double().mean().item(), "features_in_use": len(support),
            "weight_norm": ws.double().norm().item(), "iterations": int(iterations)}
     return row, support, val_per
@@ -486,6 +534,9 @@ def regularization_path(
     if eps is None:
         eps = 0.01 if len(data.train) < math.prod(data.input_shape) else 1e-3
     select_by = check_choice(_OWNER, "select_by", select_by, ("loss", "accuracy"))
+    if getattr(data, "task", "classification") == "regression" and select_by != "loss":
+        raise fail(_OWNER, "select_by", "'loss' for a regression target (it has no accuracy)",
+                   select_by)
     if relax is None:
         relax = model == "linear" and penalty in ("l1", "group")
     relax = check_bool(_OWNER, "relax", relax)
@@ -535,7 +586,7 @@ def _screened_fista(net: nn.Module, X, y, penalty: str, lam: float, lam_prev: fl
 
     def scores() -> torch.Tensor:
         net.zero_grad()
-        F.cross_entropy(net(Xd), y).backward()
+        _data_loss(net(Xd), y).backward()
         g = lin.weight.grad.detach()
         net.zero_grad()
         return g.abs().amax(0) if penalty == "l1" else g.norm(dim=0)
@@ -622,7 +673,8 @@ def _result(penalty, model, rows, top, supports, per, select_by, data, relax=Fal
             ) -> PathResult:
     best, one_se, se = select(rows, per, select_by)
     return PathResult(penalty, model, rows, top, rows[best], rows[one_se], supports,
-                      select_by, se, str(getattr(data, "name", "")), relax)
+                      select_by, se, str(getattr(data, "name", "")), relax,
+                      getattr(data, "task", "classification"))
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -664,12 +716,19 @@ def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float |
 def _summary(res: PathResult) -> str:
     name = res.strength_name
     lines = [] if res.lam_max is None else [f"lam_max = {res.lam_max:.6g}"]
+    regression = res.task == "regression"
     for label, row in (("best validation", res.selected_best), ("one-standard-error", res.selected_1se)):
-        lines.append(f"{label}: {name} = {row['strength']:.4g}, val acc {row['val_acc']:.4f}, "
-                     f"val loss {row['val_loss']:.4f}, test acc {row['test_acc']:.4f}, "
+        scores = (f"val RMSE {row['val_rmse']:.4g}, val loss {row['val_loss']:.4f}, test RMSE "
+                  f"{row['test_rmse']:.4g}" if regression else
+                  f"val acc {row['val_acc']:.4f}, val loss {row['val_loss']:.4f}, test acc "
+                  f"{row['test_acc']:.4f}")
+        lines.append(f"{label}: {name} = {row['strength']:.4g}, {scores}, "
                      f"features in use {row['features_in_use']}")
+    loss = "squared error" if regression else "log loss"
     lines.append(f"(1-SE rule: SE = {res.se:.4g} of the mean validation "
-                 f"{'log loss' if res.select_by == 'loss' else '0/1 loss'} over the samples)")
+                 f"{loss if res.select_by == 'loss' else '0/1 loss'} over the samples)")
+    if regression and res.lam_max is not None and res.penalty == "l1":
+        lines.append("(lam is the MSE loss's: scikit-learn's lasso alpha = lam / 2)")
     if res.relaxed:
         lines.append("(scores of the relaxed lasso: each support refitted with a tiny ridge; "
                      "support, sparsity and norm of the penalized fit)")

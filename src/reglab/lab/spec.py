@@ -49,9 +49,10 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 ACTIVATIONS = ("relu", "gelu", "tanh", "silu")
 DEVICES = ("cpu", "cuda", "mps", "auto")
 SPLITS = ("random", "time")
+TASKS = ("auto", "classification", "regression")
 # the keys (besides data and seed) that decide which rows and columns a run sees
 DATA_KEYS = ("target", "features", "drop", "split", "order_column", "group_column",
-             "split_column", "test_data")
+             "split_column", "test_data", "task")
 MAX_TOML_BYTES = 1 << 20  # a spec is a few hundred bytes; -c /dev/zero must not fill memory
 DROPOUT_KINDS = ("standard", "gaussian", "dropconnect", "dropblock")
 STOP_CRITERIA = ("patience", "gl", "pq", "up")
@@ -81,6 +82,9 @@ class RunSpec:
             says train / val / test per row. None: not used.
         test_data: a separate table file for the test split (encoded with the training
             split's encoders). None: the test split comes out of ``data``.
+        task: "auto" (inferred from the target: a numeric target with non-integer values,
+            or with more than 20 distinct values that are also more than 5% of the rows, is
+            regression), "classification" or "regression" (forced).
         model: "linear", "mlp" or "cnn".
         hidden: hidden layer widths of the MLP (the CNN's classifier width is hidden[0]).
         activation: "relu", "gelu", "tanh" or "silu".
@@ -137,6 +141,7 @@ class RunSpec:
     group_column: str | None = None
     split_column: str | None = None
     test_data: str | None = None
+    task: str = "auto"
     model: str = "mlp"
     hidden: tuple[int, ...] = (256, 256)
     activation: str = "relu"
@@ -238,7 +243,7 @@ class RunSpec:
         out: dict[str, Any] = {}
         for k in DATA_KEYS:
             v = getattr(self, k)
-            if v not in (None, (), "random"):
+            if v not in (None, (), "random") and not (k == "task" and v == "auto"):
                 out[k] = list(v) if isinstance(v, tuple) else v
         return out
 
@@ -256,7 +261,7 @@ _LATER_KEYS: dict[str, Any] = {
     "lr_schedule": "constant", "warmup": 0.0, "label_smoothing": 0.0,
     "elastic_net": 0.0, "l1_ratio": 0.5, "group_lasso": 0.0, "proximal_group_lasso": 0.0,
     "dropout_kind": "standard", "stop_criterion": "patience", "stop_alpha": 5.0,
-    "stop_strip": 5, "stop_strips": 3, "schedules": {}}
+    "stop_strip": 5, "stop_strips": 3, "schedules": {}, "task": "auto"}
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -425,6 +430,7 @@ _CHECKS = {
     "group_column": lambda v: _opt_str("group_column", v),
     "split_column": lambda v: _opt_str("split_column", v),
     "test_data": lambda v: _opt_str("test_data", v),
+    "task": lambda v: check_choice(OWNER, "task", v, TASKS),
     "model": lambda v: check_choice(OWNER, "model", v, MODELS),
     "hidden": _hidden,
     "activation": lambda v: check_choice(OWNER, "activation", v, ACTIVATIONS),

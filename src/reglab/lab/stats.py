@@ -16,8 +16,10 @@ interval stays available next to it.
 
 A verdict needs more than an interval that excludes 0: the mean must exceed a **minimum
 effect** (:data:`MIN_EFFECT_ACC`: 0.5 accuracy points; :data:`MIN_EFFECT_LOSS`: 1% of the
-baseline's test loss), and an interval inside ``(-min_effect, +min_effect)`` is "no
-measurable effect (below the minimum effect ...)", however narrow it is.
+baseline's test loss; for regression :data:`MIN_EFFECT_RMSE` and :data:`MIN_EFFECT_MAE`,
+1% of the baseline's test RMSE / MAE, where lower is better), and an interval inside
+``(-min_effect, +min_effect)`` is "no measurable effect (below the minimum effect ...)",
+however narrow it is.
 
 Example::
 
@@ -36,11 +38,15 @@ from scipy import stats as _st
 
 __all__ = ["Summary", "PairedDifference", "summarize", "paired_difference", "at_confidence",
            "holm", "holm_adjust", "effect", "verdict", "format_num", "format_pm",
-           "format_ci", "ALPHA", "MIN_EFFECT_ACC", "MIN_EFFECT_LOSS"]
+           "format_ci", "ALPHA", "MIN_EFFECT_ACC", "MIN_EFFECT_LOSS", "MIN_EFFECT_RMSE",
+           "MIN_EFFECT_MAE"]
 
 ALPHA = 0.05            # family-wise error rate of a compare's verdicts (Holm)
 MIN_EFFECT_ACC = 0.005  # 0.5 accuracy points: a smaller change in test accuracy is not an effect
 MIN_EFFECT_LOSS = 0.01  # 1% of the baseline's mean test loss, the same for the loss
+# Regression (lower is better for both): 1% of the baseline's mean test RMSE / test MAE.
+MIN_EFFECT_RMSE = 0.01
+MIN_EFFECT_MAE = 0.01
 
 
 class Summary(NamedTuple):

@@ -47,7 +47,7 @@ from reglab._files import atomic_write
 from reglab._validation import InvalidParameterError, fail
 from reglab.lab.model_file import model_metadata
 from reglab.lab.spec import RunSpec
-from reglab.train.contract import EPOCH_KEYS
+from reglab.train.contract import EPOCH_KEYS, TASK_KEYS
 
 __all__ = ["Store", "ExperimentLocked", "lock", "StoreDamaged", "STATUSES", "FINISHED", "check_name",
            "connect_read_only", "folder_stem", "versions"]
@@ -424,12 +424,38 @@ def _stored_num(value: Any, what: str) -> float | None:
                        "not a number. Restore the store or pass another --name.")
 
 
+_TASK_ONLY = {k for keys in TASK_KEYS.values() for k in keys}
+
+
+def _add_epoch_columns(conn: sqlite3.Connection) -> None:
+    """A store made before a column of the epoch row existed (the regression columns) gets it."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(epochs)")}
+    for c in EPOCH_COLUMNS:
+        if c not in have:
+            conn.execute(f"ALTER TABLE epochs ADD COLUMN {c} REAL")
+
+
 def read_epochs(conn: sqlite3.Connection, run_id: str) -> list[dict[str, float]]:
-    """The per-epoch metrics of one run."""
-    cur = conn.execute(f"SELECT epoch, {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE run_id=? "
+    """The per-epoch metrics of one run: its task's keys (a NULL key of the other task's is
+    left out, as the run's own rows leave it out; a store made before a column, read-only,
+    lacks it)."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(epochs)")}
+    columns = [c for c in EPOCH_COLUMNS if c in have]
+    cur = conn.execute(f"SELECT epoch, {', '.join(columns)} FROM epochs WHERE run_id=? "
                        "ORDER BY epoch", (run_id,))
     return [{k: _stored_num(v, f"epoch {row[0]!r} {k!r} of {run_id!r}")
-             for k, v in zip(("epoch", *EPOCH_COLUMNS), row)} for row in cur]
+             for k, v in zip(("epoch", *columns), row) if v is not None or k not in _TASK_ONLY}
+            for row in cur]
+
+
+def _epoch_csv_columns(epochs: list[dict[str, Any]]) -> list[str]:
+    """epochs.csv's metric columns: the common ones and the task keys some row has (the
+    classification ones when no row has any)."""
+    present = {k for e in epochs for k in e}
+    cls = set(TASK_KEYS["classification"])
+    if not present & _TASK_ONLY:
+        present |= cls
+    return [c for c in EPOCH_COLUMNS if c not in _TASK_ONLY or c in present]
 
 
 def export_csv(conn: sqlite3.Connection, path: Path) -> Path:
@@ -452,9 +478,11 @@ def export_csv(conn: sqlite3.Connection, path: Path) -> Path:
            for k in params),
          *(_csv_num(r["final"].get(k), k in INTEGER_FINALS) for k in keys)]
         for r in runs))
-    _write_csv(path.with_name("epochs.csv"), ["run", "arm", "seed", "epoch", *EPOCH_COLUMNS], (
-        [r["id"], r["arm"], r["seed"], e["epoch"], *(_csv_num(e[c]) for c in EPOCH_COLUMNS)]
-        for r in runs for e in read_epochs(conn, r["id"])))
+    epochs = [(r, e) for r in runs for e in read_epochs(conn, r["id"])]
+    columns = _epoch_csv_columns([e for _, e in epochs])
+    _write_csv(path.with_name("epochs.csv"), ["run", "arm", "seed", "epoch", *columns], (
+        [r["id"], r["arm"], r["seed"], e["epoch"], *(_csv_num(e.get(c)) for c in columns)]
+        for r, e in epochs))
     return path
 
 
@@ -513,6 +541,7 @@ def _open_store(root: Path, name: str, meta: Mapping[str, Any] | None,
         if ok != "ok":
             raise sqlite3.DatabaseError(ok)
         conn.executescript(_SCHEMA)
+        _add_epoch_columns(conn)
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("INSERT OR IGNORE INTO experiment (name, created, meta) VALUES (?,?,?)",
                      (name, time.time(), json.dumps(dict(meta or {}), sort_keys=True)))

@@ -38,7 +38,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from reglab._files import atomic_write
 from reglab._validation import InvalidParameterError, fail
-from reglab.lab.store import (EPOCH_COLUMNS, ExperimentLocked, Store, _spec_diff,
+from reglab.lab.store import (_TASK_ONLY, EPOCH_COLUMNS, ExperimentLocked, Store, _spec_diff,
                               check_name, versions)
 from reglab.lab.tune import _driver_url, redact
 
@@ -71,7 +71,10 @@ CREATE TABLE IF NOT EXISTS {s}.stacks (
 CREATE TABLE IF NOT EXISTS {s}.claims (
     stack_id INTEGER NOT NULL REFERENCES {s}.stacks(id), worker TEXT NOT NULL,
     claimed TIMESTAMPTZ NOT NULL DEFAULT now(), finished TIMESTAMPTZ, wrote BOOLEAN);
-""".replace("{epoch_columns}", ", ".join(f"{c} DOUBLE PRECISION" for c in EPOCH_COLUMNS))
+""".replace("{epoch_columns}", ", ".join(f"{c} DOUBLE PRECISION" for c in EPOCH_COLUMNS)) + "".join(
+    # an experiment made before a column of the epoch row existed (the regression ones)
+    f"ALTER TABLE {{s}}.epochs ADD COLUMN IF NOT EXISTS {c} DOUBLE PRECISION;\n"
+    for c in EPOCH_COLUMNS)
 
 
 def schema_name(name: str) -> str:
@@ -183,7 +186,8 @@ class SharedStore:
         with self.engine.connect() as c:
             rows = c.execute(self._q(f"SELECT epoch, {', '.join(EPOCH_COLUMNS)} FROM {{s}}.epochs "
                                      "WHERE run_id = :i ORDER BY epoch"), {"i": run_id}).all()
-        return [dict(zip(("epoch", *EPOCH_COLUMNS), r)) for r in rows]
+        return [{k: v for k, v in zip(("epoch", *EPOCH_COLUMNS), r)
+                 if v is not None or k not in _TASK_ONLY} for r in rows]
 
     def counts(self) -> dict[str, int]:
         """Runs per status."""

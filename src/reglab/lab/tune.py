@@ -402,7 +402,9 @@ def _without_test(data) -> SimpleNamespace:
     empty = SimpleNamespace(X=data.val.X[:0], y=data.val.y[:0])
     return SimpleNamespace(name=getattr(data, "name", "data"), kind=data.kind,
                            input_shape=tuple(data.input_shape), num_classes=data.num_classes,
-                           train=data.train, val=data.val, test=empty)
+                           train=data.train, val=data.val, test=empty,
+                           task=getattr(data, "task", "classification"),
+                           target_std=getattr(data, "target_std", None))
 
 
 def make_objective(base: RunSpec, data, space: Mapping[str, Param], n_trials: int,
@@ -592,7 +594,7 @@ def _check_setup(study, base: RunSpec, space: Mapping[str, Param], metric: str) 
 def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
          space: Mapping[str, Param] | None = None, storage: str | None = None,
          study_name: str | None = None, timeout: float | None = None, seeds: int = 3,
-         metric: str = "val_acc", workers: int | None = None, progress=None,
+         metric: str | None = None, workers: int | None = None, progress=None,
          data=None, on_trial: Callable[[int, int], None] | None = None) -> TuneResult:
     """Run (or join, or continue) the study, then retrain the best with seeds vs ``none``.
 
@@ -607,7 +609,9 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
             trial starts after it, a running trial stops at its next epoch (FAIL, not
             counted). The retrain after the search is not bounded by it.
         seeds: seeds of the final retrain of best and ``none``; 0 skips it (a worker only).
-        metric: "val_acc" (default) or "val_loss".
+        metric: "val_acc" (maximized) or "val_loss" (minimized); None: :func:`metric_for`
+            the data (val_acc, or val_loss for a regression target, the only one allowed
+            there: the validation MSE of the standardized target).
         workers: processes for the retrain (None: one per free core).
         progress: a reglab display progress object for the retrain, or None.
         data: the Dataset (default: loaded from ``base``).
@@ -620,7 +624,10 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
     check_name(name)
     deadline = None if timeout is None else time.monotonic() + timeout
     data = load_data(base) if data is None else data
+    metric = metric_for(data, metric)
     space = default_space(data.kind, base.epochs) if space is None else space
+    if getattr(data, "task", "classification") == "regression":  # class-target knobs
+        space = {k: v for k, v in space.items() if k not in CLASS_ONLY}
     folder = Path(out) / name
     if storage is not None:  # a bad URL is refused before any folder is made
         study = open_study(storage, study_name or name, metric=metric, seed=base.seed,
@@ -640,6 +647,22 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
     files = [*export_best(best, base, folder, max(seeds, 1)), *save_plots(study, folder)]
     runs = _retrain(best, base, seeds, out, name, workers, progress, url) if seeds else []
     return TuneResult(study, best, study.best_value, ran, files, runs)
+
+
+# Searched keys that apply to class targets only: left out of a regression study's space.
+CLASS_ONLY = ("label_smoothing", "cutmix")
+
+
+def metric_for(data, metric: str | None = None) -> str:
+    """The study's metric: ``metric`` checked, or by default "val_acc" (classification) and
+    "val_loss" (regression: lower validation MSE; accuracy does not exist there)."""
+    regression = getattr(data, "task", "classification") == "regression"
+    if metric is None:
+        return "val_loss" if regression else "val_acc"
+    if regression and metric != "val_loss":
+        raise fail("tune", "metric", "'val_loss' for a regression target (it has no "
+                   "accuracy)", metric)
+    return metric  # open_study checks it is one of METRICS
 
 
 def retrain_specs(best: RunSpec, base: RunSpec, seeds: int) -> list[tuple[str, str, RunSpec]]:

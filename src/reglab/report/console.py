@@ -106,9 +106,14 @@ class RunProgress:
         """A worker finished an epoch of ``run_id``."""
         if run_id not in self._tasks:
             return
-        if val_acc is not None and math.isfinite(val_acc):
-            self._best[run_id] = max(self._best.get(run_id, 0.0), val_acc)
-        note = f"best val acc {100 * self._best.get(run_id, math.nan):.1f}%"
+        if val_acc is None:  # a regression run: its best validation loss (standardized MSE)
+            if val_loss is not None and math.isfinite(val_loss):
+                self._best[run_id] = min(self._best.get(run_id, math.inf), val_loss)
+            note = f"best val loss {self._best.get(run_id, math.nan):.4f}"
+        else:
+            if math.isfinite(val_acc):
+                self._best[run_id] = max(self._best.get(run_id, 0.0), val_acc)
+            note = f"best val acc {100 * self._best.get(run_id, math.nan):.1f}%"
         self._progress.update(self._tasks[run_id], completed=shown_epoch(epoch), note=note)
         step = max(0, min(epoch + 1, self.epochs) - self._counted[run_id])
         self._counted[run_id] += step
@@ -140,6 +145,10 @@ class EpochPrinter:
         self.out.print(f"[bold]{safe(run_id)}[/bold]: training up to {self.epochs} epochs")
 
     def epoch(self, run_id: str, epoch: int, val_acc, val_loss) -> None:
+        if val_acc is None:  # a regression run
+            self.out.print(f"  epoch {shown_epoch(epoch):>4}/{self.epochs}  val loss "
+                           f"{val_loss:.4f}")
+            return
         self.out.print(f"  epoch {shown_epoch(epoch):>4}/{self.epochs}  val loss {val_loss:.4f}  "
                        f"val acc {100 * val_acc:6.2f}%")
 
@@ -168,6 +177,8 @@ def comparison_tables(runs: list[dict], title: str, lang: str = "en"
     their spaces, inside their cells.
     """
     rows = summarize_arms(runs)
+    if any(r.task == "regression" for r in rows):
+        return _regression_tables(rows, title, lang)
     L = i18n.labels(lang)  # the report's column names
     t = _table(i18n.t("console.measured", lang, title=safe(title)))
     t.add_column(L["arm"], no_wrap=True)
@@ -203,6 +214,46 @@ def comparison_tables(runs: list[dict], title: str, lang: str = "en"
     return t, w, d
 
 
+def _fmt(s, digits: int = 2) -> str:
+    return format_pm(s.mean, s.std, digits=digits)
+
+
+def _regression_tables(rows, title: str, lang: str = "en") -> tuple[Table, Table, Table]:
+    """:func:`comparison_tables` of a regression experiment: test RMSE, MAE (the target's
+    units), R^2 and the test - train RMSE gap; differences of test RMSE and test MAE."""
+    L = i18n.labels(lang)
+    t = _table(i18n.t("console.measured", lang, title=safe(title)))
+    t.add_column(L["arm"], no_wrap=True)
+    t.add_column(L["settings"], ratio=1, min_width=16)
+    for col in ("n", "test RMSE", "test MAE", "test R²", "RMSE gap"):
+        t.add_column(col, justify="right", no_wrap=True)
+    w = _table(i18n.t("console.weights", lang))
+    w.add_column(L["arm"], no_wrap=True)
+    for col in (L["sparsity_pct"], L["weight_norm"], L["epochs"], L["s_run"]):
+        w.add_column(col, justify="right", no_wrap=True)
+    for r in rows:
+        n = f"{r.n_done}" + (i18n.t("report.diverged", lang, n=r.n_diverged)
+                             if r.n_diverged else "")
+        t.add_row(safe(r.arm), safe(r.settings), n, _fmt(r.test_rmse), _fmt(r.test_mae),
+                  _fmt(r.test_r2), _fmt(r.gap))
+        w.add_row(safe(r.arm), format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
+                  format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
+                  format_pm(r.epochs.mean, r.epochs.std, digits=0),
+                  f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
+    d = _table(escape(i18n.t("console.diffs", lang, note=i18n.intervals_note(rows, lang=lang))))
+    d.add_column(L["arm"], no_wrap=True)
+    d.add_column(i18n.t("console.measure", lang), no_wrap=True)
+    d.add_column(escape(i18n.t("console.d_mean", lang)), justify="right", no_wrap=True)
+    d.add_column(L["verdict"], ratio=1, min_width=20)
+    for r in rows:
+        if r.d_rmse is None:
+            continue
+        rmse, mae, _ = i18n.verdicts(r, lang=lang)
+        d.add_row(safe(r.arm), i18n.t("console.test_rmse", lang), _ci(r.d_rmse), rmse)
+        d.add_row("", i18n.t("console.test_mae", lang), _ci(r.d_mae), mae)
+    return t, w, d
+
+
 def print_comparison(out: Console, runs: list[dict], title: str, data: Any, root: Path,
                      lang: str = "en") -> None:
     """Print the comparison tables (verdicts in ``lang``) and where the results live."""
@@ -219,7 +270,15 @@ def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path)
     """One run's final metrics and why it stopped."""
     f = run["final"]
     out.print(f"[bold]{safe(run['id'])}[/bold] {run['status']}: {safe(run['reason'])}")
-    if f.get("test_acc") is not None and math.isfinite(f.get("test_acc") or math.nan):
+    if f.get("test_rmse") is not None and math.isfinite(f.get("test_rmse") or math.nan):
+        out.print(f"  test RMSE {f['test_rmse']:.4g}  test MAE {f['test_mae']:.4g}  "
+                  f"test R² {f['test_r2']:.3f}  train RMSE {f['train_rmse']:.4g}  "
+                  f"gap {f['gap']:+.4g} (test - train RMSE, target units)")
+        out.print(f"  sparsity {100 * f['sparsity']:.1f}%  weight norm {f['weight_norm']:.2f}  "
+                  f"epochs {int(f['epochs_trained'])} "
+                  f"(best: epoch {shown_epoch(f['best_epoch'])})  "
+                  f"{f['seconds']:.1f} s")
+    elif f.get("test_acc") is not None and math.isfinite(f.get("test_acc") or math.nan):
         out.print(f"  test acc {100 * f['test_acc']:.2f}%  test loss {f['test_loss']:.4f}  "
                   f"train acc {100 * f['train_acc']:.2f}%  gap {format_num(100 * f['gap'])} points")
         out.print(f"  sparsity {100 * f['sparsity']:.1f}%  weight norm {f['weight_norm']:.2f}  "
@@ -262,6 +321,8 @@ def print_datasets(items: list[tuple[str, str, str]]) -> None:
 def comparison_markdown(runs: list[dict]) -> str:
     """The two comparison tables as GitHub Markdown (for READMEs and reports)."""
     rows = summarize_arms(runs)
+    if any(r.task == "regression" for r in rows):
+        return _regression_markdown(rows)
     out = ["| arm | settings | seed: output | n | test acc % | test loss | train-test gap % "
            "| sparsity % | weight norm | epochs | s/run |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -282,4 +343,28 @@ def comparison_markdown(runs: list[dict]) -> str:
         if r.d_acc is not None:
             out.append(f"| {markdown_text(r.arm)} | {_ci(r.d_acc, scale=100)} | "
                        f"{_ci(r.d_loss, digits=3)} | {r.verdict} |")
+    return "\n".join(out)
+
+
+def _regression_markdown(rows) -> str:
+    """:func:`comparison_markdown` of a regression experiment (RMSE, MAE, R^2)."""
+    out = ["| arm | settings | seed: output | n | test RMSE | test MAE | test R² | RMSE gap "
+           "| sparsity % | weight norm | epochs | s/run |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
+        out.append("| " + " | ".join([
+            markdown_text(r.arm), markdown_text(r.settings), r.note_says[0], n,
+            _fmt(r.test_rmse), _fmt(r.test_mae), _fmt(r.test_r2, 3), _fmt(r.gap),
+            format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
+            format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
+            format_pm(r.epochs.mean, r.epochs.std, digits=0),
+            f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"]) + " |")
+    out += ["", f"Differences: {i18n.intervals_note(rows)}.", "",
+            "| arm − none (same seeds) | Δ test RMSE [CI] | Δ test MAE [CI] | verdict |",
+            "|---|---|---|---|"]
+    for r in rows:
+        if r.d_rmse is not None:
+            out.append(f"| {markdown_text(r.arm)} | {_ci(r.d_rmse)} | {_ci(r.d_mae)} | "
+                       f"{r.verdict} |")
     return "\n".join(out)

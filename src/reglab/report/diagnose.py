@@ -27,6 +27,11 @@ Rules (defaults in parentheses):
 - diverged: a run whose loss became non-finite, with the reason the lab stored.
 - label safety: the augmentation check the store holds (``meta["label_check"]``), if any.
 
+A regression experiment (``compare.experiment_task``) reads the same rules with its own
+measures: underfitting compares training R^2 (the margin 0.03 in R^2), no measurable effect
+reads test RMSE and test MAE against 1% of none's (``stats.MIN_EFFECT_RMSE`` / ``_MAE``), the
+gap is test RMSE minus train RMSE; label safety does not apply (no class labels).
+
 Example::
 
     >>> h = [{"data_loss": 1 / (e + 1), "val_loss": abs(e - 5) / 5 + 0.5} for e in range(15)]
@@ -41,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reglab.lab.compare import summarize_arms
+from reglab.lab.compare import experiment_task, summarize_arms
 from reglab.lab.stats import (MIN_EFFECT_ACC, PairedDifference, effect, format_num,
                               paired_difference, summarize)
 from reglab.report.i18n import check_lang, t
@@ -232,6 +237,7 @@ def diagnose(runs: Sequence[Mapping[str, Any]], histories: Mapping[str, History]
         by_arm.setdefault(r["arm"], []).append(r)
     base = {r["seed"]: r["final"] for r in by_arm.get(baseline, []) if r["status"] == "done"}
     table = {row.arm: row for row in summarize_arms(runs, baseline)}
+    regression = experiment_task(runs) == "regression"
     out = {}
     for arm, rs in by_arm.items():
         spec = rs[0].get("spec") or {}
@@ -239,12 +245,13 @@ def diagnose(runs: Sequence[Mapping[str, Any]], histories: Mapping[str, History]
         found = _diverged_findings(arm, rs, spec, lang)
         found += _cannot_fire_finding(arm, spec, lang)
         found += _overfit_finding(arm, done, histories, spec, lang)
-        if arm != baseline and base and table[arm].d_acc is not None:
-            found += _paired_findings(arm, done, base, spec, table[arm], lang)
-        if spec.get("augment") or spec.get("mixup") or spec.get("cutmix"):
+        if arm != baseline and base and table[arm].compared:
+            paired = _paired_regression_findings if regression else _paired_findings
+            found += paired(arm, done, base, spec, table[arm], lang)
+        if not regression and (spec.get("augment") or spec.get("mixup") or spec.get("cutmix")):
             found.append(_label_finding(arm, spec, label_check, lang))
         if not any(f.level == "warning" for f in found):
-            found.append(_ok_finding(arm, done, lang))
+            found.append(_ok_finding(arm, done, lang, regression))
         out[arm] = found
     return out
 
@@ -313,7 +320,32 @@ def _paired_findings(arm, done, base, spec, row, lang="en") -> list[Finding]:
     return found
 
 
-def _no_effect_finding(arm, flat, spec, lang="en") -> Finding:
+def _paired_regression_findings(arm, done, base, spec, row, lang="en") -> list[Finding]:
+    """Underfitting on training R^2, no measurable effect on test RMSE and MAE."""
+    seeds = [r["seed"] for r in done if r["seed"] in base]
+    mine = {r["seed"]: r["final"] for r in done}
+    col = lambda src, k: [src[s].get(k, math.nan) for s in seeds]  # noqa: E731
+    found = []
+    under = underfitting(col(mine, "train_r2"), col(base, "train_r2"),
+                         col(mine, "test_r2"), col(base, "test_r2"))
+    if under:
+        found.append(Finding(
+            arm, "underfitting", "warning",
+            t("diag.underfit.text_regression", lang, train=under["train_acc"],
+              base=under["base_train_acc"], d_train=format_num(under["d_train"], 3, sign=True),
+              interval=_interval(under, "d_train", 1, 3, label=t("diag.interval.ci", lang)),
+              n=under["n"], d_test=format_num(under["d_test"], 3, sign=True)),
+            t("diag.underfit.advice", lang, parts=_weaker(spec, lang)), under))
+    has_strength = any(spec.get(k) for k in _STRENGTHS)
+    flat = None if under or not has_strength else no_effect(
+        row.d_rmse, row.d_mae, row.min_effect_mae, col(mine, "weight_norm"),
+        col(base, "weight_norm"), min_acc=row.min_effect_rmse)
+    if flat:
+        found.append(_no_effect_finding(arm, flat, spec, lang, regression=True))
+    return found
+
+
+def _no_effect_finding(arm, flat, spec, lang="en", regression: bool = False) -> Finding:
     k = lambda part, **fields: t(f"diag.no_effect.{part}", lang, **fields)  # noqa: E731
     n = f"n={flat['n']:.0f}"
     loss = ("" if not math.isfinite(flat["d_loss"]) else
@@ -326,6 +358,14 @@ def _no_effect_finding(arm, flat, spec, lang="en") -> Finding:
     text = (k("measured", d_acc=format_num(100 * flat["d_acc"], 2, sign=True),
               interval=_interval(flat, "d_acc", 100, 2, ""), loss=loss) +
             k("as_table" if flat["n"] >= 2 else "one_seed"))
+    if regression:  # no_effect's d_acc / d_loss hold test RMSE / test MAE (target units)
+        minimum = k("minimum_regression", rmse=format_num(flat["min_acc"], 4),
+                    mae=format_num(flat["min_loss"], 4))
+        text = (k("measured_regression", d_rmse=format_num(flat["d_acc"], 4, sign=True),
+                  interval=_interval(flat, "d_acc", 1, 4, ""),
+                  d_mae=format_num(flat["d_loss"], 4, sign=True),
+                  interval_mae=_interval(flat, "d_loss", 1, 4, "")) +
+                k("as_table" if flat["n"] >= 2 else "one_seed"))
     advice = k("stronger", parts=_stronger(spec, lang))
     case = ("one_seed" if flat["n"] < 2 else "negligible" if flat["negligible"] else "wide")
     text = k(f"{case}_text", n=n, text=text, minimum=minimum, norm=norm)
@@ -351,10 +391,12 @@ def _label_finding(arm, spec, check, lang="en") -> Finding:
     return Finding(arm, "label-safety", "ok", k("safe", drops=drops), "", {"flagged": 0})
 
 
-def _ok_finding(arm, done, lang="en") -> Finding:
+def _ok_finding(arm, done, lang="en", regression: bool = False) -> Finding:
     gap = _mean([r["final"].get("gap", math.nan) for r in done])
     text = (t("diag.ok.gap", lang, gap=format_num(100 * gap, 1)) if math.isfinite(gap)
             else t("diag.ok", lang))
+    if regression and math.isfinite(gap):
+        text = t("diag.ok.gap_regression", lang, gap=format_num(gap, 3, sign=True))
     return Finding(arm, "ok", "ok", text, "", {"gap": gap})
 
 

@@ -36,8 +36,8 @@ from reglab.lab.arms import NOTE_SAYS
 from reglab.lab.spec import read_package_toml
 from reglab.lab.stats import format_num
 
-__all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "t", "check_lang", "labels", "verdicts",
-           "intervals_note", "note_says"]
+__all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "REGRESSION_LABELS", "t", "check_lang",
+           "labels", "verdicts", "intervals_note", "note_says"]
 
 LANGS = ("en", "vi")
 
@@ -61,6 +61,10 @@ CATALOGUE, NOTE_SAYS_VI = _read_catalogue()
 # The template's fixed labels: ``labels(lang)`` gives them all.
 TEMPLATE = {k.removeprefix("template."): v for k, v in CATALOGUE.items()
             if k.startswith("template.")}
+# Labels of the report templates for a regression experiment, in place of the accuracy ones
+# (the templates' columns: test acc -> RMSE, test loss -> MAE, gap -> R^2; diffs: RMSE, MAE).
+REGRESSION_LABELS = {k.removeprefix("template_regression."): v for k, v in CATALOGUE.items()
+                     if k.startswith("template_regression.")}
 
 # Keys whose Vietnamese is the English on purpose: technical words the note itself keeps in
 # English (overfitting, validation loss, test loss), formula labels, "Overfitting: {body}" and
@@ -88,9 +92,12 @@ def t(key: str, lang: str = "en", /, **fields: Any) -> str:
     return CATALOGUE[key][LANGS.index(check_lang(lang))].format(**fields)
 
 
-def labels(lang: str = "en") -> dict[str, str]:
-    """Every fixed label of the report templates in ``lang`` (those with no fields)."""
-    return {k: v[LANGS.index(check_lang(lang))] for k, v in TEMPLATE.items()}
+def labels(lang: str = "en", task: str = "classification") -> dict[str, str]:
+    """Every fixed label of the report templates in ``lang`` (those with no fields); for a
+    regression experiment the measure columns say RMSE, MAE and R^2."""
+    i = LANGS.index(check_lang(lang))
+    extra = REGRESSION_LABELS if task == "regression" else {}
+    return {k: v[i] for k, v in {**TEMPLATE, **extra}.items()}
 
 
 def note_says(row: Any, lang: str = "en") -> tuple[str, str, str]:
@@ -117,6 +124,13 @@ def verdicts(row: Any, baseline: str = "none", lang: str = "en") -> tuple[str, s
     if row.effects is None:
         key = "verdict.baseline" if row.arm == baseline else "verdict.no_baseline"
         return "", "", t(key, lang, baseline=baseline)
+    if getattr(row, "task", "classification") == "regression":
+        rmse = _verdict(row.effects[0], row.d_rmse.n, t(
+            "verdict.min_rmse", lang, v=format_num(row.min_effect_rmse, 4), baseline=baseline),
+            lang)
+        mae = _verdict(row.effects[1], row.d_mae.n, t(
+            "verdict.min_mae", lang, v=format_num(row.min_effect_mae, 4), baseline=baseline), lang)
+        return rmse, mae, t("verdict.both_regression", lang, rmse=rmse, mae=mae)
     loss_text = t("verdict.min_loss", lang, loss=format_num(row.min_effect_loss, 4),
                   baseline=baseline)
     acc = _verdict(row.effects[0], row.d_acc.n, t("verdict.min_acc", lang), lang)
@@ -130,4 +144,10 @@ def intervals_note(rows: Sequence[Any], baseline: str = "none", lang: str = "en"
     loss = next((r.min_effect_loss for r in rows if math.isfinite(r.min_effect_loss)), math.nan)
     adj = (t("note.holm", lang, m=m) if m > 1 else
            t("note.single", lang) if m == 1 else t("note.none", lang))
+    if any(getattr(r, "task", "classification") == "regression" for r in rows):
+        first = lambda k: next((getattr(r, k) for r in rows  # noqa: E731
+                                if math.isfinite(getattr(r, k))), math.nan)
+        return t("note.rule_regression", lang, adj=adj, baseline=baseline,
+                 rmse=format_num(first("min_effect_rmse"), 4),
+                 mae=format_num(first("min_effect_mae"), 4))
     return t("note.rule", lang, adj=adj, baseline=baseline, loss=format_num(loss, 4))

@@ -65,8 +65,12 @@ def _band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np
 def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
            loss: Sequence[PairedDifference | None],
            acc_raw: Sequence[PairedDifference | None], loss_raw: Sequence[PairedDifference | None],
-           min_acc: float, min_loss: float, label: str, lang: str = "en") -> bytes:
-    """Every arm minus ``none``: test accuracy (points) and test loss, with their intervals.
+           min_acc: float, min_loss: float, label: str, lang: str = "en",
+           regression: bool = False) -> bytes:
+    """Every arm minus ``none``: test accuracy (points) and test loss, with their intervals
+    (``regression``: test RMSE and test MAE in the target's units, both lower-is-better; the
+    ``acc`` / ``loss`` arguments then hold those, ``min_acc`` / ``min_loss`` their minimum
+    effects).
 
     One row per arm, top to bottom in plan order. The dot is the mean paired difference,
     the thick bar the interval the verdict used (``label`` says which, e.g. Holm-adjusted),
@@ -85,6 +89,9 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.55 * len(arms) + 1.9), squeeze=False)
     panels = ((axes[0, 0], acc, acc_raw, 100.0, 100 * min_acc, True, k("forest.d_acc")),
               (axes[0, 1], loss, loss_raw, 1.0, min_loss, False, k("forest.d_loss")))
+    if regression:
+        panels = ((axes[0, 0], acc, acc_raw, 1.0, min_acc, False, k("forest.d_rmse")),
+                  (axes[0, 1], loss, loss_raw, 1.0, min_loss, False, k("forest.d_mae")))
     y = np.arange(len(arms))[::-1]  # first arm at the top
     for ax, diffs, raws, scale, band, higher, xlabel in panels:
         if math.isfinite(band) and band > 0:
@@ -133,12 +140,17 @@ def _arm_colours(arms: Sequence[str]) -> dict[str, str]:
 # (curve, panel title, unit): the title and the unit are catalogue keys "plot.curves.<name>"
 _CURVE_PANELS = (("train_loss", "train_loss", "loss"), ("val_loss", "val_loss", "loss"),
                  ("train_acc", "train_acc", "accuracy"), ("val_acc", "val_acc", "accuracy"))
+# a regression experiment's panels: validation RMSE (target units) and R^2 for the accuracies
+REGRESSION_CURVE_PANELS = (("train_loss", "train_loss", "loss"), ("val_loss", "val_loss", "loss"),
+                           ("val_rmse", "val_rmse", "rmse"), ("val_r2", "val_r2", "r2"))
 
 
 def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
-                    stops: Mapping[str, Sequence[tuple[int, int | None]]], lang: str = "en"
-                    ) -> bytes:
-    """Training and validation loss and accuracy per epoch, every arm overlaid per panel.
+                    stops: Mapping[str, Sequence[tuple[int, int | None]]], lang: str = "en",
+                    panels: Sequence[tuple[str, str, str]] = _CURVE_PANELS) -> bytes:
+    """Training and validation loss and accuracy per epoch, every arm overlaid per panel
+    (``panels``: (curve, title, unit) per panel; a regression experiment's are
+    :data:`REGRESSION_CURVE_PANELS`).
 
     Four panels (training loss, validation loss, training accuracy, validation accuracy);
     each arm is one colour: its line is the mean over seeds, its faint band the min-max. On
@@ -155,7 +167,7 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
     k = lambda part: t(f"plot.curves.{part}", lang)  # noqa: E731
     colours = _arm_colours(list(curves))
     fig, axes = plt.subplots(2, 2, figsize=(12, 7.6), squeeze=False)
-    for ax, (key, title, unit) in zip(axes.flat, _CURVE_PANELS):
+    for ax, (key, title, unit) in zip(axes.flat, panels):
         for arm, cur in curves.items():
             seeds = cur.get(key) or []
             if not seeds or not any(len(c) for c in seeds):
@@ -199,8 +211,11 @@ def _log_if_wide(ax, values: Sequence[float]) -> None:
 
 def gap_bars(arms: Sequence[str], means: Sequence[float],
              diffs: Sequence[PairedDifference | None], n: Sequence[int] | None = None,
-             min_effect: float = MIN_EFFECT_ACC, lang: str = "en") -> bytes:
-    """The train-test accuracy gap per arm in points, coloured and barred by the paired test.
+             min_effect: float = MIN_EFFECT_ACC, lang: str = "en", scale: float = 100.0,
+             ylabel: str = "ylabel") -> bytes:
+    """The train-test accuracy gap per arm in points, coloured and barred by the paired test
+    (a regression experiment: the test - train RMSE gap, ``scale`` 1, ``ylabel``
+    "ylabel_regression", ``min_effect`` in the target's units).
 
     Bars: the arm's mean gap. Error bars: the 95% paired interval of (arm - none) for the
     gap, drawn around the arm's bar (how sure the difference from ``none`` is, not the
@@ -216,18 +231,18 @@ def gap_bars(arms: Sequence[str], means: Sequence[float],
     """
     k = lambda part: t(f"plot.gap.{part}", lang)  # noqa: E731
     fig, ax = plt.subplots(figsize=(1.2 * len(arms) + 2.5, 3.6))
-    m = np.array([100 * v if math.isfinite(v) else 0.0 for v in means])
+    m = np.array([scale * v if math.isfinite(v) else 0.0 for v in means])
     colours = []
     for x, (arm, d) in enumerate(zip(arms, diffs)):
         kind = "baseline" if d is None else effect(d, False, min_effect)
         colours.append(EFFECT_COLOURS[kind])
         if d is not None and math.isfinite(d.low) and math.isfinite(d.high):
-            ax.errorbar(x, m[x], yerr=[[100 * (d.mean - d.low)], [100 * (d.high - d.mean)]],
+            ax.errorbar(x, m[x], yerr=[[scale * (d.mean - d.low)], [scale * (d.high - d.mean)]],
                         color="black", capsize=4, lw=1.2)
     ax.bar(range(len(arms)), m, color=colours)
     labels = arms if n is None else [f"{a}\n(n={k})" for a, k in zip(arms, n)]
     ax.set_xticks(range(len(arms)), labels)
-    ax.set_ylabel(k("ylabel"))
+    ax.set_ylabel(k(ylabel))
     ax.axhline(0, color="black", lw=0.8)
     if arms and arms[0] == "none" and math.isfinite(means[0]):
         ax.axhline(m[0], color="0.25", lw=0.8, ls="--")

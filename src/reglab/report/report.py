@@ -50,7 +50,7 @@ from reglab._escape import markdown_text
 from reglab._files import atomic_write
 from reglab._validation import InvalidParameterError, fail
 from reglab.lab.arms import settings as arm_settings
-from reglab.lab.compare import summarize_arms
+from reglab.lab.compare import experiment_task, summarize_arms
 from reglab.lab.stats import MIN_EFFECT_ACC, format_ci, format_pm, paired_difference
 from reglab.lab.store import connect_read_only, read_epochs, read_runs
 from reglab.report import diagnose, i18n
@@ -81,8 +81,12 @@ def dataset_meta(ds: Any) -> dict[str, Any]:
         meta = {"command": "compare", "argv": sys.argv[1:], "data": dataset_meta(ds)}
     """
     names = lambda xs: None if xs is None else [str(x) for x in xs]  # noqa: E731
+    task = getattr(ds, "task", "classification")
+    regression = {} if task != "regression" else {
+        "task": task, "target_name": getattr(ds, "target_name", None),
+        "target_mean": float(ds.target_mean), "target_std": float(ds.target_std)}
     return {"name": str(ds.name), "kind": ds.kind, "num_classes": int(ds.num_classes),
-            "input_shape": [int(s) for s in ds.input_shape],
+            **regression, "input_shape": [int(s) for s in ds.input_shape],
             "sizes": {part: len(getattr(ds, part).y) for part in ("train", "val", "test")},
             "description": str(getattr(ds, "description", "") or ""),
             "class_names": names(getattr(ds, "class_names", None)),
@@ -154,7 +158,7 @@ def build_report(exp_dir: Path, lang: str | None = None) -> tuple[Path, Path]:
     env_html, env_md, markup = _environments()
     uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii")
             for k, v in figures.items()}
-    labels = i18n.labels(lang)
+    labels = i18n.labels(lang, ctx["task"])
     # the catalogue's labels are the template's own text: not escaped, their fields are
     html = env_html.get_template("report.html.j2").render(
         **ctx, img=uris, L={k: markup(v) for k, v in labels.items()})
@@ -173,16 +177,17 @@ def _context(exp: Mapping[str, Any], lang: str = "en"
     runs, hist = exp["runs"], exp["histories"]
     arms = list(dict.fromkeys(r["arm"] for r in runs))
     rows = summarize_arms(runs)
+    task = experiment_task(runs)
     weights = {arm: _arm_weights(exp["root"], [r for r in runs if r["arm"] == arm])
                for arm in arms}
     layers = {arm: _arm_layers(exp["root"], [r for r in runs if r["arm"] == arm])
               for arm in arms}
     figures, captions = _figures(rows, runs, hist, arms, layers, lang)
     findings = diagnose.diagnose(runs, hist, exp["meta"].get("label_check"), lang=lang)
-    ctx = {"title": t("report.title", lang, name=exp["name"]), "lang": lang,
+    ctx = {"title": t("report.title", lang, name=exp["name"]), "lang": lang, "task": task,
            "sections": tuple((a, t(f"report.section.{a}", lang)) for a, _ in SECTIONS),
            "run": _what_was_run(exp, arms, lang), "table": [_table_row(r, lang) for r in rows],
-           "diffs": [_diff_row(r, lang) for r in rows if r.d_acc is not None],
+           "diffs": [_diff_row(r, lang) for r in rows if r.compared],
            "intervals_note": i18n.intervals_note(rows, lang=lang),
            "captions": captions,
            "sparsity": [_sparsity_row(r, weights[r.arm]) for r in rows],
@@ -197,6 +202,8 @@ def _figures(rows, runs, hist, arms, layers, lang: str = "en"
     from reglab.report import plots  # matplotlib (~1 s): not on every CLI start, only here
 
     figures, captions = {}, {}
+    if any(r.task == "regression" for r in rows):
+        return _regression_figures(rows, runs, hist, arms, layers, lang)
     compared = [r for r in rows if r.d_acc is not None]
     if compared:
         figures["forest"] = plots.forest(
@@ -212,6 +219,47 @@ def _figures(rows, runs, hist, arms, layers, lang: str = "en"
                                     [gap_diffs.get(r.arm) for r in rows],
                                     [r.n_done for r in rows], lang=lang)
     captions["gap"] = t("report.caption.gap", lang)
+    _weight_figure(figures, captions, layers, lang)
+    return figures, captions
+
+
+def _regression_figures(rows, runs, hist, arms, layers, lang: str = "en"
+                        ) -> tuple[dict[str, bytes], dict[str, str]]:
+    """:func:`_figures` of a regression experiment: differences of test RMSE and MAE,
+    curves of validation RMSE and R^2, the test - train RMSE gap."""
+    from reglab.report import plots  # matplotlib: imported only when figures are drawn
+
+    figures, captions = {}, {}
+    compared = [r for r in rows if r.d_rmse is not None]
+    note = i18n.intervals_note(rows, lang=lang)
+    if compared:
+        figures["forest"] = plots.forest(
+            [r.arm for r in compared], [r.d_rmse for r in compared],
+            [r.d_mae for r in compared], [r.d_rmse_raw for r in compared],
+            [r.d_mae_raw for r in compared], compared[0].min_effect_rmse,
+            compared[0].min_effect_mae, t("plot.forest.holm", lang), lang=lang,
+            regression=True)
+        captions["forest"] = t("report.caption.forest_regression", lang, note=note)
+    keys = {"train_loss": "data_loss", "val_loss": "val_loss", "val_rmse": "val_rmse",
+            "val_r2": "val_r2"}
+    figures["learning_curves"] = plots.learning_curves(
+        *_curves(runs, hist, arms, keys), lang=lang, panels=plots.REGRESSION_CURVE_PANELS)
+    captions["learning_curves"] = t("report.caption.learning_curves_regression", lang)
+    gap_diffs = _gap_diffs(runs, arms)
+    min_rmse = next((r.min_effect_rmse for r in rows if math.isfinite(r.min_effect_rmse)), 0.0)
+    figures["gap"] = plots.gap_bars([r.arm for r in rows], [r.gap.mean for r in rows],
+                                    [gap_diffs.get(r.arm) for r in rows],
+                                    [r.n_done for r in rows], min_effect=min_rmse, lang=lang,
+                                    scale=1.0, ylabel="ylabel_regression")
+    captions["gap"] = t("report.caption.gap_regression", lang)
+    _weight_figure(figures, captions, layers, lang)
+    return figures, captions
+
+
+def _weight_figure(figures, captions, layers, lang: str = "en") -> None:
+    """The weight histograms and their caption, when any weights are stored."""
+    from reglab.report import plots  # matplotlib: imported only when figures are drawn
+
     if any(w.size for per in layers.values() for w in per.values()):
         figures["weights"] = plots.weight_histograms(layers, lang=lang)
         ranges = plots.weight_ranges(layers)
@@ -219,7 +267,6 @@ def _figures(rows, runs, hist, arms, layers, lang: str = "en"
                               total=total, lim=lim)
                             for layer, (lim, n, total) in ranges.items())
         captions["weights"] = t("report.caption.weights", lang, outside=outside)
-    return figures, captions
 
 
 def _what_was_run(exp: Mapping[str, Any], arms: list[str], lang: str = "en"
@@ -258,7 +305,10 @@ def _data_rows(d: Mapping[str, Any], lang: str = "en") -> list[tuple[str, str]]:
     rows = [(label("name"), str(d.get("name", "?"))), (label("kind"), str(d.get("kind", "?"))),
             (label("sizes"), ", ".join(f"{k} {sizes[k]}" for k in ("train", "val", "test")
                                        if k in sizes)),
-            (label("classes"), str(d.get("num_classes", "?"))),
+            *([(label("task"), "regression"), (label("target"), (
+                f"{d.get('target_name') or 'y'}: {d['target_mean']:.4g} ± "
+                f"{d['target_std']:.4g}"))] if d.get("task") == "regression" else
+              [(label("classes"), str(d.get("num_classes", "?")))]),
             (label("input shape"), " x ".join(str(s) for s in d.get("input_shape", [])))]
     for key, name in (("class_names", "class names"), ("feature_names", "columns")):
         names = d.get(key)
@@ -286,6 +336,11 @@ def _when(t: Any) -> str:
 def _table_row(r, lang: str = "en") -> dict[str, str]:
     n = f"{r.n_done}" + (t("report.diverged", lang, n=r.n_diverged) if r.n_diverged else "")
     says = i18n.note_says(r, lang)
+    if r.task == "regression":  # the columns say test RMSE, MAE, R^2 (i18n.REGRESSION_LABELS)
+        return {**_table_row_common(r, says, n),
+                "test_acc": format_pm(r.test_rmse.mean, r.test_rmse.std),
+                "test_loss": format_pm(r.test_mae.mean, r.test_mae.std),
+                "gap": format_pm(r.test_r2.mean, r.test_r2.std, digits=3)}
     return {"arm": r.arm, "settings": r.settings, "output": says[0], "pros": says[1],
             "cons": says[2], "n": n,
             "test_acc": format_pm(r.test_acc.mean, r.test_acc.std, scale=100),
@@ -297,7 +352,20 @@ def _table_row(r, lang: str = "en") -> dict[str, str]:
             "seconds": f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"}
 
 
+def _table_row_common(r, says, n: str) -> dict[str, str]:
+    return {"arm": r.arm, "settings": r.settings, "output": says[0], "pros": says[1],
+            "cons": says[2], "n": n,
+            "sparsity": format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
+            "norm": format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
+            "epochs": format_pm(r.epochs.mean, r.epochs.std, digits=0),
+            "seconds": f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"}
+
+
 def _diff_row(r, lang: str = "en") -> dict[str, str]:
+    if r.task == "regression":  # the columns say Δ test RMSE, Δ test MAE
+        return {"arm": r.arm, "d_acc": format_ci(r.d_rmse), "d_loss": format_ci(r.d_mae),
+                "d_acc_raw": format_ci(r.d_rmse_raw), "d_loss_raw": format_ci(r.d_mae_raw),
+                "verdict": i18n.verdicts(r, lang=lang)[2]}
     return {"arm": r.arm, "d_acc": format_ci(r.d_acc, scale=100),
             "d_loss": format_ci(r.d_loss, digits=3),
             "d_acc_raw": format_ci(r.d_acc_raw, scale=100),
@@ -315,10 +383,10 @@ def _sparsity_row(r, w) -> dict[str, str]:
 
 
 # -- figures' inputs -------------------------------------------------------------------------
-def _curves(runs, hist, arms):
+def _curves(runs, hist, arms, keys=None):
     curves, stops = {}, {}
-    keys = {"train_loss": "data_loss", "val_loss": "val_loss", "train_acc": "train_acc",
-            "val_acc": "val_acc"}
+    keys = keys or {"train_loss": "data_loss", "val_loss": "val_loss", "train_acc": "train_acc",
+                    "val_acc": "val_acc"}
     for arm in arms:
         rs = [r for r in runs if r["arm"] == arm and hist.get(r["id"])]
         curves[arm] = {k: [_col(hist[r["id"]], col) for r in rs] for k, col in keys.items()}

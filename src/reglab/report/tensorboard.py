@@ -62,7 +62,7 @@ def export_tensorboard(experiment: Path, logdir: Path | None = None) -> Path:
         with SummaryWriter(log_dir=str(folder)) as w:
             for e in histories[r["id"]]:
                 for c in EPOCH_COLUMNS:
-                    if e[c] is not None:
+                    if e.get(c) is not None:  # a key of the other task's is absent
                         w.add_scalar(f"epoch/{c}", e[c], global_step=e["epoch"])
             metrics = {f"final/{k}": float(v) for k, v in r["final"].items()
                        if v is not None and math.isfinite(v)}

@@ -7,7 +7,8 @@ member) and DDP (``ddp``, the same state on every rank) compute; this module dec
 * divergence: a non-finite training or validation loss ends the run, with one message;
 * the early stop (``EarlyStopping.step`` on validation loss) and which weights the run keeps
   (the best epoch's when early stopping saw one, else the last), typed by :class:`StopReason`;
-* the final metrics: :data:`FINAL_KEYS`, NaN scores for a run that is not done, the gap.
+* the final metrics: :func:`final_keys` of the run's task (:data:`FINAL_KEYS` for
+  classification), NaN scores for a run that is not done, the gap (:func:`gap`).
 
 Example::
 
@@ -32,18 +33,53 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["EPOCH_KEYS", "SCORE_KEYS", "FINAL_KEYS", "StopReason", "RunResult", "RunState",
-           "epoch_row", "divergence"]
+__all__ = ["EPOCH_KEYS", "SCORE_KEYS", "FINAL_KEYS", "TASK_KEYS", "StopReason", "RunResult",
+           "RunState", "epoch_row", "divergence", "epoch_keys", "score_keys", "final_keys",
+           "gap"]
 
 # One row per epoch: mean data loss and penalty over the training batches, train accuracy
 # (on the batches as seen), validation loss and accuracy, the weights' sparsity (fraction of
-# exact zeros) and L2 norm, the learning rate and the epoch's seconds.
+# exact zeros) and L2 norm, the learning rate and the epoch's seconds; for a regression run
+# the validation RMSE, MAE (both in the target's units) and R^2 instead of the accuracies.
+# A run's rows (and final metrics) hold its task's keys only; the store's columns are every
+# key, and a key of the other task's is NULL there, empty in a CSV, absent when read back.
 EPOCH_KEYS = ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity",
-              "weight_norm", "lr", "seconds")
-# Scores of the kept weights on each split (NaN when the run is not done).
+              "weight_norm", "lr", "seconds", "val_rmse", "val_mae", "val_r2")
+# The epoch keys that only one task has (the rest are every run's).
+TASK_KEYS = {"classification": ("train_acc", "val_acc"),
+             "regression": ("val_rmse", "val_mae", "val_r2")}
+# Scores of the kept weights on each split (NaN when the run is not done). The loss is the
+# training objective's data term: cross-entropy, or the MSE of the standardized target.
 SCORE_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
-FINAL_KEYS = (*SCORE_KEYS, "gap", "sparsity", "weight_norm", "epochs_trained", "best_epoch",
-              "seconds")
+REGRESSION_SCORE_KEYS = tuple(f"{part}_{m}" for part in ("train", "val", "test")
+                              for m in ("loss", "rmse", "mae", "r2"))
+_RUN_KEYS = ("gap", "sparsity", "weight_norm", "epochs_trained", "best_epoch", "seconds")
+FINAL_KEYS = (*SCORE_KEYS, *_RUN_KEYS)
+
+
+def epoch_keys(task: str = "classification") -> tuple[str, ...]:
+    """The epoch keys that apply to ``task`` (the others are NaN in its rows)."""
+    other = [k for t, keys in TASK_KEYS.items() if t != task for k in keys]
+    return tuple(k for k in EPOCH_KEYS if k not in other)
+
+
+def score_keys(task: str = "classification") -> tuple[str, ...]:
+    """The split scores of a ``task`` run: loss and accuracy, or loss, RMSE, MAE and R^2."""
+    return REGRESSION_SCORE_KEYS if task == "regression" else SCORE_KEYS
+
+
+def final_keys(task: str = "classification") -> tuple[str, ...]:
+    """A ``task`` run's final metrics: exactly these keys (a key of the other task's is not
+    there: read it with ``final.get(key, nan)``)."""
+    return (*score_keys(task), *_RUN_KEYS)
+
+
+def gap(final: Mapping[str, float], task: str = "classification") -> float:
+    """The generalization gap, positive when the model does better on train than on test:
+    ``train_acc - test_acc``, or for regression ``test_rmse - train_rmse`` (target units)."""
+    if task == "regression":
+        return final["test_rmse"] - final["train_rmse"]
+    return final["train_acc"] - final["test_acc"]
 
 
 class StopReason(enum.Enum):
@@ -67,10 +103,11 @@ class RunResult:
 
 
 def epoch_row(**values: float) -> dict[str, float]:
-    """One epoch's row, exactly :data:`EPOCH_KEYS` (in that order) as floats."""
-    if set(values) != set(EPOCH_KEYS):
-        raise ValueError(f"an epoch row has the keys {EPOCH_KEYS}; got {tuple(values)}")
-    return {k: float(values[k]) for k in EPOCH_KEYS}
+    """One epoch's row: exactly one task's :func:`epoch_keys` (in that order) as floats."""
+    if not any(set(values) == set(epoch_keys(t)) for t in TASK_KEYS):
+        raise ValueError(f"an epoch row has the keys {epoch_keys()} (classification) or "
+                         f"{epoch_keys('regression')} (regression); got {tuple(values)}")
+    return {k: float(values[k]) for k in EPOCH_KEYS if k in values}
 
 
 def divergence(row: Mapping[str, float], epoch: int) -> str | None:
@@ -87,6 +124,7 @@ class RunState:
     Args:
         max_epochs: the spec's epochs.
         stopper: an ``rl.EarlyStopping`` on validation loss, or None.
+        task: "classification" or "regression" (which final keys the run has).
 
     Attributes:
         epochs: the rows so far. stop: a :class:`StopReason` once ended, else None.
@@ -95,8 +133,8 @@ class RunState:
             its own copy instead of passing the model (the stacked engine).
     """
 
-    def __init__(self, max_epochs: int, stopper: Any = None):
-        self.max_epochs, self.stopper = int(max_epochs), stopper
+    def __init__(self, max_epochs: int, stopper: Any = None, task: str = "classification"):
+        self.max_epochs, self.stopper, self.task = int(max_epochs), stopper, task
         self.epochs: list[dict[str, float]] = []
         self.stop: StopReason | None = None
         self.reason = ""
@@ -124,7 +162,7 @@ class RunState:
             return self._end(StopReason.DIVERGED, message)
         es = self.stopper
         if es is not None:
-            stop = es.step({"val_loss": row["val_loss"], "val_acc": row["val_acc"],
+            stop = es.step({"val_loss": row["val_loss"], "val_acc": row.get("val_acc", math.nan),
                             "train_loss": row["data_loss"]}, model)
             self.keep_now = es.best_epoch == epoch  # improved now
             if stop:
@@ -167,7 +205,7 @@ class RunState:
         """The RunResult: final metrics (NaN scores unless done), weights only when done.
 
         Args:
-            scores: :data:`SCORE_KEYS` of the kept weights (None, or ignored, if not done).
+            scores: :func:`score_keys` of the kept weights (None, or ignored, if not done).
             sparsity, weight_norm: of the kept weights.
             seconds: the run's wall time.
             state: the kept weights (dropped unless done).
@@ -175,8 +213,8 @@ class RunState:
         if self.stop is None:  # no epoch asked to end it (max_epochs 0): it ran them all
             self._end(StopReason.MAX_EPOCHS, self._limit_reason())
         done = self.status == "done"
-        final = {k: float(scores[k]) if done else math.nan for k in SCORE_KEYS}
-        final["gap"] = final["train_acc"] - final["test_acc"]
+        final = {k: float(scores[k]) if done else math.nan for k in score_keys(self.task)}
+        final["gap"] = gap(final, self.task)
         final.update(sparsity=sparsity, weight_norm=weight_norm,
                      epochs_trained=len(self.epochs), best_epoch=self.best_epoch,
                      seconds=seconds)

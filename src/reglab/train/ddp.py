@@ -191,6 +191,11 @@ def fit_distributed(spec, data=None, nproc: int = 2,
                    nproc)
     if data is None:
         data = reglab.data.load(spec.data, seed=spec.data_seed, **spec.data_options())
+    if nproc > 1 and getattr(data, "task", "classification") == "regression":
+        # parity first: the DDP loop's loss and sums are classification's; one process
+        # (sequential.fit) trains a regression run
+        raise fail("run", "nproc", "1 for a regression target (the DDP loop trains "
+                   "classification only)", nproc)
     data = _plain_data(data)
     ctx = mp.get_context("spawn")
     messages = ctx.SimpleQueue()
@@ -294,7 +299,8 @@ def _train(spec, data, device, rank: int, world: int, messages) -> RunResult | N
 
     try:
         run_epochs(run, model, optimizer, penalty, train_epoch,
-                   lambda: _sharded_eval(model, *val, len(data.val.y)),
+                   lambda: dict(zip(("val_loss", "val_acc"),
+                                    _sharded_eval(model, *val, len(data.val.y)))),
                    None if messages is None else lambda epoch, row: messages.put((epoch, row)),
                    handles)
     finally:

@@ -42,7 +42,7 @@ from reglab.updates import param_groups
 
 __all__ = ["RunResult", "fit", "train_one_epoch", "evaluate", "weight_stats", "resolve_device",
            "make_run", "run_epochs", "finish_run", "lr_at", "steps_per_epoch",
-           "attach_lr_schedule"]
+           "attach_lr_schedule", "data_loss", "regression_scores", "validation", "check_task"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -72,6 +72,28 @@ def weight_stats(model: nn.Module) -> tuple[float, float]:
     return zeros / max(total, 1), norm
 
 
+def data_loss(out: torch.Tensor, target: torch.Tensor, task: str = "classification",
+              label_smoothing: float = 0.0) -> torch.Tensor:
+    """The data term of a run's loss: ``kernels.cross_entropy(out, target, label_smoothing)``
+    (classification: logits (B, C), hard (B,) or soft (B, C) targets), or for regression the
+    mean squared error ``mean((out - y)^2)`` of the model's one output (B, 1) against the
+    standardized targets (B,) or (B, 1) (the note's ``nn.MSELoss``)."""
+    if task == "regression":
+        return F.mse_loss(out, target.reshape(out.shape))
+    return kernels.cross_entropy(out, target, label_smoothing)
+
+
+def check_task(spec, task: str) -> None:
+    """Refuse the knobs that do not apply to a regression target: label smoothing and CutMix
+    soften or paste *class* targets (mixup applies: it mixes the targets too)."""
+    if task != "regression":
+        return
+    for key, why in (("label_smoothing", "label smoothing softens class targets"),
+                     ("cutmix", "CutMix pastes class targets")):
+        if getattr(spec, key) > 0:
+            raise fail("RunSpec", key, f"0 for a regression target ({why})", getattr(spec, key))
+
+
 def train_one_epoch(
     model: nn.Module,
     X: torch.Tensor,
@@ -85,14 +107,16 @@ def train_one_epoch(
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     mix: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None,
     label_smoothing: float = 0.0,
+    task: str = "classification",
 ) -> dict[str, torch.Tensor]:
     """One pass over ``(X, y)`` in a seeded random order; returns epoch sums as 0-dim tensors.
 
-    loss = cross_entropy(model(aug(x)), y or mixed soft y, label_smoothing) + penalty(model)
+    loss = data_loss(model(aug(x)), y or mixed y, task, label_smoothing) + penalty(model)
 
     Args:
         model, optimizer: what to train.
-        X, y: the training inputs (N, ...) and int64 labels (N,), already on the device.
+        X, y: the training inputs (N, ...) and int64 labels (N,) or float regression
+            targets (N,), already on the device.
         batch_size: rows per step; the last batch may be smaller.
         generator: draws the permutation (seeded per run, so the order is reproducible).
         num_classes: for soft targets under mixup / cutmix.
@@ -100,10 +124,13 @@ def train_one_epoch(
         augment: ``x -> x`` applied to every batch.
         mix: ``(x, y, num_classes) -> (x, y_soft)`` (Mixup / CutMix).
         label_smoothing: eps of ``reglab.kernels.cross_entropy`` (hard or soft targets).
+        task: "classification" or "regression" (:func:`data_loss`; mixup mixes the targets).
 
     Returns:
-        {"data_loss": mean (smoothed) data loss, "penalty": mean penalty, "train_acc": accuracy}.
+        {"data_loss": mean (smoothed) data loss, "penalty": mean penalty, "train_acc":
+        accuracy (classification only)}.
     """
+    regression = task == "regression"
     model.train()
     n = X.shape[0]
     perm = torch.randperm(n, generator=generator).to(X.device)
@@ -115,10 +142,10 @@ def train_one_epoch(
         if augment is not None:
             xb = augment(xb)
         target = yb
-        if mix is not None:
-            xb, target = mix(xb, yb, num_classes)  # target: (B, num_classes) soft labels
+        if mix is not None:  # target: (B, num_classes) soft labels, or (B, 1) mixed values
+            xb, target = mix(xb, yb[:, None] if regression else yb, num_classes)
         logits = model(xb)
-        loss = kernels.cross_entropy(logits, target, label_smoothing)
+        loss = data_loss(logits, target, task, label_smoothing)
         total = loss
         if penalty is not None:
             pen = penalty(model)
@@ -128,8 +155,11 @@ def train_one_epoch(
         total.backward()
         optimizer.step()
         loss_sum += loss.detach() * idx.numel()
-        hard = target if target.ndim == 1 else target.argmax(1)
-        correct += (logits.detach().argmax(1) == hard).sum()
+        if not regression:
+            hard = target if target.ndim == 1 else target.argmax(1)
+            correct += (logits.detach().argmax(1) == hard).sum()
+    if regression:
+        return {"data_loss": loss_sum / n, "penalty": pen_sum / n}
     return {"data_loss": loss_sum / n, "penalty": pen_sum / n, "train_acc": correct / n}
 
 
@@ -146,6 +176,38 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
         correct += (logits.argmax(1) == yb).sum()
     n = max(y.shape[0], 1)
     return float(loss) / n, int(correct) / n
+
+
+@torch.no_grad()
+def regression_scores(model: nn.Module, X: torch.Tensor, y: torch.Tensor, target_std: float,
+                      batch_size: int = 4096) -> dict[str, float]:
+    """A regression model's scores on ``(X, y)`` (y standardized), in eval mode:
+
+    ``loss`` = mean (pred - y)^2 (the standardized MSE, the training loss's data term),
+    ``rmse`` = sqrt(loss) * target_std, ``mae`` = mean |pred - y| * target_std (both in the
+    target's units), ``r2`` = 1 - sum (pred - y)^2 / sum (y - mean y)^2 (sklearn's r2_score;
+    NaN when y is constant).
+    """
+    model.eval()
+    n = y.shape[0]
+    if n == 0:
+        return dict.fromkeys(("loss", "rmse", "mae", "r2"), math.nan)
+    pred = torch.cat([model(xb).reshape(-1) for xb in X.split(batch_size)])
+    err = pred.double() - y.double()
+    sse, sst = float(err.pow(2).sum()), float((y.double() - y.double().mean()).pow(2).sum())
+    mse = sse / n
+    return {"loss": mse, "rmse": math.sqrt(mse) * target_std,
+            "mae": float(err.abs().mean()) * target_std,
+            "r2": 1.0 - sse / sst if sst > 0 else math.nan}
+
+
+def validation(model: nn.Module, X: torch.Tensor, y: torch.Tensor, data) -> dict[str, float]:
+    """The validation part of an epoch row: ``val_loss`` and ``val_acc`` (classification),
+    or ``val_loss``, ``val_rmse``, ``val_mae``, ``val_r2`` (regression)."""
+    if getattr(data, "task", "classification") == "regression":
+        return {f"val_{k}": v for k, v in regression_scores(model, X, y,
+                                                            data.target_std).items()}
+    return dict(zip(("val_loss", "val_acc"), evaluate(model, X, y)))
 
 
 def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = None
@@ -165,9 +227,11 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
     t_start = time.perf_counter()
     device = resolve_device(spec.device)
     torch.manual_seed(spec.seed)  # initialization; batch order and augmentation use their own
+    task = getattr(data, "task", "classification")
+    check_task(spec, task)
     model = build_model(spec, data.kind, tuple(data.input_shape), data.num_classes).to(device)
     optimizer, handles, penalty, augment, mix, run = make_run(spec, model, data.kind,
-                                                              len(data.train.y))
+                                                              len(data.train.y), task)
     gen = torch.Generator().manual_seed(spec.seed)
     Xtr, ytr = data.train.X.to(device), data.train.y.to(device)
     Xva, yva = data.val.X.to(device), data.val.y.to(device)
@@ -176,10 +240,11 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
         return train_one_epoch(model, Xtr, ytr, optimizer, batch_size=spec.batch_size,
                                generator=gen, num_classes=data.num_classes, penalty=penalty,
                                augment=augment, mix=mix,
-                               label_smoothing=spec.label_smoothing)
+                               label_smoothing=spec.label_smoothing, task=task)
 
     try:
-        run_epochs(run, model, optimizer, penalty, train, lambda: evaluate(model, Xva, yva),
+        run_epochs(run, model, optimizer, penalty, train, lambda: validation(model, Xva, yva,
+                                                                             data),
                    on_epoch, handles)
     finally:
         for h in handles:
@@ -187,9 +252,10 @@ def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = N
     return finish_run(run, model, data, device, t_start)
 
 
-def make_run(spec, model: nn.Module, kind: str, n_train: int):
+def make_run(spec, model: nn.Module, kind: str, n_train: int, task: str = "classification"):
     """What a one-model run trains with: (optimizer, update handles, penalty, augment, mix,
-    RunState), all from ``spec``; ``n_train`` rows per epoch (for the lr schedule)."""
+    RunState), all from ``spec``; ``n_train`` rows per epoch (for the lr schedule), ``task``
+    the data's (the RunState's final keys)."""
     optimizer = make_optimizer(spec, model)
     # the schedule's hook first: the decay / proximal hooks read the lr it sets for the step
     handles = [h for h in [attach_lr_schedule(spec, optimizer, steps_per_epoch(spec, n_train))]
@@ -198,26 +264,25 @@ def make_run(spec, model: nn.Module, kind: str, n_train: int):
     penalty = make_penalty(spec)
     augment, mix = make_augmentation(spec, kind)
     return (optimizer, handles, penalty, augment, mix,
-            RunState(spec.epochs, make_early_stopping(spec)))
+            RunState(spec.epochs, make_early_stopping(spec), task))
 
 
 def run_epochs(run: RunState, model: nn.Module, optimizer, penalty,
-               train: Callable[[], dict[str, Any]], validate: Callable[[], tuple[float, float]],
+               train: Callable[[], dict[str, Any]], validate: Callable[[], dict[str, float]],
                on_epoch: Callable[[int, dict[str, float]], None] | None,
                handles: Sequence[Any] = ()) -> None:
     """The epoch loop of a one-model backend (this loop, DDP): schedules (the model's
     dropout, the penalty, the update rules of ``handles`` from :func:`attach_updates`), one
-    training pass, validation, the epoch row, then the contract decides whether the run
-    goes on."""
+    training pass, validation (``validate()``: the row's ``val_*`` keys, :func:`validation`),
+    the epoch row, then the contract decides whether the run goes on."""
     scheduled = [*([penalty] if penalty is not None else []),
                  *(h.rule for h in handles if hasattr(h, "rule"))]
     for epoch in range(run.max_epochs):
         t0 = time.perf_counter()
         schedules.set_epoch(epoch, model, *scheduled)
         sums = train()
-        val_loss, val_acc = validate()
         sparsity, norm = weight_stats(model)
-        row = epoch_row(**sums, val_loss=val_loss, val_acc=val_acc, sparsity=sparsity,
+        row = epoch_row(**sums, **validate(), sparsity=sparsity,
                         weight_norm=norm, lr=optimizer.param_groups[0]["lr"],
                         seconds=time.perf_counter() - t0)
         if on_epoch is not None:
@@ -235,10 +300,16 @@ def finish_run(run: RunState, model: nn.Module, data, device, t_start: float) ->
 
 
 def split_scores(model, data, device) -> dict[str, float]:
-    """Loss and accuracy of ``model`` on the train, val and test splits."""
+    """Loss and accuracy of ``model`` on the train, val and test splits (regression: loss,
+    RMSE, MAE and R^2, :func:`regression_scores`): the contract's ``score_keys``."""
     out: dict[str, float] = {}
     for part in ("train", "val", "test"):
         split = getattr(data, part)
+        if getattr(data, "task", "classification") == "regression":
+            scores = regression_scores(model, split.X.to(device), split.y.to(device),
+                                       data.target_std)
+            out.update({f"{part}_{k}": v for k, v in scores.items()})
+            continue
         out[f"{part}_loss"], out[f"{part}_acc"] = evaluate(model, split.X.to(device),
                                                            split.y.to(device))
     return out

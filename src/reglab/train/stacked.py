@@ -325,7 +325,14 @@ def train_chunk(specs: Sequence[Any], datasets: Sequence[Any],
 
     Returns:
         One RunResult per spec, in order, as ``sequential.fit`` returns it.
+
+    Raises:
+        ValueError: for a regression data set (its MSE loop is ``sequential.fit``'s; the
+            executor never stacks one, ``reglab.lab.execute.group_key``).
     """
+    if any(getattr(d, "task", "classification") == "regression" for d in datasets):
+        raise ValueError("train_chunk trains classification stacks; a regression run trains "
+                         "with reglab.train.sequential.fit")
     t_start = time.perf_counter()
     device = resolve_device(specs[0].device)
     built = [_build_member(s, d) for s, d in zip(specs, datasets)]
