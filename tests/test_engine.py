@@ -307,6 +307,10 @@ def test_busy_cores_counts_other_processes_but_not_this_one():
 
     if not os.path.exists("/proc/stat"):
         pytest.skip("no /proc/stat: the load-average fallback is used")
+    # on a machine that other jobs already keep busy a hog adds nothing measurable (2 cores,
+    # both busy, stay 2): the test means something only where there is a free core to fill
+    if engine.busy_cores(0.3) > engine.usable_cores() - 1.5:
+        pytest.skip("other processes keep the cores busy: a hog cannot be told apart")
     # this process spinning (a thread) is not "another process keeping a core busy"
     stop = threading.Event()
     spinner = threading.Thread(target=lambda: [None for _ in iter(stop.is_set, True)])

@@ -525,3 +525,7 @@ def test_compare_lang_vi_keeps_the_language_for_the_report(capsys, tmp_path, mon
     assert "## 7. Chẩn đoán" in (tmp_path / "c" / "report.md").read_text(encoding="utf-8")
     assert _cli(capsys, "report", str(tmp_path / "c"), "--lang", "en")[0] == 0
     assert "## 7. Diagnosis" in (tmp_path / "c" / "report.md").read_text(encoding="utf-8")
+
+
+def test_the_regression_only_keys_are_catalogue_keys():
+    assert i18n.REGRESSION <= set(CATALOGUE), sorted(i18n.REGRESSION - set(CATALOGUE))

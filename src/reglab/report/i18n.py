@@ -36,7 +36,7 @@ from reglab.lab.arms import NOTE_SAYS
 from reglab.lab.spec import read_package_toml
 from reglab.lab.stats import format_num
 
-__all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "REGRESSION_LABELS", "t", "check_lang",
+__all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "REGRESSION", "REGRESSION_LABELS", "t", "check_lang",
            "labels", "verdicts", "intervals_note", "note_says"]
 
 LANGS = ("en", "vi")
@@ -65,6 +65,17 @@ TEMPLATE = {k.removeprefix("template."): v for k, v in CATALOGUE.items()
 # (the templates' columns: test acc -> RMSE, test loss -> MAE, gap -> R^2; diffs: RMSE, MAE).
 REGRESSION_LABELS = {k.removeprefix("template_regression."): v for k, v in CATALOGUE.items()
                      if k.startswith("template_regression.")}
+
+# The keys only a regression experiment uses (its measures: test RMSE, MAE, R^2).
+REGRESSION = frozenset({
+    "console.test_mae", "console.test_rmse", "diag.no_effect.measured_regression",
+    "diag.no_effect.minimum_regression", "diag.ok.gap_regression",
+    "diag.underfit.text_regression", "note.rule_regression", "plot.curves.r2",
+    "plot.curves.rmse", "plot.curves.val_r2", "plot.curves.val_rmse", "plot.forest.d_mae",
+    "plot.forest.d_rmse", "plot.gap.ylabel_regression", "report.caption.forest_regression",
+    "report.caption.gap_regression", "report.caption.learning_curves_regression",
+    "report.data.target", "report.data.task", "verdict.both_regression", "verdict.min_mae",
+    "verdict.min_rmse"})
 
 # Keys whose Vietnamese is the English on purpose: technical words the note itself keeps in
 # English (overfitting, validation loss, test loss), formula labels, "Overfitting: {body}" and
