@@ -237,7 +237,7 @@ class _GradPlan:
     def __init__(self, ws: list[Tensor], coef: tuple[list, list, list, list],
                  strengths: tuple = ()):
         self.strengths, self.params = strengths, ws
-        self.flags = tuple(w.requires_grad for w in ws)
+        self.flags = [w.requires_grad for w in ws]
         live = [(w, ca, cb) for w, ca, cb in zip(ws, *coef[:2])
                 if w.requires_grad and (ca != 0.0 or cb != 0.0)]
         self.groups = list(_by_coef([w for w, *_ in live], [t[1] for t in live],
@@ -249,29 +249,27 @@ class _GradPlan:
 
     def current(self, strengths: tuple) -> bool:
         """Whether the plan still holds for these strengths and the params' flags now."""
-        return strengths == self.strengths and self.flags == tuple(
-            w.requires_grad for w in self.params)
+        return strengths == self.strengths and self.flags == [w.requires_grad
+                                                              for w in self.params]
 
+    @K.without_grad
     def apply(self) -> None:
-        with torch.no_grad():
-            for (ca, cb), group in self.groups:
-                K.add_l1_l2_grad_(_grads(group), group, ca, cb)
-            for w, cg, b in self.group_lasso:
-                gw, gb = K.group_lasso_grads(w, cg, b)
-                _grads([w])[0].add_(gw)
-                if gb is not None and b.requires_grad:
-                    _grads([b])[0].add_(gb)
+        for (ca, cb), group in self.groups:
+            K.add_l1_l2_grad_(_grads(group), group, ca, cb)
+        for w, cg, b in self.group_lasso:
+            gw, gb = K.group_lasso_grads(w, cg, b)
+            _grads([w])[0].add_(gw)
+            if gb is not None and b.requires_grad:
+                _grads([b])[0].add_(gb)
 
 
 def _grads(ws: list[Tensor]) -> list[Tensor]:
     """Each param's ``.grad``; one with a nonzero term and no ``.grad`` gets zeros first, as a
     loss term would give it."""
-    grads = [w.grad for w in ws]
-    if any(g is None for g in grads):
-        for i, w in enumerate(ws):
-            if grads[i] is None:
-                w.grad = grads[i] = torch.zeros_like(w)
-    return grads
+    for w in ws:
+        if w.grad is None:
+            w.grad = torch.zeros_like(w)
+    return [w.grad for w in ws]
 
 
 # --------------------------------------------------------------------------- penalties
@@ -456,7 +454,10 @@ class _SumPenalty(Penalty):
         return [t for part in self.parts for t in part._terms(model, memo)]
 
     def _strengths(self):
-        return tuple(s for part in self.parts for s in part._strengths())
+        out: tuple = ()
+        for part in self.parts:
+            out += part._strengths()
+        return out
 
     def advance(self, steps: int = 1) -> None:
         super().advance(steps)
