@@ -77,7 +77,7 @@ _CHUNK = 1 << 16
 def _chunked(g: Tensor, w: Tensor) -> bool:
     """Whether ``g += l1 * sign(w) + ...`` goes chunk by chunk: a large, contiguous CPU pair."""
     return (w.numel() > _CHUNK and w.device.type == "cpu" and w.is_contiguous()
-            and g.is_contiguous())
+            and g.is_contiguous())  # (numel first: small tensors go no further)
 
 
 def _add_l1_l2_chunked_(g: Tensor, w: Tensor, l1: float, l2: float) -> None:
@@ -116,7 +116,7 @@ def add_l1_l2_grad_(grads: Sequence[Tensor], ws: Sequence[Tensor], l1: Strength 
     elif l1 != 0.0:
         rest_g, rest_w = [], []
         for g, w in zip(grads, ws):
-            if not isinstance(l2, Tensor) and _chunked(g, w):
+            if w.numel() > _CHUNK and not isinstance(l2, Tensor) and _chunked(g, w):
                 _add_l1_l2_chunked_(g, w, l1, l2)  # both terms, chunk by chunk
             else:
                 rest_g.append(g)
