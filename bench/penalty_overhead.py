@@ -195,10 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             f"(batch 128), 1 thread, {args.clock} clock, median of {args.steps} (large) / "
             f"{args.tiny_steps} (tiny) interleaved steps after {args.warmup} warm-up rounds; a "
             f"ratio is the median over rounds of the step over the no-penalty step with the same "
-            f"optimizer in the same round (SGD momentum 0.9, or Adam). Idioms are over all parameters, as "
-            f"usually written; rl penalties over weights (their default). Penalty targets apply "
-            f"to the fast path, the gradient hook `pen.attach(optimizer)`; the loss term "
-            f"`loss + pen(model)` is the readable path (same trajectory, slower).", "",
+            f"optimizer in the same round (SGD momentum 0.9, or Adam). Idioms are over all "
+            f"parameters, as usually written; rl penalties over weights (their default). Penalty "
+            f"targets apply to the fast path, the gradient hook `pen.attach(optimizer)`; the "
+            f"loss term `loss + pen(model)` is the readable path (same trajectory, slower).", "",
             f"- machine: {platform.machine()} {platform.processor() or 'cpu'}, "
             f"torch {torch.__version__}, Python {platform.python_version()}, "
             f"date {dt.datetime.now().isoformat(timespec='minutes')}, "
