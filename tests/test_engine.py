@@ -337,7 +337,7 @@ def test_auto_workers_start_processes_only_when_the_work_outweighs_their_start()
     from reglab.lab.spec import RunSpec
 
     class Data:  # only what the estimate reads
-        input_shape, num_classes = (1, 8, 8), 10
+        kind, input_shape, num_classes = "image", (1, 8, 8), 10
         train, val = range(1000), range(200)
 
     tiny = [RunSpec(hidden=(32, 32), epochs=3)] * 8
@@ -348,5 +348,15 @@ def test_auto_workers_start_processes_only_when_the_work_outweighs_their_start()
         8 * 6 * params * 1200 * 3 / engine.SMALL_MODEL_FLOPS)
     assert engine.worth_processes(2, tiny, [Data()] * 8) == 1
     assert engine.worth_processes(2, big, [Data()] * 21) == 2
-    assert engine.worth_processes(2, [RunSpec(model="cnn")], [Data()]) == 2  # unknown: inf
     assert engine.worth_processes(1, big, [Data()] * 21) == 1
+    # a CNN: its convolutions once per output position (8x8, then 4x4 after the pool), the head
+    macs = 10 * 32 * 64 + (32 * 9 + 1) * 64 * 16 + (64 * 4 + 1) * 256 + 257 * 10
+    cnn = [RunSpec(model="cnn", epochs=2)] * 4
+    assert engine.estimated_seconds(cnn, [Data()] * 4) == pytest.approx(
+        4 * 6 * macs * 1200 * 2 / engine.CNN_FLOPS)
+    assert engine.worth_processes(2, cnn, [Data()] * 4) == 1          # ~0.6 s of work
+    assert engine.worth_processes(2, [RunSpec(model="cnn", epochs=60)] * 21, [Data()] * 21) == 2
+
+    class Table(Data):
+        kind, input_shape = "table", (64,)
+    assert engine.worth_processes(2, cnn, [Table()] * 4) == 2  # no CNN on a table: unknown

@@ -56,6 +56,34 @@ def test_the_new_tensor_gradient_is_the_in_place_one_onto_zeros(l1, l2):
     assert torch.equal(K.l1_l2_grad([w], l1, l2)[0], onto[0])
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("l1, l2", [(0.3, 0.0), (0.3, 0.7)])
+def test_l1_in_cache_sized_chunks_is_the_fused_path_bit_for_bit(dtype, l1, l2, monkeypatch):
+    # Large contiguous CPU tensors take the L1 term chunk by chunk; with 7-element chunks
+    # (the last one short) here, against the fused foreach path of a non-contiguous copy of
+    # the same weights and the (K, 1, 1) tensor path: the same numbers, zeros included.
+    monkeypatch.setattr(K, "_CHUNK", 7)
+    chunks = []
+    real = K._add_l1_l2_chunked_
+    monkeypatch.setattr(K, "_add_l1_l2_chunked_",
+                        lambda g, w, a, b: (chunks.append(w), real(g, w, a, b)))
+    w, g = _stack(dtype, shape=(4, 9, 5))            # 45 elements a member: 7 chunks
+    w_t = w.transpose(1, 2).contiguous().transpose(1, 2)   # same values, not contiguous
+    for k in range(4):
+        chunked, fused = g[k].clone(), g[k].clone()
+        K.add_l1_l2_grad_([chunked], [w[k]], l1, l2)
+        K.add_l1_l2_grad_([fused], [w_t[k]], l1, l2)
+        assert torch.equal(chunked, fused), k
+    assert len(chunks) == 4                           # the chunked path did run
+    stacked = g.clone()
+    K.add_l1_l2_grad_([stacked], [w], _per_member([l1] * 4, dtype),
+                      _per_member([l2] * 4, dtype) if l2 else 0.0)
+    for k in range(4):
+        one = g[k].clone()
+        K.add_l1_l2_grad_([one], [w[k]], dtype_round(l1, dtype), dtype_round(l2, dtype))
+        assert torch.equal(stacked[k], one), k
+
+
 def test_l1_value_with_the_signs_given_is_the_same_sum():
     w, _ = _stack(torch.float64)
     torch.testing.assert_close(K.l1_value(w, 0.3, sign=torch.sign(w)), K.l1_value(w, 0.3),

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from reglab import InvalidParameterError
-from reglab.train.models import build_model
+from torch.utils.flop_counter import FlopCounterMode
+
+from reglab.train.models import build_model, multiply_adds
 from reglab.lab.spec import RunSpec
 
 SHAPES = {"image": (1, 8, 8), "signal": (1, 40), "tabular": (13,)}
@@ -46,3 +48,21 @@ def test_cnn_is_2d_for_images_and_1d_for_signals():
     sig = build_model(RunSpec(model="cnn", hidden=(32,)), "signal", (1, 40), 10)
     assert any(isinstance(m, torch.nn.Conv2d) for m in img)
     assert any(isinstance(m, torch.nn.Conv1d) for m in sig)
+
+
+@pytest.mark.parametrize("model, kind, shape", [
+    ("cnn", "image", (1, 8, 8)), ("cnn", "image", (3, 12, 10)), ("cnn", "signal", (2, 40)),
+    ("mlp", "image", (1, 8, 8)), ("linear", "table", (13,))])
+def test_multiply_adds_are_torchs_flop_count_plus_the_bias_adds(model, kind, shape):
+    # the reference: torch's FLOP counter on one sample's forward pass (2 per multiply-add of a
+    # conv or linear layer, biases not counted), plus one add per bias and output position
+    spec = RunSpec(model=model, hidden=(24, 16) if model == "mlp" else (20,))
+    net = build_model(spec, kind, shape, 7).eval()
+    biases = []
+    net.apply(lambda m: m.register_forward_hook(
+        lambda mod, inp, out: biases.append(out[0].numel()) if getattr(mod, "bias", None)
+        is not None else None))
+    with FlopCounterMode(display=False) as count, torch.no_grad():
+        net(torch.zeros(1, *shape))
+    assert multiply_adds(spec, kind, shape, 7) == count.get_total_flops() // 2 + sum(biases)
+

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 import reglab as rl
+from reglab import kernels as K
 from reglab import schedules as S
 from reglab.penalties import select
 
@@ -434,12 +435,11 @@ def test_attach_without_model_selects_from_the_optimizer():
 def test_add_grad_in_cache_sized_chunks_matches(name, make, _, monkeypatch):
     # Large CPU tensors take the chunked L1 path; a 7-element chunk runs it here (with a short
     # last chunk) on small tensors. A transposed weight (not contiguous) takes the fused path.
-    import reglab.penalties as P
-    monkeypatch.setattr(P, "_CHUNK", 7)
+    monkeypatch.setattr(K, "_CHUNK", 7)
     chunked = []
-    real = P._add_l1_chunked
-    monkeypatch.setattr(P, "_add_l1_chunked",
-                        lambda w, a, b, scratch: (chunked.append(w), real(w, a, b, scratch)))
+    real = K._add_l1_l2_chunked_
+    monkeypatch.setattr(K, "_add_l1_l2_chunked_",
+                        lambda g, w, a, b: (chunked.append(w), real(g, w, a, b)))
     model = small_model()
     with torch.no_grad():
         model[6].weight = nn.Parameter(model[6].weight.detach().t().contiguous().t())
@@ -470,3 +470,30 @@ def test_attached_hook_leaves_a_layer_frozen_between_steps_alone():
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
         assert torch.equal(model[0].weight, before) == frozen
+
+
+@pytest.mark.parametrize("make, change, coefs", [
+    (lambda: rl.L1(0.5) + rl.L2(0.25), lambda pen: setattr(pen.parts[1], "lam", 0.0),
+     [(0.5, 0.25), (0.5, 0.0)]),
+    (lambda: rl.ElasticNet(1.0, l1_ratio=0.5), lambda pen: setattr(pen, "l1_ratio", 1.0),
+     [(0.5, 0.5), (1.0, 0.0)]),
+])
+def test_attached_hook_follows_a_strength_changed_between_steps(make, change, coefs):
+    # attach's hook keeps its plan while the strengths stay the same; one set anew must be
+    # the one the next step uses: grad += a * sign(w) + 2 * b * w with the (a, b) of each step
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2)).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    pen = make()
+    pen.attach(opt)
+    x, y = torch.randn(8, 3, dtype=torch.float64), torch.randint(0, 2, (8,))
+    for step, (a, b) in enumerate(coefs):
+        if step == 1:
+            change(pen)
+        opt.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(x), y).backward()
+        want = [p.detach() - 0.1 * (p.grad + (a * p.sign() + 2 * b * p if p.ndim >= 2 else 0))
+                for p in model.parameters()]
+        opt.step()
+        for p, w in zip(model.parameters(), want):
+            torch.testing.assert_close(p.detach(), w, rtol=1e-14, atol=1e-16)

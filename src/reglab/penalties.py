@@ -226,83 +226,50 @@ def _collect(terms: list[tuple]) -> tuple[list[Tensor], tuple[list, list, list, 
     return ws, (a, b, g, bias_of)
 
 
-# Elements per chunk for L1 on large CPU tensors: a chunk of w, .grad and sign(w) (3 x 256 KiB
-# in float32) stays in the L2 cache, so w and .grad cross the memory bus once instead of three
-# times. sign(w) goes into one scratch chunk, reused (bench/penalty_overhead.py tensors, one
-# thread, 784-1024-1024-10: 1.30 ms with the scratch at 64 Ki elements, 1.65 ms allocating a
-# sign per chunk, 2.3 ms unchunked foreach, 1.35 ms a torch.compile'd kernel (after 132 s of
-# compiling); one read + write pass over w and .grad alone: 0.60 ms).
-_CHUNK = 1 << 16
-
-
-def _add_l1_chunked(w: Tensor, a: float, b: float, scratch: Tensor) -> None:
-    """The kernel ``w.grad += a * sign(w) + 2 * b * w``, one cache-sized chunk at a time, the
-    same operations in the same order as ``K.add_l1_l2_grad_`` (so the same numbers)."""
-    wv, gv = w.view(-1), w.grad.view(-1)
-    for start in range(0, wv.numel(), _CHUNK):
-        wc, gc = wv[start:start + _CHUNK], gv[start:start + _CHUNK]
-        sign = torch.sign(wc, out=scratch[:wc.numel()])
-        gc.add_(sign, alpha=a)
-        if b != 0.0:
-            gc.add_(wc, alpha=2.0 * b)
-
-
 class _GradPlan:
     """``w.grad += a * sign(w) + 2 * b * w + g * row / ||row||`` for a fixed set of params and
-    coefficients, worked out once: which params take part, their fused groups (one kernel call
-    per distinct coefficient pair, usually one) and which go in chunks. ``attach``'s hook keeps
-    one while the coefficients stay the same, so a step does no Python bookkeeping beyond it.
+    coefficients, worked out once: which params take part and their fused groups (one kernel
+    call per distinct coefficient pair, usually one). ``attach``'s hook keeps one while the
+    strengths and ``requires_grad`` flags it was made for stay the same, so a step does no
+    Python bookkeeping beyond one comparison.
     """
 
-    def __init__(self, ws: list[Tensor], coef: tuple[list, list, list, list]):
-        self.live = [(w, ca, cb, cg) for w, ca, cb, cg in zip(ws, *coef[:3])
-                     if w.requires_grad and (ca != 0.0 or cb != 0.0 or cg != 0.0)]
-        big = [t for t in self.live if t[1] != 0.0 and t[0].device.type == "cpu"
-               and t[0].numel() > _CHUNK and t[0].is_contiguous()]
-        self.big = [(w, ca, cb) for w, ca, cb, _ in big]
-        small = [t for t in self.live if all(t is not b for b in big)]
-        self.groups = list(_by_coef([w for w, *_ in small], [t[1] for t in small],
-                                    [t[2] for t in small]).items())
+    def __init__(self, ws: list[Tensor], coef: tuple[list, list, list, list],
+                 strengths: tuple = ()):
+        self.strengths, self.params = strengths, ws
+        self.flags = [w.requires_grad for w in ws]
+        live = [(w, ca, cb) for w, ca, cb in zip(ws, *coef[:2])
+                if w.requires_grad and (ca != 0.0 or cb != 0.0)]
+        self.groups = list(_by_coef([w for w, *_ in live], [t[1] for t in live],
+                                    [t[2] for t in live]).items())
         bias = coef[3]  # bias[i]: the index in ws of param i's group-lasso bias, or -1
         self.group_lasso = [(w, cg, ws[bias[i]] if bias[i] >= 0 else None)
                             for i, (w, cg) in enumerate(zip(ws, coef[2]))
                             if cg != 0.0 and w.requires_grad]
-        self.scratch = {}  # (dtype, device) -> one chunk for sign(w)
-        for w, _, _ in self.big:
-            key = (w.dtype, w.device)
-            if key not in self.scratch:
-                self.scratch[key] = torch.empty(_CHUNK, dtype=w.dtype, device=w.device)
 
-    @torch.no_grad()
+    def current(self, strengths: tuple) -> bool:
+        """Whether the plan still holds for these strengths and the params' flags now."""
+        return strengths == self.strengths and self.flags == [w.requires_grad
+                                                              for w in self.params]
+
+    @K.without_grad
     def apply(self) -> None:
-        for w, *_ in self.live:
-            if w.grad is None:  # a nonzero term and no .grad: zeros, as a loss term gives
-                w.grad = torch.zeros_like(w)
         for (ca, cb), group in self.groups:
-            K.add_l1_l2_grad_([w.grad for w in group], group, ca, cb)
-        for w, ca, cb in self.big:
-            if w.grad.is_contiguous():
-                _add_l1_chunked(w, ca, cb, self.scratch[(w.dtype, w.device)])
-            else:
-                K.add_l1_l2_grad_([w.grad], [w], ca, cb)
+            K.add_l1_l2_grad_(_grads(group), group, ca, cb)
         for w, cg, b in self.group_lasso:
             gw, gb = K.group_lasso_grads(w, cg, b)
-            w.grad.add_(gw)
+            _grads([w])[0].add_(gw)
             if gb is not None and b.requires_grad:
-                if b.grad is None:
-                    b.grad = torch.zeros_like(b)
-                b.grad.add_(gb)
+                _grads([b])[0].add_(gb)
 
 
-def _add_grad(ws: list[Tensor], coef: tuple[list, list, list, list]) -> None:
-    """``w.grad += a * sign(w) + 2 * b * w + g * row / ||row||`` for every param, in place.
-
-    One fused kernel call per distinct coefficient pair (usually one), except L1 on large
-    CPU tensors, done in cache-sized chunks. A parameter with a nonzero term and no ``.grad``
-    gets one (zeros, then the term), as a loss term would give it; parameters that do not
-    require grad are left alone, as autograd would.
-    """
-    _GradPlan(ws, coef).apply()
+def _grads(ws: list[Tensor]) -> list[Tensor]:
+    """Each param's ``.grad``; one with a nonzero term and no ``.grad`` gets zeros first, as a
+    loss term would give it."""
+    for w in ws:
+        if w.grad is None:
+            w.grad = torch.zeros_like(w)
+    return [w.grad for w in ws]
 
 
 # --------------------------------------------------------------------------- penalties
@@ -314,7 +281,7 @@ _VALUE = {"l1": K.l1_value, "l2": K.l2_value, "group_lasso": K.group_lasso_value
 class Penalty(Scheduled):
     """Base of all penalties: a sum of per-parameter terms ``coef * f(w)``.
 
-    Subclasses implement :meth:`_terms`. ``pen(model)`` is a 0-dim differentiable tensor;
+    Subclasses implement :meth:`_terms` and :meth:`_strengths`. ``pen(model)`` is a 0-dim differentiable tensor;
     ``pen.value(model)`` a float for logging; ``pen.describe(model)`` the audit table.
     Each call made with autograd enabled counts one step for step-unit schedules.
 
@@ -378,16 +345,19 @@ class Penalty(Scheduled):
 
     def _grad_step(self, model: Any, memo: dict) -> None:
         """add_grad_ with a selection memo; attach's hook keeps one, so it never walks
-        ``model``, and the memo keeps the last :class:`_GradPlan` with the coefficients and
-        ``requires_grad`` flags it was made for (a schedule or a frozen layer makes a new one)."""
-        terms = self._terms(model, memo)
-        key = tuple((id(p), c, p.requires_grad, *(id(b) for b in bias if b is not None))
-                    for _, _, p, c, *bias in terms)
+        ``model``, and the memo keeps the last :class:`_GradPlan` with the strengths and
+        ``requires_grad`` flags it was made for (a schedule or a frozen layer makes a new one).
+        With the selection fixed by the memo, the terms depend on the strengths alone."""
+        strengths = self._strengths()
         plan = memo.get("plan")
-        if plan is None or plan[0] != key:
-            plan = memo["plan"] = (key, _GradPlan(*_collect(terms)))
-        plan[1].apply()
+        if plan is None or not plan.current(strengths):
+            plan = memo["plan"] = _GradPlan(*_collect(self._terms(model, memo)), strengths)
+        plan.apply()
         self.advance()
+
+    def _strengths(self) -> tuple:
+        """The current hyperparameters :meth:`_terms` makes its coefficients of (numbers)."""
+        raise NotImplementedError
 
     def attach(self, optimizer: torch.optim.Optimizer, model: nn.Module | None = None
                ) -> RemovableHandle:
@@ -483,6 +453,12 @@ class _SumPenalty(Penalty):
     def _terms(self, model, memo):
         return [t for part in self.parts for t in part._terms(model, memo)]
 
+    def _strengths(self):
+        out: tuple = ()
+        for part in self.parts:
+            out += part._strengths()
+        return out
+
     def advance(self, steps: int = 1) -> None:
         super().advance(steps)
         for part in self.parts:
@@ -518,6 +494,9 @@ class _Single(Penalty):
     def _terms(self, model, memo):
         lam = self.value_of(self.lam)
         return [(self.kind, n, p, lam) for n, p in self._selected(model, memo)]
+
+    def _strengths(self):
+        return (self.value_of(self.lam),)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lam={self.lam!r})"
@@ -652,6 +631,9 @@ class ElasticNet(Penalty):
         selected = self._selected(model, memo)
         return ([("l1", n, p, lam * r) for n, p in selected]
                 + [("l2", n, p, lam * (1 - r)) for n, p in selected])
+
+    def _strengths(self):
+        return (self.value_of(self.lam), self.l1_ratio)
 
     def __repr__(self) -> str:
         return f"ElasticNet(lam={self.lam!r}, l1_ratio={self.l1_ratio!r})"

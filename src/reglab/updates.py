@@ -50,7 +50,7 @@ class _UpdateRule(Scheduled):
         self.params = check_params(name, params)
 
     def _apply(self, params: list[Tensor], t: float) -> None:
-        """The update with threshold / decay ``t = lr * lam``, in place, under no_grad."""
+        """The update with threshold / decay ``t = lr * lam``, in place (a kernel: grad mode off)."""
         raise NotImplementedError
 
     def step(self, params: Iterable[Tensor], lr: float) -> None:
@@ -121,11 +121,10 @@ class _UpdateRule(Scheduled):
             if len(chosen) != len(opt.param_groups):  # add_param_group was called since
                 chosen[:] = self._resolve(opt, names)
             lam = self.value_of(self.lam)
-            with torch.no_grad():
-                for group, params in zip(opt.param_groups, chosen):
-                    t = float(group["lr"]) * lam
-                    if params and t > 0:
-                        self._apply(params, t)
+            for group, params in zip(opt.param_groups, chosen):  # (the kernels turn grad off)
+                t = float(group["lr"]) * lam
+                if params and t > 0:
+                    self._apply(params, t)
             self.advance()
 
         return hook

@@ -54,6 +54,7 @@ from reglab._validation import InvalidParameterError, check_choice
 from reglab.lab.model_file import describe_data
 from reglab.lab.store import FINISHED, Store
 from reglab.train.ddp import fit_distributed
+from reglab.train.models import multiply_adds
 from reglab.train.processes import die_with_parent
 from reglab.train.sequential import RunResult, fit, resolve_device
 from reglab.train.stacked import EVAL_BATCH, train_chunk
@@ -279,20 +280,25 @@ SPAWN_SECONDS = 4.0
 # H = 32 rising to 26-37 at H >= 128. It only decides whether worker processes pay for their
 # start (in-process up to H = 256 x 3 epochs, processes beyond).
 SMALL_MODEL_FLOPS = 3e10
+# The same for stacked CNNs (grouped convolutions), measured with train_chunk, 8 members, by
+# process CPU time: 56-73 GFLOP/s for the digits CNN (1, 8, 8), 40 for mnist1d's (1, 40). The
+# lower one, so that a CNN sweep near the line still starts its processes.
+CNN_FLOPS = 4e10
 
 
 def estimated_seconds(specs, datasets) -> float:
-    """Rough one-core training time of the runs: 6 x parameters x rows x epochs / rate
-    (inf for models this estimate does not cover, e.g. CNNs, or data not loaded)."""
+    """Rough one-core training time of the runs: 6 x multiply-adds per sample x rows x epochs
+    / rate (``models.multiply_adds``; inf for data not loaded or a model this estimate does
+    not cover, e.g. a CNN on tabular data)."""
     total = 0.0
     for spec, data in zip(specs, datasets):
-        if spec.model not in ("mlp", "linear") or data is None:
+        if data is None or spec.model not in STACKABLE or (
+                spec.model == "cnn" and data.kind not in ("image", "signal")):
             return math.inf
-        sizes = [math.prod(data.input_shape), *(spec.hidden if spec.model == "mlp" else ()),
-                 data.num_classes]
-        params = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
-        total += 6 * params * (len(data.train) + len(data.val)) * spec.epochs
-    return total / SMALL_MODEL_FLOPS
+        macs = multiply_adds(spec, data.kind, data.input_shape, data.num_classes)
+        rate = CNN_FLOPS if spec.model == "cnn" else SMALL_MODEL_FLOPS
+        total += 6 * macs * (len(data.train) + len(data.val)) * spec.epochs / rate
+    return total
 
 
 def worth_processes(procs: int, specs, datasets) -> int:

@@ -30,7 +30,7 @@ from reglab._validation import fail
 from reglab.dropout import DropBlock2d, DropConnect, Dropout, GaussianDropout
 from reglab.train.strengths import strength
 
-__all__ = ["build_model", "activation", "parameter_count"]
+__all__ = ["build_model", "activation", "parameter_count", "multiply_adds"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 _CNN_CHANNELS = (32, 64)
@@ -85,6 +85,25 @@ def parameter_count(spec, kind: str, input_shape: tuple[int, ...], num_classes: 
         c, sides = out_ch, [s // 2 for s in sides]
     return count + dense(c * math.prod(sides), spec.hidden[0]) + dense(spec.hidden[0],
                                                                         num_classes)
+
+
+def multiply_adds(spec, kind: str, input_shape: tuple[int, ...], num_classes: int) -> int:
+    """Multiply-adds of one sample's forward pass through ``build_model``'s model (a training
+    step costs ~3x: forward, and backward to inputs and to weights), without building it.
+
+    Linear and MLP: each weight and bias once (:func:`parameter_count`). CNN: each conv's
+    weights and bias once per output position (3-wide, padded: as many positions as its
+    input), then the head's. Example: cnn, hidden (256,), input (1, 8, 8), 10 classes:
+    (9 + 1) * 32 * 64 + (32 * 9 + 1) * 64 * 16 + (64 * 4 + 1) * 256 + 257 * 10.
+    """
+    if spec.model != "cnn":
+        return parameter_count(spec, kind, input_shape, num_classes)
+    c, sides = input_shape[0], list(input_shape[1:])
+    count = 0
+    for out_ch in _CNN_CHANNELS:
+        count += (c * 3 ** len(sides) + 1) * out_ch * math.prod(sides)
+        c, sides = out_ch, [s // 2 for s in sides]
+    return count + (c * math.prod(sides) + 1) * spec.hidden[0] + (spec.hidden[0] + 1) * num_classes
 
 
 def _check_fits(spec, kind: str, input_shape: tuple[int, ...], num_classes: int) -> None:
