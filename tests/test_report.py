@@ -146,7 +146,7 @@ def test_diagnose_joins_rules_per_arm_with_numbers_and_advice():
                      "augment": ["label-safety"]}
     under = found["dropout"][0]
     assert "70.0%" in under.text and "100.0%" in under.text and "0.4" in under.advice
-    assert "epoch 6" in found["none"][0].text and "patience" in found["none"][0].advice
+    assert "epoch 7" in found["none"][0].text and "patience" in found["none"][0].advice
     assert "1e-08" in found["l2"][2].advice  # raise lambda 10x
     assert "flip" in found["augment"][0].text and found["augment"][0].level == "warning"
 
@@ -162,7 +162,7 @@ def test_overfitting_advice_follows_validation_accuracy():
     assert "56.0%" in f.text and "69.0%" in f.text and "monitor='val_acc'" in f.advice
     falling = [{**e, "val_acc": 0.9 - 0.01 * abs(i - 6)} for i, e in enumerate(epochs)]
     [f] = dg.diagnose([_run("none", 0)], {"none-s0": falling})["none"]
-    assert "Stop near epoch 6" in f.advice
+    assert "Stop near epoch 7" in f.advice  # the minimum is epoch index 6: the 7th epoch
 
 
 def test_diagnose_overfitting_with_early_stopping_is_information():

@@ -8,8 +8,8 @@ id) goes through :func:`safe` before it reaches rich: control characters shown a
 is printed, not parsed.
 
 Epochs: the store and the training loop count from 0 (``best_epoch``, the ``epoch`` column);
-everything a person reads counts from 1, the first epoch is "epoch 1": :func:`shown_epoch`
-is the one conversion, for this module and the report.
+everything a person reads counts from 1, the first epoch is "epoch 1":
+:func:`reglab._epochs.shown_epoch` is the one conversion (re-exported here).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 from rich.table import Table
 
+from reglab._epochs import shown_epoch
 from reglab._escape import markdown_text, terminal_text
 from reglab.lab.compare import summarize_arms
 from reglab.lab.stats import format_ci, format_num, format_pm
@@ -45,11 +46,6 @@ WIDTH = 100  # columns when the output is not a terminal; every table fits in it
 def safe(text: Any) -> str:
     """A user string ready for rich markup: no control characters, no markup tags."""
     return escape(terminal_text(text))
-
-
-def shown_epoch(stored: int | float) -> int:
-    """A stored, 0-based epoch index as people count: the first epoch is epoch 1."""
-    return int(stored) + 1
 
 
 def console(quiet: bool = False) -> Console:

@@ -229,7 +229,7 @@ EXPLAIN: dict[str, tuple[str, str]] = {
     "explain.shuffle.fig.test": ("test accuracy", "độ chính xác trên tập test"),
     "explain.shuffle.fig.chosen": ("chosen epoch", "epoch được chọn"),
     "explain.shuffle.fig.panel": ("wine, {arm} split", "wine, cách chia {arm}"),
-    "explain.shuffle.fig.epoch": ("epoch (0-based)", "epoch (đếm từ 0)"),
+    "explain.shuffle.fig.epoch": ("epoch", "epoch (vòng huấn luyện)"),
     # augmentation
     "explain.augmentation.question": ("How does data augmentation reduce overfitting?",
                                       "Data augmentation giúp giảm overfitting ra sao?"),
@@ -352,12 +352,12 @@ REPORT: dict[str, tuple[str, str]] = {
         "tìm các thanh nằm ngoài dải xám về phía tốt hơn (xanh lá): chỉ những nhánh đó giúp "
         "giảm overfitting một cách đo được. Khoảng: {note}."),
     "report.caption.learning_curves": (
-        "Training and validation loss and accuracy per epoch (0 = first), every arm overlaid; "
+        "Training and validation loss and accuracy per epoch (1 = first), every arm overlaid; "
         "line = mean over seeds, faint band = min-max. Dots: the best epoch whose weights "
         "early stopping restored; crosses: where it stopped. Look for validation loss turning "
         "up while training loss keeps falling (overfitting), and for arms whose training "
         "accuracy stays low (underfitting).",
-        "Training loss, validation loss và độ chính xác theo từng epoch (0 = epoch đầu), mọi "
+        "Training loss, validation loss và độ chính xác theo từng epoch (1 = epoch đầu), mọi "
         "nhánh chồng lên nhau; đường = trung bình trên các seed, dải mờ = min-max. Chấm: epoch "
         "tốt nhất mà early stopping khôi phục trọng số; dấu chéo: nơi nó dừng training. Hãy "
         "tìm chỗ validation loss đi lên trong khi training loss vẫn giảm (overfitting), và các "

@@ -32,6 +32,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from reglab._epochs import shown_epoch
+
 __all__ = ["EPOCH_KEYS", "SCORE_KEYS", "FINAL_KEYS", "StopReason", "RunResult", "RunState",
            "epoch_row", "divergence"]
 
@@ -74,10 +76,13 @@ def epoch_row(**values: float) -> dict[str, float]:
 
 
 def divergence(row: Mapping[str, float], epoch: int) -> str | None:
-    """The divergence rule: the message if the training or validation loss is not finite."""
+    """The divergence rule: the message if the training or validation loss is not finite.
+
+    ``epoch`` is the 0-based index of the row; the message counts from 1 (``shown_epoch``)."""
     for bad, key in (("training", "data_loss"), ("validation", "val_loss")):
         if not math.isfinite(row[key]):
-            return f"diverged: the {bad} loss became non-finite ({row[key]}) at epoch {epoch}"
+            return (f"diverged: the {bad} loss became non-finite ({row[key]}) at epoch "
+                    f"{shown_epoch(epoch)}")
     return None
 
 
@@ -136,7 +141,7 @@ class RunState:
     def _limit_reason(self) -> str:
         reason = f"reached the maximum of {self.max_epochs} epochs"
         if self.restores_best:
-            reason += f"; restored the best weights of epoch {self.best_epoch}"
+            reason += f"; restored the best weights of epoch {shown_epoch(self.best_epoch)}"
         return reason
 
     def _end(self, stop: StopReason, reason: str) -> bool:
@@ -154,7 +159,7 @@ class RunState:
 
     @property
     def best_epoch(self) -> int:
-        """The epoch whose weights the run keeps."""
+        """The epoch whose weights the run keeps (0-based, as stored; reasons show it 1-based)."""
         return int(self.stopper.best_epoch) if self.restores_best else len(self.epochs) - 1
 
     def restore(self, model: nn.Module) -> None:
