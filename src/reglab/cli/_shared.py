@@ -32,7 +32,7 @@ from reglab.lab.label_check import check_labels
 from reglab.lab.spec import DATA_KEYS, RunSpec, load_toml
 from reglab.lab.store import Store, check_name, folder_stem, lock
 from reglab.report import console as display
-from reglab.report.i18n import check_lang
+from reglab.report.i18n import check_lang, t
 from reglab.report.report import build_report, dataset_meta
 from reglab.train.models import build_model
 from reglab.train.sequential import (attach_updates, make_augmentation, make_early_stopping,
@@ -209,7 +209,7 @@ def _data_kind(chosen: dict):
 _stem = folder_stem  # a folder-safe short name for a data set name or path (ASCII only)
 
 
-def _label_check(jobs, out: Path, name: str, ds, quiet: bool) -> dict | None:
+def _label_check(jobs, out: Path, name: str, ds, quiet: bool, lang: str = "en") -> dict | None:
     """The label-safety check of the experiment's augmentation (the report's diagnosis, the
     note's pitfall 'unsuitable augmentation'), run BEFORE training, single-threaded, with a
     bar; its verdict on stderr. None when no run augments, or when the experiment already
@@ -222,19 +222,20 @@ def _label_check(jobs, out: Path, name: str, ds, quiet: bool) -> dict | None:
     with counted("checking that the augmentation keeps labels", quiet) as tick:
         report = check_labels(ds, pipeline, seed=spec.seed, progress=tick)
     if not quiet:
-        display.err_console().print(label_verdict(report, spec.augment), soft_wrap=True)
+        display.err_console().print(label_verdict(report, spec.augment, lang), soft_wrap=True)
     return report.to_dict()
 
 
-def label_verdict(report, names) -> str:
-    """One line: each transform (by its short name, ``names`` in the report's order) ok or
-    FLAGGED, with its accuracy drop against its limit."""
+def label_verdict(report, names, lang: str = "en") -> str:
+    """One line in ``lang``: each transform (by its short name, ``names`` in the report's
+    order) ok or FLAGGED, with its accuracy drop against its limit."""
     rows = list(zip(names, report.rows))
     flagged = [n for n, r in rows if r.flagged]
-    parts = [f"{n} {'[bold red]FLAGGED[/bold red]' if r.flagged else 'ok'} (drop "
-             f"{r.drop:+.3f}, limit {r.limit:.3f})" for n, r in rows]
-    head = (f"label check: changes labels: {', '.join(flagged)}; " if flagged
-            else "label check: keeps labels; ")
+    ok = t("cli.label.ok", lang)
+    parts = [t("cli.label.part", lang, name=n, flag="[bold red]FLAGGED[/bold red]" if r.flagged
+               else ok, drop=r.drop, limit=r.limit) for n, r in rows]
+    head = (t("cli.label.changes", lang, names=", ".join(flagged)) if flagged
+            else t("cli.label.keeps", lang))
     return head + ", ".join(parts)
 
 
@@ -306,14 +307,17 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
     console = display.console(quiet)
     if overwrite:
         overwrite_experiment(out, name)
+    # the language asked for, else the experiment's (a resume keeps it), else English
+    lang = meta.get("lang") or _stored_meta(out, name).get("lang") or "en"
 
     def progress(root, total: int, skipped: int):
         if skipped and not quiet:
-            display.err_console().print(f"[dim]resuming {display.safe(root)}: {skipped} "
-                                        f"finished run(s) kept, {total - skipped} to run[/dim]")
+            display.err_console().print("[dim]" + t("cli.resuming", lang, root=display.safe(root),
+                                                    kept=skipped, todo=total - skipped)
+                                        + "[/dim]")
         if quiet:
             return None
-        return (display.EpochPrinter(console, jobs[0].spec.epochs) if single
+        return (display.EpochPrinter(console, jobs[0].spec.epochs, lang) if single
                 else display.RunProgress(total, skipped, jobs[0].spec.epochs))
 
     def show(store) -> None:
@@ -321,16 +325,16 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
         runs = store.runs()
         if single:
             display.print_single(console, runs[0], store.epochs(runs[0]["id"]) if quiet else None,
-                                 store.root)
+                                 store.root, lang)
         elif as_json:
             sys.stdout.write(json.dumps(comparison_document(runs), indent=2) + "\n")
         else:
             display.print_comparison(console, runs, title=title, data=ds, root=store.root,
-                                     lang=meta.get("lang") or store.meta().get("lang") or "en")
+                                     lang=lang)
         if checked is not None and "label_check" not in store.meta():  # a resumed store
             store.update_meta(label_check=checked)
 
-    checked = _label_check(jobs, out, name, ds, quiet) if report else None
+    checked = _label_check(jobs, out, name, ds, quiet, lang) if report else None
     full_meta = {**meta, "data": dataset_meta(ds),
                  **({} if checked is None else {"label_check": checked})}
     try:
@@ -347,7 +351,7 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
     if report:
         html, _ = build_report(exp.root)
         if not quiet:
-            console.print(f"report: {display.safe(html)}")
+            console.print(t("cli.report_at", lang, path=display.safe(html)))
     if exp.outcome.failed:
         first = next(iter(exp.outcome.failed.items()))
         raise RunFailed(f"{len(exp.outcome.failed)} run(s) failed; first: {first[0]}: {first[1]}")

@@ -45,7 +45,7 @@ from reglab._epochs import shown_epoch
 from reglab.lab.compare import summarize_arms
 from reglab.lab.stats import (MIN_EFFECT_ACC, PairedDifference, effect, format_num,
                               paired_difference, summarize)
-from reglab.report.i18n import check_lang, t
+from reglab.report.i18n import check_lang, reason, t
 
 __all__ = ["Finding", "overfitting", "underfitting", "no_effect", "cannot_fire", "diverged",
            "label_safety", "diagnose"]
@@ -252,7 +252,8 @@ def diagnose(runs: Sequence[Mapping[str, Any]], histories: Mapping[str, History]
 
 def _diverged_findings(arm, rs, spec, lang="en") -> list[Finding]:
     return [Finding(arm, "diverged", "warning",
-                    t("diag.diverged.text", lang, id=d["id"], seed=d["seed"], reason=d["reason"]),
+                    t("diag.diverged.text", lang, id=d["id"], seed=d["seed"],
+                      reason=reason(d["reason"], lang)),
                     t("diag.diverged.advice", lang, lr=spec.get("lr", "?")), {"seed": d["seed"]})
             for d in diverged(rs)]
 

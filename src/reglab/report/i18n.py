@@ -26,16 +26,21 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import math
+import re
+import string
 from collections.abc import Sequence
 from typing import Any
 
 from reglab._validation import check_choice
 from reglab.lab.arms import NOTE_SAYS
+from reglab.lab.label_check import TEXTS as LABEL_CHECK_TEXTS
+from reglab.lab.path import SUMMARY_TEXTS as PATH_TEXTS
 from reglab.lab.stats import format_num
 
 __all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "t", "check_lang", "labels", "verdicts",
-           "intervals_note", "note_says"]
+           "intervals_note", "note_says", "status", "reason", "texts"]
 
 LANGS = ("en", "vi")
 
@@ -739,6 +744,113 @@ NOTE_SAYS_VI = {
     "all": ("Kết hợp nhiều phương pháp", "Hiệu quả cao hơn", "Nhiều tham số hơn"),
 }
 
+# -- the commands' own lines (run, path, tune, check-augment, compare): statuses, stored
+# reasons (translated at display time: the store keeps English), progress and summaries ----
+CLI: dict[str, tuple[str, str]] = {
+    "status.done": ("done", "xong"),
+    "status.diverged": ("diverged", "phân kỳ"),
+    "status.failed": ("failed", "lỗi"),
+    "status.interrupted": ("interrupted", "bị ngắt"),
+    "status.running": ("running", "đang chạy"),
+    "status.pending": ("pending", "đang chờ"),
+    # the run contract's and EarlyStopping's sentences, as stored (reglab.train.contract);
+    # reason(text, lang) matches the English template and fills the Vietnamese one
+    "reason.max_epochs_restored": (
+        "reached the maximum of {n} epochs; restored the best weights of epoch {best}",
+        "đã chạy hết tối đa {n} epoch; đã khôi phục trọng số tốt nhất, của epoch {best}"),
+    "reason.max_epochs": ("reached the maximum of {n} epochs", "đã chạy hết tối đa {n} epoch"),
+    "reason.diverged": ("diverged: the {which} loss became non-finite ({value}) at epoch {epoch}",
+                        "phân kỳ: {which} loss không còn hữu hạn ({value}) tại epoch {epoch}"),
+    "reason.early_stopping": ("early stopping: Stopped at epoch {epoch}: {clause}; {best}.",
+                              "early stopping: dừng tại epoch {epoch}: {clause}; {best}."),
+    "reason.clause.patience": (
+        "{monitor} did not improve by more than {delta} for {span}",
+        "{monitor} không cải thiện quá {delta} trong {span}"),
+    "reason.clause.baseline": (
+        "{monitor} did not beat the baseline {baseline} by more than {delta} in {span}",
+        "{monitor} không vượt baseline {baseline} quá {delta} trong {span}"),
+    "reason.clause.non_finite": ("{monitor} is {value} (not finite)",
+                                 "{monitor} là {value} (không hữu hạn)"),
+    "reason.clause.threshold": ("{monitor} {score} reached the stopping threshold {threshold}",
+                                "{monitor} {score} đã chạm ngưỡng dừng {threshold}"),
+    "reason.clause.divergence": (
+        "{monitor} {score} is worse than the divergence threshold {threshold}",
+        "{monitor} {score} tệ hơn ngưỡng phân kỳ {threshold}"),
+    "reason.best.score": ("best {score} at epoch {epoch}", "tốt nhất {score} tại epoch {epoch}"),
+    "reason.best.none": ("no best score yet", "chưa có điểm tốt nhất"),
+    "reason.span.many": ("{k} epochs", "{k} epoch"),
+    "reason.span.one": ("{k} epoch", "{k} epoch"),  # Vietnamese has no plural
+    # reglab run
+    "cli.run.start": ("training up to {epochs} epochs", "training tối đa {epochs} epoch"),
+    "cli.run.epoch": ("  epoch {epoch:>4}/{epochs}  val loss {val_loss:.4f}  val acc "
+                      "{val_acc:6.2f}%",
+                      "  epoch {epoch:>4}/{epochs}  validation loss {val_loss:.4f}  độ chính xác "
+                      "validation {val_acc:6.2f}%"),
+    "cli.run.scores": ("  test acc {test_acc:.2f}%  test loss {test_loss:.4f}  train acc "
+                       "{train_acc:.2f}%  gap {gap} points",
+                       "  độ chính xác test {test_acc:.2f}%  test loss {test_loss:.4f}  độ "
+                       "chính xác training {train_acc:.2f}%  khoảng cách {gap} điểm"),
+    "cli.run.weights": ("  sparsity {sparsity:.1f}%  weight norm {norm:.2f}  epochs {epochs} "
+                        "(best: epoch {best})  {seconds:.1f} s",
+                        "  độ sparse {sparsity:.1f}%  chuẩn trọng số {norm:.2f}  {epochs} epoch "
+                        "(tốt nhất: epoch {best})  {seconds:.1f} s"),
+    "cli.stored": ("stored in {root}/", "đã lưu trong {root}/"),
+    "cli.resuming": ("resuming {root}: {kept} finished run(s) kept, {todo} to run",
+                     "tiếp tục {root}: giữ {kept} lần chạy đã xong, còn {todo} lần chạy"),
+    "cli.results_at": ("runs, per-epoch metrics and weights: {root}/ (results.csv, "
+                       "reglab.sqlite, models/)",
+                       "các lần chạy, số đo theo từng epoch và trọng số: {root}/ (results.csv, "
+                       "reglab.sqlite, models/)"),
+    "cli.report_at": ("report: {path}", "báo cáo: {path}"),
+    # reglab path
+    "cli.path.bar": ("{penalty} path on {data}", "đường điều chỉnh {penalty} trên {data}"),
+    # reglab tune
+    "cli.tune.bar": ("tuning on {data}: trials", "tinh chỉnh trên {data}: trial"),
+    "cli.tune.study": ("study {study}: {counts} (this worker ran {ran})",
+                       "study {study}: {counts} (worker này đã chạy {ran})"),
+    "cli.tune.none": ("no completed trial yet", "chưa có trial nào hoàn tất"),
+    "cli.tune.best": ("best {metric} {value:.4f}: {params}",
+                      "{metric} tốt nhất {value:.4f}: {params}"),
+    "cli.tune.title": ("tuned vs none on {data}", "đã tinh chỉnh so với none trên {data}"),
+    "trial.complete": ("complete", "hoàn tất"),
+    "trial.pruned": ("pruned", "bị cắt sớm (pruned)"),
+    "trial.fail": ("fail", "lỗi"),
+    "trial.running": ("running", "đang chạy"),
+    "trial.waiting": ("waiting", "đang chờ"),
+    # the label check (compare's one line; check-augment's report: lab.label_check.TEXTS)
+    "cli.label.changes": ("label check: changes labels: {names}; ",
+                          "kiểm tra nhãn: làm đổi nhãn: {names}; "),
+    "cli.label.keeps": ("label check: keeps labels; ", "kiểm tra nhãn: giữ nguyên nhãn; "),
+    "cli.label.part": ("{name} {flag} (drop {drop:+.3f}, limit {limit:.3f})",
+                       "{name} {flag} (giảm {drop:+.3f}, giới hạn {limit:.3f})"),
+    "cli.label.ok": ("ok", "ổn"),
+}
+
+# lab modules that write prose keep their English templates (one copy); the Vietnamese here
+LABEL_CHECK_VI = {
+    "head": ("Kiểm tra an toàn nhãn{of}: mô hình nhanh, độ chính xác validation trên dữ liệu "
+             "gốc {clean:.3f}, {draws} lần augment ngẫu nhiên cho mỗi phép biến đổi"),
+    "of": " của {name!r}",
+    "rule": ("quy tắc: bị đánh dấu khi drop > limit = min(max({threshold:g}, {k:g} x trung vị "
+             "drop của các phép khác), {ceiling:g} x (độ chính xác gốc - mức ngẫu nhiên))"),
+    "per_class": "độ chính xác giảm theo từng lớp:",
+}
+PATH_VI = {
+    "best": "tốt nhất trên validation",
+    "one_se": "một sai số chuẩn (1-SE)",
+    "row": ("{label}: {name} = {strength:.4g}, độ chính xác validation {val_acc:.4f}, "
+            "validation loss {val_loss:.4f}, độ chính xác test {test_acc:.4f}, số feature được "
+            "dùng {features}"),
+    "se": ("(quy tắc 1-SE: SE = {se:.4g} của {loss} trung bình trên tập validation, theo "
+           "từng mẫu)"),
+    "log_loss": "log loss",
+    "zero_one_loss": "loss 0/1",
+    "relaxed": ("(điểm của relaxed lasso: mỗi support được fit lại với một ridge rất nhỏ; "
+                "support, độ sparse và chuẩn là của bản fit có phạt)"),
+}
+CLI.update({f"label_check.{k}": (v, LABEL_CHECK_VI[k]) for k, v in LABEL_CHECK_TEXTS.items()})
+CLI.update({f"path.{k}": (v, PATH_VI[k]) for k, v in PATH_TEXTS.items()})
+
 # Keys whose Vietnamese is the English on purpose: technical words the note itself keeps in
 # English (overfitting, validation loss, test loss), formula labels, "Overfitting: {body}" and
 # a sentence's closing ".".
@@ -747,10 +859,11 @@ SAME_IN_BOTH = frozenset({
     "explain.early-stopping.fig.val", "diag.overfit.warning", "diag.no_effect.negligible_advice",
     "console.test_loss", "plot.forest.d_loss",
     "template.test_loss", "template.d_loss", "template.rule.overfitting",
-    "template.rule.underfitting"})
+    "template.rule.underfitting", "reason.span.one", "path.log_loss"})
 
 CATALOGUE: dict[str, tuple[str, str]] = {**EXPLAIN, **REPORT, **PLOTS, **DIAGNOSE, **VERDICTS,
-                                         **{f"template.{k}": v for k, v in TEMPLATE.items()}}
+                                         **{f"template.{k}": v for k, v in TEMPLATE.items()},
+                                         **CLI}
 
 
 def check_lang(lang: str, owner: str = "reglab") -> str:
@@ -811,3 +924,69 @@ def intervals_note(rows: Sequence[Any], baseline: str = "none", lang: str = "en"
     adj = (t("note.holm", lang, m=m) if m > 1 else
            t("note.single", lang) if m == 1 else t("note.none", lang))
     return t("note.rule", lang, adj=adj, baseline=baseline, loss=format_num(loss, 4))
+
+
+def status(value: str, lang: str = "en") -> str:
+    """A run's stored status (done, diverged, ...) in ``lang``; an unknown one as stored."""
+    key = f"status.{value}"
+    return t(key, lang) if key in CATALOGUE else value
+
+
+def texts(prefix: str, lang: str = "en") -> dict[str, str]:
+    """Every template under ``prefix.`` in ``lang``, keyed by the rest of its key: the
+    templates a lab module renders with (``LabelCheckReport.render``, ``path``'s summary)."""
+    i = LANGS.index(check_lang(lang))
+    return {k[len(prefix) + 1:]: v[i] for k, v in CATALOGUE.items() if k.startswith(prefix + ".")}
+
+
+# stored sentence -> template keys tried in order; a field listed under a key is itself one
+# of the sentences of that group (an early stop's clause and best score)
+_REASONS = ("reason.max_epochs_restored", "reason.max_epochs", "reason.diverged",
+            "reason.early_stopping")
+_PARTS = {"clause": ("reason.clause.patience", "reason.clause.baseline",
+                     "reason.clause.non_finite", "reason.clause.threshold",
+                     "reason.clause.divergence"),
+          "best": ("reason.best.score", "reason.best.none"),
+          "span": ("reason.span.many", "reason.span.one")}
+
+
+@functools.lru_cache(maxsize=None)
+def _pattern(key: str) -> re.Pattern[str]:
+    """The English template of ``key`` as a regex: its fields become named groups."""
+    out = []
+    for literal, field, _, _ in string.Formatter().parse(CATALOGUE[key][0]):
+        out.append(re.escape(literal))
+        if field is not None:
+            out.append(f"(?P<{field}>.+?)")
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _translate(text: str, keys: Sequence[str], lang: str) -> str | None:
+    for key in keys:
+        m = _pattern(key).fullmatch(text)
+        if m is None:
+            continue
+        fields = {}
+        for name, value in m.groupdict().items():
+            part = _translate(value, _PARTS[name], lang) if name in _PARTS else None
+            fields[name] = value if part is None else part
+        return t(key, lang, **fields)
+    return None
+
+
+def reason(text: str, lang: str = "en") -> str:
+    """A stored reason sentence (English, as the run contract wrote it) shown in ``lang``.
+
+    The store keeps English; this translates at display time by matching the sentence
+    against the English templates of the ``reason.*`` keys. A sentence no template matches
+    (an exception's text, a Prechelt criterion's clause) is shown as stored.
+
+    Example::
+
+        >>> reason("reached the maximum of 3 epochs", "vi")
+        'đã chạy hết tối đa 3 epoch'
+    """
+    if check_lang(lang) == "en" or not text:
+        return text
+    translated = _translate(text, _REASONS, lang)
+    return text if translated is None else translated

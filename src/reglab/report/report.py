@@ -48,7 +48,7 @@ from reglab._files import atomic_write
 from reglab._validation import InvalidParameterError, fail
 from reglab.lab.arms import settings as arm_settings
 from reglab.report import i18n
-from reglab.report.i18n import t
+from reglab.report.i18n import reason, status, t
 
 __all__ = ["build_report", "dataset_meta", "load_experiment", "SECTIONS"]
 
@@ -241,7 +241,8 @@ def _what_was_run(exp: Mapping[str, Any], arms: list[str], lang: str = "en"
         shown = arm_settings(rs[0]["spec"], spec if first["arm"] == "none" else None)
         per_arm.append({"arm": arm,
                         "settings": t("report.no_regularization", lang) if shown == "-" else shown,
-                        "seeds": ", ".join(f"{r['seed']} ({r['status']})" for r in rs)})
+                        "seeds": ", ".join(f"{r['seed']} ({status(r['status'], lang)})"
+                                           for r in rs)})
     versions = sorted({json.dumps(r["versions"], sort_keys=True) for r in runs if r["versions"]})
     return {"name": exp["name"], "command": command, "earlier": earlier,
             "created": _when(exp.get("created")), "data": data_rows,
@@ -249,7 +250,9 @@ def _what_was_run(exp: Mapping[str, Any], arms: list[str], lang: str = "en"
             "arms": per_arm,
             "versions": ([_settings(json.loads(v)) for v in versions]
                          or [t("report.not_recorded", lang)]),
-            "reasons": [(r["id"], r["status"], r["reason"] or "") for r in runs]}
+            # stored in English; shown in the report's language
+            "reasons": [(r["id"], status(r["status"], lang), reason(r["reason"] or "", lang))
+                        for r in runs]}
 
 
 def _data_rows(d: Mapping[str, Any], lang: str = "en") -> list[tuple[str, str]]:
