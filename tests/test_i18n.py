@@ -431,7 +431,7 @@ def test_a_vietnamese_report_asks_every_text_in_vietnamese(experiment, tmp_path,
     the figures use every label they have (but the no-data ones)."""
     import shutil
 
-    from reglab.report import plots
+    from reglab.report import interactive, plots
     from reglab.report import report as R
 
     asked = []
@@ -440,13 +440,15 @@ def test_a_vietnamese_report_asks_every_text_in_vietnamese(experiment, tmp_path,
         asked.append((key, lang))
         return t(key, lang, **fields)
 
-    for module in (R, plots, dg, i18n):
+    for module in (R, plots, dg, i18n, interactive):
         monkeypatch.setattr(module, "t", recorder)
     copy = tmp_path / experiment.name
     shutil.copytree(experiment, copy)
     R.build_report(copy, lang="vi")
     assert {lang for _, lang in asked} == {"vi"}
-    edge = {"plot.forest.no_pairs", "plot.forest.no_interval", "plot.weights.none_stored"}
+    # (and the hover text of an early stop: no run of this 4-epoch experiment stopped early)
+    edge = {"plot.forest.no_pairs", "plot.forest.no_interval", "plot.weights.none_stored",
+            "plot.curves.stop_point"}
     assert {k for k, _ in asked if k.startswith("plot.")} == {
         k for k in CATALOGUE if k.startswith("plot.")} - edge
     for key in ("report.caption.forest", "report.section.diagnosis", "verdict.both"):

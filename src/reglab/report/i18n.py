@@ -518,6 +518,10 @@ TEMPLATE: dict[str, tuple[str, str]] = {
     "verdict": ("verdict", "kết luận"),
     "curves_alt": ("learning curves, every arm overlaid",
                    "đường học, mọi nhánh chồng lên nhau"),
+    "interactive_hint": ("Hover a point for its values; click an arm's button to hide or show "
+                         "its curves.",
+                         "Rê chuột lên một điểm để xem giá trị của nó; bấm nút của một nhánh để "
+                         "ẩn hoặc hiện các đường của nhánh đó."),
     "gap_alt": ("train-test accuracy gap per arm",
                 "khoảng cách độ chính xác training-test của mỗi nhánh"),
     "weights_alt": ("weight histograms per layer and arm",
@@ -824,6 +828,16 @@ CLI: dict[str, tuple[str, str]] = {
     "cli.label.part": ("{name} {flag} (drop {drop:+.3f}, limit {limit:.3f})",
                        "{name} {flag} (giảm {drop:+.3f}, giới hạn {limit:.3f})"),
     "cli.label.ok": ("ok", "ổn"),
+    # the HTML report's interactive learning curves (report.interactive): hover texts
+    "plot.curves.point": ("{arm}, epoch {epoch}: {what} {value}",
+                          "nhánh {arm}, epoch {epoch}: {what} {value}"),
+    "plot.curves.point_range": (" (min {lo}, max {hi} over {n} seeds)",
+                                " (min {lo}, max {hi} trên {n} seed)"),
+    "plot.curves.best_point": ("{arm}: best epoch {epoch} (its weights restored), {what} {value}",
+                               "nhánh {arm}: epoch tốt nhất {epoch} (trọng số của nó được khôi "
+                               "phục), {what} {value}"),
+    "plot.curves.stop_point": ("{arm}: early stopping ended the run at epoch {epoch}",
+                               "nhánh {arm}: early stopping dừng lần chạy tại epoch {epoch}"),
 }
 
 # lab modules that write prose keep their English templates (one copy); the Vietnamese here
