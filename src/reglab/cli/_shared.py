@@ -320,6 +320,12 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
         return (display.EpochPrinter(console, jobs[0].spec.epochs, lang) if single
                 else display.RunProgress(total, skipped, jobs[0].spec.epochs))
 
+    def lost(root, run_ids: list[str]) -> None:  # a warning: printed even with --quiet
+        ids = ", ".join(run_ids)
+        display.err_console().print("reglab: warning: " + t(
+            "cli.lost_weights", lang, n=len(run_ids), root=display.safe(root),
+            ids=display.safe(ids)), soft_wrap=True)
+
     def show(store) -> None:
         _record_command(store, meta)
         runs = store.runs()
@@ -340,7 +346,7 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
     try:
         if storage is None:
             exp = run_experiment(jobs, out, name, full_meta, workers=workers, engine=engine,
-                                 progress=progress, nproc=nproc, after=show)
+                                 progress=progress, nproc=nproc, after=show, lost_weights=lost)
         else:
             exp = shared_module().run_shared_experiment(
                 jobs, storage, out, name, full_meta, engine=engine, lease=lease,

@@ -806,6 +806,11 @@ CLI: dict[str, tuple[str, str]] = {
                        "các lần chạy, số đo theo từng epoch và trọng số: {root}/ (results.csv, "
                        "reglab.sqlite, models/)"),
     "cli.report_at": ("report: {path}", "báo cáo: {path}"),
+    "cli.lost_weights": (
+        "training {n} finished run(s) again: their weight file in {root}/models/ was missing "
+        "or unreadable: {ids}",
+        "train lại {n} lần chạy đã xong: file trọng số của chúng trong {root}/models/ bị mất "
+        "hoặc không đọc được: {ids}"),
     # reglab path
     "cli.path.bar": ("{penalty} path on {data}", "đường điều chỉnh {penalty} trên {data}"),
     # reglab tune
