@@ -27,14 +27,14 @@ from reglab import augment as A
 from reglab._validation import InvalidParameterError
 from reglab.cli._progress import counted
 from reglab.lab.compare import comparison_document
-from reglab.lab.execute import run_experiment
+from reglab.lab.execute import plan, run_experiment
 from reglab.lab.label_check import check_labels
 from reglab.lab.spec import DATA_KEYS, RunSpec, load_toml
 from reglab.lab.store import Store, check_name, folder_stem, lock
 from reglab.report import console as display
 from reglab.report.i18n import check_lang, t
 from reglab.report.report import build_report, dataset_meta
-from reglab.train.models import build_model
+from reglab.train.models import build_model, check_memory
 from reglab.train.sequential import (attach_updates, make_augmentation, make_early_stopping,
                                      make_optimizer, make_penalty, resolve_device)
 
@@ -275,9 +275,10 @@ def check_lang_flag(lang: str | None, command: str) -> str | None:
         return None if lang is None else check_lang(lang, command)
 
 
-def _preflight(jobs, ds) -> None:
-    """Build every job's model, optimizer, regularizers and augmentation once: bad input
-    fails here, before anything is written under runs/."""
+def _preflight(jobs, ds, engine: str = "auto") -> None:
+    """Build every job's model, optimizer, regularizers and augmentation once, and check
+    that each stack of the plan fits in memory (K members at once): bad input fails here,
+    before anything is written under runs/."""
     seen = set()
     for job in jobs:
         key = job.spec.replace(seed=0)
@@ -293,6 +294,11 @@ def _preflight(jobs, ds) -> None:
         make_penalty(spec)
         make_augmentation(spec, ds.kind)
         make_early_stopping(spec)
+    specs = [job.spec for job in jobs]
+    for task in plan(specs, [ds] * len(specs), engine):  # the stacks execute will train
+        if task.stacked and len(task.indices) > 1:
+            check_memory(specs[task.indices[0]], ds.kind, tuple(ds.input_shape),
+                         ds.num_classes, members=len(task.indices))
 
 
 def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
