@@ -176,3 +176,16 @@ def test_a_rerun_that_retrains_lost_weights_says_which_runs_and_why(exp):
     assert code == 0, err
     assert (f"reglab: warning: train lại 2 lần chạy đã xong: file trọng số của chúng trong "
             f"{root}/models/ bị mất hoặc không đọc được: none-s0, l2-s0") in err.splitlines()
+
+
+def test_a_rerun_on_a_damaged_meta_is_one_line_not_a_traceback(exp):
+    """The CLI reads the stored meta early (the experiment's --lang); a damaged one must still
+    end in the store's own one-line error."""
+    out, root = exp
+    conn = sqlite3.connect(root / "reglab.sqlite")
+    conn.execute("UPDATE experiment SET meta='{broken'")
+    conn.commit()
+    conn.close()
+    code, stdout, err = _rerun(out)
+    assert "Traceback" not in err and code != 0
+    assert err.count("\n") == 1 and "its meta is" in err, err

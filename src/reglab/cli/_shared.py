@@ -250,7 +250,11 @@ def _stored_meta(out: Path, name: str) -> dict:
         return {}
     finally:
         conn.close()
-    return json.loads(row[0]) if row else {}
+    try:
+        meta = json.loads(row[0]) if row else {}
+    except (TypeError, ValueError):  # a damaged meta: run_experiment's Store says so
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _record_command(store, meta: dict) -> None:
