@@ -19,7 +19,7 @@ import tomllib
 
 # The old module's dicts in the order of its source, and the prefix CATALOGUE gave each key.
 DICTS = {"EXPLAIN": "", "REPORT": "", "PLOTS": "", "TEMPLATE": "template.", "DIAGNOSE": "",
-         "VERDICTS": "", "REGRESSION": "", "REGRESSION_LABELS": "template_regression."}
+         "VERDICTS": "", "REGRESSION": "", "REGRESSION_LABELS": "template_regression.", "CLI": ""}
 WIDTH = 99
 # Comments that spoke of the Python dicts, as they read above the TOML tables.
 REWORD = {"# The template's fixed labels: key -> (English, Vietnamese); ``labels(lang)`` gives "

@@ -831,3 +831,56 @@ def test_the_issue_s_three_65536_layers_are_refused_on_a_machine_with_100_gib(mo
     assert models.parameter_count(big, "image", (1, 8, 8), 10) == (
         64 * 65536 + 65536 + 2 * (65536 * 65536 + 65536) + 65536 * 10 + 10)
     models.build_model(RunSpec(hidden=(256,)), "image", (1, 8, 8), 10)
+
+
+def _member_bytes(spec, kind="image", shape=(1, 8, 8), classes=10):
+    from reglab.train import models
+    return models.parameter_count(spec, kind, shape, classes) * models.TRAIN_BYTES_PER_PARAMETER
+
+
+def test_the_memory_check_covers_a_whole_stack_not_one_model(monkeypatch):
+    """Issue 16 leftover: a model that fits alone is refused when K of them train at once."""
+    from reglab.train import models
+    spec = RunSpec(hidden=(256, 256))
+    one = _member_bytes(spec)
+    monkeypatch.setattr(models, "available_memory", lambda: 3 * one)
+    models.check_memory(spec, "image", (1, 8, 8), 10)                  # one fits
+    models.check_memory(spec, "image", (1, 8, 8), 10, members=3)       # three fit exactly
+    with pytest.raises(rl.InvalidParameterError) as info:
+        models.check_memory(spec, "image", (1, 8, 8), 10, members=4)
+    n = models.parameter_count(spec, "image", (1, 8, 8), 10)
+    assert str(info.value) == (
+        "The 'hidden' parameter of RunSpec must be widths whose stack of 4 models fits in "
+        f"memory (the stacked engine trains 4 runs at once: 4 x {n:.3g} parameters, about "
+        f"{4 * one / 2**30:.1f} GiB to train; {3 * one / 2**30:.1f} GiB available; --engine "
+        "sequential trains one at a time). Got (256, 256) instead.")
+
+
+def test_the_stacked_engine_refuses_a_stack_that_does_not_fit_before_building_it(monkeypatch):
+    from reglab.train import models, stacked
+    ds = rl.data.load("digits", seed=0)
+    specs = [RunSpec(hidden=(8,), epochs=1, seed=s) for s in range(3)]
+    monkeypatch.setattr(models, "available_memory", lambda: 2 * _member_bytes(specs[0]))
+    built = []
+    monkeypatch.setattr(stacked, "_build_member", lambda *a: built.append(a))
+    with pytest.raises(rl.InvalidParameterError, match="whose stack of 3 models fits"):
+        stacked.train_chunk(specs, [ds] * 3)
+    assert built == []                                                  # nothing allocated
+
+
+def test_compare_refuses_a_plan_whose_stack_does_not_fit_and_writes_nothing(monkeypatch,
+                                                                           tmp_path, capsys):
+    from reglab.cli import main
+    from reglab.train import models
+    one = _member_bytes(RunSpec(hidden=(8,)))
+    monkeypatch.setattr(models, "available_memory", lambda: 3 * one)   # 3 fit, not 6
+    argv = ["compare", "--arms", "none", "--seeds", "6", "--epochs", "1", "--hidden", "8",
+            "--workers", "1", "--quiet", "--out", str(tmp_path)]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("reglab: error: Invalid value for '--hidden': must be widths whose "
+                          "stack of 6 models fits in memory (the stacked engine trains 6 runs "
+                          "at once: 6 x 610 parameters") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+    assert main([*argv, "--engine", "sequential"]) == 0                # one at a time: fits

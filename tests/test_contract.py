@@ -75,8 +75,8 @@ def test_early_stop_keeps_the_best_epoch_and_says_why():
     # improvements at epochs 0 and 1 are kept; patience runs out at epoch 3
     assert _drive(run, [1.0, 0.8, 0.9, 0.85, 0.1]) == [True, True, False, False]
     assert run.stop is StopReason.EARLY_STOPPING
-    assert run.reason == ("early stopping: Stopped at epoch 3: val_loss did not improve by more "
-                          "than 0 for 2 epochs; best 0.8 at epoch 1.")
+    assert run.reason == ("early stopping: Stopped at epoch 4: val_loss did not improve by more "
+                          "than 0 for 2 epochs; best 0.8 at epoch 2.")
     assert run.restores_best and run.best_epoch == 1
     res = run.finish(SCORES, 0.0, 1.0, 1.0, {})
     assert (res.status, res.final["best_epoch"], res.final["epochs_trained"]) == ("done", 1, 4)
@@ -86,14 +86,14 @@ def test_reaching_the_maximum_with_early_stopping_restores_the_best():
     run = RunState(3, rl.EarlyStopping(patience=5))
     assert _drive(run, [1.0, 0.5, 0.7]) == [True, True, False]  # epoch 2 is not kept
     assert run.stop is StopReason.MAX_EPOCHS
-    assert run.reason == "reached the maximum of 3 epochs; restored the best weights of epoch 1"
+    assert run.reason == "reached the maximum of 3 epochs; restored the best weights of epoch 2"
     assert run.best_epoch == 1
 
 
 @pytest.mark.parametrize("data_loss, val_loss, text", [
-    (math.nan, 0.5, "diverged: the training loss became non-finite (nan) at epoch 2"),
-    (0.5, math.inf, "diverged: the validation loss became non-finite (inf) at epoch 2"),
-    (math.inf, math.nan, "diverged: the training loss became non-finite (inf) at epoch 2"),
+    (math.nan, 0.5, "diverged: the training loss became non-finite (nan) at epoch 3"),
+    (0.5, math.inf, "diverged: the validation loss became non-finite (inf) at epoch 3"),
+    (math.inf, math.nan, "diverged: the training loss became non-finite (inf) at epoch 3"),
 ])
 def test_a_non_finite_loss_diverges_with_one_message(data_loss, val_loss, text):
     es = rl.EarlyStopping(patience=1)

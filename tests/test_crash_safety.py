@@ -220,7 +220,7 @@ def test_a_diverging_arm_is_marked_and_the_others_finish(tmp_path):
     assert [(r["status"]) for r in rows.values()] == ["done", "done", "diverged", "diverged"]
     for rid in ("l2-s0", "l2-s1"):
         assert rows[rid]["reason"].startswith("diverged: the training loss became non-finite")
-        assert rows[rid]["reason"].endswith("at epoch 0")
+        assert rows[rid]["reason"].endswith("at epoch 1")
         assert not (tmp_path / "div" / "models" / f"{rid}.safetensors").exists()
     for rid in ("none-s0", "none-s1"):
         assert 0 < float(rows[rid]["test_acc"]) <= 1

@@ -75,9 +75,9 @@ def test_overfitting_text(found):
     f = _one(found, "none", "overfitting")
     assert (f.level, f.text, f.advice) == (
         "warning",
-        "Overfitting: validation loss rose 130% above its minimum (0.500 at epoch 6, mean over "
+        "Overfitting: validation loss rose 130% above its minimum (0.500 at epoch 7, mean over "
         "3/3 seeds) to 1.150, while training loss kept falling (0.143 → 0.050).",
-        "Stop near epoch 6 (early stopping on validation loss, e.g. --patience 10) or "
+        "Stop near epoch 7 (early stopping on validation loss, e.g. --patience 10) or "
         "regularize harder (L2, dropout, augmentation).")
 
 

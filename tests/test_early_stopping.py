@@ -158,15 +158,15 @@ def test_patience_message_matches_the_documented_example():
     losses = [0.9, 0.7, 0.5, 0.45, 0.4123] + [0.5] * 10
     es = rl.EarlyStopping(patience=10)
     assert stop_epoch(run(es, losses)) == 14
-    assert es.message == ("Stopped at epoch 14: val_loss did not improve by more than 0 for 10 "
-                          "epochs; best 0.4123 at epoch 4.")
+    assert es.message == ("Stopped at epoch 15: val_loss did not improve by more than 0 for 10 "
+                          "epochs; best 0.4123 at epoch 5.")
 
 
 def test_running_message_and_no_stop_means_none():
     es = rl.EarlyStopping(patience=5)
     run(es, [1.0, 0.5, 0.7])
     assert (es.stopped_epoch, es.reason, es.stopped) == (None, None, False)
-    assert es.message == ("Not stopped after 3 epochs; best 0.5 at epoch 1; 1 epochs without "
+    assert es.message == ("Not stopped after 3 epochs; best 0.5 at epoch 2; 1 epochs without "
                           "improvement (patience 5).")
 
 
@@ -175,8 +175,8 @@ def test_min_delta_abs_is_strict():
     es = rl.EarlyStopping(patience=3, min_delta=0.25)
     assert run(es, [1.0, 0.75, 0.8, 0.7, 0.5, 0.46, 0.46]) == [False] * 6 + [True]
     assert (es.best_epoch, es.best_score) == (3, 0.7)
-    assert es.message == ("Stopped at epoch 6: val_loss did not improve by more than 0.25 for 3 "
-                          "epochs; best 0.7 at epoch 3.")
+    assert es.message == ("Stopped at epoch 7: val_loss did not improve by more than 0.25 for 3 "
+                          "epochs; best 0.7 at epoch 4.")
     plain = rl.EarlyStopping(patience=3)
     assert stop_epoch(run(plain, [1.0, 0.75, 0.8, 0.7, 0.5, 0.46, 0.46])) is None
 
@@ -186,8 +186,8 @@ def test_min_delta_rel_is_a_fraction_of_best():
     es = rl.EarlyStopping(patience=3, min_delta=0.25, min_delta_mode="rel")
     assert stop_epoch(run(es, [2.0, 1.6, 1.5, 1.0, 0.8, 0.76, 0.75])) == 6
     assert (es.best_epoch, es.best_score) == (3, 1.0)
-    assert es.message == ("Stopped at epoch 6: val_loss did not improve by more than 25% for 3 "
-                          "epochs; best 1 at epoch 3.")
+    assert es.message == ("Stopped at epoch 7: val_loss did not improve by more than 25% for 3 "
+                          "epochs; best 1 at epoch 4.")
 
 
 def test_min_delta_rel_uses_abs_best_for_negative_scores_in_max_mode():
@@ -202,8 +202,8 @@ def test_mode_max_on_accuracies():
     es = rl.EarlyStopping(monitor="val_acc", mode="max", patience=2)
     assert stop_epoch(run(es, [0.5, 0.6, 0.6, 0.55, 0.9], key="val_acc")) == 3
     assert (es.best_score, es.best_epoch) == (0.6, 1)
-    assert es.message == ("Stopped at epoch 3: val_acc did not improve by more than 0 for 2 "
-                          "epochs; best 0.6 at epoch 1.")
+    assert es.message == ("Stopped at epoch 4: val_acc did not improve by more than 0 for 2 "
+                          "epochs; best 0.6 at epoch 2.")
 
 
 def test_baseline_never_beaten_runs_patience_from_the_start():
@@ -211,8 +211,8 @@ def test_baseline_never_beaten_runs_patience_from_the_start():
     assert run(es, [0.6, 0.5, 0.52, 0.1]) == [False, False, True]
     # Keras: the best seen is tracked even though it never beat the baseline
     assert (es.best_score, es.best_epoch, es.reason) == (0.5, 1, rl.StopReason.PATIENCE)
-    assert es.message == ("Stopped at epoch 2: val_loss did not beat the baseline 0.5 by more "
-                          "than 0 in 3 epochs; best 0.5 at epoch 1.")
+    assert es.message == ("Stopped at epoch 3: val_loss did not beat the baseline 0.5 by more "
+                          "than 0 in 3 epochs; best 0.5 at epoch 2.")
 
 
 def test_baseline_never_beaten_still_restores_the_best_weights():
@@ -240,15 +240,15 @@ def test_start_from_epoch_ignores_the_warm_up():
     es = rl.EarlyStopping(patience=1, start_from_epoch=2)
     assert run(es, [0.1, 0.2, 0.5, 0.6]) == [False, False, False, True]
     assert (es.best_epoch, es.best_score) == (2, 0.5)  # 0.1 in the warm-up does not count
-    assert es.message == ("Stopped at epoch 3: val_loss did not improve by more than 0 for 1 "
-                          "epoch; best 0.5 at epoch 2.")
+    assert es.message == ("Stopped at epoch 4: val_loss did not improve by more than 0 for 1 "
+                          "epoch; best 0.5 at epoch 3.")
 
 
 def test_non_finite_stops_even_in_the_warm_up():
     es = rl.EarlyStopping(start_from_epoch=5)
     assert run(es, [1.0, math.inf]) == [False, True]
     assert (es.reason, es.best_score) == (rl.StopReason.NON_FINITE, None)
-    assert es.message == "Stopped at epoch 1: val_loss is inf (not finite); no best score yet."
+    assert es.message == "Stopped at epoch 2: val_loss is inf (not finite); no best score yet."
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
@@ -256,8 +256,8 @@ def test_non_finite(bad):
     es = rl.EarlyStopping(patience=10)
     assert run(es, [1.0, 0.5, bad, 0.1]) == [False, False, True]
     assert (es.reason, es.stopped_epoch, es.best_score) == (rl.StopReason.NON_FINITE, 2, 0.5)
-    assert es.message == (f"Stopped at epoch 2: val_loss is {bad} (not finite); best 0.5 at "
-                          f"epoch 1.")
+    assert es.message == (f"Stopped at epoch 3: val_loss is {bad} (not finite); best 0.5 at "
+                          f"epoch 2.")
 
 
 def test_check_finite_off_treats_nan_as_no_improvement():
@@ -276,8 +276,8 @@ def test_stopping_threshold_reached_counts_as_best():
     es = rl.EarlyStopping(stopping_threshold=0.2)
     assert run(es, [1.0, 0.5, 0.2, 0.1]) == [False, False, True]
     assert (es.reason, es.best_score, es.best_epoch) == (rl.StopReason.THRESHOLD, 0.2, 2)
-    assert es.message == ("Stopped at epoch 2: val_loss 0.2 reached the stopping threshold 0.2; "
-                          "best 0.2 at epoch 2.")
+    assert es.message == ("Stopped at epoch 3: val_loss 0.2 reached the stopping threshold 0.2; "
+                          "best 0.2 at epoch 3.")
     acc = rl.EarlyStopping(monitor="acc", mode="max", stopping_threshold=0.95)
     assert stop_epoch(run(acc, [0.5, 0.94, 0.96], key="acc")) == 2
 
@@ -286,8 +286,8 @@ def test_divergence_threshold_is_strict():
     es = rl.EarlyStopping(divergence_threshold=2.0)
     assert run(es, [1.0, 1.5, 2.0, 2.5]) == [False, False, False, True]
     assert es.reason == rl.StopReason.DIVERGENCE
-    assert es.message == ("Stopped at epoch 3: val_loss 2.5 is worse than the divergence "
-                          "threshold 2; best 1 at epoch 0.")
+    assert es.message == ("Stopped at epoch 4: val_loss 2.5 is worse than the divergence "
+                          "threshold 2; best 1 at epoch 1.")
     acc = rl.EarlyStopping(monitor="acc", mode="max", divergence_threshold=0.3)
     assert stop_epoch(run(acc, [0.5, 0.3, 0.2], key="acc")) == 2
 
@@ -398,19 +398,19 @@ def test_criterion_messages():
     es = rl.EarlyStopping(criterion=rl.GL(5.0), patience=None)
     assert run(es, [1.0, 0.5, 0.52, 0.53]) == [False, False, False, True]
     assert es.reason == rl.StopReason.CRITERION
-    assert es.message == ("Stopped at epoch 3: generalization loss GL = 6 exceeded alpha = 5 "
-                          "(validation error 0.53, lowest 0.5); best 0.5 at epoch 1.")
+    assert es.message == ("Stopped at epoch 4: generalization loss GL = 6 exceeded alpha = 5 "
+                          "(validation error 0.53, lowest 0.5); best 0.5 at epoch 2.")
     es = rl.EarlyStopping(criterion=rl.UP(2, strip=2), patience=None)
     assert stop_epoch(run(es, [1.0, 0.5, 0.6, 0.7, 0.8, 0.9])) == 5
-    assert es.message == ("Stopped at epoch 5: validation error rose in 2 successive strips of 2 "
-                          "epochs (0.5 -> 0.7 -> 0.9); best 0.5 at epoch 1.")
+    assert es.message == ("Stopped at epoch 6: validation error rose in 2 successive strips of 2 "
+                          "epochs (0.5 -> 0.7 -> 0.9); best 0.5 at epoch 2.")
     es = rl.EarlyStopping(criterion=rl.PQ(0.5, strip=2, train_key="tr"), patience=None)
     # epoch 3: GL = 100 * (0.6 / 0.5 - 1) = 20; P_2 = 1000 * (2.2 / 2 - 1) = 100; 20/100 = 0.2
     # epoch 5: GL = 100 * (0.6 / 0.5 - 1) = 20; P_2 = 1000 * (2.02 / 2 - 1) = 10; 20/10 = 2
     assert stop_epoch(run(es, [1.0, 0.5, 0.55, 0.6, 0.6, 0.6],
                           extra={"tr": [3.0, 2.0, 1.2, 1.0, 1.02, 1.0]})) == 5
-    assert es.message == ("Stopped at epoch 5: GL/P_2 = 2 exceeded alpha = 0.5 (GL = 20, "
-                          "P_2 = 10); best 0.5 at epoch 1.")
+    assert es.message == ("Stopped at epoch 6: GL/P_2 = 2 exceeded alpha = 0.5 (GL = 20, "
+                          "P_2 = 10); best 0.5 at epoch 2.")
 
 
 def test_criteria_count_from_start_from_epoch():
@@ -620,8 +620,8 @@ def test_every_rank_keeps_the_same_best_epoch_and_stops_together():
     assert r0["best"] == r1["best"] == [0.5, 2]
     assert r0["restored"] == r1["restored"] == 2.0  # the same epoch's weights on every rank
     assert r0["reason"] == r1["reason"] == "patience"
-    assert r0["message"] == r1["message"] == ("Stopped at epoch 4: val_loss did not improve by "
-                                              "more than 0 for 2 epochs; best 0.5 at epoch 2.")
+    assert r0["message"] == r1["message"] == ("Stopped at epoch 5: val_loss did not improve by "
+                                              "more than 0 for 2 epochs; best 0.5 at epoch 3.")
 
 
 def test_docstring_examples_run():

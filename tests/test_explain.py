@@ -152,14 +152,16 @@ def test_same_seed_same_numbers_other_seed_other_mask():
 
 
 def brute_force_stop(losses, patience):
-    """Reference: stop once `patience` epochs in a row failed to beat the best loss."""
+    """Reference: stop once `patience` epochs in a row failed to beat the best loss.
+
+    Returns (epochs trained, best epoch counted from 1, as the answer prints it)."""
     best, best_epoch = math.inf, -1
     for epoch, v in enumerate(losses):
         if v < best:
             best, best_epoch = v, epoch
         elif epoch - best_epoch >= patience:
-            return epoch + 1, best_epoch
-    return len(losses), best_epoch
+            return epoch + 1, best_epoch + 1
+    return len(losses), best_epoch + 1
 
 
 @pytest.mark.parametrize("patience", [1, 2, 3, 15])
@@ -172,9 +174,11 @@ def test_early_stopping_numbers_are_consistent_and_the_claim_follows_them():
     e = run("early-stopping")
     n = e.numbers
     assert n["p1_epochs"] <= n["p15_epochs"] <= n["none_epochs"] == n["max_epochs"]
-    assert n["p1_best_epoch"] < n["p1_epochs"] and n["p15_best_epoch"] < n["p15_epochs"]
+    # best epochs count from 1: the best is one of the epochs trained
+    assert 1 <= n["p1_best_epoch"] <= n["p1_epochs"] and 1 <= n["p15_best_epoch"] <= n["p15_epochs"]
     if n["p1_epochs"] < n["max_epochs"]:       # patience 1 stopped: one epoch after its best
-        assert n["p1_epochs"] == n["p1_best_epoch"] + 2
+        assert n["p1_epochs"] == n["p1_best_epoch"] + 1
+    assert f"(best epoch {n['p1_best_epoch']:.0f})" in e.answer
     underfit = n["p1_train_acc"] < n["p15_train_acc"] - 0.02
     assert ("So yes" in e.answer) == underfit
     assert f"stopped after {n['p1_epochs']:.0f} epochs" in e.answer

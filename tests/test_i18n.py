@@ -432,7 +432,7 @@ def test_a_vietnamese_report_asks_every_text_in_vietnamese(experiment, tmp_path,
     the figures use every label they have (but the no-data ones)."""
     import shutil
 
-    from reglab.report import plots
+    from reglab.report import interactive, plots
     from reglab.report import report as R
 
     asked = []
@@ -441,13 +441,15 @@ def test_a_vietnamese_report_asks_every_text_in_vietnamese(experiment, tmp_path,
         asked.append((key, lang))
         return t(key, lang, **fields)
 
-    for module in (R, plots, dg, i18n):
+    for module in (R, plots, dg, i18n, interactive):
         monkeypatch.setattr(module, "t", recorder)
     copy = tmp_path / experiment.name
     shutil.copytree(experiment, copy)
     R.build_report(copy, lang="vi")
     assert {lang for _, lang in asked} == {"vi"}
-    edge = {"plot.forest.no_pairs", "plot.forest.no_interval", "plot.weights.none_stored"}
+    # (and the hover text of an early stop: no run of this 4-epoch experiment stopped early)
+    edge = {"plot.forest.no_pairs", "plot.forest.no_interval", "plot.weights.none_stored",
+            "plot.curves.stop_point"}
     assert {k for k, _ in asked if k.startswith("plot.")} == {
         k for k in CATALOGUE if k.startswith("plot.") and k not in i18n.REGRESSION} - edge
     for key in ("report.caption.forest", "report.section.diagnosis", "verdict.both"):
@@ -529,3 +531,147 @@ def test_compare_lang_vi_keeps_the_language_for_the_report(capsys, tmp_path, mon
 
 def test_the_regression_only_keys_are_catalogue_keys():
     assert i18n.REGRESSION <= set(CATALOGUE), sorted(i18n.REGRESSION - set(CATALOGUE))
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+def _contract_reasons():
+    """The sentences the run contract stores (English), made by the contract itself."""
+    import math as _m
+
+    import reglab as rl
+    from reglab.train.contract import RunState
+
+    def row(train, val):
+        return {"data_loss": train, "val_loss": val, "val_acc": 0.5}
+
+    limit = RunState(3, rl.EarlyStopping(patience=10))
+    for v in (0.9, 0.5, 0.7):
+        limit.after_epoch(row(1.0, v))
+    plain = RunState(2)
+    for v in (0.9, 0.8):
+        plain.after_epoch(row(1.0, v))
+    stopped = RunState(10, rl.EarlyStopping(patience=2))
+    for v in (1.0, 0.8, 0.9, 0.85):
+        stopped.after_epoch(row(1.0, v))
+    one = RunState(10, rl.EarlyStopping(patience=1))
+    for v in (1.0, 0.8, 0.9):
+        one.after_epoch(row(1.0, v))
+    gone = RunState(10)
+    for train in (1.0, 1.0, _m.nan):
+        gone.after_epoch(row(train, 0.5))
+    return limit.reason, plain.reason, stopped.reason, one.reason, gone.reason
+
+
+def test_stored_reasons_are_translated_at_display_and_english_stays_as_stored():
+    reasons = _contract_reasons()
+    assert reasons == (
+        "reached the maximum of 3 epochs; restored the best weights of epoch 2",
+        "reached the maximum of 2 epochs",
+        "early stopping: Stopped at epoch 4: val_loss did not improve by more than 0 for 2 "
+        "epochs; best 0.8 at epoch 2.",
+        "early stopping: Stopped at epoch 3: val_loss did not improve by more than 0 for 1 "
+        "epoch; best 0.8 at epoch 2.",
+        "diverged: the training loss became non-finite (nan) at epoch 3")
+    assert [i18n.reason(r, "en") for r in reasons] == list(reasons)
+    assert [i18n.reason(r, "vi") for r in reasons] == [
+        "đã chạy hết tối đa 3 epoch; đã khôi phục trọng số tốt nhất, của epoch 2",
+        "đã chạy hết tối đa 2 epoch",
+        "early stopping: dừng tại epoch 4: val_loss không cải thiện quá 0 trong 2 epoch; tốt "
+        "nhất 0.8 tại epoch 2.",
+        "early stopping: dừng tại epoch 3: val_loss không cải thiện quá 0 trong 1 epoch; tốt "
+        "nhất 0.8 tại epoch 2.",
+        "phân kỳ: training loss không còn hữu hạn (nan) tại epoch 3"]
+    # a sentence no template knows (an exception's text) is shown as stored
+    assert i18n.reason("RuntimeError: out of memory", "vi") == "RuntimeError: out of memory"
+    assert [i18n.status(s, "vi") for s in ("done", "diverged", "interrupted", "odd")] == [
+        "xong", "phân kỳ", "bị ngắt", "odd"]
+
+
+def test_run_lang_vi_prints_epochs_status_and_reason_in_vietnamese(capsys, tmp_path):
+    argv = ["run", "--epochs", "2", "--hidden", "8", "--patience", "5", "--out", str(tmp_path),
+            "--name", "r"]
+    code, out, err = _cli(capsys, *argv, "--lang", "vi")
+    assert code == 0, err
+    conn = Store.read_only(tmp_path, "r")
+    stored = conn.execute("SELECT reason FROM runs").fetchone()[0]
+    best = int(conn.execute("SELECT value FROM final WHERE key='best_epoch'").fetchone()[0])
+    assert stored == f"reached the maximum of 2 epochs; restored the best weights of epoch {best + 1}"
+    lines = out.splitlines()
+    assert lines[0] == "run-s0: training tối đa 2 epoch"
+    assert lines[1].startswith("  epoch    1/2  validation loss ")
+    assert "  độ chính xác validation " in lines[1]
+    assert (f"run-s0 xong: đã chạy hết tối đa 2 epoch; đã khôi phục trọng số tốt nhất, của "
+            f"epoch {best + 1}") in lines
+    assert any(ln.startswith("  độ chính xác test ") and "khoảng cách" in ln for ln in lines)
+    assert any(f"(tốt nhất: epoch {best + 1})" in ln for ln in lines)
+    assert lines[-1] == f"đã lưu trong {tmp_path / 'r'}/"
+    # the experiment keeps its language; --lang en shows the stored result in English
+    code, out, _ = _cli(capsys, *argv)
+    assert code == 0 and out.splitlines()[-1] == f"đã lưu trong {tmp_path / 'r'}/"
+    code, out, _ = _cli(capsys, *argv, "--lang", "en")
+    assert code == 0 and f"run-s0 done: {stored}" in out.splitlines()
+    assert out.splitlines()[-1] == f"stored in {tmp_path / 'r'}/"
+
+
+def test_check_augment_lang_vi_writes_the_report_prose_in_vietnamese(capsys):
+    code, out, _ = _cli(capsys, "check-augment", "--data", "digits", "--augment", "flip,noise",
+                        "--lang", "vi")
+    assert code == 1 and "FLAGGED" in out                 # exit code and the flag unchanged
+    lines = out.splitlines()
+    assert lines[0].startswith("Kiểm tra an toàn nhãn của 'digits': mô hình nhanh, độ chính "
+                               "xác validation trên dữ liệu gốc ")
+    assert lines[0].endswith(" lần augment ngẫu nhiên cho mỗi phép biến đổi")
+    assert "độ chính xác giảm theo từng lớp:" in lines
+    assert any(ln.startswith("quy tắc: bị đánh dấu khi drop > limit = min(max(") for ln in lines)
+    assert_translated(out, "label_check.")
+
+
+def test_path_lang_vi_prints_and_writes_the_selection_in_vietnamese(capsys, tmp_path):
+    code, out, err = _cli(capsys, "path", "--data", "sparse", "--n-strengths", "3",
+                          "--out", str(tmp_path), "--lang", "vi")
+    assert code == 0, err
+    best = next(ln for ln in out.splitlines() if ln.startswith("tốt nhất trên validation: "))
+    assert ", độ chính xác validation " in best and ", số feature được dùng " in best
+    assert any(ln.startswith("một sai số chuẩn (1-SE): ") for ln in out.splitlines())
+    assert any(ln.startswith("(quy tắc 1-SE: SE = ") and "log loss trung bình" in ln
+               for ln in out.splitlines())
+    assert "tốt nhất trên validation: " in (tmp_path / "path.md").read_text(encoding="utf-8")
+    assert_translated(out, "path.")
+
+
+def test_tune_lang_vi_prints_the_study_and_the_best_in_vietnamese(capsys, tmp_path):
+    pytest.importorskip("optuna")
+    code, out, err = _cli(capsys, "tune", "--data", "breast_cancer", "--model", "linear",
+                          "--epochs", "2", "--trials", "2", "--seeds", "0", "--out",
+                          str(tmp_path), "-q", "--lang", "vi")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == ("study 'tune-breast_cancer': 2 hoàn tất (worker này đã chạy 2)")
+    assert lines[1].startswith("val_acc tốt nhất ")
+
+
+def test_the_resume_line_and_the_label_verdict_follow_the_language(capsys, tmp_path):
+    argv = ["compare", "--epochs", "1", "--hidden", "8", "--workers", "1", "--seeds", "1",
+            "--arms", "none,augment", "--out", str(tmp_path), "--name", "c", "--lang", "vi"]
+    code, _, err = _cli(capsys, *argv)
+    assert code == 0, err
+    assert "kiểm tra nhãn: " in err and "(giảm " in err and ", giới hạn " in err
+    code, _, err = _cli(capsys, *argv)
+    assert code == 0
+    flat = " ".join(err.split())  # the stderr console wraps long lines
+    assert f"tiếp tục {tmp_path / 'c'}: giữ 2 lần chạy đã xong, còn 0 lần chạy" in flat
+
+
+def test_the_vietnamese_report_shows_statuses_and_reasons_translated(experiment, built_vi):
+    html, _ = built_vi
+    runs = Store.read_only(experiment.parent, experiment.name).execute(
+        "SELECT id, status, reason FROM runs").fetchall()
+    assert runs
+    for rid, status, reason in runs:
+        vi = i18n.reason(reason, "vi")
+        assert vi != reason                      # every stored sentence here has a template
+        row = f"<tr><td>{rid}</td><td>{i18n.status(status, 'vi')}</td><td>"
+        assert row in html, rid
+        assert reason not in html

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "reglab"
-CORE = ["_validation", "schedules", "kernels", "penalties", "updates", "dropout", "early_stopping",
-        "prechelt", "augment"]
+CORE = ["_validation", "_epochs", "schedules", "kernels", "penalties", "updates", "dropout",
+        "early_stopping", "prechelt", "augment"]
 ALLOWED_THIRD_PARTY = {"torch", "kornia", "numpy"}
 UPPER_LAYERS = {"reglab.lab", "reglab.report", "reglab.cli", "reglab.data", "reglab.integrations"}
 

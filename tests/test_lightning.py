@@ -101,7 +101,7 @@ def test_early_stopping_restores_the_best_epochs_weights():
     plain = rl.EarlyStopping(patience=3)                 # the plain state machine, same losses
     stops = [plain.step({"val_loss": v}) for v in val]
     assert stops == [False] * (len(val) - 1) + [True]
-    assert es.message == plain.message + f" Restored the best weights, of epoch {best}."
+    assert es.message == plain.message + f" Restored the best weights, of epoch {best + 1}."
 
 
 @pytest.mark.parametrize("criterion", [rl.GL(alpha=2.0), rl.PQ(alpha=0.5, strip=3)],

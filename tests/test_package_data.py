@@ -55,3 +55,13 @@ def test_a_catalogue_key_without_one_text_per_language_is_an_error(monkeypatch):
         i18n._read_catalogue()
     assert str(err.value) == ("report/catalogue.toml: ['report.title'] has ['en']; every key "
                               "has one text per language of ('en', 'vi')")
+
+
+def test_a_lab_template_without_its_vietnamese_is_an_error(monkeypatch):
+    doc = {"note_says_vi": {}, "lab_vi": {"label_check": {}, "path": {}}}
+    monkeypatch.setattr(i18n, "read_package_toml", lambda package, name: doc)
+    with pytest.raises(ValueError) as err:
+        i18n._read_catalogue()
+    assert str(err.value).startswith("report/catalogue.toml: ['label_check.")
+    assert str(err.value).endswith("has ['en']; every key has one text per language of "
+                                   "('en', 'vi')")

@@ -90,3 +90,19 @@ def test_learning_curves_overlay_every_arm_in_four_panels():
     with Image.open(io.BytesIO(png)) as im:
         assert im.size[0] > 800 and im.size[1] > 500
     assert len(_pixels(png)) > 300
+
+
+def test_learning_curves_count_epochs_from_1_and_mark_the_stops_there(monkeypatch):
+    """Stored epochs are 0-based; the x axis, the best-epoch dot and the stop cross are 1-based."""
+    seen = []
+    monkeypatch.setattr(plots, "png_bytes", lambda fig: seen.append(fig) or b"")
+    val = [0.9, 0.7, 0.5, 0.6, 0.65, 0.7]  # best at index 2 (epoch 3); stopped at index 5
+    cur = {"train_loss": [[1.0] * 6], "val_loss": [val], "train_acc": [[0.5] * 6],
+           "val_acc": [[0.5] * 6]}
+    plots.learning_curves({"early_stopping": cur}, {"early_stopping": [(2, 5)]})
+    val_panel = seen[0].axes[1]
+    line, dot, cross = val_panel.lines[:3]
+    assert list(line.get_xdata()) == [1, 2, 3, 4, 5, 6]
+    assert (list(dot.get_xdata()), list(dot.get_ydata())) == ([3], [0.5])
+    assert (list(cross.get_xdata()), list(cross.get_ydata())) == ([6], [0.7])
+    plots.plt.close(seen[0])

@@ -146,7 +146,7 @@ def test_diagnose_joins_rules_per_arm_with_numbers_and_advice():
                      "augment": ["label-safety"]}
     under = found["dropout"][0]
     assert "70.0%" in under.text and "100.0%" in under.text and "0.4" in under.advice
-    assert "epoch 6" in found["none"][0].text and "patience" in found["none"][0].advice
+    assert "epoch 7" in found["none"][0].text and "patience" in found["none"][0].advice
     assert "1e-08" in found["l2"][2].advice  # raise lambda 10x
     assert "flip" in found["augment"][0].text and found["augment"][0].level == "warning"
 
@@ -162,7 +162,7 @@ def test_overfitting_advice_follows_validation_accuracy():
     assert "56.0%" in f.text and "69.0%" in f.text and "monitor='val_acc'" in f.advice
     falling = [{**e, "val_acc": 0.9 - 0.01 * abs(i - 6)} for i, e in enumerate(epochs)]
     [f] = dg.diagnose([_run("none", 0)], {"none-s0": falling})["none"]
-    assert "Stop near epoch 6" in f.advice
+    assert "Stop near epoch 7" in f.advice  # the minimum is epoch index 6: the 7th epoch
 
 
 def test_diagnose_overfitting_with_early_stopping_is_information():
@@ -245,7 +245,7 @@ def test_every_image_is_an_embedded_png(built):
     from PIL import Image
     html = built[1].read_text()
     srcs = re.findall(r'<img[^>]*\ssrc="([^"]*)"', html)
-    assert len(srcs) == 4 and len(srcs) == html.count("<img")
+    assert len(srcs) == 3 and len(srcs) == html.count("<img")  # + the curves as inline SVG
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         data = base64.b64decode(src.split(",", 1)[1], validate=True)
@@ -256,8 +256,13 @@ def test_every_image_is_an_embedded_png(built):
 
 def test_no_network_references(built):
     html = built[1].read_text()
+    from reglab.report.interactive import SCRIPT
+
     assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', html, re.I)
-    assert "<script" not in html.lower() and "<link" not in html.lower()
+    assert "<link" not in html.lower()
+    # one script, the report's own toggle code, inline (no src): nothing else runs
+    assert re.findall(r"<script[^>]*>", html, re.I) == ["<script>"]
+    assert f"<script>{SCRIPT}</script>" in html
     assert "default-src 'none'" in html  # the CSP forbids any request the page might make
 
 
@@ -290,11 +295,16 @@ def test_each_figure_is_drawn_and_not_blank(built, key):
 def test_the_forest_plot_comes_first_and_every_figure_has_a_caption(built):
     _, html_path, md_path = built
     html, md = html_path.read_text(), md_path.read_text()
-    imgs = re.findall(r'<figure><img src="data:image/png;base64,[^"]+" alt="([^"]+)">'
-                      r"<figcaption>([^<]+)</figcaption></figure>", html)
+    imgs = re.findall(r'<figure(?: class="interactive" id="learning-curves")?>'
+                      r'(?:<img src="data:image/png;base64,[^"]+" alt="([^"]+)">|<div class='
+                      r'"legend">.*?<svg [^>]*aria-label="([^"]+)">.*?</svg>)'
+                      r"<figcaption>([^<]+)</figcaption></figure>", html, re.S)
+    imgs = [(png or svg, caption) for png, svg, caption in imgs]
     assert [alt for alt, _ in imgs] == [
         "each arm minus none with its paired interval", "learning curves, every arm overlaid",
         "train-test accuracy gap per arm", "weight histograms per layer and arm"]
+    assert imgs[1][1].endswith(" Hover a point for its values; click an arm's button to hide "
+                               "or show its curves.")
     assert html.index("<img") < html.index('id="run"')  # the headline figure, before the rest
     assert all("Look for" in caption for _, caption in imgs)
     assert "Holm-adjusted over 6 comparisons" in imgs[0][1]  # 3 arms x (accuracy, loss)
@@ -316,7 +326,10 @@ def test_user_names_come_out_escaped(built):
     _, html_path, md_path = built
     html, md = html_path.read_text(), md_path.read_text()
     escaped = html_mod.escape(EVIL, quote=True)  # Jinja's escape: &lt;script&gt;...
+    from reglab.report.interactive import SCRIPT
+
     assert EVIL not in html and EVIL not in md
+    html = html.replace(f"<script>{SCRIPT}</script>", "")  # the report's own, checked elsewhere
     assert "<script" not in html.lower() and "<script" not in md.lower()
     assert html.count(escaped) >= 2  # once as a column name, once as a class name
     assert md.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2
@@ -388,3 +401,109 @@ def test_terminal_difference_table_states_the_holm_adjustment():
     lines = [" ".join(line.split()) for line in text.splitlines()]
     assert "l2 test acc (points) +3.20 [+2.32, +4.08] helps" in lines  # one line per measure
     assert "test loss -0.020 [-0.020, -0.020] helps" in lines
+
+
+# --------------------------------------------------------------------------- interactive curves
+
+
+def _svg_points(html: str, panel: str, arm: str) -> list[str]:
+    """The hover texts of one arm's points in one panel of the interactive curves."""
+    import html as html_mod
+    import re
+
+    start = html.index(f'<g class="panel" data-panel="{panel}"')
+    end = html.index('<g class="panel"', start + 1) if panel != "val_acc" else html.index("</svg>")
+    part = html[start:end]
+    series = part[part.index(f'<g class="series" data-arm="{arm}">'):]
+    series = series[:series.index("</g>")]
+    return [html_mod.unescape(s) for s in
+            re.findall(r'<circle class="pt"[^>]*><title>(.*?)</title>', series)]
+
+
+def test_the_html_is_one_file_with_no_external_url_and_a_csp_hash_for_its_one_script(built):
+    import base64
+    import hashlib
+    import re
+
+    _, html_path, md_path = built
+    html = html_path.read_text(encoding="utf-8")
+    assert not re.search(r"(?i)\b(?:https?|ftp|wss?):", html)  # (base64 has no colon)
+    for url in re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', html):
+        assert url.startswith(("data:image/png;base64,", "#")), url
+    assert "<link" not in html and "@import" not in html and "url(" not in html
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert len(scripts) == 1 and "<script " not in html            # no src=, one inline script
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html).group(1)
+    assert csp == ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                   f"script-src 'sha256-{digest}'")
+    # report.md keeps the static figure of the curves
+    assert "](figures/learning_curves.png)" in md_path.read_text(encoding="utf-8")
+
+
+def test_the_interactive_curves_hover_texts_are_the_stored_values_by_epoch_from_1(built):
+    import numpy as np
+
+    from reglab.report.report import load_experiment
+
+    root, html_path, _ = built
+    html = html_path.read_text(encoding="utf-8")
+    exp = load_experiment(root)
+    arms = list(dict.fromkeys(r["arm"] for r in exp["runs"]))
+    buttons = [f'<button type="button" class="arm-toggle" data-arm="{a}" aria-pressed="true">'
+               for a in arms]
+    assert all(b in html for b in buttons)
+    for arm in arms:
+        rows = [exp["histories"][r["id"]] for r in exp["runs"] if r["arm"] == arm]
+        longest = max(len(h) for h in rows)
+        for panel, col, what in (("val_loss", "val_loss", "validation loss"),
+                                 ("train_acc", "train_acc", "training accuracy")):
+            tips = _svg_points(html, panel, arm)
+            assert len(tips) == longest
+            for i, tip in enumerate(tips):
+                vals = np.array([h[i][col] for h in rows if len(h) > i], dtype=float)
+                want = f"{arm}, epoch {i + 1}: {what} {vals.mean():.4g}"
+                if len(rows) > 1:
+                    want += f" (min {vals.min():.4g}, max {vals.max():.4g} over {len(rows)} seeds)"
+                assert tip == want
+
+
+def test_the_interactive_curves_mark_the_restored_epoch_from_1(built):
+    import re
+
+    from reglab.report.report import load_experiment
+
+    root, html_path, _ = built
+    html = html_path.read_text(encoding="utf-8")
+    exp = load_experiment(root)
+    stopped = [r for r in exp["runs"] if r["arm"] == "early_stopping" and r["status"] == "done"]
+    bests = sorted(int(r["final"]["best_epoch"]) + 1 for r in stopped)
+    part = html[html.index('data-panel="val_loss"'):html.index('data-panel="train_acc"')]
+    marks = re.findall(r'<circle class="best"[^>]*><title>early_stopping: best epoch (\d+) '
+                       r'\(its weights restored\), validation loss', part)
+    assert sorted(int(m) for m in marks) == bests and bests
+
+
+def test_the_interactive_curves_mark_scripted_stops_at_epochs_counted_from_1():
+    """Stored (0-based) best 2 and stop 5: the dot says epoch 3, the cross epoch 6, on the
+    validation panels only; a NaN epoch leaves a gap in the line and has no point."""
+    import re
+
+    from reglab.report.interactive import learning_curves_svg
+
+    val = [0.9, 0.7, 0.5, 0.6, float("nan"), 0.7]
+    cur = {"train_loss": [[1.0] * 6], "val_loss": [val], "train_acc": [[0.5] * 6],
+           "val_acc": [[0.5] * 6]}
+    svg = learning_curves_svg({"early_stopping": cur}, {"early_stopping": [(2, 5)]})
+    assert re.findall(r"<title>early_stopping: best epoch (\d+) \(its weights restored\), "
+                      r"(validation [a-z]+) ([\d.]+)</title>", svg) == [
+        ("3", "validation loss", "0.5"), ("3", "validation accuracy", "0.5")]
+    assert re.findall(r"<title>early_stopping: early stopping ended the run at epoch (\d+)"
+                      r"</title>", svg) == ["6", "6"]
+    part = svg[svg.index('data-panel="val_loss"'):svg.index('data-panel="train_acc"')]
+    tips = re.findall(r'<circle class="pt"[^>]*><title>([^<]*)</title>', part)
+    assert tips == [f"early_stopping, epoch {e}: validation loss {v}"
+                    for e, v in ((1, "0.9"), (2, "0.7"), (3, "0.5"), (4, "0.6"), (6, "0.7"))]
+    # the line stops at the missing epoch 5: epochs 1-4 joined, epoch 6 a lone point
+    [line] = re.findall(r'<polyline points="([^"]*)"', part)
+    assert len(line.split()) == 4

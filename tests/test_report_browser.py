@@ -110,7 +110,7 @@ class Browser:
         target = self.send("Target.createTarget", url="about:blank")["targetId"]
         self.session = self.send("Target.attachToTarget", targetId=target,
                                  flatten=True)["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
+        for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=1200, height=3000,
                   deviceScaleFactor=1, mobile=False)
@@ -143,6 +143,27 @@ class Browser:
                         returnByValue=True)
         return res["result"]["value"]
 
+    def requests(self) -> list[str]:
+        """The URL of every request the page made (Network.requestWillBeSent)."""
+        return [e["params"]["request"]["url"] for e in self.events
+                if e.get("method") == "Network.requestWillBeSent"]
+
+    def evaluate(self, js: str):
+        return self.send("Runtime.evaluate", expression=js, returnByValue=True)["result"]["value"]
+
+    def click(self, x: float, y: float) -> None:
+        """A real mouse click (pressed, released) at viewport coordinates."""
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
+                      clickCount=1)
+
+    def shot(self, box: dict) -> bytes:
+        """A screenshot of one page box (page coordinates)."""
+        data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                         clip={"x": box["x"], "y": box["y"], "width": box["w"],
+                               "height": box["h"], "scale": 1})["data"]
+        return base64.b64decode(data)
+
     def screenshot(self) -> bytes:
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         return base64.b64decode(data["data"])
@@ -174,8 +195,11 @@ def test_report_loads_without_errors_and_every_image_decodes(report_html, browse
     images = browser.images()
     shot = browser.screenshot()
     (tmp_path / "report.png").write_bytes(shot)  # kept by pytest's tmp_path for a look
-    assert browser.errors() == []
-    assert len(images) == 4
+    assert browser.errors() == []   # a blocked inline script would be a CSP error here
+    # the file itself and its data: images, nothing from a network
+    assert [u for u in browser.requests() if not u.startswith("data:image/png;base64,")] == [
+        report_html.resolve().as_uri()]
+    assert len(images) == 3         # the learning curves are inline SVG (next tests)
     for img in images:
         assert img["ok"], img
         assert img["w"] > 100 and img["h"] > 100, img
@@ -191,26 +215,79 @@ def test_report_loads_without_errors_and_every_image_decodes(report_html, browse
         assert max(ImageStat.Stat(rgb).var) > 100
 
 
-def test_each_figure_shows_on_screen_and_is_not_blank(report_html, browser):
-    """A screenshot of each <img> as laid out: drawn pixels, not an empty box."""
+BOXES = ("Array.from(document.querySelectorAll('figure > img, figure > svg')).map(i => { "
+         "const r = i.getBoundingClientRect(); return {alt: i.alt || i.getAttribute('aria-label'), "
+         "x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height}; })")
+
+
+def _colours(png: bytes) -> dict:
     from PIL import Image
 
+    with Image.open(io.BytesIO(png)) as im:
+        return {rgb: n for n, rgb in im.convert("RGB").getcolors(maxcolors=1 << 22)}
+
+
+def test_each_figure_shows_on_screen_and_is_not_blank(report_html, browser):
+    """A screenshot of each figure (PNG or inline SVG) as laid out: drawn pixels, not an
+    empty box."""
     browser.open(report_html.resolve().as_uri())
-    js = ("Array.from(document.images).map(i => { const r = i.getBoundingClientRect(); "
-          "return {alt: i.alt, x: r.left + window.scrollX, y: r.top + window.scrollY, "
-          "w: r.width, h: r.height}; })")
-    boxes = browser.send("Runtime.evaluate", expression=js, returnByValue=True)["result"]["value"]
+    boxes = browser.evaluate(BOXES)
     assert [b["alt"] for b in boxes] == [
         "each arm minus none with its paired interval", "learning curves, every arm overlaid",
         "train-test accuracy gap per arm", "weight histograms per layer and arm"]
     for box in boxes:
         assert box["w"] > 300 and box["h"] > 150, box
-        data = browser.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                            clip={"x": box["x"], "y": box["y"], "width": box["w"],
-                                  "height": box["h"], "scale": 1})["data"]
-        with Image.open(io.BytesIO(base64.b64decode(data))) as im:
-            colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
-        assert colours is not None and len(colours) > 100, box["alt"]
+        assert len(_colours(browser.shot(box))) > 100, box["alt"]
+
+
+ORANGE = (0xff, 0x7f, 0x0e)   # l1's colour (tab10, the second arm)
+
+
+def _near(colours: dict, rgb, tol: int = 12) -> int:
+    return sum(n for c, n in colours.items() if all(abs(a - b) <= tol for a, b in zip(c, rgb)))
+
+
+def test_clicking_an_arm_in_the_legend_hides_its_curves_and_clicking_again_shows_them(
+        report_html, browser):
+    browser.open(report_html.resolve().as_uri())
+    visible = ("(arm) => Array.from(document.querySelectorAll('#learning-curves svg [data-arm]'))"
+               ".filter(g => g.getAttribute('data-arm') === arm && "
+               "getComputedStyle(g).display !== 'none').length")
+    count = lambda arm: browser.evaluate(f"({visible})({json.dumps(arm)})")  # noqa: E731
+    assert [count(a) for a in ("none", "l1", "l2")] == [4, 4, 4]    # one series per panel
+    box = next(b for b in browser.evaluate(BOXES) if b["alt"].startswith("learning curves"))
+    before = _colours(browser.shot(box))
+    assert _near(before, ORANGE) > 200                               # l1 is drawn
+    button = browser.evaluate(
+        "(() => { const b = document.querySelector('#learning-curves button[data-arm=\"l1\"]');"
+        " b.scrollIntoView({block: 'center'}); const r = b.getBoundingClientRect();"
+        " return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()")
+    browser.click(button["x"], button["y"])
+    assert [count(a) for a in ("none", "l1", "l2")] == [4, 0, 4]
+    assert browser.evaluate("document.querySelector('#learning-curves button[data-arm=\"l1\"]')"
+                            ".getAttribute('aria-pressed')") == "false"
+    box = next(b for b in browser.evaluate(BOXES) if b["alt"].startswith("learning curves"))
+    hidden = _colours(browser.shot(box))
+    assert _near(hidden, ORANGE) < 0.05 * _near(before, ORANGE)     # gone from the pixels too
+    assert len(hidden) > 100                                          # the rest still drawn
+    browser.click(button["x"], button["y"])
+    assert [count(a) for a in ("none", "l1", "l2")] == [4, 4, 4]
+    assert browser.errors() == []
+
+
+def test_hovering_a_point_has_its_values_as_the_tooltip(report_html, browser):
+    """The tooltip is the point's SVG <title>: the element under the mouse carries it."""
+    browser.open(report_html.resolve().as_uri())
+    point = browser.evaluate(
+        "(() => { const c = document.querySelector('#learning-curves g[data-panel=\"val_loss\"]"
+        " g[data-arm=\"l2\"] circle.pt'); c.scrollIntoView({block: 'center'});"
+        " const r = c.getBoundingClientRect(); return {x: r.left + r.width / 2,"
+        " y: r.top + r.height / 2, tip: c.querySelector('title').textContent}; })()")
+    browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=point["x"], y=point["y"])
+    under = browser.evaluate(
+        f"(() => {{ const e = document.elementFromPoint({point['x']}, {point['y']});"
+        " const t = e && e.querySelector(':scope > title'); return t && t.textContent; })()")
+    assert under == point["tip"] and under.startswith("l2, epoch 1: validation loss ")
 
 
 def test_the_collector_sees_broken_images_and_blocked_requests(report_html, browser, tmp_path):

@@ -157,3 +157,35 @@ def test_a_store_that_lost_its_rows_never_retrains_over_surviving_weights(exp, h
                     r"for run 'none-s0' but models/ holds its weights; the store lost rows\. "
                     r"Restore it or pass another --name \(the weights are kept\)\.")
     assert {p.name: p.read_bytes() for p in (root / "models").iterdir()} == weights
+
+
+def test_a_rerun_that_retrains_lost_weights_says_which_runs_and_why(exp):
+    """Issue 16 leftover: the retrain of a run whose weights were deleted is not silent."""
+    out, root = exp
+    (root / "models" / "l2-s0.safetensors").unlink()
+    code, _, err = _rerun(out)                                 # with --quiet: still said
+    assert code == 0, err
+    lines = [ln for ln in err.splitlines() if "weight file" in ln]
+    assert lines == [f"reglab: warning: training 1 finished run(s) again: their weight file in "
+                     f"{root}/models/ was missing or unreadable: l2-s0"]
+    code, _, err = _rerun(out)                                 # nothing lost: nothing said
+    assert code == 0 and "weight file" not in err
+    (root / "models" / "none-s0.safetensors").write_bytes(b"\x00" * 64)
+    (root / "models" / "l2-s0.safetensors").unlink()
+    code, _, err = run_cli([*ARGV, "--out", str(out), "--lang", "vi"])
+    assert code == 0, err
+    assert (f"reglab: warning: train lại 2 lần chạy đã xong: file trọng số của chúng trong "
+            f"{root}/models/ bị mất hoặc không đọc được: none-s0, l2-s0") in err.splitlines()
+
+
+def test_a_rerun_on_a_damaged_meta_is_one_line_not_a_traceback(exp):
+    """The CLI reads the stored meta early (the experiment's --lang); a damaged one must still
+    end in the store's own one-line error."""
+    out, root = exp
+    conn = sqlite3.connect(root / "reglab.sqlite")
+    conn.execute("UPDATE experiment SET meta='{broken'")
+    conn.commit()
+    conn.close()
+    code, stdout, err = _rerun(out)
+    assert "Traceback" not in err and code != 0
+    assert err.count("\n") == 1 and "its meta is" in err, err

@@ -64,7 +64,7 @@ def test_two_torchrun_nodes_equal_nproc_2_in_float64(tmp_path):
     got = json.loads((tmp_path / "result.json").read_text())
     state = load_file(str(tmp_path / "state.safetensors"))
     ref = fit_distributed(SPEC, float64_data(), nproc=2, timeout=120)
-    assert ref.reason.startswith("early stopping: Stopped at epoch 7")
+    assert ref.reason.startswith("early stopping: Stopped at epoch 8")
     assert (got["status"], got["reason"]) == (ref.status, ref.reason)
     assert len(got["epochs"]) == len(ref.epochs)
     for key in ("data_loss", "penalty", "train_acc", "val_loss", "val_acc", "sparsity"):

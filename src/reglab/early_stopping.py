@@ -10,7 +10,7 @@ where the monitored metric is computed once per epoch on the validation set::
         if es.step({"val_loss": val_loss, "train_loss": train_loss}, model):
             break
     es.restore(model)        # the best weights, whether it stopped early or not
-    print(es.message)        # "Stopped at epoch 14: val_loss did not improve by more than 0 ..."
+    print(es.message)        # "Stopped at epoch 15: val_loss did not improve by more than 0 ..."
 
 Besides patience, it stops on a non-finite score, on reaching ``stopping_threshold``, on
 passing ``divergence_threshold``, or on one of Prechelt's criteria (:class:`GL`, :class:`PQ`,
@@ -36,6 +36,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from reglab._epochs import shown_epoch
 from reglab._validation import (
     InvalidParameterError,
     check_bool,
@@ -184,7 +185,8 @@ class EarlyStopping:
         best_score, best_epoch: best score so far and the 0-based index of its step call
             (None before any score counted).
         stopped_epoch, reason, message: where and why it stopped (None, None and a status
-            sentence while running).
+            sentence while running). ``stopped_epoch`` is 0-based like ``best_epoch``; the
+            message counts epochs from 1, as people do (Keras prints the same).
 
     Example::
 
@@ -194,8 +196,8 @@ class EarlyStopping:
         >>> es.reason, es.best_score, es.best_epoch, es.stopped_epoch
         (<StopReason.PATIENCE: 'patience'>, 0.8, 1, 3)
         >>> print(es.message)  # doctest: +NORMALIZE_WHITESPACE
-        Stopped at epoch 3: val_loss did not improve by more than 0 for 2 epochs;
-        best 0.8 at epoch 1.
+        Stopped at epoch 4: val_loss did not improve by more than 0 for 2 epochs;
+        best 0.8 at epoch 2.
     """
 
     def __init__(
@@ -391,11 +393,12 @@ class EarlyStopping:
     def _best_clause(self) -> str:
         if self.best_score is None:
             return "; no best score yet"
-        return f"; best {_num(self.best_score)} at epoch {self.best_epoch}"
+        return f"; best {_num(self.best_score)} at epoch {shown_epoch(self.best_epoch)}"
 
     def _stop(self, epoch: int, reason: StopReason, clause: str) -> None:
         self.stopped_epoch, self.reason = epoch, reason
-        self._stop_message = f"Stopped at epoch {epoch}: {clause}{self._best_clause()}."
+        self._stop_message = (f"Stopped at epoch {shown_epoch(epoch)}: "
+                              f"{clause}{self._best_clause()}.")
 
     # -- weights --------------------------------------------------------------------------
 

@@ -27,14 +27,14 @@ from reglab import augment as A
 from reglab._validation import InvalidParameterError
 from reglab.cli._progress import counted
 from reglab.lab.compare import comparison_document
-from reglab.lab.execute import run_experiment
+from reglab.lab.execute import plan, run_experiment
 from reglab.lab.label_check import check_labels
 from reglab.lab.spec import DATA_KEYS, RunSpec, load_toml
 from reglab.lab.store import Store, check_name, folder_stem, lock
 from reglab.report import console as display
-from reglab.report.i18n import check_lang
+from reglab.report.i18n import check_lang, t
 from reglab.report.report import build_report, dataset_meta
-from reglab.train.models import build_model
+from reglab.train.models import build_model, check_memory
 from reglab.train.sequential import (attach_updates, check_task, make_augmentation,
                                      make_early_stopping, make_optimizer, make_penalty,
                                      resolve_device)
@@ -210,7 +210,7 @@ def _data_kind(chosen: dict):
 _stem = folder_stem  # a folder-safe short name for a data set name or path (ASCII only)
 
 
-def _label_check(jobs, out: Path, name: str, ds, quiet: bool) -> dict | None:
+def _label_check(jobs, out: Path, name: str, ds, quiet: bool, lang: str = "en") -> dict | None:
     """The label-safety check of the experiment's augmentation (the report's diagnosis, the
     note's pitfall 'unsuitable augmentation'), run BEFORE training, single-threaded, with a
     bar; its verdict on stderr. None when no run augments, for a regression target (no class
@@ -225,19 +225,20 @@ def _label_check(jobs, out: Path, name: str, ds, quiet: bool) -> dict | None:
     with counted("checking that the augmentation keeps labels", quiet) as tick:
         report = check_labels(ds, pipeline, seed=spec.seed, progress=tick)
     if not quiet:
-        display.err_console().print(label_verdict(report, spec.augment), soft_wrap=True)
+        display.err_console().print(label_verdict(report, spec.augment, lang), soft_wrap=True)
     return report.to_dict()
 
 
-def label_verdict(report, names) -> str:
-    """One line: each transform (by its short name, ``names`` in the report's order) ok or
-    FLAGGED, with its accuracy drop against its limit."""
+def label_verdict(report, names, lang: str = "en") -> str:
+    """One line in ``lang``: each transform (by its short name, ``names`` in the report's
+    order) ok or FLAGGED, with its accuracy drop against its limit."""
     rows = list(zip(names, report.rows))
     flagged = [n for n, r in rows if r.flagged]
-    parts = [f"{n} {'[bold red]FLAGGED[/bold red]' if r.flagged else 'ok'} (drop "
-             f"{r.drop:+.3f}, limit {r.limit:.3f})" for n, r in rows]
-    head = (f"label check: changes labels: {', '.join(flagged)}; " if flagged
-            else "label check: keeps labels; ")
+    ok = t("cli.label.ok", lang)
+    parts = [t("cli.label.part", lang, name=n, flag="[bold red]FLAGGED[/bold red]" if r.flagged
+               else ok, drop=r.drop, limit=r.limit) for n, r in rows]
+    head = (t("cli.label.changes", lang, names=", ".join(flagged)) if flagged
+            else t("cli.label.keeps", lang))
     return head + ", ".join(parts)
 
 
@@ -252,7 +253,11 @@ def _stored_meta(out: Path, name: str) -> dict:
         return {}
     finally:
         conn.close()
-    return json.loads(row[0]) if row else {}
+    try:
+        meta = json.loads(row[0]) if row else {}
+    except (TypeError, ValueError):  # a damaged meta: run_experiment's Store says so
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _record_command(store, meta: dict) -> None:
@@ -277,9 +282,10 @@ def check_lang_flag(lang: str | None, command: str) -> str | None:
         return None if lang is None else check_lang(lang, command)
 
 
-def _preflight(jobs, ds) -> None:
-    """Build every job's model, optimizer, regularizers and augmentation once: bad input
-    fails here, before anything is written under runs/."""
+def _preflight(jobs, ds, engine: str = "auto") -> None:
+    """Build every job's model, optimizer, regularizers and augmentation once, and check
+    that each stack of the plan fits in memory (K members at once): bad input fails here,
+    before anything is written under runs/."""
     seen = set()
     for job in jobs:
         key = job.spec.replace(seed=0)
@@ -296,6 +302,11 @@ def _preflight(jobs, ds) -> None:
         make_penalty(spec)
         make_augmentation(spec, ds.kind)
         make_early_stopping(spec)
+    specs = [job.spec for job in jobs]
+    for task in plan(specs, [ds] * len(specs), engine):  # the stacks execute will train
+        if task.stacked and len(task.indices) > 1:
+            check_memory(specs[task.indices[0]], ds.kind, tuple(ds.input_shape),
+                         ds.num_classes, members=len(task.indices))
 
 
 def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title: str,
@@ -310,37 +321,46 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
     console = display.console(quiet)
     if overwrite:
         overwrite_experiment(out, name)
+    # the language asked for, else the experiment's (a resume keeps it), else English
+    lang = meta.get("lang") or _stored_meta(out, name).get("lang") or "en"
 
     def progress(root, total: int, skipped: int):
         if skipped and not quiet:
-            display.err_console().print(f"[dim]resuming {display.safe(root)}: {skipped} "
-                                        f"finished run(s) kept, {total - skipped} to run[/dim]")
+            display.err_console().print("[dim]" + t("cli.resuming", lang, root=display.safe(root),
+                                                    kept=skipped, todo=total - skipped)
+                                        + "[/dim]")
         if quiet:
             return None
-        return (display.EpochPrinter(console, jobs[0].spec.epochs) if single
+        return (display.EpochPrinter(console, jobs[0].spec.epochs, lang) if single
                 else display.RunProgress(total, skipped, jobs[0].spec.epochs))
+
+    def lost(root, run_ids: list[str]) -> None:  # a warning: printed even with --quiet
+        ids = ", ".join(run_ids)
+        display.err_console().print("reglab: warning: " + t(
+            "cli.lost_weights", lang, n=len(run_ids), root=display.safe(root),
+            ids=display.safe(ids)), soft_wrap=True)
 
     def show(store) -> None:
         _record_command(store, meta)
         runs = store.runs()
         if single:
             display.print_single(console, runs[0], store.epochs(runs[0]["id"]) if quiet else None,
-                                 store.root)
+                                 store.root, lang)
         elif as_json:
             sys.stdout.write(json.dumps(comparison_document(runs), indent=2) + "\n")
         else:
             display.print_comparison(console, runs, title=title, data=ds, root=store.root,
-                                     lang=meta.get("lang") or store.meta().get("lang") or "en")
+                                     lang=lang)
         if checked is not None and "label_check" not in store.meta():  # a resumed store
             store.update_meta(label_check=checked)
 
-    checked = _label_check(jobs, out, name, ds, quiet) if report else None
+    checked = _label_check(jobs, out, name, ds, quiet, lang) if report else None
     full_meta = {**meta, "data": dataset_meta(ds),
                  **({} if checked is None else {"label_check": checked})}
     try:
         if storage is None:
             exp = run_experiment(jobs, out, name, full_meta, workers=workers, engine=engine,
-                                 progress=progress, nproc=nproc, after=show)
+                                 progress=progress, nproc=nproc, after=show, lost_weights=lost)
         else:
             exp = shared_module().run_shared_experiment(
                 jobs, storage, out, name, full_meta, engine=engine, lease=lease,
@@ -351,7 +371,7 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
     if report:
         html, _ = build_report(exp.root)
         if not quiet:
-            console.print(f"report: {display.safe(html)}")
+            console.print(t("cli.report_at", lang, path=display.safe(html)))
     if exp.outcome.failed:
         first = next(iter(exp.outcome.failed.items()))
         raise RunFailed(f"{len(exp.outcome.failed)} run(s) failed; first: {first[0]}: {first[1]}")

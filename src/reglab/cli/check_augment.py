@@ -8,9 +8,10 @@ import typer
 
 import reglab.data
 from reglab import augment as A
-from reglab.cli._shared import EXIT_RUN_FAILED, Origin, restated
+from reglab.cli._shared import EXIT_RUN_FAILED, Origin, check_lang_flag, restated
 from reglab.lab.label_check import check_labels
-from reglab.cli.options import TargetOpt, option
+from reglab.cli.options import LangOpt, TargetOpt, option
+from reglab.report.i18n import texts
 
 __all__ = ["register"]
 
@@ -21,6 +22,7 @@ def check_augment(
     target: Optional[str] = TargetOpt,
     strength: float = option(1.0, "--strength", help="Augmentation strength."),
     seed: int = option(0, "--seed", help="Seed of the split and the draws."),
+    lang: str = LangOpt("en"),
 ) -> None:
     """Check that augmentations keep labels (flags transforms that change them).
 
@@ -28,13 +30,14 @@ def check_augment(
     split; a transform whose accuracy drop stands out is flagged. Exit code 0 when none is
     flagged, 1 when one is (so a script can stop on it).
     """
+    lang = check_lang_flag(lang, "check-augment")
     options = {} if target is None else {"target": target}
     ds = reglab.data.load(data, seed=seed, **options)
     with restated({"augment": Origin(flag="'--augment' / '-a'"),
                    "augment_strength": Origin(flag="'--strength'")}):
         pipeline = A.from_names(augment, ds.kind, seed=seed, strength=strength)
     report = check_labels(ds, pipeline)
-    typer.echo(str(report))
+    typer.echo(report.render(texts("label_check", lang)))
     if report.flagged:
         raise typer.Exit(EXIT_RUN_FAILED)
 

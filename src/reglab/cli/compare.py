@@ -163,7 +163,7 @@ def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, wo
         arm_names = [a.strip() for a in arm_names.split(",") if a.strip()]
     jobs = make_plan(base, ds.kind, arm_names, seeds, {**strength_cfg, **strengths},
                      arm_tables, grids)
-    _preflight(jobs, ds)
+    _preflight(jobs, ds, engine)
     name = name if name is not None else f"compare-{_stem(base.data)}"
     _run_experiment(jobs, out, name, workers, quiet or as_json, ds,
                     title=f"compare on {base.data}",

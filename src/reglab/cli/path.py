@@ -8,9 +8,10 @@ from typing import Optional
 import typer
 
 from reglab.cli._progress import counted
-from reglab.cli._shared import Origin, restated
-from reglab.cli.options import option
+from reglab.cli._shared import Origin, check_lang_flag, restated
+from reglab.cli.options import LangOpt, option
 from reglab.lab import path as P
+from reglab.report.i18n import t, texts
 
 __all__ = ["register"]
 
@@ -27,13 +28,16 @@ def path(
     model: Optional[str] = option(None, "--model", "-m", help="linear, mlp or cnn (images and "
                                   "signals; l1 / group act on the first conv layer).",
                                   show_default="linear; mlp for dropout"),
+    lang: str = LangOpt("en"),
 ) -> None:
     """Fit a regularization path and select a strength (best validation and 1-SE rule)."""
+    lang = check_lang_flag(lang, "path")
     with restated({"model": Origin(flag="'--model' / '-m'"),
                    "penalty": Origin(flag="'--penalty' / '-p'")}):
-        with counted(f"{penalty} path on {data}") as tick:  # a bar on stderr, the time left
+        bar = t("cli.path.bar", lang, penalty=penalty, data=data)
+        with counted(bar) as tick:  # a bar on stderr, the time left
             P.main(data, penalty, out, n_strengths=n_strengths, eps=eps, seed=seed,
-                   echo=typer.echo, progress=tick, model=model)
+                   echo=typer.echo, progress=tick, model=model, texts=texts("path", lang))
 
 
 def register(app) -> None:

@@ -9,10 +9,10 @@ from typing import Any, Optional
 
 from reglab._validation import check_int, fail
 from reglab.cli._shared import (Origin, _data_kind, _load_config, _preflight, _run_experiment,
-                                _stem, check_file_keys, file_origins, flag_origins, restated,
-                                spec_table)
-from reglab.cli.options import (FLAG_NAMES, ConfigOpt, NameOpt, OutOpt, OverwriteOpt, QuietOpt,
-                                option, spec_flags)
+                                _stem, check_file_keys, check_lang_flag, file_origins,
+                                flag_origins, restated, spec_table)
+from reglab.cli.options import (FLAG_NAMES, ConfigOpt, LangOpt, NameOpt, OutOpt, OverwriteOpt,
+                                QuietOpt, option, spec_flags)
 from reglab.lab import arms as arms_mod
 from reglab.lab.execute import Job, data_hash, load_data
 from reglab.lab.spec import RunSpec
@@ -29,14 +29,17 @@ def run(
     config: Optional[Path] = ConfigOpt, out: Path = OutOpt,
     name: Optional[str] = NameOpt("run-DATA-HASH"), quiet: bool = QuietOpt,
     overwrite: bool = OverwriteOpt,
+    lang: Optional[str] = LangOpt(None, "the experiment's, else en"),
 ) -> None:
     """Train one run from flags or --config; print each epoch, the final metrics and why it stopped.
 
     The run is stored like a compare run (runs/NAME/); the same command again shows the
     stored result instead of training again. Under torchrun (any number of nodes and
     processes per node) every process is one rank of one DDP run, as with --nproc; rank 0
-    stores the result.
+    stores the result. --lang vi prints the epochs, the status and why it stopped in
+    Vietnamese (the store keeps English).
     """
+    lang = check_lang_flag(lang, "run")
     with restated({"nproc": Origin(flag="'--nproc'")}):
         check_int("run", "nproc", nproc, 1)
     cfg = _load_config(config)
@@ -63,7 +66,8 @@ def run(
         name = name if name is not None else f"run-{_stem(spec.data)}-{digest}"
         if launched is None or launched[1] == 1:
             _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
-                            meta={"command": "run", "argv": sys.argv[1:]}, single=True,
+                            meta={"command": "run", "argv": sys.argv[1:],
+                                  **({"lang": lang} if lang else {})}, single=True,
                             nproc=nproc, overwrite=overwrite)
             return
         if nproc != 1:
@@ -75,7 +79,8 @@ def run(
                 serve(spec, data)
                 return
             _run_experiment(jobs, out, name, 1, quiet, ds, title=f"run on {spec.data}",
-                            meta={"command": "run", "argv": sys.argv[1:]}, single=True,
+                            meta={"command": "run", "argv": sys.argv[1:],
+                                  **({"lang": lang} if lang else {})}, single=True,
                             nproc=launched[1], overwrite=overwrite)
 
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from reglab.cli._shared import (_load_config, check_file_keys, file_origins, flag_origins,
-                                require, restated, spec_table)
+from reglab.cli._shared import (_load_config, check_file_keys, check_lang_flag, file_origins,
+                                flag_origins, require, restated, spec_table)
 from reglab.cli._progress import counted
-from reglab.cli.options import FLAG_NAMES, option, spec_flags
+from reglab.cli.options import FLAG_NAMES, LangOpt, option, spec_flags
 from reglab.lab.arms import base_changes
 from reglab.lab.execute import load_data
 from reglab.lab.spec import RunSpec
 from reglab.lab.store import folder_stem
 from reglab.lab.tune import Param, TuneResult, load_space, metric_for, tune as run_study
 from reglab.report import console as display
+from reglab.report.i18n import CATALOGUE, t
 
 __all__ = ["register"]
 
@@ -45,6 +46,7 @@ def tune(
                         "none (0: tune only)."),
     out: Path = option(Path("runs"), "--out", "-o", help="Folder of experiments."),
     quiet: bool = option(False, "--quiet", "-q", help="Print the results only."),
+    lang: str = LangOpt("en"),
 ) -> TuneResult:
     """Tune regularization and training (augmentation, decay, smoothing, dropout, lr and its
     schedule, length) with Optuna and Hyperband pruning, then retrain the best vs none.
@@ -52,6 +54,7 @@ def tune(
     Run-spec flags set the base run; a flag for a searched key fixes it (``--lr 1e-3``), except
     ``--epochs``: the budget, the longest a trial trains.
     """
+    lang = check_lang_flag(lang, "tune")
     optuna = require("optuna", "tune", "tune")  # optional, heavy: only this command needs it
     cfg = _load_config(config)
     table = cfg.pop("space", None)
@@ -75,26 +78,33 @@ def tune(
         space[key] = Param(value=getattr(base, key))
     name = name or f"tune-{folder_stem(base.data)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
-    with counted(f"tuning on {base.data}: trials", quiet) as tick:  # with the time left
+    with counted(t("cli.tune.bar", lang, data=base.data), quiet) as tick:  # with the time left
         res = run_study(base, trials=trials, out=out, name=name, space=space,
                         storage=storage, study_name=study, timeout=timeout, seeds=seeds,
                         metric=metric, data=ds, on_trial=tick)
     con = display.console(quiet)
     states = {}
-    for t in res.study.get_trials(deepcopy=False):
-        states[t.state.name] = states.get(t.state.name, 0) + 1
-    con.print(f"study {display.safe(repr(res.study.study_name))}: " + ", ".join(
-        f"{n} {s.lower()}" for s, n in sorted(states.items())) + f" (this worker ran {res.ran})")
+    for trial in res.study.get_trials(deepcopy=False):
+        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    counts = ", ".join(f"{n} {_state(s, lang)}" for s, n in sorted(states.items()))
+    con.print(t("cli.tune.study", lang, study=display.safe(repr(res.study.study_name)),
+                counts=counts, ran=res.ran))
     if res.best_spec is None:
-        con.print("no completed trial yet")
+        con.print(t("cli.tune.none", lang))
         return res
-    con.print(f"best {metric} {res.best_value:.4f}: " + ", ".join(
-        f"{k}={v}" for k, v in res.study.best_params.items()))
+    con.print(t("cli.tune.best", lang, metric=metric, value=res.best_value, params=", ".join(
+        f"{k}={v}" for k, v in res.study.best_params.items())))
     if res.runs:
-        display.print_comparison(con, res.runs, f"tuned vs none on {base.data}", ds,
-                                 out / name)
+        display.print_comparison(con, res.runs, t("cli.tune.title", lang, data=base.data), ds,
+                                 out / name, lang)
     con.print(f"[dim]{display.safe(', '.join(str(p) for p in res.files))}[/dim]")
     return res
+
+
+def _state(name: str, lang: str) -> str:
+    """An Optuna trial state (COMPLETE, PRUNED, ...) in ``lang``; an unknown one lowercased."""
+    key = f"trial.{name.lower()}"
+    return t(key, lang) if key in CATALOGUE else name.lower()
 
 
 def register(app) -> None:

@@ -47,6 +47,7 @@ from typing import Any
 import torch
 
 import reglab as rl
+from reglab._epochs import shown_epoch
 from reglab._validation import InvalidParameterError, fail
 
 try:
@@ -81,7 +82,7 @@ class EarlyStopping(pl.Callback):
 
         es = EarlyStopping(patience=3)
         L.Trainer(callbacks=[es]).fit(module, train, val)
-        es.message  # 'Stopped at epoch 7: val_loss did not improve ...; best 0.41 at epoch 4.'
+        es.message  # 'Stopped at epoch 8: val_loss did not improve ...; best 0.41 at epoch 5.'
     """
 
     def __init__(self, stopper: rl.EarlyStopping | None = None, *,
@@ -114,7 +115,7 @@ class EarlyStopping(pl.Callback):
         """One sentence with the numbers: why it stopped and which epoch's weights it kept."""
         text = self.stopper.message
         if self.restored_epoch is not None:
-            text += f" Restored the best weights, of epoch {self.restored_epoch}."
+            text += f" Restored the best weights, of epoch {shown_epoch(self.restored_epoch)}."
         return text
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:

@@ -93,6 +93,7 @@ class Experiment:
     outcome: Outcome
     runs: list[dict[str, Any]]
     skipped: int  # finished runs kept from an earlier command
+    retrained: list[str] = field(default_factory=list)  # done runs whose weights were lost
 
 
 class Interrupted(KeyboardInterrupt):
@@ -663,7 +664,8 @@ def _check_data(store, jobs: Sequence[Job]) -> dict[str, str]:
 def run_experiment(jobs: Sequence[Job], out: str | Path, name: str,
                    meta: Mapping[str, Any] | None = None, *, workers: int | None = None,
                    engine: str = "auto", progress: Callable[[Path, int, int], Any] | None = None,
-                   nproc: int = 1, after: Callable[[Store], None] | None = None) -> Experiment:
+                   nproc: int = 1, after: Callable[[Store], None] | None = None,
+                   lost_weights: Callable[[Path, list[str]], None] | None = None) -> Experiment:
     """Open (or resume) the experiment ``out/name`` and run what is not finished.
 
     Refuses, before writing anything, data that changed since the experiment trained on it
@@ -677,6 +679,9 @@ def run_experiment(jobs: Sequence[Job], out: str | Path, name: str,
         progress: ``progress(root, n_runs, n_finished)`` gives the progress object (see
             :func:`execute`; entered as a context manager if it is one) or None.
         after: called with the open store once the runs are done (printing, extra meta).
+        lost_weights: called as ``lost_weights(root, run_ids)`` before training when runs
+            stored ``done`` had a missing or unreadable weight file (the store sets them back
+            to ``interrupted``, so they train again): the CLI says so in one line.
 
     Raises:
         Interrupted: on Ctrl-C or SIGTERM, once the running runs are marked and
@@ -686,6 +691,8 @@ def run_experiment(jobs: Sequence[Job], out: str | Path, name: str,
     check_choice("compare", "engine", engine, ENGINES)
     with Store.open(out, name, meta=meta) as store:
         hashes = _check_data(store, jobs)
+        if store.rechecked and lost_weights is not None:
+            lost_weights(store.root, list(store.rechecked))
         store.add_runs((job.run_id, job.arm, job.spec.seed, job.spec.to_json()) for job in jobs)
         store.add_data_hashes(hashes)
         skipped = sum(store.status(job.run_id) in FINISHED for job in jobs)
@@ -698,7 +705,7 @@ def run_experiment(jobs: Sequence[Job], out: str | Path, name: str,
             raise Interrupted(store.root) from None
         if after is not None:
             after(store)
-        return Experiment(store.root, outcome, store.runs(), skipped)
+        return Experiment(store.root, outcome, store.runs(), skipped, list(store.rechecked))
 
 
 # -- without a store ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,6 +35,17 @@ from reglab.train import train_one_epoch
 __all__ = ["check_labels", "train_quick_model", "LabelCheckReport", "LabelCheckRow"]
 
 Progress = Callable[[int, int], None]
+
+
+# The report's prose (English); reglab.report.i18n pairs each with its Vietnamese.
+TEXTS = {
+    "head": ("Label-safety check{of}: quick model, clean validation accuracy {clean:.3f}, "
+             "{draws} augmented draws per transform"),
+    "of": " of {name!r}",
+    "rule": ("rule: flagged when drop > limit = min(max({threshold:g}, {k:g} x median drop of "
+             "the others), {ceiling:g} x (clean accuracy - chance))"),
+    "per_class": "accuracy drop per class:",
+}
 
 
 @dataclass(frozen=True)
@@ -78,17 +89,22 @@ class LabelCheckReport:
         return out
 
     def __str__(self) -> str:
-        head = (f"Label-safety check{f' of {self.data_name!r}' if self.data_name else ''}: "
-                f"quick model, clean validation accuracy {self.clean_accuracy:.3f}, "
-                f"{self.draws} augmented draws per transform")
+        return self.render()
+
+    def render(self, texts: Mapping[str, str] = TEXTS) -> str:
+        """The report as text; ``texts``: the prose templates (:data:`TEXTS`, English; the
+        CLI passes ``reglab.report.i18n.texts("label_check", lang)``). The table's column
+        names and FLAGGED / ok stay as they are in every language."""
+        of = texts["of"].format(name=self.data_name) if self.data_name else ""
+        head = texts["head"].format(of=of, clean=self.clean_accuracy, draws=self.draws)
         width = max([9] + [len(r.name) for r in self.rows])
         lines = [head, "", f"{'transform':<{width}}  clean  augmented    drop   limit  flag"]
         for r in self.rows:
             lines.append(f"{r.name:<{width}}  {r.clean_accuracy:.3f}  {r.augmented_accuracy:9.3f}"
                          f"  {r.drop:+.3f}  {r.limit:.3f}  {'FLAGGED' if r.flagged else 'ok'}")
-        lines += ["", f"rule: flagged when drop > limit = min(max({self.threshold:g}, {self.k:g}"
-                  f" x median drop of the others), {self.ceiling:g} x (clean accuracy - chance))",
-                  "", "accuracy drop per class:"]
+        lines += ["", texts["rule"].format(threshold=self.threshold, k=self.k,
+                                           ceiling=self.ceiling),
+                  "", texts["per_class"]]
         cw = max([6] + [len(c) for c in self.class_names])
         lines.append(f"{'transform':<{width}}  " + " ".join(f"{c:>{cw}}" for c in self.class_names))
         for name, drops in self.per_class.items():

@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 import csv
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -679,17 +679,36 @@ def _result(penalty, model, rows, top, supports, per, select_by, data, relax=Fal
 
 # ----------------------------------------------------------------------------- CLI
 
+# The summary's prose (English); reglab.report.i18n pairs each with its Vietnamese.
+SUMMARY_TEXTS = {
+    "best": "best validation",
+    "one_se": "one-standard-error",
+    "row": ("{label}: {name} = {strength:.4g}, val acc {val_acc:.4f}, val loss {val_loss:.4f}, "
+            "test acc {test_acc:.4f}, features in use {features}"),
+    "se": "(1-SE rule: SE = {se:.4g} of the mean validation {loss} over the samples)",
+    "row_regression": ("{label}: {name} = {strength:.4g}, val RMSE {val_rmse:.4g}, val loss "
+                       "{val_loss:.4f}, test RMSE {test_rmse:.4g}, features in use {features}"),
+    "log_loss": "log loss",
+    "squared_error": "squared error",
+    "zero_one_loss": "0/1 loss",
+    "lasso_alpha": "(lam is the MSE loss's: scikit-learn's lasso alpha = lam / 2)",
+    "relaxed": ("(scores of the relaxed lasso: each support refitted with a tiny ridge; "
+                "support, sparsity and norm of the penalized fit)"),
+}
+
 
 def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float | None = None,
          seed: int = 0, echo: Callable[[str], Any] = print,
-         progress: Callable[[int, int], None] | None = None, model: str | None = None) -> int:
+         progress: Callable[[int, int], None] | None = None, model: str | None = None,
+         texts: Mapping[str, str] = SUMMARY_TEXTS) -> int:
     """``reglab path``: fit the path, print the table and the selections, write csv/png/md.
 
     The model is ``model``, by default linear for l1 / l2 / group and an MLP for dropout;
     everything else is
     :func:`regularization_path`'s default (l1 / group: scored by the relaxed lasso, the
     1-SE row is the recommended sparse model). ``progress(done, total)`` is called after
-    each strength (the CLI's bar). Returns the exit code 0.
+    each strength (the CLI's bar); ``texts``: the summary's templates (its language, printed
+    and in path.md). Returns the exit code 0.
     """
     penalty, n_strengths, eps = _check_grid(penalty, n_strengths, eps)  # every flag first
     if model is None:
@@ -705,31 +724,37 @@ def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float |
     out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     table = res.to_markdown()
     echo(table)
-    echo(_summary(res))
+    echo(summary(res, texts))
     res.to_csv(out / "path.csv")
     res.plot(out / "path.png")
     atomic_write(out / "path.md", f"# {penalty} path on {markdown_text(data)}, {model} model"
-                                  f"\n\n{table}\n{_summary(res)}\n".encode("utf-8"))
+                                  f"\n\n{table}\n{summary(res, texts)}\n".encode("utf-8"))
     return 0
 
 
-def _summary(res: PathResult) -> str:
+def summary(res: PathResult, texts: Mapping[str, str] = SUMMARY_TEXTS) -> str:
+    """The selections in words: lam_max, the best-validation and 1-SE rows, the SE rule.
+    ``texts``: the templates (:data:`SUMMARY_TEXTS`; the CLI passes another language's)."""
     name = res.strength_name
     lines = [] if res.lam_max is None else [f"lam_max = {res.lam_max:.6g}"]
     regression = res.task == "regression"
-    for label, row in (("best validation", res.selected_best), ("one-standard-error", res.selected_1se)):
-        scores = (f"val RMSE {row['val_rmse']:.4g}, val loss {row['val_loss']:.4f}, test RMSE "
-                  f"{row['test_rmse']:.4g}" if regression else
-                  f"val acc {row['val_acc']:.4f}, val loss {row['val_loss']:.4f}, test acc "
-                  f"{row['test_acc']:.4f}")
-        lines.append(f"{label}: {name} = {row['strength']:.4g}, {scores}, "
-                     f"features in use {row['features_in_use']}")
-    loss = "squared error" if regression else "log loss"
-    lines.append(f"(1-SE rule: SE = {res.se:.4g} of the mean validation "
-                 f"{loss if res.select_by == 'loss' else '0/1 loss'} over the samples)")
+    for label, row in ((texts["best"], res.selected_best), (texts["one_se"], res.selected_1se)):
+        if regression:
+            lines.append(texts["row_regression"].format(
+                label=label, name=name, strength=row["strength"], val_rmse=row["val_rmse"],
+                val_loss=row["val_loss"], test_rmse=row["test_rmse"],
+                features=row["features_in_use"]))
+        else:
+            lines.append(texts["row"].format(label=label, name=name, strength=row["strength"],
+                                             val_acc=row["val_acc"], val_loss=row["val_loss"],
+                                             test_acc=row["test_acc"],
+                                             features=row["features_in_use"]))
+    loss = (texts["squared_error" if regression else "log_loss"] if res.select_by == "loss"
+            else texts["zero_one_loss"])
+    lines.append(texts["se"].format(se=res.se, loss=loss))
     if regression and res.lam_max is not None and res.penalty == "l1":
-        lines.append("(lam is the MSE loss's: scikit-learn's lasso alpha = lam / 2)")
+        lines.append(texts["lasso_alpha"])
     if res.relaxed:
-        lines.append("(scores of the relaxed lasso: each support refitted with a tiny ridge; "
-                     "support, sparsity and norm of the penalized fit)")
+        lines.append(texts["relaxed"])
     return "\n".join(lines)
+

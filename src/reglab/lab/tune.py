@@ -76,6 +76,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from reglab._epochs import shown_epoch
 from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
 from reglab.lab.execute import Job, load_data, run_experiment
 from reglab.lab.arms import OVERRIDABLE, arm_changes
@@ -436,13 +437,15 @@ def make_objective(base: RunSpec, data, space: Mapping[str, Param], n_trials: in
         def report(epoch: int, row: Mapping[str, float]) -> None:
             if deadline is not None and time.monotonic() > deadline:
                 trial.set_user_attr("out_of_time", True)
-                raise OutOfTime(f"trial {trial.number}: the timeout passed at epoch {epoch}")
+                raise OutOfTime(f"trial {trial.number}: the timeout passed at epoch "
+                               f"{shown_epoch(epoch)}")
             score = row.get(metric)
             if score is None or not math.isfinite(score):
                 return
             trial.report(score, epoch)
             if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {epoch}: {metric} {score:.4f}")
+                raise optuna.TrialPruned(f"pruned at epoch {shown_epoch(epoch)}: {metric} "
+                                         f"{score:.4f}")
 
         result = fit(spec, holdout, on_epoch=report)
         trial.set_user_attr("status", result.status)

@@ -8,8 +8,8 @@ id) goes through :func:`safe` before it reaches rich: control characters shown a
 is printed, not parsed.
 
 Epochs: the store and the training loop count from 0 (``best_epoch``, the ``epoch`` column);
-everything a person reads counts from 1, the first epoch is "epoch 1": :func:`shown_epoch`
-is the one conversion, for this module and the report.
+everything a person reads counts from 1, the first epoch is "epoch 1":
+:func:`reglab._epochs.shown_epoch` is the one conversion (re-exported here).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 from rich.table import Table
 
+from reglab._epochs import shown_epoch
 from reglab._escape import markdown_text, terminal_text
 from reglab.lab.compare import summarize_arms
 from reglab.lab.stats import format_ci, format_num, format_pm
@@ -45,11 +46,6 @@ WIDTH = 100  # columns when the output is not a terminal; every table fits in it
 def safe(text: Any) -> str:
     """A user string ready for rich markup: no control characters, no markup tags."""
     return escape(terminal_text(text))
-
-
-def shown_epoch(stored: int | float) -> int:
-    """A stored, 0-based epoch index as people count: the first epoch is epoch 1."""
-    return int(stored) + 1
 
 
 def console(quiet: bool = False) -> Console:
@@ -130,10 +126,11 @@ class RunProgress:
 
 
 class EpochPrinter:
-    """``reglab run``'s progress: one line per epoch."""
+    """``reglab run``'s progress: one line per epoch (in ``lang``)."""
 
-    def __init__(self, out: Console, epochs: int):
+    def __init__(self, out: Console, epochs: int, lang: str = "en"):
         self.out, self.epochs, self._t0 = out, epochs, time.perf_counter()
+        self.lang = lang
 
     def __enter__(self) -> EpochPrinter:
         return self
@@ -142,15 +139,16 @@ class EpochPrinter:
         return None
 
     def start(self, run_id: str) -> None:
-        self.out.print(f"[bold]{safe(run_id)}[/bold]: training up to {self.epochs} epochs")
+        self.out.print(f"[bold]{safe(run_id)}[/bold]: "
+                       + i18n.t("cli.run.start", self.lang, epochs=self.epochs))
 
     def epoch(self, run_id: str, epoch: int, val_acc, val_loss) -> None:
         if val_acc is None:  # a regression run
-            self.out.print(f"  epoch {shown_epoch(epoch):>4}/{self.epochs}  val loss "
-                           f"{val_loss:.4f}")
+            self.out.print(i18n.t("cli.run.epoch_regression", self.lang, epoch=shown_epoch(epoch),
+                                  epochs=self.epochs, val_loss=val_loss))
             return
-        self.out.print(f"  epoch {shown_epoch(epoch):>4}/{self.epochs}  val loss {val_loss:.4f}  "
-                       f"val acc {100 * val_acc:6.2f}%")
+        self.out.print(i18n.t("cli.run.epoch", self.lang, epoch=shown_epoch(epoch),
+                              epochs=self.epochs, val_loss=val_loss, val_acc=100 * val_acc))
 
     def finish(self, run_id: str, status: str) -> None:
         return None
@@ -262,30 +260,32 @@ def print_comparison(out: Console, runs: list[dict], title: str, data: Any, root
     out.print(weights)
     if diffs.row_count:
         out.print(diffs)
-    out.print(f"[dim]runs, per-epoch metrics and weights: {safe(root)}/ (results.csv, "
-              "reglab.sqlite, models/)[/dim]")
+    out.print(f"[dim]{i18n.t('cli.results_at', lang, root=safe(root))}[/dim]")
 
 
-def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path) -> None:
-    """One run's final metrics and why it stopped."""
+def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path,
+                 lang: str = "en") -> None:
+    """One run's final metrics and why it stopped (status and the stored English reason
+    shown in ``lang``)."""
     f = run["final"]
-    out.print(f"[bold]{safe(run['id'])}[/bold] {run['status']}: {safe(run['reason'])}")
+    out.print(f"[bold]{safe(run['id'])}[/bold] {i18n.status(run['status'], lang)}: "
+              f"{safe(i18n.reason(run['reason'], lang))}")
+    weights = True
     if f.get("test_rmse") is not None and math.isfinite(f.get("test_rmse") or math.nan):
-        out.print(f"  test RMSE {f['test_rmse']:.4g}  test MAE {f['test_mae']:.4g}  "
-                  f"test R² {f['test_r2']:.3f}  train RMSE {f['train_rmse']:.4g}  "
-                  f"gap {f['gap']:+.4g} (test - train RMSE, target units)")
-        out.print(f"  sparsity {100 * f['sparsity']:.1f}%  weight norm {f['weight_norm']:.2f}  "
-                  f"epochs {int(f['epochs_trained'])} "
-                  f"(best: epoch {shown_epoch(f['best_epoch'])})  "
-                  f"{f['seconds']:.1f} s")
+        out.print(i18n.t("cli.run.scores_regression", lang, test_rmse=f["test_rmse"],
+                         test_mae=f["test_mae"], test_r2=f["test_r2"],
+                         train_rmse=f["train_rmse"], gap=f["gap"]))
     elif f.get("test_acc") is not None and math.isfinite(f.get("test_acc") or math.nan):
-        out.print(f"  test acc {100 * f['test_acc']:.2f}%  test loss {f['test_loss']:.4f}  "
-                  f"train acc {100 * f['train_acc']:.2f}%  gap {format_num(100 * f['gap'])} points")
-        out.print(f"  sparsity {100 * f['sparsity']:.1f}%  weight norm {f['weight_norm']:.2f}  "
-                  f"epochs {int(f['epochs_trained'])} "
-                  f"(best: epoch {shown_epoch(f['best_epoch'])})  "
-                  f"{f['seconds']:.1f} s")
-    out.print(f"[dim]stored in {safe(root)}/[/dim]")
+        out.print(i18n.t("cli.run.scores", lang, test_acc=100 * f["test_acc"],
+                         test_loss=f["test_loss"], train_acc=100 * f["train_acc"],
+                         gap=format_num(100 * f["gap"])))
+    else:
+        weights = False
+    if weights:
+        out.print(i18n.t("cli.run.weights", lang, sparsity=100 * f["sparsity"],
+                         norm=f["weight_norm"], epochs=int(f["epochs_trained"]),
+                         best=shown_epoch(f["best_epoch"]), seconds=f["seconds"]))
+    out.print(f"[dim]{i18n.t('cli.stored', lang, root=safe(root))}[/dim]")
 
 
 def print_experiments(found: list[dict], out_dir: Path) -> None:

@@ -46,10 +46,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reglab._epochs import shown_epoch
 from reglab.lab.compare import experiment_task, summarize_arms
 from reglab.lab.stats import (MIN_EFFECT_ACC, PairedDifference, effect, format_num,
                               paired_difference, summarize)
-from reglab.report.i18n import check_lang, t
+from reglab.report.i18n import check_lang, reason, t
 
 __all__ = ["Finding", "overfitting", "underfitting", "no_effect", "cannot_fire", "diverged",
            "label_safety", "diagnose"]
@@ -258,7 +259,8 @@ def diagnose(runs: Sequence[Mapping[str, Any]], histories: Mapping[str, History]
 
 def _diverged_findings(arm, rs, spec, lang="en") -> list[Finding]:
     return [Finding(arm, "diverged", "warning",
-                    t("diag.diverged.text", lang, id=d["id"], seed=d["seed"], reason=d["reason"]),
+                    t("diag.diverged.text", lang, id=d["id"], seed=d["seed"],
+                      reason=reason(d["reason"], lang)),
                     t("diag.diverged.advice", lang, lr=spec.get("lr", "?")), {"seed": d["seed"]})
             for d in diverged(rs)]
 
@@ -280,13 +282,13 @@ def _overfit_finding(arm, done, histories, spec, lang="en") -> list[Finding]:
     nums["val_rise"] = nums["end_val_loss"] / nums["min_val_loss"] - 1  # of the quoted means
     nums.update(seeds_fired=len(hits), seeds=len(done))
     text = t("diag.overfit.body", lang, rise=100 * nums["val_rise"], min_val=nums["min_val_loss"],
-             best=nums["best_epoch"], fired=len(hits), seeds=len(done),
+             best=shown_epoch(nums["best_epoch"]), fired=len(hits), seeds=len(done),
              end_val=nums["end_val_loss"], train_best=nums["train_loss_at_best"],
              train_end=nums["end_train_loss"])
     if spec.get("patience"):
         return [Finding(arm, "overfitting", "info", t("diag.overfit.caught", lang, body=text),
                         t("diag.overfit.caught_advice", lang), nums)]
-    advice = t("diag.overfit.advice", lang, best=nums["best_epoch"])
+    advice = t("diag.overfit.advice", lang, best=shown_epoch(nums["best_epoch"]))
     if nums.get("end_val_acc", -1) > nums.get("val_acc_at_best", math.inf):
         text += t("diag.overfit.acc_rose", lang, acc_best=100 * nums["val_acc_at_best"],
                   acc_end=100 * nums["end_val_acc"])

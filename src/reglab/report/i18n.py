@@ -27,17 +27,22 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import math
+import re
+import string
 from collections.abc import Sequence
 from typing import Any
 
 from reglab._validation import check_choice
 from reglab.lab.arms import NOTE_SAYS
+from reglab.lab.label_check import TEXTS as LABEL_CHECK_TEXTS
+from reglab.lab.path import SUMMARY_TEXTS as PATH_TEXTS
 from reglab.lab.spec import read_package_toml
 from reglab.lab.stats import format_num
 
 __all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "REGRESSION", "REGRESSION_LABELS", "t", "check_lang",
-           "labels", "verdicts", "intervals_note", "note_says"]
+           "labels", "verdicts", "intervals_note", "note_says", "status", "reason", "texts"]
 
 LANGS = ("en", "vi")
 
@@ -46,6 +51,13 @@ def _read_catalogue() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, 
     """The key -> (en, vi) templates and the Vietnamese note rows of report/catalogue.toml."""
     doc = read_package_toml("reglab.report", "catalogue.toml")
     note_says_vi = {arm: tuple(says) for arm, says in doc.pop("note_says_vi").items()}
+    # lab modules that write prose keep their English templates (one copy: label_check.TEXTS,
+    # path.SUMMARY_TEXTS); the catalogue holds their Vietnamese alone ([lab_vi])
+    lab_vi = doc.pop("lab_vi", {})
+    for prefix, english in (("label_check", LABEL_CHECK_TEXTS), ("path", PATH_TEXTS)):
+        for k, en in english.items():  # a missing Vietnamese fails the check below
+            vi = lab_vi.get(prefix, {}).get(k)
+            doc[f"{prefix}.{k}"] = {"en": en} if vi is None else {"en": en, "vi": vi}
     for key, texts in doc.items():
         if set(texts) != set(LANGS):
             raise ValueError(f"report/catalogue.toml: [{key!r}] has {sorted(texts)}; every key "
@@ -85,7 +97,7 @@ SAME_IN_BOTH = frozenset({
     "explain.early-stopping.fig.val", "diag.overfit.warning", "diag.no_effect.negligible_advice",
     "console.test_loss", "plot.forest.d_loss",
     "template.test_loss", "template.d_loss", "template.rule.overfitting",
-    "template.rule.underfitting"})
+    "template.rule.underfitting", "reason.span.one", "path.log_loss"})
 
 
 def check_lang(lang: str, owner: str = "reglab") -> str:
@@ -162,3 +174,69 @@ def intervals_note(rows: Sequence[Any], baseline: str = "none", lang: str = "en"
                  rmse=format_num(first("min_effect_rmse"), 4),
                  mae=format_num(first("min_effect_mae"), 4))
     return t("note.rule", lang, adj=adj, baseline=baseline, loss=format_num(loss, 4))
+
+
+def status(value: str, lang: str = "en") -> str:
+    """A run's stored status (done, diverged, ...) in ``lang``; an unknown one as stored."""
+    key = f"status.{value}"
+    return t(key, lang) if key in CATALOGUE else value
+
+
+def texts(prefix: str, lang: str = "en") -> dict[str, str]:
+    """Every template under ``prefix.`` in ``lang``, keyed by the rest of its key: the
+    templates a lab module renders with (``LabelCheckReport.render``, ``path``'s summary)."""
+    i = LANGS.index(check_lang(lang))
+    return {k[len(prefix) + 1:]: v[i] for k, v in CATALOGUE.items() if k.startswith(prefix + ".")}
+
+
+# stored sentence -> template keys tried in order; a field listed under a key is itself one
+# of the sentences of that group (an early stop's clause and best score)
+_REASONS = ("reason.max_epochs_restored", "reason.max_epochs", "reason.diverged",
+            "reason.early_stopping")
+_PARTS = {"clause": ("reason.clause.patience", "reason.clause.baseline",
+                     "reason.clause.non_finite", "reason.clause.threshold",
+                     "reason.clause.divergence"),
+          "best": ("reason.best.score", "reason.best.none"),
+          "span": ("reason.span.many", "reason.span.one")}
+
+
+@functools.lru_cache(maxsize=None)
+def _pattern(key: str) -> re.Pattern[str]:
+    """The English template of ``key`` as a regex: its fields become named groups."""
+    out = []
+    for literal, field, _, _ in string.Formatter().parse(CATALOGUE[key][0]):
+        out.append(re.escape(literal))
+        if field is not None:
+            out.append(f"(?P<{field}>.+?)")
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _translate(text: str, keys: Sequence[str], lang: str) -> str | None:
+    for key in keys:
+        m = _pattern(key).fullmatch(text)
+        if m is None:
+            continue
+        fields = {}
+        for name, value in m.groupdict().items():
+            part = _translate(value, _PARTS[name], lang) if name in _PARTS else None
+            fields[name] = value if part is None else part
+        return t(key, lang, **fields)
+    return None
+
+
+def reason(text: str, lang: str = "en") -> str:
+    """A stored reason sentence (English, as the run contract wrote it) shown in ``lang``.
+
+    The store keeps English; this translates at display time by matching the sentence
+    against the English templates of the ``reason.*`` keys. A sentence no template matches
+    (an exception's text, a Prechelt criterion's clause) is shown as stored.
+
+    Example::
+
+        >>> reason("reached the maximum of 3 epochs", "vi")
+        'đã chạy hết tối đa 3 epoch'
+    """
+    if check_lang(lang) == "en" or not text:
+        return text
+    translated = _translate(text, _REASONS, lang)
+    return text if translated is None else translated

@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
+from reglab._epochs import shown_epoch  # noqa: E402
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, effect  # noqa: E402
 from reglab.report.i18n import t  # noqa: E402
 
@@ -161,7 +162,7 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
         curves: arm -> {"train_loss", "val_loss", "train_acc", "val_acc": [per-seed lists]}
             (a missing key is skipped).
         stops: arm -> [(best_epoch or -1, stopped_epoch or None)] per seed, in the order of
-            the curves.
+            the curves; stored 0-based indices (the axis shows them 1-based).
         lang: the labels' language ("en" or "vi").
     """
     k = lambda part: t(f"plot.curves.{part}", lang)  # noqa: E731
@@ -173,7 +174,7 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
             if not seeds or not any(len(c) for c in seeds):
                 continue
             mean, lo, hi = _band(seeds)
-            x = np.arange(len(mean))
+            x = np.arange(len(mean)) + shown_epoch(0)  # the axis counts epochs from 1
             # none on top, dashed: an arm that changes nothing hides under it, not over it
             style = dict(ls="--", lw=1.8, zorder=4) if arm == "none" else dict(lw=1.5)
             ax.plot(x, mean, color=colours[arm], label=arm, **style)
@@ -181,10 +182,10 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
             if key.startswith("val"):
                 for best, stopped in stops.get(arm, []):
                     if 0 <= best < len(mean) and math.isfinite(mean[best]):
-                        ax.plot(best, mean[best], "o", color=colours[arm], ms=5, mec="black",
+                        ax.plot(shown_epoch(best), mean[best], "o", color=colours[arm], ms=5, mec="black",
                                 mew=0.6, zorder=5)
                     if stopped is not None and 0 <= stopped < len(mean):
-                        ax.plot(stopped, mean[stopped], "x", color=colours[arm], ms=8, mew=2,
+                        ax.plot(shown_epoch(stopped), mean[stopped], "x", color=colours[arm], ms=8, mew=2,
                                 zorder=5)
         ax.set_title(k(title))
         ax.set_xlabel(k("epoch"))

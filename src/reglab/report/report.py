@@ -3,8 +3,11 @@
 Reads ``runs/NAME/reglab.sqlite`` (read-only) and ``runs/NAME/models/*.safetensors`` and
 writes, each atomically (temp file in the folder, then ``os.replace``):
 
-- ``report.html``: one self-contained page; figures are base64 PNGs (matplotlib Agg), the
-  styles are inline and a Content-Security-Policy forbids every request, so it opens offline.
+- ``report.html``: one self-contained page; figures are base64 PNGs (matplotlib Agg) but the
+  learning curves, which are inline SVG (:mod:`reglab.report.interactive`: hover a point for
+  its values, click an arm to toggle it); the styles and the one script are inline and a
+  Content-Security-Policy forbids every request (the script is allowed by its hash), so it
+  opens offline.
 - ``report.md`` plus ``figures/*.png`` next to it (Markdown viewers do not all show data URIs).
 
 Sections: the result (a forest plot of every arm minus ``none`` with its paired interval,
@@ -54,7 +57,7 @@ from reglab.lab.compare import experiment_task, summarize_arms
 from reglab.lab.stats import MIN_EFFECT_ACC, format_ci, format_pm, paired_difference
 from reglab.lab.store import connect_read_only, read_epochs, read_runs
 from reglab.report import diagnose, i18n
-from reglab.report.i18n import t
+from reglab.report.i18n import reason, status, t
 
 __all__ = ["build_report", "dataset_meta", "load_experiment", "SECTIONS"]
 
@@ -160,8 +163,14 @@ def build_report(exp_dir: Path, lang: str | None = None) -> tuple[Path, Path]:
             for k, v in figures.items()}
     labels = i18n.labels(lang, ctx["task"])
     # the catalogue's labels are the template's own text: not escaped, their fields are
+    # the learning curves are inline SVG in the page (hover, toggles); the PNG is for report.md
+    from reglab.report import interactive  # imports plots: matplotlib, the report's extra
+    curves_svg = interactive.learning_curves_svg(*_curves(exp["runs"], exp["histories"],
+                                                          ctx["arms"]), lang=lang)
     html = env_html.get_template("report.html.j2").render(
-        **ctx, img=uris, L={k: markup(v) for k, v in labels.items()})
+        **ctx, img=uris, L={k: markup(v) for k, v in labels.items()},
+        interactive={"learning_curves": markup(curves_svg)}, script=markup(interactive.SCRIPT),
+        interactive_style=markup(interactive.STYLE), csp_script=markup(interactive.script_hash()))
     md = env_md.get_template("report.md.j2").render(
         **ctx, img={k: Markup(f"figures/{k}.png") for k in figures},  # ours: not escaped
         L={k: Markup(v) for k, v in labels.items()})
@@ -185,6 +194,7 @@ def _context(exp: Mapping[str, Any], lang: str = "en"
     figures, captions = _figures(rows, runs, hist, arms, layers, lang)
     findings = diagnose.diagnose(runs, hist, exp["meta"].get("label_check"), lang=lang)
     ctx = {"title": t("report.title", lang, name=exp["name"]), "lang": lang, "task": task,
+           "arms": arms,
            "sections": tuple((a, t(f"report.section.{a}", lang)) for a, _ in SECTIONS),
            "run": _what_was_run(exp, arms, lang), "table": [_table_row(r, lang) for r in rows],
            "diffs": [_diff_row(r, lang) for r in rows if r.compared],
@@ -288,7 +298,8 @@ def _what_was_run(exp: Mapping[str, Any], arms: list[str], lang: str = "en"
         shown = arm_settings(rs[0]["spec"], spec if first["arm"] == "none" else None)
         per_arm.append({"arm": arm,
                         "settings": t("report.no_regularization", lang) if shown == "-" else shown,
-                        "seeds": ", ".join(f"{r['seed']} ({r['status']})" for r in rs)})
+                        "seeds": ", ".join(f"{r['seed']} ({status(r['status'], lang)})"
+                                           for r in rs)})
     versions = sorted({json.dumps(r["versions"], sort_keys=True) for r in runs if r["versions"]})
     return {"name": exp["name"], "command": command, "earlier": earlier,
             "created": _when(exp.get("created")), "data": data_rows,
@@ -296,7 +307,9 @@ def _what_was_run(exp: Mapping[str, Any], arms: list[str], lang: str = "en"
             "arms": per_arm,
             "versions": ([_settings(json.loads(v)) for v in versions]
                          or [t("report.not_recorded", lang)]),
-            "reasons": [(r["id"], r["status"], r["reason"] or "") for r in runs]}
+            # stored in English; shown in the report's language
+            "reasons": [(r["id"], status(r["status"], lang), reason(r["reason"] or "", lang))
+                        for r in runs]}
 
 
 def _data_rows(d: Mapping[str, Any], lang: str = "en") -> list[tuple[str, str]]:

@@ -33,6 +33,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from reglab._epochs import shown_epoch
+
 __all__ = ["EPOCH_KEYS", "SCORE_KEYS", "FINAL_KEYS", "TASK_KEYS", "StopReason", "RunResult",
            "RunState", "epoch_row", "divergence", "epoch_keys", "score_keys", "final_keys",
            "gap"]
@@ -111,10 +113,13 @@ def epoch_row(**values: float) -> dict[str, float]:
 
 
 def divergence(row: Mapping[str, float], epoch: int) -> str | None:
-    """The divergence rule: the message if the training or validation loss is not finite."""
+    """The divergence rule: the message if the training or validation loss is not finite.
+
+    ``epoch`` is the 0-based index of the row; the message counts from 1 (``shown_epoch``)."""
     for bad, key in (("training", "data_loss"), ("validation", "val_loss")):
         if not math.isfinite(row[key]):
-            return f"diverged: the {bad} loss became non-finite ({row[key]}) at epoch {epoch}"
+            return (f"diverged: the {bad} loss became non-finite ({row[key]}) at epoch "
+                    f"{shown_epoch(epoch)}")
     return None
 
 
@@ -174,7 +179,7 @@ class RunState:
     def _limit_reason(self) -> str:
         reason = f"reached the maximum of {self.max_epochs} epochs"
         if self.restores_best:
-            reason += f"; restored the best weights of epoch {self.best_epoch}"
+            reason += f"; restored the best weights of epoch {shown_epoch(self.best_epoch)}"
         return reason
 
     def _end(self, stop: StopReason, reason: str) -> bool:
@@ -192,7 +197,7 @@ class RunState:
 
     @property
     def best_epoch(self) -> int:
-        """The epoch whose weights the run keeps."""
+        """The epoch whose weights the run keeps (0-based, as stored; reasons show it 1-based)."""
         return int(self.stopper.best_epoch) if self.restores_best else len(self.epochs) - 1
 
     def restore(self, model: nn.Module) -> None:

@@ -30,7 +30,7 @@ from reglab._validation import fail
 from reglab.dropout import DropBlock2d, DropConnect, Dropout, GaussianDropout
 from reglab.train.strengths import strength
 
-__all__ = ["build_model", "activation", "parameter_count", "multiply_adds"]
+__all__ = ["build_model", "activation", "parameter_count", "multiply_adds", "check_memory"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 _CNN_CHANNELS = (32, 64)
@@ -118,12 +118,30 @@ def _check_fits(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
             raise fail("RunSpec", "model", f"'linear' or 'mlp' for inputs of size {shape} (cnn "
                        f"halves each side {len(_CNN_CHANNELS)} times: it needs at least "
                        f"{_CNN_MIN_SIDE} per side)", spec.model)
+    check_memory(spec, kind, input_shape, num_classes)
+
+
+def check_memory(spec, kind: str, input_shape: tuple[int, ...], num_classes: int,
+                 members: int = 1) -> None:
+    """Refuse, before anything is allocated, training that would not fit in memory:
+    ``members`` models of this spec at once (a stack of the stacked engine trains K members
+    together), each ``parameter_count * TRAIN_BYTES_PER_PARAMETER`` bytes.
+
+    Raises:
+        InvalidParameterError: naming ``hidden``, the parameter count, the GiB needed and
+            available (and, for a stack, that ``--engine sequential`` trains one at a time).
+    """
     n = parameter_count(spec, kind, input_shape, num_classes)
-    need, have = n * TRAIN_BYTES_PER_PARAMETER, available_memory()
-    if need > have:
+    need, have = members * n * TRAIN_BYTES_PER_PARAMETER, available_memory()
+    if need <= have:
+        return
+    gib = f"about {need / 2**30:.1f} GiB to train; {have / 2**30:.1f} GiB available"
+    if members == 1:
         raise fail("RunSpec", "hidden", f"widths whose model fits in memory (this one has "
-                   f"{n:.3g} parameters, about {need / 2**30:.1f} GiB to train; "
-                   f"{have / 2**30:.1f} GiB available)", spec.hidden)
+                   f"{n:.3g} parameters, {gib})", spec.hidden)
+    raise fail("RunSpec", "hidden", f"widths whose stack of {members} models fits in memory "
+               f"(the stacked engine trains {members} runs at once: {members} x {n:.3g} "
+               f"parameters, {gib}; --engine sequential trains one at a time)", spec.hidden)
 
 
 class _Drop:

@@ -43,7 +43,7 @@ from torch import Tensor
 
 from reglab import kernels as K
 from reglab.train.contract import RunResult, RunState, epoch_row
-from reglab.train.models import build_model
+from reglab.train.models import build_model, check_memory
 from reglab.train.sequential import (lr_at, make_augmentation, make_early_stopping,
                                      resolve_device, steps_per_epoch)
 from reglab.train.stacked_ops import StackedMLP, make_stacked_optimizer, stack_models
@@ -335,6 +335,8 @@ def train_chunk(specs: Sequence[Any], datasets: Sequence[Any],
                          "with reglab.train.sequential.fit")
     t_start = time.perf_counter()
     device = resolve_device(specs[0].device)
+    d0 = datasets[0]  # K members at once: the memory check covers the stack, not one model
+    check_memory(specs[0], d0.kind, tuple(d0.input_shape), d0.num_classes, members=len(specs))
     built = [_build_member(s, d) for s, d in zip(specs, datasets)]
     members = [m for m, _ in built]
     distinct = list({id(d): d for d in datasets}.values())

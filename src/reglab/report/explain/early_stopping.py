@@ -8,6 +8,7 @@ and a large learning rate make the validation loss noisy on purpose.
 from __future__ import annotations
 
 import reglab as rl
+from reglab._epochs import shown_epoch
 from reglab.lab.spec import RunSpec
 from reglab.report.explain._shared import Explanation, figure, pcts, png
 from reglab.report.i18n import t
@@ -27,12 +28,12 @@ def _runs(ds, epochs: int, seed: int) -> dict[str, RunResult]:
 
 
 def _stop_points(val: list[float], patience: int) -> tuple[int, int]:
-    """Feed the validation losses to rl.EarlyStopping: (epochs trained, best epoch)."""
+    """Feed the validation losses to rl.EarlyStopping: (epochs trained, best epoch, as shown)."""
     es = rl.EarlyStopping(monitor="val_loss", patience=patience, restore_best=False)
     for epoch, v in enumerate(val):
         if es.step({"val_loss": v}):
-            return epoch + 1, int(es.best_epoch)
-    return len(val), int(es.best_epoch)
+            return epoch + 1, shown_epoch(es.best_epoch)
+    return len(val), shown_epoch(es.best_epoch)
 
 
 def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
@@ -43,7 +44,7 @@ def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
     n: dict[str, float] = {"max_epochs": float(epochs)}
     for arm, run in runs.items():
         n[f"{arm}_epochs"] = float(run.final["epochs_trained"])
-        n[f"{arm}_best_epoch"] = float(run.final["best_epoch"])
+        n[f"{arm}_best_epoch"] = float(shown_epoch(run.final["best_epoch"]))  # as people count
         n[f"{arm}_train_acc"] = run.final["train_acc"]   # on the weights the rule restored
         n[f"{arm}_test_acc"] = run.final["test_acc"]
     # The stops fit made must be those of rl.EarlyStopping replayed on the full run's curve.
@@ -72,10 +73,11 @@ def _figure(train: list[float], val: list[float], n: dict[str, float], lang: str
             ) -> bytes:
     k = lambda part, **fields: t(f"explain.{TOPIC}.fig.{part}", lang, **fields)  # noqa: E731
     fig, (ax,) = figure(size=(8.0, 3.4))
-    ax.plot(train, label=k("train"))
-    ax.plot(val, label=k("val"))
+    x = [shown_epoch(i) for i in range(len(val))]  # the x axis counts epochs from 1
+    ax.plot(x, train, label=k("train"))
+    ax.plot(x, val, label=k("val"))
     for arm, color in (("p1", "tab:red"), ("p15", "tab:green")):
-        ax.axvline(n[f"{arm}_epochs"] - 1, color=color, linestyle="--",
+        ax.axvline(n[f"{arm}_epochs"], color=color, linestyle="--",  # the last epoch trained
                    label=k("stop", patience=arm[1:], best=n[f"{arm}_best_epoch"]))
     ax.set_xlabel(k("epoch"))
     ax.set_ylabel("cross-entropy")

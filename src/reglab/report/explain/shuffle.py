@@ -16,6 +16,7 @@ import warnings
 import torch
 
 import reglab as rl
+from reglab._epochs import shown_epoch
 from reglab.data import DataWarning
 from reglab.data._prepare import label_runs
 from reglab.lab.spec import RunSpec
@@ -46,7 +47,7 @@ def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
         runs[arm], data[arm] = run, ds
         n[f"{arm}_val_acc"] = run.final["val_acc"]      # early stopping's estimate
         n[f"{arm}_test_acc"] = run.final["test_acc"]
-        n[f"{arm}_best_epoch"] = float(run.final["best_epoch"]) + 1  # as people count
+        n[f"{arm}_best_epoch"] = float(shown_epoch(run.final["best_epoch"]))  # as people count
         n[f"{arm}_gap"] = abs(run.final["val_acc"] - run.final["test_acc"])
     ds = data["unshuffled"]
     # the labels in file order: every split's labels put back at their source rows
@@ -64,9 +65,10 @@ def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
     fig, axes = figure(2)
     for ax, arm in zip(axes, ("unshuffled", "shuffled")):
         rows = runs[arm].epochs
-        ax.plot([r["val_acc"] for r in rows], label=k_fig("val"))
+        ax.plot([shown_epoch(i) for i in range(len(rows))], [r["val_acc"] for r in rows],
+                label=k_fig("val"))
         ax.axhline(runs[arm].final["test_acc"], color="black", ls="--", label=k_fig("test"))
-        ax.axvline(n[f"{arm}_best_epoch"] - 1, color="grey", ls=":", label=k_fig("chosen"))
+        ax.axvline(n[f"{arm}_best_epoch"], color="grey", ls=":", label=k_fig("chosen"))
         ax.set(title=k_fig("panel", arm=arm), xlabel=k_fig("epoch"), ylim=(-0.02, 1.02))
         ax.legend(fontsize=7)
     return Explanation(TOPIC, t(f"explain.{TOPIC}.question", lang), answer, n,
