@@ -177,12 +177,32 @@ def comparison_tables(runs: list[dict], title: str, lang: str = "en"
     rows = summarize_arms(runs)
     if any(r.task == "regression" for r in rows):
         return _regression_tables(rows, title, lang)
+    cells = lambda r: (_pct(r.test_acc),  # noqa: E731
+                       format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap))
+    return _arm_tables(rows, title, lang, ("test acc %", "test loss", "train-test gap %"),
+                       cells, _accuracy_diffs)
+
+
+def _accuracy_diffs(r, lang: str) -> list[tuple[str, str, str]]:
+    """An arm's rows of the differences table: test accuracy and test loss vs none."""
+    if r.d_acc is None:
+        return []
+    acc, loss, _ = i18n.verdicts(r, lang=lang)
+    return [(i18n.t("console.test_acc", lang), _ci(r.d_acc, scale=100), acc),
+            (i18n.t("console.test_loss", lang), _ci(r.d_loss, digits=3), loss)]
+
+
+def _arm_tables(rows, title: str, lang: str, measures: tuple[str, ...], cells, diffs
+                ) -> tuple[Table, Table, Table]:
+    """The three tables of :func:`comparison_tables`, for either task: ``measures`` names the
+    measured table's columns after n, ``cells(row)`` gives a row's values under them and
+    ``diffs(row, lang)`` an arm's (measure, difference, verdict) rows vs none."""
     L = i18n.labels(lang)  # the report's column names
     t = _table(i18n.t("console.measured", lang, title=safe(title)))
     t.add_column(L["arm"], no_wrap=True)
     t.add_column(L["settings"], ratio=1, min_width=16)
     # the short English names in every language: numbers must not wrap within 100 columns
-    for col in ("n", "test acc %", "test loss", "train-test gap %"):
+    for col in ("n", *measures):
         t.add_column(col, justify="right", no_wrap=True)
     w = _table(i18n.t("console.weights", lang))
     w.add_column(L["arm"], no_wrap=True)
@@ -191,12 +211,8 @@ def comparison_tables(runs: list[dict], title: str, lang: str = "en"
     for r in rows:
         n = f"{r.n_done}" + (i18n.t("report.diverged", lang, n=r.n_diverged)
                              if r.n_diverged else "")
-        t.add_row(safe(r.arm), safe(r.settings), n, _pct(r.test_acc),
-                  format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap))
-        w.add_row(safe(r.arm), format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
-                  format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
-                  format_pm(r.epochs.mean, r.epochs.std, digits=0),
-                  f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
+        t.add_row(safe(r.arm), safe(r.settings), n, *cells(r))
+        w.add_row(safe(r.arm), *_weight_cells(r))
     # escaped: rich markup would eat "[interval]"
     d = _table(escape(i18n.t("console.diffs", lang, note=i18n.intervals_note(rows, lang=lang))))
     d.add_column(L["arm"], no_wrap=True)
@@ -204,12 +220,17 @@ def comparison_tables(runs: list[dict], title: str, lang: str = "en"
     d.add_column(escape(i18n.t("console.d_mean", lang)), justify="right", no_wrap=True)
     d.add_column(L["verdict"], ratio=1, min_width=20)
     for r in rows:
-        if r.d_acc is None:
-            continue
-        acc, loss, _ = i18n.verdicts(r, lang=lang)
-        d.add_row(safe(r.arm), i18n.t("console.test_acc", lang), _ci(r.d_acc, scale=100), acc)
-        d.add_row("", i18n.t("console.test_loss", lang), _ci(r.d_loss, digits=3), loss)
+        for i, (measure, diff, verdict) in enumerate(diffs(r, lang)):
+            d.add_row(safe(r.arm) if i == 0 else "", measure, diff, verdict)
     return t, w, d
+
+
+def _weight_cells(r) -> tuple[str, str, str, str]:
+    """An arm's sparsity %, weight norm, epochs and seconds a run, as the tables show them."""
+    return (format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
+            format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
+            format_pm(r.epochs.mean, r.epochs.std, digits=0),
+            f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
 
 
 def _fmt(s, digits: int = 2) -> str:
@@ -219,37 +240,19 @@ def _fmt(s, digits: int = 2) -> str:
 def _regression_tables(rows, title: str, lang: str = "en") -> tuple[Table, Table, Table]:
     """:func:`comparison_tables` of a regression experiment: test RMSE, MAE (the target's
     units), R^2 and the test - train RMSE gap; differences of test RMSE and test MAE."""
-    L = i18n.labels(lang)
-    t = _table(i18n.t("console.measured", lang, title=safe(title)))
-    t.add_column(L["arm"], no_wrap=True)
-    t.add_column(L["settings"], ratio=1, min_width=16)
-    for col in ("n", "test RMSE", "test MAE", "test R²", "RMSE gap"):
-        t.add_column(col, justify="right", no_wrap=True)
-    w = _table(i18n.t("console.weights", lang))
-    w.add_column(L["arm"], no_wrap=True)
-    for col in (L["sparsity_pct"], L["weight_norm"], L["epochs"], L["s_run"]):
-        w.add_column(col, justify="right", no_wrap=True)
-    for r in rows:
-        n = f"{r.n_done}" + (i18n.t("report.diverged", lang, n=r.n_diverged)
-                             if r.n_diverged else "")
-        t.add_row(safe(r.arm), safe(r.settings), n, _fmt(r.test_rmse), _fmt(r.test_mae),
-                  _fmt(r.test_r2), _fmt(r.gap))
-        w.add_row(safe(r.arm), format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
-                  format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
-                  format_pm(r.epochs.mean, r.epochs.std, digits=0),
-                  f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-")
-    d = _table(escape(i18n.t("console.diffs", lang, note=i18n.intervals_note(rows, lang=lang))))
-    d.add_column(L["arm"], no_wrap=True)
-    d.add_column(i18n.t("console.measure", lang), no_wrap=True)
-    d.add_column(escape(i18n.t("console.d_mean", lang)), justify="right", no_wrap=True)
-    d.add_column(L["verdict"], ratio=1, min_width=20)
-    for r in rows:
-        if r.d_rmse is None:
-            continue
-        rmse, mae, _ = i18n.verdicts(r, lang=lang)
-        d.add_row(safe(r.arm), i18n.t("console.test_rmse", lang), _ci(r.d_rmse), rmse)
-        d.add_row("", i18n.t("console.test_mae", lang), _ci(r.d_mae), mae)
-    return t, w, d
+    cells = lambda r: (_fmt(r.test_rmse), _fmt(r.test_mae), _fmt(r.test_r2),  # noqa: E731
+                       _fmt(r.gap))
+    return _arm_tables(rows, title, lang, ("test RMSE", "test MAE", "test R²", "RMSE gap"),
+                       cells, _regression_diffs)
+
+
+def _regression_diffs(r, lang: str) -> list[tuple[str, str, str]]:
+    """An arm's rows of the differences table: test RMSE and test MAE vs none."""
+    if r.d_rmse is None:
+        return []
+    rmse, mae, _ = i18n.verdicts(r, lang=lang)
+    return [(i18n.t("console.test_rmse", lang), _ci(r.d_rmse), rmse),
+            (i18n.t("console.test_mae", lang), _ci(r.d_mae), mae)]
 
 
 def print_comparison(out: Console, runs: list[dict], title: str, data: Any, root: Path,
@@ -323,48 +326,40 @@ def comparison_markdown(runs: list[dict]) -> str:
     rows = summarize_arms(runs)
     if any(r.task == "regression" for r in rows):
         return _regression_markdown(rows)
-    out = ["| arm | settings | seed: output | n | test acc % | test loss | train-test gap % "
-           "| sparsity % | weight norm | epochs | s/run |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
-        out.append("| " + " | ".join([
-            markdown_text(r.arm), markdown_text(r.settings), r.note_says[0], n,
-            _pct(r.test_acc),
-            format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap),
-            format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
-            format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
-            format_pm(r.epochs.mean, r.epochs.std, digits=0),
-            f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"]) + " |")
-    out += ["", f"Differences: {i18n.intervals_note(rows)}.", "",
-            "| arm − none (same seeds) | Δ test acc, points [95% CI] | Δ test loss [95% CI] "
-            "| verdict |", "|---|---|---|---|"]
-    for r in rows:
-        if r.d_acc is not None:
-            out.append(f"| {markdown_text(r.arm)} | {_ci(r.d_acc, scale=100)} | "
-                       f"{_ci(r.d_loss, digits=3)} | {r.verdict} |")
-    return "\n".join(out)
+    cells = lambda r: (_pct(r.test_acc),  # noqa: E731
+                       format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap))
+    diffs = lambda r: (None if r.d_acc is None else  # noqa: E731
+                       (_ci(r.d_acc, scale=100), _ci(r.d_loss, digits=3)))
+    return _markdown(rows, ("test acc %", "test loss", "train-test gap %"), cells,
+                     ("Δ test acc, points [95% CI]", "Δ test loss [95% CI]"), diffs)
 
 
 def _regression_markdown(rows) -> str:
     """:func:`comparison_markdown` of a regression experiment (RMSE, MAE, R^2)."""
-    out = ["| arm | settings | seed: output | n | test RMSE | test MAE | test R² | RMSE gap "
-           "| sparsity % | weight norm | epochs | s/run |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    cells = lambda r: (_fmt(r.test_rmse), _fmt(r.test_mae), _fmt(r.test_r2, 3),  # noqa: E731
+                       _fmt(r.gap))
+    diffs = lambda r: None if r.d_rmse is None else (_ci(r.d_rmse), _ci(r.d_mae))  # noqa: E731
+    return _markdown(rows, ("test RMSE", "test MAE", "test R²", "RMSE gap"), cells,
+                     ("Δ test RMSE [CI]", "Δ test MAE [CI]"), diffs)
+
+
+def _markdown(rows, measures: tuple[str, ...], cells, diff_columns: tuple[str, str], diffs
+              ) -> str:
+    """:func:`comparison_markdown` for either task: ``measures`` and ``cells(row)`` as in
+    :func:`_arm_tables`; ``diffs(row)`` the arm's two differences vs none, None for none."""
+    columns = ["arm", "settings", "seed: output", "n", *measures, "sparsity %", "weight norm",
+               "epochs", "s/run"]
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
         n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
         out.append("| " + " | ".join([
             markdown_text(r.arm), markdown_text(r.settings), r.note_says[0], n,
-            _fmt(r.test_rmse), _fmt(r.test_mae), _fmt(r.test_r2, 3), _fmt(r.gap),
-            format_pm(r.sparsity.mean, r.sparsity.std, scale=100, digits=1),
-            format_pm(r.weight_norm.mean, r.weight_norm.std, digits=1),
-            format_pm(r.epochs.mean, r.epochs.std, digits=0),
-            f"{r.seconds.mean:.1f}" if math.isfinite(r.seconds.mean) else "-"]) + " |")
+            *cells(r), *_weight_cells(r)]) + " |")
     out += ["", f"Differences: {i18n.intervals_note(rows)}.", "",
-            "| arm − none (same seeds) | Δ test RMSE [CI] | Δ test MAE [CI] | verdict |",
+            "| " + " | ".join(["arm − none (same seeds)", *diff_columns, "verdict"]) + " |",
             "|---|---|---|---|"]
     for r in rows:
-        if r.d_rmse is not None:
-            out.append(f"| {markdown_text(r.arm)} | {_ci(r.d_rmse)} | {_ci(r.d_mae)} | "
-                       f"{r.verdict} |")
+        d = diffs(r)
+        if d is not None:
+            out.append(f"| {markdown_text(r.arm)} | {d[0]} | {d[1]} | {r.verdict} |")
     return "\n".join(out)
