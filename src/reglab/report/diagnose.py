@@ -298,52 +298,50 @@ def _overfit_finding(arm, done, histories, spec, lang="en") -> list[Finding]:
 
 
 def _paired_findings(arm, done, base, spec, row, lang="en") -> list[Finding]:
-    seeds = [r["seed"] for r in done if r["seed"] in base]
-    mine = {r["seed"]: r["final"] for r in done}
-    col = lambda src, k: [src[s].get(k, math.nan) for s in seeds]  # noqa: E731
-    found = []
-    under = underfitting(col(mine, "train_acc"), col(base, "train_acc"),
-                         col(mine, "test_acc"), col(base, "test_acc"))
-    if under:
-        found.append(Finding(
-            arm, "underfitting", "warning",
-            t("diag.underfit.text", lang, train=100 * under["train_acc"],
-              base=100 * under["base_train_acc"],
-              d_train=format_num(100 * under["d_train"], 1, sign=True),
-              interval=_interval(under, "d_train", 100, label=t("diag.interval.ci", lang)),
-              n=under["n"], d_test=format_num(100 * under["d_test"], 2, sign=True)),
-            t("diag.underfit.advice", lang, parts=_weaker(spec, lang)), under))
-    has_strength = any(spec.get(k) for k in _STRENGTHS)
-    flat = None if under or not has_strength else no_effect(
-        row.d_acc, row.d_loss, row.min_effect_loss, col(mine, "weight_norm"),
-        col(base, "weight_norm"))
-    if flat:
-        found.append(_no_effect_finding(arm, flat, spec, lang))
-    return found
+    """Underfitting on training accuracy, no measurable effect on test accuracy and loss."""
+    under_text = lambda under: t(  # noqa: E731
+        "diag.underfit.text", lang, train=100 * under["train_acc"],
+        base=100 * under["base_train_acc"],
+        d_train=format_num(100 * under["d_train"], 1, sign=True),
+        interval=_interval(under, "d_train", 100, label=t("diag.interval.ci", lang)),
+        n=under["n"], d_test=format_num(100 * under["d_test"], 2, sign=True))
+    effect = lambda norm, base_norm: no_effect(  # noqa: E731
+        row.d_acc, row.d_loss, row.min_effect_loss, norm, base_norm)
+    return _paired(arm, done, base, spec, "acc", under_text, effect, lang)
 
 
 def _paired_regression_findings(arm, done, base, spec, row, lang="en") -> list[Finding]:
     """Underfitting on training R^2, no measurable effect on test RMSE and MAE."""
+    under_text = lambda under: t(  # noqa: E731
+        "diag.underfit.text_regression", lang, train=under["train_acc"],
+        base=under["base_train_acc"], d_train=format_num(under["d_train"], 3, sign=True),
+        interval=_interval(under, "d_train", 1, 3, label=t("diag.interval.ci", lang)),
+        n=under["n"], d_test=format_num(under["d_test"], 3, sign=True))
+    effect = lambda norm, base_norm: no_effect(  # noqa: E731
+        row.d_rmse, row.d_mae, row.min_effect_mae, norm, base_norm, min_acc=row.min_effect_rmse)
+    return _paired(arm, done, base, spec, "r2", under_text, effect, lang, regression=True)
+
+
+def _paired(arm, done, base, spec, metric, under_text, effect, lang="en",
+            regression: bool = False) -> list[Finding]:
+    """The findings against none on the same seeds, for either task: underfitting on
+    ``train_<metric>`` (worded by ``under_text(under)``), else, for an arm with a strength,
+    no measurable effect (``effect(weight_norms, base_weight_norms)``, None when there is one).
+    """
     seeds = [r["seed"] for r in done if r["seed"] in base]
     mine = {r["seed"]: r["final"] for r in done}
     col = lambda src, k: [src[s].get(k, math.nan) for s in seeds]  # noqa: E731
     found = []
-    under = underfitting(col(mine, "train_r2"), col(base, "train_r2"),
-                         col(mine, "test_r2"), col(base, "test_r2"))
+    under = underfitting(col(mine, f"train_{metric}"), col(base, f"train_{metric}"),
+                         col(mine, f"test_{metric}"), col(base, f"test_{metric}"))
     if under:
-        found.append(Finding(
-            arm, "underfitting", "warning",
-            t("diag.underfit.text_regression", lang, train=under["train_acc"],
-              base=under["base_train_acc"], d_train=format_num(under["d_train"], 3, sign=True),
-              interval=_interval(under, "d_train", 1, 3, label=t("diag.interval.ci", lang)),
-              n=under["n"], d_test=format_num(under["d_test"], 3, sign=True)),
-            t("diag.underfit.advice", lang, parts=_weaker(spec, lang)), under))
+        found.append(Finding(arm, "underfitting", "warning", under_text(under),
+                             t("diag.underfit.advice", lang, parts=_weaker(spec, lang)), under))
     has_strength = any(spec.get(k) for k in _STRENGTHS)
-    flat = None if under or not has_strength else no_effect(
-        row.d_rmse, row.d_mae, row.min_effect_mae, col(mine, "weight_norm"),
-        col(base, "weight_norm"), min_acc=row.min_effect_rmse)
+    flat = None if under or not has_strength else effect(col(mine, "weight_norm"),
+                                                         col(base, "weight_norm"))
     if flat:
-        found.append(_no_effect_finding(arm, flat, spec, lang, regression=True))
+        found.append(_no_effect_finding(arm, flat, spec, lang, regression=regression))
     return found
 
 
