@@ -502,11 +502,14 @@ class _Single(Penalty):
         return f"{type(self).__name__}(lam={self.lam!r})"
 
 
-class L1(_Single):
-    """Lasso penalty ``lam * sum |w|``: drives weights toward exact zeros (the seed, 3.1).
+def _single_doc(summary: str, grad: str, example: str) -> str:
+    """The docstring of a plain one-strength penalty (L1, L2), so that their shared part is
+    written once: ``summary``, the two modes (``grad``: what the hook adds to ``.grad``),
+    Args and the ``example`` call (``L1(1e-4)``)."""
+    return f"""{summary}
 
     Modes, same trajectory: loss term ``loss + pen(model)`` (readable) or gradient hook
-    ``pen.attach(optimizer)`` (fast path; adds ``lam * sign(w)`` to ``.grad``
+    ``pen.attach(optimizer)`` (fast path; adds ``{grad}`` to ``.grad``
     as each step begins, so clipping before the step does not see it).
 
     Args:
@@ -515,27 +518,22 @@ class L1(_Single):
 
     Example::
 
-        loss = loss + rl.L1(1e-4)(model)      # or: rl.L1(1e-4).attach(optimizer)
+        loss = loss + rl.{example}(model)      # or: rl.{example}.attach(optimizer)
     """
+
+
+class L1(_Single):
+    __doc__ = _single_doc(
+        "Lasso penalty ``lam * sum |w|``: drives weights toward exact zeros (the seed, 3.1).",
+        "lam * sign(w)", "L1(1e-4)")
 
     kind = "l1"
 
 
 class L2(_Single):
-    """Ridge penalty ``lam * sum w^2`` (no 1/2: SGD ``weight_decay=wd`` equals ``L2(wd / 2)``).
-
-    Modes, same trajectory: loss term ``loss + pen(model)`` (readable) or gradient hook
-    ``pen.attach(optimizer)`` (fast path; adds ``2 * lam * w`` to ``.grad``
-    as each step begins, so clipping before the step does not see it).
-
-    Args:
-        lam: strength >= 0, a number or a schedule.
-        params: selection (see :func:`select`); default every parameter with ``ndim >= 2``.
-
-    Example::
-
-        loss = loss + rl.L2(1e-3)(model)      # or: rl.L2(1e-3).attach(optimizer)
-    """
+    __doc__ = _single_doc(
+        "Ridge penalty ``lam * sum w^2`` (no 1/2: SGD ``weight_decay=wd`` equals ``L2(wd / 2)``).",
+        "2 * lam * w", "L2(1e-3)")
 
     kind = "l2"
 
