@@ -110,6 +110,30 @@ SPARSE_DEFAULTS = {"n_samples": 1500, "n_features": 1000, "n_informative": 20, "
 SPARSE_EFFECT = (1.0, 2.0)       # |W_jc| of an informative feature, uniform in this range
 
 
+def _sparse_start(owner: str, n_samples, n_features, n_informative, data_seed, own) -> tuple:
+    """What the two sparse data sets share: their options checked (the first bad one raises
+    one DataError line naming it), then, from ``default_rng(data_seed)`` in this order,
+    ``X ~ N(0, I)`` (n, F) and the sorted informative columns.
+
+    ``own``: the set's own option as ``(check, name, value, *bounds)``, checked before
+    data_seed. Returns ``(n_samples, n_features, n_informative, own value, data_seed, rng, X,
+    informative)``, the options as checked.
+    """
+    check, name, value, *bounds = own
+    try:
+        n_samples = check_int(owner, "n_samples", n_samples, 10)
+        n_features = check_int(owner, "n_features", n_features, 1)
+        n_informative = check_int(owner, "n_informative", n_informative, 1, n_features)
+        value = check(owner, name, value, *bounds)
+        data_seed = check_int(owner, "data_seed", data_seed, 0)
+    except InvalidParameterError as e:
+        raise DataError(str(e)) from None
+    rng = np.random.default_rng(data_seed)
+    X = rng.standard_normal((n_samples, n_features))
+    informative = np.sort(rng.choice(n_features, n_informative, replace=False))
+    return n_samples, n_features, n_informative, value, data_seed, rng, X, informative
+
+
 def _sparse(n_samples: int = 1500, n_features: int = 1000, n_informative: int = 20,
             n_classes: int = 2, data_seed: int = 0) -> Raw:
     """A sparse multinomial logistic model: its Bayes rule is linear in the informative columns.
@@ -118,18 +142,9 @@ def _sparse(n_samples: int = 1500, n_features: int = 1000, n_informative: int = 
     ``|W_jc| ~ U[1, 2]`` with random signs, not all equal along a row (so every informative
     feature moves the class probabilities); ``y ~ Categorical(softmax(X W))``.
     """
-    owner = "the 'sparse' data set"
-    try:
-        n_samples = check_int(owner, "n_samples", n_samples, 10)
-        n_features = check_int(owner, "n_features", n_features, 1)
-        n_informative = check_int(owner, "n_informative", n_informative, 1, n_features)
-        n_classes = check_int(owner, "n_classes", n_classes, 2, 1000)
-        data_seed = check_int(owner, "data_seed", data_seed, 0)
-    except InvalidParameterError as e:
-        raise DataError(str(e)) from None
-    rng = np.random.default_rng(data_seed)
-    X = rng.standard_normal((n_samples, n_features))
-    informative = np.sort(rng.choice(n_features, n_informative, replace=False))
+    n_samples, n_features, n_informative, n_classes, data_seed, rng, X, informative = (
+        _sparse_start("the 'sparse' data set", n_samples, n_features, n_informative, data_seed,
+                      (check_int, "n_classes", n_classes, 2, 1000)))
     signs = rng.choice([-1.0, 1.0], (n_informative, n_classes))
     same = np.all(signs == signs[:, :1], axis=1)        # a constant row cancels in the softmax
     signs[same, rng.integers(n_classes, size=int(same.sum()))] *= -1
@@ -188,18 +203,9 @@ def _sparse_regression(n_samples: int = 400, n_features: int = 100, n_informativ
     ``X ~ N(0, I)`` (n, F); ``w_j = s_j * U[1, 2]`` with random signs ``s_j`` on
     ``n_informative`` random columns (``ds.informative``), 0 elsewhere; ``e ~ N(0, 1)``.
     """
-    owner = "the 'sparse_regression' data set"
-    try:
-        n_samples = check_int(owner, "n_samples", n_samples, 10)
-        n_features = check_int(owner, "n_features", n_features, 1)
-        n_informative = check_int(owner, "n_informative", n_informative, 1, n_features)
-        noise = check_float(owner, "noise", noise, 0)
-        data_seed = check_int(owner, "data_seed", data_seed, 0)
-    except InvalidParameterError as e:
-        raise DataError(str(e)) from None
-    rng = np.random.default_rng(data_seed)
-    X = rng.standard_normal((n_samples, n_features))
-    informative = np.sort(rng.choice(n_features, n_informative, replace=False))
+    n_samples, n_features, n_informative, noise, data_seed, rng, X, informative = (
+        _sparse_start("the 'sparse_regression' data set", n_samples, n_features, n_informative,
+                      data_seed, (check_float, "noise", noise, 0)))
     w = np.zeros(n_features)
     w[informative] = rng.choice([-1.0, 1.0], n_informative) * rng.uniform(
         *SPARSE_EFFECT, n_informative)
