@@ -14,6 +14,7 @@ import torch
 
 import reglab as rl
 from reglab import InvalidParameterError
+from reglab.lab.arms import arm_changes
 from reglab.cli import main
 from reglab.data import DataError
 from reglab.data._prepare import infer_task
@@ -234,7 +235,8 @@ def test_compare_on_diabetes_reports_rmse_and_skips_label_smoothing(tmp_path, ca
                  "none,label_smoothing", "-o", str(tmp_path), "--name", "d3"]) == 2
     assert capsys.readouterr().err == (
         "reglab: error: The 'label_smoothing' parameter of RunSpec must be 0 for a regression "
-        "target (label smoothing softens class targets). Got 0.1 instead.\n")
+        "target (label smoothing softens class targets). Got "
+        f"{arm_changes('tabular')['label_smoothing']['label_smoothing']} instead.\n")
     assert not (tmp_path / "d3").exists()
 
 

@@ -311,7 +311,8 @@ def test_the_forest_plot_comes_first_and_every_figure_has_a_caption(built):
     assert re.search(r"layer 1 \(16×3\): \d+ of \d+ beyond ±", imgs[3][1])
     for key in FIGURES:  # the same captions under the Markdown figures
         assert re.search(rf"\(figures/{key}\.png\)\n\n\*[^*\n]+Look for[^*\n]+\*\n", md), key
-    assert "-0.00" not in html and "-0.000" not in md
+    negative_zero = re.compile(r"-0\.0+(?!\d)")  # "-0.00", not "-0.0004"
+    assert not negative_zero.search(html) and not negative_zero.search(md)
 
 
 def test_the_tables_state_the_holm_adjustment_and_keep_the_raw_interval(built):
