@@ -257,7 +257,9 @@ def test_clicking_an_arm_in_the_legend_hides_its_curves_and_clicking_again_shows
     assert [count(a) for a in ("none", "l1", "l2")] == [4, 4, 4]    # one series per panel
     box = next(b for b in browser.evaluate(BOXES) if b["alt"].startswith("learning curves"))
     before = _colours(browser.shot(box))
-    assert _near(before, ORANGE) > 200                               # l1 is drawn
+    # l1 is drawn (how many of its pixels show depends on how much the default arms' curves
+    # overlap: 158 with the digits defaults of December 2026)
+    assert _near(before, ORANGE) > 100
     button = browser.evaluate(
         "(() => { const b = document.querySelector('#learning-curves button[data-arm=\"l1\"]');"
         " b.scrollIntoView({block: 'center'}); const r = b.getBoundingClientRect();"
