@@ -724,6 +724,10 @@ def test_path_md_heading_follows_the_language(capsys, tmp_path):
     assert code == 0, err
     md = (tmp_path / "path.md").read_text(encoding="utf-8")
     assert md.splitlines()[0] == "# đường điều chỉnh l1 trên sparse, mô hình linear"
+    assert _cli(capsys, "path", "--data", "sparse", "--n-strengths", "2",
+                "--out", str(tmp_path / "en"))[0] == 0
+    md = (tmp_path / "en" / "path.md").read_text(encoding="utf-8")
+    assert md.splitlines()[0] == "# l1 path on sparse, linear model"
 
 
 def test_label_check_table_columns_and_flags_in_vietnamese_and_english_unchanged():
