@@ -618,7 +618,7 @@ def test_run_lang_vi_prints_epochs_status_and_reason_in_vietnamese(capsys, tmp_p
 def test_check_augment_lang_vi_writes_the_report_prose_in_vietnamese(capsys):
     code, out, _ = _cli(capsys, "check-augment", "--data", "digits", "--augment", "flip,noise",
                         "--lang", "vi")
-    assert code == 1 and "FLAGGED" in out                 # exit code and the flag unchanged
+    assert code == 1 and "BỊ ĐÁNH DẤU" in out             # exit code unchanged, the flag in vi
     lines = out.splitlines()
     assert lines[0].startswith("Kiểm tra an toàn nhãn của 'digits': mô hình nhanh, độ chính "
                                "xác validation trên dữ liệu gốc ")
@@ -675,3 +675,77 @@ def test_the_vietnamese_report_shows_statuses_and_reasons_translated(experiment,
         row = f"<tr><td>{rid}</td><td>{i18n.status(status, 'vi')}</td><td>"
         assert row in html, rid
         assert reason not in html
+
+
+# --------------------------------------------------------------------------- tables' headers
+
+
+def test_compare_measured_columns_in_vietnamese_and_english_unchanged():
+    from reglab.report.console import comparison_tables
+
+    headers = lambda lang: [str(c.header) for c in  # noqa: E731
+                            comparison_tables(_verdict_runs(), "t", lang)[0].columns]
+    assert headers("en") == ["arm", "settings", "n", "test acc %", "test loss",
+                             "train-test gap %"]
+    assert headers("vi") == ["nhánh", "thiết lập", "n", "độ chính xác\ntest %", "test loss",
+                             "khoảng cách\ntraining-test %"]
+    # a regression experiment's columns (RMSE, MAE, R^2, the RMSE gap)
+    keys = ("console.test_rmse", "console.test_mae", "console.col.test_r2",
+            "console.col.rmse_gap")
+    assert [t(k, "en") for k in keys] == ["test RMSE", "test MAE", "test R²", "RMSE gap"]
+    assert [t(k, "vi") for k in keys] == ["RMSE test", "MAE test", "R² test",
+                                          "khoảng cách\nRMSE"]
+
+
+def test_runs_lang_vi_prints_the_headers_and_statuses_in_vietnamese(capsys, tmp_path):
+    code, out, err = _cli(capsys, "runs", "--out", str(tmp_path), "--lang", "vi")
+    assert (code, out) == (0, f"không có thí nghiệm nào trong {tmp_path}/\n"), err
+    assert _cli(capsys, "ls", "--out", str(tmp_path))[1] == f"no experiments under {tmp_path}/\n"
+    Store.open(tmp_path, "c", meta={}).close()
+    code, out, err = _cli(capsys, "runs", "--out", str(tmp_path), "--lang", "vi")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].rstrip() == f"các thí nghiệm trong {tmp_path}/"
+    assert lines[2] == ("┃ tên ┃ lần chạy ┃ xong ┃ phân kỳ ┃ bị ngắt ┃ đang chạy ┃ đang chờ ┃ "
+                        "tạo lúc          ┃")
+    lines = _cli(capsys, "runs", "--out", str(tmp_path))[1].splitlines()
+    assert lines[0].rstrip() == f"experiments in {tmp_path}/"
+    assert lines[2] == ("┃ name ┃ runs ┃ done ┃ diverged ┃ interrupted ┃ running ┃ pending ┃ "
+                        "created          ┃")
+    assert _cli(capsys, "runs", "--out", str(tmp_path), "--lang", "fr")[0] == 2
+
+
+def test_path_md_heading_follows_the_language(capsys, tmp_path):
+    from reglab.lab.path import SUMMARY_TEXTS
+
+    assert SUMMARY_TEXTS["heading"] == "# {penalty} path on {data}, {model} model"
+    code, _, err = _cli(capsys, "path", "--data", "sparse", "--n-strengths", "2",
+                        "--out", str(tmp_path), "--lang", "vi")
+    assert code == 0, err
+    md = (tmp_path / "path.md").read_text(encoding="utf-8")
+    assert md.splitlines()[0] == "# đường điều chỉnh l1 trên sparse, mô hình linear"
+    assert _cli(capsys, "path", "--data", "sparse", "--n-strengths", "2",
+                "--out", str(tmp_path / "en"))[0] == 0
+    md = (tmp_path / "en" / "path.md").read_text(encoding="utf-8")
+    assert md.splitlines()[0] == "# l1 path on sparse, linear model"
+
+
+def test_label_check_table_columns_and_flags_in_vietnamese_and_english_unchanged():
+    from reglab.lab.label_check import LabelCheckReport, LabelCheckRow
+
+    report = LabelCheckReport(
+        rows=[LabelCheckRow("flip", 0.95, 0.6, 0.35, 0.01, 0.05, True),
+              LabelCheckRow("noise", 0.95, 0.94, 0.01, 0.01, 0.05, False)],
+        per_class={"flip": [0.5, -0.25], "noise": [0.0, 0.02]}, class_names=["0", "1"],
+        clean_accuracy=0.95, threshold=0.02, k=3.0, ceiling=0.5, draws=4)
+    assert report.render().splitlines()[2:5] == [
+        "transform  clean  augmented    drop   limit  flag",
+        "flip       0.950      0.600  +0.350  0.050  FLAGGED",
+        "noise      0.950      0.940  +0.010  0.050  ok"]
+    assert report.render().splitlines()[-3] == "transform       0      1"
+    vi = report.render(i18n.texts("label_check", "vi")).splitlines()
+    assert vi[2:5] == [
+        "phép biến đổi    gốc  sau augment    giảm  giới hạn  đánh dấu",
+        "flip           0.950        0.600  +0.350     0.050  BỊ ĐÁNH DẤU",
+        "noise          0.950        0.940  +0.010     0.050  ổn"]
+    assert vi[-3] == "phép biến đổi       0      1"

@@ -45,6 +45,15 @@ TEXTS = {
     "rule": ("rule: flagged when drop > limit = min(max({threshold:g}, {k:g} x median drop of "
              "the others), {ceiling:g} x (clean accuracy - chance))"),
     "per_class": "accuracy drop per class:",
+    # the table's column names and a row's flag
+    "transform": "transform",
+    "clean": "clean",
+    "augmented": "augmented",
+    "drop": "drop",
+    "limit": "limit",
+    "flag": "flag",
+    "flagged": "FLAGGED",
+    "ok": "ok",
 }
 
 
@@ -93,20 +102,33 @@ class LabelCheckReport:
 
     def render(self, texts: Mapping[str, str] = TEXTS) -> str:
         """The report as text; ``texts``: the prose templates (:data:`TEXTS`, English; the
-        CLI passes ``reglab.report.i18n.texts("label_check", lang)``). The table's column
-        names and FLAGGED / ok stay as they are in every language."""
+        CLI passes ``reglab.report.i18n.texts("label_check", lang)``), the column names and
+        FLAGGED / ok included. A column is as wide as its numbers or its name, the wider;
+        the limit's name sits one space right of its numbers when they are as wide (as the
+        English table always printed it)."""
         of = texts["of"].format(name=self.data_name) if self.data_name else ""
         head = texts["head"].format(of=of, clean=self.clean_accuracy, draws=self.draws)
-        width = max([9] + [len(r.name) for r in self.rows])
-        lines = [head, "", f"{'transform':<{width}}  clean  augmented    drop   limit  flag"]
+        width = max([len(texts["transform"])] + [len(r.name) for r in self.rows])
+        # (its name, its numbers' width, its name's width) for the numeric columns
+        cols = [(texts["clean"], 5, 5), (texts["augmented"], 9, 9), (texts["drop"], 6, 6),
+                (texts["limit"], 5, 6)]
+        widths = [(max(v, len(n)), max(h, len(n))) for n, v, h in cols]
+        lines = [head, "", f"{texts['transform']:<{width}}"
+                 + "".join(f"  {n:>{h}}" for (n, _, _), (_, h) in zip(cols, widths))
+                 + f"  {texts['flag']}"]
         for r in self.rows:
-            lines.append(f"{r.name:<{width}}  {r.clean_accuracy:.3f}  {r.augmented_accuracy:9.3f}"
-                         f"  {r.drop:+.3f}  {r.limit:.3f}  {'FLAGGED' if r.flagged else 'ok'}")
+            values = (f"{r.clean_accuracy:.3f}", f"{r.augmented_accuracy:.3f}", f"{r.drop:+.3f}",
+                      f"{r.limit:.3f}")
+            flag = texts["flagged"] if r.flagged else texts["ok"]
+            lines.append(f"{r.name:<{width}}"
+                         + "".join(f"  {v:>{w}}" for v, (w, _) in zip(values, widths))
+                         + f"  {flag}")
         lines += ["", texts["rule"].format(threshold=self.threshold, k=self.k,
                                            ceiling=self.ceiling),
                   "", texts["per_class"]]
         cw = max([6] + [len(c) for c in self.class_names])
-        lines.append(f"{'transform':<{width}}  " + " ".join(f"{c:>{cw}}" for c in self.class_names))
+        lines.append(f"{texts['transform']:<{width}}  "
+                     + " ".join(f"{c:>{cw}}" for c in self.class_names))
         for name, drops in self.per_class.items():
             lines.append(f"{name:<{width}}  " + " ".join(f"{d:>+{cw}.2f}" for d in drops))
         return "\n".join(lines + self.notes)

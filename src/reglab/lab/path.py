@@ -681,6 +681,7 @@ def _result(penalty, model, rows, top, supports, per, select_by, data, relax=Fal
 
 # The summary's prose (English); reglab.report.i18n pairs each with its Vietnamese.
 SUMMARY_TEXTS = {
+    "heading": "# {penalty} path on {data}, {model} model",  # path.md's first line
     "best": "best validation",
     "one_se": "one-standard-error",
     "row": ("{label}: {name} = {strength:.4g}, val acc {val_acc:.4f}, val loss {val_loss:.4f}, "
@@ -707,8 +708,8 @@ def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float |
     everything else is
     :func:`regularization_path`'s default (l1 / group: scored by the relaxed lasso, the
     1-SE row is the recommended sparse model). ``progress(done, total)`` is called after
-    each strength (the CLI's bar); ``texts``: the summary's templates (its language, printed
-    and in path.md). Returns the exit code 0.
+    each strength (the CLI's bar); ``texts``: the summary's and path.md's heading's templates
+    (its language, printed and in path.md). Returns the exit code 0.
     """
     penalty, n_strengths, eps = _check_grid(penalty, n_strengths, eps)  # every flag first
     if model is None:
@@ -727,8 +728,9 @@ def main(data: str, penalty: str, out: Path, n_strengths: int = 20, eps: float |
     echo(summary(res, texts))
     res.to_csv(out / "path.csv")
     res.plot(out / "path.png")
-    atomic_write(out / "path.md", f"# {penalty} path on {markdown_text(data)}, {model} model"
-                                  f"\n\n{table}\n{summary(res, texts)}\n".encode("utf-8"))
+    heading = texts["heading"].format(penalty=penalty, data=markdown_text(data), model=model)
+    atomic_write(out / "path.md", f"{heading}\n\n{table}\n{summary(res, texts)}\n"
+                 .encode("utf-8"))
     return 0
 
 

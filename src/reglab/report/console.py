@@ -179,8 +179,8 @@ def comparison_tables(runs: list[dict], title: str, lang: str = "en"
         return _regression_tables(rows, title, lang)
     cells = lambda r: (_pct(r.test_acc),  # noqa: E731
                        format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap))
-    return _arm_tables(rows, title, lang, ("test acc %", "test loss", "train-test gap %"),
-                       cells, _accuracy_diffs)
+    return _arm_tables(rows, title, lang, ("console.col.test_acc", "console.test_loss",
+                                           "console.col.gap"), cells, _accuracy_diffs)
 
 
 def _accuracy_diffs(r, lang: str) -> list[tuple[str, str, str]]:
@@ -194,16 +194,18 @@ def _accuracy_diffs(r, lang: str) -> list[tuple[str, str, str]]:
 
 def _arm_tables(rows, title: str, lang: str, measures: tuple[str, ...], cells, diffs
                 ) -> tuple[Table, Table, Table]:
-    """The three tables of :func:`comparison_tables`, for either task: ``measures`` names the
-    measured table's columns after n, ``cells(row)`` gives a row's values under them and
-    ``diffs(row, lang)`` an arm's (measure, difference, verdict) rows vs none."""
+    """The three tables of :func:`comparison_tables`, for either task: ``measures`` are the
+    catalogue keys of the measured table's columns after n, ``cells(row)`` gives a row's
+    values under them and ``diffs(row, lang)`` an arm's (measure, difference, verdict) rows
+    vs none."""
     L = i18n.labels(lang)  # the report's column names
     t = _table(i18n.t("console.measured", lang, title=safe(title)))
     t.add_column(L["arm"], no_wrap=True)
     t.add_column(L["settings"], ratio=1, min_width=16)
-    # the short English names in every language: numbers must not wrap within 100 columns
-    for col in ("n", *measures):
-        t.add_column(col, justify="right", no_wrap=True)
+    # numbers must not wrap within 100 columns: a long Vietnamese header is on two lines
+    t.add_column("n", justify="right", no_wrap=True)
+    for key in measures:
+        t.add_column(i18n.t(key, lang), justify="right", no_wrap=True)
     w = _table(i18n.t("console.weights", lang))
     w.add_column(L["arm"], no_wrap=True)
     for col in (L["sparsity_pct"], L["weight_norm"], L["epochs"], L["s_run"]):
@@ -242,7 +244,8 @@ def _regression_tables(rows, title: str, lang: str = "en") -> tuple[Table, Table
     units), R^2 and the test - train RMSE gap; differences of test RMSE and test MAE."""
     cells = lambda r: (_fmt(r.test_rmse), _fmt(r.test_mae), _fmt(r.test_r2),  # noqa: E731
                        _fmt(r.gap))
-    return _arm_tables(rows, title, lang, ("test RMSE", "test MAE", "test R²", "RMSE gap"),
+    return _arm_tables(rows, title, lang, ("console.test_rmse", "console.test_mae",
+                                           "console.col.test_r2", "console.col.rmse_gap"),
                        cells, _regression_diffs)
 
 
@@ -291,23 +294,26 @@ def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path,
     out.print(f"[dim]{i18n.t('cli.stored', lang, root=safe(root))}[/dim]")
 
 
-def print_experiments(found: list[dict], out_dir: Path) -> None:
-    """``reglab runs``: one line per experiment with its status counts."""
+_RUNS_STATUSES = ("done", "diverged", "interrupted", "running", "pending")
+
+
+def print_experiments(found: list[dict], out_dir: Path, lang: str = "en") -> None:
+    """``reglab runs``: one line per experiment with its status counts (headers in ``lang``)."""
     out = console()
     if not found:
-        out.print(f"no experiments under {safe(out_dir)}/")
+        out.print(i18n.t("cli.runs.none", lang, out=safe(out_dir)))
         return
-    t = Table(title=f"experiments in {safe(out_dir)}/", title_justify="left")
-    for col in ("name", "runs", "done", "diverged", "interrupted", "running", "pending",
-                "created"):
+    t = Table(title=i18n.t("cli.runs.title", lang, out=safe(out_dir)), title_justify="left")
+    for col in (i18n.t("cli.runs.name", lang), i18n.t("cli.runs.runs", lang),
+                *(i18n.status(s, lang) for s in _RUNS_STATUSES),
+                i18n.t("cli.runs.created", lang)):
         t.add_column(col)
     for e in found:
         c = e["counts"]
         created = (time.strftime("%Y-%m-%d %H:%M", time.localtime(e["created"]))
                    if e.get("created") else safe(e.get("error", "-")))
         t.add_row(safe(e["name"]), str(sum(c.values())),
-                  *(str(c.get(s, 0)) for s in ("done", "diverged", "interrupted", "running",
-                                               "pending")), created)
+                  *(str(c.get(s, 0)) for s in _RUNS_STATUSES), created)
     out.print(t)
 
 
