@@ -10,23 +10,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, grad, stack_module_state, vmap
 
 from reglab.lab.spec import RunSpec
 from reglab.train.models import build_model
 from reglab.train.stacked_ops import StackedCNN
-
-BATCH = 128
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+from sweep import BATCH, _timed, stacked_and_vmap_steps  # bench/sweep.py (bench/ is on the path)
 
 
 def compare(k: int = 6, steps: int = 40, kind: str = "image") -> list[str]:
@@ -35,23 +26,8 @@ def compare(k: int = 6, steps: int = 40, kind: str = "image") -> list[str]:
     spec = RunSpec(model="cnn", hidden=(128,))
     models = [build_model(spec, kind, shape, 10) for _ in range(k)]
     x, y = torch.randn(k, BATCH, *shape), torch.randint(0, 10, (k, BATCH))
-    stack = StackedCNN.from_models(models, "relu")
-
-    def grouped():
-        loss = F.cross_entropy(stack(x).flatten(0, 1), y.flatten(), reduction="sum") / BATCH
-        grads = torch.autograd.grad(loss, stack.params)
-        with torch.no_grad():
-            torch._foreach_add_(stack.params, grads, alpha=-1e-3)
-
-    params, _ = stack_module_state(models)
-    base = models[0]
-    g = vmap(grad(lambda p, xb, yb: F.cross_entropy(functional_call(base, (p,), (xb,)), yb)))
-
-    def vmapped():
-        grads = g(params, x, y)
-        with torch.no_grad():
-            for key in params:
-                params[key].sub_(1e-3 * grads[key])
+    grouped, vmapped = stacked_and_vmap_steps(StackedCNN.from_models(models, "relu"), models,
+                                              x, y)
 
     def separate():
         for i, m in enumerate(models):

@@ -139,32 +139,41 @@ def sweep(name: str, data, hs: list[int], k: int, epochs: int, repeats: int, rat
     return rows
 
 
+def stacked_and_vmap_steps(stack, models, x, y):
+    """Two ways to take one SGD step (lr 1e-3) of K models on their own batches x[k], y[k]:
+    the engine's stack (``stack(x)``: one batched forward and backward) and ``torch.func``
+    (``stack_module_state`` + ``functional_call`` + ``vmap``). bench/cnn_stack.py uses it too."""
+    from torch.func import functional_call, grad, stack_module_state, vmap
+
+    def stacked_step():
+        loss = F.cross_entropy(stack(x).flatten(0, 1), y.flatten(), reduction="sum") / BATCH
+        grads = torch.autograd.grad(loss, stack.params)
+        with torch.no_grad():
+            torch._foreach_add_(stack.params, grads, alpha=-1e-3)
+
+    params, _ = stack_module_state(models)
+    base = models[0]
+    g = vmap(grad(lambda p, xb, yb: F.cross_entropy(functional_call(base, (p,), (xb,)), yb)))
+
+    def vmap_step():
+        grads = g(params, x, y)
+        with torch.no_grad():
+            for key in params:
+                params[key].sub_(1e-3 * grads[key])
+
+    return stacked_step, vmap_step
+
+
 def step_bmm_vs_vmap(hs: list[int], k: int = 32, steps: int = 20) -> list[str]:
     """ms per training step (fwd + bwd + SGD) of K 64-H-H-10 MLPs, batch 128, one thread."""
-    from torch.func import functional_call, grad, stack_module_state, vmap
+    from reglab.train.stacked_ops import StackedMLP
     rows = ["| H | stacked baddbmm ms | torch.func vmap ms | faster |", "|---:|---:|---:|---|"]
     for h in hs:
         models = [nn.Sequential(nn.Linear(64, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
                                 nn.Linear(h, 10)) for _ in range(k)]
         x, y = torch.randn(k, BATCH, 64), torch.randint(0, 10, (k, BATCH))
-        from reglab.train.stacked_ops import StackedMLP
-        stack = StackedMLP.from_models(models, "relu")
-
-        def bmm_step():
-            loss = F.cross_entropy(stack(x).flatten(0, 1), y.flatten(), reduction="sum") / BATCH
-            grads = torch.autograd.grad(loss, stack.params)
-            with torch.no_grad():
-                torch._foreach_add_(stack.params, grads, alpha=-1e-3)
-
-        params, _ = stack_module_state(models)
-        base = models[0]
-        g = vmap(grad(lambda p, xb, yb: F.cross_entropy(functional_call(base, (p,), (xb,)), yb)))
-
-        def vmap_step():
-            grads = g(params, x, y)
-            with torch.no_grad():
-                for key in params:
-                    params[key].sub_(1e-3 * grads[key])
+        bmm_step, vmap_step = stacked_and_vmap_steps(StackedMLP.from_models(models, "relu"),
+                                                     models, x, y)
 
         t = {"bmm": [], "vmap": []}
         for _ in range(3):
