@@ -58,15 +58,11 @@ def test_the_new_tensor_gradient_is_the_in_place_one_onto_zeros(l1, l2):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("l1, l2", [(0.3, 0.0), (0.3, 0.7)])
-def test_l1_in_cache_sized_chunks_is_the_fused_path_bit_for_bit(dtype, l1, l2, monkeypatch):
+def test_l1_in_cache_sized_chunks_is_the_fused_path_bit_for_bit(dtype, l1, l2, l1_chunks):
     # Large contiguous CPU tensors take the L1 term chunk by chunk; with 7-element chunks
     # (the last one short) here, against the fused foreach path of a non-contiguous copy of
     # the same weights and the (K, 1, 1) tensor path: the same numbers, zeros included.
-    monkeypatch.setattr(K, "_CHUNK", 7)
-    chunks = []
-    real = K._add_l1_l2_chunked_
-    monkeypatch.setattr(K, "_add_l1_l2_chunked_",
-                        lambda g, w, a, b: (chunks.append(w), real(g, w, a, b)))
+    chunks = l1_chunks
     w, g = _stack(dtype, shape=(4, 9, 5))            # 45 elements a member: 7 chunks
     w_t = w.transpose(1, 2).contiguous().transpose(1, 2)   # same values, not contiguous
     for k in range(4):

@@ -5,7 +5,6 @@ import torch
 from torch import nn
 
 import reglab as rl
-from reglab import kernels as K
 from reglab import schedules as S
 from reglab.penalties import select
 
@@ -432,14 +431,10 @@ def test_attach_without_model_selects_from_the_optimizer():
 
 
 @pytest.mark.parametrize("name,make,_", CASES, ids=[c[0] for c in CASES])
-def test_add_grad_in_cache_sized_chunks_matches(name, make, _, monkeypatch):
+def test_add_grad_in_cache_sized_chunks_matches(name, make, _, l1_chunks):
     # Large CPU tensors take the chunked L1 path; a 7-element chunk runs it here (with a short
     # last chunk) on small tensors. A transposed weight (not contiguous) takes the fused path.
-    monkeypatch.setattr(K, "_CHUNK", 7)
-    chunked = []
-    real = K._add_l1_l2_chunked_
-    monkeypatch.setattr(K, "_add_l1_l2_chunked_",
-                        lambda g, w, a, b: (chunked.append(w), real(g, w, a, b)))
+    chunked = l1_chunks
     model = small_model()
     with torch.no_grad():
         model[6].weight = nn.Parameter(model[6].weight.detach().t().contiguous().t())
