@@ -30,8 +30,9 @@ def _run(arm, seed, spec=None, **final):
             "spec": {"epochs": 20, "lr": 1e-3, **(spec or {})}, "final": {**base, **final}}
 
 
-@pytest.fixture(scope="module")
-def found():
+def scripted_experiment():
+    """(runs, histories, label check) of the scripted compare the diagnoses are read from
+    (test_i18n renders the same one in every language)."""
     runs, hist = [], {}
     for s in range(3):
         acc, loss = 0.90 + 0.01 * s, 0.30 + 0.01 * s
@@ -53,6 +54,12 @@ def found():
                  "reason": "diverged: the training loss became non-finite (nan) at epoch 2"})
     check = {"clean_accuracy": 0.95, "rows": [
         {"name": "flip", "drop": 0.3, "limit": 0.05, "flagged": True}]}
+    return runs, hist, check
+
+
+@pytest.fixture(scope="module")
+def found():
+    runs, hist, check = scripted_experiment()
     return dg.diagnose(runs, hist, label_check=check)
 
 

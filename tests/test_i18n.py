@@ -24,6 +24,7 @@ from reglab.lab.store import Store
 from reglab.report import diagnose as dg
 from reglab.report import i18n
 from reglab.report.i18n import CATALOGUE, LANGS, SAME_IN_BOTH, t
+from test_diagnose import GOOD, OVER, _run, scripted_experiment
 
 # The note's section 9, word for word: the explain page's questions in Vietnamese.
 NOTE_QUESTIONS = {
@@ -138,13 +139,6 @@ def test_verdict_texts_are_the_stats_sentences_in_english(d, kind):
         "too-few": "không đủ seed ghép cặp (n=1)"}[kind]
 
 
-def _run(arm, seed, spec=None, **final):
-    base = {"train_acc": 1.0, "test_acc": 0.90 + 0.01 * seed, "test_loss": 0.30 + 0.01 * seed,
-            "weight_norm": 10.0, "gap": 0.1}
-    return {"id": f"{arm}-s{seed}", "arm": arm, "seed": seed, "status": "done", "reason": "",
-            "spec": {"epochs": 20, "lr": 1e-3, **(spec or {})}, "final": {**base, **final}}
-
-
 def _verdict_runs(seeds=3):
     runs = []
     for s in range(seeds):
@@ -205,33 +199,17 @@ def test_terminal_verdicts_in_vietnamese():
 
 # --------------------------------------------------------------------------- diagnosis
 
-OVER = [{"data_loss": 1 / (e + 1), "val_loss": 0.5 + abs(e - 6) * 0.05} for e in range(20)]
-GOOD = [{"data_loss": 1 / (e + 1), "val_loss": 1 / (e + 1) + 0.1} for e in range(20)]
 OVER_ACC = [{**row, "val_acc": 0.5 + 0.02 * e} for e, row in enumerate(OVER)]
 SAFE = {"clean_accuracy": 0.95, "rows": [{"name": "flip", "drop": 0.01, "limit": 0.05,
                                           "flagged": False}]}
-FLAGGED = {"clean_accuracy": 0.95, "rows": [{"name": "flip", "drop": 0.3, "limit": 0.05,
-                                             "flagged": True}]}
 
 
 def _scenarios():
     """Scripted experiments that between them fire every rule and every text variant."""
-    a_runs, a_hist = [], {}          # test_diagnose's: cannot fire, diverged, flagged, ...
+    # test_diagnose's: cannot fire, diverged, flagged, ...
+    a_runs, a_hist, a_check = scripted_experiment()
     b_runs, b_hist = [], {}          # caught overfitting, accuracy rising, weaker/stronger
     for s in range(3):
-        acc, loss = 0.90 + 0.01 * s, 0.30 + 0.01 * s
-        a_runs += [
-            _run("none", s),
-            _run("l2", s, {"l2": 1e-9}, test_loss=loss + 1e-6, weight_norm=10.0 + 0.01 * s),
-            _run("l1", s, {"l1": 1e-5}, test_acc=acc + [0.003, -0.004, 0.002][s],
-                 test_loss=loss + [0.002, -0.003, 0.0][s], weight_norm=8.0),
-            _run("dropout", s, {"dropout": 0.8}, train_acc=0.70 + 0.01 * s, test_acc=0.8,
-                 test_loss=0.5),
-            _run("early_stopping", s, {"patience": 20}),
-            _run("augment", s, {"augment": ["flip"]}, test_acc=acc + 0.02,
-                 test_loss=loss - 0.02, gap=0.05)]
-        a_hist.update({f"{a}-s{s}": (OVER if a == "none" else GOOD)
-                       for a in ("none", "l2", "l1", "dropout", "early_stopping", "augment")})
         b_runs += [
             _run("none", s),
             _run("es_over", s, {"patience": 3}),
@@ -245,13 +223,11 @@ def _scenarios():
         b_hist.update({f"{a}-s{s}": GOOD for a in ("none", "under_all", "under_plain",
                                                    "strong_all", "mixup_only")})
         b_hist.update({f"es_over-s{s}": OVER, f"acc-s{s}": OVER_ACC})
-    a_runs.append({**_run("l2", 3, {"l2": 1e-9}), "status": "diverged",
-                   "reason": "diverged: the training loss became non-finite (nan) at epoch 2"})
     no_gap = {"gap": float("nan")}
     c_runs = [_run("none", 0, **no_gap), _run("l2", 0, {"l2": 1e-9}, **no_gap),
               _run("augment", 0, {"augment": ["flip"]}, **no_gap)]
     c_hist = {r["id"]: GOOD for r in c_runs}
-    return [(a_runs, a_hist, FLAGGED), (b_runs, b_hist, SAFE), (c_runs, c_hist, None)]
+    return [(a_runs, a_hist, a_check), (b_runs, b_hist, SAFE), (c_runs, c_hist, None)]
 
 
 @pytest.fixture(scope="module")
