@@ -195,7 +195,9 @@ def select(data: str, folder: Path) -> list[str]:
     singles = {"none": [{}], **grid_, "augment": AUG[kind]}
     lines += ["### Stage 2: each arm alone on that base", ""]
     for arm, grid in singles.items():
-        res = sc.score(f"arm-{arm}", [dict(base, **g) for g in grid])
+        # none on the base is stage 1's plain score of that base (trained there already)
+        res = ([r for r in plain if key(r[0]) == key(base)] if arm == "none"
+               else sc.score(f"arm-{arm}", [dict(base, **g) for g in grid]))
         picks[arm] = {k: v for k, v in best(res)[0].items() if k not in base}
         lines += [f"**{arm}**", ""] + table(res, "setting", base) + [""]
 
@@ -205,9 +207,10 @@ def select(data: str, folder: Path) -> list[str]:
     no_stop = {k: v for k, v in merged.items() if k != "patience"}
     long_stop = dict(merged, patience=max(grid_["early_stopping"][-1]["patience"],
                                           merged.get("patience", 0)))
-    cands = [merged, softer, long_stop, no_stop]
+    cands = list({key(c): c for c in (merged, softer, long_stop, no_stop)}.values())  # once each
     res = sc.score("arm-all", [dict(base, **c) for c in cands])
-    picks["all"] = {k: v for k, v in best(res[:3])[0].items() if k not in base}
+    picks["all"] = {k: v for k, v in best([r for r in res if "patience" in r[0]])[0].items()
+                    if k not in base}
     lines += ["### Stage 3: `all` (L2 + dropout + early stopping + augmentation)", "",
               "Candidates: the stage-2 winners merged; with half the dropout; with the longest "
               "patience; and, for information only (not a candidate: `all` includes early "
