@@ -276,18 +276,18 @@ def print_single(out: Console, run: dict, epochs: list[dict] | None, root: Path,
     f = run["final"]
     out.print(f"[bold]{safe(run['id'])}[/bold] {i18n.status(run['status'], lang)}: "
               f"{safe(i18n.reason(run['reason'], lang))}")
-    weights = True
-    if f.get("test_rmse") is not None and math.isfinite(f.get("test_rmse") or math.nan):
+    def scored(key: str) -> bool:
+        return math.isfinite(f.get(key) if f.get(key) is not None else math.nan)
+
+    if scored("test_rmse"):
         out.print(i18n.t("cli.run.scores_regression", lang, test_rmse=f["test_rmse"],
                          test_mae=f["test_mae"], test_r2=f["test_r2"],
                          train_rmse=f["train_rmse"], gap=f["gap"]))
-    elif f.get("test_acc") is not None and math.isfinite(f.get("test_acc") or math.nan):
+    elif scored("test_acc"):
         out.print(i18n.t("cli.run.scores", lang, test_acc=100 * f["test_acc"],
                          test_loss=f["test_loss"], train_acc=100 * f["train_acc"],
                          gap=format_num(100 * f["gap"])))
-    else:
-        weights = False
-    if weights:
+    if scored("test_rmse") or scored("test_acc"):  # a run with scores: its weights' line
         out.print(i18n.t("cli.run.weights", lang, sparsity=100 * f["sparsity"],
                          norm=f["weight_norm"], epochs=int(f["epochs_trained"]),
                          best=shown_epoch(f["best_epoch"]), seconds=f["seconds"]))
