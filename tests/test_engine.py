@@ -21,6 +21,7 @@ from reglab.train.stacked_ops import StackedAdam, StackedSGD
 from reglab.train.stacked import train_chunk
 from reglab.train.sequential import fit
 from reglab.lab.spec import RunSpec
+from reglab.train.models import multiply_adds
 
 BASE = RunSpec(data="tiny", model="mlp", hidden=(12, 10), optimizer="adam", lr=1e-2,
                epochs=6, batch_size=16)
@@ -226,6 +227,27 @@ def test_plan_cuts_stacks_of_at_most_six_members_in_plan_order():
                                                                 engine.Task((1,), False)]
     assert engine.plan(specs[:3], [data, None, data]) == [engine.Task((0, 2), True),
                                                           engine.Task((1,), False)]
+
+
+def test_plan_cuts_big_models_into_stacks_of_at_most_the_multiply_add_budget():
+    """STACK_MACS caps members x multiply-adds per sample; the memory budget and the member
+    count still hold; the cut is balanced and in plan order."""
+    data = tiny("image", n=32)
+    wide = BASE.replace(hidden=(96, 96))
+    macs = multiply_adds(wide, data.kind, data.input_shape, data.num_classes)
+    assert macs == (math.prod(data.input_shape) + 1) * 96 + 97 * 96 + 97 * data.num_classes
+    budget = 2 * macs + macs // 2  # room for two members, not three
+    specs = [wide.replace(seed=s) for s in range(5)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(engine.STACK_MACS, "cpu", budget)
+        assert engine.stack_cap(wide, data) == 2
+        assert engine.plan(specs, [data] * 5) == [engine.Task((0, 1), True),
+                                                  engine.Task((2, 3), True),
+                                                  engine.Task((4,), False)]
+        mp.setitem(engine.STACK_MACS, "cpu", macs - 1)  # not even one: each runs alone
+        assert engine.stack_cap(wide, data) == 1
+        assert engine.plan(specs, [data] * 5) == [engine.Task((i,), False) for i in range(5)]
+    assert engine.stack_cap(wide, data) == engine.STACK_MEMBERS["cpu"]  # small: six
 
 
 
