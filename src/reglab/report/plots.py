@@ -18,6 +18,7 @@ import io
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -32,7 +33,7 @@ from reglab._epochs import shown_epoch  # noqa: E402
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, effect  # noqa: E402
 from reglab.report.i18n import t  # noqa: E402
 
-__all__ = ["forest", "learning_curves", "gap_bars", "weight_histograms", "weight_ranges",
+__all__ = ["forest", "forest_panels", "ForestPanel", "gap_effect", "learning_curves", "gap_bars", "weight_histograms", "weight_ranges",
            "png_bytes", "EFFECT_COLOURS"]
 
 # What a colour means, in every figure: the stats.effect of the arm against none.
@@ -63,6 +64,49 @@ def _band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np
         return np.nanmean(m, 0), np.nanmin(m, 0), np.nanmax(m, 0)
 
 
+@dataclass(frozen=True)
+class ForestPanel:
+    """One panel of the forest plot (the PNG and the report's inline SVG draw the same).
+
+    ``scale`` turns a stored difference into the axis' units (accuracy: 100, points),
+    ``band`` is the minimum effect in those units, ``higher`` whether higher is better,
+    ``measure`` the axis' measure and ``xlabel`` it with its direction, ``digits`` the
+    decimals the difference tables print it with (``stats.format_ci``).
+    """
+
+    scale: float
+    band: float
+    higher: bool
+    measure: str
+    xlabel: str
+    digits: int
+
+    def effect(self, d: PairedDifference) -> str:
+        """What ``d``'s interval supports here (:func:`reglab.lab.stats.effect`): its colour."""
+        return effect(d, self.higher, self.band / self.scale if self.band else 0.0)
+
+
+def forest_panels(min_acc: float, min_loss: float, lang: str = "en", regression: bool = False
+                  ) -> tuple[ForestPanel, ForestPanel]:
+    """The two panels of :func:`forest`: test accuracy (points) and test loss, or a
+    regression's test RMSE and MAE (target units, both lower-is-better)."""
+    def panel(scale, band, higher, measure, digits):
+        name = t(f"plot.forest.{measure}", lang)
+        return ForestPanel(scale, band, higher, name,
+                           name + t("plot.higher" if higher else "plot.lower", lang), digits)
+
+    if regression:
+        return (panel(1.0, min_acc, False, "d_rmse", 2), panel(1.0, min_loss, False, "d_mae", 2))
+    return (panel(100.0, 100 * min_acc, True, "d_acc", 2),
+            panel(1.0, min_loss, False, "d_loss", 3))
+
+
+def gap_effect(d: PairedDifference | None, min_effect: float) -> str:
+    """The gap bar's colour key: ``baseline`` for ``none`` (no difference), else what the
+    paired interval of the gap supports (a narrower gap is better)."""
+    return "baseline" if d is None else effect(d, False, min_effect)
+
+
 def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
            loss: Sequence[PairedDifference | None],
            acc_raw: Sequence[PairedDifference | None], loss_raw: Sequence[PairedDifference | None],
@@ -88,13 +132,11 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
     """
     k = lambda part, **fields: t(f"plot.{part}", lang, **fields)  # noqa: E731
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.55 * len(arms) + 1.9), squeeze=False)
-    panels = ((axes[0, 0], acc, acc_raw, 100.0, 100 * min_acc, True, k("forest.d_acc")),
-              (axes[0, 1], loss, loss_raw, 1.0, min_loss, False, k("forest.d_loss")))
-    if regression:
-        panels = ((axes[0, 0], acc, acc_raw, 1.0, min_acc, False, k("forest.d_rmse")),
-                  (axes[0, 1], loss, loss_raw, 1.0, min_loss, False, k("forest.d_mae")))
+    panels = zip(axes[0], (acc, loss), (acc_raw, loss_raw),
+                 forest_panels(min_acc, min_loss, lang, regression))
     y = np.arange(len(arms))[::-1]  # first arm at the top
-    for ax, diffs, raws, scale, band, higher, xlabel in panels:
+    for ax, diffs, raws, panel in panels:
+        scale, band = panel.scale, panel.band
         if math.isfinite(band) and band > 0:
             ax.axvspan(-band, band, color="0.9", lw=0, zorder=0)
         ax.axvline(0, color="black", lw=0.8, zorder=1)
@@ -103,7 +145,7 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
                 ax.text(0, yi, k("forest.no_pairs"), ha="center", va="center", fontsize=8,
                         color="0.4")
                 continue
-            colour = EFFECT_COLOURS[effect(d, higher, band / scale if band else 0.0)]
+            colour = EFFECT_COLOURS[panel.effect(d)]
             if raw is not None and math.isfinite(raw.low) and math.isfinite(raw.high):
                 ax.plot([scale * raw.low, scale * raw.high], [yi - 0.18] * 2, color="black",
                         lw=1.0, zorder=3)
@@ -117,7 +159,7 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
         ax.set_yticks(y, arms)
         ax.set_ylim(-0.7, len(arms) - 0.3)
         ax.xaxis.set_major_locator(MaxNLocator(6))  # loss ticks like -0.075 crowd otherwise
-        ax.set_xlabel(xlabel + k("higher" if higher else "lower"))
+        ax.set_xlabel(panel.xlabel)
         ax.grid(axis="x", alpha=0.3)
     handles = [Patch(color=EFFECT_COLOURS["helps"], label=k("forest.better")),
                Patch(color=EFFECT_COLOURS["hurts"], label=k("forest.worse")),
@@ -235,8 +277,7 @@ def gap_bars(arms: Sequence[str], means: Sequence[float],
     m = np.array([scale * v if math.isfinite(v) else 0.0 for v in means])
     colours = []
     for x, (arm, d) in enumerate(zip(arms, diffs)):
-        kind = "baseline" if d is None else effect(d, False, min_effect)
-        colours.append(EFFECT_COLOURS[kind])
+        colours.append(EFFECT_COLOURS[gap_effect(d, min_effect)])
         if d is not None and math.isfinite(d.low) and math.isfinite(d.high):
             ax.errorbar(x, m[x], yerr=[[scale * (d.mean - d.low)], [scale * (d.high - d.mean)]],
                         color="black", capsize=4, lw=1.2)
