@@ -783,7 +783,8 @@ def test_datasets_lang_vi_prints_headers_and_summaries_in_vietnamese(capsys):
     assert "│ digits            │ image   │ 1797 chữ số viết tay, ảnh xám 8x8, 10 lớp " in out
     code, out, _ = _cli(capsys, "datasets")
     assert code == 0 and out.splitlines()[0].strip() == "built-in data sets"
-    assert "│ digits            │ image   │ 1797 handwritten digits, 8x8 grayscale, 10 classes " in out
+    assert ("│ digits            │ image   │ 1797 handwritten digits, 8x8 grayscale, 10 classes "
+            in out)
     assert _cli(capsys, "datasets", "--lang", "fr")[0] == 2
 
 
@@ -815,7 +816,8 @@ def test_comparison_markdown_in_vietnamese_and_english_unchanged():
     en, vi = comparison_markdown(runs).splitlines(), comparison_markdown(runs, "vi").splitlines()
     assert en[0] == ("| arm | settings | seed: output | n | test acc % | test loss | "
                      "train-test gap % | sparsity % | weight norm | epochs | s/run |")
-    assert en[7] == "| arm − none (same seeds) | Δ test acc, points [95% CI] | Δ test loss [95% CI] | verdict |"
+    assert en[7] == ("| arm − none (same seeds) | Δ test acc, points [95% CI] | "
+                     "Δ test loss [95% CI] | verdict |")
     assert vi[0] == ("| nhánh | thiết lập | ghi chú: output | n | độ chính xác test % | test loss "
                      "| khoảng cách training-test % | độ sparse % | chuẩn trọng số | epoch | "
                      "s/lần chạy |")

@@ -7,7 +7,6 @@ the embedded PNGs, that nothing is fetched from the network, the escaping and th
 
 from __future__ import annotations
 
-import base64
 import html as html_mod
 import io
 import math
@@ -241,16 +240,16 @@ def test_build_report_writes_both_files_with_every_section(built):
     assert "reglab compare --data" in html  # the command line stored in meta
 
 
-def test_every_image_is_an_embedded_png(built):
+def test_every_figure_of_the_html_is_inline_svg_and_the_markdown_keeps_pngs(built):
+    root, html_path, _ = built
+    html = html_path.read_text()
+    assert "<img" not in html                   # forest, curves, gap, weights: inline SVG
+    assert re.findall(r'<figure class="interactive" id="([a-z-]+)"><div class="legend">.*?'
+                      r'<svg class="figure" ', html, re.S) == [
+        "forest", "learning-curves", "gap", "weights"]
     from PIL import Image
-    html = built[1].read_text()
-    srcs = re.findall(r'<img[^>]*\ssrc="([^"]*)"', html)
-    # the weights; the forest, the curves and the gap are inline SVG
-    assert len(srcs) == 1 and len(srcs) == html.count("<img")
-    for src in srcs:
-        assert src.startswith("data:image/png;base64,")
-        data = base64.b64decode(src.split(",", 1)[1], validate=True)
-        with Image.open(io.BytesIO(data)) as im:
+    for key in FIGURES:                         # report.md's static fallback
+        with Image.open(root / "figures" / f"{key}.png") as im:
             assert im.format == "PNG" and im.size[0] > 100 and im.size[1] > 100
             im.verify()
 
@@ -603,17 +602,21 @@ HOSTILE = '<b>&"x'
 
 
 def test_a_hostile_arm_name_is_escaped_in_the_forest_and_the_gap_svg():
+    import numpy as np
+
     from reglab.lab.stats import PairedDifference
-    from reglab.report.interactive import forest_svg, gap_svg
+    from reglab.report.interactive import forest_svg, gap_svg, weights_svg
 
     d = PairedDifference(0.02, 0.01, 0.03, 3)
     svgs = [forest_svg([HOSTILE], [d], [d], [d], [d], 0.005, 0.003, "Holm-adjusted interval"),
-            gap_svg(["none", HOSTILE], [0.05, 0.02], [None, d], [3, 3])]
+            gap_svg(["none", HOSTILE], [0.05, 0.02], [None, d], [3, 3]),
+            weights_svg({"none": {"layer 1 (2×2)": np.array([0.1, -0.2, 0.0, 0.3])},
+                         HOSTILE: {"layer 1 (2×2)": np.array([0.0, 0.0, 0.1, -0.1])}})]
     for svg in svgs:
         assert HOSTILE not in svg and "<b>" not in svg
         assert f'data-arm="{html_mod.escape(HOSTILE)}"' in svg     # the button and the group
         assert f">{html_mod.escape(HOSTILE)}</button>" in svg
-        assert f">{html_mod.escape(HOSTILE)}</text>" in svg         # the axis label
+        assert f">{html_mod.escape(HOSTILE)}" in svg                # the label / panel title
         assert f"<title>{html_mod.escape(HOSTILE)}" in svg          # the hover text
 
 
@@ -641,3 +644,39 @@ def test_the_forest_svg_colours_follow_each_panels_direction_and_tolerate_missin
     assert re.findall(r"<title>([^<]*)</title>", vi)[1] == (
         "nhánh a: Δ test loss +0.050 [+0.040, +0.060] (khoảng hiệu chỉnh Holm); khoảng 95% "
         "chưa hiệu chỉnh +0.050 [+0.040, +0.060]; n=3; kém hơn none")
+
+
+def test_the_interactive_weight_histograms_hover_the_counts_of_every_stored_weight(built):
+    """Each bar's hover text: arm, layer, its bin and its count; the counts are np.histogram
+    of the stored weights (read here from models/*.safetensors) over the layer's range
+    (plots.weight_ranges), and with the weights beyond the range they add up to all of them."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from reglab.report.plots import weight_ranges
+    from reglab.report.report import _arm_layers, load_experiment
+
+    root, html_path, _ = built
+    html = html_path.read_text(encoding="utf-8")
+    runs = load_experiment(root)["runs"]
+    arms = list(dict.fromkeys(r["arm"] for r in runs))
+    layers = {a: _arm_layers(root, [r for r in runs if r["arm"] == a]) for a in arms}
+    ranges = weight_ranges(layers)
+    part = _figure_part(html, "weights")
+    panels = re.findall(r'<g class="panel" data-arm="([^"]*)" transform[^>]*>(.*?)(?=<g class='
+                        r'"panel"|</svg>)', part, re.S)
+    assert [a for a, _ in panels] == arms * len(ranges)
+    for (arm, body), layer in zip(panels, [la for la in ranges for _ in arms]):
+        lim, _, _ = ranges[layer]
+        mats = [load_file(str(root / "models" / f"{r['id']}.safetensors")) for r in runs
+                if r["arm"] == arm and r["status"] == "done"]
+        i = int(layer.split()[1]) - 1
+        w = np.concatenate([[t for _, t in sorted(m.items(), key=lambda kv: kv[0])
+                             if t.ndim >= 2][i].ravel() for m in mats]).astype(np.float64)
+        edges = np.linspace(-lim, lim, 62)
+        counts = np.histogram(w[np.abs(w) <= lim], edges)[0]
+        want = [f"{arm}, {layer}: {c} weights in [{lo:.4g}, {hi:.4g})"
+                for lo, hi, c in zip(edges[:-1], edges[1:], counts) if c > 0]
+        assert [html_mod.unescape(tip) for tip in re.findall(r"<title>([^<]*)</title>", body)
+                ] == want
+        assert counts.sum() + int(np.sum(np.abs(w) > lim)) == w.size

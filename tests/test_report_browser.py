@@ -199,7 +199,7 @@ def test_report_loads_without_errors_and_every_image_decodes(report_html, browse
     # the file itself and its data: images, nothing from a network
     assert [u for u in browser.requests() if not u.startswith("data:image/png;base64,")] == [
         report_html.resolve().as_uri()]
-    assert len(images) == 1         # the weights; forest, curves and gap are inline SVG
+    assert images == []             # every figure is inline SVG (next tests)
     for img in images:
         assert img["ok"], img
         assert img["w"] > 100 and img["h"] > 100, img
@@ -236,7 +236,7 @@ def test_each_figure_shows_on_screen_and_is_not_blank(report_html, browser):
     assert [b["alt"] for b in boxes] == [
         "each arm minus none with its paired interval", "learning curves, every arm overlaid",
         "train-test accuracy gap per arm", "weight histograms per layer and arm"]
-    assert [b["tag"] for b in boxes] == ["svg", "svg", "svg", "img"]
+    assert [b["tag"] for b in boxes] == ["svg"] * 4
     for box in boxes:
         assert box["w"] > 300 and box["h"] > 150, box
         assert len(_colours(browser.shot(box))) > 100, box["alt"]
@@ -318,7 +318,8 @@ UNDER = ("(p) => { const e = document.elementFromPoint(p.x, p.y); const g = e &&
 
 @pytest.mark.parametrize("figure, mark, starts", [
     ("forest", 'g.row[data-arm="l2"] circle', "l2: Δ test accuracy (points) "),
-    ("gap", 'g.bar[data-arm="l1"] rect', "l1 (n=2): train acc - test acc (points) ")])
+    ("gap", 'g.bar[data-arm="l1"] rect', "l1 (n=2): train acc - test acc (points) "),
+    ("weights", 'g.panel[data-arm="l1"] g.mark rect', "l1, layer 1 (16×3): ")])
 def test_hovering_a_mark_of_the_forest_or_the_gap_shows_its_numbers(report_html, browser,
                                                                     figure, mark, starts):
     """The mouse on the l2 dot / the l1 bar: the element under it belongs to the mark whose

@@ -1,5 +1,5 @@
 """The HTML report's interactive figures as inline SVG: the forest plot, the learning
-curves and the gap bars.
+curves, the gap bars and the weight histograms.
 
 Hovering a mark shows its numbers (an SVG ``<title>``: the browser's own tooltip, no script
 needed); clicking an arm's button in a figure's legend hides or shows every mark of that arm
@@ -7,9 +7,10 @@ in that figure (:data:`SCRIPT`, a few lines inlined in the page and allowed by t
 Content-Security-Policy through its hash, :func:`script_hash`). Nothing is fetched: the
 markup, the style and the script are all in ``report.html``. ``report.md`` keeps the static
 PNGs of :mod:`reglab.report.plots`; each SVG here takes the arguments of its PNG
-(:func:`forest_svg` those of ``plots.forest``, :func:`gap_svg` of ``plots.gap_bars``) and
-shares its panels and colours (``plots.forest_panels``, ``plots.gap_effect``), and the
-hover texts format the differences with ``stats.format_ci`` as the tables do.
+(:func:`forest_svg` those of ``plots.forest``, :func:`gap_svg` of ``plots.gap_bars``,
+:func:`weights_svg` of ``plots.weight_histograms``) and shares its panels, counts and
+colours (``plots.forest_panels``, ``plots.gap_effect``, ``plots.weight_panels``); the hover
+texts format the differences with ``stats.format_ci`` as the tables do.
 
 Every name that comes from the store (an arm) is escaped with :func:`html.escape`; numbers
 are formatted here. Epochs on the x axis count from 1 (:func:`reglab._epochs.shown_epoch`).
@@ -29,9 +30,10 @@ from reglab._epochs import shown_epoch
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, format_ci, format_num
 from reglab.report.i18n import t
 from reglab.report.plots import (_CURVE_PANELS, EFFECT_COLOURS, _arm_colours, _band,
-                                 forest_panels, gap_effect)
+                                 forest_panels, gap_effect, weight_panels)
 
-__all__ = ["SCRIPT", "script_hash", "learning_curves_svg", "forest_svg", "gap_svg"]
+__all__ = ["SCRIPT", "script_hash", "learning_curves_svg", "forest_svg", "gap_svg",
+           "weights_svg"]
 
 # clicking an arm's button hides (or shows again) the series of that arm in its figure
 SCRIPT = """(function () {
@@ -69,15 +71,16 @@ def _num(v: float) -> str:
 
 
 def _scale(values: Sequence[float], start: float = PANEL_H - BOTTOM, end: float = TOP,
-           log_ok: bool = True):
+           log: bool | None = None):
     """(to_px, ticks, log) for the finite ``values`` on an axis from pixel ``start`` (the
-    lowest value, padded) to ``end`` (the highest): log when they span > 30x (as the PNG).
-    The default is a curves panel's y axis; the forest plot's x axis runs left to right."""
+    lowest value, padded) to ``end`` (the highest); ``log`` None: log when they are positive
+    and span > 30x (as the PNG's curves). The default is a curves panel's y axis; the forest
+    plot's x axis runs left to right."""
     vals = [v for v in values if math.isfinite(v)]
     if not vals:
         vals = [0.0, 1.0]
     lo, hi = min(vals), max(vals)
-    log = log_ok and lo > 0 and hi / lo > 30
+    log = (lo > 0 and hi / lo > 30) if log is None else (log and lo > 0)
     f = math.log10 if log else (lambda v: v)
     a, b = f(lo), f(hi)
     if b - a < 1e-12:
@@ -267,7 +270,7 @@ def _forest_panel(arms, diffs, raws, panel, label, dx, height, lang) -> list[str
     band = panel.band if math.isfinite(panel.band) and panel.band > 0 else 0.0
     values = [0.0, -band, band] + [panel.scale * v for d in (*diffs, *raws) if d is not None
                                    for v in (d.mean, d.low, d.high)]
-    to_x, ticks, _ = _scale(values, left, right, log_ok=False)
+    to_x, ticks, _ = _scale(values, left, right, log=False)
     out = [f'<rect x="{left}" y="{FOREST_TOP}" width="{right - left}" '
            f'height="{bottom - FOREST_TOP}" fill="#fff" stroke="#999"/>']
     if band:
@@ -330,7 +333,8 @@ def forest_svg(arms: Sequence[str], acc: Sequence[PairedDifference | None],
     panels = forest_panels(min_acc, min_loss, lang, regression)
     for j, (diffs, raws, panel) in enumerate(zip((acc, loss), (acc_raw, loss_raw), panels)):
         body += _forest_panel(arms, diffs, raws, panel, label, j * PANEL_W, height, lang)
-    body += _swatches([(_colour("helps"), k("forest.better")), (_colour("hurts"), k("forest.worse")),
+    body += _swatches([(_colour("helps"), k("forest.better")),
+                       (_colour("hurts"), k("forest.worse")),
                        (_colour("unclear"), k("forest.no_difference")),
                        (_GREY_BAND, k("forest.min_effect"))], NAME_W, height - 8)
     return _figure(list(arms), 2 * PANEL_W, height, escape(t("template.forest_alt", lang)), body)
@@ -351,7 +355,7 @@ def gap_svg(arms: Sequence[str], means: Sequence[float],
     ends = [m[i] + scale * (e - d.mean) for i, d in enumerate(diffs) if d is not None
             for e in (d.low, d.high)]
     bottom = height - BOTTOM - 24
-    to_y, ticks, _ = _scale([0.0, *m, *ends], bottom, TOP, log_ok=False)
+    to_y, ticks, _ = _scale([0.0, *m, *ends], bottom, TOP, log=False)
     body = [f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" font-weight="bold">'
             f'{escape(k("title"))}</text>',
             f'<rect x="{LEFT}" y="{TOP}" width="{width - LEFT - RIGHT}" height="{bottom - TOP}" '
@@ -401,4 +405,72 @@ def _gap_bar(arm, d, mean, m, n, x0, slot, to_y, bottom, min_effect, scale, ylab
     if n is not None:
         out.append(f'<text x="{cx:.1f}" y="{bottom + 27}" text-anchor="middle">(n={n})</text>')
     out.append("</g>")
+    return out
+
+
+# -- the weight histograms: plots.weight_panels' counts, one panel per layer and arm ----------
+W_PANEL_W, W_PANEL_H, W_LEFT, W_TOP, W_BOTTOM = 270, 190, 44, 34, 30
+_PURPLE = to_hex("tab:purple")
+
+
+def weights_svg(weights: Mapping[str, Mapping[str, Sequence[float]]], bins: int = 61,
+                lang: str = "en") -> str:
+    """:func:`reglab.report.plots.weight_histograms` as inline SVG: the same counts
+    (:func:`~reglab.report.plots.weight_panels`), log scale, ``none`` outlined; hover a bar
+    for its arm, layer, bin range and count; a button per arm toggles its column."""
+    k = lambda part, **fields: t(f"plot.weights.{part}", lang, **fields)  # noqa: E731
+    arms, panels = list(weights), weight_panels(weights, bins)
+    width, height = W_PANEL_W * len(arms), 24 + W_PANEL_H * max(1, len(panels)) + 16
+    body = [f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" font-weight="bold">'
+            f'{escape(k("title"))}</text>']
+    for row, (layer, (lim, edges, per)) in enumerate(panels.items()):
+        counts = [c for p in per.values() if p is not None for c in p.counts if c > 0]
+        for col, arm in enumerate(arms):
+            body.append(f'<g class="panel" data-arm="{escape(arm)}" transform="translate('
+                        f'{W_PANEL_W * col},{24 + W_PANEL_H * row})">')
+            body += _weight_panel(arm, layer, lim, edges, per, counts, lang)
+            body.append("</g>")
+    body.append(f'<text x="{width / 2:.0f}" y="{height - 4}" text-anchor="middle">'
+                f'{escape(k("value"))}; {escape(k("count"))}</text>')
+    return _figure(arms, width, height, escape(t("template.weights_alt", lang)), body)
+
+
+def _weight_panel(arm, layer, lim, edges, per, counts, lang) -> list[str]:
+    """One arm's histogram of one layer (panel coordinates): bars with hover texts, ``none``'s
+    outline, the title of the PNG's panel."""
+    k = lambda part, **fields: t(f"plot.weights.{part}", lang, **fields)  # noqa: E731
+    left, right, bottom = W_LEFT, W_PANEL_W - 8, W_PANEL_H - W_BOTTOM
+    p = per[arm]
+    title = (k("panel", arm=arm, layer=layer, zeros=p.zeros, outside=p.outside, lim=lim)
+             if p is not None else arm).split("\n")
+    out = [f'<text x="{(left + right) / 2:.0f}" y="{11 + 12 * i}" text-anchor="middle">'
+           f'{escape(line)}</text>' for i, line in enumerate(title)]
+    out.append(f'<rect x="{left}" y="{W_TOP}" width="{right - left}" height="{bottom - W_TOP}" '
+               f'fill="#fff" stroke="#999"/>')
+    if p is None:
+        return out + [f'<text x="{(left + right) / 2:.0f}" y="{(W_TOP + bottom) / 2:.0f}" '
+                      f'text-anchor="middle" fill="#666">{escape(k("none_stored"))}</text>']
+    to_x, xticks, _ = _scale([-lim, lim], left, right, log=False)
+    to_y, yticks, _ = _scale(counts or [1], bottom, W_TOP, log=True)
+    for v in xticks:
+        out.append(f'<text x="{to_x(v):.1f}" y="{bottom + 12}" text-anchor="middle">'
+                   f'{_num(v)}</text>')
+    for v in yticks:
+        out.append(f'<line x1="{left}" x2="{right}" y1="{to_y(v):.1f}" y2="{to_y(v):.1f}" '
+                   f'stroke="#e4e4e4"/><text x="{left - 3}" y="{to_y(v) + 4:.1f}" '
+                   f'text-anchor="end">{_num(v)}</text>')
+    for lo, hi, c in zip(edges[:-1], edges[1:], p.counts):
+        if c <= 0:
+            continue
+        tip = k("bar", arm=arm, layer=layer, count=int(c), lo=_num(lo), hi=_num(hi))
+        out.append(f'<g class="mark"><title>{escape(tip)}</title><rect x="{to_x(lo):.2f}" '
+                   f'y="{to_y(c):.1f}" width="{to_x(hi) - to_x(lo):.2f}" '
+                   f'height="{bottom - to_y(c):.1f}" fill="{_PURPLE}"/></g>')
+    ref = per.get("none")
+    if arm != "none" and ref is not None:  # the unregularized shape, as the PNG's outline
+        steps = [f"{to_x(lo):.1f},{to_y(c) if c > 0 else bottom:.1f} "
+                 f"{to_x(hi):.1f},{to_y(c) if c > 0 else bottom:.1f}"
+                 for lo, hi, c in zip(edges[:-1], edges[1:], ref.counts)]
+        out.append(f'<polyline class="ref" points="{" ".join(steps)}" fill="none" '
+                   f'stroke="#4d4d4d" stroke-width="1"/>')
     return out

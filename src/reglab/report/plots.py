@@ -33,7 +33,8 @@ from reglab._epochs import shown_epoch  # noqa: E402
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, effect  # noqa: E402
 from reglab.report.i18n import t  # noqa: E402
 
-__all__ = ["forest", "forest_panels", "ForestPanel", "gap_effect", "learning_curves", "gap_bars", "weight_histograms", "weight_ranges",
+__all__ = ["forest", "forest_panels", "ForestPanel", "gap_effect", "learning_curves",
+           "gap_bars", "weight_histograms", "weight_ranges", "weight_panels", "WeightPanel",
            "png_bytes", "EFFECT_COLOURS"]
 
 # What a colour means, in every figure: the stats.effect of the arm against none.
@@ -317,6 +318,37 @@ def weight_ranges(weights: Mapping[str, Mapping[str, np.ndarray]], quantile: flo
     return out
 
 
+@dataclass(frozen=True)
+class WeightPanel:
+    """One arm's histogram of one layer: ``counts`` per bin of its finite weights within
+    ``±lim``, the % exactly 0 (of its finite weights) and how many lie beyond ``±lim``."""
+
+    counts: np.ndarray
+    zeros: float
+    outside: int
+
+
+def weight_panels(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61
+                  ) -> dict[str, tuple[float, np.ndarray, dict[str, WeightPanel | None]]]:
+    """Per layer: its range ``lim`` (:func:`weight_ranges`), the bin edges (symmetric around
+    0 with 0 at a bin centre: ``bins`` made odd) and each arm's :class:`WeightPanel` (None
+    where the arm stored no weights of that layer). The PNG and the report's inline SVG
+    draw these counts."""
+    out = {}
+    for layer, (lim, _, _) in weight_ranges(weights).items():
+        edges = np.linspace(-lim, lim, (bins | 1) + 1)  # an odd bin count puts 0 at a centre
+        per: dict[str, WeightPanel | None] = {}
+        for arm, layers in weights.items():
+            w = layers.get(layer)
+            w = np.zeros(0) if w is None else w[np.isfinite(w)]
+            inside = w[np.abs(w) <= lim]
+            per[arm] = None if w.size == 0 else WeightPanel(
+                np.histogram(inside, edges)[0], 100 * float(np.mean(w == 0)),
+                int(w.size - inside.size))
+        out[layer] = (lim, edges, per)
+    return out
+
+
 def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61,
                       lang: str = "en") -> bytes:
     """Histograms of the regularized weights: one row per layer, one column per arm.
@@ -325,6 +357,7 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
     ``|w|`` over all arms); bins are symmetric around 0 with 0 at a bin centre, so exact
     zeros (L1's spike) fall in one bin; values outside the range are left out and counted
     in the panel's title. ``none``'s histogram is outlined in every other arm's panel.
+    The counts are :func:`weight_panels`'.
 
     Args:
         weights: arm -> layer label -> all seeds' weights of that layer (1-D).
@@ -333,35 +366,29 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
     """
     k = lambda part, **fields: t(f"plot.weights.{part}", lang, **fields)  # noqa: E731
     arms = list(weights)
-    ranges = weight_ranges(weights)
-    layers = list(ranges)
-    fig, axes = plt.subplots(max(1, len(layers)), len(arms),
-                             figsize=(2.9 * len(arms) + 0.6, 2.3 * max(1, len(layers))),
+    panels = weight_panels(weights, bins)
+    fig, axes = plt.subplots(max(1, len(panels)), len(arms),
+                             figsize=(2.9 * len(arms) + 0.6, 2.3 * max(1, len(panels))),
                              squeeze=False)
-    for row, layer in enumerate(layers):
-        lim, _, _ = ranges[layer]
-        edges = np.linspace(-lim, lim, (bins | 1) + 1)  # an odd bin count puts 0 at a centre
-        ref = weights.get("none", {}).get(layer)
+    for row, (layer, (lim, edges, per)) in enumerate(panels.items()):
+        ref = per.get("none")
         for col, arm in enumerate(arms):
-            ax = axes[row, col]
-            w = weights[arm].get(layer)
-            w = np.zeros(0) if w is None else w[np.isfinite(w)]
-            if w.size == 0:
+            ax, p = axes[row, col], per[arm]
+            if p is None:
                 ax.text(0.5, 0.5, k("none_stored"), ha="center", transform=ax.transAxes)
                 ax.set_title(arm, fontsize=8)
                 continue
-            inside = w[np.abs(w) <= lim]
-            ax.hist(inside, bins=edges, color="tab:purple", log=True)
-            if arm != "none" and ref is not None and ref.size:  # the unregularized shape
-                r = ref[np.isfinite(ref)]
-                ax.hist(r[np.abs(r) <= lim], bins=edges, histtype="step", color="0.3", log=True)
-            outside = int(w.size - inside.size)
-            ax.set_title(k("panel", arm=arm, layer=layer, zeros=100 * float(np.mean(w == 0)),
-                           outside=outside, lim=lim), fontsize=8)
+            # one value per bin weighted by its count: the bars of the counts given
+            ax.hist(edges[:-1], bins=edges, weights=p.counts, color="tab:purple", log=True)
+            if arm != "none" and ref is not None:  # the unregularized shape
+                ax.hist(edges[:-1], bins=edges, weights=ref.counts, histtype="step",
+                        color="0.3", log=True)
+            ax.set_title(k("panel", arm=arm, layer=layer, zeros=p.zeros, outside=p.outside,
+                           lim=lim), fontsize=8)
             ax.tick_params(labelsize=7)
             ax.yaxis.set_major_formatter(ScalarFormatter())  # 10, 100, not 10^1
             ax.yaxis.set_minor_formatter(NullFormatter())
-            if row == len(layers) - 1:
+            if row == len(panels) - 1:
                 ax.set_xlabel(k("value"), fontsize=8)
             if col == 0:
                 ax.set_ylabel(k("count"), fontsize=8)

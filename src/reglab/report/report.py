@@ -3,12 +3,12 @@
 Reads ``runs/NAME/reglab.sqlite`` (read-only) and ``runs/NAME/models/*.safetensors`` and
 writes, each atomically (temp file in the folder, then ``os.replace``):
 
-- ``report.html``: one self-contained page; the forest plot, the learning curves and the gap
-  bars are inline SVG (:mod:`reglab.report.interactive`: hover a mark for its numbers, click
-  an arm to toggle it), drawn from the same arguments as their PNGs; the weight histograms
-  are a base64 PNG (matplotlib Agg). The styles and the one script are inline and a
-  Content-Security-Policy forbids every request (the script is allowed by its hash), so it
-  opens offline.
+- ``report.html``: one self-contained page; its figures (the forest plot, the learning
+  curves, the gap bars and the weight histograms) are inline SVG
+  (:mod:`reglab.report.interactive`: hover a mark for its numbers, click an arm to toggle
+  it), drawn from the same arguments as their PNGs (matplotlib Agg). The styles and the
+  one script are inline and a Content-Security-Policy forbids every request (the script is
+  allowed by its hash), so it opens offline.
 - ``report.md`` plus ``figures/*.png`` next to it (Markdown viewers do not all show data URIs).
 
 Sections: the result (a forest plot of every arm minus ``none`` with its paired interval,
@@ -227,7 +227,7 @@ def _figures(rows, runs, hist, arms, layers, lang: str = "en"):
     _draw(figures, inline, "gap", [r.arm for r in rows], [r.gap.mean for r in rows],
           [gap_diffs.get(r.arm) for r in rows], [r.n_done for r in rows], lang=lang)
     captions["gap"] = t("report.caption.gap", lang)
-    _weight_figure(figures, captions, layers, lang)
+    _weight_figure(figures, captions, inline, layers, lang)
     return figures, captions, inline
 
 
@@ -239,7 +239,8 @@ def _draw(figures: dict, inline: dict, key: str, *args, svg_only: Mapping | None
 
     png, svg = {"forest": (plots.forest, interactive.forest_svg),
                 "learning_curves": (plots.learning_curves, interactive.learning_curves_svg),
-                "gap": (plots.gap_bars, interactive.gap_svg)}[key]
+                "gap": (plots.gap_bars, interactive.gap_svg),
+                "weights": (plots.weight_histograms, interactive.weights_svg)}[key]
     figures[key] = png(*args, **kwargs)
     inline[key] = svg(*args, **kwargs, **(svg_only or {}))
 
@@ -271,16 +272,16 @@ def _regression_figures(rows, runs, hist, arms, layers, lang: str = "en"):
           lang=lang, scale=1.0, ylabel="ylabel_regression",
           svg_only={"alt": "template_regression.gap_alt"})
     captions["gap"] = t("report.caption.gap_regression", lang)
-    _weight_figure(figures, captions, layers, lang)
+    _weight_figure(figures, captions, inline, layers, lang)
     return figures, captions, inline
 
 
-def _weight_figure(figures, captions, layers, lang: str = "en") -> None:
+def _weight_figure(figures, captions, inline, layers, lang: str = "en") -> None:
     """The weight histograms and their caption, when any weights are stored."""
     from reglab.report import plots  # matplotlib: imported only when figures are drawn
 
     if any(w.size for per in layers.values() for w in per.values()):
-        figures["weights"] = plots.weight_histograms(layers, lang=lang)
+        _draw(figures, inline, "weights", layers, lang=lang)
         ranges = plots.weight_ranges(layers)
         outside = "; ".join(t("report.caption.weights.range", lang, layer=layer, n=n,
                               total=total, lim=lim)
