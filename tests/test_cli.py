@@ -472,7 +472,7 @@ def test_path_drives_a_bar_once_per_strength(capsys, tmp_path, monkeypatch):
     ticks = []
 
     @contextlib.contextmanager
-    def counted(description, quiet=False):
+    def counted(description, quiet=False, lang="en"):
         yield lambda done, total: ticks.append((done, total))
 
     monkeypatch.setattr(path_cmd, "counted", counted)

@@ -600,7 +600,8 @@ def test_check_augment_lang_vi_writes_the_report_prose_in_vietnamese(capsys):
                                "xác validation trên dữ liệu gốc ")
     assert lines[0].endswith(" lần augment ngẫu nhiên cho mỗi phép biến đổi")
     assert "độ chính xác giảm theo từng lớp:" in lines
-    assert any(ln.startswith("quy tắc: bị đánh dấu khi drop > limit = min(max(") for ln in lines)
+    assert any(ln.startswith("quy tắc: bị đánh dấu khi mức giảm > giới hạn, với giới hạn = "
+                             "min(max(") for ln in lines)
     assert_translated(out, "label_check.")
 
 
@@ -725,3 +726,107 @@ def test_label_check_table_columns_and_flags_in_vietnamese_and_english_unchanged
         "flip           0.950        0.600  +0.350     0.050  BỊ ĐÁNH DẤU",
         "noise          0.950        0.940  +0.010     0.050  ổn"]
     assert vi[-3] == "phép biến đổi       0      1"
+
+
+# ------------------------------------------- the label rule, datasets, progress bars, Markdown
+
+
+def test_the_label_check_rule_sentence_in_vietnamese_and_english_unchanged():
+    from reglab.lab.label_check import LabelCheckReport, LabelCheckRow
+
+    report = LabelCheckReport(
+        rows=[LabelCheckRow("flip", 0.95, 0.6, 0.35, 0.01, 0.05, True)],
+        per_class={"flip": [0.5, -0.25]}, class_names=["0", "1"], clean_accuracy=0.95,
+        threshold=0.02, k=3.0, ceiling=0.5, draws=4)
+    assert report.render().splitlines()[5] == (
+        "rule: flagged when drop > limit = min(max(0.02, 3 x median drop of the others), "
+        "0.5 x (clean accuracy - chance))")
+    assert report.render(i18n.texts("label_check", "vi")).splitlines()[5] == (
+        "quy tắc: bị đánh dấu khi mức giảm > giới hạn, với giới hạn = min(max(0.02, 3 x trung "
+        "vị mức giảm của các phép khác), 0.5 x (độ chính xác gốc - mức ngẫu nhiên))")
+
+
+def test_the_compare_label_verdict_flags_in_the_chosen_language():
+    from types import SimpleNamespace
+
+    from reglab.cli._shared import label_verdict
+
+    rows = [SimpleNamespace(flagged=True, drop=0.35, limit=0.05),
+            SimpleNamespace(flagged=False, drop=0.01, limit=0.05)]
+    report = SimpleNamespace(rows=rows)
+    assert label_verdict(report, ["flip", "noise"]) == (
+        "label check: changes labels: flip; flip [bold red]FLAGGED[/bold red] (drop +0.350, "
+        "limit 0.050), noise ok (drop +0.010, limit 0.050)")
+    assert label_verdict(report, ["flip", "noise"], "vi") == (
+        "kiểm tra nhãn: làm đổi nhãn: flip; flip [bold red]BỊ ĐÁNH DẤU[/bold red] (giảm "
+        "+0.350, giới hạn 0.050), noise ổn (giảm +0.010, giới hạn 0.050)")
+    assert t("cli.label.bar", "vi") == "đang kiểm tra augmentation có giữ nguyên nhãn không"
+
+
+def test_every_builtin_data_set_has_a_vietnamese_summary_with_its_numbers():
+    import reglab.data
+
+    english = {name: summary for name, _, summary in reglab.data.available()}
+    vi = i18n.texts("datasets", "vi")
+    assert set(vi) == set(english) and i18n.texts("datasets", "en") == english
+    for name, summary in english.items():
+        assert vi[name] != summary, name
+        assert_same_numbers(summary, vi[name])
+
+
+def test_datasets_lang_vi_prints_headers_and_summaries_in_vietnamese(capsys):
+    code, out, _ = _cli(capsys, "datasets", "--lang", "vi")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].strip() == "các tập dữ liệu có sẵn"
+    assert lines[2].split("┃")[1:4] == [" tên               ", " loại    ",
+                                         " tóm tắt" + " " * 60]
+    assert "│ digits            │ image   │ 1797 chữ số viết tay, ảnh xám 8x8, 10 lớp " in out
+    code, out, _ = _cli(capsys, "datasets")
+    assert code == 0 and out.splitlines()[0].strip() == "built-in data sets"
+    assert ("│ digits            │ image   │ 1797 handwritten digits, 8x8 grayscale, 10 classes "
+            in out)
+    assert _cli(capsys, "datasets", "--lang", "fr")[0] == 2
+
+
+def test_the_run_progress_bar_notes_follow_the_language():
+    from reglab.report.console import RunProgress
+
+    for lang, want in (("en", ("epochs", "1/4 runs", "starting", "best val acc 50.0%",
+                               "best val loss 0.2500", "eta")),
+                       ("vi", ("epoch", "1/4 lần chạy", "đang khởi động",
+                               "độ chính xác validation tốt nhất 50.0%",
+                               "validation loss tốt nhất 0.2500", "còn lại"))):
+        p = RunProgress(total=4, already_done=1, epochs=10, lang=lang)
+        p.start("a")
+        p.start("b")
+        main_bar, a, b = p._progress.tasks
+        assert (main_bar.description, main_bar.fields["note"], a.fields["note"]) == want[:3]
+        p.epoch("a", 0, 0.5, 1.0)
+        p.epoch("b", 0, None, 0.25)        # a regression run: its best validation loss
+        assert (a.fields["note"], b.fields["note"]) == want[3:5]
+        assert [c.text_format for c in p._progress.columns if hasattr(c, "text_format")][-1] \
+            == want[5]
+
+
+def test_comparison_markdown_in_vietnamese_and_english_unchanged():
+    from reglab.report.console import comparison_markdown
+
+    runs = [_run(arm, s, test_acc=acc + 0.01 * s, test_loss=0.3 - 0.01 * s)
+            for s in range(3) for arm, acc in (("none", 0.90), ("l2", 0.93))]
+    en, vi = comparison_markdown(runs).splitlines(), comparison_markdown(runs, "vi").splitlines()
+    assert en[0] == ("| arm | settings | seed: output | n | test acc % | test loss | "
+                     "train-test gap % | sparsity % | weight norm | epochs | s/run |")
+    assert en[7] == ("| arm − none (same seeds) | Δ test acc, points [95% CI] | "
+                     "Δ test loss [95% CI] | verdict |")
+    assert vi[0] == ("| nhánh | thiết lập | ghi chú: output | n | độ chính xác test % | test loss "
+                     "| khoảng cách training-test % | độ sparse % | chuẩn trọng số | epoch | "
+                     "s/lần chạy |")
+    assert vi[7] == ("| nhánh − none (cùng các seed) | Δ độ chính xác test, điểm [khoảng tin cậy "
+                     "95%] | Δ test loss [khoảng tin cậy 95%] | kết luận |")
+    rows = summarize_arms(runs)
+    assert en[5] == f"Differences: {intervals_note(rows)}."
+    assert vi[5] == f"Các hiệu: {i18n.intervals_note(rows, lang='vi')}."
+    l2 = next(r for r in rows if r.arm == "l2")
+    assert vi[-1].endswith(f"| {i18n.verdicts(l2, lang='vi')[2]} |")
+    assert en[-1].endswith(f"| {l2.verdict} |")
+    assert_translated("\n".join(vi), "md.", "template.")

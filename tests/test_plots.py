@@ -60,24 +60,32 @@ def test_weight_ranges_count_what_lies_outside_instead_of_clipping():
 
 
 def test_weight_histograms_have_no_spike_at_the_range_edges():
-    """Outliers are left out, so the edge bins hold only what is really there."""
+    """Outliers are left out, so the edge bins hold only what is really there; the PNG draws
+    the counts of weight_panels (what the HTML's SVG shows too), spied on here."""
     import matplotlib.pyplot as plt
 
     rng = np.random.default_rng(1)
     w = np.concatenate([rng.normal(0, 0.05, 5000), np.full(10, 3.0), np.full(10, -3.0)])
-    counts = {}
+    weights = {"none": {"layer 1 (10×5)": w}}
+    lim, edges, per = plots.weight_panels(weights)["layer 1 (10×5)"]
+    panel = per["none"]
+    inside = w[np.abs(w) <= lim]
+    assert (panel.counts == np.histogram(inside, edges)[0]).all()
+    assert panel.outside == w.size - inside.size >= 20  # the 20 outliers among them
+    edge, centre = panel.counts[[0, -1]], panel.counts.max()
+    assert edge.max() < 0.05 * centre  # a clip would pile the 10 outliers into each edge bin
+    drawn = []
     real_hist = plt.Axes.hist
 
     def spy(self, x, *a, **k):
-        counts.setdefault("first", np.histogram(x, bins=k["bins"])[0])
+        drawn.append(np.histogram(x, bins=k["bins"], weights=k.get("weights"))[0])
         return real_hist(self, x, *a, **k)
     plt.Axes.hist = spy
     try:
-        png = plots.weight_histograms({"none": {"layer 1 (10×5)": w}})
+        png = plots.weight_histograms(weights)
     finally:
         plt.Axes.hist = real_hist
-    edge, centre = counts["first"][[0, -1]], counts["first"].max()
-    assert edge.max() < 0.05 * centre  # a clip would pile the 10 outliers into each edge bin
+    assert len(drawn) == 1 and (drawn[0] == panel.counts).all()
     assert len(_pixels(png)) > 100
 
 

@@ -222,6 +222,11 @@ def test_compare_on_diabetes_reports_rmse_and_skips_label_smoothing(tmp_path, ca
     assert 30 < none["test_rmse"]["mean"] < 200 and none["test_rmse"]["n"] == 2  # target units
     md = (tmp_path / "d" / "report.md").read_text()
     assert "| test RMSE | test MAE | test R² |" in md and "test acc" not in md
+    # the HTML's inline figures draw the regression's measures, as its PNGs do
+    html = (tmp_path / "d" / "report.html").read_text()
+    assert 'data-panel="val_rmse"' in html and 'data-panel="train_acc"' not in html
+    assert 'aria-label="test-train RMSE gap per arm"' in html
+    assert "<title>l2: Δ test RMSE " in html and "<title>l2 (n=2): " in html
     with open(tmp_path / "d" / "epochs.csv") as fh:
         head = next(csv.reader(fh))
     assert head[-3:] == ["val_rmse", "val_mae", "val_r2"] and "val_acc" not in head

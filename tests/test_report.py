@@ -7,7 +7,6 @@ the embedded PNGs, that nothing is fetched from the network, the escaping and th
 
 from __future__ import annotations
 
-import base64
 import html as html_mod
 import io
 import math
@@ -241,15 +240,16 @@ def test_build_report_writes_both_files_with_every_section(built):
     assert "reglab compare --data" in html  # the command line stored in meta
 
 
-def test_every_image_is_an_embedded_png(built):
+def test_every_figure_of_the_html_is_inline_svg_and_the_markdown_keeps_pngs(built):
+    root, html_path, _ = built
+    html = html_path.read_text()
+    assert "<img" not in html                   # forest, curves, gap, weights: inline SVG
+    assert re.findall(r'<figure class="interactive" id="([a-z-]+)"><div class="legend">.*?'
+                      r'<svg class="figure" ', html, re.S) == [
+        "forest", "learning-curves", "gap", "weights"]
     from PIL import Image
-    html = built[1].read_text()
-    srcs = re.findall(r'<img[^>]*\ssrc="([^"]*)"', html)
-    assert len(srcs) == 3 and len(srcs) == html.count("<img")  # + the curves as inline SVG
-    for src in srcs:
-        assert src.startswith("data:image/png;base64,")
-        data = base64.b64decode(src.split(",", 1)[1], validate=True)
-        with Image.open(io.BytesIO(data)) as im:
+    for key in FIGURES:                         # report.md's static fallback
+        with Image.open(root / "figures" / f"{key}.png") as im:
             assert im.format == "PNG" and im.size[0] > 100 and im.size[1] > 100
             im.verify()
 
@@ -295,7 +295,7 @@ def test_each_figure_is_drawn_and_not_blank(built, key):
 def test_the_forest_plot_comes_first_and_every_figure_has_a_caption(built):
     _, html_path, md_path = built
     html, md = html_path.read_text(), md_path.read_text()
-    imgs = re.findall(r'<figure(?: class="interactive" id="learning-curves")?>'
+    imgs = re.findall(r'<figure(?: class="interactive" id="[a-z-]+")?>'
                       r'(?:<img src="data:image/png;base64,[^"]+" alt="([^"]+)">|<div class='
                       r'"legend">.*?<svg [^>]*aria-label="([^"]+)">.*?</svg>)'
                       r"<figcaption>([^<]+)</figcaption></figure>", html, re.S)
@@ -305,7 +305,10 @@ def test_the_forest_plot_comes_first_and_every_figure_has_a_caption(built):
         "train-test accuracy gap per arm", "weight histograms per layer and arm"]
     assert imgs[1][1].endswith(" Hover a point for its values; click an arm's button to hide "
                                "or show its curves.")
-    assert html.index("<img") < html.index('id="run"')  # the headline figure, before the rest
+    for i in (0, 2):
+        assert imgs[i][1].endswith(" Hover a mark for its numbers; click an arm's button to "
+                                   "hide or show it.")
+    assert html.index('id="forest"') < html.index('id="run"')  # the headline, before the rest
     assert all("Look for" in caption for _, caption in imgs)
     assert "Holm-adjusted over 6 comparisons" in imgs[0][1]  # 3 arms x (accuracy, loss)
     assert re.search(r"layer 1 \(16×3\): \d+ of \d+ beyond ±", imgs[3][1])
@@ -508,3 +511,172 @@ def test_the_interactive_curves_mark_scripted_stops_at_epochs_counted_from_1():
     # the line stops at the missing epoch 5: epochs 1-4 joined, epoch 6 a lone point
     [line] = re.findall(r'<polyline points="([^"]*)"', part)
     assert len(line.split()) == 4
+
+
+# ------------------------------------------------------------------- interactive forest and gap
+
+
+def _figure_part(html: str, figure: str) -> str:
+    start = html.index(f'<figure class="interactive" id="{figure}">')
+    return html[start:html.index("</figure>", start)]
+
+
+def _tips(part: str, group: str) -> dict[str, str]:
+    """arm -> hover text of each ``<g class=GROUP data-arm=...>``'s mark (unescaped)."""
+    found = re.findall(rf'<g class="{group}" data-arm="([^"]*)">.*?<g class="mark"><title>'
+                       r"([^<]*)</title>", part, re.S)
+    return {html_mod.unescape(a): html_mod.unescape(tip) for a, tip in found}
+
+
+def test_the_interactive_forest_hovers_are_the_difference_tables_numbers(built):
+    """Each arm's hover text: the Holm-adjusted and the unadjusted difference exactly as the
+    difference table prints them (stats.format_ci of compare.summarize_arms' rows), n, and
+    what stats.effect says; its bar has the PNG's colour of that verdict."""
+    from matplotlib.colors import to_hex
+
+    from reglab.lab.compare import summarize_arms
+    from reglab.lab.stats import MIN_EFFECT_ACC, effect, format_ci
+    from reglab.report.plots import EFFECT_COLOURS
+    from reglab.report.report import load_experiment
+
+    root, html_path, _ = built
+    html = html_path.read_text(encoding="utf-8")
+    rows = [r for r in summarize_arms(load_experiment(root)["runs"]) if r.d_acc is not None]
+    part = _figure_part(html, "forest")
+    acc_part = part[:part.index("Δ test loss")]
+    kinds = {"helps": "better than none", "hurts": "worse than none"}
+    acc_tips, all_tips = _tips(acc_part, "row"), re.findall(r"<title>([^<]*)</title>", part)
+    assert sorted(acc_tips) == sorted(r.arm for r in rows) and len(rows) == 3
+    for r in rows:
+        acc_kind = effect(r.d_acc, True, MIN_EFFECT_ACC)
+        loss_kind = effect(r.d_loss, False, r.min_effect_loss)
+        assert acc_tips[r.arm] == (
+            f"{r.arm}: Δ test accuracy (points) {format_ci(r.d_acc, scale=100)} (Holm-adjusted "
+            f"interval); unadjusted 95% interval {format_ci(r.d_acc_raw, scale=100)}; "
+            f"n={r.d_acc.n}; {kinds.get(acc_kind, 'no measurable difference')}")
+        loss_tip = (f"{r.arm}: Δ test loss {format_ci(r.d_loss, digits=3)} (Holm-adjusted "
+                    f"interval); unadjusted 95% interval {format_ci(r.d_loss_raw, digits=3)}; "
+                    f"n={r.d_loss.n}; {kinds.get(loss_kind, 'no measurable difference')}")
+        assert html_mod.escape(loss_tip, quote=False) in all_tips
+        # the same numbers as the difference table's cells of that arm
+        assert (f'<tr><td>{r.arm}</td><td class="num">{format_ci(r.d_acc, scale=100)}</td>'
+                f'<td class="num">{format_ci(r.d_acc_raw, scale=100)}</td>') in html
+        row = acc_part[acc_part.index(f'data-arm="{r.arm}"'):]
+        row = row[:row.index("</g></g>")]
+        if math.isfinite(r.d_acc.low) and math.isfinite(r.d_acc.high):
+            assert f'fill="{to_hex(EFFECT_COLOURS[acc_kind])}"' in row
+
+
+def test_the_interactive_gap_hovers_are_the_stored_gaps_and_their_paired_difference(built):
+    """The mean gap and the paired difference of the gap from none, computed here from the
+    stored runs with stats.paired_difference, as format_num / format_ci print them."""
+    import numpy as np
+
+    from reglab.lab.compare import summarize_arms
+    from reglab.lab.stats import (MIN_EFFECT_ACC, effect, format_ci, format_num,
+                                  paired_difference)
+    from reglab.report.report import load_experiment
+
+    root, html_path, _ = built
+    html = html_path.read_text(encoding="utf-8")
+    runs = load_experiment(root)["runs"]
+    tips = _tips(_figure_part(html, "gap"), "bar")
+    rows = summarize_arms(runs)
+    assert list(tips) == [r.arm for r in rows]
+    gaps = lambda arm: {r["seed"]: r["final"]["gap"] for r in runs  # noqa: E731
+                        if r["arm"] == arm and r["status"] == "done"}
+    kinds = {"helps": "narrower than none", "hurts": "wider than none"}
+    for r in rows:
+        want = f"{r.arm} (n={r.n_done}): train acc - test acc (points) "
+        want += format_num(100 * float(np.mean(list(gaps(r.arm).values()))), 2)
+        if r.arm != "none":
+            mine, base = gaps(r.arm), gaps("none")
+            d = paired_difference([mine[s] for s in mine], [base[s] for s in mine])
+            kind = kinds.get(effect(d, False, MIN_EFFECT_ACC), "not measurably different")
+            want += (f"; {r.arm} − none on the same seeds: {format_ci(d, scale=100)} "
+                     f"(95% paired interval), {kind}")
+        assert tips[r.arm] == want
+
+
+HOSTILE = '<b>&"x'
+
+
+def test_a_hostile_arm_name_is_escaped_in_the_forest_and_the_gap_svg():
+    import numpy as np
+
+    from reglab.lab.stats import PairedDifference
+    from reglab.report.interactive import forest_svg, gap_svg, weights_svg
+
+    d = PairedDifference(0.02, 0.01, 0.03, 3)
+    svgs = [forest_svg([HOSTILE], [d], [d], [d], [d], 0.005, 0.003, "Holm-adjusted interval"),
+            gap_svg(["none", HOSTILE], [0.05, 0.02], [None, d], [3, 3]),
+            weights_svg({"none": {"layer 1 (2×2)": np.array([0.1, -0.2, 0.0, 0.3])},
+                         HOSTILE: {"layer 1 (2×2)": np.array([0.0, 0.0, 0.1, -0.1])}})]
+    for svg in svgs:
+        assert HOSTILE not in svg and "<b>" not in svg
+        assert f'data-arm="{html_mod.escape(HOSTILE)}"' in svg     # the button and the group
+        assert f">{html_mod.escape(HOSTILE)}</button>" in svg
+        assert f">{html_mod.escape(HOSTILE)}" in svg                # the label / panel title
+        assert f"<title>{html_mod.escape(HOSTILE)}" in svg          # the hover text
+
+
+def test_the_forest_svg_colours_follow_each_panels_direction_and_tolerate_missing_pairs():
+    """Accuracy +2 points (higher is better) and loss +0.05 (lower is better): green, red;
+    a missing pair says so; the Vietnamese hover text comes from the catalogue."""
+    from matplotlib.colors import to_hex
+
+    from reglab.lab.stats import PairedDifference
+    from reglab.report.interactive import forest_svg
+    from reglab.report.plots import EFFECT_COLOURS
+
+    up = PairedDifference(0.02, 0.01, 0.03, 3)
+    loss_up = PairedDifference(0.05, 0.04, 0.06, 3)
+    svg = forest_svg(["a", "b"], [up, None], [loss_up, None], [up, None], [loss_up, None],
+                     0.005, 0.003, "Holm-adjusted interval")
+    fills = re.findall(r'<rect class="interval"[^>]*fill="([^"]+)"', svg)
+    assert fills == [to_hex(EFFECT_COLOURS["helps"]), to_hex(EFFECT_COLOURS["hurts"])]
+    assert svg.count(">no pairs</text>") == 2
+    assert re.findall(r"<title>([^<]*)</title>", svg)[0] == (
+        "a: Δ test accuracy (points) +2.00 [+1.00, +3.00] (Holm-adjusted interval); "
+        "unadjusted 95% interval +2.00 [+1.00, +3.00]; n=3; better than none")
+    vi = forest_svg(["a"], [up], [loss_up], [up], [loss_up], 0.005, 0.003, "khoảng hiệu chỉnh Holm",
+                    lang="vi")
+    assert re.findall(r"<title>([^<]*)</title>", vi)[1] == (
+        "nhánh a: Δ test loss +0.050 [+0.040, +0.060] (khoảng hiệu chỉnh Holm); khoảng 95% "
+        "chưa hiệu chỉnh +0.050 [+0.040, +0.060]; n=3; kém hơn none")
+
+
+def test_the_interactive_weight_histograms_hover_the_counts_of_every_stored_weight(built):
+    """Each bar's hover text: arm, layer, its bin and its count; the counts are np.histogram
+    of the stored weights (read here from models/*.safetensors) over the layer's range
+    (plots.weight_ranges), and with the weights beyond the range they add up to all of them."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from reglab.report.plots import weight_ranges
+    from reglab.report.report import _arm_layers, load_experiment
+
+    root, html_path, _ = built
+    html = html_path.read_text(encoding="utf-8")
+    runs = load_experiment(root)["runs"]
+    arms = list(dict.fromkeys(r["arm"] for r in runs))
+    layers = {a: _arm_layers(root, [r for r in runs if r["arm"] == a]) for a in arms}
+    ranges = weight_ranges(layers)
+    part = _figure_part(html, "weights")
+    panels = re.findall(r'<g class="panel" data-arm="([^"]*)" transform[^>]*>(.*?)(?=<g class='
+                        r'"panel"|</svg>)', part, re.S)
+    assert [a for a, _ in panels] == arms * len(ranges)
+    for (arm, body), layer in zip(panels, [la for la in ranges for _ in arms]):
+        lim, _, _ = ranges[layer]
+        mats = [load_file(str(root / "models" / f"{r['id']}.safetensors")) for r in runs
+                if r["arm"] == arm and r["status"] == "done"]
+        i = int(layer.split()[1]) - 1
+        w = np.concatenate([[t for _, t in sorted(m.items(), key=lambda kv: kv[0])
+                             if t.ndim >= 2][i].ravel() for m in mats]).astype(np.float64)
+        edges = np.linspace(-lim, lim, 62)
+        counts = np.histogram(w[np.abs(w) <= lim], edges)[0]
+        want = [f"{arm}, {layer}: {c} weights in [{lo:.4g}, {hi:.4g})"
+                for lo, hi, c in zip(edges[:-1], edges[1:], counts) if c > 0]
+        assert [html_mod.unescape(tip) for tip in re.findall(r"<title>([^<]*)</title>", body)
+                ] == want
+        assert counts.sum() + int(np.sum(np.abs(w) > lim)) == w.size

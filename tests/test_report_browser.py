@@ -199,7 +199,7 @@ def test_report_loads_without_errors_and_every_image_decodes(report_html, browse
     # the file itself and its data: images, nothing from a network
     assert [u for u in browser.requests() if not u.startswith("data:image/png;base64,")] == [
         report_html.resolve().as_uri()]
-    assert len(images) == 3         # the learning curves are inline SVG (next tests)
+    assert images == []             # every figure is inline SVG (next tests)
     for img in images:
         assert img["ok"], img
         assert img["w"] > 100 and img["h"] > 100, img
@@ -216,7 +216,8 @@ def test_report_loads_without_errors_and_every_image_decodes(report_html, browse
 
 
 BOXES = ("Array.from(document.querySelectorAll('figure > img, figure > svg')).map(i => { "
-         "const r = i.getBoundingClientRect(); return {alt: i.alt || i.getAttribute('aria-label'), "
+         "const r = i.getBoundingClientRect(); return {tag: i.tagName.toLowerCase(), "
+         "alt: i.alt || i.getAttribute('aria-label'), "
          "x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height}; })")
 
 
@@ -235,6 +236,7 @@ def test_each_figure_shows_on_screen_and_is_not_blank(report_html, browser):
     assert [b["alt"] for b in boxes] == [
         "each arm minus none with its paired interval", "learning curves, every arm overlaid",
         "train-test accuracy gap per arm", "weight histograms per layer and arm"]
+    assert [b["tag"] for b in boxes] == ["svg"] * 4
     for box in boxes:
         assert box["w"] > 300 and box["h"] > 150, box
         assert len(_colours(browser.shot(box))) > 100, box["alt"]
@@ -304,3 +306,45 @@ def test_the_collector_sees_broken_images_and_blocked_requests(report_html, brow
     assert [img["ok"] for img in images] == [False, False]
     errors = browser.errors()
     assert any("Content Security Policy" in e or "Refused" in e for e in errors), errors
+
+
+MARK = ("(sel) => { const m = document.querySelector(sel); m.scrollIntoView({block: 'center'});"
+        " const r = m.getBoundingClientRect(); return {x: r.left + r.width / 2,"
+        " y: r.top + r.height / 2, tip: m.closest('g.mark').querySelector(':scope > title')"
+        ".textContent}; }")
+UNDER = ("(p) => { const e = document.elementFromPoint(p.x, p.y); const g = e && "
+         "e.closest('g.mark'); return g && g.querySelector(':scope > title').textContent; }")
+
+
+@pytest.mark.parametrize("figure, mark, starts", [
+    ("forest", 'g.row[data-arm="l2"] circle', "l2: Δ test accuracy (points) "),
+    ("gap", 'g.bar[data-arm="l1"] rect', "l1 (n=2): train acc - test acc (points) "),
+    ("weights", 'g.panel[data-arm="l1"] g.mark rect', "l1, layer 1 (16×3): ")])
+def test_hovering_a_mark_of_the_forest_or_the_gap_shows_its_numbers(report_html, browser,
+                                                                    figure, mark, starts):
+    """The mouse on the l2 dot / the l1 bar: the element under it belongs to the mark whose
+    <title> (the tooltip) holds its numbers (their values: test_report's hover tests)."""
+    browser.open(report_html.resolve().as_uri())
+    point = browser.evaluate(f"({MARK})({json.dumps(f'#{figure} svg ' + mark)})")
+    browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=point["x"], y=point["y"])
+    assert browser.evaluate(f"({UNDER})({json.dumps(point)})") == point["tip"]
+    assert point["tip"].startswith(starts)
+
+
+def test_clicking_an_arm_hides_its_rows_in_the_forest_and_its_bar_in_the_gap(report_html,
+                                                                            browser):
+    browser.open(report_html.resolve().as_uri())
+    shown = ("(fig) => Array.from(document.querySelectorAll('#' + fig + ' svg [data-arm=\"l1\"]'))"
+             ".filter(g => getComputedStyle(g).display !== 'none').length")
+    for figure, groups in (("forest", 2), ("gap", 1)):   # a row per panel; one bar
+        assert browser.evaluate(f"({shown})({json.dumps(figure)})") == groups
+        button = browser.evaluate(
+            f"(() => {{ const b = document.querySelector('#{figure} button[data-arm=\"l1\"]');"
+            " b.scrollIntoView({block: 'center'}); const r = b.getBoundingClientRect();"
+            " return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()")
+        browser.click(button["x"], button["y"])
+        assert browser.evaluate(f"({shown})({json.dumps(figure)})") == 0
+        assert browser.evaluate(f"({shown})('learning-curves')") == 4  # other figures keep it
+        browser.click(button["x"], button["y"])
+        assert browser.evaluate(f"({shown})({json.dumps(figure)})") == groups
+    assert browser.errors() == []

@@ -20,19 +20,23 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
                            TimeRemainingColumn)
 
 from reglab.report import console as display
+from reglab.report.i18n import t
 
 __all__ = ["counted"]
 
 
 @contextlib.contextmanager
-def counted(description: str, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+def counted(description: str, quiet: bool = False, lang: str = "en"
+            ) -> Iterator[Callable[[int, int], None]]:
     """A ``tick(done, total)`` callback driving one transient bar (a no-op when quiet, or
-    when stderr is not a terminal: a log or a pipe gets no bar, and no stray blank line)."""
+    when stderr is not a terminal: a log or a pipe gets no bar, and no stray blank line);
+    ``description`` is already in ``lang``, the bar's own "eta" is put in it here."""
     if quiet or not display.err_console().is_terminal:
         yield lambda done, total: None
         return
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                   TimeElapsedColumn(), TextColumn(t("cli.progress.eta", lang)),
+                   TimeRemainingColumn(),
                    console=display.err_console(), transient=True)
     task = bar.add_task(description, total=None)
 

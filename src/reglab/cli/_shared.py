@@ -222,7 +222,7 @@ def _label_check(jobs, out: Path, name: str, ds, quiet: bool, lang: str = "en") 
         return None
     pipeline = A.from_names(list(spec.augment), ds.kind, seed=spec.seed,
                             strength=spec.augment_strength)
-    with counted("checking that the augmentation keeps labels", quiet) as tick:
+    with counted(t("cli.label.bar", lang), quiet, lang) as tick:
         report = check_labels(ds, pipeline, seed=spec.seed, progress=tick)
     if not quiet:
         display.err_console().print(label_verdict(report, spec.augment, lang), soft_wrap=True)
@@ -234,9 +234,9 @@ def label_verdict(report, names, lang: str = "en") -> str:
     order) ok or FLAGGED, with its accuracy drop against its limit."""
     rows = list(zip(names, report.rows))
     flagged = [n for n, r in rows if r.flagged]
-    ok = t("cli.label.ok", lang)
-    parts = [t("cli.label.part", lang, name=n, flag="[bold red]FLAGGED[/bold red]" if r.flagged
-               else ok, drop=r.drop, limit=r.limit) for n, r in rows]
+    ok, flag = t("cli.label.ok", lang), f"[bold red]{t('label_check.flagged', lang)}[/bold red]"
+    parts = [t("cli.label.part", lang, name=n, flag=flag if r.flagged else ok, drop=r.drop,
+               limit=r.limit) for n, r in rows]
     head = (t("cli.label.changes", lang, names=", ".join(flagged)) if flagged
             else t("cli.label.keeps", lang))
     return head + ", ".join(parts)
@@ -332,7 +332,7 @@ def _run_experiment(jobs, out: Path, name: str, workers, quiet: bool, ds, title:
         if quiet:
             return None
         return (display.EpochPrinter(console, jobs[0].spec.epochs, lang) if single
-                else display.RunProgress(total, skipped, jobs[0].spec.epochs))
+                else display.RunProgress(total, skipped, jobs[0].spec.epochs, lang))
 
     def lost(root, run_ids: list[str]) -> None:  # a warning: printed even with --quiet
         ids = ", ".join(run_ids)

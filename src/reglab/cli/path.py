@@ -35,7 +35,7 @@ def path(
     with restated({"model": Origin(flag="'--model' / '-m'"),
                    "penalty": Origin(flag="'--penalty' / '-p'")}):
         bar = t("cli.path.bar", lang, penalty=penalty, data=data)
-        with counted(bar) as tick:  # a bar on stderr, the time left
+        with counted(bar, lang=lang) as tick:  # a bar on stderr, the time left
             P.main(data, penalty, out, n_strengths=n_strengths, eps=eps, seed=seed,
                    echo=typer.echo, progress=tick, model=model, texts=texts("path", lang))
 

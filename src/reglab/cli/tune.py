@@ -78,7 +78,7 @@ def tune(
         space[key] = Param(value=getattr(base, key))
     name = name or f"tune-{folder_stem(base.data)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
-    with counted(t("cli.tune.bar", lang, data=base.data), quiet) as tick:  # with the time left
+    with counted(t("cli.tune.bar", lang, data=base.data), quiet, lang) as tick:  # the time left
         res = run_study(base, trials=trials, out=out, name=name, space=space,
                         storage=storage, study_name=study, timeout=timeout, seeds=seeds,
                         metric=metric, data=ds, on_trial=tick)

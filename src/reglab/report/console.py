@@ -68,21 +68,25 @@ class RunProgress:
     together.
     """
 
-    def __init__(self, total: int, already_done: int, epochs: int):
-        self.epochs, self.total, self.done = epochs, total, already_done
+    def __init__(self, total: int, already_done: int, epochs: int, lang: str = "en"):
+        self.epochs, self.total, self.done, self.lang = epochs, total, already_done, lang
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TextColumn("eta"),
-            TimeRemainingColumn(), console=err_console(), transient=True)
-        self._all = self._progress.add_task("epochs", total=total * epochs,
+            TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+            TextColumn(self._note("eta")), TimeRemainingColumn(), console=err_console(),
+            transient=True)
+        self._all = self._progress.add_task(self._note("epochs"), total=total * epochs,
                                             completed=already_done * epochs,
                                             note=self._runs_note())
         self._tasks: dict[str, Any] = {}
         self._counted: dict[str, int] = {}  # epochs of a running run already on the main bar
         self._best: dict[str, float] = {}
 
+    def _note(self, part: str, **fields: Any) -> str:
+        return i18n.t(f"cli.progress.{part}", self.lang, **fields)
+
     def _runs_note(self) -> str:
-        return f"{self.done}/{self.total} runs"
+        return self._note("runs", done=self.done, total=self.total)
 
     def __enter__(self) -> RunProgress:
         self._progress.__enter__()
@@ -94,7 +98,7 @@ class RunProgress:
     def start(self, run_id: str) -> None:
         """A run was handed to a worker."""
         self._tasks[run_id] = self._progress.add_task(f"  {safe(run_id)}", total=self.epochs,
-                                                      note="starting")
+                                                      note=self._note("starting"))
         self._counted[run_id] = 0
 
     def epoch(self, run_id: str, epoch: int, val_acc: float | None, val_loss: float | None
@@ -105,11 +109,11 @@ class RunProgress:
         if val_acc is None:  # a regression run: its best validation loss (standardized MSE)
             if val_loss is not None and math.isfinite(val_loss):
                 self._best[run_id] = min(self._best.get(run_id, math.inf), val_loss)
-            note = f"best val loss {self._best.get(run_id, math.nan):.4f}"
+            note = self._note("best_loss", loss=self._best.get(run_id, math.nan))
         else:
             if math.isfinite(val_acc):
                 self._best[run_id] = max(self._best.get(run_id, 0.0), val_acc)
-            note = f"best val acc {100 * self._best.get(run_id, math.nan):.1f}%"
+            note = self._note("best_acc", acc=100 * self._best.get(run_id, math.nan))
         self._progress.update(self._tasks[run_id], completed=shown_epoch(epoch), note=note)
         step = max(0, min(epoch + 1, self.epochs) - self._counted[run_id])
         self._counted[run_id] += step
@@ -317,55 +321,66 @@ def print_experiments(found: list[dict], out_dir: Path, lang: str = "en") -> Non
     out.print(t)
 
 
-def print_datasets(items: list[tuple[str, str, str]]) -> None:
-    """``reglab datasets``: name, kind and summary of each built-in."""
-    t = Table(title="built-in data sets", title_justify="left")
+def print_datasets(items: list[tuple[str, str, str]], lang: str = "en") -> None:
+    """``reglab datasets``: name, kind and summary of each built-in (title, headers and the
+    built-ins' summaries in ``lang``; a summary the catalogue lacks is shown as given)."""
+    k = lambda part: i18n.t(f"cli.datasets.{part}", lang)  # noqa: E731
+    summaries = i18n.texts("datasets", lang)
+    t = Table(title=k("title"), title_justify="left")
     for col in ("name", "kind", "summary"):
-        t.add_column(col)
-    for row in items:
-        t.add_row(*row)
+        t.add_column(k(col))
+    for name, kind, summary in items:
+        t.add_row(name, kind, summaries.get(name, summary))
     console().print(t)
 
 
-def comparison_markdown(runs: list[dict]) -> str:
-    """The two comparison tables as GitHub Markdown (for READMEs and reports)."""
+def comparison_markdown(runs: list[dict], lang: str = "en") -> str:
+    """The two comparison tables as GitHub Markdown (for READMEs and reports), in ``lang``:
+    the report's column names, the note's row, the verdicts and the intervals' note."""
     rows = summarize_arms(runs)
     if any(r.task == "regression" for r in rows):
-        return _regression_markdown(rows)
+        return _regression_markdown(rows, lang)
     cells = lambda r: (_pct(r.test_acc),  # noqa: E731
                        format_pm(r.test_loss.mean, r.test_loss.std, digits=3), _pct(r.gap))
     diffs = lambda r: (None if r.d_acc is None else  # noqa: E731
                        (_ci(r.d_acc, scale=100), _ci(r.d_loss, digits=3)))
-    return _markdown(rows, ("test acc %", "test loss", "train-test gap %"), cells,
-                     ("Δ test acc, points [95% CI]", "Δ test loss [95% CI]"), diffs)
+    return _markdown(rows, lang, ("test_acc", "test_loss", "gap_pct"), cells,
+                     ("md.d_acc", "md.d_loss"), diffs)
 
 
-def _regression_markdown(rows) -> str:
+def _regression_markdown(rows, lang: str = "en") -> str:
     """:func:`comparison_markdown` of a regression experiment (RMSE, MAE, R^2)."""
     cells = lambda r: (_fmt(r.test_rmse), _fmt(r.test_mae), _fmt(r.test_r2, 3),  # noqa: E731
                        _fmt(r.gap))
     diffs = lambda r: None if r.d_rmse is None else (_ci(r.d_rmse), _ci(r.d_mae))  # noqa: E731
-    return _markdown(rows, ("test RMSE", "test MAE", "test R²", "RMSE gap"), cells,
-                     ("Δ test RMSE [CI]", "Δ test MAE [CI]"), diffs)
+    return _markdown(rows, lang, ("test_acc", "test_loss", "gap_pct", "md.rmse_gap"), cells,
+                     ("md.d_rmse", "md.d_mae"), diffs)
 
 
-def _markdown(rows, measures: tuple[str, ...], cells, diff_columns: tuple[str, str], diffs
-              ) -> str:
-    """:func:`comparison_markdown` for either task: ``measures`` and ``cells(row)`` as in
-    :func:`_arm_tables`; ``diffs(row)`` the arm's two differences vs none, None for none."""
-    columns = ["arm", "settings", "seed: output", "n", *measures, "sparsity %", "weight norm",
-               "epochs", "s/run"]
+def _markdown(rows, lang: str, measures: tuple[str, ...], cells,
+              diff_columns: tuple[str, str], diffs) -> str:
+    """:func:`comparison_markdown` for either task: ``measures`` are the report's labels
+    (``i18n.labels``, the task's) or catalogue keys, ``cells(row)`` as in :func:`_arm_tables`;
+    ``diff_columns`` catalogue keys and ``diffs(row)`` the arm's two differences vs none,
+    None for none."""
+    L = i18n.labels(lang, rows[0].task if rows else "classification")
+    name = lambda key: L.get(key) or i18n.t(key, lang)  # noqa: E731
+    columns = [L["arm"], L["settings"], L["seed_output"], "n", *map(name, measures),
+               L["sparsity_pct"], L["weight_norm"], L["epochs"], L["s_run"]]
     out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
-        n = f"{r.n_done}" + (f" (+{r.n_diverged} diverged)" if r.n_diverged else "")
+        n = f"{r.n_done}" + (i18n.t("report.diverged", lang, n=r.n_diverged)
+                             if r.n_diverged else "")
         out.append("| " + " | ".join([
-            markdown_text(r.arm), markdown_text(r.settings), r.note_says[0], n,
+            markdown_text(r.arm), markdown_text(r.settings), i18n.note_says(r, lang)[0], n,
             *cells(r), *_weight_cells(r)]) + " |")
-    out += ["", f"Differences: {i18n.intervals_note(rows)}.", "",
-            "| " + " | ".join(["arm − none (same seeds)", *diff_columns, "verdict"]) + " |",
+    out += ["", i18n.t("md.diffs", lang, note=i18n.intervals_note(rows, lang=lang)), "",
+            "| " + " | ".join([i18n.t("md.arm_minus_none", lang), *map(name, diff_columns),
+                               L["verdict"]]) + " |",
             "|---|---|---|---|"]
     for r in rows:
         d = diffs(r)
         if d is not None:
-            out.append(f"| {markdown_text(r.arm)} | {d[0]} | {d[1]} | {r.verdict} |")
+            out.append(f"| {markdown_text(r.arm)} | {d[0]} | {d[1]} | "
+                       f"{i18n.verdicts(r, lang=lang)[2]} |")
     return "\n".join(out)

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reglab._validation import check_choice
+from reglab.data import available as available_datasets
 from reglab.lab.arms import NOTE_SAYS
 from reglab.lab.label_check import TEXTS as LABEL_CHECK_TEXTS
 from reglab.lab.path import SUMMARY_TEXTS as PATH_TEXTS
@@ -52,9 +53,12 @@ def _read_catalogue() -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, 
     doc = read_package_toml("reglab.report", "catalogue.toml")
     note_says_vi = {arm: tuple(says) for arm, says in doc.pop("note_says_vi").items()}
     # lab modules that write prose keep their English templates (one copy: label_check.TEXTS,
-    # path.SUMMARY_TEXTS); the catalogue holds their Vietnamese alone ([lab_vi])
+    # path.SUMMARY_TEXTS, the data sets' summaries of reglab.data.available()); the catalogue
+    # holds their Vietnamese alone ([lab_vi])
     lab_vi = doc.pop("lab_vi", {})
-    for prefix, english in (("label_check", LABEL_CHECK_TEXTS), ("path", PATH_TEXTS)):
+    summaries = {name: summary for name, _, summary in available_datasets()}
+    for prefix, english in (("label_check", LABEL_CHECK_TEXTS), ("path", PATH_TEXTS),
+                            ("datasets", summaries)):
         for k, en in english.items():  # a missing Vietnamese fails the check below
             vi = lab_vi.get(prefix, {}).get(k)
             doc[f"{prefix}.{k}"] = {"en": en} if vi is None else {"en": en, "vi": vi}

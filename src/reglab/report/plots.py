@@ -18,6 +18,7 @@ import io
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -32,7 +33,8 @@ from reglab._epochs import shown_epoch  # noqa: E402
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, effect  # noqa: E402
 from reglab.report.i18n import t  # noqa: E402
 
-__all__ = ["forest", "learning_curves", "gap_bars", "weight_histograms", "weight_ranges",
+__all__ = ["forest", "forest_panels", "ForestPanel", "gap_effect", "learning_curves",
+           "gap_bars", "weight_histograms", "weight_ranges", "weight_panels", "WeightPanel",
            "png_bytes", "EFFECT_COLOURS"]
 
 # What a colour means, in every figure: the stats.effect of the arm against none.
@@ -63,6 +65,49 @@ def _band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np
         return np.nanmean(m, 0), np.nanmin(m, 0), np.nanmax(m, 0)
 
 
+@dataclass(frozen=True)
+class ForestPanel:
+    """One panel of the forest plot (the PNG and the report's inline SVG draw the same).
+
+    ``scale`` turns a stored difference into the axis' units (accuracy: 100, points),
+    ``band`` is the minimum effect in those units, ``higher`` whether higher is better,
+    ``measure`` the axis' measure and ``xlabel`` it with its direction, ``digits`` the
+    decimals the difference tables print it with (``stats.format_ci``).
+    """
+
+    scale: float
+    band: float
+    higher: bool
+    measure: str
+    xlabel: str
+    digits: int
+
+    def effect(self, d: PairedDifference) -> str:
+        """What ``d``'s interval supports here (:func:`reglab.lab.stats.effect`): its colour."""
+        return effect(d, self.higher, self.band / self.scale if self.band else 0.0)
+
+
+def forest_panels(min_acc: float, min_loss: float, lang: str = "en", regression: bool = False
+                  ) -> tuple[ForestPanel, ForestPanel]:
+    """The two panels of :func:`forest`: test accuracy (points) and test loss, or a
+    regression's test RMSE and MAE (target units, both lower-is-better)."""
+    def panel(scale, band, higher, measure, digits):
+        name = t(f"plot.forest.{measure}", lang)
+        return ForestPanel(scale, band, higher, name,
+                           name + t("plot.higher" if higher else "plot.lower", lang), digits)
+
+    if regression:
+        return (panel(1.0, min_acc, False, "d_rmse", 2), panel(1.0, min_loss, False, "d_mae", 2))
+    return (panel(100.0, 100 * min_acc, True, "d_acc", 2),
+            panel(1.0, min_loss, False, "d_loss", 3))
+
+
+def gap_effect(d: PairedDifference | None, min_effect: float) -> str:
+    """The gap bar's colour key: ``baseline`` for ``none`` (no difference), else what the
+    paired interval of the gap supports (a narrower gap is better)."""
+    return "baseline" if d is None else effect(d, False, min_effect)
+
+
 def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
            loss: Sequence[PairedDifference | None],
            acc_raw: Sequence[PairedDifference | None], loss_raw: Sequence[PairedDifference | None],
@@ -88,13 +133,11 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
     """
     k = lambda part, **fields: t(f"plot.{part}", lang, **fields)  # noqa: E731
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.55 * len(arms) + 1.9), squeeze=False)
-    panels = ((axes[0, 0], acc, acc_raw, 100.0, 100 * min_acc, True, k("forest.d_acc")),
-              (axes[0, 1], loss, loss_raw, 1.0, min_loss, False, k("forest.d_loss")))
-    if regression:
-        panels = ((axes[0, 0], acc, acc_raw, 1.0, min_acc, False, k("forest.d_rmse")),
-                  (axes[0, 1], loss, loss_raw, 1.0, min_loss, False, k("forest.d_mae")))
+    panels = zip(axes[0], (acc, loss), (acc_raw, loss_raw),
+                 forest_panels(min_acc, min_loss, lang, regression))
     y = np.arange(len(arms))[::-1]  # first arm at the top
-    for ax, diffs, raws, scale, band, higher, xlabel in panels:
+    for ax, diffs, raws, panel in panels:
+        scale, band = panel.scale, panel.band
         if math.isfinite(band) and band > 0:
             ax.axvspan(-band, band, color="0.9", lw=0, zorder=0)
         ax.axvline(0, color="black", lw=0.8, zorder=1)
@@ -103,7 +146,7 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
                 ax.text(0, yi, k("forest.no_pairs"), ha="center", va="center", fontsize=8,
                         color="0.4")
                 continue
-            colour = EFFECT_COLOURS[effect(d, higher, band / scale if band else 0.0)]
+            colour = EFFECT_COLOURS[panel.effect(d)]
             if raw is not None and math.isfinite(raw.low) and math.isfinite(raw.high):
                 ax.plot([scale * raw.low, scale * raw.high], [yi - 0.18] * 2, color="black",
                         lw=1.0, zorder=3)
@@ -117,7 +160,7 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
         ax.set_yticks(y, arms)
         ax.set_ylim(-0.7, len(arms) - 0.3)
         ax.xaxis.set_major_locator(MaxNLocator(6))  # loss ticks like -0.075 crowd otherwise
-        ax.set_xlabel(xlabel + k("higher" if higher else "lower"))
+        ax.set_xlabel(panel.xlabel)
         ax.grid(axis="x", alpha=0.3)
     handles = [Patch(color=EFFECT_COLOURS["helps"], label=k("forest.better")),
                Patch(color=EFFECT_COLOURS["hurts"], label=k("forest.worse")),
@@ -235,8 +278,7 @@ def gap_bars(arms: Sequence[str], means: Sequence[float],
     m = np.array([scale * v if math.isfinite(v) else 0.0 for v in means])
     colours = []
     for x, (arm, d) in enumerate(zip(arms, diffs)):
-        kind = "baseline" if d is None else effect(d, False, min_effect)
-        colours.append(EFFECT_COLOURS[kind])
+        colours.append(EFFECT_COLOURS[gap_effect(d, min_effect)])
         if d is not None and math.isfinite(d.low) and math.isfinite(d.high):
             ax.errorbar(x, m[x], yerr=[[scale * (d.mean - d.low)], [scale * (d.high - d.mean)]],
                         color="black", capsize=4, lw=1.2)
@@ -276,6 +318,37 @@ def weight_ranges(weights: Mapping[str, Mapping[str, np.ndarray]], quantile: flo
     return out
 
 
+@dataclass(frozen=True)
+class WeightPanel:
+    """One arm's histogram of one layer: ``counts`` per bin of its finite weights within
+    ``±lim``, the % exactly 0 (of its finite weights) and how many lie beyond ``±lim``."""
+
+    counts: np.ndarray
+    zeros: float
+    outside: int
+
+
+def weight_panels(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61
+                  ) -> dict[str, tuple[float, np.ndarray, dict[str, WeightPanel | None]]]:
+    """Per layer: its range ``lim`` (:func:`weight_ranges`), the bin edges (symmetric around
+    0 with 0 at a bin centre: ``bins`` made odd) and each arm's :class:`WeightPanel` (None
+    where the arm stored no weights of that layer). The PNG and the report's inline SVG
+    draw these counts."""
+    out = {}
+    for layer, (lim, _, _) in weight_ranges(weights).items():
+        edges = np.linspace(-lim, lim, (bins | 1) + 1)  # an odd bin count puts 0 at a centre
+        per: dict[str, WeightPanel | None] = {}
+        for arm, layers in weights.items():
+            w = layers.get(layer)
+            w = np.zeros(0) if w is None else w[np.isfinite(w)]
+            inside = w[np.abs(w) <= lim]
+            per[arm] = None if w.size == 0 else WeightPanel(
+                np.histogram(inside, edges)[0], 100 * float(np.mean(w == 0)),
+                int(w.size - inside.size))
+        out[layer] = (lim, edges, per)
+    return out
+
+
 def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61,
                       lang: str = "en") -> bytes:
     """Histograms of the regularized weights: one row per layer, one column per arm.
@@ -284,6 +357,7 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
     ``|w|`` over all arms); bins are symmetric around 0 with 0 at a bin centre, so exact
     zeros (L1's spike) fall in one bin; values outside the range are left out and counted
     in the panel's title. ``none``'s histogram is outlined in every other arm's panel.
+    The counts are :func:`weight_panels`'.
 
     Args:
         weights: arm -> layer label -> all seeds' weights of that layer (1-D).
@@ -292,35 +366,29 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
     """
     k = lambda part, **fields: t(f"plot.weights.{part}", lang, **fields)  # noqa: E731
     arms = list(weights)
-    ranges = weight_ranges(weights)
-    layers = list(ranges)
-    fig, axes = plt.subplots(max(1, len(layers)), len(arms),
-                             figsize=(2.9 * len(arms) + 0.6, 2.3 * max(1, len(layers))),
+    panels = weight_panels(weights, bins)
+    fig, axes = plt.subplots(max(1, len(panels)), len(arms),
+                             figsize=(2.9 * len(arms) + 0.6, 2.3 * max(1, len(panels))),
                              squeeze=False)
-    for row, layer in enumerate(layers):
-        lim, _, _ = ranges[layer]
-        edges = np.linspace(-lim, lim, (bins | 1) + 1)  # an odd bin count puts 0 at a centre
-        ref = weights.get("none", {}).get(layer)
+    for row, (layer, (lim, edges, per)) in enumerate(panels.items()):
+        ref = per.get("none")
         for col, arm in enumerate(arms):
-            ax = axes[row, col]
-            w = weights[arm].get(layer)
-            w = np.zeros(0) if w is None else w[np.isfinite(w)]
-            if w.size == 0:
+            ax, p = axes[row, col], per[arm]
+            if p is None:
                 ax.text(0.5, 0.5, k("none_stored"), ha="center", transform=ax.transAxes)
                 ax.set_title(arm, fontsize=8)
                 continue
-            inside = w[np.abs(w) <= lim]
-            ax.hist(inside, bins=edges, color="tab:purple", log=True)
-            if arm != "none" and ref is not None and ref.size:  # the unregularized shape
-                r = ref[np.isfinite(ref)]
-                ax.hist(r[np.abs(r) <= lim], bins=edges, histtype="step", color="0.3", log=True)
-            outside = int(w.size - inside.size)
-            ax.set_title(k("panel", arm=arm, layer=layer, zeros=100 * float(np.mean(w == 0)),
-                           outside=outside, lim=lim), fontsize=8)
+            # one value per bin weighted by its count: the bars of the counts given
+            ax.hist(edges[:-1], bins=edges, weights=p.counts, color="tab:purple", log=True)
+            if arm != "none" and ref is not None:  # the unregularized shape
+                ax.hist(edges[:-1], bins=edges, weights=ref.counts, histtype="step",
+                        color="0.3", log=True)
+            ax.set_title(k("panel", arm=arm, layer=layer, zeros=p.zeros, outside=p.outside,
+                           lim=lim), fontsize=8)
             ax.tick_params(labelsize=7)
             ax.yaxis.set_major_formatter(ScalarFormatter())  # 10, 100, not 10^1
             ax.yaxis.set_minor_formatter(NullFormatter())
-            if row == len(layers) - 1:
+            if row == len(panels) - 1:
                 ax.set_xlabel(k("value"), fontsize=8)
             if col == 0:
                 ax.set_ylabel(k("count"), fontsize=8)

@@ -3,11 +3,12 @@
 Reads ``runs/NAME/reglab.sqlite`` (read-only) and ``runs/NAME/models/*.safetensors`` and
 writes, each atomically (temp file in the folder, then ``os.replace``):
 
-- ``report.html``: one self-contained page; figures are base64 PNGs (matplotlib Agg) but the
-  learning curves, which are inline SVG (:mod:`reglab.report.interactive`: hover a point for
-  its values, click an arm to toggle it); the styles and the one script are inline and a
-  Content-Security-Policy forbids every request (the script is allowed by its hash), so it
-  opens offline.
+- ``report.html``: one self-contained page; its figures (the forest plot, the learning
+  curves, the gap bars and the weight histograms) are inline SVG
+  (:mod:`reglab.report.interactive`: hover a mark for its numbers, click an arm to toggle
+  it), drawn from the same arguments as their PNGs (matplotlib Agg). The styles and the
+  one script are inline and a Content-Security-Policy forbids every request (the script is
+  allowed by its hash), so it opens offline.
 - ``report.md`` plus ``figures/*.png`` next to it (Markdown viewers do not all show data URIs).
 
 Sections: the result (a forest plot of every arm minus ``none`` with its paired interval,
@@ -151,7 +152,7 @@ def build_report(exp_dir: Path, lang: str | None = None) -> tuple[Path, Path]:
             raise InvalidParameterError(
                 f"The experiment entry {str(entry)!r} is a symbolic link; reglab writes only "
                 "inside the experiment folder. Replace it with a real folder or file.")
-    ctx, figures = _context(exp, lang)
+    ctx, figures, inline = _context(exp, lang)
     try:
         fig_dir.mkdir(exist_ok=True)
     except OSError as e:
@@ -162,14 +163,13 @@ def build_report(exp_dir: Path, lang: str | None = None) -> tuple[Path, Path]:
     uris = {k: "data:image/png;base64," + base64.b64encode(v).decode("ascii")
             for k, v in figures.items()}
     labels = i18n.labels(lang, ctx["task"])
-    # the catalogue's labels are the template's own text: not escaped, their fields are
-    # the learning curves are inline SVG in the page (hover, toggles); the PNG is for report.md
+    # the catalogue's labels are the template's own text: not escaped, their fields are;
+    # the forest, the curves and the gap are inline SVG in the page (hover, toggles), their
+    # PNGs are for report.md
     from reglab.report import interactive  # imports plots: matplotlib, the report's extra
-    curves_svg = interactive.learning_curves_svg(*_curves(exp["runs"], exp["histories"],
-                                                          ctx["arms"]), lang=lang)
     html = env_html.get_template("report.html.j2").render(
         **ctx, img=uris, L={k: markup(v) for k, v in labels.items()},
-        interactive={"learning_curves": markup(curves_svg)}, script=markup(interactive.SCRIPT),
+        interactive={k: markup(v) for k, v in inline.items()}, script=markup(interactive.SCRIPT),
         interactive_style=markup(interactive.STYLE), csp_script=markup(interactive.script_hash()))
     md = env_md.get_template("report.md.j2").render(
         **ctx, img={k: Markup(f"figures/{k}.png") for k in figures},  # ours: not escaped
@@ -182,7 +182,7 @@ def build_report(exp_dir: Path, lang: str | None = None) -> tuple[Path, Path]:
 
 # -- the template context --------------------------------------------------------------------
 def _context(exp: Mapping[str, Any], lang: str = "en"
-             ) -> tuple[dict[str, Any], dict[str, bytes]]:
+             ) -> tuple[dict[str, Any], dict[str, bytes], dict[str, str]]:
     runs, hist = exp["runs"], exp["histories"]
     arms = list(dict.fromkeys(r["arm"] for r in runs))
     rows = summarize_arms(runs)
@@ -191,7 +191,7 @@ def _context(exp: Mapping[str, Any], lang: str = "en"
                for arm in arms}
     layers = {arm: _arm_layers(exp["root"], [r for r in runs if r["arm"] == arm])
               for arm in arms}
-    figures, captions = _figures(rows, runs, hist, arms, layers, lang)
+    figures, captions, inline = _figures(rows, runs, hist, arms, layers, lang)
     findings = diagnose.diagnose(runs, hist, exp["meta"].get("label_check"), lang=lang)
     ctx = {"title": t("report.title", lang, name=exp["name"]), "lang": lang, "task": task,
            "arms": arms,
@@ -203,75 +203,85 @@ def _context(exp: Mapping[str, Any], lang: str = "en"
            "sparsity": [_sparsity_row(r, weights[r.arm]) for r in rows],
            "findings": [(arm, findings.get(arm, [])) for arm in arms],
            "generated": time.strftime("%Y-%m-%d %H:%M:%S")}
-    return ctx, figures
+    return ctx, figures, inline
 
 
-def _figures(rows, runs, hist, arms, layers, lang: str = "en"
-             ) -> tuple[dict[str, bytes], dict[str, str]]:
-    """Every figure (PNG bytes) and its caption, keyed by the figure's file name."""
-    from reglab.report import plots  # matplotlib (~1 s): not on every CLI start, only here
-
-    figures, captions = {}, {}
+def _figures(rows, runs, hist, arms, layers, lang: str = "en"):
+    """Every figure (PNG bytes), its caption, and the inline SVG of the interactive ones,
+    keyed by the figure's file name. The PNG and the SVG of a figure are drawn from the same
+    arguments (:func:`_draw`)."""
     if any(r.task == "regression" for r in rows):
         return _regression_figures(rows, runs, hist, arms, layers, lang)
+    figures, captions, inline = {}, {}, {}
     compared = [r for r in rows if r.d_acc is not None]
     if compared:
-        figures["forest"] = plots.forest(
-            [r.arm for r in compared], [r.d_acc for r in compared], [r.d_loss for r in compared],
-            [r.d_acc_raw for r in compared], [r.d_loss_raw for r in compared], MIN_EFFECT_ACC,
-            compared[0].min_effect_loss, t("plot.forest.holm", lang), lang=lang)
+        _draw(figures, inline, "forest", [r.arm for r in compared], [r.d_acc for r in compared],
+              [r.d_loss for r in compared], [r.d_acc_raw for r in compared],
+              [r.d_loss_raw for r in compared], MIN_EFFECT_ACC, compared[0].min_effect_loss,
+              t("plot.forest.holm", lang), lang=lang)
         captions["forest"] = t("report.caption.forest", lang,
                                note=i18n.intervals_note(rows, lang=lang))
-    figures["learning_curves"] = plots.learning_curves(*_curves(runs, hist, arms), lang=lang)
+    _draw(figures, inline, "learning_curves", *_curves(runs, hist, arms), lang=lang)
     captions["learning_curves"] = t("report.caption.learning_curves", lang)
     gap_diffs = _gap_diffs(runs, arms)
-    figures["gap"] = plots.gap_bars([r.arm for r in rows], [r.gap.mean for r in rows],
-                                    [gap_diffs.get(r.arm) for r in rows],
-                                    [r.n_done for r in rows], lang=lang)
+    _draw(figures, inline, "gap", [r.arm for r in rows], [r.gap.mean for r in rows],
+          [gap_diffs.get(r.arm) for r in rows], [r.n_done for r in rows], lang=lang)
     captions["gap"] = t("report.caption.gap", lang)
-    _weight_figure(figures, captions, layers, lang)
-    return figures, captions
+    _weight_figure(figures, captions, inline, layers, lang)
+    return figures, captions, inline
 
 
-def _regression_figures(rows, runs, hist, arms, layers, lang: str = "en"
-                        ) -> tuple[dict[str, bytes], dict[str, str]]:
+def _draw(figures: dict, inline: dict, key: str, *args, svg_only: Mapping | None = None,
+          **kwargs) -> None:
+    """Figure ``key`` as PNG (``plots``) and as inline SVG (``interactive``), from the same
+    arguments: the numbers under a hover text are those of the PNG and the tables."""
+    from reglab.report import interactive, plots  # matplotlib: only when figures are drawn
+
+    png, svg = {"forest": (plots.forest, interactive.forest_svg),
+                "learning_curves": (plots.learning_curves, interactive.learning_curves_svg),
+                "gap": (plots.gap_bars, interactive.gap_svg),
+                "weights": (plots.weight_histograms, interactive.weights_svg)}[key]
+    figures[key] = png(*args, **kwargs)
+    inline[key] = svg(*args, **kwargs, **(svg_only or {}))
+
+
+def _regression_figures(rows, runs, hist, arms, layers, lang: str = "en"):
     """:func:`_figures` of a regression experiment: differences of test RMSE and MAE,
     curves of validation RMSE and R^2, the test - train RMSE gap."""
     from reglab.report import plots  # matplotlib: imported only when figures are drawn
 
-    figures, captions = {}, {}
+    figures, captions, inline = {}, {}, {}
     compared = [r for r in rows if r.d_rmse is not None]
     note = i18n.intervals_note(rows, lang=lang)
     if compared:
-        figures["forest"] = plots.forest(
-            [r.arm for r in compared], [r.d_rmse for r in compared],
-            [r.d_mae for r in compared], [r.d_rmse_raw for r in compared],
-            [r.d_mae_raw for r in compared], compared[0].min_effect_rmse,
-            compared[0].min_effect_mae, t("plot.forest.holm", lang), lang=lang,
-            regression=True)
+        _draw(figures, inline, "forest", [r.arm for r in compared],
+              [r.d_rmse for r in compared], [r.d_mae for r in compared],
+              [r.d_rmse_raw for r in compared], [r.d_mae_raw for r in compared],
+              compared[0].min_effect_rmse, compared[0].min_effect_mae,
+              t("plot.forest.holm", lang), lang=lang, regression=True)
         captions["forest"] = t("report.caption.forest_regression", lang, note=note)
     keys = {"train_loss": "data_loss", "val_loss": "val_loss", "val_rmse": "val_rmse",
             "val_r2": "val_r2"}
-    figures["learning_curves"] = plots.learning_curves(
-        *_curves(runs, hist, arms, keys), lang=lang, panels=plots.REGRESSION_CURVE_PANELS)
+    _draw(figures, inline, "learning_curves", *_curves(runs, hist, arms, keys), lang=lang,
+          panels=plots.REGRESSION_CURVE_PANELS)
     captions["learning_curves"] = t("report.caption.learning_curves_regression", lang)
     gap_diffs = _gap_diffs(runs, arms)
     min_rmse = next((r.min_effect_rmse for r in rows if math.isfinite(r.min_effect_rmse)), 0.0)
-    figures["gap"] = plots.gap_bars([r.arm for r in rows], [r.gap.mean for r in rows],
-                                    [gap_diffs.get(r.arm) for r in rows],
-                                    [r.n_done for r in rows], min_effect=min_rmse, lang=lang,
-                                    scale=1.0, ylabel="ylabel_regression")
+    _draw(figures, inline, "gap", [r.arm for r in rows], [r.gap.mean for r in rows],
+          [gap_diffs.get(r.arm) for r in rows], [r.n_done for r in rows], min_effect=min_rmse,
+          lang=lang, scale=1.0, ylabel="ylabel_regression",
+          svg_only={"alt": "template_regression.gap_alt"})
     captions["gap"] = t("report.caption.gap_regression", lang)
-    _weight_figure(figures, captions, layers, lang)
-    return figures, captions
+    _weight_figure(figures, captions, inline, layers, lang)
+    return figures, captions, inline
 
 
-def _weight_figure(figures, captions, layers, lang: str = "en") -> None:
+def _weight_figure(figures, captions, inline, layers, lang: str = "en") -> None:
     """The weight histograms and their caption, when any weights are stored."""
     from reglab.report import plots  # matplotlib: imported only when figures are drawn
 
     if any(w.size for per in layers.values() for w in per.values()):
-        figures["weights"] = plots.weight_histograms(layers, lang=lang)
+        _draw(figures, inline, "weights", layers, lang=lang)
         ranges = plots.weight_ranges(layers)
         outside = "; ".join(t("report.caption.weights.range", lang, layer=layer, n=n,
                               total=total, lim=lim)
