@@ -196,9 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--markdown", default=None, help="write the tables as a markdown section")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (the floor is then the GPU's)")
+    ap.add_argument("--hs", default=None,
+                    help="hidden widths, comma-separated (default 32,64,128,256,512)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     hs = [32, 128, 512] if args.quick else [32, 64, 128, 256, 512]
+    if args.hs:
+        hs = [int(h) for h in args.hs.split(",")]
     epochs, repeats = (1, 1) if args.quick else (args.epochs, args.repeats)
     n_cores = cores()
     if args.device != "cpu" and not torch.cuda.is_available():

@@ -565,6 +565,43 @@ def test_stored_reasons_are_translated_at_display_and_english_stays_as_stored():
         "xong", "phân kỳ", "bị ngắt", "odd"]
 
 
+def test_prechelt_stop_reasons_are_translated_whole():
+    """The clauses GL, PQ and UP write (made by the criteria themselves, through the run
+    contract) match their catalogue templates, so no English is left inside the Vietnamese
+    sentence; PQ writes its P_k twice."""
+    import reglab as rl
+    from reglab.train.contract import RunState
+
+    def stop(criterion, vals, trains):
+        state = RunState(20, rl.EarlyStopping(patience=None, criterion=criterion))
+        for v, tr in zip(vals, trains):
+            state.after_epoch({"data_loss": tr, "train_loss": tr, "val_loss": v, "val_acc": 0.5})
+        return state.reason
+
+    gl = stop(rl.GL(alpha=5.0), (1.0, 0.8, 0.9), (1.0,) * 3)
+    pq = stop(rl.PQ(alpha=0.5, strip=2), (1.0, 0.8, 0.9, 0.95), (1.0, 0.9, 0.9, 0.9))
+    up = stop(rl.UP(s=2, strip=1), (1.0, 0.8, 0.9, 0.95), (1.0,) * 4)
+    assert (gl, pq, up) == (
+        "early stopping: Stopped at epoch 3: generalization loss GL = 12.5 exceeded alpha = 5 "
+        "(validation error 0.9, lowest 0.8); best 0.8 at epoch 2.",
+        "early stopping: Stopped at epoch 4: GL/P_2 = inf exceeded alpha = 0.5 (GL = 18.75, "
+        "P_2 = 0); best 0.8 at epoch 2.",
+        "early stopping: Stopped at epoch 4: validation error rose in 2 successive strips of 1 "
+        "epochs (0.8 -> 0.9 -> 0.95); best 0.8 at epoch 2.")
+    assert [i18n.reason(r, "vi") for r in (gl, pq, up)] == [
+        "early stopping: dừng tại epoch 3: mức mất khả năng tổng quát hóa GL = 12.5 vượt alpha "
+        "= 5 (lỗi validation 0.9, thấp nhất 0.8); tốt nhất 0.8 tại epoch 2.",
+        "early stopping: dừng tại epoch 4: GL/P_2 = inf vượt alpha = 0.5 (GL = 18.75, P_2 = 0); "
+        "tốt nhất 0.8 tại epoch 2.",
+        "early stopping: dừng tại epoch 4: lỗi validation tăng trong 2 đoạn liên tiếp, mỗi đoạn "
+        "1 epoch (0.8 -> 0.9 -> 0.95); tốt nhất 0.8 tại epoch 2."]
+    # a P_k whose two numbers differ is not PQ's clause: the clause is kept as stored
+    odd = pq.replace("P_2 = 0", "P_3 = 0")
+    assert i18n.reason(odd, "vi") == (
+        "early stopping: dừng tại epoch 4: GL/P_2 = inf exceeded alpha = 0.5 (GL = 18.75, "
+        "P_3 = 0); tốt nhất 0.8 tại epoch 2.")
+
+
 def test_run_lang_vi_prints_epochs_status_and_reason_in_vietnamese(capsys, tmp_path):
     argv = ["run", "--epochs", "2", "--hidden", "8", "--patience", "5", "--out", str(tmp_path),
             "--name", "r"]

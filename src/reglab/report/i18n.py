@@ -199,19 +199,22 @@ _REASONS = ("reason.max_epochs_restored", "reason.max_epochs", "reason.diverged"
             "reason.early_stopping")
 _PARTS = {"clause": ("reason.clause.patience", "reason.clause.baseline",
                      "reason.clause.non_finite", "reason.clause.threshold",
-                     "reason.clause.divergence"),
+                     "reason.clause.divergence", "reason.clause.gl", "reason.clause.pq",
+                     "reason.clause.up"),
           "best": ("reason.best.score", "reason.best.none"),
           "span": ("reason.span.many", "reason.span.one")}
 
 
 @functools.lru_cache(maxsize=None)
 def _pattern(key: str) -> re.Pattern[str]:
-    """The English template of ``key`` as a regex: its fields become named groups."""
-    out = []
+    """The English template of ``key`` as a regex: its fields become named groups (a field
+    written twice, PQ's ``P_{k}``, matches the same text both times)."""
+    out, seen = [], set()
     for literal, field, _, _ in string.Formatter().parse(CATALOGUE[key][0]):
         out.append(re.escape(literal))
         if field is not None:
-            out.append(f"(?P<{field}>.+?)")
+            out.append(f"(?P={field})" if field in seen else f"(?P<{field}>.+?)")
+            seen.add(field)
     return re.compile("".join(out), re.DOTALL)
 
 
@@ -232,8 +235,8 @@ def reason(text: str, lang: str = "en") -> str:
     """A stored reason sentence (English, as the run contract wrote it) shown in ``lang``.
 
     The store keeps English; this translates at display time by matching the sentence
-    against the English templates of the ``reason.*`` keys. A sentence no template matches
-    (an exception's text, a Prechelt criterion's clause) is shown as stored.
+    against the English templates of the ``reason.*`` keys (the Prechelt criteria's clauses
+    included). A sentence no template matches (an exception's text) is shown as stored.
 
     Example::
 
