@@ -18,7 +18,8 @@ from lab_tiny import float64_copy, tiny
 from reglab.lab import store
 from reglab.lab.spec import RunSpec
 from reglab.train.contract import (EPOCH_KEYS, FINAL_KEYS, SCORE_KEYS, RunState, StopReason,
-                                   divergence, epoch_keys, epoch_row, final_keys)
+                                   denormals_flushed, divergence, epoch_keys, epoch_row,
+                                   final_keys)
 from reglab.train.ddp import fit_distributed
 from reglab.train.sequential import fit
 from reglab.train.stacked import train_chunk
@@ -157,3 +158,34 @@ def test_ddp_ends_a_run_as_the_loop_does(float64, case):
     spec, data, seq = _reference(case)
     torch.set_default_dtype(torch.float32)  # the ranks take float64 from the data
     _same_end(fit_distributed(spec, data, nproc=2, timeout=120), seq)
+
+
+def test_training_flushes_subnormals_and_restores_the_callers_setting():
+    """Inside every backend's training a subnormal float32 is 0 (FTZ/DAZ); before and after,
+    the caller's setting holds, whichever it was."""
+    sub = torch.tensor(1e-39, dtype=torch.float32)  # subnormal: below finfo.tiny
+    assert 0 < sub.item() < torch.finfo(torch.float32).tiny
+    seen = []
+
+    @denormals_flushed()
+    def train():
+        seen.append(sub.mul(1.0).item())
+        with denormals_flushed():  # nested: still flushed after the inner one ends
+            pass
+        seen.append(sub.mul(1.0).item())
+
+    train()
+    assert seen == [0.0, 0.0]
+    assert sub.mul(1.0).item() > 0  # the default (off) is back
+    torch.set_flush_denormal(True)
+    try:
+        train()
+        assert sub.mul(1.0).item() == 0.0  # a caller's own "on" is kept
+    finally:
+        torch.set_flush_denormal(False)
+    data, spec = tiny("image", n=32), RunSpec(hidden=(8,), epochs=2, seed=0)
+    inside = []
+    fit(spec, data, on_epoch=lambda epoch, row: inside.append(sub.mul(1.0).item()))
+    train_chunk([spec, spec.replace(seed=1)], [data, data],
+                on_epoch=lambda k, epoch, row: inside.append(sub.mul(1.0).item()))
+    assert inside == [0.0] * 6 and sub.mul(1.0).item() > 0

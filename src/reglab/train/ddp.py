@@ -58,7 +58,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 import reglab.data
 from reglab import kernels
 from reglab._validation import InvalidParameterError, check_int, fail
-from reglab.train.contract import RunResult, StopReason
+from reglab.train.contract import RunResult, StopReason, denormals_flushed
 from reglab.train.models import build_model
 from reglab.train.processes import die_with_parent
 from reglab.train.sequential import evaluate, finish_run, make_run, resolve_device, run_epochs
@@ -275,6 +275,7 @@ def _write_result(folder: Path, result: RunResult) -> None:
     (folder / "result.json").write_text(json.dumps(meta))
 
 
+@denormals_flushed()
 def _train(spec, data, device, rank: int, world: int, messages) -> RunResult | None:
     """``fit`` under DDP: same order, same regularizers, the same contract on every rank
     (every rank sees the same all-reduced numbers, so each RunState decides alike; the

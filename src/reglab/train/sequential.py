@@ -35,7 +35,7 @@ from reglab.early_stopping import EarlyStopping
 from reglab.penalties import L1, L2, ElasticNet, GroupLasso
 from reglab.prechelt import GL, PQ, UP
 from reglab.updates import DecoupledWeightDecay, ProximalGroupLasso, ProximalL1
-from reglab.train.contract import RunResult, RunState, epoch_row
+from reglab.train.contract import RunResult, RunState, denormals_flushed, epoch_row
 from reglab.train.models import build_model
 from reglab.train.strengths import scheduled_keys, strength
 from reglab.updates import param_groups
@@ -210,6 +210,7 @@ def validation(model: nn.Module, X: torch.Tensor, y: torch.Tensor, data) -> dict
     return dict(zip(("val_loss", "val_acc"), evaluate(model, X, y)))
 
 
+@denormals_flushed()
 def fit(spec, data, on_epoch: Callable[[int, dict[str, float]], None] | None = None
         ) -> RunResult:
     """Train one run as ``spec`` says on ``data`` (a reglab Dataset); never raises on divergence.

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from reglab import kernels as K
-from reglab.train.contract import RunResult, RunState, epoch_row
+from reglab.train.contract import RunResult, RunState, denormals_flushed, epoch_row
 from reglab.train.models import build_model, check_memory
 from reglab.train.sequential import (lr_at, make_augmentation, make_early_stopping,
                                      resolve_device, steps_per_epoch)
@@ -312,6 +312,7 @@ class _Splits:
                                  torch.cat([s.y for s in split]).to(device), split[0].y.shape[0]))
 
 
+@denormals_flushed()
 def train_chunk(specs: Sequence[Any], datasets: Sequence[Any],
                 on_epoch: Callable[[int, int, dict[str, float]], None] | None = None
                 ) -> list[RunResult]:
