@@ -246,7 +246,7 @@ def denormals_flushed():
     with subnormal operands takes its slow path: a (3, 128, 512) x (3, 512, 512) ``baddbmm``
     with 30% subnormal weights took 245 ms against 1.4 ms (180x) here, and the mnist1d
     ``all`` arm slowed from 0.2 to ~1 s per member-epoch late in its 200 epochs. Flushed,
-    such a value is exactly 0, as it would be a few steps later anyway. Every backend
+    such a value is exactly 0, where it was decaying to. Every backend
     (``fit``, the stacked engine, DDP) trains under it, so results do not depend on the
     caller's setting.
     """
