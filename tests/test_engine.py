@@ -269,6 +269,24 @@ def test_free_cores_is_between_one_and_the_affinity():
     assert 1 <= engine.free_cores() <= len(os.sched_getaffinity(0))
 
 
+def test_free_cores_ignores_a_moments_load_but_not_a_steady_one(monkeypatch):
+    """A core is busy only if every probe saw it busy; probing stops once all are free."""
+    monkeypatch.setattr(engine, "usable_cores", lambda: 4)
+
+    def probes(seen):
+        calls = iter(seen)
+        monkeypatch.setattr(engine, "busy_cores", lambda: next(calls))
+        return engine.free_cores()
+
+    assert probes([2.0, 0.2]) == 4            # a burst: the second probe sees it gone
+    assert probes([2.0, 1.0, 1.6]) == 3       # the least busy of three probes counts
+    assert probes([3.4, 3.6, 3.5]) == 1       # a steady load: at least one core all the same
+    assert probes([0.4]) == 4                 # all free at once: one probe only (a 2nd raises)
+    calls = []
+    monkeypatch.setattr(engine, "busy_cores", lambda: calls.append(1) or 1.0)
+    assert engine.free_cores() == 3 and len(calls) == engine.CORE_PROBES == 3
+
+
 def test_train_many_keeps_order_runs_unstackable_specs_and_uses_one_thread():
     data = tiny("image", n=32)
     specs = [BASE.replace(epochs=2, seed=1), BASE.replace(model="cnn", hidden=(4,), epochs=1),

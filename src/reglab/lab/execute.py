@@ -284,9 +284,22 @@ def busy_cores(window: float = 0.2) -> float:
             return 0.0
 
 
-def free_cores() -> int:
-    """Usable cores minus those other processes keep busy (a core half used counts as busy)."""
-    return max(1, usable_cores() - int(busy_cores() + 0.5))
+# Probes of free_cores: a core counts as busy only if every probe saw it busy, so that a
+# process ending or a moment's burst (an editor, a finishing job) does not keep a long
+# experiment on fewer cores than it may use; a steady hog is seen by all three.
+CORE_PROBES = 3
+
+
+def free_cores(probes: int = CORE_PROBES) -> int:
+    """Usable cores minus those other processes keep busy (a core half used counts as busy),
+    the most of up to ``probes`` probes of :func:`busy_cores` (0.2 s each; the next only
+    while some core still looks busy)."""
+    usable, free = usable_cores(), 0
+    for _ in range(max(1, probes)):
+        free = max(free, usable - int(busy_cores() + 0.5))
+        if free >= usable:
+            break
+    return max(1, free)
 
 
 # Starting worker processes (fresh interpreters importing torch and reglab) cost 3 to 4 s here
@@ -330,7 +343,7 @@ def worth_processes(procs: int, specs, datasets) -> int:
 def process_count(workers: int | None, specs, datasets, n_tasks: int) -> int:
     """Processes for ``n_tasks`` tasks: 1 on an accelerator (one process drives it); else
     ``workers`` (never more than the usable cores) or, for None, one per free core where
-    processes pay for their start (the 0.2 s free-core probe only then)."""
+    processes pay for their start (the free-core probes, 0.2 to 0.6 s, only then)."""
     if any(resolve_device(s.device).type != "cpu" for s in specs):
         return 1
     if workers is None:
