@@ -50,7 +50,7 @@ from reglab._epochs import shown_epoch
 from reglab.lab.compare import experiment_task, summarize_arms
 from reglab.lab.stats import (MIN_EFFECT_ACC, PairedDifference, effect, format_num,
                               paired_difference, summarize)
-from reglab.report.i18n import check_lang, reason, t
+from reglab.report.i18n import check_lang, prefixed, reason, t
 
 __all__ = ["Finding", "overfitting", "underfitting", "no_effect", "cannot_fire", "diverged",
            "label_safety", "diagnose"]
@@ -346,7 +346,7 @@ def _paired(arm, done, base, spec, metric, under_text, effect, lang="en",
 
 
 def _no_effect_finding(arm, flat, spec, lang="en", regression: bool = False) -> Finding:
-    k = lambda part, **fields: t(f"diag.no_effect.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("diag.no_effect", lang)
     n = f"n={flat['n']:.0f}"
     loss = ("" if not math.isfinite(flat["d_loss"]) else
             k("loss", d_loss=format_num(flat["d_loss"], 4, sign=True),
@@ -374,7 +374,7 @@ def _no_effect_finding(arm, flat, spec, lang="en", regression: bool = False) -> 
 
 
 def _label_finding(arm, spec, check, lang="en") -> Finding:
-    k = lambda part, **fields: t(f"diag.label.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("diag.label", lang)
     names = list(spec.get("augment") or [])
     res = label_safety(check, names)
     if res is None:
@@ -401,7 +401,7 @@ def _ok_finding(arm, done, lang="en", regression: bool = False) -> Finding:
 
 
 def _weaker(spec: Mapping[str, Any], lang: str = "en") -> str:
-    k = lambda part, **fields: t(f"diag.weaker.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("diag.weaker", lang)
     parts = []
     if spec.get("dropout"):
         parts.append(k("dropout", now=spec["dropout"], try_=spec["dropout"] / 2))
@@ -416,7 +416,7 @@ def _weaker(spec: Mapping[str, Any], lang: str = "en") -> str:
 
 
 def _stronger(spec: Mapping[str, Any], lang: str = "en") -> str:
-    k = lambda part, **fields: t(f"diag.stronger.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("diag.stronger", lang)
     parts = []
     for key in ("l1", "l2", "proximal_l1", "weight_decay"):
         if spec.get(key):

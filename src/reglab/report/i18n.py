@@ -31,7 +31,7 @@ import functools
 import math
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reglab._validation import check_choice
@@ -43,7 +43,8 @@ from reglab.lab.spec import read_package_toml
 from reglab.lab.stats import format_num
 
 __all__ = ["LANGS", "CATALOGUE", "SAME_IN_BOTH", "REGRESSION", "REGRESSION_LABELS", "t", "check_lang",
-           "labels", "verdicts", "intervals_note", "note_says", "status", "reason", "texts"]
+           "labels", "verdicts", "intervals_note", "note_says", "status", "reason", "texts",
+           "prefixed"]
 
 LANGS = ("en", "vi")
 
@@ -184,6 +185,15 @@ def status(value: str, lang: str = "en") -> str:
     """A run's stored status (done, diverged, ...) in ``lang``; an unknown one as stored."""
     key = f"status.{value}"
     return t(key, lang) if key in CATALOGUE else value
+
+
+def prefixed(prefix: str, lang: str = "en") -> Callable[..., str]:
+    """:func:`t` for the keys under ``prefix.``, in ``lang``: a figure or section renders
+    its texts by their last part. Example: ``k = prefixed("plot.gap", lang)``, then
+    ``k("title")`` is ``t("plot.gap.title", lang)`` and ``k("point", arm=a, ...)`` fills it."""
+    def text(part: str, **fields: Any) -> str:
+        return t(f"{prefix}.{part}", lang, **fields)
+    return text
 
 
 def texts(prefix: str, lang: str = "en") -> dict[str, str]:

@@ -28,7 +28,7 @@ from matplotlib.colors import to_hex
 
 from reglab._epochs import shown_epoch
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, format_ci, format_num
-from reglab.report.i18n import t
+from reglab.report.i18n import prefixed, t
 from reglab.report.plots import (_CURVE_PANELS, EFFECT_COLOURS, _arm_colours, _band,
                                  forest_panels, gap_effect, weight_panels)
 
@@ -265,7 +265,7 @@ def _swatches(items: Sequence[tuple[str, str]], x: float, y: float) -> list[str]
 
 def _forest_panel(arms, diffs, raws, panel, label, dx, height, lang) -> list[str]:
     """One panel of :func:`forest_svg` (in figure coordinates, shifted by ``dx``)."""
-    k = lambda part, **fields: t(f"plot.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("plot", lang)
     left, right, bottom = dx + NAME_W, dx + PANEL_W - 3 * RIGHT, height - FOREST_BOTTOM
     band = panel.band if math.isfinite(panel.band) and panel.band > 0 else 0.0
     values = [0.0, -band, band] + [panel.scale * v for d in (*diffs, *raws) if d is not None
@@ -326,7 +326,7 @@ def forest_svg(arms: Sequence[str], acc: Sequence[PairedDifference | None],
     prints them, the unadjusted interval, n, what it supports); a button per arm toggles its
     rows. Same arguments, same panels (:func:`~reglab.report.plots.forest_panels`) and colours.
     """
-    k = lambda part, **fields: t(f"plot.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("plot", lang)
     height = FOREST_TOP + ROW_H * len(arms) + FOREST_BOTTOM
     body = [f'<text x="{PANEL_W}" y="18" text-anchor="middle" font-weight="bold">'
             f'{escape(k("forest.title", label=label))}</text>']
@@ -348,7 +348,7 @@ def gap_svg(arms: Sequence[str], means: Sequence[float],
     and its paired difference from ``none`` (as :func:`reglab.lab.stats.format_ci` prints
     it); a button per arm toggles its bar. Same arguments and colours
     (:func:`~reglab.report.plots.gap_effect`); ``alt``: the catalogue key of its label."""
-    k = lambda part, **fields: t(f"plot.gap.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("plot.gap", lang)
     width, height = max(720, LEFT + RIGHT + 110 * len(arms)), PANEL_H + 24
     slot = (width - LEFT - RIGHT) / max(1, len(arms))
     m = [scale * v if math.isfinite(v) else 0.0 for v in means]
@@ -383,7 +383,7 @@ def gap_svg(arms: Sequence[str], means: Sequence[float],
 def _gap_bar(arm, d, mean, m, n, x0, slot, to_y, bottom, min_effect, scale, ylabel, lang
              ) -> list[str]:
     """One arm's bar, error bar and name in :func:`gap_svg`."""
-    k = lambda part, **fields: t(f"plot.gap.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("plot.gap", lang)
     kind = gap_effect(d, min_effect)
     tip = k("point", arm=arm, n="?" if n is None else n, what=k(ylabel),
             value=format_num(scale * mean, 2))
@@ -418,7 +418,7 @@ def weights_svg(weights: Mapping[str, Mapping[str, Sequence[float]]], bins: int 
     """:func:`reglab.report.plots.weight_histograms` as inline SVG: the same counts
     (:func:`~reglab.report.plots.weight_panels`), log scale, ``none`` outlined; hover a bar
     for its arm, layer, bin range and count; a button per arm toggles its column."""
-    k = lambda part, **fields: t(f"plot.weights.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("plot.weights", lang)
     arms, panels = list(weights), weight_panels(weights, bins)
     width, height = W_PANEL_W * len(arms), 24 + W_PANEL_H * max(1, len(panels)) + 16
     body = [f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" font-weight="bold">'
@@ -438,7 +438,7 @@ def weights_svg(weights: Mapping[str, Mapping[str, Sequence[float]]], bins: int 
 def _weight_panel(arm, layer, lim, edges, per, counts, lang) -> list[str]:
     """One arm's histogram of one layer (panel coordinates): bars with hover texts, ``none``'s
     outline, the title of the PNG's panel."""
-    k = lambda part, **fields: t(f"plot.weights.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("plot.weights", lang)
     left, right, bottom = W_LEFT, W_PANEL_W - 8, W_PANEL_H - W_BOTTOM
     p = per[arm]
     title = (k("panel", arm=arm, layer=layer, zeros=p.zeros, outside=p.outside, lim=lim)

@@ -31,7 +31,7 @@ from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noq
 
 from reglab._epochs import shown_epoch  # noqa: E402
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, effect  # noqa: E402
-from reglab.report.i18n import t  # noqa: E402
+from reglab.report.i18n import prefixed, t  # noqa: E402
 
 __all__ = ["forest", "forest_panels", "ForestPanel", "gap_effect", "learning_curves",
            "gap_bars", "weight_histograms", "weight_ranges", "weight_panels", "WeightPanel",
@@ -131,7 +131,7 @@ def forest(arms: Sequence[str], acc: Sequence[PairedDifference | None],
         label: what the thick bars are, for the legend.
         lang: the labels' language ("en" or "vi", :mod:`reglab.report.i18n`).
     """
-    k = lambda part, **fields: t(f"plot.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("plot", lang)
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.55 * len(arms) + 1.9), squeeze=False)
     panels = zip(axes[0], (acc, loss), (acc_raw, loss_raw),
                  forest_panels(min_acc, min_loss, lang, regression))
@@ -208,7 +208,7 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]
             the curves; stored 0-based indices (the axis shows them 1-based).
         lang: the labels' language ("en" or "vi").
     """
-    k = lambda part: t(f"plot.curves.{part}", lang)  # noqa: E731
+    k = prefixed("plot.curves", lang)
     colours = _arm_colours(list(curves))
     fig, axes = plt.subplots(2, 2, figsize=(12, 7.6), squeeze=False)
     for ax, (key, title, unit) in zip(axes.flat, panels):
@@ -273,7 +273,7 @@ def gap_bars(arms: Sequence[str], means: Sequence[float],
         min_effect: the minimum effect, as a fraction (0.5 points).
         lang: the labels' language ("en" or "vi").
     """
-    k = lambda part: t(f"plot.gap.{part}", lang)  # noqa: E731
+    k = prefixed("plot.gap", lang)
     fig, ax = plt.subplots(figsize=(1.2 * len(arms) + 2.5, 3.6))
     m = np.array([scale * v if math.isfinite(v) else 0.0 for v in means])
     colours = []
@@ -364,7 +364,7 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
         bins: bin count (made odd).
         lang: the labels' language ("en" or "vi").
     """
-    k = lambda part, **fields: t(f"plot.weights.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("plot.weights", lang)
     arms = list(weights)
     panels = weight_panels(weights, bins)
     fig, axes = plt.subplots(max(1, len(panels)), len(arms),

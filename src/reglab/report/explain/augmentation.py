@@ -20,7 +20,7 @@ from reglab import augment as A
 from reglab.data import Split
 from reglab.lab.spec import RunSpec
 from reglab.report.explain._shared import Explanation, figure, pct, png
-from reglab.report.i18n import t
+from reglab.report.i18n import prefixed, t
 from reglab.train import fit
 
 __all__ = ["measure"]
@@ -71,7 +71,7 @@ def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
 
 
 def _answer(sizes: list[int], n: dict[str, float], lang: str = "en") -> str:
-    k = lambda part, **fields: t(f"explain.{TOPIC}.{part}", lang, **fields)  # noqa: E731
+    k = prefixed(f"explain.{TOPIC}", lang)
 
     def row(arm: str) -> str:
         return ", ".join(k("at_n", value=pct(n[f"{arm}_{s}_gap"]), size=s) for s in sizes)
@@ -94,7 +94,7 @@ def _answer(sizes: list[int], n: dict[str, float], lang: str = "en") -> str:
 
 
 def _figure(sizes: list[int], n: dict[str, float], lang: str = "en") -> bytes:
-    k = lambda part: t(f"explain.{TOPIC}.fig.{part}", lang)  # noqa: E731
+    k = prefixed(f"explain.{TOPIC}.fig", lang)
     fig, axes = figure(ncols=2, size=(9.0, 3.2))
     for arm, label in (("plain", k("plain")), ("aug", k("aug"))):
         axes[0].plot(sizes, [n[f"{arm}_{s}_gap"] for s in sizes], marker="o", label=label)

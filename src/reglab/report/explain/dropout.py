@@ -9,7 +9,7 @@ import torch
 
 import reglab as rl
 from reglab.report.explain._shared import Explanation, figure, pcts, png
-from reglab.report.i18n import t
+from reglab.report.i18n import prefixed, t
 
 __all__ = ["measure"]
 
@@ -53,7 +53,7 @@ def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
 
 
 def _answer(n: dict[str, float], lang: str = "en") -> str:
-    k = lambda part, **fields: t(f"explain.{TOPIC}.{part}", lang, **fields)  # noqa: E731
+    k = prefixed(f"explain.{TOPIC}", lang)
     exact = n["max_grad_error"] == 0
     preserved = k("preserved" if abs(n["mean_ratio"] - 1) < 0.02 else "not_preserved")
     grad = k("exactly") if exact else k("within", err=n["max_grad_error"])

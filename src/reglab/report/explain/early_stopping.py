@@ -11,7 +11,7 @@ import reglab as rl
 from reglab._epochs import shown_epoch
 from reglab.lab.spec import RunSpec
 from reglab.report.explain._shared import Explanation, figure, pcts, png
-from reglab.report.i18n import t
+from reglab.report.i18n import prefixed, t
 from reglab.train import RunResult, fit
 
 __all__ = ["measure"]
@@ -58,7 +58,7 @@ def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
 
 
 def _answer(n: dict[str, float], lang: str = "en") -> str:
-    k = lambda part, **fields: t(f"explain.{TOPIC}.{part}", lang, **fields)  # noqa: E731
+    k = prefixed(f"explain.{TOPIC}", lang)
     underfit = n["p1_train_acc"] < n["p15_train_acc"] - 0.02
     text = k("result", n=n, p=pcts(n))
     if underfit:
@@ -71,7 +71,7 @@ def _answer(n: dict[str, float], lang: str = "en") -> str:
 
 def _figure(train: list[float], val: list[float], n: dict[str, float], lang: str = "en"
             ) -> bytes:
-    k = lambda part, **fields: t(f"explain.{TOPIC}.fig.{part}", lang, **fields)  # noqa: E731
+    k = prefixed(f"explain.{TOPIC}.fig", lang)
     fig, (ax,) = figure(size=(8.0, 3.4))
     x = [shown_epoch(i) for i in range(len(val))]  # the x axis counts epochs from 1
     ax.plot(x, train, label=k("train"))

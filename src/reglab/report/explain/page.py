@@ -12,7 +12,7 @@ import jinja2
 
 import reglab as rl
 from reglab.report.explain._shared import Explanation
-from reglab.report.i18n import check_lang, t
+from reglab.report.i18n import check_lang, prefixed
 
 __all__ = ["write_html"]
 
@@ -78,7 +78,7 @@ def write_html(explanations: list[Explanation], path: str | Path, seed: int = 0,
     """
     check_lang(lang, "explain")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    k = lambda part, **fields: t(f"explain.page.{part}", lang, **fields)  # noqa: E731
+    k = prefixed("explain.page", lang)
     items = [{"topic": e.topic, "question": e.question, "answer": e.answer,
               "numbers": e.numbers, "numbers_title": k("numbers", count=len(e.numbers)),
               "ran": k("ran", seconds=f"{e.seconds:.1f}"),

@@ -21,7 +21,7 @@ from reglab.data import DataWarning
 from reglab.data._prepare import label_runs
 from reglab.lab.spec import RunSpec
 from reglab.report.explain._shared import Explanation, figure, pct, png
-from reglab.report.i18n import t
+from reglab.report.i18n import prefixed, t
 from reglab.train.sequential import fit
 
 __all__ = ["measure"]
@@ -61,7 +61,7 @@ def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
             n[f"{split}_class_{c}"] = float(count)
     n["rows"], n["classes"] = float(len(codes)), float(k)
     answer = _answer(n, lang)
-    k_fig = lambda part, **fields: t(f"explain.{TOPIC}.fig.{part}", lang, **fields)  # noqa: E731
+    k_fig = prefixed(f"explain.{TOPIC}.fig", lang)
     fig, axes = figure(2)
     for ax, arm in zip(axes, ("unshuffled", "shuffled")):
         rows = runs[arm].epochs

@@ -12,7 +12,7 @@ from torch import nn
 
 import reglab as rl
 from reglab.report.explain._shared import Explanation, figure, pcts, png
-from reglab.report.i18n import t
+from reglab.report.i18n import prefixed, t
 from reglab.train import evaluate, train_one_epoch
 
 __all__ = ["measure"]
@@ -98,7 +98,7 @@ def measure(seed: int, quick: bool, lang: str = "en") -> Explanation:
 
 
 def _answer(n: dict[str, float], lang: str = "en") -> str:
-    k = lambda part, **fields: t(f"explain.{TOPIC}.{part}", lang, **fields)  # noqa: E731
+    k = prefixed(f"explain.{TOPIC}", lang)
     same_sgd = n["sgd_max_diff"] < 1e-10
     same_adam = n["adam_wd_vs_l2_max_diff"] < 1e-10
     differ = n["adam_l2_vs_adamw_max_diff"] > 1e-6
