@@ -69,7 +69,8 @@ class RunProgress:
     """
 
     def __init__(self, total: int, already_done: int, epochs: int, lang: str = "en"):
-        self.epochs, self.total, self.done, self.lang = epochs, total, already_done, lang
+        self.epochs, self.total, self.done = epochs, total, already_done
+        self._note = i18n.prefixed("cli.progress", lang)  # the bar's texts in lang
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
@@ -81,9 +82,6 @@ class RunProgress:
         self._tasks: dict[str, Any] = {}
         self._counted: dict[str, int] = {}  # epochs of a running run already on the main bar
         self._best: dict[str, float] = {}
-
-    def _note(self, part: str, **fields: Any) -> str:
-        return i18n.t(f"cli.progress.{part}", self.lang, **fields)
 
     def _runs_note(self) -> str:
         return self._note("runs", done=self.done, total=self.total)
@@ -324,7 +322,7 @@ def print_experiments(found: list[dict], out_dir: Path, lang: str = "en") -> Non
 def print_datasets(items: list[tuple[str, str, str]], lang: str = "en") -> None:
     """``reglab datasets``: name, kind and summary of each built-in (title, headers and the
     built-ins' summaries in ``lang``; a summary the catalogue lacks is shown as given)."""
-    k = lambda part: i18n.t(f"cli.datasets.{part}", lang)  # noqa: E731
+    k = i18n.prefixed("cli.datasets", lang)
     summaries = i18n.texts("datasets", lang)
     t = Table(title=k("title"), title_justify="left")
     for col in ("name", "kind", "summary"):
