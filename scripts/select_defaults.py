@@ -18,11 +18,16 @@ Protocol (per built-in data set; the test split is never read, not even printed)
 * Stage 3, ``all`` (the note's combination: L2 + dropout + early stopping + augmentation):
   the stage-2 winners together, and softer variants of them.
 
+``--model cnn`` runs the same protocol for the CNN (its own bases in :data:`CNN_BASES`; the
+dense layer's width is ``hidden[0]``); its picks go to the ``[KIND.models.cnn]`` tables of
+``defaults.toml``, which ``compare --model cnn`` uses instead of the MLP's.
+
 The numbers go to ``scripts/select_defaults.md``; the picks are copied by hand into
 ``src/reglab/lab/defaults.toml`` (a change of defaults is a reviewed commit). Runs are stored under
 ``--folder`` and reused, so a rerun (or a grown grid) trains only what is new.
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/select_defaults.py digits
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/select_defaults.py digits --model cnn
 """
 
 from __future__ import annotations
@@ -59,6 +64,21 @@ BASES: dict[str, list[dict[str, Any]]] = {
     "breast_cancer": [
         {"hidden": (128, 128), "epochs": 60, "lr_schedule": "constant"},   # the old default
         {"hidden": (128, 128), "epochs": 100, "lr_schedule": "cosine"},
+    ],
+}
+# The CNN's bases (conv 32 -> 64, then a dense layer of hidden[0] units): hidden (256,) is
+# what `--model cnn` trained with the MLP defaults (hidden[0] of 256-256 / 512-512-512).
+CNN_BASES: dict[str, list[dict[str, Any]]] = {
+    "digits": [
+        {"hidden": (256,), "epochs": 100, "lr_schedule": "constant"},   # the MLP's base
+        {"hidden": (256,), "epochs": 100, "lr_schedule": "cosine"},
+        {"hidden": (256,), "epochs": 200, "lr_schedule": "cosine"},
+        {"hidden": (128,), "epochs": 100, "lr_schedule": "cosine"},
+    ],
+    "mnist1d": [
+        {"hidden": (512,), "epochs": 200, "lr_schedule": "cosine"},   # the MLP's base
+        {"hidden": (256,), "epochs": 200, "lr_schedule": "cosine"},
+        {"hidden": (512,), "epochs": 300, "lr_schedule": "cosine"},
     ],
 }
 FIXED = {"digits": {"batch_size": 64, "lr": 1e-3, "optimizer": "adam"},
@@ -107,6 +127,18 @@ GRID_FOR: dict[str, dict[str, list[dict[str, Any]]]] = {
 }
 
 
+# mnist1d CNN runs cost about as much as its MLP's: the same small grid, plus stronger decay
+CNN_GRID_FOR: dict[str, dict[str, list[dict[str, Any]]]] = {
+    "mnist1d": {
+        "l1": [{"proximal_l1": 0.1}],
+        "l2": [{"l2": 1e-4}, {"weight_decay": 0.05}, {"weight_decay": 0.2}],
+        "dropout": [{"dropout": 0.1}, {"dropout": 0.2}, {"dropout": 0.3}],
+        "early_stopping": [{"patience": 20}, {"patience": 40}],
+        "label_smoothing": [{"label_smoothing": 0.1}],
+    },
+}
+
+
 def key(changes: dict[str, Any]) -> str:
     """A short stable name for a candidate's spec changes."""
     text = json.dumps(changes, sort_keys=True, default=list)
@@ -116,8 +148,8 @@ def key(changes: dict[str, Any]) -> str:
 class Scorer:
     """Trains candidates on the selection seeds (stored and reused) and scores them."""
 
-    def __init__(self, data: str, folder: Path):
-        self.data, self.folder = data, folder
+    def __init__(self, data: str, folder: Path, model: str = "mlp"):
+        self.data, self.folder, self.model = data, folder, model
         self.seeds = SEEDS[data]
         self.kind = reglab.data.load(data, seed=self.seeds[0]).kind
         self.seconds: list[float] = []
@@ -130,7 +162,7 @@ class Scorer:
             if name in seen:
                 continue
             seen.add(name)
-            spec = RunSpec.from_dict({"data": self.data, **ch})
+            spec = RunSpec.from_dict({"data": self.data, "model": self.model, **ch})
             jobs += [Job(f"c{name}-s{s}", name, spec.replace(seed=s)) for s in self.seeds]
         out: dict[str, list] = {}
 
@@ -141,7 +173,8 @@ class Scorer:
                     out.setdefault(r["arm"], []).append(
                         (f["val_acc"], f["val_loss"], f["seconds"]))
         t0 = time.time()
-        run_experiment(jobs, self.folder, f"select-{self.data}-{stage}", after=collect)
+        tag = self.data if self.model == "mlp" else f"{self.data}-{self.model}"
+        run_experiment(jobs, self.folder, f"select-{tag}-{stage}", after=collect)
         print(f"  {stage}: {len(jobs)} runs in {time.time() - t0:.0f} s", flush=True)
         res = []
         for ch in cands:
@@ -167,16 +200,18 @@ def table(res: list[tuple], label: str, strip: dict[str, Any] | None = None) -> 
     return lines
 
 
-def select(data: str, folder: Path) -> list[str]:
+def select(data: str, folder: Path, model: str = "mlp") -> list[str]:
     t0 = time.time()
-    sc = Scorer(data, folder)
+    sc = Scorer(data, folder, model)
     kind, fixed = sc.kind, FIXED[data]
     ref = REFERENCE[kind]
-    lines = [f"## {data} ({kind}; selection seeds = split seeds {sc.seeds})", ""]
+    bases = BASES[data] if model == "mlp" else CNN_BASES[data]
+    title = data if model == "mlp" else f"{data} {model}"
+    lines = [f"## {title} ({kind}; selection seeds = split seeds {sc.seeds})", ""]
 
     # stage 1: the budget
-    plain = sc.score("base-none", [dict(fixed, **b) for b in BASES[data]])
-    regd = sc.score("base-ref", [dict(fixed, **b, **ref) for b in BASES[data]])
+    plain = sc.score("base-none", [dict(fixed, **b) for b in bases])
+    regd = sc.score("base-ref", [dict(fixed, **b, **ref) for b in bases])
     lines += ["### Stage 1: the base run (budget and schedule)", "",
               f"Each base plain (`none`) and with the reference recipe `{ref}`; fixed: `{fixed}`.",
               "", "| base | `none` val acc % | `none` val loss | reference val acc % | "
@@ -191,7 +226,7 @@ def select(data: str, folder: Path) -> list[str]:
 
     # stage 2: each arm alone
     picks: dict[str, dict[str, Any]] = {}
-    grid_ = GRID_FOR.get(data, GRID)
+    grid_ = GRID_FOR.get(data, GRID) if model == "mlp" else CNN_GRID_FOR.get(data, GRID)
     singles = {"none": [{}], **grid_, "augment": AUG[kind]}
     lines += ["### Stage 2: each arm alone on that base", ""]
     for arm, grid in singles.items():
@@ -225,9 +260,9 @@ def select(data: str, folder: Path) -> list[str]:
 
 def write_sections(path: Path, head: str, new: list[str]) -> None:
     """Replace the "## data" sections this run measured; keep the other data sets' sections."""
-    def sections(text: str) -> dict[str, str]:
+    def sections(text: str) -> dict[str, str]:  # keyed by "digits", "digits cnn", ...
         parts = text.split("\n## ")
-        return {p.split(" ", 1)[0]: "## " + p for p in parts[1:]}
+        return {p.split(" (", 1)[0]: "## " + p for p in parts[1:]}
     old = sections(path.read_text()) if path.exists() else {}
     merged = {**old, **sections("\n" + "\n".join(new))}
     path.write_text(head + "\n" + "\n".join(s.rstrip("\n") + "\n" for s in merged.values()))
@@ -245,10 +280,13 @@ seconds per run as trained here (stacked engine, one thread per process, a share
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data", nargs="+", choices=sorted(SEEDS))
+    ap.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     ap.add_argument("--folder", default=tempfile.gettempdir() + "/reglab-select")
     args = ap.parse_args()
     for data in args.data:
-        lines = select(data, Path(args.folder))
+        if args.model == "cnn" and data not in CNN_BASES:
+            raise SystemExit(f"no CNN bases for {data} (CNN_BASES: {sorted(CNN_BASES)})")
+        lines = select(data, Path(args.folder), args.model)
         write_sections(Path(__file__).with_suffix(".md"), HEAD, lines)
 
 

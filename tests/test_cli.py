@@ -10,7 +10,7 @@ import pytest
 
 from reglab.cli import _shared, main
 from reglab.cli import path as path_cmd
-from reglab.lab.arms import BASE
+from reglab.lab.arms import BASE, MODEL_BASE
 from reglab.lab.spec import RunSpec
 from reglab.lab import execute as executor
 from reglab.lab import label_check
@@ -71,8 +71,12 @@ def _help(capsys, *cmd):
 
 @pytest.mark.parametrize("cmd,shown", [
     ("compare", ["-s, --seeds <int> Seeds per arm, paired across arms. [default: (5)]",
-                 "[default: (" + ", ".join(f"{k} {b['epochs']}" for k, b in BASE.items())
-                 + ")]",   # --epochs, per data kind (lab.arms.BASE)
+                 "[default: (" + ", ".join(
+                     f"{k} {b['epochs']}" + "".join(
+                         f" ({m} {own['epochs']})" for m, own in MODEL_BASE[k].items()
+                         if own.get("epochs", b["epochs"]) != b["epochs"])
+                     for k, b in BASE.items()) + ")]",
+                 # --epochs, per data kind (lab.arms.BASE) and a model's own (MODEL_BASE)
                  "--l2 <float> L2 loss-term strength: loss + l2 * sum w^2. "
                  "[default: (each arm's own)]", "[default: (digits)]",
                  "A strength flag replaces that technique's strength in every arm that uses it, "

@@ -6,7 +6,9 @@ import re
 import pytest
 
 from reglab import InvalidParameterError
-from reglab.lab.arms import ARMS, arm_changes, settings, technique_of
+from reglab.cli.options import default_text
+from reglab.lab import arms
+from reglab.lab.arms import ARMS, arm_changes, base_changes, settings, technique_of
 from reglab.lab.compare import make_plan, summarize_arms
 from reglab.lab.spec import RunSpec
 
@@ -23,6 +25,30 @@ def test_plan_is_one_run_per_arm_and_seed_with_only_the_arms_changes():
     for j in jobs:
         changed = {k for k in RunSpec.keys() if getattr(j.spec, k) != getattr(none[0], k)}
         assert changed - {"seed"} == set(arm_changes("image")[j.arm])
+
+
+def test_a_models_own_defaults_replace_the_kinds_for_that_model_only(monkeypatch):
+    """[image.models.cnn.base] / [image.models.cnn.arms.all]: the CNN's base keys and arms; an
+    arm without a table of its own, and every other model, keep the kind's."""
+    monkeypatch.setitem(arms.MODEL_BASE["image"], "cnn", {"epochs": 7, "lr_schedule": "step"})
+    monkeypatch.setitem(arms._MODEL_ARMS["image"], "cnn", {"all": {"dropout": 0.4, "patience": 3}})
+    kind_base = arms.BASE["image"]
+    assert base_changes("image") == kind_base and kind_base["epochs"] != 7
+    assert base_changes("image", "cnn") == {**kind_base, "epochs": 7, "lr_schedule": "step",
+                                            "model": "cnn"}
+    assert base_changes("image", "linear") == {**kind_base, "model": "linear"}
+    own, kinds = arm_changes("image", "cnn"), arm_changes("image")
+    assert own["all"] == {"dropout": 0.4, "patience": 3} != kinds["all"]
+    assert {a: c for a, c in own.items() if a != "all"} == {
+        a: c for a, c in kinds.items() if a != "all"}
+    assert arm_changes("image", "mlp") == kinds
+    [job] = make_plan(RunSpec(data="digits", model="cnn"), "image", ["all"], seeds=1)
+    assert (job.spec.dropout, job.spec.patience, job.spec.augment) == (0.4, 3, ())
+    [job] = make_plan(RunSpec(data="digits"), "image", ["all"], seeds=1)
+    assert job.spec.augment == kinds["all"]["augment"]
+    # --help says where a model's default differs from its kind's
+    assert default_text("epochs", "run").startswith(f"image {kind_base['epochs']} (cnn 7), ")
+    assert "cnn" not in default_text("batch_size", "run")
 
 
 def test_all_combines_l2_dropout_early_stopping_and_augmentation():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from reglab.lab.arms import ARMS, BASE, EXAMPLES, arm_changes, base_changes
-from reglab.lab.spec import RunSpec
+from reglab.lab.arms import ARMS, BASE, EXAMPLES, MODEL_BASE, arm_changes, base_changes
+from reglab.lab.spec import RunSpec, read_package_toml
 from reglab.report import i18n
 
 if sys.version_info >= (3, 11):
@@ -41,11 +41,23 @@ def test_defaults_give_each_kind_a_base_and_every_arm():
 
 @pytest.mark.parametrize("kind", sorted(BASE))
 def test_every_default_arm_is_a_valid_spec(kind):
-    base = base_changes(kind)
-    assert isinstance(base["hidden"], tuple)  # TOML lists come back as the spec's tuples
-    for arm, changes in arm_changes(kind).items():
-        spec = RunSpec(data="digits", **{**base, **changes})  # unknown keys / bad values raise
-        assert {k: getattr(spec, k) for k in changes} == changes, (kind, arm)
+    for model in (None, *MODEL_BASE[kind]):  # the kind's defaults, then each model's own
+        base = base_changes(kind, model)
+        assert isinstance(base["hidden"], tuple)  # TOML lists come back as the spec's tuples
+        assert model is None or base["model"] == model
+        for arm, changes in arm_changes(kind, model).items():
+            spec = RunSpec(data="digits", **{**base, **changes})  # unknown keys / values raise
+            assert {k: getattr(spec, k) for k in changes} == changes, (kind, model, arm)
+
+
+def test_a_models_own_tables_name_only_known_models_and_arms():
+    doc = read_package_toml("reglab.lab", "defaults.toml")
+    for kind, table in doc.items():
+        assert set(table) <= {"base", "arms", "models"}, kind
+        for model, own in table.get("models", {}).items():
+            assert model in ("linear", "mlp", "cnn") and set(own) <= {"base", "arms"}, model
+            assert set(own.get("arms", {})) <= set(ARMS), (kind, model)
+            assert "model" not in own.get("base", {})  # the table's name says which
 
 
 def test_a_catalogue_key_without_one_text_per_language_is_an_error(monkeypatch):

@@ -147,7 +147,7 @@ def _plan_and_run(flags, grids, cfg, arm_tables, arm_names, seeds, cfg_seeds, wo
                     and arms_mod.technique_of(k) not in flagged}
     chosen = {**base_cfg, **given}
     ds = _data_kind(chosen)
-    base = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
+    base = RunSpec.from_dict({**arms_mod.base_changes(ds.kind, chosen.get("model")), **chosen})
     strength_spec = RunSpec.from_dict({**base.to_dict(), **strength_cfg, **strengths})
     # the augmentation names and cutmix must fit the data even when no chosen arm uses them
     make_augmentation(strength_spec, ds.kind)

@@ -18,7 +18,7 @@ from typing import Any, Optional
 import typer
 
 from reglab._validation import InvalidParameterError
-from reglab.lab.arms import BASE, GRID_KEYS, OVERRIDABLE
+from reglab.lab.arms import BASE, GRID_KEYS, MODEL_BASE, OVERRIDABLE
 from reglab.lab.spec import RunSpec
 
 __all__ = ["Flag", "SPEC_FLAGS", "FLAG_NAMES", "spec_flags", "option", "TargetOpt", "ConfigOpt",
@@ -127,9 +127,13 @@ def default_text(key: str, command: str) -> str:
     if key == "split_seed":
         return "--seed"
     per_kind = {kind: _show(key, BASE[kind].get(key, _SPEC_DEFAULTS[key])) for kind in BASE}
-    if len(set(per_kind.values())) == 1:
+    # a model's own default (defaults.toml [KIND.models.MODEL.base]) where it differs
+    own = {kind: "".join(f" ({model} {_show(key, b[key])})" for model, b in MODEL_BASE[kind].items()
+                         if key in b and _show(key, b[key]) != per_kind[kind])
+           for kind in BASE}
+    if len(set(per_kind.values())) == 1 and not any(own.values()):
         return next(iter(per_kind.values()))
-    return ", ".join(f"{kind} {v}" for kind, v in per_kind.items())
+    return ", ".join(f"{kind} {v}{own[kind]}" for kind, v in per_kind.items())
 
 
 def option(default: Any, *names: str, help: str, show_default: bool | str = True,

@@ -53,7 +53,7 @@ def run(
     chosen = {**cfg, **flags}
     with restated(origins):
         ds = _data_kind(chosen)
-        spec = RunSpec.from_dict({**arms_mod.base_changes(ds.kind), **chosen})
+        spec = RunSpec.from_dict({**arms_mod.base_changes(ds.kind, chosen.get("model")), **chosen})
         jobs = [Job(f"run-s{spec.seed}", "run", spec)]
         _preflight(jobs, ds)
     launched = torchrun_env()

@@ -70,7 +70,7 @@ def tune(
     cfg.update(flags)
     with restated(origins):
         ds = load_data(RunSpec.from_dict(cfg))
-        base = RunSpec.from_dict({**base_changes(ds.kind), **cfg})
+        base = RunSpec.from_dict({**base_changes(ds.kind, cfg.get("model")), **cfg})
     with restated(origins):
         metric = metric_for(ds, metric)
     space = load_space(table, ds.kind, base.epochs)

@@ -9,7 +9,8 @@ L2", "early stopping + augmentation", "combining methods works better").
 
 Example::
 
-    arm_changes("image")["l2"]        # {'l2': 0.0001}
+    arm_changes("image")["l2"]         # {'weight_decay': 0.2}
+    arm_changes("image", "cnn")["all"]  # the CNN's own `all` (defaults.toml, models.cnn)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from reglab._validation import did_you_mean, fail
 from reglab.lab.spec import read_package_toml
 
 __all__ = ["ARMS", "EXAMPLES", "OVERRIDABLE", "TECHNIQUES", "GRID_KEYS", "check_arms",
-           "check_arm_name", "NOTE_SAYS", "BASE", "arm_changes", "base_changes",
+           "check_arm_name", "NOTE_SAYS", "BASE", "MODEL_BASE", "arm_changes", "base_changes",
            "apply_overrides", "apply_tables", "grid_arms", "grid_name", "settings",
            "format_value", "technique_of"]
 
@@ -93,7 +94,15 @@ _DEFAULTS = read_package_toml("reglab.lab", "defaults.toml")
 BASE: dict[str, dict[str, Any]] = {kind: _tuples(t["base"]) for kind, t in _DEFAULTS.items()}
 _ARMS: dict[str, dict[str, dict[str, Any]]] = {
     kind: {arm: _tuples(ch) for arm, ch in t["arms"].items()} for kind, t in _DEFAULTS.items()}
-
+# Per-model defaults ([image.models.cnn.base], [image.models.cnn.arms.all], ...): a model
+# selected on its own (scripts/select_defaults.py --model cnn) gets its own base keys and
+# arms; a model or arm without a table of its own takes the kind's (the MLP's).
+MODEL_BASE: dict[str, dict[str, dict[str, Any]]] = {
+    kind: {model: _tuples(m.get("base", {})) for model, m in t.get("models", {}).items()}
+    for kind, t in _DEFAULTS.items()}
+_MODEL_ARMS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
+    kind: {model: {arm: _tuples(ch) for arm, ch in m.get("arms", {}).items()}
+           for model, m in t.get("models", {}).items()} for kind, t in _DEFAULTS.items()}
 
 # Example arms for the rest of the library, not run by default (``ARMS`` stays the note's
 # seven): pick them with ``--arms none,elastic_net`` or override them in ``[arms.NAME]``.
@@ -112,15 +121,20 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
-def base_changes(kind: str) -> dict[str, Any]:
-    """The base run's keys for a data kind (model, optimizer, epochs...)."""
-    return dict(BASE[kind])
+def base_changes(kind: str, model: str | None = None) -> dict[str, Any]:
+    """The base run's keys for a data kind (model, optimizer, epochs...); with ``model``, that
+    model's own defaults on top (``base_changes("image", "cnn")``), and ``model`` set."""
+    if not isinstance(model, str):  # None, or a bad value RunSpec then names
+        return dict(BASE[kind]) if model is None else {**BASE[kind], "model": model}
+    return {**BASE[kind], **MODEL_BASE[kind].get(model, {}), "model": model}
 
 
-def arm_changes(kind: str) -> dict[str, dict[str, Any]]:
+def arm_changes(kind: str, model: str | None = None) -> dict[str, dict[str, Any]]:
     """Every arm's spec changes for a data kind (``none`` changes nothing), the built-ins
-    (:data:`ARMS`) then the :data:`EXAMPLES`."""
-    return {"none": {}, **{arm: dict(ch) for arm, ch in _ARMS[kind].items()},
+    (:data:`ARMS`) then the :data:`EXAMPLES`; with ``model``, an arm that model has a table of
+    its own for takes that table instead of the kind's."""
+    own = _MODEL_ARMS[kind].get(model, {}) if isinstance(model, str) else {}
+    return {"none": {}, **{arm: dict(own.get(arm, ch)) for arm, ch in _ARMS[kind].items()},
             **{arm: dict(ch) for arm, ch in EXAMPLES.items()}}
 
 

@@ -59,7 +59,7 @@ def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
 
     Args:
         base: the base run (data, model, optimizer, epochs...); its regularizers are ignored.
-        kind: the data kind, which picks the default strengths.
+        kind: the data kind, which with ``base.model`` picks the default strengths.
         arms: arm names: built-ins (``reglab.lab.arms.ARMS``) and ``arm_specs`` names.
         seeds: number of seeds, >= 1.
         overrides: strengths replacing the defaults in every arm that uses them.
@@ -82,7 +82,7 @@ def make_plan(base: RunSpec, kind: str, arms: Sequence[str], seeds: int,
         if not isinstance(table, Mapping):
             raise fail("compare", f"arms.{arm}", "a table of spec keys", table)
         plain.replace(**table)  # a typo in a table is an error even if the arm is not run
-    changes = apply_tables(apply_overrides(arm_changes(kind), overrides or {}), tables)
+    changes = apply_tables(apply_overrides(arm_changes(kind, base.model), overrides or {}), tables)
     arms = check_arms(list(arms), known=list(changes))
     for key, values in (grids or {}).items():
         if key not in GRID_KEYS:

@@ -244,7 +244,7 @@ def spec_from_params(base: RunSpec, kind: str, values: Mapping[str, Any]) -> Run
                 changes.update(augment=(), augment_strength=1.0)
                 continue
             if not base.augment and "augment" not in values:
-                changes["augment"] = arm_changes(kind)["augment"]["augment"]
+                changes["augment"] = arm_changes(kind, base.model)["augment"]["augment"]
         changes[name] = _off(name) if v is None else v
     if "augment" in changes and not changes["augment"]:
         changes["augment_strength"] = 1.0  # no augmentation: the strength means nothing
