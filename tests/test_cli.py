@@ -10,7 +10,7 @@ import pytest
 
 from reglab.cli import _shared, main
 from reglab.cli import path as path_cmd
-from reglab.lab.arms import BASE, MODEL_BASE
+from reglab.lab.arms import BASE, MODEL_BASE, arm_changes, base_changes
 from reglab.lab.spec import RunSpec
 from reglab.lab import execute as executor
 from reglab.lab import label_check
@@ -148,6 +148,24 @@ def test_bad_config_file_exits_2(capsys, tmp_path):
     code, _, err = _run(capsys, "compare", "--config", str(cfg), "--out", str(tmp_path / "r"))
     assert code == 2 and err == (f"reglab: error: {cfg}, line 4: key 'l2' of [arms.l2_big] "
                                  "must be a float in the range [0, inf). Got -1.0 instead.\n")
+
+
+def test_compare_with_model_cnn_takes_the_cnns_own_defaults(capsys, tmp_path):
+    """--model cnn: the base run and the arms of [image.models.cnn] (defaults.toml); a flag
+    still wins over them (--epochs 1 here)."""
+    code, _, err = _run(capsys, "compare", "--data", "digits", "--model", "cnn", "--arms",
+                        "none,all", "--seeds", "1", "--epochs", "1", "--workers", "1",
+                        "--quiet", "--out", str(tmp_path), "--name", "c")
+    assert code == 0, err
+    with open(tmp_path / "c" / "results.csv") as fh:
+        rows = {r["arm"]: r for r in csv.DictReader(fh)}
+    base, own = base_changes("image", "cnn"), arm_changes("image", "cnn")["all"]
+    assert own != arm_changes("image")["all"]  # the CNN has its own: this test can tell
+    for r in rows.values():
+        assert (r["model"], r["lr_schedule"], r["epochs"]) == ("cnn", base["lr_schedule"], "1")
+    assert float(rows["all"]["dropout"]) == own["dropout"]
+    assert float(rows["all"]["augment_strength"]) == own.get("augment_strength", 1.0)
+    assert float(rows["none"]["dropout"]) == 0.0
 
 
 def test_compare_prints_the_table_stores_and_resumes(capsys, tmp_path):
