@@ -128,7 +128,8 @@ def default_text(key: str, command: str) -> str:
         return "--seed"
     per_kind = {kind: _show(key, BASE[kind].get(key, _SPEC_DEFAULTS[key])) for kind in BASE}
     # a model's own default (defaults.toml [KIND.models.MODEL.base]) where it differs
-    own = {kind: "".join(f" ({model} {_show(key, b[key])})" for model, b in MODEL_BASE[kind].items()
+    own = {kind: "".join(f" ({model} {_show(key, b[key])})"
+                         for model, b in MODEL_BASE[kind].items()
                          if key in b and _show(key, b[key]) != per_kind[kind])
            for kind in BASE}
     if len(set(per_kind.values())) == 1 and not any(own.values()):
