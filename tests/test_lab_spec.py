@@ -21,6 +21,7 @@ BAD = [
     ("split_column", "", "a non-empty string"),
     ("test_data", 2, "a non-empty string"),
     ("model", "resnet", "one of {'linear', 'mlp', 'cnn'}"),
+    ("cnn_arch", "resnet", "one of {'two_block', 'global_pool'}"),
     ("hidden", [], "a non-empty list of ints in the range [1, 65536]"),
     ("hidden", [0], "a non-empty list of ints in the range [1, 65536]"),
     ("hidden", 64, "a non-empty list of ints in the range [1, 65536]"),

@@ -55,6 +55,9 @@ SPEC_FLAGS: tuple[Flag, ...] = (
          "than 20 distinct values that are also over 5% of the rows, is regression), "
          "classification or regression."),
     Flag("model", ("--model", "-m"), str, "linear, mlp or cnn."),
+    Flag("cnn_arch", ("--cnn-arch",), str, "two_block (3-wide convs 32, 64, a dense layer of "
+         "--hidden[0]) or global_pool (5-wide convs 64-128, global max pool; one run at a "
+         "time)."),
     Flag("hidden", ("--hidden",), str, "Hidden widths, comma-separated, e.g. 256,256."),
     Flag("activation", ("--activation",), str, "relu, gelu, tanh or silu."),
     Flag("optimizer", ("--optimizer",), str, "sgd (momentum 0.9), adam or adamw (torch AdamW, "

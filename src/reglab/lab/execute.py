@@ -129,14 +129,16 @@ def sequential_only(spec) -> list[str]:
     """The knobs of ``spec`` that the stacked engine does not implement (its kernels cover
     L1, L2, decoupled decay, proximal L1, standard dropout, augmentation, mixup / cutmix and
     early stopping with any criterion): elastic net, group lasso (loss term and proximal), a
-    dropout kind other than "standard" and strength schedules. A run with one of them on
-    trains through ``fit``."""
+    dropout kind other than "standard", strength schedules and a CNN other than "two_block".
+    A run with one of them on trains through ``fit``."""
     out = [k for k in ("elastic_net", "group_lasso", "proximal_group_lasso")
            if getattr(spec, k) > 0]
     if spec.dropout > 0 and spec.dropout_kind != "standard":
         out.append("dropout_kind")
     if spec.schedules:  # the stacked engine's strengths are numbers
         out.append("schedules")
+    if spec.model == "cnn" and spec.cnn_arch != "two_block":  # StackedCNN: two_block only
+        out.append("cnn_arch")
     return out
 
 

@@ -55,6 +55,7 @@ DATA_KEYS = ("target", "features", "drop", "split", "order_column", "group_colum
              "split_column", "test_data", "task")
 MAX_TOML_BYTES = 1 << 20  # a spec is a few hundred bytes; -c /dev/zero must not fill memory
 DROPOUT_KINDS = ("standard", "gaussian", "dropconnect", "dropblock")
+CNN_ARCHS = ("two_block", "global_pool")
 STOP_CRITERIA = ("patience", "gl", "pq", "up")
 
 
@@ -86,7 +87,12 @@ class RunSpec:
             or with more than 20 distinct values that are also more than 5% of the rows, is
             regression), "classification" or "regression" (forced).
         model: "linear", "mlp" or "cnn".
-        hidden: hidden layer widths of the MLP (the CNN's classifier width is hidden[0]).
+        hidden: hidden layer widths of the MLP (the two_block CNN's dense width is hidden[0]).
+        cnn_arch: the CNN (``model = "cnn"``): "two_block" (two 3-wide conv blocks of 32 and
+            64 channels, each pooled by 2, flattened into a dense layer of ``hidden[0]`` units)
+            or "global_pool" (four 5-wide convs of 64, 64, 128, 128 channels, a pool by 2
+            after the second, a global max pool over positions, dropout, a linear head:
+            shift-invariant; trains one run at a time, the stacked engine has no kernel).
         activation: "relu", "gelu", "tanh" or "silu".
         optimizer: "sgd" (momentum 0.9), "adam" or "adamw" (``torch.optim.AdamW`` whose
             decoupled decay is ``weight_decay``; with sgd and adam the lab applies the same
@@ -143,6 +149,7 @@ class RunSpec:
     test_data: str | None = None
     task: str = "auto"
     model: str = "mlp"
+    cnn_arch: str = "two_block"
     hidden: tuple[int, ...] = (256, 256)
     activation: str = "relu"
     optimizer: str = "adam"
@@ -261,7 +268,8 @@ _LATER_KEYS: dict[str, Any] = {
     "lr_schedule": "constant", "warmup": 0.0, "label_smoothing": 0.0,
     "elastic_net": 0.0, "l1_ratio": 0.5, "group_lasso": 0.0, "proximal_group_lasso": 0.0,
     "dropout_kind": "standard", "stop_criterion": "patience", "stop_alpha": 5.0,
-    "stop_strip": 5, "stop_strips": 3, "schedules": {}, "task": "auto"}
+    "stop_strip": 5, "stop_strips": 3, "schedules": {}, "task": "auto",
+    "cnn_arch": "two_block"}
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -432,6 +440,7 @@ _CHECKS = {
     "test_data": lambda v: _opt_str("test_data", v),
     "task": lambda v: check_choice(OWNER, "task", v, TASKS),
     "model": lambda v: check_choice(OWNER, "model", v, MODELS),
+    "cnn_arch": lambda v: check_choice(OWNER, "cnn_arch", v, CNN_ARCHS),
     "hidden": _hidden,
     "activation": lambda v: check_choice(OWNER, "activation", v, ACTIVATIONS),
     "optimizer": lambda v: check_choice(OWNER, "optimizer", v, OPTIMIZERS),

@@ -3,8 +3,12 @@
 * ``linear``: multinomial logistic regression on the flattened input, ``logits = W x + b``.
 * ``mlp``: ``Flatten -> [Linear -> act -> Dropout(drop)] * len(hidden) -> Linear``; dropout
   sits after each hidden activation (the note's ``a_i * d_i``).
-* ``cnn``: two conv blocks (3x3 / width 3, act, 2x max-pool) then ``Linear -> act ->
-  Dropout -> Linear``; 2-D for images (N, C, H, W), 1-D for signals (N, C, L).
+* ``cnn``, ``cnn_arch = "two_block"``: two conv blocks (3x3 / width 3, act, 2x max-pool) then
+  ``Linear -> act -> Dropout -> Linear``; 2-D for images (N, C, H, W), 1-D for signals
+  (N, C, L).
+* ``cnn``, ``cnn_arch = "global_pool"``: four 5-wide convs (64, 64, 2x max-pool, 128, 128,
+  each followed by the activation), a global max pool over the positions, ``Dropout ->
+  Linear``: a feature found anywhere counts the same (shift-invariant).
 
 ``spec.dropout_kind`` picks the dropout layer: "standard" (``rl.Dropout``) and "gaussian"
 (``rl.GaussianDropout``) where the MLP / classifier has its dropout; "dropconnect" wraps those
@@ -35,6 +39,9 @@ __all__ = ["build_model", "activation", "parameter_count", "multiply_adds", "che
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 _CNN_CHANNELS = (32, 64)
 _CNN_MIN_SIDE = 2 ** len(_CNN_CHANNELS)  # each block halves height / width / length
+# global_pool: (out channels, kernel width, max-pool by 2 after it)
+_GLOBAL_LAYERS = ((64, 5, False), (64, 5, True), (128, 5, False), (128, 5, False))
+_GLOBAL_MIN_SIDE = 2
 # Training holds about four float32 copies of the parameters (weights, gradients and the two
 # Adam moments), plus the restored-best copy: 5 * 4 bytes each, activations not counted.
 TRAIN_BYTES_PER_PARAMETER = 20
@@ -64,7 +71,13 @@ def build_model(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
     drop = _Drop(spec.dropout, strength(spec, "dropout"), kind_of_drop)
     if spec.model == "mlp":
         return _mlp(math.prod(input_shape), spec.hidden, num_classes, spec.activation, drop)
+    if getattr(spec, "cnn_arch", "two_block") == "global_pool":
+        return _global_cnn(kind, input_shape, num_classes, spec.activation, drop)
     return _cnn(kind, input_shape, spec.hidden[0], num_classes, spec.activation, drop)
+
+
+def _global_arch(spec) -> bool:
+    return spec.model == "cnn" and getattr(spec, "cnn_arch", "two_block") == "global_pool"
 
 
 def parameter_count(spec, kind: str, input_shape: tuple[int, ...], num_classes: int) -> int:
@@ -80,6 +93,11 @@ def parameter_count(spec, kind: str, input_shape: tuple[int, ...], num_classes: 
         return sum(dense(a, b) for a, b in zip(widths, widths[1:]))
     c, sides = input_shape[0], list(input_shape[1:])
     count = 0
+    if _global_arch(spec):
+        for out_ch, width, _ in _GLOBAL_LAYERS:
+            count += out_ch * c * width ** len(sides) + out_ch
+            c = out_ch
+        return count + dense(c, num_classes)
     for out_ch in _CNN_CHANNELS:
         count += out_ch * c * 3 ** len(sides) + out_ch
         c, sides = out_ch, [s // 2 for s in sides]
@@ -100,6 +118,11 @@ def multiply_adds(spec, kind: str, input_shape: tuple[int, ...], num_classes: in
         return parameter_count(spec, kind, input_shape, num_classes)
     c, sides = input_shape[0], list(input_shape[1:])
     count = 0
+    if _global_arch(spec):  # padded convs keep the positions; one pool halves them
+        for out_ch, width, pooled in _GLOBAL_LAYERS:
+            count += (c * width ** len(sides) + 1) * out_ch * math.prod(sides)
+            c, sides = out_ch, [s // 2 for s in sides] if pooled else sides
+        return count + (c + 1) * num_classes
     for out_ch in _CNN_CHANNELS:
         count += (c * 3 ** len(sides) + 1) * out_ch * math.prod(sides)
         c, sides = out_ch, [s // 2 for s in sides]
@@ -113,11 +136,18 @@ def _check_fits(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
         if kind not in ("image", "signal"):
             raise fail("RunSpec", "model", "'linear' or 'mlp' for tabular data (cnn needs an "
                        "image or a signal)", spec.model)
-        if min(input_shape[1:]) < _CNN_MIN_SIDE:
+        halvings, side = (1, _GLOBAL_MIN_SIDE) if _global_arch(spec) else (
+            len(_CNN_CHANNELS), _CNN_MIN_SIDE)
+        if min(input_shape[1:]) < side:
             shape = "x".join(str(s) for s in input_shape[1:])
             raise fail("RunSpec", "model", f"'linear' or 'mlp' for inputs of size {shape} (cnn "
-                       f"halves each side {len(_CNN_CHANNELS)} times: it needs at least "
-                       f"{_CNN_MIN_SIDE} per side)", spec.model)
+                       f"halves each side {halvings} time{'s' if halvings > 1 else ''}: it "
+                       f"needs at least {side} per side)", spec.model)
+        if _global_arch(spec) and spec.dropout > 0 and spec.dropout_kind not in (
+                "standard", "gaussian"):
+            raise fail("RunSpec", "dropout_kind", "'standard' or 'gaussian' for cnn_arch "
+                       "'global_pool' (its dropout sits before the linear head)",
+                       spec.dropout_kind)
     check_memory(spec, kind, input_shape, num_classes)
 
 
@@ -194,3 +224,17 @@ def _cnn(kind: str, input_shape, width: int, n_out: int, act: str, drop: _Drop
     body.train()
     return nn.Sequential(*blocks, nn.Flatten(), drop.linear(n_flat, width), activation(act),
                          *drop.after_hidden(), nn.Linear(width, n_out))
+
+
+def _global_cnn(kind: str, input_shape, n_out: int, act: str, drop: _Drop) -> nn.Sequential:
+    two_d = kind == "image"
+    conv, pool, top = ((nn.Conv2d, nn.MaxPool2d, nn.AdaptiveMaxPool2d) if two_d
+                       else (nn.Conv1d, nn.MaxPool1d, nn.AdaptiveMaxPool1d))
+    c = input_shape[0]
+    layers: list[nn.Module] = []
+    for out_ch, width, pooled in _GLOBAL_LAYERS:
+        layers += [conv(c, out_ch, width, padding=width // 2), activation(act)]
+        layers += [pool(2)] if pooled else []
+        c = out_ch
+    return nn.Sequential(*layers, top(1), nn.Flatten(), *drop.after_hidden(),
+                         nn.Linear(c, n_out))
