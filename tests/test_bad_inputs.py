@@ -161,6 +161,7 @@ def d(tmp_path_factory) -> Path:
                         axis=1))
     np.savez(root / "tiny_images.npz", X=rng0.normal(size=(60, 1, 2, 2)), y=y60)
     np.savez(root / "short_signal.npz", X=rng0.normal(size=(60, 1, 1)), y=y60)
+    np.savez(root / "short_signal3.npz", X=rng0.normal(size=(60, 1, 3)), y=y60)
     np.savez(root / "bad_names.npz", X=rng0.normal(size=(60, 3)), y=y60,
              feature_names=np.array(["a", "b"]))
     np.savez(root / "object_x.npz", X=np.array([[1, "a"]] * 60, dtype=object), y=y60)
@@ -612,9 +613,14 @@ ROWS = [
     cli("cnn-on-2x2-images", ["compare", "--data", "{d}/tiny_images.npz", "--model", "cnn"],
         flag("'--model' / '-m'", "'linear' or 'mlp' for inputs of size 2x2 (cnn halves each "
              "side 2 times: it needs at least 4 per side)", "'cnn'")),
+    # signals with --model cnn default to the global_pool CNN (one pool by 2)
     cli("cnn-on-length-1-signals", ["compare", "--data", "{d}/short_signal.npz", "--model",
                                     "cnn"],
         flag("'--model' / '-m'", "'linear' or 'mlp' for inputs of size 1 (cnn halves each "
+             "side 1 time: it needs at least 2 per side)", "'cnn'")),
+    cli("two-block-cnn-on-length-3-signals", ["compare", "--data", "{d}/short_signal3.npz",
+                                              "--model", "cnn", "--cnn-arch", "two_block"],
+        flag("'--model' / '-m'", "'linear' or 'mlp' for inputs of size 3 (cnn halves each "
              "side 2 times: it needs at least 4 per side)", "'cnn'")),
     # 16 layers: 6.9e10 parameters, 1.3 TB to train, more than any test machine has
     cli("hidden-too-big-for-memory", ["compare", "--hidden", ",".join(["65536"] * 16)],
