@@ -38,10 +38,9 @@ __all__ = ["build_model", "activation", "parameter_count", "multiply_adds", "che
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU}
 _CNN_CHANNELS = (32, 64)
-_CNN_MIN_SIDE = 2 ** len(_CNN_CHANNELS)  # each block halves height / width / length
 # global_pool: (out channels, kernel width, max-pool by 2 after it)
 _GLOBAL_LAYERS = ((64, 5, False), (64, 5, True), (128, 5, False), (128, 5, False))
-_GLOBAL_MIN_SIDE = 2
+_GLOBAL_HALVINGS = sum(pooled for *_, pooled in _GLOBAL_LAYERS)
 # Training holds about four float32 copies of the parameters (weights, gradients and the two
 # Adam moments), plus the restored-best copy: 5 * 4 bytes each, activations not counted.
 TRAIN_BYTES_PER_PARAMETER = 20
@@ -71,7 +70,7 @@ def build_model(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
     drop = _Drop(spec.dropout, strength(spec, "dropout"), kind_of_drop)
     if spec.model == "mlp":
         return _mlp(math.prod(input_shape), spec.hidden, num_classes, spec.activation, drop)
-    if getattr(spec, "cnn_arch", "two_block") == "global_pool":
+    if _global_arch(spec):
         return _global_cnn(kind, input_shape, num_classes, spec.activation, drop)
     return _cnn(kind, input_shape, spec.hidden[0], num_classes, spec.activation, drop)
 
@@ -136,8 +135,8 @@ def _check_fits(spec, kind: str, input_shape: tuple[int, ...], num_classes: int)
         if kind not in ("image", "signal"):
             raise fail("RunSpec", "model", "'linear' or 'mlp' for tabular data (cnn needs an "
                        "image or a signal)", spec.model)
-        halvings, side = (1, _GLOBAL_MIN_SIDE) if _global_arch(spec) else (
-            len(_CNN_CHANNELS), _CNN_MIN_SIDE)
+        halvings = _GLOBAL_HALVINGS if _global_arch(spec) else len(_CNN_CHANNELS)
+        side = 2 ** halvings
         if min(input_shape[1:]) < side:
             shape = "x".join(str(s) for s in input_shape[1:])
             raise fail("RunSpec", "model", f"'linear' or 'mlp' for inputs of size {shape} (cnn "
