@@ -200,6 +200,14 @@ def test_the_pruner_is_hyperband_over_the_epochs(tmp_path):
     assert st.pruner._max_resource == 27 and st.pruner._min_resource == 1
 
 
+@pytest.mark.parametrize("epochs, rung", [(2, 1), (39, 1), (40, 2), (200, 10), (401, 20)])
+def test_the_first_rung_is_a_twentieth_of_the_budget(tmp_path, epochs, rung):
+    # pruning at epoch 1-4 of a 200-epoch budget ranked warmup and noise (lab/tune.py)
+    st = T.open_study(f"sqlite:///{tmp_path / 'o.sqlite'}", "s", max_epochs=epochs)
+    assert st.pruner._min_resource == rung == T.first_rung(epochs)
+    assert st.pruner._max_resource == epochs
+
+
 def test_the_timeout_stops_a_running_trial_at_its_next_epoch(tmp_path):
     from lab_tiny import tiny
     st = T.open_study(f"sqlite:///{tmp_path / 'o.sqlite'}", "s")
