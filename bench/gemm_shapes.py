@@ -1,0 +1,125 @@
+"""How fast the engine's own matmul shapes run, against the 2048^3 rate every floor assumes.
+
+The floors of ``bench/sweep.py`` and ``bench/compare_wall.py`` divide FLOPs by the rate of
+one large float32 matmul (``roofline.gemm_rate``). The stacked engine does not run large
+matmuls: it runs ``baddbmm`` / ``bmm`` over K members at the run's batch size. This measures,
+on one thread, the rate of the three matmuls of one stacked linear layer (forward
+``x @ W``, the weight gradient ``x^T @ g`` and the input gradient ``g @ W^T``) at the shapes of
+the workloads the issue-12 targets name, and the whole bare training step of the K = 32
+sweep stack (forward, loss, backward, fused Adam; no data, evaluation or bookkeeping) against
+that step's floor. A shape that reaches a fraction f of the large-matmul rate needs at least
+1/f times the compute floor however little else the engine does.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/gemm_shapes.py [--markdown PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/roofline.py
+from roofline import gemm_rate, mlp_params, mlp_step_cost  # noqa: E402
+
+# (label, members K, batch B, in, out): one stacked layer of each workload
+SHAPES = [
+    ("strong-mlp 512-512, stack of 6 (digits, batch 64)", 6, 64, 512, 512),
+    ("the same, one member (sequential engine)", 1, 64, 512, 512),
+    ("mnist1d 512-512-512, stack of 3 (batch 128)", 3, 128, 512, 512),
+    ("sweep K = 32, H = 128 (batch 128)", 32, 128, 128, 128),
+    ("sweep K = 32, H = 32 (batch 128)", 32, 128, 32, 32),
+]
+# the sweep's stacked MLPs (bench/sweep.py: digits 64-H-H-10, batch 128, Adam)
+STEPS = [(32, [64, 32, 32, 10]), (32, [64, 128, 128, 10])]
+
+
+def _median(fn, reps: int) -> float:
+    for _ in range(5):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def layer_rates(k: int, b: int, n_in: int, n_out: int, reps: int) -> tuple[float, float, float]:
+    x, g = torch.randn(k, b, n_in), torch.randn(k, b, n_out)
+    w, bias = torch.randn(k, n_in, n_out), torch.randn(k, 1, n_out)
+    flops = 2.0 * k * b * n_in * n_out
+    fwd = flops / _median(lambda: torch.baddbmm(bias, x, w), reps)
+    wgrad = flops / _median(lambda: torch.bmm(x.transpose(1, 2), g), reps)
+    dgrad = flops / _median(lambda: torch.bmm(g, w.transpose(1, 2)), reps)
+    return fwd / 1e9, wgrad / 1e9, dgrad / 1e9
+
+
+def bare_step(k: int, widths: list[int], batch: int, reps: int) -> float:
+    """Seconds of one stacked training step: baddbmm layers, ReLU, cross-entropy, fused Adam."""
+    gen = torch.Generator().manual_seed(0)
+    ws = [torch.randn(k, a, b, generator=gen).mul_(a ** -0.5).requires_grad_()
+          for a, b in zip(widths, widths[1:])]
+    bs = [torch.zeros(k, 1, b, requires_grad=True) for b in widths[1:]]
+    opt = torch.optim.Adam(ws + bs, lr=1e-3, foreach=True)
+    x = torch.randn(k, batch, widths[0], generator=gen)
+    y = torch.randint(0, widths[-1], (k * batch,), generator=gen)
+
+    def step():
+        h = x
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            h = torch.baddbmm(b, h, w)
+            if i < len(ws) - 1:
+                h = F.relu(h)
+        loss = F.cross_entropy(h.reshape(k * batch, -1), y, reduction="sum") / batch
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return _median(step, reps)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--markdown", default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    big = gemm_rate(threads=1) / 1e9
+    lines = [f"Large float32 matmul (2048^3, 1 thread): **{big:.1f} GFLOP/s**, the rate the "
+             "floors assume.", "",
+             "| stacked layer | K | batch | in x out | forward GFLOP/s | weight grad | "
+             "input grad | mean / 2048^3 rate |", "|---|---:|---:|---|---:|---:|---:|---:|"]
+    for label, k, b, n_in, n_out in SHAPES:
+        rates = layer_rates(k, b, n_in, n_out, args.reps)
+        lines.append(f"| {label} | {k} | {b} | {n_in} x {n_out} | {rates[0]:.1f} | "
+                     f"{rates[1]:.1f} | {rates[2]:.1f} | {statistics.mean(rates) / big:.2f} |")
+    lines += ["", "| bare stacked step (1 thread) | ms | floor ms (compute, 2048^3 rate) | "
+              "step / floor |", "|---|---:|---:|---:|"]
+    for k, widths in STEPS:
+        seconds = bare_step(k, widths, 128, args.reps)
+        flops, _ = mlp_step_cost(widths, batch=128)
+        floor = k * flops / (big * 1e9)
+        lines.append(f"| K = {k} MLPs {'-'.join(map(str, widths))} "
+                     f"({mlp_params(widths):,} params each), batch 128 | {1e3 * seconds:.2f} | "
+                     f"{1e3 * floor:.3f} | {seconds / floor:.1f}x |")
+    text = "\n".join(lines)
+    print(text)
+    if args.markdown:
+        head = ["## The engine's matmul shapes against the floor's rate (bench/gemm_shapes.py)",
+                "", f"- machine: {platform.machine()} {platform.processor() or 'cpu'}, "
+                f"torch {torch.__version__}, 1 thread, median of {args.reps}, date "
+                f"{dt.datetime.now().isoformat(timespec='minutes')}", "", text, ""]
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(head))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
