@@ -30,9 +30,11 @@ def header() -> str:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (
         "# Benchmark results\n\n"
-        "Written by `make bench` (bench/run_all.py): every figure below comes from one session,\n"
-        "measured side by side, medians over repetitions. Regenerate with `make bench`.\n\n"
-        f"- date: {dt.datetime.now().isoformat(timespec='seconds')}\n"
+        "Written by `make bench` (bench/run_all.py). Each section is one benchmark run: its\n"
+        "figures are measured side by side in that run (medians over repetitions), under its own\n"
+        "machine and date line; `bench/run_all.py --only NAME` reruns one and replaces its\n"
+        "section, keeping the others (and hand-written sections) as they are.\n\n"
+        f"- last written: {dt.datetime.now().isoformat(timespec='seconds')}\n"
         f"- machine: {platform.machine()}, {cpus} CPU cores available, {platform.processor() or 'cpu'}\n"
         f"- Python {platform.python_version()}, torch {torch.__version__}, "
         f"threads per process: 1\n\n"
@@ -48,14 +50,23 @@ def run_one(name: str, out: pathlib.Path) -> str:
 
 
 def merge(previous: str, fresh: dict[str, str]) -> list[str]:
-    """The sections of ``previous`` (each starts with "## ... (bench/NAME.py)") in SCRIPTS
-    order, with those in ``fresh`` replaced."""
-    old = {}
-    for chunk in previous.split("\n## ")[1:]:
-        for name in SCRIPTS:
-            if f"(bench/{name}.py)" in chunk.splitlines()[0]:
-                old[name] = "## " + chunk
-    return [fresh.get(name, old.get(name)) for name in SCRIPTS if name in fresh or name in old]
+    """The sections of ``previous`` (each starts with "## "), in their order, with each fresh
+    section in the place of the previous section of the same title line, or appended.
+
+    A section whose title no script writes (a run with other flags, a hand-written one) and
+    a second section of the same script under another title are kept as they are."""
+    sections = ["## " + chunk for chunk in previous.split("\n## ")[1:]]
+    titles = [section.splitlines()[0].strip() for section in sections]
+    for name in SCRIPTS:
+        if name not in fresh:
+            continue
+        title = fresh[name].strip().splitlines()[0].strip()
+        if title in titles:
+            sections[titles.index(title)] = fresh[name]
+        else:
+            sections.append(fresh[name])
+            titles.append(title)
+    return sections
 
 
 def main(argv: list[str] | None = None) -> int:
