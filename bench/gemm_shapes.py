@@ -63,16 +63,18 @@ def layer_rates(k: int, b: int, n_in: int, n_out: int, reps: int) -> tuple[float
 
 
 def bare_step(k: int, widths: list[int], batch: int, reps: int) -> float:
-    """Seconds of one stacked training step: baddbmm layers, ReLU, cross-entropy, fused Adam."""
+    """Seconds of one stacked training step: baddbmm layers, ReLU, cross-entropy, fused Adam
+    (``fused=True``, the engine's; the faster of it and ``foreach=True`` is reported)."""
     gen = torch.Generator().manual_seed(0)
     ws = [torch.randn(k, a, b, generator=gen).mul_(a ** -0.5).requires_grad_()
           for a, b in zip(widths, widths[1:])]
     bs = [torch.zeros(k, 1, b, requires_grad=True) for b in widths[1:]]
-    opt = torch.optim.Adam(ws + bs, lr=1e-3, foreach=True)
+    opts = [torch.optim.Adam(ws + bs, lr=1e-3, fused=True),
+            torch.optim.Adam(ws + bs, lr=1e-3, foreach=True)]
     x = torch.randn(k, batch, widths[0], generator=gen)
     y = torch.randint(0, widths[-1], (k * batch,), generator=gen)
 
-    def step():
+    def step(opt):
         h = x
         for i, (w, b) in enumerate(zip(ws, bs)):
             h = torch.baddbmm(b, h, w)
@@ -82,7 +84,7 @@ def bare_step(k: int, widths: list[int], batch: int, reps: int) -> float:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return _median(step, reps)
+    return min(_median(lambda: step(opt), reps) for opt in opts)
 
 
 def main(argv: list[str] | None = None) -> int:
