@@ -8,9 +8,11 @@ on one thread, the rate of the three matmuls of one stacked linear layer (forwar
 the workloads the issue-12 targets name, and the whole bare training step of the K = 32
 sweep stack (forward, loss, backward, fused Adam; no data, evaluation or bookkeeping) against
 that step's floor. A shape that reaches a fraction f of the large-matmul rate needs at least
-1/f times the compute floor however little else the engine does.
+1/f times the compute floor however little else the engine does. ``--compile`` also times the
+step with its forward and loss under ``torch.compile`` (backward through AOT autograd; the
+compile time is printed, not counted).
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/gemm_shapes.py [--markdown PATH]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/gemm_shapes.py [--compile] [--markdown PATH]
 """
 
 from __future__ import annotations
@@ -62,9 +64,11 @@ def layer_rates(k: int, b: int, n_in: int, n_out: int, reps: int) -> tuple[float
     return fwd / 1e9, wgrad / 1e9, dgrad / 1e9
 
 
-def bare_step(k: int, widths: list[int], batch: int, reps: int) -> float:
-    """Seconds of one stacked training step: baddbmm layers, ReLU, cross-entropy, fused Adam
-    (``fused=True``, the engine's; the faster of it and ``foreach=True`` is reported)."""
+def bare_step(k: int, widths: list[int], batch: int, reps: int, compiled: bool = False
+              ) -> tuple[float, float]:
+    """Seconds of one stacked training step: baddbmm layers, ReLU, cross-entropy, Adam (the
+    faster of ``fused=True``, the engine's, and ``foreach=True``), and the seconds spent
+    compiling (0 unless ``compiled``: the forward and loss under ``torch.compile``)."""
     gen = torch.Generator().manual_seed(0)
     ws = [torch.randn(k, a, b, generator=gen).mul_(a ** -0.5).requires_grad_()
           for a, b in zip(widths, widths[1:])]
@@ -74,22 +78,34 @@ def bare_step(k: int, widths: list[int], batch: int, reps: int) -> float:
     x = torch.randn(k, batch, widths[0], generator=gen)
     y = torch.randint(0, widths[-1], (k * batch,), generator=gen)
 
-    def step(opt):
+    def forward_loss(x, y, ws, bs):
         h = x
         for i, (w, b) in enumerate(zip(ws, bs)):
             h = torch.baddbmm(b, h, w)
             if i < len(ws) - 1:
                 h = F.relu(h)
-        loss = F.cross_entropy(h.reshape(k * batch, -1), y, reduction="sum") / batch
+        return F.cross_entropy(h.reshape(k * batch, -1), y, reduction="sum") / batch
+
+    loss_fn, compile_s = forward_loss, 0.0
+    if compiled:
+        loss_fn = torch.compile(forward_loss)
+        t0 = time.perf_counter()
+        loss_fn(x, y, ws, bs).backward()
+        compile_s = time.perf_counter() - t0
+
+    def step(opt):
+        loss = loss_fn(x, y, ws, bs)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return min(_median(lambda: step(opt), reps) for opt in opts)
+    return min(_median(lambda: step(opt), reps) for opt in opts), compile_s
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--compile", action="store_true",
+                    help="also time the step with its forward and loss under torch.compile")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -102,15 +118,21 @@ def main(argv: list[str] | None = None) -> int:
         rates = layer_rates(k, b, n_in, n_out, args.reps)
         lines.append(f"| {label} | {k} | {b} | {n_in} x {n_out} | {rates[0]:.1f} | "
                      f"{rates[1]:.1f} | {rates[2]:.1f} | {statistics.mean(rates) / big:.2f} |")
+    compiled = " compiled ms (compile s) | compiled / floor |" if args.compile else ""
     lines += ["", "| bare stacked step (1 thread) | ms | floor ms (compute, 2048^3 rate) | "
-              "step / floor |", "|---|---:|---:|---:|"]
+              "step / floor |" + compiled,
+              "|---|---:|---:|---:|" + ("---:|---:|" if args.compile else "")]
     for k, widths in STEPS:
-        seconds = bare_step(k, widths, 128, args.reps)
+        seconds, _ = bare_step(k, widths, 128, args.reps)
         flops, _ = mlp_step_cost(widths, batch=128)
         floor = k * flops / (big * 1e9)
-        lines.append(f"| K = {k} MLPs {'-'.join(map(str, widths))} "
-                     f"({mlp_params(widths):,} params each), batch 128 | {1e3 * seconds:.2f} | "
-                     f"{1e3 * floor:.3f} | {seconds / floor:.1f}x |")
+        row = (f"| K = {k} MLPs {'-'.join(map(str, widths))} "
+               f"({mlp_params(widths):,} params each), batch 128 | {1e3 * seconds:.2f} | "
+               f"{1e3 * floor:.3f} | {seconds / floor:.1f}x |")
+        if args.compile:
+            fast, took = bare_step(k, widths, 128, args.reps, compiled=True)
+            row += f" {1e3 * fast:.2f} ({took:.0f}) | {fast / floor:.1f}x |"
+        lines.append(row)
     text = "\n".join(lines)
     print(text)
     if args.markdown:
