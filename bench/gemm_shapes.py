@@ -7,7 +7,7 @@ on one thread, the rate of the three matmuls of one stacked linear layer (forwar
 ``x @ W``, the weight gradient ``x^T @ g`` and the input gradient ``g @ W^T``) at the shapes of
 the workloads the issue-12 targets name, and the whole bare training step of the K = 32
 sweep stack (forward, loss, backward, fused Adam; no data, evaluation or bookkeeping) against
-that step's floor. A shape that reaches a fraction f of the large-matmul rate needs at least
+that step's roofline floor (``roofline.Rates.floor``, as the sweep's). A shape that reaches a fraction f of the large-matmul rate needs at least
 1/f times the compute floor however little else the engine does. ``--compile`` also times the
 step with its forward and loss under ``torch.compile`` (backward through AOT autograd; the
 compile time is printed, not counted).
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/roofline.py
-from roofline import gemm_rate, mlp_params, mlp_step_cost  # noqa: E402
+from roofline import Rates, mlp_params, mlp_step_cost, mlp_working_set  # noqa: E402
 
 # (label, members K, batch B, in, out): one stacked layer of each workload
 SHAPES = [
@@ -109,26 +109,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    big = gemm_rate(threads=1) / 1e9
+    rates = Rates.measure(threads=1)
+    big = rates.flops / 1e9
     lines = [f"Large float32 matmul (2048^3, 1 thread): **{big:.1f} GFLOP/s**, the rate the "
              "floors assume.", "",
              "| stacked layer | K | batch | in x out | forward GFLOP/s | weight grad | "
              "input grad | mean / 2048^3 rate |", "|---|---:|---:|---|---:|---:|---:|---:|"]
     for label, k, b, n_in, n_out in SHAPES:
-        rates = layer_rates(k, b, n_in, n_out, args.reps)
-        lines.append(f"| {label} | {k} | {b} | {n_in} x {n_out} | {rates[0]:.1f} | "
-                     f"{rates[1]:.1f} | {rates[2]:.1f} | {statistics.mean(rates) / big:.2f} |")
+        layer = layer_rates(k, b, n_in, n_out, args.reps)
+        lines.append(f"| {label} | {k} | {b} | {n_in} x {n_out} | {layer[0]:.1f} | "
+                     f"{layer[1]:.1f} | {layer[2]:.1f} | {statistics.mean(layer) / big:.2f} |")
     compiled = " compiled ms (compile s) | compiled / floor |" if args.compile else ""
-    lines += ["", "| bare stacked step (1 thread) | ms | floor ms (compute, 2048^3 rate) | "
+    lines += ["", "| bare stacked step (1 thread) | ms | floor ms (binds; bench/roofline.py) | "
               "step / floor |" + compiled,
               "|---|---:|---:|---:|" + ("---:|---:|" if args.compile else "")]
     for k, widths in STEPS:
         seconds, _ = bare_step(k, widths, 128, args.reps)
-        flops, _ = mlp_step_cost(widths, batch=128)
-        floor = k * flops / (big * 1e9)
+        flops, nbytes = mlp_step_cost(widths, batch=128)
+        floor, bound = rates.floor(k * flops, k * nbytes, mlp_working_set(widths, 128, k))
         row = (f"| K = {k} MLPs {'-'.join(map(str, widths))} "
                f"({mlp_params(widths):,} params each), batch 128 | {1e3 * seconds:.2f} | "
-               f"{1e3 * floor:.3f} | {seconds / floor:.1f}x |")
+               f"{1e3 * floor:.3f} ({bound}) | {seconds / floor:.1f}x |")
         if args.compile:
             fast, took = bare_step(k, widths, 128, args.reps, compiled=True)
             row += f" {1e3 * fast:.2f} ({took:.0f}) | {fast / floor:.1f}x |"

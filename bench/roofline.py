@@ -51,6 +51,13 @@ def mlp_params(widths: list[int]) -> int:
     return sum((a + 1) * b for a, b in zip(widths, widths[1:]))
 
 
+def mlp_working_set(widths: list[int], batch: int, members: int = 1) -> float:
+    """Bytes a stack of ``members`` such MLPs touches per step (weights, gradients, two Adam
+    moments, and one float32 activation per unit and row): the size the bandwidth is
+    measured at."""
+    return float(members * (16 * mlp_params(widths) + 4 * batch * sum(widths)))
+
+
 def mlp_step_cost(widths: list[int], batch: int) -> tuple[float, float]:
     """(FLOPs, bytes moved) of one training step (forward, backward, Adam) of the MLP."""
     p = mlp_params(widths)

@@ -44,7 +44,7 @@ from reglab.lab import execute as engine
 from reglab.lab.spec import RunSpec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/roofline.py
-from roofline import Rates, mlp_params, mlp_step_cost  # noqa: E402
+from roofline import Rates, mlp_step_cost, mlp_working_set  # noqa: E402
 
 BATCH = 128
 
@@ -112,8 +112,7 @@ def sweep_floor(data, h: int, k: int, epochs: int, rates: Rates) -> tuple[float,
     n = len(data.train)
     steps = math.ceil(n / BATCH) * epochs * k
     flops, nbytes = mlp_step_cost(widths, BATCH)
-    working_set = k * (16 * mlp_params(widths) + 4 * BATCH * sum(widths))
-    floor, bound = rates.floor(flops * steps, nbytes * steps, working_set)
+    floor, bound = rates.floor(flops * steps, nbytes * steps, mlp_working_set(widths, BATCH, k))
     return flops * steps / 1e9, floor, bound
 
 
