@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = [dict(r) for r in Store.read_only(out, "tune-mnist1d").execute(
         "SELECT r.arm, r.seed, f.value FROM runs r JOIN final f ON f.run_id = r.id "
         "WHERE f.key = 'test_acc' AND r.status = 'done' ORDER BY r.seed")]
+    with Store.open(out, "tune-mnist1d") as store:
+        confirmed = store.meta().get("confirmed", [])
     acc = {arm: [r["value"] for r in runs if r["arm"] == arm] for arm in ("none", "tuned")}
     best = (out / "tune-mnist1d" / "best.toml").read_text().strip()
     d = paired_difference([100 * v for v in acc["tuned"]], [100 * v for v in acc["none"]])
@@ -72,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
                      f"{statistics.stdev(v) if len(v) > 1 else 0.0:.2f} |")
     for label, value in PUBLISHED.items():
         lines.append(f"| {label} | - | {100 * value:.0f} |")
+    if confirmed:  # the best trials rescored on fresh init seeds, validation only
+        lines += ["", "| confirmed trial | search val acc % | fresh val acc % | mean |",
+                  "|---:|---:|---|---:|"]
+        for c in confirmed:
+            lines.append(f"| {c['trial']} | {100 * c['searched']:.2f} | "
+                         + ", ".join(f"{100 * v:.2f}" for v in c["scores"])
+                         + f" | {100 * statistics.mean(c['scores']):.2f} |")
     text = "\n".join(lines)
     print(text)
     print(f"tuned - none: {diff}")

@@ -812,7 +812,16 @@ def test_the_entry_point_in_a_subprocess_matches_the_in_process_result(row_id, d
     (["tune", "--data", "wine", "--trials", "1", "--storage", "bogus://x"],
      re.escape("Cannot open the Optuna storage 'bogus://x': Can't load plugin: "
                "sqlalchemy.dialects:bogus")),
-], ids=["path-penalty", "path-eps", "path-n-strengths", "tune-storage"])
+    (["tune", "--data", "wine", "--confirm", "-1"],
+     flag("'--confirm'", "an int in the range [0, 1000]", "-1")),
+    (["tune", "--data", "wine", "--trials", "0"],
+     flag("'--trials' / '-t'", "an int in the range [1, 1000000]", "0")),
+    (["tune", "--data", "wine", "--seeds", "1001"],
+     flag("'--seeds' / '-s'", "an int in the range [0, 1000]", "1001")),
+    (["tune", "--data", "wine", "--timeout", "0"],
+     flag("'--timeout'", "a float in the range (0, inf)", "0.0")),
+], ids=["path-penalty", "path-eps", "path-n-strengths", "tune-storage", "tune-confirm",
+        "tune-trials", "tune-seeds", "tune-timeout"])
 def test_path_and_tune_refuse_bad_flags_before_making_their_folder(argv, message, tmp_path):
     if argv[0] == "tune":
         pytest.importorskip("optuna")

@@ -671,7 +671,15 @@ def test_tune_lang_vi_prints_the_study_and_the_best_in_vietnamese(capsys, tmp_pa
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == ("study 'tune-breast_cancer': 2 hoàn tất (worker này đã chạy 2)")
-    assert lines[1].startswith("val_acc tốt nhất ")
+    assert lines[1].startswith("tốt nhất: trial ") and ", val_acc " in lines[1]
+    assert " khi tìm kiếm: " in lines[1]
+    code, out, err = _cli(capsys, "tune", "--data", "breast_cancer", "--model", "linear",
+                          "--epochs", "2", "--trials", "2", "--seeds", "1", "--confirm", "2",
+                          "--out", str(tmp_path), "-q", "--lang", "vi")
+    assert code == 0, err
+    confirmed = [ln for ln in out.splitlines() if ln.startswith("xác nhận: trial ")]
+    assert len(confirmed) == 2 and all(" với seed 1000, 1001 (trung bình " in ln
+                                       for ln in confirmed)
 
 
 def test_the_resume_line_and_the_label_verdict_follow_the_language(capsys, tmp_path):

@@ -306,3 +306,63 @@ def test_tune_takes_the_run_spec_flags_and_a_flag_fixes_a_searched_key(tmp_path,
     code = main(["tune", "--epochs", "0", "--trials", "1", "--out", str(tmp_path)])
     _, err = capsys.readouterr()
     assert code == 2 and err.startswith("reglab: error: Invalid value for '--epochs' / '-e'")
+
+
+def test_the_best_trials_are_confirmed_on_fresh_seeds_and_the_best_mean_is_retrained(tmp_path):
+    from reglab.lab.store import Store
+    from reglab.train.sequential import fit
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ticks = []
+    res = T.tune(BASE, trials=6, out=tmp_path, name="c", space=TINY_SPACE, seeds=1, workers=1,
+                 confirm_top=3, confirm_seeds=2, on_confirm=lambda d, n: ticks.append((d, n)))
+    done = sorted((t for t in res.study.get_trials() if t.state.name == "COMPLETE"),
+                  key=lambda t: (-t.value, t.number))
+    assert len(res.confirmed) == min(3, len(done)) >= 2
+    assert {c.trial for c in res.confirmed} == {t.number for t in done[:3]}
+    holdout = T._without_test(reglab.data.load(BASE.data, seed=BASE.data_seed))
+    for c in res.confirmed:  # each score: the trial's spec refitted with a fresh init seed
+        trial = next(t for t in done if t.number == c.trial)
+        assert c.searched == trial.value and len(c.scores) == 2
+        assert c.scores == tuple(fit(c.spec.replace(seed=T.CONFIRM_SEED + i), holdout)
+                                 .final["val_acc"] for i in range(2))
+    planned = 2 * sum(c.spec.epochs for c in res.confirmed)  # the bar: epochs of all runs
+    assert ticks[-1] == (planned, planned) and all(n == planned for _, n in ticks)
+    assert [d for d, _ in ticks] == sorted(d for d, _ in ticks)
+    means = [c.mean for c in res.confirmed]
+    assert means == sorted(means, reverse=True)  # best mean first; it is the one retrained
+    winner = res.confirmed[0]
+    assert (res.best_trial, res.best_spec, res.best_value) == (winner.trial, winner.spec,
+                                                                winner.searched)
+    assert RunSpec.from_dict(load_toml(tmp_path / "c" / "best.toml")) == winner.spec
+    assert {r["spec"]["lr"] for r in res.runs if r["arm"] == "tuned"} == {winner.spec.lr}
+    with Store.open(tmp_path, "c") as store:
+        stored = store.meta()["confirmed"]
+    assert [(c["trial"], tuple(c["scores"])) for c in stored] == [
+        (c.trial, c.scores) for c in res.confirmed]
+    # a rerun of the retrain reuses the stored scores: it trains no confirmation run again
+    seen = []
+    again = T.tune(BASE, trials=6, out=tmp_path, name="c", space=TINY_SPACE, seeds=1,
+                   workers=1, on_confirm=lambda *a: seen.append(a))
+    assert again.confirmed == res.confirmed and not seen
+    # --confirm 0 (or 1): the study's best trial, as the search scored it
+    plain = T.tune(BASE, trials=6, out=tmp_path, name="c0", space=TINY_SPACE, seeds=1,
+                   workers=1, confirm_top=0, storage=T.default_storage(tmp_path, "c"),
+                   study_name="c")
+    assert plain.confirmed == [] and plain.best_trial == res.study.best_trial.number
+    assert plain.best_spec == T.best_spec(res.study, BASE)
+
+
+def test_tune_prints_the_confirmation_and_the_trial_it_chose(tmp_path, capsys):
+    from reglab.cli import main
+    code = main(["tune", "--data", "breast_cancer", "--model", "linear", "--epochs", "3",
+                 "--trials", "4", "--seeds", "1", "--confirm", "2", "--out", str(tmp_path),
+                 "-q"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.startswith("confirmed: trial ")]
+    assert len(lines) == 2 and all("with seeds 1000, 1001 (mean " in line for line in lines)
+    chosen = lines[0].split()[2].rstrip(",")
+    assert f"best: trial {chosen}, val_acc " in out
+    code = main(["tune", "--data", "breast_cancer", "--confirm", "-1", "--out", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "confirm" in err

@@ -9,19 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from reglab.cli._shared import (_load_config, check_file_keys, check_lang_flag, file_origins,
-                                flag_origins, require, restated, spec_table)
-from reglab.cli._progress import counted
+from reglab.cli._shared import (Origin, _load_config, check_file_keys, check_lang_flag,
+                                file_origins, flag_origins, require, restated, spec_table)
+from reglab.cli._progress import phased
 from reglab.cli.options import FLAG_NAMES, LangOpt, option, spec_flags
 from reglab.lab.arms import base_changes
 from reglab.lab.execute import load_data
 from reglab.lab.spec import RunSpec
 from reglab.lab.store import folder_stem
-from reglab.lab.tune import Param, TuneResult, load_space, metric_for, tune as run_study
+from reglab.lab.tune import (CONFIRM_SEED, CONFIRM_SEEDS, CONFIRM_TOP, Param, TuneResult,
+                             check_counts, load_space, metric_for, tune as run_study)
 from reglab.report import console as display
 from reglab.report.i18n import CATALOGUE, t
 
 __all__ = ["register"]
+
+_COUNT_FLAGS = {"trials": "'--trials' / '-t'", "seeds": "'--seeds' / '-s'",
+                "confirm": "'--confirm'", "timeout": "'--timeout'"}
 
 
 @spec_flags("tune")
@@ -44,6 +48,9 @@ def tune(
                                     "[space] table.", show_default="none"),
     seeds: int = option(3, "--seeds", "-s", help="Seeds of the final retrain of the best and "
                         "none (0: tune only)."),
+    confirm: int = option(CONFIRM_TOP, "--confirm", help="Before the retrain, the best K "
+                          f"finished trials train again with {CONFIRM_SEEDS} other seeds "
+                          "(validation only); the best mean wins (0 or 1: the best trial)."),
     out: Path = option(Path("runs"), "--out", "-o", help="Folder of experiments."),
     quiet: bool = option(False, "--quiet", "-q", help="Print the results only."),
     lang: str = LangOpt("en"),
@@ -55,6 +62,8 @@ def tune(
     ``--epochs``: the budget, the longest a trial trains.
     """
     lang = check_lang_flag(lang, "tune")
+    with restated({key: Origin(flag=flag) for key, flag in _COUNT_FLAGS.items()}):
+        check_counts(trials, seeds, confirm, timeout)  # before anything is loaded or written
     optuna = require("optuna", "tune", "tune")  # optional, heavy: only this command needs it
     cfg = _load_config(config)
     table = cfg.pop("space", None)
@@ -78,10 +87,12 @@ def tune(
         space[key] = Param(value=getattr(base, key))
     name = name or f"tune-{folder_stem(base.data)}"
     optuna.logging.set_verbosity(optuna.logging.WARNING if quiet else optuna.logging.INFO)
-    with counted(t("cli.tune.bar", lang, data=base.data), quiet, lang) as tick:  # the time left
+    bars = [t("cli.tune.bar", lang, data=base.data), t("cli.tune.confirm_bar", lang, n=confirm)]
+    with phased(bars, quiet, lang) as (tick, confirm_tick):  # each with the time left
         res = run_study(base, trials=trials, out=out, name=name, space=space,
                         storage=storage, study_name=study, timeout=timeout, seeds=seeds,
-                        metric=metric, data=ds, on_trial=tick)
+                        metric=metric, data=ds, on_trial=tick, confirm_top=confirm,
+                        on_confirm=confirm_tick)
     con = display.console(quiet)
     states = {}
     for trial in res.study.get_trials(deepcopy=False):
@@ -92,8 +103,16 @@ def tune(
     if res.best_spec is None:
         con.print(t("cli.tune.none", lang))
         return res
-    con.print(t("cli.tune.best", lang, metric=metric, value=res.best_value, params=", ".join(
-        f"{k}={v}" for k, v in res.study.best_params.items())))
+    chosen = next(tr for tr in res.study.get_trials(deepcopy=False)
+                  if tr.number == res.best_trial)
+    for c in res.confirmed:
+        con.print(t("cli.tune.confirmed", lang, trial=c.trial, metric=metric,
+                    searched=c.searched, mean=c.mean, seeds=", ".join(
+                        str(CONFIRM_SEED + i) for i in range(len(c.scores))),
+                    scores=", ".join(f"{v:.4f}" for v in c.scores)))
+    con.print(t("cli.tune.best", lang, trial=res.best_trial, metric=metric,
+                value=res.best_value, params=", ".join(
+                    f"{k}={v}" for k, v in chosen.params.items())))
     if res.runs:
         display.print_comparison(con, res.runs, t("cli.tune.title", lang, data=base.data), ds,
                                  out / name, lang)
