@@ -562,26 +562,28 @@ def confirm(study, base: RunSpec, data, top: int = CONFIRM_TOP, seeds: int = CON
     then the trial number). The search score is left out of the mean: it is the one that
     made the trial a winner, so it is biased up. A diverged run scores the worst value.
     ``progress(epochs done, epochs planned)`` over all its runs (a bar's hook).
-    ``top`` < 2 or ``seeds`` = 0 confirms nothing: the study's best trial alone, as it was.
+    ``top`` < 2, ``seeds`` = 0 or fewer than two candidates: nothing to confirm, ``[]``.
     The scores are kept in the study (user attribute ``confirm_scores``), so a rerun of the
     retrain trains only trials it has not confirmed yet.
     """
     check_int("tune", "confirm", top, 0, 1000)
     check_int("tune", "confirm_seeds", seeds, 0, 1000)
+    if top < 2 or seeds == 0:
+        return []
     sign = 1.0 if METRICS[metric] == "maximize" else -1.0
     done = [t for t in study.get_trials(deepcopy=False)
             if t.state.name == "COMPLETE" and t.value is not None and math.isfinite(t.value)]
     done.sort(key=lambda t: (-sign * t.value, t.number))
     picked, seen = [], set()
     for trial in done:
-        spec = RunSpec.from_dict({**base.to_dict(), **trial.user_attrs["spec"]})
+        spec = trial_spec(trial, base)
         if spec.to_json() not in seen:  # two trials of one spec are one candidate
             seen.add(spec.to_json())
             picked.append((trial, spec))
-        if len(picked) == max(top, 1):
+        if len(picked) == top:
             break
-    if top < 2 or seeds == 0 or len(picked) < 2:
-        return [Confirmed(t.number, float(t.value), (), s) for t, s in picked[:1]]
+    if len(picked) < 2:
+        return []
     # scores already measured (a rerun of the retrain command): kept in the study, per trial
     known = {int(k): v for k, v in study.user_attrs.get("confirm_scores", {}).items()}
     todo = [(t, spec) for t, spec in picked if len(known.get(t.number, ())) < seeds]
@@ -611,9 +613,14 @@ def confirm(study, base: RunSpec, data, top: int = CONFIRM_TOP, seeds: int = CON
 
 
 # -- results --------------------------------------------------------------------------------
+def trial_spec(trial, base: RunSpec) -> RunSpec:
+    """A trial's spec, as recorded by the trial that ran it, over ``base``."""
+    return RunSpec.from_dict({**base.to_dict(), **trial.user_attrs["spec"]})
+
+
 def best_spec(study, base: RunSpec) -> RunSpec:
     """The best trial's spec (as recorded by the trial that ran it)."""
-    return RunSpec.from_dict({**base.to_dict(), **study.best_trial.user_attrs["spec"]})
+    return trial_spec(study.best_trial, base)
 
 
 def plain(spec: RunSpec) -> RunSpec:
@@ -788,8 +795,8 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
     files = [*export_best(best, base, folder, max(seeds, 1)), *save_plots(study, folder)]
     runs = (_retrain(best, base, seeds, out, name, workers, progress, url, confirmed)
             if seeds else [])
-    return TuneResult(study, best, winner.searched, ran, files, runs,
-                      confirmed if confirmed and confirmed[0].scores else [], winner.trial)
+    return TuneResult(study, best, winner.searched, ran, files, runs, confirmed,
+                      winner.trial)
 
 
 # Searched keys that apply to class targets only: left out of a regression study's space.
@@ -832,7 +839,7 @@ def _retrain(best: RunSpec, base: RunSpec, seeds: int, out, name: str, workers, 
     jobs = [Job(run_id, arm, spec) for run_id, arm, spec in retrain_specs(best, base, seeds)]
     meta = {"command": "tune", "storage": redact(url), "best": best.to_dict(),
             "confirmed": [{"trial": c.trial, "searched": c.searched, "scores": list(c.scores)}
-                          for c in confirmed if c.scores]}
+                          for c in confirmed]}
     return run_experiment(jobs, out, name, meta, workers=workers, engine="auto",
                           progress=None if progress is None else lambda *_: progress).runs
 
