@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/reglab compare
+	$(VENV)/bin/reglab compare --seeds 15
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -3,8 +3,8 @@
 Three workloads on digits, each every default arm from the CLI's plan (``make_plan`` with the
 image defaults, Adam, batch 64):
 
-* ``default``: the default compare, what ``make demo`` runs (the image base run and every
-  arm's default strengths, ``DEFAULT_SEEDS`` seeds: 8 x 5 = 40 runs);
+* ``default``: what ``make demo`` runs, ``reglab compare --seeds 15`` (the image base run and
+  every arm's default strengths, 15 seeds: 8 x 15 = 120 runs);
 * ``strong-mlp`` (8 x 3 = 24 runs): MLP 512-512, 200 epochs, augmentation ``rotate,translate,scale`` on the
   augment arms (``augment`` and ``all``);
 * ``cnn`` (8 x 3 = 24 runs): the lab's digits CNN (``--model cnn``: two conv blocks, head width 256), 120 epochs.
@@ -38,17 +38,15 @@ import time
 
 import torch
 
-from reglab.lab.compare import DEFAULT_SEEDS
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench/roofline.py
 from roofline import Rates, cnn_params, cnn_step_cost, mlp_params, mlp_step_cost  # noqa: E402
 
 ENGINES = ("auto", "sequential")
 GEOMETRIC = ("rotate", "translate", "scale")
 # name -> (spec changes over the image defaults, augment-arm override, full epochs (None: the
-# base run's), seeds (None: compare's default))
+# base run's), seeds)
 WORKLOADS = {
-    "default": ({}, None, None, None),
+    "default": ({}, None, None, 15),  # the Makefile's demo: reglab compare --seeds 15
     "strong-mlp": ({"hidden": (512, 512)}, GEOMETRIC, 200, 3),
     "cnn": ({"model": "cnn"}, None, 120, 3),
 }
@@ -137,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         changes, augment, epochs, seeds = WORKLOADS[name]
         epochs = epochs or base_epochs()
         epochs = max(1, epochs // QUICK) if args.quick else epochs
-        jobs = plan(changes, augment, epochs, seeds or DEFAULT_SEEDS)
+        jobs = plan(changes, augment, epochs, seeds)
         wall = {}
         for engine_name in ENGINES:
             wall[engine_name], runs = run(jobs, engine_name)
@@ -157,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         head = ["## `reglab compare` workloads (bench/compare_wall.py"
                 + (" --quick" if args.quick else "") + ")", "",
-                f"digits, every default arm ({DEFAULT_SEEDS} seeds for `default`, 3 for the "
+                f"digits, every default arm ({WORKLOADS['default'][3]} seeds for `default`, 3 for the "
                 f"others) per workload; {cores} "
                 f"cores, {free_cores()} free at the end; floor on {cores} threads: GEMM {rates.flops / 1e9:.1f} GFLOP/s.", "",
                 f"- machine: {platform.machine()} {platform.processor() or 'cpu'}, "

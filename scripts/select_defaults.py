@@ -10,10 +10,15 @@ Protocol (per built-in data set; the test split is never read, not even printed)
   the final (early-stopping-restored) weights: on digits that is 3 x 270 = 810 validation
   images instead of one split's 270.
 * Stage 1, the budget: base runs (width, epochs, learning-rate schedule) are scored twice:
-  plain (the ``none`` arm) and with a reference regularized recipe. The base with the best
-  regularized score is kept (regularized arms are what needs the budget); the plain scores
-  say whether ``none`` loses anything by training as long (then it would deserve a shorter
-  budget of its own, and the table says so).
+  plain (the ``none`` arm) and with a reference regularized recipe. Regularized arms are what
+  needs the budget, so the regularized score decides, by the one-standard-error rule (as in
+  CART and glmnet's ``lambda.1se``): among the bases whose reference score is within one
+  standard error of the best one (the sample std of the best base's per-seed scores over
+  sqrt(seeds)), the cheapest is kept, cost = epochs x multiply-adds per sample (a count, not a
+  timing, so the pick does not depend on the machine). Scores closer than that are a few
+  validation images apart and flip with the CPU's float rounding; a budget that costs twice as
+  much must earn it. The plain scores say whether ``none`` loses anything by training as long
+  (then it would deserve a shorter budget of its own, and the table says so).
 * Stage 2, each arm alone on that base: a grid of strengths per technique.
 * Stage 3, ``all`` (the note's combination: L2 + dropout + early stopping + augmentation):
   the stage-2 winners together, and softer variants of them.
@@ -44,6 +49,7 @@ from typing import Any
 import reglab.data
 from reglab.lab.execute import Job, run_experiment
 from reglab.lab.spec import RunSpec
+from reglab.train.models import multiply_adds
 
 SEEDS = {"digits": (10, 11, 12), "mnist1d": (10, 11), "breast_cancer": (10, 11, 12)}
 
@@ -55,6 +61,12 @@ BASES: dict[str, list[dict[str, Any]]] = {
         {"hidden": (256, 256), "epochs": 100, "lr_schedule": "cosine"},
         {"hidden": (256, 256), "epochs": 200, "lr_schedule": "cosine"},
         {"hidden": (512, 512), "epochs": 100, "lr_schedule": "cosine"},
+        # later candidates: longer at a constant rate, and the same number of steps as
+        # 100 epochs at batch 64 (the demo's cost) with batch 128 over 200 epochs
+        {"hidden": (256, 256), "epochs": 200, "lr_schedule": "constant"},
+        {"hidden": (256, 256), "epochs": 200, "lr_schedule": "constant", "batch_size": 128},
+        {"hidden": (256, 256), "epochs": 200, "lr_schedule": "cosine", "batch_size": 128,
+         "lr": 2e-3},
     ],
     "mnist1d": [
         {"hidden": (256, 256), "epochs": 60, "lr_schedule": "constant"},   # the old default
@@ -155,11 +167,18 @@ class Scorer:
     def __init__(self, data: str, folder: Path, model: str = "mlp"):
         self.data, self.folder, self.model = data, folder, model
         self.seeds = SEEDS[data]
-        self.kind = reglab.data.load(data, seed=self.seeds[0]).kind
+        ds = reglab.data.load(data, seed=self.seeds[0])
+        self.kind, self.shape, self.classes = ds.kind, ds.input_shape, ds.num_classes
         self.seconds: list[float] = []
 
+    def cost(self, changes: dict[str, Any]) -> int:
+        """Training cost of a candidate as a count: epochs x multiply-adds per sample."""
+        spec = RunSpec.from_dict({"data": self.data, "model": self.model, **changes})
+        return spec.epochs * multiply_adds(spec, self.kind, self.shape, self.classes)
+
     def score(self, stage: str, cands: list[dict[str, Any]]) -> list[tuple]:
-        """[(changes, (mean val acc, mean val loss), mean seconds per run)] in the given order."""
+        """[(changes, (mean val acc, mean val loss), mean seconds per run, per-seed val accs)]
+        in the given order (per-seed: in seed order)."""
         jobs, seen = [], set()
         for ch in cands:
             name = key(ch)
@@ -175,19 +194,19 @@ class Scorer:
                 if r["status"] == "done":
                     f = r["final"]
                     out.setdefault(r["arm"], []).append(
-                        (f["val_acc"], f["val_loss"], f["seconds"]))
+                        (r["seed"], f["val_acc"], f["val_loss"], f["seconds"]))
         t0 = time.time()
         tag = self.data if self.model == "mlp" else f"{self.data}-{self.model}"
         run_experiment(jobs, self.folder, f"select-{tag}-{stage}", after=collect)
         print(f"  {stage}: {len(jobs)} runs in {time.time() - t0:.0f} s", flush=True)
         res = []
         for ch in cands:
-            rows = out.get(key(ch), [])
+            rows = sorted(out.get(key(ch), []))
             if len(rows) != len(self.seeds):
                 raise SystemExit(f"candidate {ch} finished {len(rows)} of {len(self.seeds)} runs")
-            res.append((ch, (statistics.mean(a for a, _, _ in rows),
-                             statistics.mean(b for _, b, _ in rows)),
-                        statistics.mean(c for _, _, c in rows)))
+            res.append((ch, (statistics.mean(a for _, a, _, _ in rows),
+                             statistics.mean(b for _, _, b, _ in rows)),
+                        statistics.mean(c for _, _, _, c in rows), [a for _, a, _, _ in rows]))
         return res
 
 
@@ -196,9 +215,18 @@ def best(res: list[tuple]) -> tuple:
     return max(res, key=lambda r: (round(r[1][0], 6), -r[1][1]))
 
 
+def one_se(res: list[tuple], cost) -> tuple[tuple, float]:
+    """The cheapest candidate within one standard error of the best (ties: the better score),
+    and that standard error: std of the best's per-seed accuracies / sqrt(seeds)."""
+    top = best(res)
+    se = statistics.stdev(top[3]) / len(top[3]) ** 0.5
+    near = [r for r in res if round(r[1][0], 6) >= round(top[1][0] - se, 6)]
+    return min(near, key=lambda r: (cost(r[0]), -round(r[1][0], 6), r[1][1])), se
+
+
 def table(res: list[tuple], label: str, strip: dict[str, Any] | None = None) -> list[str]:
     lines = [f"| {label} | val acc % | val loss | s/run |", "|---|---|---|---|"]
-    for ch, (acc, loss), sec in res:
+    for ch, (acc, loss), sec, _ in res:
         shown = {k: v for k, v in ch.items() if not strip or k not in strip}
         lines.append(f"| `{shown}` | {100 * acc:.2f} | {loss:.4f} | {sec:.1f} |")
     return lines
@@ -218,15 +246,21 @@ def select(data: str, folder: Path, model: str = "mlp", stop_after: int = 3) -> 
     regd = sc.score("base-ref", [dict(fixed, **b, **ref) for b in bases])
     lines += ["### Stage 1: the base run (budget and schedule)", "",
               f"Each base plain (`none`) and with the reference recipe `{ref}`; fixed: `{fixed}`.",
-              "", "| base | `none` val acc % | `none` val loss | reference val acc % | "
-              "reference val loss | s/run (ref) |", "|---|---|---|---|---|---|"]
-    for (ch, (a0, l0), _), (_, (a1, l1), s1) in zip(plain, regd):
-        shown = {k: v for k, v in ch.items() if k not in fixed}
-        lines.append(f"| `{shown}` | {100 * a0:.2f} | {l0:.4f} | {100 * a1:.2f} | {l1:.4f} "
-                     f"| {s1:.1f} |")
-    pick = best(regd)[0]
-    base = {k: v for k, v in pick.items() if k not in ref}
-    lines += ["", f"Base picked (best reference score): `{base}`.", ""]
+              "", "| base | `none` val acc % | `none` val loss | reference val acc % "
+              "(per-seed sd) | reference val loss | cost (epochs x MACs/sample, M) "
+              "| s/run (ref) |", "|---|---|---|---|---|---|---|"]
+    for (ch, (a0, l0), _, _), (_, (a1, l1), s1, accs) in zip(plain, regd):
+        shown = {k: v for k, v in ch.items() if fixed.get(k, ...) != v}
+        lines.append(f"| `{shown}` | {100 * a0:.2f} | {l0:.4f} | {100 * a1:.2f} "
+                     f"({100 * statistics.stdev(accs):.2f}) | {l1:.4f} "
+                     f"| {sc.cost(ch) / 1e6:.1f} | {s1:.1f} |")
+    top = best(regd)
+    pick, se = one_se(regd, sc.cost)
+    base = {k: v for k, v in pick[0].items() if k not in ref}
+    lines += ["", f"Best reference score {100 * top[1][0]:.2f}%, one standard error "
+              f"{100 * se:.2f} points: the cheapest base scoring at least "
+              f"{100 * (top[1][0] - se):.2f}% is picked: `{base}` ({100 * pick[1][0]:.2f}%).",
+              ""]
     if stop_after == 1:
         lines += ["Stages 2 and 3 not re-run for this base (`--stop-after 1`): its arms keep "
                   "the strengths of the earlier picks.", "",
