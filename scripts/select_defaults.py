@@ -7,8 +7,8 @@ Protocol (per built-in data set; the test split is never read, not even printed)
   sets), each of which is also the run's split seed: three different train/validation splits,
   none of them a split ``compare`` reports (compare uses seeds 0, 1, 2...). The score of a
   candidate is its mean validation accuracy over those seeds (ties: mean validation loss), on
-  the final (early-stopping-restored) weights: on digits that is 3 x 270 = 810 validation
-  images instead of one split's 270.
+  the final (early-stopping-restored) weights: on digits that is 3 x 269 = 807 validation
+  images instead of one split's 269.
 * Stage 1, the budget: base runs (width, epochs, learning-rate schedule) are scored twice:
   plain (the ``none`` arm) and with a reference regularized recipe. Regularized arms are what
   needs the budget, so the regularized score decides, by the one-standard-error rule (as in
