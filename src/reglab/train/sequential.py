@@ -66,11 +66,10 @@ def weights_of(model: nn.Module) -> list[torch.Tensor]:
 def weight_stats(model: nn.Module) -> tuple[float, float]:
     """(sparsity, L2 norm) of the weights: fraction of exact zeros, sqrt(sum w^2)."""
     ws = weights_of(model)
-    zeros = sum(w.numel() - int(torch.count_nonzero(w)) for w in ws)
-    total = sum(w.numel() for w in ws)  # the norm as the stacked engine's _weight_stats takes it
-    norm = math.sqrt(sum(float(torch.linalg.vector_norm(w, dtype=torch.float64).square())
-                         for w in ws))
-    return zeros / max(total, 1), norm
+    if not ws:
+        return 0.0, 0.0
+    sparsity, norm = kernels.weight_stats([w.unsqueeze(0) for w in ws])
+    return float(sparsity[0]), float(norm[0])
 
 
 def data_loss(out: torch.Tensor, target: torch.Tensor, task: str = "classification",
