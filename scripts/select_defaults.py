@@ -3,12 +3,15 @@ VALIDATION data only.
 
 Protocol (per built-in data set; the test split is never read, not even printed):
 
-* Every candidate is trained on the selection seeds :data:`SEEDS` (10, 11, 12 for the small
-  sets), each of which is also the run's split seed: three different train/validation splits,
-  none of them a split ``compare`` reports (compare uses seeds 0, 1, 2...). The score of a
-  candidate is its mean validation accuracy over those seeds (ties: mean validation loss), on
-  the final (early-stopping-restored) weights: on digits that is 3 x 269 = 807 validation
-  images instead of one split's 269.
+* Every candidate is trained on the selection seeds :data:`SEEDS` (10, 11, ...), each of
+  which is also the run's split seed: different train/validation splits, none of them a split
+  ``compare`` reports (compare uses seeds 0, 1, 2...). There are as many as it takes for the
+  selection to see at least :data:`MIN_VAL_ROWS` (1200) validation rows in all, the count one
+  MNIST-1D selection already had (2 x 600): digits 5 x 269 = 1345 images, breast_cancer 14 x
+  86 = 1204 rows. (Until 2026-12-03 digits and breast_cancer used three splits: on digits 807
+  images, where the best candidates differ by one or two images and one standard error is one
+  image.) The score of a candidate is its mean validation accuracy over those seeds (ties: mean
+  validation loss), on the final (early-stopping-restored) weights.
 * Stage 1, the budget: base runs (width, epochs, learning-rate schedule) are scored twice:
   plain (the ``none`` arm) and with a reference regularized recipe. Regularized arms are what
   needs the budget, so the regularized score decides, by the one-standard-error rule (as in
@@ -51,7 +54,10 @@ from reglab.lab.execute import Job, run_experiment
 from reglab.lab.spec import RunSpec
 from reglab.train.models import multiply_adds
 
-SEEDS = {"digits": (10, 11, 12), "mnist1d": (10, 11), "breast_cancer": (10, 11, 12)}
+# Validation rows per split seed of each set (15% of the rows; reglab.data's split).
+VAL_ROWS = {"digits": 269, "mnist1d": 600, "breast_cancer": 86}
+MIN_VAL_ROWS = 1200
+SEEDS = {d: tuple(range(10, 10 - (-MIN_VAL_ROWS // n))) for d, n in VAL_ROWS.items()}
 
 # Stage 1: base runs per data set (the arms change strengths only).
 BASES: dict[str, list[dict[str, Any]]] = {
@@ -168,6 +174,9 @@ class Scorer:
         self.data, self.folder, self.model = data, folder, model
         self.seeds = SEEDS[data]
         ds = reglab.data.load(data, seed=self.seeds[0])
+        if len(ds.val) != VAL_ROWS[data]:
+            raise SystemExit(f"{data}: {len(ds.val)} validation rows per split, VAL_ROWS says "
+                             f"{VAL_ROWS[data]}: update VAL_ROWS")
         self.kind, self.shape, self.classes = ds.kind, ds.input_shape, ds.num_classes
         self.seconds: list[float] = []
 
