@@ -138,6 +138,26 @@ def test_decay_is_w_times_one_minus_t_for_both_strengths(dtype):
         assert torch.equal(one, stacked[k])
 
 
+def test_decay_factor_kept_is_a_plain_tensor_and_the_cache_stays_small():
+    K._FACTORS.clear()
+    with torch.inference_mode():  # the first call under inference mode: used, not kept
+        w = torch.ones(3, 2)
+        K.decay_([w], 0.25)
+    assert torch.equal(w, torch.full((3, 2), 0.75)) and not K._FACTORS
+    p = torch.nn.Parameter(torch.ones(3, 2))
+    for _ in range(2):  # the kept factor gives the same product as a fresh one
+        K.decay_([p], 0.25)
+    assert torch.equal(p.detach(), torch.full((3, 2), 0.5625)) and not p.grad
+    (kept,) = K._FACTORS.values()
+    assert type(kept) is torch.Tensor and not kept.is_inference() and kept.item() == 0.75
+    mixed = [torch.ones(2, dtype=torch.float64), torch.ones(2)]  # not one dtype: no factor
+    K.decay_(mixed, 0.1)
+    assert mixed[0][0].item() == 0.9 and mixed[1][0].item() == torch.tensor(0.9).item()
+    for i in range(40):  # a schedule: a new factor every step, the cache bounded
+        K.decay_([p], 1e-3 * (i + 1))
+    assert len(K._FACTORS) <= 16
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_group_soft_threshold_zeroes_whole_rows_for_both_strengths(dtype):
     w, _ = _stack(dtype)  # rows: dim 1 of the stack, dim 0 of a member

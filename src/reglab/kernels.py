@@ -240,13 +240,33 @@ def decay_(ws: Sequence[Tensor], t: Strength) -> None:
         return
     if isinstance(t, Tensor):
         torch._foreach_mul_(ws, [1.0 - t] * len(ws))
-    elif ws[0].device.type == "cpu" and ws[0].dtype in _EXACT and all(
-            w.dtype == ws[0].dtype for w in ws):
+        return
+    d = ws[0].dtype
+    if d in _EXACT and ws[0].device.type == "cpu" and all(w.dtype is d for w in ws):
         # the same product as with the Python number (rounded once to w's dtype), through
-        # the 0-dim tensor overload: 3.5 us against 5.0 us for three small CPU tensors
-        torch._foreach_mul_(ws, torch.scalar_tensor(1.0 - t, dtype=ws[0].dtype))
+        # the 0-dim tensor overload: 3.9 us against 11.5 us for three small CPU tensors
+        torch._foreach_mul_(ws, _factor(1.0 - t, d))
     else:
         torch._foreach_mul_(ws, 1.0 - t)
+
+
+_FACTORS: dict[tuple[float, torch.dtype], Tensor] = {}
+
+
+def _factor(value: float, dtype: torch.dtype) -> Tensor:
+    """``value`` as a 0-dim CPU tensor of ``dtype``, made once per (value, dtype) and kept: a
+    decay at a constant lr multiplies by the same factor every step, and making the tensor
+    costs ~2.5 us, a quarter of the decay hook. Only a plain tensor is kept (not one made
+    under inference mode or while torch.compile traces): read-only, it is never written."""
+    key = (value, dtype)
+    s = _FACTORS.get(key)
+    if s is None:
+        s = torch.scalar_tensor(value, dtype=dtype, device="cpu")
+        if type(s) is Tensor and not s.is_inference():
+            if len(_FACTORS) >= 16:  # a schedule changes the factor every step: keep few
+                _FACTORS.clear()
+            _FACTORS[key] = s
+    return s
 
 
 @without_grad
