@@ -8,6 +8,8 @@ members equal to the sequential runs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -198,3 +200,31 @@ def test_conv_weights_rows_are_filters_and_one_d_rows_are_elements():
     assert float(K.group_lasso_value(b, 1.0)) == 7.0
     K.group_soft_threshold_(b, 1.0)
     assert b.tolist() == [2.0, -3.0, 0.0]
+
+
+def _intel_cpu() -> bool:
+    try:
+        return "GenuineIntel" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def test_bernoulli_is_rand_float64_below_p_on_every_cpu():
+    for shape, p, dtype in [((64, 256), 0.7, torch.float32), ((3, 5, 7), 0.5, torch.float64),
+                            ((1000,), 0.1, torch.bool)]:
+        g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+        got = K.bernoulli_(torch.empty(shape, dtype=dtype), p, g1)
+        want = (torch.rand(shape, dtype=torch.float64, generator=g2) < p).to(dtype)
+        assert torch.equal(got, want)
+        assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))  # same state
+    m = K.bernoulli_(torch.empty(200_000), 0.3, torch.Generator().manual_seed(0))
+    assert abs(m.mean().item() - 0.3) < 4 * (0.3 * 0.7 / 200_000) ** 0.5  # 4 sigma
+
+
+@pytest.mark.skipif(_intel_cpu(), reason="PyTorch draws bernoulli_(p) from MKL on Intel CPUs")
+def test_bernoulli_is_pytorchs_own_cpu_draw_off_intel():
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    theirs = torch.empty(6, 64, 256).bernoulli_(0.75, generator=g1)
+    ours = K.bernoulli_(torch.empty(6, 64, 256), 0.75, g2)
+    assert torch.equal(theirs, ours)
+    assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from reglab import kernels as K
 from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
 from reglab.schedules import Schedule, Scheduled, Strength, check_strength
 
@@ -64,7 +65,7 @@ def _scaled_mask(shape: tuple[int, ...], keep: float, like: Tensor,
                  generator: torch.Generator | None) -> Tensor:
     """Bernoulli(keep) mask already divided by keep: the inverted-dropout multiplier."""
     mask = torch.empty(shape, dtype=like.dtype, device=like.device)
-    return mask.bernoulli_(keep, generator=generator).div_(keep)
+    return K.bernoulli_(mask, keep, generator).div_(keep)
 
 
 # ----------------------------------------------------------------------------- functional core
@@ -203,7 +204,7 @@ def drop_block2d(x: Tensor, drop: float, block_size: int = 7, training: bool = T
     k = min(block_size, h, w)
     gamma = min(drop / k**2 * (h * w) / ((h - k + 1) * (w - k + 1)), 1.0)
     corners = torch.empty((n, c, h - k + 1, w - k + 1), dtype=x.dtype, device=x.device)
-    corners.bernoulli_(gamma, generator=generator)
+    K.bernoulli_(corners, gamma, generator)
     # A corner at (i, j) covers rows i..i+k-1 and columns j..j+k-1: pad by k-1, max-pool by k.
     dropped = F.max_pool2d(F.pad(corners, (k - 1,) * 4), k, stride=1)  # (N, C, H, W)
     kept = 1.0 - dropped

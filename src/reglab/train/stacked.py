@@ -8,9 +8,9 @@ Each member reproduces what :func:`reglab.train.sequential.fit` does for its spe
 * initialization: ``torch.manual_seed(seed)`` then ``build_model`` (the same weights);
 * batch order: its own ``torch.Generator().manual_seed(seed)``, one ``randperm`` per epoch;
 * dropout masks: on the CPU, its own generator started from the global RNG state that
-  ``fit`` would have after building the model, and the same draw as PyTorch's CPU dropout
-  (``empty(B, H).bernoulli_(keep) / keep``), so the masks are the sequential run's masks;
-  on CUDA one batched draw (same distribution, different stream);
+  ``fit`` would have after building the model, and the same draw as the library's dropout
+  layer (``reglab.kernels.bernoulli_(empty(B, H), keep) / keep``), so the masks are the
+  sequential run's masks; on CUDA one batched draw (same distribution, different stream);
 * augmentation and mixup / cutmix: its own pipeline from ``make_augmentation`` (seeded);
 * loss = cross-entropy + the L1 / L2 terms over weights (ndim >= 2), their gradient added
   directly; decoupled decay before and proximal L1 after each optimizer step: all with
@@ -148,7 +148,7 @@ def _masks(stack: _Stack, droppers: list[tuple[int, float, torch.Generator]], ba
         m = torch.ones(len(stack), batch, width, dtype=like.dtype, device=like.device)
         if like.device.type == "cpu":
             for s, keep, gen in droppers:  # the member's own stream, PyTorch's CPU draw
-                m[s].bernoulli_(keep, generator=gen).div_(keep)
+                K.bernoulli_(m[s], keep, gen).div_(keep)
         else:  # one draw for the chunk: same distribution, not the sequential stream
             sel = torch.tensor([s for s, _, _ in droppers], device=like.device)
             keep = torch.tensor([k for _, k, _ in droppers], dtype=like.dtype,
