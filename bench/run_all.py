@@ -22,8 +22,8 @@ import tempfile
 import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
-SCRIPTS = ["penalty_overhead", "augment_throughput", "sweep", "gemm_shapes", "trainer_overhead",
-           "compare_wall", "tune_mnist1d"]
+SCRIPTS = ["penalty_overhead", "augment_throughput", "dropout_mask", "sweep", "gemm_shapes",
+           "trainer_overhead", "compare_wall", "tune_mnist1d"]
 
 
 def header() -> str:

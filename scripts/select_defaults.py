@@ -327,6 +327,11 @@ Made by `scripts/select_defaults.py DATA...` (its docstring has the protocol). T
 mean validation accuracy over the selection seeds (each its own split; ties: validation loss),
 on the final (early-stopping-restored) weights. The test split is never read. s/run: mean wall
 seconds per run as trained here (stacked engine, one thread per process, a shared machine).
+Dropout masks: since 2026-12-03 every CPU draws the same ones (`reglab.kernels.bernoulli_`,
+PyTorch's own draw on a non-Intel CPU). The digits, digits cnn and breast_cancer sections were
+trained that day on an AMD CPU, so a rerun reproduces them up to float32 rounding; the mnist1d
+sections are older, and if they were trained on an Intel CPU their dropout candidates drew
+PyTorch's MKL masks there (a rerun draws others).
 """
 
 

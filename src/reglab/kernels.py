@@ -261,8 +261,8 @@ def bernoulli_(out: Tensor, p: float, generator: torch.Generator | None = None) 
     ``out.bernoulli_(p)`` draws on an AMD (any non-Intel) CPU; on an Intel CPU PyTorch draws
     it from MKL instead, seeded by one number of the generator, so the same seed gave other
     masks, and other results, on the other vendor's machines. Here every CPU draws the same
-    masks, and 2x faster than PyTorch's per-element default (87 against 170 us for a
-    (64, 256) mask, one thread). On other devices it is PyTorch's ``bernoulli_``.
+    masks, 1.4-2x faster than PyTorch's per-element default (``bench/dropout_mask.py``). On
+    other devices it is PyTorch's ``bernoulli_``.
     """
     if out.device.type != "cpu":
         return out.bernoulli_(p, generator=generator)
