@@ -194,8 +194,9 @@ def write_evil_csv(path: Path, rows: int = 150) -> Path:
 
 
 def make_experiment(tmp: Path, arms=("none", "l1", "l2", "early_stopping"), seeds: int = 2,
-                    epochs: int = 6, name: str = "tiny") -> Path:
-    """Run the lab's compare plan on the script-tag CSV into ``tmp/name``; return its folder."""
+                    epochs: int = 6, name: str = "tiny", overrides=None) -> Path:
+    """Run the lab's compare plan on the script-tag CSV into ``tmp/name``; return its folder.
+    ``overrides``: strengths as `compare`'s flags give them (default: patience 2)."""
     import reglab as rl
     from reglab.lab.compare import make_plan
     from reglab.lab.execute import execute
@@ -207,7 +208,7 @@ def make_experiment(tmp: Path, arms=("none", "l1", "l2", "early_stopping"), seed
     ds = rl.data.load(str(csv), seed=0, target="label")
     base = RunSpec(data=str(csv), target="label", hidden=(16,), epochs=epochs, batch_size=32,
                    lr=1e-2)
-    jobs = make_plan(base, ds.kind, list(arms), seeds, overrides={"patience": 2})
+    jobs = make_plan(base, ds.kind, list(arms), seeds, overrides=overrides or {"patience": 2})
     argv = ["compare", "--data", str(csv), "--target", "label", "--epochs", str(epochs)]
     with Store.open(tmp, name, meta={"command": "compare", "argv": argv,
                                      "data": dataset_meta(ds)}) as store:
