@@ -389,3 +389,23 @@ def test_positional_p_is_refused():
     # reglab never takes a bare p: Dropout(0.5) would be ambiguous (drop or keep?).
     with pytest.raises(TypeError):
         rl.Dropout(0.5)
+
+
+@pytest.mark.parametrize("with_generator", [False, True])
+def test_cpu_masks_are_rand_float64_below_keep_on_every_cpu(with_generator):
+    """Not PyTorch's CPU bernoulli_, whose draw is MKL's on Intel CPUs: one stream everywhere,
+    the one the stacked engine draws per member too."""
+    x, x4, keep = torch.randn(32, 50), torch.randn(4, 6, 3, 3), 0.7
+
+    def gen():
+        torch.manual_seed(5)
+        return torch.Generator().manual_seed(5) if with_generator else None
+
+    got = D.dropout(x, 0.3, generator=gen())
+    g = gen()
+    want = x * ((torch.rand(32, 50, dtype=torch.float64, generator=g) < keep).to(x.dtype) / keep)
+    assert torch.equal(got, want)
+    got = D.spatial_dropout(x4, 0.3, generator=gen())
+    g = gen()
+    coins = torch.rand(4, 6, 1, 1, dtype=torch.float64, generator=g) < keep
+    assert torch.equal(got, x4 * (coins.to(x4.dtype) / keep))

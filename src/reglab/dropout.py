@@ -74,7 +74,10 @@ def dropout(x: Tensor, drop: float, training: bool = True,
             generator: torch.Generator | None = None) -> Tensor:
     """Inverted dropout: ``y = x * m / keep``, ``m_i ~ Bernoulli(keep)``, ``keep = 1 - drop``.
 
-    ``E[y] = x``. PyTorch's fused kernel (``F.dropout``) runs when no generator is given.
+    ``E[y] = x``. The mask is :func:`reglab.kernels.bernoulli_`'s draw, the same on every CPU
+    (from the global RNG when no generator is given); on other devices without a generator
+    PyTorch's fused kernel (``F.dropout``) runs. (PyTorch's own CPU dropout draws its mask
+    from MKL on Intel CPUs and from the RNG elsewhere: the same seed, other masks.)
 
     Args:
         x: any tensor.
@@ -90,7 +93,7 @@ def dropout(x: Tensor, drop: float, training: bool = True,
     drop = _check_drop("dropout", drop)
     if not training or drop == 0.0:
         return x
-    if generator is None:
+    if generator is None and x.device.type != "cpu":
         return F.dropout(x, drop, training=True)
     return x * _scaled_mask(tuple(x.shape), 1.0 - drop, x, generator)
 
@@ -123,7 +126,7 @@ def spatial_dropout(x: Tensor, drop: float, training: bool = True,
                          "(N, C, D, H, W)", x)
     if not training or drop == 0.0:
         return x
-    if generator is None:
+    if generator is None and x.device.type != "cpu":  # on the CPU: one draw everywhere
         return _FUSED_CHANNEL_DROPOUT[x.dim()](x, drop, training=True)
     shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2)  # (N, C, 1, ...)
     return x * _scaled_mask(shape, 1.0 - drop, x, generator)
@@ -299,7 +302,7 @@ class Dropout(_DropLayer):
     Args:
         drop: probability of zeroing a unit, in [0, 1), or a schedule.
         keep: the note's ``p``, probability of keeping a unit, in (0, 1], or a schedule.
-        generator: optional ``torch.Generator`` for the masks (None: global RNG, fused kernel).
+        generator: optional ``torch.Generator`` for the masks (None: the global RNG).
 
     Example::
 
