@@ -8,8 +8,8 @@ image defaults, Adam, batch 64):
 * ``strong-mlp`` (8 x 3 = 24 runs): MLP 512-512, 200 epochs, augmentation ``rotate,translate,scale`` on the
   augment arms (``augment`` and ``all``);
 * ``cnn`` (8 x 3 = 24 runs): the lab's digits CNN (two conv blocks, head width 256: the MLP
-  base's first width, not ``--model cnn``'s dense 128 since 2026-12-03; the CNN's own arm
-  strengths), 120 epochs.
+  base's first width, and ``--model cnn``'s dense width again since the 5-split selection of
+  2026-12-03; the CNN's own arm strengths), 120 epochs.
 
 Each is written to a fresh store and run with ``reglab.lab.execute.execute`` under the
 default engine ("auto": stacks where runs share a shape, one worker per free core) and the
