@@ -3,8 +3,8 @@ VALIDATION data only.
 
 Protocol (per built-in data set; the test split is never read, not even printed):
 
-* Every candidate is trained on the selection seeds :data:`SEEDS` (10, 11, ...), each of
-  which is also the run's split seed: different train/validation splits, none of them a split
+* Every candidate is trained on the selection seeds (:func:`selection_seeds`: 10, 11, ...),
+  each of which is also the run's split seed: different train/validation splits, none of them a split
   ``compare`` reports (compare uses seeds 0, 1, 2...). There are as many as it takes for the
   selection to see at least :data:`MIN_VAL_ROWS` (1200) validation rows in all, the count one
   MNIST-1D selection already had (2 x 600): digits 5 x 269 = 1345 images, breast_cancer 14 x
@@ -54,10 +54,14 @@ from reglab.lab.execute import Job, run_experiment
 from reglab.lab.spec import RunSpec
 from reglab.train.models import multiply_adds
 
-# Validation rows per split seed of each set (15% of the rows; reglab.data's split).
-VAL_ROWS = {"digits": 269, "mnist1d": 600, "breast_cancer": 86}
-MIN_VAL_ROWS = 1200
-SEEDS = {d: tuple(range(10, 10 - (-MIN_VAL_ROWS // n))) for d, n in VAL_ROWS.items()}
+DATA = ("breast_cancer", "digits", "mnist1d")
+FIRST_SEED, MIN_VAL_ROWS = 10, 1200
+
+
+def selection_seeds(val_rows: int) -> tuple[int, ...]:
+    """Split seeds 10, 11, ...: as many as give at least MIN_VAL_ROWS validation rows."""
+    return tuple(range(FIRST_SEED, FIRST_SEED - (-MIN_VAL_ROWS // val_rows)))
+
 
 # Stage 1: base runs per data set (the arms change strengths only).
 BASES: dict[str, list[dict[str, Any]]] = {
@@ -172,11 +176,8 @@ class Scorer:
 
     def __init__(self, data: str, folder: Path, model: str = "mlp"):
         self.data, self.folder, self.model = data, folder, model
-        self.seeds = SEEDS[data]
-        ds = reglab.data.load(data, seed=self.seeds[0])
-        if len(ds.val) != VAL_ROWS[data]:
-            raise SystemExit(f"{data}: {len(ds.val)} validation rows per split, VAL_ROWS says "
-                             f"{VAL_ROWS[data]}: update VAL_ROWS")
+        ds = reglab.data.load(data, seed=FIRST_SEED)
+        self.seeds = selection_seeds(len(ds.val))  # every split has as many validation rows
         self.kind, self.shape, self.classes = ds.kind, ds.input_shape, ds.num_classes
         self.seconds: list[float] = []
 
@@ -337,7 +338,7 @@ PyTorch's MKL masks there (a rerun draws others).
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("data", nargs="+", choices=sorted(SEEDS))
+    ap.add_argument("data", nargs="+", choices=DATA)
     ap.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     ap.add_argument("--stop-after", type=int, choices=(1, 3), default=3,
                     help="1: the base run (stage 1) only")

@@ -147,7 +147,7 @@ def _masks(stack: _Stack, droppers: list[tuple[int, float, torch.Generator]], ba
     for width in stack.model.hidden:
         m = torch.ones(len(stack), batch, width, dtype=like.dtype, device=like.device)
         if like.device.type == "cpu":
-            for s, keep, gen in droppers:  # the member's own stream, PyTorch's CPU draw
+            for s, keep, gen in droppers:  # the member's own stream, fit's draw
                 K.bernoulli_(m[s], keep, gen).div_(keep)
         else:  # one draw for the chunk: same distribution, not the sequential stream
             sel = torch.tensor([s for s, _, _ in droppers], device=like.device)
