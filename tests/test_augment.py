@@ -176,6 +176,48 @@ def test_fused_geometry_skips_samples_whose_coin_says_no():
     assert torch.equal(plain, x) and plain is not x
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("batch", [64, 27])
+def test_apply_each_equals_each_pipeline_alone_with_one_warp(dtype, batch, monkeypatch):
+    """``Compose.apply_each`` (the stacked engine's augmentation) gives, bit for bit, what
+    each pipeline gives alone on its own batch, leaves every generator and strength
+    schedule where the one-by-one calls leave them, and resamples all fused batches in one
+    ``grid_sample``: a member whose strength is 0 is copied, a run that does not fuse (noise)
+    runs per pipeline, and pipelines without a seed fall back to the loop."""
+    def pipes():
+        geo = ["rotate", "translate", "scale", "noise"]
+        return [A.from_names(geo, "image", seed=3),
+                A.from_names(geo, "image", seed=4, strength=S.linear(0.5, 2.0, 10, unit="step")),
+                A.from_names(geo, "image", seed=5, strength=0.0),
+                A.from_names(geo, "image", seed=3)]
+    xs = torch.randn(4, batch, 1, 8, 8, dtype=dtype)
+    alone, each = pipes(), pipes()
+    calls = []
+    original = AF.F.grid_sample
+
+    def spy(src, grid, *args, **kwargs):
+        calls.append(src.shape[0])
+        return original(src, grid, *args, **kwargs)
+
+    for step in range(3):
+        ref = torch.stack([p(x) for p, x in zip(alone, xs)])
+        monkeypatch.setattr(AF.F, "grid_sample", spy)
+        got = A.Compose.apply_each(each, xs)
+        monkeypatch.setattr(AF.F, "grid_sample", original)
+        assert torch.equal(got, ref) and got.dtype == dtype
+        assert calls == [3 * batch]  # one warp for the three members that move
+        calls.clear()
+        assert torch.equal(got[2], xs[2])  # strength 0: a copy
+    for a, b in zip(alone, each):
+        assert torch.equal(a.generator("cpu").get_state(), b.generator("cpu").get_state())
+        assert a.value_of(a.strength) == b.value_of(b.strength)
+    unseeded = [A.from_names(["rotate", "scale"], "image") for _ in range(2)]
+    torch.manual_seed(0)
+    got = A.Compose.apply_each(unseeded, xs[:2])
+    torch.manual_seed(0)
+    assert torch.equal(got, torch.stack([p(x) for p, x in zip(unseeded, xs[:2])]))
+
+
 def test_import_is_fast_and_geometry_needs_no_kornia():
     code = ("import sys; import reglab.augment as A; import torch\n"
             "A.RandomRotation(10)(torch.zeros(2, 1, 4, 4))\n"

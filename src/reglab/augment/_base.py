@@ -9,7 +9,7 @@ modified in place; the output is a new tensor on the input's device with the inp
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -150,6 +150,13 @@ class Transform:
 
 
 # ---------------------------------------------------------------- Compose
+def _apply_run(run: list[Transform], x: torch.Tensor, generator, strength: float) -> torch.Tensor:
+    """One run of a Compose: a single transform, or neighbours fused into one call."""
+    if len(run) > 1:  # e.g. rotate + scale + translate: one affine warp, not three
+        return type(run[0]).apply_fused(run, x, generator, strength)
+    return run[0](x, generator=generator, strength=strength)
+
+
 class Compose(Scheduled):
     """Apply transforms one after another, with one seeded generator and one strength knob.
 
@@ -206,11 +213,44 @@ class Compose(Scheduled):
         self.advance(1)
         out = x
         for run in self._runs():
-            if len(run) > 1:  # e.g. rotate + scale + translate: one affine warp, not three
-                out = type(run[0]).apply_fused(run, out, gen, s)
-            else:
-                out = run[0](out, generator=gen, strength=s)
+            out = _apply_run(run, out, gen, s)
         return out if out is not x else x.clone()
+
+    @staticmethod
+    def apply_each(pipelines: Sequence[Compose], xs: torch.Tensor) -> torch.Tensor:
+        """``torch.stack([p(x) for p, x in zip(pipelines, xs)])`` for a stack of batches ``xs``
+        (M, B, ...), one pipeline per batch, with the same draws and the same numbers.
+
+        Where every pipeline has a fused run at the same place (rotate + translate + scale
+        in each), the M batches are resampled in one call (``apply_fused_each``) instead of
+        M: the stacked engine's augmented members. Each pipeline still draws from its own
+        generator in its own order, so this needs distinct pipelines with seeds (a pipeline
+        without one draws from torch's global generator, whose order across pipelines this
+        would change) and the same run structure; otherwise it is the loop above.
+        """
+        runs = [p._runs() for p in pipelines]
+        batched = (len(pipelines) > 1 and len({id(p) for p in pipelines}) == len(pipelines)
+                   and all(p.seed is not None for p in pipelines)
+                   and len({len(r) for r in runs}) == 1)
+        if not batched:
+            return torch.stack([p(x) for p, x in zip(pipelines, xs)])
+        check_input("Compose", xs, (), "(M, B, ...)")
+        gens = [p.generator(xs.device) for p in pipelines]
+        strengths = []
+        for p in pipelines:  # what each __call__ does before its runs
+            strengths.append(p.value_of(p.strength))
+            p.advance(1)
+        out = xs
+        for column in zip(*runs):
+            head = type(column[0][0])
+            fused = all(len(r) > 1 and r[0].fusion_key() == column[0][0].fusion_key()
+                        for r in column) and hasattr(head, "apply_fused_each")
+            if fused:
+                out = head.apply_fused_each(list(column), out, gens, strengths)
+            else:
+                out = torch.stack([_apply_run(r, o, g, s)
+                                   for r, o, g, s in zip(column, out, gens, strengths)])
+        return out if out is not xs else xs.clone()
 
     def _runs(self) -> list[list[Transform]]:
         """The transforms in order, neighbours with the same ``fusion_key`` in one list."""

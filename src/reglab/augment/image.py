@@ -56,12 +56,39 @@ class _Affine(_Image):
     def apply_fused(run: list, x: torch.Tensor, generator, strength: float) -> torch.Tensor:
         """``run[-1](... run[0](x))`` with one resampling: the same draws, in the same order,
         as applying them one by one (parameters, then the per-sample coin when p < 1)."""
+        total = _Affine._total(run, x, generator, strength)
+        return x.clone() if total is None else AF.warp(x, total, run[0].padding_mode)
+
+    @staticmethod
+    def apply_fused_each(runs: list, xs: torch.Tensor, generators: list,
+                         strengths: list[float]) -> torch.Tensor:
+        """``torch.stack([apply_fused(r, x, g, s) for ...])`` over a stack ``xs`` (M, B, C, H, W),
+        every run drawing from its own generator as ``apply_fused`` does, and the batches of
+        all runs resampled in one ``warp``: per sample the same arithmetic (``grid_sample``,
+        the 3x3 inverses and products work sample by sample), so the same numbers, with one
+        set of warp calls instead of M (the stacked engine's augmented members)."""
+        totals = [_Affine._total(r, x, g, s) for r, x, g, s in zip(runs, xs, generators, strengths)]
+        moved = [i for i, m in enumerate(totals) if m is not None]
+        out = xs.clone()
+        if moved:
+            chosen = xs[moved] if len(moved) < len(xs) else xs
+            warped = AF.warp(chosen.flatten(0, 1), torch.cat([totals[i] for i in moved]),
+                             runs[0][0].padding_mode).view_as(chosen)
+            if len(moved) < len(xs):
+                out[moved] = warped
+            else:
+                out = warped
+        return out
+
+    @staticmethod
+    def _total(run: list, x: torch.Tensor, generator, strength: float) -> torch.Tensor | None:
+        """The run's composed per-sample matrix (None when none of it acts at this strength)."""
         total = None
         for t in run:
             m = t.draw_matrix(x, generator, strength)
             if m is not None:
                 total = m if total is None else m @ total  # later transforms act on the output
-        return x.clone() if total is None else AF.warp(x, total, run[0].padding_mode)
+        return total
 
     def draw_matrix(self, x: torch.Tensor, generator, strength: float) -> torch.Tensor | None:
         """This transform's per-sample matrices (identity where a sample's coin says skip),

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from reglab import augment as A
 from reglab import kernels as K
 from reglab.train.contract import RunResult, RunState, denormals_flushed, epoch_row
 from reglab.train.models import build_model, check_memory
@@ -232,8 +233,13 @@ def _batch_inputs(X: Tensor, y: Tensor, idx: Tensor, augmenters: list, mixers: l
     ``augmenters`` / ``mixers``: (slot, callable) of the members that use one.
     """
     xb, yb = _gather(X, idx), _gather(y, idx)
-    for s, aug in augmenters:
-        xb[s] = aug(xb[s])
+    if augmenters:  # each member's pipeline on its rows; fused warps for all in one call
+        slots = [s for s, _ in augmenters]
+        out = A.Compose.apply_each([aug for _, aug in augmenters], xb[slots])
+        if len(slots) == len(xb):
+            xb = out
+        else:
+            xb[slots] = out
     if not mixers:
         return xb, yb
     target = F.one_hot(yb, num_classes).to(xb.dtype)  # (K, B, C) soft labels
