@@ -75,17 +75,18 @@ def test_weight_histograms_have_no_spike_at_the_range_edges():
     edge, centre = panel.counts[[0, -1]], panel.counts.max()
     assert edge.max() < 0.05 * centre  # a clip would pile the 10 outliers into each edge bin
     drawn = []
-    real_hist = plt.Axes.hist
+    real_stairs = plt.Axes.stairs
 
-    def spy(self, x, *a, **k):
-        drawn.append(np.histogram(x, bins=k["bins"], weights=k.get("weights"))[0])
-        return real_hist(self, x, *a, **k)
-    plt.Axes.hist = spy
+    def spy(self, values, edges=None, *a, **k):
+        drawn.append((np.asarray(values), np.asarray(edges)))
+        return real_stairs(self, values, edges, *a, **k)
+    plt.Axes.stairs = spy
     try:
         png = plots.weight_histograms(weights)
     finally:
-        plt.Axes.hist = real_hist
-    assert len(drawn) == 1 and (drawn[0] == panel.counts).all()
+        plt.Axes.stairs = real_stairs
+    assert len(drawn) == 1 and (drawn[0][0] == panel.counts).all()
+    assert (drawn[0][1] == edges).all()
     assert len(_pixels(png)) > 100
 
 

@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullLocator, ScalarFormatter  # noqa: E402
 
 from reglab._epochs import shown_epoch  # noqa: E402
 from reglab.lab.stats import MIN_EFFECT_ACC, PairedDifference, effect  # noqa: E402
@@ -378,21 +378,27 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
                 ax.text(0.5, 0.5, k("none_stored"), ha="center", transform=ax.transAxes)
                 ax.set_title(arm, fontsize=8)
                 continue
-            # one value per bin weighted by its count: the bars of the counts given
-            ax.hist(edges[:-1], bins=edges, weights=p.counts, color="tab:purple", log=True)
+            # the counts as one filled step outline each (one artist, not a patch per bin:
+            # 24 panels of 61 bars took ~10 s to render here, the steps ~1 s)
+            ax.set_yscale("log", nonpositive="clip")
+            ax.stairs(p.counts, edges, fill=True, color="tab:purple", baseline=0)
             if arm != "none" and ref is not None:  # the unregularized shape
-                ax.hist(edges[:-1], bins=edges, weights=ref.counts, histtype="step",
-                        color="0.3", log=True)
+                ax.stairs(ref.counts, edges, color="0.3", baseline=0)
             ax.set_title(k("panel", arm=arm, layer=layer, zeros=p.zeros, outside=p.outside,
                            lim=lim), fontsize=8)
             ax.tick_params(labelsize=7)
             ax.yaxis.set_major_formatter(ScalarFormatter())  # 10, 100, not 10^1
-            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_minor_locator(NullLocator())  # no minor ticks: ~2x faster to lay out
             if row == len(panels) - 1:
                 ax.set_xlabel(k("value"), fontsize=8)
             if col == 0:
                 ax.set_ylabel(k("count"), fontsize=8)
             ax.grid(alpha=0.3)
-    fig.suptitle(k("title"), y=1.0)
-    fig.tight_layout()
+    # fixed margins in inches (two-line titles above, labels below and left), not
+    # tight_layout: measuring every tick label of 24 log axes cost more than drawing them;
+    # png_bytes' bbox_inches="tight" still trims the page to what was drawn
+    width, height = fig.get_size_inches()
+    fig.suptitle(k("title"), y=1 - 0.1 / height, va="top")
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.1 / width, bottom=0.55 / height,
+                        top=1 - 0.8 / height, wspace=0.25, hspace=0.75 / 1.5)
     return png_bytes(fig)
