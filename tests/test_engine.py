@@ -251,6 +251,29 @@ def test_plan_cuts_big_models_into_stacks_of_at_most_the_multiply_add_budget():
 
 
 
+def test_plan_starts_the_costliest_tasks_first_and_keeps_the_stacks():
+    """Order is by task_cost (epochs x rows x (multiply-adds + augmentation + dropout work)),
+    so a stack of augmented runs starts before a plain one listed earlier; the stacks are
+    the plan-order chunks whatever the order, and the cost grows with each term."""
+    data = tiny("image", n=32)
+    plain = [BASE.replace(seed=s) for s in range(6)]
+    heavy = [BASE.replace(seed=s, augment=("rotate",)) for s in range(6)]
+    long_single = BASE.replace(seed=9, epochs=BASE.epochs * 40, dropout_kind="gaussian",
+                               dropout=0.2)
+    tasks = engine.plan(plain + heavy + [long_single], [data] * 13)
+    # augmented stack, then one long run (it used to come last: fewest members), then plain
+    assert tasks == [engine.Task(tuple(range(6, 12)), True), engine.Task((12,), False),
+                     engine.Task(tuple(range(6)), True)]
+    cost = lambda spec: engine.task_cost(engine.Task((0,), False), [spec], [data])  # noqa: E731
+    base = cost(BASE)
+    assert base == BASE.epochs * data.train.y.shape[0] * multiply_adds(
+        BASE, data.kind, data.input_shape, data.num_classes)
+    assert cost(BASE.replace(augment=("rotate",))) == base + (
+        BASE.epochs * data.train.y.shape[0] * engine.AUGMENT_MACS)
+    assert cost(BASE.replace(dropout=0.5)) > base and cost(BASE.replace(epochs=2 * BASE.epochs)) == 2 * base
+    assert engine.task_cost(engine.Task((0,), False), [BASE], [None]) == 0.0
+
+
 def test_plan_stacks_cnn_runs_by_their_shape():
     image, signal, table = tiny("image", n=32), tiny("signal", n=32), tiny("tabular", n=32)
     cnn = BASE.replace(model="cnn", hidden=(8,))
