@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from PIL import Image
 
 from reglab._memory import available_memory
 from reglab.data import _table as T
@@ -154,6 +152,7 @@ def _read_csv(path: Path, where: str, target: str | None, delimiter: Any, featur
                             f"{', '.join(map(repr, missing[:5]))} of {where}.")
         raw.X_test = np.zeros((len(test), 0))
         raw.y_test = test[target].to_numpy(dtype=str)
+        import pandas as pd  # only for table files (T imports it there too)
         raw.extra["frame"] = pd.concat([frame[kept], test[kept]], ignore_index=True)
     return raw
 
@@ -243,6 +242,7 @@ def _check_size(size: Any, where: str) -> tuple[int, int]:
 
 
 def _read_image(file: Path, size: tuple[int, int], mode: str, where: str) -> np.ndarray:
+    from PIL import Image  # only for image folders
 
     try:
         with Image.open(file) as im:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from reglab._validation import (InvalidParameterError, check_bool, check_choice, check_float,
@@ -219,6 +218,8 @@ def _encode(frame, train: np.ndarray, raw: Raw) -> tuple[np.ndarray, dict]:
     kinds = T.column_kinds(frame)
     numeric = [c for c in frame.columns if kinds[c] == "numeric"]
     if numeric:  # missing cells are filled below; an infinite one would poison the mean
+        import pandas as pd  # only for table files
+
         values = frame[numeric].apply(pd.to_numeric).to_numpy(np.float64)
         P.check_finite(np.nan_to_num(values, nan=0.0, posinf=np.inf, neginf=-np.inf),
                        Raw(X=values, y=raw.y, kind="tabular", where=raw.where,

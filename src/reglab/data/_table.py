@@ -28,14 +28,14 @@ import csv
 import io
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import OneHotEncoder
 
 from reglab.data._types import DataError, DataWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["MISSING", "TABLE_SUFFIXES", "apply_encoding", "fit_encoding", "read_frame",
            "select_columns", "warn_id_columns"]
@@ -65,6 +65,7 @@ def sniff_delimiter(text: str, suffix: str) -> str:
 
 def read_frame(text: str, where: str, delimiter: str) -> pd.DataFrame:
     """Every cell as text (None where missing); a header row; the structure checked."""
+    import pandas as pd  # with scikit-learn: only when a table file is read
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str,
                             keep_default_na=False, skip_blank_lines=True, engine="python",
@@ -119,6 +120,7 @@ def select_columns(frame: pd.DataFrame, where: str, target: str, features: Seque
 
 def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
     """"numeric" when every present cell is a number, else "categorical"."""
+    import pandas as pd  # with scikit-learn: only when a table file is read
     kinds = {}
     for c in frame.columns:
         present = frame[c].dropna()
@@ -130,6 +132,7 @@ def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
 def warn_id_columns(frame: pd.DataFrame, kinds: dict[str, str], where: str) -> None:
     """A column with one distinct value per row that is text, or integers in monotone order,
     looks like a row ID: it carries no signal and lets the model memorize rows."""
+    import pandas as pd  # with scikit-learn: only when a table file is read
     n = len(frame)
     for c in frame.columns:
         col = frame[c]
@@ -149,6 +152,9 @@ def warn_id_columns(frame: pd.DataFrame, kinds: dict[str, str], where: str) -> N
 
 def fit_encoding(train: pd.DataFrame, kinds: dict[str, str], where: str) -> dict[str, Any]:
     """Fit the imputers and the one-hot encoder on the training rows; return them as JSON."""
+    import pandas as pd  # pandas and scikit-learn (~2 s to import): only for table files
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
     numeric = [c for c in train.columns if kinds[c] == "numeric"]
     categorical = [c for c in train.columns if kinds[c] == "categorical"]
     fill: dict[str, Any] = {}
@@ -177,6 +183,7 @@ def apply_encoding(enc: dict[str, Any], frame: pd.DataFrame, where: str = "table
                    ) -> np.ndarray:
     """Raw rows (a frame with the encoding's columns; text or numbers, None / NaN missing)
     -> (N, len(enc["output"])) float64: missing cells filled, categories one-hot."""
+    import pandas as pd  # with scikit-learn: only when a table file is read
     missing = [c for c in enc["columns"] if c not in frame.columns]
     if missing:
         raise DataError(f"The {where} lacks the feature column(s) "

@@ -43,10 +43,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open
@@ -58,6 +57,9 @@ from reglab.data._table import (MISSING, TABLE_SUFFIXES, apply_encoding, read_fr
                                 sniff_delimiter)
 from reglab.lab.spec import RunSpec
 from reglab.train.models import build_model
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FORMAT", "KEY", "describe_data", "model_metadata", "read_metadata", "load_model",
            "Predictor", "Predictions", "read_feature_columns", "write_predictions"]
@@ -187,6 +189,8 @@ class Predictor:
         pandas DataFrame or a list of dicts of raw cells (a table's model: text categories,
         missing cells as None / NaN, encoded as in training), or an array / tensor of
         already numeric rows."""
+        import pandas as pd  # only here and for table files: not in every training worker
+
         if isinstance(rows, (str, os.PathLike)):
             X = self._read(rows)
         elif self.encoding is not None and isinstance(rows, (pd.DataFrame, list)):

@@ -34,8 +34,6 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from scipy import stats as _st
-
 __all__ = ["Summary", "PairedDifference", "summarize", "paired_difference", "at_confidence",
            "holm", "holm_adjust", "effect", "verdict", "format_num", "format_pm",
            "format_ci", "ALPHA", "MIN_EFFECT_ACC", "MIN_EFFECT_LOSS", "MIN_EFFECT_RMSE",
@@ -107,6 +105,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float 
         return PairedDifference(d.mean, -math.inf, math.inf, d.n, confidence=confidence)
     se = d.std / math.sqrt(d.n)
     if se > 0:
+        from scipy import stats as _st  # ~1 s to import: not in every training worker
         p = float(2 * _st.t.sf(abs(d.mean) / se, d.n - 1))
     else:
         p = 1.0 if d.mean == 0 else 0.0
@@ -117,6 +116,7 @@ def at_confidence(d: PairedDifference, confidence: float) -> PairedDifference:
     """The same difference with its t interval at another ``confidence`` (p unchanged)."""
     if d.n < 2:
         return d._replace(confidence=confidence)
+    from scipy import stats as _st
     half = float(_st.t.ppf((1 + confidence) / 2, d.n - 1)) * d.se
     return d._replace(low=d.mean - half, high=d.mean + half, confidence=confidence)
 
