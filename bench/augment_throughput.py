@@ -2,11 +2,16 @@
 
 The pipeline is rotation (15 degrees) + zoom (0.9-1.1) + Gaussian noise (0.1), on batches of
 256 digits-sized images (1, 8, 8) and 256 CIFAR-sized images (3, 32, 32), one CPU thread.
-"batched" is one ``Compose`` call per batch (one kornia warp per geometric transform); "loop"
-calls the same ``Compose`` (the same kornia ops) on each image as a batch of one, then
-concatenates, as a per-sample ``Dataset.__getitem__`` pipeline would. Variants alternate
-round-robin so machine noise hits both alike; each figure is the median over ``--reps``.
-Target: batched >= 10x the loop.
+"batched" is one ``Compose`` call per batch (one warp for the fused geometric transforms);
+"loop" calls the same ``Compose`` on each image as a batch of one, then concatenates, as a
+per-sample ``Dataset.__getitem__`` pipeline would. Variants alternate round-robin so machine
+noise hits both alike; each figure is the median over ``--reps``. Target: batched >= 10x the
+loop.
+
+A second table is the stacked engine's case: M members, each with its own seeded pipeline
+(the image default ``rotate,translate,scale``), on a stack of batches (M, 64, 1, 8, 8): one
+pipeline call per member against ``Compose.apply_each`` (each member's draws, one warp for
+all; the same numbers, checked here before timing).
 
     .venv/bin/python bench/augment_throughput.py [--reps 7] [--markdown PATH]
 """
@@ -60,6 +65,43 @@ def measure(shape: tuple[int, ...], reps: int, warmup: int) -> dict[str, float]:
     return {name: BATCH / statistics.median(ts) for name, ts in times.items()}
 
 
+STACK_BATCH = 64
+MEMBERS = (3, 6)
+
+
+def stacked(members: int, reps: int, warmup: int) -> dict[str, float]:
+    """Microseconds per step (median) of M member pipelines: one call each vs apply_each."""
+    xs = torch.randn(members, STACK_BATCH, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+
+    def pipes() -> list[A.Compose]:
+        return [A.from_names(["rotate", "translate", "scale"], "image", seed=s)
+                for s in range(members)]
+    each, alone = pipes(), pipes()
+    ref = torch.stack([p(x) for p, x in zip(alone, xs)])
+    assert torch.equal(A.Compose.apply_each(each, xs), ref)  # the same numbers
+    fns = {"per member": lambda: torch.stack([p(x) for p, x in zip(alone, xs)]),
+           "apply_each": lambda: A.Compose.apply_each(each, xs)}
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(warmup + reps):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(20):
+                fn()
+            if r >= warmup:
+                times[name].append((time.perf_counter() - t0) / 20)
+    return {name: 1e6 * statistics.median(ts) for name, ts in times.items()}
+
+
+def stacked_table(results: dict[int, dict[str, float]]) -> list[str]:
+    lines = ["", f"Stacked members, batch {STACK_BATCH} each, `rotate,translate,scale`:", "",
+             "| members | per-member calls us/step | apply_each us/step | ratio |",
+             "|---:|---:|---:|---:|"]
+    for m, r in results.items():
+        lines.append(f"| {m} | {r['per member']:,.0f} | {r['apply_each']:,.0f} | "
+                     f"{r['per member'] / r['apply_each']:.2f}x |")
+    return lines
+
+
 def table(results: dict[str, dict[str, float]]) -> list[str]:
     lines = ["| images | batched img/s | per-sample loop img/s | ratio | target |",
              "|---|---:|---:|---:|---|"]
@@ -72,17 +114,14 @@ def table(results: dict[str, dict[str, float]]) -> list[str]:
 
 
 def header(reps: int, warmup: int) -> list[str]:
-    import kornia
-
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return [
         "## Augmentation throughput (bench/augment_throughput.py)", "",
         f"Rotation (15 deg) + zoom (0.9-1.1) + Gaussian noise (0.1), batches of {BATCH}, "
         f"1 thread; median of {reps} interleaved repetitions after {warmup} warm-up. "
-        "'loop' runs the same Compose (the same kornia ops) once per image with B = 1.", "",
+        "'loop' runs the same Compose once per image with B = 1.", "",
         f"- machine: {platform.machine()} {platform.processor() or 'cpu'}, {cpus} CPU cores "
-        f"available; Python {platform.python_version()}, torch {torch.__version__}, kornia "
-        f"{kornia.__version__}; date {dt.datetime.now().isoformat(timespec='seconds')}", "",
+        f"available; Python {platform.python_version()}, torch {torch.__version__}; date {dt.datetime.now().isoformat(timespec='seconds')}", "",
     ]
 
 
@@ -94,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     results = {name: measure(shape, args.reps, args.warmup) for name, shape in SHAPES.items()}
-    lines = table(results)
+    lines = table(results) + stacked_table({m: stacked(m, args.reps, args.warmup)
+                                            for m in MEMBERS})
     print("\n".join(lines))
     if args.markdown:
         with open(args.markdown, "w") as f:

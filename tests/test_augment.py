@@ -178,18 +178,23 @@ def test_fused_geometry_skips_samples_whose_coin_says_no():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("batch", [64, 27])
-def test_apply_each_equals_each_pipeline_alone_with_one_warp(dtype, batch, monkeypatch):
+@pytest.mark.parametrize("idle", [0.0, 0.3])
+def test_apply_each_equals_each_pipeline_alone_with_one_warp(dtype, batch, idle, monkeypatch):
     """``Compose.apply_each`` (the stacked engine's augmentation) gives, bit for bit, what
     each pipeline gives alone on its own batch, leaves every generator and strength
     schedule where the one-by-one calls leave them, and resamples all fused batches in one
-    ``grid_sample``: a member whose strength is 0 is copied, a run that does not fuse (noise)
-    runs per pipeline, and pipelines without a seed fall back to the loop."""
+    ``grid_sample``. With every member acting (``idle`` 0.3) the matrices of all members
+    are built together (per-sample coins of p < 1 included; 27 rows put the cosines in the
+    vectorized loop's tail); a member at strength 0 (``idle`` 0) is copied and the others'
+    matrices are built one member at a time. A run that does not fuse (noise) runs per
+    pipeline, and pipelines without a seed fall back to the loop."""
     def pipes():
         geo = ["rotate", "translate", "scale", "noise"]
         return [A.from_names(geo, "image", seed=3),
                 A.from_names(geo, "image", seed=4, strength=S.linear(0.5, 2.0, 10, unit="step")),
-                A.from_names(geo, "image", seed=5, strength=0.0),
-                A.from_names(geo, "image", seed=3)]
+                A.from_names(geo, "image", seed=5, strength=idle),
+                A.Compose([A.RandomRotation(20, p=0.5), A.RandomTranslate(0.1),
+                           A.RandomScale(0.9, 1.1, p=0.7), A.GaussianNoise(0.1)], seed=3)]
     xs = torch.randn(4, batch, 1, 8, 8, dtype=dtype)
     alone, each = pipes(), pipes()
     calls = []
@@ -205,9 +210,10 @@ def test_apply_each_equals_each_pipeline_alone_with_one_warp(dtype, batch, monke
         got = A.Compose.apply_each(each, xs)
         monkeypatch.setattr(AF.F, "grid_sample", original)
         assert torch.equal(got, ref) and got.dtype == dtype
-        assert calls == [3 * batch]  # one warp for the three members that move
+        assert calls == [(3 if idle == 0 else 4) * batch]  # one warp for all that move
         calls.clear()
-        assert torch.equal(got[2], xs[2])  # strength 0: a copy
+        if idle == 0:
+            assert torch.equal(got[2], xs[2])  # strength 0: a copy
     for a, b in zip(alone, each):
         assert torch.equal(a.generator("cpu").get_state(), b.generator("cpu").get_state())
         assert a.value_of(a.strength) == b.value_of(b.strength)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["affine", "affine_matrix", "warp", "hflip", "vflip", "erase", "shift", "time_warp", "swap", "box_mask"]
+__all__ = ["affine", "affine_matrix", "matrix_from_trig", "warp", "hflip", "vflip", "erase", "shift", "time_warp", "swap", "box_mask"]
 
 
 def affine_matrix(x: torch.Tensor, angle: torch.Tensor | None = None,
@@ -28,11 +28,22 @@ def affine_matrix(x: torch.Tensor, angle: torch.Tensor | None = None,
         scale: zoom factors, ``(B,)``; > 1 enlarges the content.
         translate: pixels ``(B, 2)`` as ``(dx, dy)``; positive moves right / down.
     """
+    rad = x.new_zeros(x.shape[0]) if angle is None else torch.deg2rad(angle.to(x))
+    return matrix_from_trig(x, torch.cos(rad), torch.sin(rad), scale, translate)
+
+
+def matrix_from_trig(x: torch.Tensor, cos_a: torch.Tensor, sin_a: torch.Tensor,
+                     scale: torch.Tensor | None = None,
+                     translate: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`affine_matrix` from the angle's cosine and sine ``(B,)``, the same arithmetic
+    after them: a caller that stacks the parameters of several batches takes the cosines
+    batch by batch (a vectorized ``cos`` rounds its tail elements through the scalar
+    routine, so one call over the concatenation could differ in the last bit) and builds
+    the matrices of all of them in one pass."""
     b, _, h, w = x.shape
     cx, cy = (w - 1) / 2, (h - 1) / 2
-    rad = x.new_zeros(b) if angle is None else torch.deg2rad(angle.to(x))
     s = x.new_ones(b) if scale is None else scale.to(x)
-    cos, sin = torch.cos(rad) * s, torch.sin(rad) * s  # (B,)
+    cos, sin = cos_a * s, sin_a * s  # (B,)
     tx, ty = (x.new_zeros(b), x.new_zeros(b)) if translate is None else translate.to(x).unbind(1)
     zero, one = x.new_zeros(b), x.new_ones(b)
     rows = [cos, -sin, tx + cx - (cos * cx - sin * cy),

@@ -63,10 +63,22 @@ class _Affine(_Image):
     def apply_fused_each(runs: list, xs: torch.Tensor, generators: list,
                          strengths: list[float]) -> torch.Tensor:
         """``torch.stack([apply_fused(r, x, g, s) for ...])`` over a stack ``xs`` (M, B, C, H, W),
-        every run drawing from its own generator as ``apply_fused`` does, and the batches of
-        all runs resampled in one ``warp``: per sample the same arithmetic (``grid_sample``,
-        the 3x3 inverses and products work sample by sample), so the same numbers, with one
-        set of warp calls instead of M (the stacked engine's augmented members)."""
+        each run drawing from its own generator exactly what ``apply_fused`` draws, in the
+        same order, with the matrices of all M batches built in one pass per transform and
+        all of them resampled in one ``warp``: the same numbers bit for bit (per sample the
+        same arithmetic; the 3x3 products and inverses and ``grid_sample`` work sample by
+        sample; cosines are taken batch by batch, see ``AF.matrix_from_trig``), at a fraction
+        of M separate calls' cost (the stacked engine's augmented members).
+
+        Runs of different transforms, or a transform that does nothing for one of them at
+        its strength, take the matrices run by run (still one warp)."""
+        uniform_runs = len({tuple(type(t) for t in r) for r in runs}) == 1
+        acting = xs.shape[1] > 0 and all(
+            t.probability(check_float(type(t).__name__, "strength", s, 0)) > 0
+            for r, s in zip(runs, strengths) for t in r)
+        if uniform_runs and acting:
+            total = _Affine._totals_each(runs, xs, generators, strengths)
+            return AF.warp(xs.flatten(0, 1), total, runs[0][0].padding_mode).view_as(xs)
         totals = [_Affine._total(r, x, g, s) for r, x, g, s in zip(runs, xs, generators, strengths)]
         moved = [i for i, m in enumerate(totals) if m is not None]
         out = xs.clone()
@@ -81,6 +93,23 @@ class _Affine(_Image):
         return out
 
     @staticmethod
+    def _totals_each(runs: list, xs: torch.Tensor, generators: list,
+                     strengths: list[float]) -> torch.Tensor:
+        """The composed matrices ``(M * B, 3, 3)`` of runs of the same transforms, every one
+        of which acts: per transform, each run's draws, then one ``matrix_each``."""
+        b = xs.shape[1]
+        like = xs[0, :1].expand(len(runs) * b, *xs.shape[2:])  # shape, dtype, device only
+        total = None
+        for j, head in enumerate(runs[0]):
+            drawn = [r[j]._draw(x, g, s) for r, x, g, s in zip(runs, xs, generators, strengths)]
+            m = head.matrix_each(like, [params for params, _ in drawn])
+            if any(skip is not None for _, skip in drawn):
+                none = torch.zeros(b, dtype=torch.bool, device=xs.device)
+                m = _skip(m, torch.cat([none if skip is None else skip for _, skip in drawn]))
+            total = m if total is None else m @ total  # later transforms act on the output
+        return total
+
+    @staticmethod
     def _total(run: list, x: torch.Tensor, generator, strength: float) -> torch.Tensor | None:
         """The run's composed per-sample matrix (None when none of it acts at this strength)."""
         total = None
@@ -93,18 +122,38 @@ class _Affine(_Image):
     def draw_matrix(self, x: torch.Tensor, generator, strength: float) -> torch.Tensor | None:
         """This transform's per-sample matrices (identity where a sample's coin says skip),
         or None when it does nothing at this strength; draws exactly what ``__call__`` draws."""
+        drawn = self._draw(x, generator, strength)
+        if drawn is None:
+            return None
+        params, skip = drawn
+        m = self.matrix(x, **params)
+        return m if skip is None else _skip(m, skip)
+
+    def _draw(self, x: torch.Tensor, generator, strength: float
+              ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None] | None:
+        """The parameters, then (when p < 1) the per-sample coin ``skip`` (B,): what
+        ``__call__`` draws, in its order; None when nothing acts at this strength."""
         owner = type(self).__name__
         check_input(owner, x, self.ndims, self.shape_text)
         strength = check_float(owner, "strength", strength, 0)
         p = self.probability(strength)
         if p == 0.0 or x.shape[0] == 0:
             return None
-        m = self.matrix(x, **self.sample(x, generator, strength))
-        if p < 1.0:
-            skip = rand((x.shape[0],), generator, x) >= p  # (B,)
-            eye = torch.eye(3, dtype=m.dtype, device=m.device).expand_as(m)
-            m = torch.where(skip.view(-1, 1, 1), eye, m)
-        return m
+        params = self.sample(x, generator, strength)
+        skip = rand((x.shape[0],), generator, x) >= p if p < 1.0 else None
+        return params, skip
+
+    def matrix_each(self, like: torch.Tensor, params: list[dict[str, torch.Tensor]]
+                    ) -> torch.Tensor:
+        """The matrices of several batches' parameters in one pass: ``like`` has their total
+        batch size (only its shape, dtype and device are used)."""
+        return self.matrix(like, **{k: torch.cat([p[k] for p in params]) for k in params[0]})
+
+
+def _skip(m: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    """``m`` with the identity where ``skip`` (B,) is True."""
+    eye = torch.eye(3, dtype=m.dtype, device=m.device).expand_as(m)
+    return torch.where(skip.view(-1, 1, 1), eye, m)
 
 
 class RandomRotation(_Affine):
@@ -132,6 +181,11 @@ class RandomRotation(_Affine):
 
     def matrix(self, x, angle):
         return AF.affine_matrix(x, angle=angle)
+
+    def matrix_each(self, like, params):
+        rads = [torch.deg2rad(p["angle"].to(like)) for p in params]  # cosines batch by batch
+        return AF.matrix_from_trig(like, torch.cat([torch.cos(r) for r in rads]),
+                                   torch.cat([torch.sin(r) for r in rads]))
 
     def _repr_args(self) -> dict[str, Any]:
         return {"degrees": self.degrees}
