@@ -96,6 +96,38 @@ def test_workers_and_a_one_core_affinity_give_identical_results(tmp_path):
     assert results(tmp_path / "c1" / "r") == reference
 
 
+def test_workers_get_the_parents_data_with_their_tasks(monkeypatch):
+    """A worker trains on the splits the parent loaded (sent with the task, so it does not
+    import and load them again: 2-5.5 s per worker here), unless they are too large; a run
+    whose data is not among them loads its own, and the numbers are those of a run that
+    loaded its data itself."""
+    import reglab as rl
+    from reglab.lab.spec import RunSpec
+    spec = RunSpec.from_dict({"data": "digits", "epochs": 1, "hidden": [16]})
+    specs = [spec.replace(seed=s) for s in range(3)]
+    data = executor.load_data(specs[0])
+    loaded = [data, None, data]
+    task = executor.Task((0, 1, 2), True)
+    assert executor._shipped(task, loaded) == {0: data, 2: data}
+    assert executor._shipped(task, None) is None
+    assert executor._shipped(executor.Task((1,), False), loaded) is None
+    monkeypatch.setattr(executor, "SHIP_BYTES", executor._nbytes(data) - 1)
+    assert executor._shipped(task, loaded) is None  # too large: the worker loads its own
+    monkeypatch.undo()
+    reference = executor.run_task(executor.Task((0, 1), True), specs, None)
+    other = rl.data.load("digits", seed=5)  # not what spec 0 would load: it must be used
+    calls = []
+    real = executor.load_data
+    monkeypatch.setattr(executor, "load_data", lambda s: calls.append(s.seed) or real(s))
+    shipped = executor.run_task(executor.Task((0, 1), True), specs, {0: data})
+    assert calls == [1]  # only the index that was not sent
+    def scores(res):
+        return [{k: v for k, v in r.final.items() if k not in WALL_CLOCK} for r in res]
+    assert scores(shipped) == scores(reference)
+    moved = executor.run_task(executor.Task((0,), False), specs, {0: other})
+    assert calls == [1] and scores(moved) != scores(reference[:1])
+
+
 def test_resuming_a_partly_finished_stack_gives_the_uninterrupted_numbers(tmp_path):
     """One member of a stack lost (as after a kill between two writes): the rerun trains the
     whole stack again and stores only that member, equal to the uninterrupted run; its

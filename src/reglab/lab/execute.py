@@ -473,12 +473,17 @@ def run_task(task: Task, specs: Sequence[Any], data: Any,
     Args:
         task: the indices to train and whether as one stack.
         specs: the specs the indices refer to.
-        data: a Dataset for every spec, or None to load each spec's own split.
+        data: a Dataset for every spec; {spec index: Dataset} (what the parent process
+            loaded; an index not in it loads its own); or None to load each spec's own split.
         on_epoch: ``(index, epoch, metrics)`` after each member's epoch.
     """
     chosen = [specs[i] for i in task.indices]
     try:
-        datasets = [data if data is not None else load_data(s) for s in chosen]
+        if isinstance(data, Mapping):  # per spec index, what the parent process loaded
+            datasets = [data[i] if data.get(i) is not None else load_data(s)
+                        for i, s in zip(task.indices, chosen)]
+        else:
+            datasets = [data if data is not None else load_data(s) for s in chosen]
         if task.stacked:
             hook = None if on_epoch is None else (
                 lambda j, e, row: on_epoch(task.indices[j], e, row))
@@ -510,12 +515,34 @@ def _worker_run(task: Task, specs: Sequence[Any], data: Any) -> list[Any]:
     return run_task(task, specs, data, report if _MESSAGES is not None else None)
 
 
+# The most bytes of loaded splits sent along with one task to a worker process (larger data
+# the worker loads itself, from its source).
+SHIP_BYTES = 256 << 20
+
+
+def _shipped(task: Task, loaded: Sequence[Any] | None) -> dict[int, Any] | None:
+    """The task's data as the parent loaded it, {spec index: Dataset}, for a worker process:
+    loading it there again cost 2 s (digits: importing scikit-learn) to 5.5 s (mnist1d: its
+    generator and matplotlib) per worker here, before any training. None when it was not
+    loaded or is large."""
+    if loaded is None:
+        return None
+    out = {i: loaded[i] for i in task.indices if loaded[i] is not None}
+    distinct = {id(d): d for d in out.values()}.values()
+    return out if out and sum(_nbytes(d) for d in distinct) <= SHIP_BYTES else None
+
+
 def _run_tasks(tasks: list[Task], specs, data, procs: int, on_start: Callable[[Task], None],
-               on_epoch, on_done: Callable[[Task, list], None]) -> None:
-    """Run tasks here (procs == 1, one thread) or in ``procs`` spawned one-thread workers."""
+               on_epoch, on_done: Callable[[Task, list], None],
+               loaded: Sequence[Any] | None = None) -> None:
+    """Run tasks here (procs == 1, one thread) or in ``procs`` spawned one-thread workers.
+    ``loaded``: each spec's data as loaded here (None: not loaded), sent to the workers with
+    their tasks when ``data`` is None (same data: the same loader, the same arguments)."""
     if procs > 1:
-        run_pool(tasks, lambda task: (_worker_run, task, specs, data), procs, on_start,
-                 on_epoch, on_done, lambda task, error: [{"error": error}] * len(task.indices))
+        run_pool(tasks, lambda task: (_worker_run, task, specs,
+                                      data if data is not None else _shipped(task, loaded)),
+                 procs, on_start, on_epoch, on_done,
+                 lambda task, error: [{"error": error}] * len(task.indices))
         return
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -690,7 +717,7 @@ def _execute_tasks(store, jobs: list[Job], todo: set[int], workers, engine: str,
             if i in todo:  # a finished stack-mate's result equals the stored one: not rewritten
                 _record(store, jobs[i], res, outcome, progress)
 
-    _run_tasks(tasks, specs, None, procs, start, epoch, done)
+    _run_tasks(tasks, specs, None, procs, start, epoch, done, loaded=datasets)
 
 
 def _execute_ddp(store, jobs: list[Job], nproc: int, outcome: Outcome, progress) -> None:
@@ -804,7 +831,7 @@ def train_many(specs: Sequence[Any], data: Any = None, workers: int | None = Non
             out[i] = res
 
     _run_tasks(tasks, specs, data, process_count(workers, specs, datasets, len(tasks)),
-               lambda t: None, progress, done)
+               lambda t: None, progress, done, loaded=datasets)
     for i, res in enumerate(out):
         if isinstance(res, dict):
             raise RuntimeError(f"run {i} ({specs[i].to_json()}) failed: {res['error']}\n"
