@@ -22,7 +22,7 @@ import tempfile
 import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
-SCRIPTS = ["penalty_overhead", "augment_throughput", "dropout_mask", "sweep", "gemm_shapes",
+SCRIPTS = ["penalty_overhead", "augment_throughput", "dropout_mask", "report_figures", "sweep", "gemm_shapes",
            "trainer_overhead", "compare_wall", "tune_mnist1d"]
 
 
