@@ -250,14 +250,15 @@ def plan(specs: Sequence[Any], datasets: Sequence[Any], engine: str = "auto") ->
     return sorted(tasks, key=lambda t: (-cost[t], -len(t.indices)))
 
 
-# What a training sample costs besides the model's multiply-adds, in multiply-adds, measured
-# on the make-demo stacks (digits MLP 256-256, batch 64, one thread, 2026-12-03): drawing and
-# applying an augmentation pipeline ~6 us per sample (about 100k multiply-adds at the stacked
-# GEMMs' ~35 GFLOP/s) and a dropout mask ~0.1 us per hidden unit (~1.5k). Only the order in
-# which tasks start uses them (longest first, so the short ones fill the end and no core
-# waits on one long last task); what a task computes does not depend on it.
-AUGMENT_MACS = 100_000
-DROPOUT_MACS_PER_UNIT = 1.5
+# What a training sample costs besides the model's multiply-adds, in the multiply-adds that
+# cost the same time, from profiles of make demo's stacks (digits MLP 64-256-256-10, 84.5k
+# multiply-adds, batch 64, one thread, 2026-12-03): a member's plain step ~1.4 ms, its
+# rotate,translate,scale augmentation ~0.38 ms (~25k), a dropout mask on its 512 hidden
+# units ~0.33 ms (~40 per unit). Only the order in which tasks start uses them (longest
+# first, so the short ones fill the end and no core waits on one long last task); what a
+# task computes does not depend on it.
+AUGMENT_MACS = 25_000
+DROPOUT_MACS_PER_UNIT = 40
 
 
 def task_cost(task: Task, specs: Sequence[Any], datasets: Sequence[Any]) -> float:
