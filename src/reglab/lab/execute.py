@@ -43,6 +43,7 @@ import traceback
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -513,6 +514,12 @@ def _worker_init(messages, parent: int) -> None:
 def _worker_run(task: Task, specs: Sequence[Any], data: Any) -> list[Any]:
     def report(i: int, epoch: int, row: dict) -> None:
         _MESSAGES.put((i, epoch, row))
+    if isinstance(data, dict):  # the parent's splits, sent as arrays
+        same: dict[int, Any] = {}
+        for d in data.values():
+            if id(d) not in same:
+                same[id(d)] = _restored(d)
+        data = {i: same[id(d)] for i, d in data.items()}
     return run_task(task, specs, data, report if _MESSAGES is not None else None)
 
 
@@ -525,12 +532,45 @@ def _shipped(task: Task, loaded: Sequence[Any] | None) -> dict[int, Any] | None:
     """The task's data as the parent loaded it, {spec index: Dataset}, for a worker process:
     loading it there again cost 2 s (digits: importing scikit-learn) to 5.5 s (mnist1d: its
     generator and matplotlib) per worker here, before any training. None when it was not
-    loaded or is large."""
+    loaded or is large. Its tensors travel as arrays (:func:`_portable`)."""
     if loaded is None:
         return None
     out = {i: loaded[i] for i in task.indices if loaded[i] is not None}
-    distinct = {id(d): d for d in out.values()}.values()
-    return out if out and sum(_nbytes(d) for d in distinct) <= SHIP_BYTES else None
+    distinct = {id(d): d for d in out.values()}
+    if not out or sum(_nbytes(d) for d in distinct.values()) > SHIP_BYTES:
+        return None
+    portable = {key: _portable(d) for key, d in distinct.items()}
+    return {i: portable[id(d)] for i, d in out.items()}
+
+
+@dataclass(frozen=True)
+class _Array:
+    """A tensor on its way to a worker, as a numpy array (see :func:`_portable`)."""
+
+    array: Any
+
+
+def _portable(obj: Any) -> Any:
+    """``obj`` with every tensor of its dataclass fields (recursively) as an :class:`_Array`.
+    A tensor pickled for a process pool goes through shared memory and leaves a file
+    descriptor open in this process per message (150 tasks: 178 descriptors); an array is
+    copied into the message. :func:`_restored` turns them back into the same tensors."""
+    if isinstance(obj, torch.Tensor):
+        return _Array(obj.detach().numpy())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: _portable(getattr(obj, f.name))
+                                           for f in dataclasses.fields(obj) if f.init})
+    return obj
+
+
+def _restored(obj: Any) -> Any:
+    """The inverse of :func:`_portable` (same values, dtypes and shapes)."""
+    if isinstance(obj, _Array):
+        return torch.from_numpy(obj.array)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.replace(obj, **{f.name: _restored(getattr(obj, f.name))
+                                           for f in dataclasses.fields(obj) if f.init})
+    return obj
 
 
 def _run_tasks(tasks: list[Task], specs, data, procs: int, on_start: Callable[[Task], None],
