@@ -217,6 +217,8 @@ def test_apply_each_equals_each_pipeline_alone_with_one_warp(dtype, batch, idle,
     for a, b in zip(alone, each):
         assert torch.equal(a.generator("cpu").get_state(), b.generator("cpu").get_state())
         assert a.value_of(a.strength) == b.value_of(b.strength)
+    plain = [lambda x: x + 1, lambda x: 2 * x]  # any callables: the loop
+    assert torch.equal(A.Compose.apply_each(plain, xs[:2]), torch.stack([xs[0] + 1, 2 * xs[1]]))
     unseeded = [A.from_names(["rotate", "scale"], "image") for _ in range(2)]
     torch.manual_seed(0)
     got = A.Compose.apply_each(unseeded, xs[:2])

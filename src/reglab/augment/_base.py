@@ -228,8 +228,10 @@ class Compose(Scheduled):
         without one draws from torch's global generator, whose order across pipelines this
         would change) and the same run structure; otherwise it is the loop above.
         """
-        runs = [p._runs() for p in pipelines]
-        batched = (len(pipelines) > 1 and len({id(p) for p in pipelines}) == len(pipelines)
+        composes = all(isinstance(p, Compose) for p in pipelines)  # else: any callables
+        runs = [p._runs() for p in pipelines] if composes else []
+        batched = (composes and len(pipelines) > 1
+                   and len({id(p) for p in pipelines}) == len(pipelines)
                    and all(p.seed is not None for p in pipelines)
                    and len({len(r) for r in runs}) == 1)
         if not batched:
