@@ -209,8 +209,7 @@ class Compose(Scheduled):
         """Return the augmented copy of ``x`` (never in place)."""
         check_input("Compose", x, (), "(B, ...)")
         gen = generator if generator is not None else self.generator(x.device)
-        s = self.value_of(self.strength)
-        self.advance(1)
+        s = self._step_strength()
         out = x
         for run in self._runs():
             out = _apply_run(run, out, gen, s)
@@ -238,10 +237,7 @@ class Compose(Scheduled):
             return torch.stack([p(x) for p, x in zip(pipelines, xs)])
         check_input("Compose", xs, (), "(M, B, ...)")
         gens = [p.generator(xs.device) for p in pipelines]
-        strengths = []
-        for p in pipelines:  # what each __call__ does before its runs
-            strengths.append(p.value_of(p.strength))
-            p.advance(1)
+        strengths = [p._step_strength() for p in pipelines]  # as each __call__ would
         out = xs
         for column in zip(*runs):
             head = type(column[0][0])
@@ -253,6 +249,12 @@ class Compose(Scheduled):
                 out = torch.stack([_apply_run(r, o, g, s)
                                    for r, o, g, s in zip(column, out, gens, strengths)])
         return out if out is not xs else xs.clone()
+
+    def _step_strength(self) -> float:
+        """This batch's strength; a step-unit schedule then moves on by one call."""
+        s = self.value_of(self.strength)
+        self.advance(1)
+        return s
 
     def _runs(self) -> list[list[Transform]]:
         """The transforms in order, neighbours with the same ``fusion_key`` in one list."""

@@ -43,8 +43,7 @@ import traceback
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -550,27 +549,27 @@ class _Array:
     array: Any
 
 
+def _leaves(obj: Any, kind: type, convert: Callable[[Any], Any]) -> Any:
+    """``obj`` with every ``kind`` in its dataclass fields (recursively) ``convert``-ed."""
+    if isinstance(obj, kind):
+        return convert(obj)
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return replace(obj, **{f.name: _leaves(getattr(obj, f.name), kind, convert)
+                               for f in fields(obj) if f.init})
+    return obj
+
+
 def _portable(obj: Any) -> Any:
     """``obj`` with every tensor of its dataclass fields (recursively) as an :class:`_Array`.
     A tensor pickled for a process pool goes through shared memory and leaves a file
     descriptor open in this process per message (150 tasks: 178 descriptors); an array is
     copied into the message. :func:`_restored` turns them back into the same tensors."""
-    if isinstance(obj, torch.Tensor):
-        return _Array(obj.detach().numpy())
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.replace(obj, **{f.name: _portable(getattr(obj, f.name))
-                                           for f in dataclasses.fields(obj) if f.init})
-    return obj
+    return _leaves(obj, torch.Tensor, lambda t: _Array(t.detach().numpy()))
 
 
 def _restored(obj: Any) -> Any:
     """The inverse of :func:`_portable` (same values, dtypes and shapes)."""
-    if isinstance(obj, _Array):
-        return torch.from_numpy(obj.array)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.replace(obj, **{f.name: _restored(getattr(obj, f.name))
-                                           for f in dataclasses.fields(obj) if f.init})
-    return obj
+    return _leaves(obj, _Array, lambda a: torch.from_numpy(a.array))
 
 
 def _run_tasks(tasks: list[Task], specs, data, procs: int, on_start: Callable[[Task], None],
