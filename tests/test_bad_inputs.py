@@ -820,8 +820,12 @@ def test_the_entry_point_in_a_subprocess_matches_the_in_process_result(row_id, d
      flag("'--seeds' / '-s'", "an int in the range [0, 1000]", "1001")),
     (["tune", "--data", "wine", "--timeout", "0"],
      flag("'--timeout'", "a float in the range (0, inf)", "0.0")),
+    (["tune", "--data", "wine", "--parallel", "0"],
+     flag("'--parallel'", "an int in the range [1, 10000]", "0")),
+    (["tune", "--data", "wine", "--workers", "0"],
+     flag("'--workers' / '-w'", "an int in the range [1, 10000]", "0")),
 ], ids=["path-penalty", "path-eps", "path-n-strengths", "tune-storage", "tune-confirm",
-        "tune-trials", "tune-seeds", "tune-timeout"])
+        "tune-trials", "tune-seeds", "tune-timeout", "tune-parallel", "tune-workers"])
 def test_path_and_tune_refuse_bad_flags_before_making_their_folder(argv, message, tmp_path):
     if argv[0] == "tune":
         pytest.importorskip("optuna")

@@ -1,8 +1,10 @@
-"""reglab tune: the space, exactly N trials over several worker processes, a killed worker's
-trial failed by the heartbeat, resume, the objective = the validation score, the exports.
+"""reglab tune: the space, exactly N trials over several commands, a killed command's trials
+failed by the heartbeat, the rung rule against Optuna's, the same study whatever the worker
+processes, resume, the objective = the validation score, the exports.
 
-Worker processes run this file's ``_worker`` (one thread each) against one storage; the
-trial is a few epochs of a linear model on breast_cancer (370 training rows).
+Commands in other processes run this file's ``_worker`` (one thread each) against one
+storage; the trial is a few epochs of a linear model on synthetic data or breast_cancer
+(370 training rows).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -33,29 +34,25 @@ TINY_SPACE = {"l2": T.Param(1e-6, 1e-2, log=True, optional=True), "lr": T.Param(
                                                                                  log=True)}
 
 
-def _objective(n: int):
+def _tiny_data():
     from lab_tiny import tiny  # synthetic tensors: the workers need no data set library
-    return T.make_objective(TINY, tiny("tabular", n=64), TINY_SPACE, n)
+    return tiny("tabular", n=64)
 
 
 def _worker(url: str, study: str, n: int, mode: str = "train") -> None:
-    """One worker process: join the study and run trials until it has n (or hang, to be killed)."""
+    """One command in a process: join the study and run trials until it has n; "hang": two
+    trials in flight that never end (to be SIGKILLed)."""
     import optuna
     import torch
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = T.open_storage(url, heartbeat_interval=1, grace_period=2)
     st = T.open_study(storage, study, seed=0)
-    if mode == "hang":  # start a trial, report an epoch, then wait to be SIGKILLed
-        def objective(trial):
-            trial.report(0.5, 0)
-            time.sleep(3)  # the heartbeat thread records its first beat (a beatless trial
-            print("RUNNING", trial.number, flush=True)  # is never found stale by Optuna)
-            time.sleep(600)
-            return 0.0
+    if mode == "hang":
+        T.run_trials(st, TINY.replace(epochs=100_000), _tiny_data(), TINY_SPACE, n, parallel=2,
+                     workers=1)
     else:
-        objective = _objective(n)
-    T.run_worker(st, objective, n, poll=0.2)
+        T.run_trials(st, TINY, _tiny_data(), TINY_SPACE, n, parallel=1, workers=1, poll=0.2)
 
 
 def _spawn(url: str, study: str, n: int, mode: str = "train") -> subprocess.Popen:
@@ -92,20 +89,15 @@ def check_exactly_n(url: str, study_name: str, n: int, failed_allowed: int = 0) 
 
 
 def _work_here(url: str, study_name: str, n: int) -> int:
-    """This test process as a worker (one thread), like the spawned ones."""
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        st = T.open_study(T.open_storage(url, heartbeat_interval=1, grace_period=2),
-                          study_name, seed=0)
-        return T.run_worker(st, _objective(n), n, timeout=120, poll=0.2)
-    finally:
-        torch.set_num_threads(threads)
+    """This test process as a command (one trial in flight), like the spawned ones."""
+    st = T.open_study(T.open_storage(url, heartbeat_interval=1, grace_period=2), study_name,
+                      seed=0)
+    return T.run_trials(st, TINY, _tiny_data(), TINY_SPACE, n, parallel=1, workers=1,
+                        timeout=120, poll=0.2)
 
 
 def two_workers_exactly_n(url: str, study_name: str, n: int = 8) -> None:
-    """A spawned worker and this process share the study: exactly n trials between them."""
+    """A spawned command and this process share the study: exactly n trials between them."""
     other = _spawn(url, study_name, n)
     mine = _work_here(url, study_name, n)
     _finish([other])
@@ -114,17 +106,29 @@ def two_workers_exactly_n(url: str, study_name: str, n: int = 8) -> None:
 
 
 def killed_worker_goes_on(url: str, study_name: str, n: int = 3) -> None:
-    """A worker SIGKILLed mid-trial: its trial goes stale -> FAIL; this process completes n."""
+    """A command SIGKILLed with two trials in flight: its heartbeats stop, both go stale ->
+    FAIL; this process completes n."""
     hang = _spawn(url, study_name, n, mode="hang")
-    line = hang.stdout.readline()  # blocks until the trial is RUNNING in the storage
-    assert line.startswith("RUNNING 0"), hang.stderr.read()[-2000:]
+    storage = T._driver_url(url)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:  # until both trials are RUNNING in the storage
+        try:
+            trials = optuna.load_study(study_name=study_name, storage=storage).trials
+        except KeyError:  # the study is not created yet
+            trials = []
+        if sum(t.state.name == "RUNNING" for t in trials) == 2:
+            break
+        assert hang.poll() is None, hang.stderr.read()[-2000:]
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the hanging command never had two trials running")
+    time.sleep(1.5)  # a beat of the heartbeat thread as well as the one at the draw
     hang.send_signal(signal.SIGKILL)
     hang.wait(timeout=30)
     assert _work_here(url, study_name, n) == n
-    st = optuna.load_study(study_name=study_name, storage=T._driver_url(url))
-    zero = st.trials[0]
-    assert zero.state.name == "FAIL" and zero.intermediate_values == {0: 0.5}
-    check_exactly_n(url, study_name, n, failed_allowed=1)
+    st = optuna.load_study(study_name=study_name, storage=storage)
+    assert [t.state.name for t in st.trials[:2]] == ["FAIL", "FAIL"]
+    check_exactly_n(url, study_name, n, failed_allowed=2)
 
 
 # -- tests --------------------------------------------------------------------------------
@@ -195,32 +199,146 @@ def test_retrain_tests_on_the_search_split_whatever_the_init_seed():
     assert rows(resplit.test.X) & rows(search.val.X)  # the leak a per-seed split had
 
 
-def test_the_pruner_is_hyperband_over_the_epochs(tmp_path):
-    st = T.open_study(f"sqlite:///{tmp_path / 'o.sqlite'}", "s", max_epochs=27)
-    assert isinstance(st.pruner, optuna.pruners.HyperbandPruner)
-    assert st.pruner._max_resource == 27 and st.pruner._min_resource == 13
-
-
-@pytest.mark.parametrize("epochs, rung", [(2, 1), (3, 1), (4, 2), (200, 100), (401, 200)])
-def test_the_first_rung_is_half_the_budget(tmp_path, epochs, rung):
+@pytest.mark.parametrize("epochs, rungs", [(1, ()), (2, (1,)), (3, (1,)), (4, (2,)),
+                                            (200, (100,)), (401, (200,))])
+def test_the_rung_is_half_the_budget(epochs, rungs):
     # earlier rungs pruned the strong regularizers before their learning rate decayed, and
     # rungs at epoch 1-4 of 200 ranked warmup and noise (lab/tune.py)
-    st = T.open_study(f"sqlite:///{tmp_path / 'o.sqlite'}", "s", max_epochs=epochs)
-    assert st.pruner._min_resource == rung == T.first_rung(epochs)
-    assert st.pruner._max_resource == epochs
+    assert T.rung_epochs(epochs) == rungs
+    assert rungs[:1] in ((), (T.first_rung(epochs),))
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_the_rung_rule_is_optunas_successive_halving(direction):
+    """Random learning curves, one trial at a time: Optuna's SuccessiveHalvingPruner (the
+    reference) and TrialTask.judge against the trials before each stop at the same epochs,
+    over four rungs (1, 3, 9, 27) and with ties (values rounded to a tenth)."""
+    import random
+    rng = random.Random(1)
+    curves = [[round(rng.random(), 1) for _ in range(30)] for _ in range(40)]
+    ref = optuna.create_study(direction=direction, pruner=optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=1, reduction_factor=3))
+    stopped = []
+    for curve in curves:
+        trial = ref.ask()
+        for step, v in enumerate(curve):
+            trial.report(v, step)
+            if trial.should_prune():
+                ref.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                stopped.append(step)
+                break
+        else:
+            ref.tell(trial, curve[-1])
+            stopped.append(None)
+    assert 0 < stopped.count(None) < 40  # the rule kept some
+    assert {1, 3, 9} <= set(stopped)  # and pruned at three of the rungs
+    rungs = (1, 3, 9, 27)
+    assert T.rung_epochs(30) == (15,) and T.REDUCTION == 3  # the study's own: one rung
+    mine = []
+    for k, curve in enumerate(curves):
+        before = [dict(enumerate(c[:(s if s is not None else 29) + 1])) for c, s in
+                  zip(curves[:k], mine)]
+        task = T.TrialTask(k, BASE, "val_acc", direction == "maximize", rungs,
+                           tuple(tuple(v for b in before if (v := T.rung_value(b, r)) is not None)
+                                 for r in rungs))
+        passed, at = 0, None
+        for step, v in enumerate(curve):
+            try:
+                passed = task.judge(passed, step, v)
+            except T.TrialPruned:
+                at = step
+                break
+        mine.append(at)
+    assert mine == stopped
+
+
+def _same_trials(a, b) -> None:
+    key = lambda t: (t.number, t.state.name, t.params, t.value, t.intermediate_values)  # noqa: E731
+    assert [key(t) for t in a.get_trials()] == [key(t) for t in b.get_trials()]
+
+
+def test_one_in_flight_is_optuna_one_trial_at_a_time(tmp_path):
+    """parallel=1 draws and prunes as Optuna's own loop does (study.optimize, TPE with the
+    same seeding, SuccessiveHalvingPruner with the study's rung): the same trials."""
+    from reglab.lab.execute import load_data
+    from reglab.train.sequential import fit
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    base = BASE.replace(epochs=8)
+    space = {**TINY_SPACE, "epochs": T.Param(3, 8, integer=True)}
+    data = load_data(base)
+    mine = T.open_study(f"sqlite:///{tmp_path / 'a.db'}", "s", seed=0)
+    T.run_trials(mine, base, data, space, 12, parallel=1, workers=1)
+    ref = optuna.create_study(storage=f"sqlite:///{tmp_path / 'b.db'}", study_name="s",
+                              sampler=T._TrialSeededTPE(0), direction="maximize",
+                              pruner=optuna.pruners.SuccessiveHalvingPruner(
+                                  min_resource=T.first_rung(8), reduction_factor=3))
+    holdout = T._without_test(data)
+
+    def objective(trial):
+        spec = T.spec_from_params(base, data.kind, {k: p.suggest(trial, k)
+                                                    for k, p in space.items()})
+
+        def report(epoch, row):
+            trial.report(row["val_acc"], epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return fit(spec, holdout, on_epoch=report).final["val_acc"]
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ref.optimize(objective, n_trials=12)
+    finally:
+        torch.set_num_threads(threads)
+    assert any(t.state.name == "PRUNED" for t in ref.trials)
+    _same_trials(mine, ref)
+
+
+def test_the_study_is_the_same_whatever_the_worker_processes(tmp_path):
+    """Three trials in flight, scored here one by one or in two worker processes: the same
+    draws, scores, prunes and epochs; and not the study of one in flight (TPE's draws after
+    its 10 start-up trials see other trials finished, and its liars)."""
+    from reglab.lab.execute import load_data
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    base = BASE.replace(epochs=8)
+    space = {**TINY_SPACE, "epochs": T.Param(3, 8, integer=True)}
+    data = load_data(base)
+    studies = []
+    for i, (parallel, workers) in enumerate([(3, 1), (3, 2), (1, 1)]):
+        st = T.open_study(f"sqlite:///{tmp_path / f'{i}.db'}", "s", seed=0)
+        assert T.run_trials(st, base, data, space, 14, parallel=parallel, workers=workers) == 14
+        studies.append(st)
+    _same_trials(studies[0], studies[1])
+    assert any(t.state.name == "PRUNED" for t in studies[0].trials)
+    assert [t.params for t in studies[0].trials[10:]] != [t.params for t in studies[2].trials[10:]]
+    # the start-up draws are random, seeded by trial number: the same in both
+    assert [t.params for t in studies[0].trials[:10]] == [t.params for t in studies[2].trials[:10]]
+
+
+def test_an_interrupted_command_leaves_no_trial_running(tmp_path):
+    st = T.open_study(f"sqlite:///{tmp_path / 'o.sqlite'}", "s")
+
+    def stop(done, n):
+        if done == 1:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        T.run_trials(st, TINY, _tiny_data(), TINY_SPACE, 5, parallel=3, workers=1,
+                     progress=stop)
+    states = [t.state.name for t in st.trials]
+    assert states == ["COMPLETE", "FAIL", "FAIL"]  # the two in flight: failed, not left
 
 
 def test_the_timeout_stops_a_running_trial_at_its_next_epoch(tmp_path):
-    from lab_tiny import tiny
     st = T.open_study(f"sqlite:///{tmp_path / 'o.sqlite'}", "s")
     slow = TINY.replace(epochs=10_000)
-    objective = T.make_objective(slow, tiny("tabular", n=64), TINY_SPACE, 5,
-                                 deadline=time.monotonic() + 1.0)
     t0 = time.monotonic()
-    ran = T.run_worker(st, objective, 5, timeout=1.0)
+    ran = T.run_trials(st, slow, _tiny_data(), TINY_SPACE, 5, parallel=2, workers=1,
+                       timeout=1.0)
     assert time.monotonic() - t0 < 10  # 10 000 epochs would take minutes
-    assert ran == 1 and len(T.counted_trials(st)) == 0  # stopped, not counted
-    assert st.trials[0].state.name == "FAIL" and st.trials[0].user_attrs["out_of_time"]
+    assert ran == 2 and len(T.counted_trials(st)) == 0  # stopped, not counted
+    assert [t.state.name for t in st.trials] == ["FAIL", "FAIL"]
+    assert all(t.user_attrs["out_of_time"] for t in st.trials)
+    assert len(st.trials[0].intermediate_values) > 0 == len(st.trials[1].intermediate_values)
 
 
 @pytest.mark.parametrize("table, message", [
@@ -288,10 +406,11 @@ def test_postgres_url_uses_the_installed_driver_and_passwords_are_hidden():
     assert T._driver_url("sqlite:///x.db") == "sqlite:///x.db"
 
 
-def test_run_worker_reports_the_finished_trials_to_its_progress_hook(tmp_path):
+def test_run_trials_reports_the_finished_trials_to_its_progress_hook(tmp_path):
     st = T.open_study(f"sqlite:///{tmp_path / 's.db'}", "s", seed=0)
     ticks = []
-    T.run_worker(st, lambda trial: 0.5, 3, poll=0.1, progress=lambda d, n: ticks.append((d, n)))
+    T.run_trials(st, TINY.replace(epochs=1), _tiny_data(), TINY_SPACE, 3, parallel=2,
+                 workers=1, poll=0.1, progress=lambda d, n: ticks.append((d, n)))
     assert ticks == [(0, 3), (1, 3), (2, 3), (3, 3)]
 
 

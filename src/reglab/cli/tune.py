@@ -17,15 +17,17 @@ from reglab.lab.arms import base_changes
 from reglab.lab.execute import load_data
 from reglab.lab.spec import RunSpec
 from reglab.lab.store import folder_stem
-from reglab.lab.tune import (CONFIRM_SEED, CONFIRM_SEEDS, CONFIRM_TOP, Param, TuneResult,
-                             check_counts, load_space, metric_for, tune as run_study)
+from reglab.lab.tune import (CONFIRM_SEED, CONFIRM_SEEDS, CONFIRM_TOP, PARALLEL, Param,
+                             TuneResult, check_counts, load_space, metric_for,
+                             tune as run_study)
 from reglab.report import console as display
 from reglab.report.i18n import CATALOGUE, t
 
 __all__ = ["register"]
 
 _COUNT_FLAGS = {"trials": "'--trials' / '-t'", "seeds": "'--seeds' / '-s'",
-                "confirm": "'--confirm'", "timeout": "'--timeout'"}
+                "confirm": "'--confirm'", "timeout": "'--timeout'", "parallel": "'--parallel'",
+                "workers": "'--workers' / '-w'"}
 
 
 @spec_flags("tune")
@@ -51,19 +53,25 @@ def tune(
     confirm: int = option(CONFIRM_TOP, "--confirm", help="Before the retrain, the best K "
                           f"finished trials train again with {CONFIRM_SEEDS} other seeds "
                           "(validation only); the best mean wins (0 or 1: the best trial)."),
+    parallel: int = option(PARALLEL, "--parallel", help="Trials in flight: each is drawn and "
+                           "judged against the trials finished before it, so the study depends "
+                           "on this, not on --workers or the free cores."),
+    workers: Optional[int] = option(None, "--workers", "-w", help="Worker processes, one "
+                                    "thread each (at most --parallel for the search).",
+                                    show_default="one per free core"),
     out: Path = option(Path("runs"), "--out", "-o", help="Folder of experiments."),
     quiet: bool = option(False, "--quiet", "-q", help="Print the results only."),
     lang: str = LangOpt("en"),
 ) -> TuneResult:
     """Tune regularization and training (augmentation, decay, smoothing, dropout, lr and its
-    schedule, length) with Optuna and Hyperband pruning, then retrain the best vs none.
+    schedule, length) with Optuna and successive halving, then retrain the best vs none.
 
     Run-spec flags set the base run; a flag for a searched key fixes it (``--lr 1e-3``), except
     ``--epochs``: the budget, the longest a trial trains.
     """
     lang = check_lang_flag(lang, "tune")
     with restated({key: Origin(flag=flag) for key, flag in _COUNT_FLAGS.items()}):
-        check_counts(trials, seeds, confirm, timeout)  # before anything is loaded or written
+        check_counts(trials, seeds, confirm, timeout, parallel, workers)  # before any write
     optuna = require("optuna", "tune", "tune")  # optional, heavy: only this command needs it
     cfg = _load_config(config)
     table = cfg.pop("space", None)
@@ -92,7 +100,7 @@ def tune(
         res = run_study(base, trials=trials, out=out, name=name, space=space,
                         storage=storage, study_name=study, timeout=timeout, seeds=seeds,
                         metric=metric, data=ds, on_trial=tick, confirm_top=confirm,
-                        on_confirm=confirm_tick)
+                        on_confirm=confirm_tick, parallel=parallel, workers=workers)
     con = display.console(quiet)
     states = {}
     for trial in res.study.get_trials(deepcopy=False):

@@ -45,6 +45,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -61,7 +62,8 @@ from reglab.train.stacked import EVAL_BATCH, train_chunk
 
 __all__ = ["Job", "Outcome", "Experiment", "Interrupted", "Task", "ENGINES", "INTERRUPTED",
            "run_experiment", "execute", "train_many", "plan", "group_key", "load_data",
-           "data_hash", "usable_cores", "busy_cores", "free_cores", "process_count"]
+           "data_hash", "usable_cores", "busy_cores", "free_cores", "process_count", "worker_pool",
+           "outcome"]
 
 ENGINES = ("auto", "vectorized", "sequential")
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"  # the store's reason for runs cut short
@@ -550,12 +552,15 @@ class _Array:
 
 
 def _leaves(obj: Any, kind: type, convert: Callable[[Any], Any]) -> Any:
-    """``obj`` with every ``kind`` in its dataclass fields (recursively) ``convert``-ed."""
+    """``obj`` with every ``kind`` in its dataclass fields and SimpleNamespace attributes
+    (recursively) ``convert``-ed."""
     if isinstance(obj, kind):
         return convert(obj)
     if is_dataclass(obj) and not isinstance(obj, type):
         return replace(obj, **{f.name: _leaves(getattr(obj, f.name), kind, convert)
                                for f in fields(obj) if f.init})
+    if isinstance(obj, SimpleNamespace):  # e.g. tune's view of a data set without its test
+        return SimpleNamespace(**{k: _leaves(v, kind, convert) for k, v in vars(obj).items()})
     return obj
 
 
@@ -610,14 +615,8 @@ def run_pool(items: list, call: Callable[[Any], tuple], workers: int,
     here (Ctrl-C included) the workers are killed and the exception propagates. Call it from
     the thread that lives as long as the pool: the workers die with it (PR_SET_PDEATHSIG).
     """
-    ctx = mp.get_context("spawn")
-    messages = ctx.Queue()
-    old_omp = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = "1"  # read by the children's OpenMP runtime at start-up
-    pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
-                                  initargs=(messages, os.getpid()))
     todo, running = list(reversed(items)), {}
-    try:
+    with worker_pool(workers) as (pool, messages):
         while todo or running:
             while todo and len(running) < workers:
                 item = todo.pop()
@@ -627,12 +626,32 @@ def run_pool(items: list, call: Callable[[Any], tuple], workers: int,
             _drain(messages, on_message)
             for fut in finished:
                 item = running.pop(fut)
-                try:
-                    res = fut.result()
-                except Exception as err:  # noqa: BLE001 - a worker died (e.g. killed, OOM)
-                    res = on_crash(item, f"{type(err).__name__}: {err}")
-                on_done(item, res)
+                on_done(item, outcome(fut, lambda err: on_crash(item, err)))
         _drain(messages, on_message)
+
+
+def outcome(fut: cf.Future, on_crash: Callable[[str], Any]) -> Any:
+    """A finished future's result, or ``on_crash("Type: message")`` where its worker died
+    (killed, OOM) or its call raised."""
+    try:
+        return fut.result()
+    except Exception as err:  # noqa: BLE001 - a worker died (e.g. killed, OOM)
+        return on_crash(f"{type(err).__name__}: {err}")
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int):
+    """``(pool, messages)``: a ProcessPoolExecutor of ``workers`` spawned one-thread processes
+    (:func:`_worker_init`) and the queue their messages come on. On any exception in the
+    block (Ctrl-C included) the workers are killed; they end with the calling thread."""
+    ctx = mp.get_context("spawn")
+    messages = ctx.Queue()
+    old_omp = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # read by the children's OpenMP runtime at start-up
+    pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init,
+                                  initargs=(messages, os.getpid()))
+    try:
+        yield pool, messages
     except BaseException:
         _kill(pool)
         raise

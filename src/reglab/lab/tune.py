@@ -1,11 +1,14 @@
 """``reglab tune``: an Optuna study over the regularization space, on one machine or many.
 
 Each trial is one :func:`reglab.train.sequential.fit` run on a configuration drawn by a seeded TPE
-sampler; its per-epoch validation score feeds a Hyperband pruner (multi-fidelity: the
-resource is the epoch, at most the base run's ``epochs``; the first rung comes at half of
-them, :func:`first_rung`, so that with a reduction factor of 3 this is successive halving
-with one rung: of the trials that reach half the budget, the best third train on; trials
-searched shorter than that are never pruned). The objective is the validation score only: the test split is hidden from
+sampler; its per-epoch validation score feeds successive halving (multi-fidelity: the
+resource is the epoch, at most the base run's ``epochs``; the rung comes at half of them,
+:func:`first_rung`: of the trials that reach half the budget, the best third train on;
+trials searched shorter than that are never pruned). ``parallel`` trials are in flight at
+once (:func:`run_trials`, default :data:`PARALLEL`), scored in one-thread worker processes,
+and told to the study in number order; each is drawn and judged against the trials finished
+when it was drawn, so a command's study depends on ``parallel`` and its seed, not on the
+cores or their load. The objective is the validation score only: the test split is hidden from
 every trial. When the study has its trials, the best few are confirmed (:func:`confirm`):
 the :data:`CONFIRM_TOP` best finished trials train again with :data:`CONFIRM_SEEDS` other
 init seeds on the search's split, validation only, and the best mean of those fresh scores
@@ -61,9 +64,10 @@ no early stopping...) is a point of the space and not the edge of a log range. A
 
 Storage: any Optuna storage URL. The default is ``sqlite:///runs/NAME/optuna.sqlite``; with
 ``postgresql://user:password@host/db`` several machines run the same command against one
-study (``--study NAME`` joins it; rerunning continues it). ``--trials N`` counts COMPLETE +
-PRUNED trials over *all* workers: the study ends with exactly N of them (a worker that was
-killed leaves a FAIL trial, found stale by the heartbeat, and the others make up for it).
+study (``--study NAME`` joins it; rerunning continues it; their trials interleave as they
+come). ``--trials N`` counts COMPLETE + PRUNED trials over *all* commands: the study ends
+with exactly N of them (a command that was killed leaves FAIL trials, found stale by the
+heartbeat, and the others make up for them).
 
 Example::
 
@@ -73,25 +77,32 @@ Example::
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
 import math
+import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from reglab._epochs import shown_epoch
+import torch
+
 from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
-from reglab.lab.execute import Job, load_data, run_experiment, train_many
+from reglab.lab.execute import (Job, _portable, _restored, load_data, outcome, process_count,
+                                run_experiment, train_many, worker_pool)
 from reglab.lab.arms import OVERRIDABLE, arm_changes
 from reglab.lab.spec import DROPOUT_KINDS, STOP_CRITERIA, RunSpec
 from reglab.lab.store import check_name
 from reglab.train.sequential import fit
 
 __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_params",
-           "default_storage", "open_storage", "open_study", "run_worker", "make_objective",
+           "default_storage", "open_storage", "open_study", "run_trials", "score_trial",
+           "TrialTask", "TrialPruned", "rung_epochs", "rung_value", "promoted", "PARALLEL",
            "default_space", "AUGMENT_SETS", "retrain_specs", "OutOfTime",
            "counted_trials", "export_best", "save_plots", "tune", "TuneResult", "confirm",
            "Confirmed", "CONFIRM_TOP", "CONFIRM_SEEDS", "CONFIRM_SEED"]
@@ -362,61 +373,118 @@ class _TrialSeededTPE:
             return Sampler(seed=seed, constant_liar=True)
 
 
-# Hyperband's first rung is 1/FIRST_RUNG of the base run's epochs (see open_study).
+# Successive halving's first rung is 1/FIRST_RUNG of the base run's epochs (rung_epochs).
 FIRST_RUNG = 2
 
 
 def first_rung(max_epochs: int) -> int:
-    """Hyperband's smallest resource for a budget of ``max_epochs``: the 0-based epoch
-    ``max(1, max_epochs // FIRST_RUNG)`` (100 for 200 epochs; 1 below 4)."""
+    """Successive halving's first rung for a budget of ``max_epochs``: the 0-based epoch
+    ``max(1, max_epochs // FIRST_RUNG)`` (100 for 200 epochs; 1 below 4).
+
+    Why half: epochs are the resource, reported once per epoch; a rung keeps the best third.
+    Earlier rungs rank the phase before the learning rate decays, where strong
+    regularization looks worst: in a 40-trial mnist1d study with its first rung at epoch 10
+    (rungs 10, 30, 90), the 26 pruned trials trained to the end scored up to 89.33%
+    validation accuracy (weight decay 0.48, pruned at epoch 31 with 68.3%), above the
+    study's best, 88.50%; with the first rung at epoch 100 a study found weight decay 0.23
+    at 90.00% (89.50% confirmed on fresh seeds, against 87.83 and 88.25% for two studies
+    with the earlier rung) in 1.9-2.4x the search time. Before, rungs at epoch 1-4 had
+    ranked warmup and noise (rank correlation 0.22 between epoch-1 and final validation
+    accuracy)."""
     return max(1, int(max_epochs) // FIRST_RUNG)
 
 
-def open_study(storage, study_name: str, metric: str = "val_acc", seed: int = 0,
-               max_epochs: int | None = None):
-    """Create or join (load_if_exists) the study: seeded TPE and a Hyperband pruner.
+def open_study(storage, study_name: str, metric: str = "val_acc", seed: int = 0):
+    """Create or join (load_if_exists) the study, with the seeded TPE sampler.
+
+    Its pruning is :func:`run_trials`' own successive halving, decided from the scores of
+    the trials finished when a trial was drawn (so the study's Optuna pruner is none).
 
     Args:
         storage: a storage URL or an Optuna storage (see :func:`open_storage`).
         study_name: the study's name in the storage.
         metric: "val_acc" (maximized) or "val_loss" (minimized).
         seed: the sampler's seed.
-        max_epochs: Hyperband's largest resource, the base run's epochs (None: Optuna
-            estimates it from the first finished trial); the smallest is
-            :func:`first_rung` of it (1 when None).
     """
     import optuna  # optional: the tune extra
     if metric not in METRICS:
         raise fail("tune", "metric", f"one of {{{', '.join(METRICS)}}}", metric)
     if isinstance(storage, str):
         storage = open_storage(storage)
-    # epochs are the resource, reported once per epoch (0-based); reduction factor 3: a rung
-    # keeps the best third. The first rung is at half the budget. Earlier rungs rank the phase
-    # before the learning rate decays, where strong regularization looks worst: in a 40-trial
-    # mnist1d study with its first rung at epoch 10 (rungs 10, 30, 90), the 26 pruned trials
-    # trained to the end scored up to 89.33% validation accuracy (weight decay 0.48, pruned at
-    # epoch 31 with 68.3%), above the study's best, 88.50%; with the first rung at epoch 100 a
-    # study found weight decay 0.23 at 90.00% (89.50% confirmed on fresh seeds, against 87.83
-    # and 88.25% for two studies with the earlier rung) in 1.9-2.4x the search time. Before,
-    # rungs at epoch 1-4 had ranked warmup and noise (rank correlation 0.22 between epoch-1
-    # and final validation accuracy).
-    pruner = optuna.pruners.HyperbandPruner(
-        min_resource=1 if max_epochs is None else first_rung(max_epochs),
-        max_resource="auto" if max_epochs is None else max(int(max_epochs), 2),
-        reduction_factor=3)
     return optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
                                direction=METRICS[metric], sampler=_TrialSeededTPE(seed),
-                               pruner=pruner)
+                               pruner=optuna.pruners.NopPruner())
 
 
-# -- the objective and the worker loop ------------------------------------------------------
+# -- the trials: drawn in order, scored in parallel, told in order --------------------------
+# Trials in flight by default: drawn before the earliest of them is scored. The results of a
+# study depend on it (each trial's draw and pruning see the trials finished before it), never
+# on how many processes score them.
+PARALLEL = 4
+REDUCTION = 3  # successive halving: a rung keeps the best third
+
+
+def rung_epochs(max_epochs: int) -> tuple[int, ...]:
+    """The 0-based epochs at which successive halving judges a trial of a study whose longest
+    run is ``max_epochs``: :func:`first_rung`, then 3x each, those a run can reach (100 for
+    200 epochs: one rung; none for 1 epoch)."""
+    out, rung = [], first_rung(max_epochs)
+    while rung < max_epochs:
+        out.append(rung)
+        rung *= REDUCTION
+    return tuple(out)
+
+
+def rung_value(values: Mapping[int, float], epoch: int) -> float | None:
+    """A trial's score at the rung ``epoch``: the first it reported at or after it (its score
+    there, unless that one was not finite); None where it stopped before."""
+    later = [step for step in values if step >= epoch]
+    return values[min(later)] if later else None
+
+
+def promoted(value: float, competitors: Sequence[float], maximize: bool = True) -> bool:
+    """Successive halving's rule at a rung (Optuna's, without bootstrap trials): ``value``
+    trains on if at most ``max(n // 3 - 1, 0)`` of the ``competitors`` beat it, where n
+    counts them and it (so the first two trials to reach a rung go on only as its best)."""
+    keep = max((len(competitors) + 1) // REDUCTION - 1, 0)
+    return sum(1 for c in competitors if (c > value if maximize else c < value)) <= keep
+
+
+class TrialPruned(Exception):
+    """Raised in a trial's run when a rung stops it (the trial is told PRUNED)."""
+
+
 class SurplusTrial(Exception):
-    """A trial started by a race after the study already had its N trials (marked FAIL)."""
+    """A trial drawn by a race after the study already had its N trials (marked FAIL)."""
 
 
 class OutOfTime(Exception):
-    """The worker's ``--timeout`` passed during a trial: stopped at its next epoch (FAIL,
-    not counted toward ``--trials``; a later run or another worker makes it up)."""
+    """The ``--timeout`` passed during a trial: stopped at its next epoch (FAIL, not counted
+    toward ``--trials``; a later run or another command makes it up)."""
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """What scoring one trial needs, fixed when it is drawn: its spec, the metric, and per
+    rung the scores there of the trials that had finished then (its competitors)."""
+
+    number: int
+    spec: RunSpec
+    metric: str
+    maximize: bool
+    rungs: tuple[int, ...]
+    competitors: tuple[tuple[float, ...], ...]
+    deadline: float | None = None
+
+    def judge(self, passed: int, epoch: int, score: float) -> int:
+        """The rungs passed after ``score`` at ``epoch`` (``passed`` before it); raises
+        :class:`TrialPruned` at a rung the score does not pass."""
+        while passed < len(self.rungs) and epoch >= self.rungs[passed]:
+            if not promoted(score, self.competitors[passed], self.maximize):
+                raise TrialPruned(f"pruned at epoch {shown_epoch(epoch)}: {self.metric} "
+                                  f"{score:.4f}")
+            passed += 1
+        return passed
 
 
 def counted_trials(study) -> list:
@@ -435,93 +503,249 @@ def _without_test(data) -> SimpleNamespace:
                            target_std=getattr(data, "target_std", None))
 
 
-def make_objective(base: RunSpec, data, space: Mapping[str, Param], n_trials: int,
-                   metric: str = "val_acc", deadline: float | None = None) -> Callable:
-    """The objective: train the trial's spec with ``fit``, report each epoch, return the score.
+def score_trial(task: TrialTask, data) -> dict[str, Any]:
+    """Train the trial's spec on ``data`` (its test split empty) and say how it ended.
 
-    The score is ``metric`` on the validation split of the final weights (the best ones when
-    early stopping restored them). A diverged run scores the worst value (0 accuracy, inf
-    loss) so that it counts as a finished, bad trial. Each epoch's score goes to
-    ``trial.report`` and the pruner may stop the run (``optuna.TrialPruned``); past
-    ``deadline`` (``time.monotonic()``), the run stops at its next epoch (:class:`OutOfTime`).
-    """
-    import optuna  # optional: the tune extra
-    from optuna.trial import TrialState
-    holdout = _without_test(data)
-    live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-
-    def objective(trial) -> float:
-        study = trial.study
-        ahead = [t for t in study.get_trials(deepcopy=False, states=live)
-                 if t.number < trial.number]
-        if len(ahead) >= n_trials:  # two workers passed the check at once; this one is extra
-            trial.set_user_attr("surplus", True)
-            raise SurplusTrial(f"trial {trial.number}: the study already has {n_trials}")
-        values = {name: p.suggest(trial, name) for name, p in space.items()}
-        spec = spec_from_params(base, data.kind, values)
-        trial.set_user_attr("spec", spec.to_dict())
-
-        def report(epoch: int, row: Mapping[str, float]) -> None:
-            if deadline is not None and time.monotonic() > deadline:
-                trial.set_user_attr("out_of_time", True)
-                raise OutOfTime(f"trial {trial.number}: the timeout passed at epoch "
-                               f"{shown_epoch(epoch)}")
-            score = row.get(metric)
-            if score is None or not math.isfinite(score):
-                return
-            trial.report(score, epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {shown_epoch(epoch)}: {metric} "
-                                         f"{score:.4f}")
-
-        result = fit(spec, holdout, on_epoch=report)
-        trial.set_user_attr("status", result.status)
-        trial.set_user_attr("reason", result.reason)
-        score = result.final.get(metric, math.nan)
-        if result.status != "done" or not math.isfinite(score):
-            return 0.0 if metric == "val_acc" else math.inf
-        return float(score)
-
-    return objective
-
-
-def run_worker(study, objective: Callable, n_trials: int, timeout: float | None = None,
-               poll: float = 1.0, progress: Callable[[int, int], None] | None = None) -> int:
-    """Run trials until the study has ``n_trials`` COMPLETE + PRUNED ones (over all workers).
-
-    Before each trial: fail stale trials (heartbeat), count the finished ones and the ones
-    other workers are running; start a trial only if they leave room, else wait for them
-    (and take over if one goes stale). The objective marks a trial that two workers started
-    at once as surplus (FAIL), so the count never exceeds ``n_trials``.
-
-    ``progress(done, n_trials)``, when given, is called each time the finished trials are
-    counted (before each trial, and when the study has them all): the CLI's bar.
+    Each epoch's finite ``metric`` is kept and judged at the rungs (:meth:`TrialTask.judge`);
+    past the deadline (``time.monotonic()``, one clock for all processes here) the run stops
+    at its next epoch. The score of a finished run is ``metric`` on the validation split of
+    its final weights (the best ones when early stopping restored them); a diverged run
+    scores the worst value (0 accuracy, inf loss): a finished, bad trial.
 
     Returns:
-        How many trials this worker ran.
+        ``{"state": "COMPLETE" | "PRUNED" | "FAIL", "values": {epoch: score}, ...}`` with
+        ``value``, ``status`` and ``reason`` (COMPLETE), ``why`` (PRUNED, FAIL) and
+        ``out_of_time`` (a FAIL by the deadline).
+    """
+    values: dict[int, float] = {}
+    passed = [0]
+
+    def report(epoch: int, row: Mapping[str, float]) -> None:
+        if task.deadline is not None and time.monotonic() > task.deadline:
+            raise OutOfTime(f"trial {task.number}: the timeout passed at epoch "
+                            f"{shown_epoch(epoch)}")
+        score = row.get(task.metric)
+        if score is None or not math.isfinite(score):
+            return
+        values[epoch] = float(score)
+        passed[0] = task.judge(passed[0], epoch, float(score))
+
+    try:
+        if task.deadline is not None and time.monotonic() > task.deadline:
+            raise OutOfTime(f"trial {task.number}: the timeout passed before it started")
+        result = fit(task.spec, data, on_epoch=report)
+    except TrialPruned as why:
+        return {"state": "PRUNED", "values": values, "why": str(why)}
+    except OutOfTime as why:
+        return {"state": "FAIL", "values": values, "why": str(why), "out_of_time": True}
+    score = result.final.get(task.metric, math.nan)
+    if result.status != "done" or not math.isfinite(score):
+        score = 0.0 if task.maximize else math.inf
+    return {"state": "COMPLETE", "values": values, "value": float(score),
+            "status": result.status, "reason": result.reason}
+
+
+def _score_in_worker(task: TrialTask, data) -> dict[str, Any]:
+    return score_trial(task, _restored(data))
+
+
+def run_trials(study, base: RunSpec, data, space: Mapping[str, Param], n_trials: int,
+               metric: str = "val_acc", *, parallel: int = PARALLEL,
+               workers: int | None = None, timeout: float | None = None, poll: float = 1.0,
+               progress: Callable[[int, int], None] | None = None) -> int:
+    """Run trials until the study has ``n_trials`` COMPLETE + PRUNED ones (over every
+    command that shares it), ``parallel`` in flight, scored in worker processes.
+
+    The order is fixed: the first ``parallel`` trials are drawn at the start, then each
+    trial is told (its scores and state written to the study) in number order, and right
+    after each, the next is drawn. A trial drawn in a study where trials 0..k-1 are finished
+    and k..k+parallel-1 running sees exactly that, whichever process scores what and when:
+    TPE draws it with the running ones as constant liars, and successive halving judges it at
+    each rung (:func:`rung_epochs` of ``base.epochs``) against the trials finished when it was
+    drawn, the same view. So one command's study is the same for any number of workers
+    (``workers``; None: one per free core where they pay, at most ``parallel``); with
+    ``parallel=1`` it is the study one trial at a time with Optuna's successive-halving
+    pruner. Commands that share a study interleave their trials as they come.
+
+    Before each draw, stale trials (heartbeat) are failed and the finished and running ones
+    counted: a trial is drawn only if they leave room; with none in flight here and no room,
+    this waits for the others' (``poll`` seconds) and takes over when one goes stale. A
+    trial that a race drew after the study had its ``n_trials`` is marked surplus (FAIL). No
+    trial is drawn after ``timeout`` seconds; a running one stops at its next epoch (FAIL).
+    ``progress(done, n_trials)`` whenever the count of finished trials changes.
+
+    Returns:
+        How many trials this command ran.
     """
     import optuna  # optional: the tune extra
     from optuna.trial import TrialState
+    check_int("tune", "parallel", parallel, 1, 10_000)
     deadline = None if timeout is None else time.monotonic() + timeout
-    ran = 0
-    stop_on = (SurplusTrial, OutOfTime)
-    while deadline is None or time.monotonic() < deadline:
+    holdout = _without_test(data)
+    maximize = METRICS[metric] == "maximize"
+    rungs = rung_epochs(base.epochs)
+    live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+    flight: dict[int, tuple[Any, TrialTask]] = {}  # drawn here, not told yet
+    results: dict[int, dict[str, Any]] = {}
+    waiting: list[int] = []  # drawn, not started
+    ran, shown = 0, [None]
+
+    def count() -> tuple[int, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
-        done = len(counted_trials(study))
-        busy = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-        if progress is not None:
+        states = [t.state for t in study.get_trials(deepcopy=False)]
+        done = sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states)
+        if progress is not None and done != shown[0]:
+            shown[0] = done
             progress(min(done, n_trials), n_trials)
-        if done >= n_trials:
-            break
+        return done, states.count(TrialState.RUNNING)
+
+    def draw() -> bool:
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        done, busy = count()
         if done + busy >= n_trials:
-            time.sleep(poll)
-            continue
-        left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        study.optimize(objective, n_trials=1, timeout=left, catch=stop_on)
-        ran += 1
+            return False
+        with warnings.catch_warnings():  # "Heartbeat ... used with Study.optimize": run
+            warnings.simplefilter("ignore", UserWarning)  # here, _heartbeats beats it
+            trial = study.ask()
+        _beat(study, trial)
+        ahead = [t for t in study.get_trials(deepcopy=False, states=live)
+                 if t.number < trial.number]
+        if len(ahead) >= n_trials:  # two commands drew at once; this one is extra
+            trial.set_user_attr("surplus", True)
+            study.tell(trial, state=TrialState.FAIL)
+            return False
+        values = {name: p.suggest(trial, name) for name, p in space.items()}
+        spec = spec_from_params(base, data.kind, values)
+        trial.set_user_attr("spec", spec.to_dict())
+        finished = [t for t in study.get_trials(deepcopy=False)
+                    if t.state.is_finished() and t.number != trial.number]
+        competitors = tuple(tuple(v for t in finished
+                                  if (v := rung_value(t.intermediate_values, r)) is not None)
+                            for r in rungs)
+        flight[trial.number] = (trial, TrialTask(trial.number, spec, metric, maximize, rungs,
+                                                 competitors, deadline))
+        waiting.append(trial.number)
+        return True
+
+    def tell_ready() -> None:
+        nonlocal ran
+        while flight and min(flight) in results:
+            number = min(flight)
+            trial, _ = flight.pop(number)
+            res = results.pop(number)
+            for step, value in sorted(res["values"].items()):
+                trial.report(value, step)
+            for key in ("status", "reason", "out_of_time", "error"):
+                if key in res:
+                    trial.set_user_attr(key, res[key])
+            if res["state"] == "COMPLETE":
+                study.tell(trial, res["value"])
+            else:
+                study.tell(trial, state=getattr(TrialState, res["state"]))
+            ran += 1
+            if "error" in res:
+                raise RuntimeError(f"trial {number} ({trial.user_attrs['spec']}) failed: "
+                                   f"{res['error']}")
+            if len(flight) < parallel:
+                draw()
+        count()
+
+    procs = process_count(workers, [base], [data], parallel)
+    threads = torch.get_num_threads()
+    try:
+        with _heartbeats(study, flight), (worker_pool(procs) if procs > 1
+                                          else contextlib.nullcontext((None, None))) as (pool, _):
+            if procs == 1:
+                torch.set_num_threads(1)
+            shipped = _portable(holdout) if procs > 1 else None
+            running: dict[Any, int] = {}
+            while True:
+                while len(flight) < parallel and draw():
+                    pass
+                if not flight:
+                    done, busy = count()
+                    if done >= n_trials or (deadline is not None
+                                            and time.monotonic() >= deadline):
+                        break
+                    time.sleep(poll)  # room only when another command's trials end
+                    continue
+                if procs == 1:
+                    number = waiting.pop(0)
+                    try:
+                        results[number] = score_trial(flight[number][1], holdout)
+                    except Exception as err:  # noqa: BLE001 - told FAIL, then raised
+                        results[number] = {"state": "FAIL", "values": {},
+                                           "error": f"{type(err).__name__}: {err}"}
+                else:
+                    while waiting and len(running) < procs:
+                        number = waiting.pop(0)
+                        running[pool.submit(_score_in_worker, flight[number][1],
+                                            shipped)] = number
+                    finished, _ = cf.wait(running, timeout=0.5,
+                                          return_when=cf.FIRST_COMPLETED)
+                    for fut in finished:
+                        number = running.pop(fut)
+                        results[number] = outcome(fut, lambda err: {
+                            "state": "FAIL", "values": {}, "error": err})
+                if results:
+                    tell_ready()
+    except BaseException:
+        for trial, _ in list(flight.values()):  # Ctrl-C, a failed trial: nothing left running
+            try:
+                study.tell(trial, state=TrialState.FAIL)
+            except Exception:  # noqa: BLE001 - already told, or the storage is gone
+                pass
+        raise
+    finally:
+        torch.set_num_threads(threads)
     return ran
+
+
+def _beating(storage) -> bool:
+    """Whether ``storage`` keeps heartbeats (an RDBStorage opened with an interval)."""
+    return (hasattr(storage, "record_heartbeat")
+            and getattr(storage, "get_heartbeat_interval", lambda: None)() is not None)
+
+
+def _beat(study, trial) -> None:
+    """Record a heartbeat of ``trial`` now (nothing where the storage keeps none)."""
+    if _beating(study._storage):
+        study._storage.record_heartbeat(trial._trial_id)
+
+
+@contextlib.contextmanager
+def _heartbeats(study, flight: Mapping[int, tuple[Any, TrialTask]]):
+    """A thread that records a heartbeat for each trial in ``flight`` every heartbeat
+    interval, so that the study's other commands see them alive and a killed command's
+    trials go stale (FAIL) after the grace period."""
+    storage = study._storage
+    if not _beating(storage):
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(storage.get_heartbeat_interval()):
+            try:
+                trials = [trial for trial, _ in tuple(flight.values())]
+            except RuntimeError:  # changed while copied: the next beat
+                continue
+            for trial in trials:
+                try:
+                    storage.record_heartbeat(trial._trial_id)
+                except Exception:  # noqa: BLE001 - a busy database: the next beat
+                    pass
+
+    thread = threading.Thread(target=beat, name="reglab-tune-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 # -- confirming the best ---------------------------------------------------------------------
@@ -719,11 +943,15 @@ def _check_setup(study, base: RunSpec, space: Mapping[str, Param], metric: str) 
 
 
 def check_counts(trials: int, seeds: int, confirm: int = CONFIRM_TOP,
-                 timeout: float | None = None) -> None:
-    """Refuse a bad ``trials`` (>= 1), ``seeds`` (0..1000), ``confirm`` (0..1000) or
-    ``timeout`` (> 0 or None): InvalidParameterError naming it, as ``tune`` and its CLI do
-    before anything is written."""
+                 timeout: float | None = None, parallel: int = PARALLEL,
+                 workers: int | None = None) -> None:
+    """Refuse a bad ``trials`` (>= 1), ``seeds`` (0..1000), ``confirm`` (0..1000),
+    ``timeout`` (> 0 or None), ``parallel`` (1..10000) or ``workers`` (>= 1 or None):
+    InvalidParameterError naming it, as ``tune`` and its CLI do before anything is written."""
     check_int("tune", "trials", trials, 1, 1_000_000)
+    check_int("tune", "parallel", parallel, 1, 10_000)
+    if workers is not None:
+        check_int("tune", "workers", workers, 1, 10_000)
     check_int("tune", "seeds", seeds, 0, 1000)
     check_int("tune", "confirm", confirm, 0, 1000)
     if timeout is not None:
@@ -736,7 +964,8 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
          metric: str | None = None, workers: int | None = None, progress=None,
          data=None, on_trial: Callable[[int, int], None] | None = None,
          confirm_top: int = CONFIRM_TOP, confirm_seeds: int = CONFIRM_SEEDS,
-         on_confirm: Callable[[int, int], None] | None = None) -> TuneResult:
+         on_confirm: Callable[[int, int], None] | None = None,
+         parallel: int = PARALLEL) -> TuneResult:
     """Run (or join, or continue) the study, confirm its best few (:func:`confirm`), then
     retrain the winner with seeds vs ``none``.
 
@@ -754,7 +983,10 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         metric: "val_acc" (maximized) or "val_loss" (minimized); None: :func:`metric_for`
             the data (val_acc, or val_loss for a regression target, the only one allowed
             there: the validation MSE of the standardized target).
-        workers: processes for the retrain (None: one per free core).
+        workers: processes for the trials (at most ``parallel``), the confirmation and the
+            retrain (None: one per free core where they pay); the results do not depend on it.
+        parallel: trials in flight (:func:`run_trials`): the study depends on it, not on the
+            workers.
         progress: a reglab display progress object for the retrain, or None.
         data: the Dataset (default: loaded from ``base``).
         on_trial: ``on_trial(done, trials)``: the study's finished trials (a bar's hook).
@@ -763,10 +995,9 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         on_confirm: ``on_confirm(epochs done, epochs planned)`` over the confirmation's
             runs (a bar's hook).
     """
-    check_counts(trials, seeds, confirm_top, timeout)
+    check_counts(trials, seeds, confirm_top, timeout, parallel, workers)
     check_int("tune", "confirm_seeds", confirm_seeds, 0, 1000)
     check_name(name)
-    deadline = None if timeout is None else time.monotonic() + timeout
     data = load_data(base) if data is None else data
     metric = metric_for(data, metric)
     space = default_space(data.kind, base.epochs) if space is None else space
@@ -774,17 +1005,15 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         space = {k: v for k, v in space.items() if k not in CLASS_ONLY}
     folder = Path(out) / name
     if storage is not None:  # a bad URL is refused before any folder is made
-        study = open_study(storage, study_name or name, metric=metric, seed=base.seed,
-                           max_epochs=base.epochs)
+        study = open_study(storage, study_name or name, metric=metric, seed=base.seed)
         url = storage
     else:
         url = default_storage(out, name)
-        study = open_study(url, study_name or name, metric=metric, seed=base.seed,
-                           max_epochs=base.epochs)
+        study = open_study(url, study_name or name, metric=metric, seed=base.seed)
     folder.mkdir(parents=True, exist_ok=True)
     _check_setup(study, base, space, metric)
-    objective = make_objective(base, data, space, trials, metric, deadline)
-    ran = run_worker(study, objective, trials, timeout, progress=on_trial)
+    ran = run_trials(study, base, data, space, trials, metric, parallel=parallel,
+                     workers=workers, timeout=timeout, progress=on_trial)
     if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
         return TuneResult(study, None, None, ran, [], [])
     confirmed = (confirm(study, base, data, confirm_top, confirm_seeds, metric, workers,
