@@ -23,7 +23,7 @@ import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
 SCRIPTS = ["penalty_overhead", "augment_throughput", "dropout_mask", "report_figures", "sweep", "gemm_shapes",
-           "trainer_overhead", "compare_wall", "tune_mnist1d"]
+           "trainer_overhead", "compare_wall", "tune_parallel", "tune_mnist1d"]
 
 
 def header() -> str:

@@ -300,13 +300,13 @@ def test_the_study_is_the_same_whatever_the_worker_processes(tmp_path):
     its 10 start-up trials see other trials finished, and its liars)."""
     from reglab.lab.execute import load_data
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    base = BASE.replace(epochs=8)
-    space = {**TINY_SPACE, "epochs": T.Param(3, 8, integer=True)}
+    base = BASE.replace(epochs=6)
+    space = {**TINY_SPACE, "epochs": T.Param(2, 6, integer=True)}
     data = load_data(base)
     studies = []
     for i, (parallel, workers) in enumerate([(3, 1), (3, 2), (1, 1)]):
         st = T.open_study(f"sqlite:///{tmp_path / f'{i}.db'}", "s", seed=0)
-        assert T.run_trials(st, base, data, space, 14, parallel=parallel, workers=workers) == 14
+        assert T.run_trials(st, base, data, space, 12, parallel=parallel, workers=workers) == 12
         studies.append(st)
     _same_trials(studies[0], studies[1])
     assert any(t.state.name == "PRUNED" for t in studies[0].trials)
@@ -487,3 +487,31 @@ def test_tune_prints_the_confirmation_and_the_trial_it_chose(tmp_path, capsys):
     code = main(["tune", "--data", "breast_cancer", "--confirm", "-1", "--out", str(tmp_path)])
     _, err = capsys.readouterr()
     assert code == 2 and "confirm" in err
+
+
+def test_each_told_trial_is_logged_as_optunas_loop_logs_it(tmp_path):
+    import logging
+    lines = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+    st = T.open_study(f"sqlite:///{tmp_path / 'o.sqlite'}", "s")
+    logger, keep = logging.getLogger("optuna.reglab"), Keep()
+    logger.addHandler(keep)
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        T.run_trials(st, TINY.replace(epochs=4), _tiny_data(), TINY_SPACE, 6, parallel=2,
+                     workers=1)
+    finally:
+        logger.removeHandler(keep)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    assert [int(line.split()[1]) for line in lines] == list(range(6))  # told in order
+    assert any(t.state.name == "PRUNED" for t in st.trials)
+    for line, trial in zip(lines, st.trials):
+        if trial.state.name == "PRUNED":
+            assert line == f"Trial {trial.number} pruned at epoch 3: val_acc " \
+                           f"{trial.intermediate_values[2]:.4f}."
+        else:
+            assert line.startswith(f"Trial {trial.number} finished with value: {trial.value} "
+                                   f"and parameters: {trial.params}. Best is trial ")

@@ -645,6 +645,7 @@ def run_trials(study, base: RunSpec, data, space: Mapping[str, Param], n_trials:
                 study.tell(trial, res["value"])
             else:
                 study.tell(trial, state=getattr(TrialState, res["state"]))
+            _log_trial(study, number, res, trial.params)
             ran += 1
             if "error" in res:
                 raise RuntimeError(f"trial {number} ({trial.user_attrs['spec']}) failed: "
@@ -702,6 +703,20 @@ def run_trials(study, base: RunSpec, data, space: Mapping[str, Param], n_trials:
     finally:
         torch.set_num_threads(threads)
     return ran
+
+
+def _log_trial(study, number: int, res: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    """The line Optuna's own loop logs for a finished trial (INFO, as ``optuna`` is set)."""
+    import optuna  # optional: the tune extra
+    log = optuna.logging.get_logger("optuna.reglab")
+    if res["state"] == "PRUNED":
+        log.info(f"Trial {number} {res['why']}.")
+    elif res["state"] == "FAIL":
+        log.info(f"Trial {number} failed: {res.get('why') or res.get('error')}.")
+    else:
+        best = study.best_trial
+        log.info(f"Trial {number} finished with value: {res['value']} and parameters: "
+                 f"{dict(params)}. Best is trial {best.number} with value: {best.value}.")
 
 
 def _beating(storage) -> bool:
