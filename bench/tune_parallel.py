@@ -9,7 +9,9 @@ mnist1d (the default MLP recipe's base, shorter: ``--epochs``), alternating over
 
 - ``parallel=1, 1 process``: what ``reglab tune`` did before (one trial at a time);
 - ``parallel=4, 1 process`` and ``parallel=4, 2 processes``: the same study twice; the
-  script checks every trial (state, parameters, value, per-epoch scores) is equal.
+  script checks every trial (state, parameters, value, per-epoch scores) is equal. It is
+  another study than one at a time (other trials, other lengths), so the speed-up of the
+  processes is the ratio of these two; against one at a time the work differs too.
 
     PYTHONPATH=src python bench/tune_parallel.py [--trials 12] [--epochs 30] [--reps 2]
 """
@@ -73,13 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     same = all(s == studies[(4, 1)][0] for c in ((4, 1), (4, 2)) for s in studies[c])
     repeat = all(s == studies[(1, 1)][0] for s in studies[(1, 1)])
     ref = statistics.median(times[(1, 1)])
-    rows = ["| search | processes | wall s (median) | vs one at a time | pruned |",
-            "|---|---:|---:|---:|---:|"]
+    same_work = statistics.median(times[(4, 1)])  # the same study on one process
+    rows = ["| search | processes | wall s (median) | vs one at a time | vs the same study "
+            "on 1 process | pruned | epochs trained |", "|---|---:|---:|---:|---:|---:|---:|"]
     for parallel, workers in configs:
         med = statistics.median(times[(parallel, workers)])
-        pruned = sum(t[1] == "PRUNED" for t in studies[(parallel, workers)][0])
+        trials = studies[(parallel, workers)][0]
+        pruned = sum(t[1] == "PRUNED" for t in trials)
+        epochs = sum(len(t[4]) for t in trials)
         rows.append(f"| parallel={parallel} | {workers} | {med:.1f} | {ref / med:.2f}x | "
-                    f"{pruned} of {args.trials} |")
+                    + (f"{same_work / med:.2f}x" if parallel == 4 else "-")
+                    + f" | {pruned} of {args.trials} | {epochs} |")
     text = "\n".join(rows)
     verdicts = (f"parallel=4 on 1 and on 2 processes: {'the same' if same else 'DIFFERENT'} "
                 f"study (every trial's state, parameters, value and per-epoch scores, "
