@@ -87,6 +87,17 @@ def run_cli(argv):
     return p.returncode, p.stdout, p.stderr
 
 
+def run_here(argv):
+    """``reglab ARGV`` in this process (an error path: no new process needed to see it)."""
+    import contextlib
+    import io
+    from reglab.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
 # -- reading ---------------------------------------------------------------------------------
 def test_the_penguins_file_as_published_loads_with_each_step_announced(tmp_path):
     ds, said = load(penguins_like(tmp_path / "penguins.csv"), target="species")
@@ -245,6 +256,7 @@ def test_labels_in_long_runs_without_shuffle_are_warned_about(tmp_path):
 
 
 # -- the CLI and models that travel --------------------------------------------------------------
+@pytest.mark.slow  # 16 s; predict in a new process stays in the default run (test_model_file)
 def test_cli_trains_on_raw_penguins_and_predict_in_a_new_process_gives_the_runs_predictions(
         tmp_path):
     path = penguins_like(tmp_path / "penguins.csv")
@@ -291,8 +303,8 @@ def test_cli_split_flags_reach_the_data(tmp_path):
     meta = read_metadata(tmp_path / "runs" / "t" / "models" / "run-s0.safetensors")
     assert meta["spec"]["split"] == "time" and meta["spec"]["order_column"] == "visit"
     assert meta["encoding"]["columns"] == ["x"]          # visit orders, patient dropped
-    code, _, err = run_cli(["run", "--data", str(path), "--target", "y", "--split", "time",
-                            "--epochs", "2", "--out", str(tmp_path / "runs"), "-q"])
+    code, _, err = run_here(["run", "--data", str(path), "--target", "y", "--split", "time",
+                             "--epochs", "2", "--out", str(tmp_path / "runs"), "-q"])
     assert code == 2 and err.endswith("split='time' and order_column go together (a "
                                       "time-ordered split needs the column that orders the "
                                       "rows).\n"), err

@@ -58,6 +58,7 @@ def two_nodes(command: list[str], cwd: Path) -> list[tuple[int, str]]:
     return [(n.returncode, o[1]) for n, o in zip(nodes, outs)]
 
 
+@pytest.mark.slow  # 16 s; DDP against one process stays in the default run (test_distributed)
 def test_two_torchrun_nodes_equal_nproc_2_in_float64(tmp_path):
     done = two_nodes([str(HERE / "torchrun_float64.py"), str(tmp_path)], tmp_path)
     assert [c for c, _ in done] == [0, 0], [e[-2000:] for _, e in done]

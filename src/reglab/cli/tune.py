@@ -35,7 +35,7 @@ def tune(
     flags: dict[str, Any],
     trials: int = option(50, "--trials", "-t", help="COMPLETE + PRUNED trials of the study, "
                          "over all workers."),
-    timeout: Optional[float] = option(None, "--timeout", help="Seconds this worker searches "
+    timeout: Optional[float] = option(None, "--timeout", help="Seconds this command searches "
                                       "for at most: no trial starts after it, a running one "
                                       "stops at its next epoch (the retrain is not bounded).",
                                       show_default="no limit"),

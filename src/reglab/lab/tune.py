@@ -454,10 +454,6 @@ class TrialPruned(Exception):
     """Raised in a trial's run when a rung stops it (the trial is told PRUNED)."""
 
 
-class SurplusTrial(Exception):
-    """A trial drawn by a race after the study already had its N trials (marked FAIL)."""
-
-
 class OutOfTime(Exception):
     """The ``--timeout`` passed during a trial: stopped at its next epoch (FAIL, not counted
     toward ``--trials``; a later run or another command makes it up)."""
@@ -991,7 +987,7 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         space: the search space (default :data:`DEFAULT_SPACE`).
         storage: an Optuna storage URL (default SQLite in ``out/name``).
         study_name: the study to create or join (default ``name``).
-        timeout: seconds this worker searches for at most (None: until the study is done): no
+        timeout: seconds this command searches for at most (None: until the study is done): no
             trial starts after it, a running trial stops at its next epoch (FAIL, not
             counted). The retrain after the search is not bounded by it.
         seeds: seeds of the final retrain of best and ``none``; 0 skips it (a worker only).
