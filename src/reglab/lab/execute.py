@@ -63,7 +63,7 @@ from reglab.train.stacked import EVAL_BATCH, train_chunk
 __all__ = ["Job", "Outcome", "Experiment", "Interrupted", "Task", "ENGINES", "INTERRUPTED",
            "run_experiment", "execute", "train_many", "plan", "group_key", "load_data",
            "data_hash", "usable_cores", "busy_cores", "free_cores", "process_count", "worker_pool",
-           "outcome"]
+           "result_or_crash"]
 
 ENGINES = ("auto", "vectorized", "sequential")
 INTERRUPTED = "interrupted (Ctrl-C or SIGTERM)"  # the store's reason for runs cut short
@@ -521,6 +521,8 @@ def _worker_run(task: Task, specs: Sequence[Any], data: Any) -> list[Any]:
             if id(d) not in same:
                 same[id(d)] = _restored(d)
         data = {i: same[id(d)] for i, d in data.items()}
+    elif data is not None:  # one data set for every spec, sent as arrays
+        data = _restored(data)
     return run_task(task, specs, data, report if _MESSAGES is not None else None)
 
 
@@ -581,11 +583,13 @@ def _run_tasks(tasks: list[Task], specs, data, procs: int, on_start: Callable[[T
                on_epoch, on_done: Callable[[Task, list], None],
                loaded: Sequence[Any] | None = None) -> None:
     """Run tasks here (procs == 1, one thread) or in ``procs`` spawned one-thread workers.
+    ``data`` (one data set for all) goes to the workers as arrays (:func:`_portable`);
     ``loaded``: each spec's data as loaded here (None: not loaded), sent to the workers with
     their tasks when ``data`` is None (same data: the same loader, the same arguments)."""
     if procs > 1:
+        sent = None if data is None else _portable(data)  # arrays: no descriptor left open
         run_pool(tasks, lambda task: (_worker_run, task, specs,
-                                      data if data is not None else _shipped(task, loaded)),
+                                      sent if data is not None else _shipped(task, loaded)),
                  procs, on_start, on_epoch, on_done,
                  lambda task, error: [{"error": error}] * len(task.indices))
         return
@@ -626,11 +630,11 @@ def run_pool(items: list, call: Callable[[Any], tuple], workers: int,
             _drain(messages, on_message)
             for fut in finished:
                 item = running.pop(fut)
-                on_done(item, outcome(fut, lambda err: on_crash(item, err)))
+                on_done(item, result_or_crash(fut, lambda err: on_crash(item, err)))
         _drain(messages, on_message)
 
 
-def outcome(fut: cf.Future, on_crash: Callable[[str], Any]) -> Any:
+def result_or_crash(fut: cf.Future, on_crash: Callable[[str], Any]) -> Any:
     """A finished future's result, or ``on_crash("Type: message")`` where its worker died
     (killed, OOM) or its call raised."""
     try:

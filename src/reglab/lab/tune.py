@@ -89,12 +89,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from reglab._epochs import shown_epoch
 import torch
 
+from reglab._epochs import shown_epoch
 from reglab._validation import InvalidParameterError, check_bool, check_float, check_int, fail
-from reglab.lab.execute import (Job, _portable, _restored, load_data, outcome, process_count,
-                                run_experiment, train_many, worker_pool)
+from reglab.lab.execute import (Job, _portable, _restored, load_data, process_count,
+                                result_or_crash, run_experiment, train_many,
+                                worker_pool)
 from reglab.lab.arms import OVERRIDABLE, arm_changes
 from reglab.lab.spec import DROPOUT_KINDS, STOP_CRITERIA, RunSpec
 from reglab.lab.store import check_name
@@ -647,8 +648,7 @@ def run_trials(study, base: RunSpec, data, space: Mapping[str, Param], n_trials:
                 raise RuntimeError(f"trial {number} ({trial.user_attrs['spec']}) failed: "
                                    f"{res['error']}")
             if len(flight) < parallel:
-                draw()
-        count()
+                draw()  # counts the finished trials first (the progress hook)
 
     procs = process_count(workers, [base], [data], parallel)
     threads = torch.get_num_threads()
@@ -685,7 +685,7 @@ def run_trials(study, base: RunSpec, data, space: Mapping[str, Param], n_trials:
                                           return_when=cf.FIRST_COMPLETED)
                     for fut in finished:
                         number = running.pop(fut)
-                        results[number] = outcome(fut, lambda err: {
+                        results[number] = result_or_crash(fut, lambda err: {
                             "state": "FAIL", "values": {}, "error": err})
                 if results:
                     tell_ready()
