@@ -423,3 +423,66 @@ def test_auto_workers_start_processes_only_when_the_work_outweighs_their_start()
     class Table(Data):
         kind, input_shape = "table", (64,)
     assert engine.worth_processes(2, cnn, [Table()] * 4) == 2  # no CNN on a table: unknown
+
+
+def _fake_stack(l1, l2, wd, prox, shapes, dtype, seed=0):
+    """A stacked._Stack with weights of ``shapes`` (K first) and per-member strengths."""
+    from types import SimpleNamespace
+    from reglab.train import stacked
+    gen = torch.Generator().manual_seed(seed)
+    stack = stacked._Stack.__new__(stacked._Stack)
+    k = len(l1)
+    stack.ids, stack.device = list(range(k)), torch.device("cpu")
+    col = lambda v: torch.tensor(v, dtype=dtype)  # noqa: E731
+    stack.l1, stack.l2, stack.wd, stack.prox = col(l1), col(l2), col(wd), col(prox)
+    stack.lr, stack.smooth = col([1e-3] * k), col([0.0] * k)
+    ws = [torch.randn(k, *s, generator=gen, dtype=dtype) for s in shapes]
+    ws[0][1, 0] = 0.0  # exact zeros: sign 0
+    stack.model = SimpleNamespace(weights=ws)
+    stack._flags()
+    grads = [t for w in ws for t in (torch.randn(w.shape, generator=gen, dtype=dtype),
+                                     torch.randn(w.shape[0], 1, w.shape[2], generator=gen,
+                                                 dtype=dtype))]
+    return stack, grads
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_slices_sharing_a_strength_in_one_call_give_one_call_per_slice_bit_for_bit(dtype):
+    # a sweep of strengths over part of a stack (and the 1024 x 300 layer takes L1's chunked
+    # path): the grouped calls add the same gradient and value, element for element, as one
+    # call per member and layer (the loop before the grouping), in the same order
+    from reglab import kernels as K
+    from reglab.train import stacked
+    l1 = [0.0, 3e-3, 3e-3, 0.0, 1e-4, 3e-3, 0.0]
+    l2 = [1e-4, 1e-4, 0.0, 1e-2, 1e-4, 1e-2, 0.0]
+    wd = [0.0, 0.2, 0.2, 0.0, 0.05, 0.2, 0.0]
+    prox = [0.3, 0.0, 0.3, 0.0, 0.1, 0.0, 0.3]
+    stack, grads = _fake_stack(l1, l2, wd, prox, [(20, 16), (1024, 300), (16, 10)], dtype)
+    assert not any(stack.everyone.values()) and len(stack.groups["l1"]) == 2
+    ref_grads, orig = [g.clone() for g in grads], [g.clone() for g in grads]
+    ref_value = torch.zeros(len(l1), dtype=dtype)
+    for w, g in zip(stack.model.weights, ref_grads[0::2]):
+        for term, value_of in (("l1", K.l1_value), ("l2", K.l2_value)):
+            for s, lam in stack.users[term]:
+                K.add_l1_l2_grad_([g[s]], [w[s]], **{term: lam})
+                ref_value[s] += value_of(w[s], lam)
+    value = stacked._penalty(stack, grads)
+    assert torch.equal(value, ref_value)
+    assert all(torch.equal(a, b) for a, b in zip(grads, ref_grads))
+    assert value[6] == 0 and all(torch.equal(g[6], o[6]) for g, o in zip(grads, orig))
+    torch.testing.assert_close(  # member 3: L2 1e-2 alone; float64 sum of squares
+        value[3].double(), 1e-2 * sum((w[3].double() ** 2).sum() for w in stack.model.weights),
+        rtol=1e-5 if dtype is torch.float32 else 1e-12, atol=0)
+    before = [w.clone() for w in stack.model.weights]
+    lrs = [1e-3, 2e-3, 1e-3, 1e-3, 1e-3, 1e-3, 0.0]  # a member with its own lr, one frozen
+    ref_ws = [w.clone() for w in stack.model.weights]
+    for name, kernel in (("wd", K.decay_), ("prox", K.soft_threshold_)):
+        for s, lam in stack.users[name]:
+            if lrs[s] * lam > 0:
+                kernel([w[s] for w in ref_ws], lrs[s] * lam)
+        stacked._per_member(stack, name, kernel, stack.model.weights,
+                            torch.tensor(lrs, dtype=dtype), lrs)
+    assert all(torch.equal(a, b) for a, b in zip(stack.model.weights, ref_ws))
+    for s in (3, 6):  # no decay, no proximal step: member 3 uses neither, member 6 is frozen
+        assert all(torch.equal(w[s], b[s]) for w, b in zip(stack.model.weights, before))
+    assert not torch.equal(stack.model.weights[1][1], before[1][1])  # decayed

@@ -117,6 +117,11 @@ class _Stack:
         # must not cost a pass over the whole stack)
         self.users = {name: [(s, v) for s, v in enumerate(getattr(self, name).tolist()) if v > 0]
                       for name in ("l1", "l2", "wd", "prox")}
+        self.groups = {name: _by_value(u) for name, u in self.users.items()}
+        self.user_index = {name: (torch.tensor([s for s, _ in u], dtype=torch.long,
+                                               device=self.device),
+                                  getattr(self, name)[[s for s, _ in u]])
+                           for name, u in self.users.items() if name in ("l1", "l2")}
         self.use = {name: bool(u) for name, u in self.users.items()}
         self.everyone = {name: len(u) == len(self.ids) for name, u in self.users.items()}
         self.smoothing = bool((self.smooth > 0).any())
@@ -159,27 +164,55 @@ def _masks(stack: _Stack, droppers: list[tuple[int, float, torch.Generator]], ba
     return out
 
 
+def _by_value(pairs) -> list[tuple[float, list[int]]]:
+    """(value, slots) for each distinct value of (slot, value) pairs, in first-seen order."""
+    out: dict[float, list[int]] = {}
+    for slot, value in pairs:
+        out.setdefault(value, []).append(slot)
+    return list(out.items())
+
+
 @torch.no_grad()
 def _penalty(stack: _Stack, grads: list[Tensor]) -> Tensor:
     """Add d/dW of ``l1 sum|W| + l2 sum W^2`` to the weight gradients; return its value (K,).
 
     The kernels of ``rl.L1`` / ``rl.L2``, with (K, 1, 1) strengths on the whole stack when
     every member has the term, else with each user's float strength on its slices (an l1
-    arm among seven must not cost a pass over the whole stack).
+    arm among seven must not cost a pass over the whole stack): one kernel call for all the
+    slices that share a strength (a sweep of strengths over 32 small members: 3 calls a
+    step, not 96), which computes what one call per slice does, element for element.
     """
     value = torch.zeros(len(stack), dtype=stack.lr.dtype, device=stack.device)
     if not (stack.use["l1"] or stack.use["l2"]):
         return value
-    for w, g in zip(stack.model.weights, grads[0::2]):
-        for term, value_of in (("l1", K.l1_value), ("l2", K.l2_value)):
-            if stack.everyone[term]:
-                lam = getattr(stack, term).view(-1, 1, 1)
-                K.add_l1_l2_grad_([g], [w], **{term: lam})
-                value += value_of(w, lam)
+    ws, gs = stack.model.weights, grads[0::2]
+    rows: list[list[Tensor]] = []  # per term: each layer's values (K,) or its users' (U,)
+    for term, value_of in (("l1", K.l1_value), ("l2", K.l2_value)):
+        if not stack.use[term]:
+            rows.append([])
+        elif stack.everyone[term]:
+            lam = getattr(stack, term).view(-1, 1, 1)
+            K.add_l1_l2_grad_(gs, ws, **{term: lam})
+            rows.append([value_of(w, lam) for w in ws])
+        else:
+            for lam, slots in stack.groups[term]:
+                K.add_l1_l2_grad_([g.select(0, s) for g in gs for s in slots],
+                                  [w.select(0, s) for w in ws for s in slots], **{term: lam})
+            # l1_value / l2_value of each user's slices, layer by layer: lam * ||w||_1,
+            # lam * ||w||_2 ** 2 (lam: the float32 strengths the floats were read from)
+            lam = stack.user_index[term][1]
+            norms = torch.stack(torch._foreach_norm(
+                [w.select(0, s).reshape(-1) for w in ws for s, _ in stack.users[term]],
+                1 if term == "l1" else 2)).view(len(ws), -1)
+            rows.append(list((norms if term == "l1" else norms.square()) * lam))
+    for layer in range(len(ws)):  # each member's sum in the order of one call per slice
+        for term, per_layer in zip(("l1", "l2"), rows):
+            if not per_layer:
                 continue
-            for s, lam in stack.users[term]:
-                K.add_l1_l2_grad_([g[s]], [w[s]], **{term: lam})
-                value[s] += value_of(w[s], lam)
+            if stack.everyone[term]:
+                value += per_layer[layer]
+            else:
+                value.index_add_(0, stack.user_index[term][0], per_layer[layer])
     return value
 
 
@@ -206,10 +239,9 @@ def _per_member(stack: _Stack, name: str, kernel, ws: list[Tensor], lr: Tensor,
     if stack.everyone[name]:
         kernel(ws, (lr * getattr(stack, name)).view(-1, 1, 1))
         return
-    for s, lam in stack.users[name]:
-        t = lrs[s] * lam
-        if t > 0:
-            kernel([w[s] for w in ws], t)
+    for t, slots in _by_value((s, lrs[s] * lam) for s, lam in stack.users[name]):
+        if t > 0:  # one call for the slices that share t: the same numbers as one each
+            kernel([w.select(0, s) for w in ws for s in slots], t)
 
 
 def _loss(logits: Tensor, target: Tensor, smooth: Tensor | None = None) -> Tensor:
