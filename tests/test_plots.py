@@ -115,3 +115,22 @@ def test_learning_curves_count_epochs_from_1_and_mark_the_stops_there(monkeypatc
     assert (list(dot.get_xdata()), list(dot.get_ydata())) == ([3], [0.5])
     assert (list(cross.get_xdata()), list(cross.get_ydata())) == ([6], [0.7])
     plots.plt.close(seen[0])
+
+
+def test_weight_figures_drawn_from_given_panels_equal_those_that_count_their_own():
+    """The report counts the histograms once and hands them to the PNG and the SVG: the same
+    bytes as each counting its own; other panels (another range) give another picture."""
+    from reglab.report.interactive import weights_svg
+
+    rng = np.random.default_rng(3)
+    sparse = np.where(rng.random(32) < 0.5, 0.0, rng.normal(0, 0.1, 32))
+    weights = {"none": {"layer 1 (8×4)": rng.normal(0, 0.1, 32),
+                        "layer 2 (4×2)": rng.normal(0, 1, 8)},
+               "l1": {"layer 1 (8×4)": sparse, "layer 2 (4×2)": rng.normal(0, 0.5, 8)}}
+    ranges = plots.weight_ranges(weights)
+    panels = plots.weight_panels(weights, ranges=ranges)
+    assert plots.weight_histograms(weights, panels=panels) == plots.weight_histograms(weights)
+    assert weights_svg(weights, panels=panels) == weights_svg(weights)
+    wider = plots.weight_panels(weights, ranges={k: (2 * lim, n, t)
+                                                 for k, (lim, n, t) in ranges.items()})
+    assert weights_svg(weights, panels=wider) != weights_svg(weights)

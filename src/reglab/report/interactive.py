@@ -414,12 +414,14 @@ _PURPLE = to_hex("tab:purple")
 
 
 def weights_svg(weights: Mapping[str, Mapping[str, Sequence[float]]], bins: int = 61,
-                lang: str = "en") -> str:
+                lang: str = "en", panels: Mapping | None = None) -> str:
     """:func:`reglab.report.plots.weight_histograms` as inline SVG: the same counts
-    (:func:`~reglab.report.plots.weight_panels`), log scale, ``none`` outlined; hover a bar
-    for its arm, layer, bin range and count; a button per arm toggles its column."""
+    (:func:`~reglab.report.plots.weight_panels`, or ``panels`` when the caller has them),
+    log scale, ``none`` outlined; hover a bar for its arm, layer, bin range and count; a
+    button per arm toggles its column."""
     k = prefixed("plot.weights", lang)
-    arms, panels = list(weights), weight_panels(weights, bins)
+    arms = list(weights)
+    panels = weight_panels(weights, bins) if panels is None else panels
     width, height = W_PANEL_W * len(arms), 24 + W_PANEL_H * max(1, len(panels)) + 16
     body = [f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" font-weight="bold">'
             f'{escape(k("title"))}</text>']

@@ -328,14 +328,15 @@ class WeightPanel:
     outside: int
 
 
-def weight_panels(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61
+def weight_panels(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61,
+                  ranges: Mapping[str, tuple[float, int, int]] | None = None
                   ) -> dict[str, tuple[float, np.ndarray, dict[str, WeightPanel | None]]]:
-    """Per layer: its range ``lim`` (:func:`weight_ranges`), the bin edges (symmetric around
-    0 with 0 at a bin centre: ``bins`` made odd) and each arm's :class:`WeightPanel` (None
-    where the arm stored no weights of that layer). The PNG and the report's inline SVG
-    draw these counts."""
+    """Per layer: its range ``lim`` (:func:`weight_ranges`, or ``ranges`` when the caller
+    has them), the bin edges (symmetric around 0 with 0 at a bin centre: ``bins`` made odd)
+    and each arm's :class:`WeightPanel` (None where the arm stored no weights of that
+    layer). The PNG and the report's inline SVG draw these counts."""
     out = {}
-    for layer, (lim, _, _) in weight_ranges(weights).items():
+    for layer, (lim, _, _) in (weight_ranges(weights) if ranges is None else ranges).items():
         edges = np.linspace(-lim, lim, (bins | 1) + 1)  # an odd bin count puts 0 at a centre
         per: dict[str, WeightPanel | None] = {}
         for arm, layers in weights.items():
@@ -350,7 +351,7 @@ def weight_panels(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 6
 
 
 def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int = 61,
-                      lang: str = "en") -> bytes:
+                      lang: str = "en", panels: Mapping | None = None) -> bytes:
     """Histograms of the regularized weights: one row per layer, one column per arm.
 
     Log-scale counts. Each layer's range is :func:`weight_ranges`'s (the 99.5% quantile of
@@ -363,10 +364,12 @@ def weight_histograms(weights: Mapping[str, Mapping[str, np.ndarray]], bins: int
         weights: arm -> layer label -> all seeds' weights of that layer (1-D).
         bins: bin count (made odd).
         lang: the labels' language ("en" or "vi").
+        panels: ``weight_panels(weights, bins)`` when the caller has them (the report
+            draws the PNG and the SVG from one count, ~1 s of numpy for make demo's weights).
     """
     k = prefixed("plot.weights", lang)
     arms = list(weights)
-    panels = weight_panels(weights, bins)
+    panels = weight_panels(weights, bins) if panels is None else panels
     fig, axes = plt.subplots(max(1, len(panels)), len(arms),
                              figsize=(2.9 * len(arms) + 0.6, 2.3 * max(1, len(panels))),
                              squeeze=False)

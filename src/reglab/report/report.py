@@ -281,8 +281,9 @@ def _weight_figure(figures, captions, inline, layers, lang: str = "en") -> None:
     from reglab.report import plots  # matplotlib: imported only when figures are drawn
 
     if any(w.size for per in layers.values() for w in per.values()):
-        _draw(figures, inline, "weights", layers, lang=lang)
-        ranges = plots.weight_ranges(layers)
+        ranges = plots.weight_ranges(layers)  # counted once for the caption, PNG and SVG
+        _draw(figures, inline, "weights", layers, lang=lang,
+              panels=plots.weight_panels(layers, ranges=ranges))
         outside = "; ".join(t("report.caption.weights.range", lang, layer=layer, n=n,
                               total=total, lim=lim)
                             for layer, (lim, n, total) in ranges.items())
