@@ -25,13 +25,35 @@ def take_options(where: str, options: Mapping[str, Any], defaults: Mapping[str, 
     return {**defaults, **options}
 
 
-def _digits() -> Raw:
-    from sklearn.datasets import load_digits  # heavy to import: only when digits is loaded
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """``load_digits()``'s ``data`` (1797, 64) float64 and ``target`` (1797,) int, read from the
+    file scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``: 64 pixels and the label
+    per line) without importing scikit-learn, which takes ~1.5 s here; the same arrays bit
+    for bit (tests/test_data.py). Any surprise in that file: ``load_digits()`` itself."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            table = np.loadtxt(Path(folder) / "datasets" / "data" / "digits.csv.gz",
+                               delimiter=",")
+        except (OSError, ValueError):
+            break
+        if table.shape == (1797, 65):
+            return table[:, :-1], table[:, -1].astype(int)
+        break
+    from sklearn.datasets import load_digits
 
     bunch = load_digits()
+    return bunch.data, bunch.target
+
+
+def _digits() -> Raw:
+    data, target = _digits_arrays()
     return Raw(
-        X=bunch.data.reshape(-1, 1, 8, 8), y=bunch.target, kind="image", where="built-in 'digits'",
-        class_names=[str(c) for c in bunch.target_names],
+        X=data.reshape(-1, 1, 8, 8), y=target, kind="image", where="built-in 'digits'",
+        class_names=[str(c) for c in range(10)],
         description=(
             "Handwritten digits 0-9 as 1797 grayscale images of 8x8 pixels (values 0-16, about "
             "180 per class), each the count of ink pixels in a 4x4 block of a 32x32 bitmap. It is "
