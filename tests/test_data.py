@@ -458,10 +458,13 @@ def test_npz_string_labels_and_unknown_file_option(tmp_path):
         load(tmp_path / "s.npz", target="y")
 
 
-def test_digits_read_from_scikit_learns_file_equal_load_digits_without_importing_it(monkeypatch):
+def test_digits_read_from_scikit_learns_file_equal_load_digits_without_importing_it(
+        monkeypatch, tmp_path):
     """The built-in digits come from scikit-learn's shipped CSV without importing scikit-learn
     (~1.5 s of every digits command): the arrays of ``load_digits()`` bit for bit; where that
-    file cannot be found, ``load_digits()`` itself."""
+    file cannot be found or is not the 1797 x 65 table, ``load_digits()`` itself."""
+    import gzip
+    import importlib.machinery
     import importlib.util
     import subprocess
     import sys
@@ -471,9 +474,14 @@ def test_digits_read_from_scikit_learns_file_equal_load_digits_without_importing
     from reglab.data import _builtins
 
     ref = load_digits()
-    for found in (True, False):
-        if not found:
-            monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    (tmp_path / "datasets" / "data").mkdir(parents=True)
+    with gzip.open(tmp_path / "datasets" / "data" / "digits.csv.gz", "wt") as f:
+        f.write("1,2,3\n4,5,6\n")  # parses, but is not the table
+    elsewhere = importlib.machinery.ModuleSpec("sklearn", None, is_package=True)
+    elsewhere.submodule_search_locations = [str(tmp_path)]
+    for spec_of in (None, lambda name: None, lambda name: elsewhere):
+        if spec_of is not None:
+            monkeypatch.setattr(importlib.util, "find_spec", spec_of)
         data, target = _builtins._digits_arrays()
         assert data.dtype == ref.data.dtype and target.dtype == ref.target.dtype
         np.testing.assert_array_equal(data, ref.data)

@@ -34,15 +34,14 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     from pathlib import Path
 
     spec = importlib.util.find_spec("sklearn")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        try:
-            table = np.loadtxt(Path(folder) / "datasets" / "data" / "digits.csv.gz",
-                               delimiter=",")
-        except (OSError, ValueError):
-            break
-        if table.shape == (1797, 65):
-            return table[:, :-1], table[:, -1].astype(int)
-        break
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    try:
+        table = np.loadtxt(Path(folders[0]) / "datasets" / "data" / "digits.csv.gz",
+                           delimiter=",") if folders else None
+    except (OSError, ValueError):
+        table = None
+    if table is not None and table.shape == (1797, 65):
+        return table[:, :-1], table[:, -1].astype(int)
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
