@@ -110,6 +110,23 @@ def test_values_per_member_equal_the_float_form(dtype):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_values_of_many_tensors_equal_each_tensors_float_form_bit_for_bit(dtype):
+    # l1_values / l2_values (one fused norm over tensors of several shapes, one strength
+    # each) give l1_value / l2_value of each tensor with its strength as a float, exactly
+    w, _ = _stack(dtype)
+    ws = [w[0], w[1, :3], w[2].reshape(-1)[:7], w[3]]
+    lams = torch.tensor([3e-3, 1e-4, 0.5, 1e-2], dtype=dtype)
+    for many, one, ref in ((K.l1_values, K.l1_value, lambda x: x.abs().sum()),
+                           (K.l2_values, K.l2_value, lambda x: (x * x).sum())):
+        values = many(ws, lams)
+        assert values.shape == (4,)
+        for i, x in enumerate(ws):
+            assert torch.equal(values[i], one(x, float(lams[i])))
+            torch.testing.assert_close(values[i].double(), float(lams[i]) * ref(x.double()),
+                                       rtol=1e-5 if dtype is torch.float32 else 1e-12, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_soft_threshold_is_the_closed_form_exactly_for_both_strengths(dtype):
     w, _ = _stack(dtype)
     t = [0.1, 0.5, 0.0, 2.0]

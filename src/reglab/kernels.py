@@ -11,7 +11,8 @@ numbers per member (``tests/test_kernels.py`` checks float against tensor bit fo
 
 * ``add_l1_l2_grad_``:      ``grad += l1 * sign(w) + 2 * l2 * w``  (L1 / L2 / elastic net);
   ``l1_l2_grad``: the same as new tensors
-* ``l1_value``, ``l2_value``: ``l1 * sum |w|``, ``l2 * sum w^2``
+* ``l1_value``, ``l2_value``: ``l1 * sum |w|``, ``l2 * sum w^2``; ``l1_values``,
+  ``l2_values``: the same for many tensors, one strength each
 * ``group_lasso_grad(s)``, ``group_lasso_value``: ``lam * row / ||row||``, ``lam * sum ||row||``
   (a row may take its bias entry into its group: ``||row||`` is then ``||(row, b)||``)
 * ``decay_``:               ``w <- w * (1 - t)``, ``t = lr * wd``  (decoupled weight decay)
@@ -39,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["Strength", "add_l1_l2_grad_", "l1_l2_grad", "l1_value", "l2_value",
+           "l1_values", "l2_values",
            "group_lasso_grad", "group_lasso_grads", "group_lasso_value", "decay_", "bernoulli_",
            "soft_threshold_", "group_soft_threshold_", "smooth_targets", "cross_entropy",
            "weight_stats", "without_grad"]
@@ -175,6 +177,23 @@ def l1_value(w: Tensor, lam: Strength, sign: Tensor | None = None) -> Tensor:
 def l2_value(w: Tensor, lam: Strength) -> Tensor:
     """``lam * sum w^2``: 0-dim for a float ``lam``, (K,) per member for a (K, 1, 1) one."""
     return _scale(lam) * _norm(w, 2, lam).square()
+
+
+def _norms(ws: Sequence[Tensor], ord: int) -> Tensor:
+    """``||ws[i]||_ord`` of each (non-empty list of) tensor(s), (N,): one fused pass."""
+    return torch.stack(torch._foreach_norm([w.reshape(-1) for w in ws], ord))
+
+
+def l1_values(ws: Sequence[Tensor], lams: Tensor) -> Tensor:
+    """``lams[i] * sum |ws[i]|`` for each tensor, (N,) (``lams``: one strength per tensor):
+    what ``l1_value(ws[i], float(lams[i]))`` gives, bit for bit, from one fused norm (the
+    stacked engine's members that share no strength tensor)."""
+    return lams * _norms(ws, 1)
+
+
+def l2_values(ws: Sequence[Tensor], lams: Tensor) -> Tensor:
+    """``lams[i] * sum ws[i]^2`` for each tensor, (N,): ``l2_value`` of each, bit for bit."""
+    return lams * _norms(ws, 2).square()
 
 
 def _row_norms(w: Tensor, s: Strength, bias: Tensor | None = None) -> Tensor:

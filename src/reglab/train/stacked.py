@@ -117,11 +117,12 @@ class _Stack:
         # must not cost a pass over the whole stack)
         self.users = {name: [(s, v) for s, v in enumerate(getattr(self, name).tolist()) if v > 0]
                       for name in ("l1", "l2", "wd", "prox")}
-        self.groups = {name: _by_value(u) for name, u in self.users.items()}
-        self.user_index = {name: (torch.tensor([s for s, _ in u], dtype=torch.long,
-                                               device=self.device),
-                                  getattr(self, name)[[s for s, _ in u]])
-                           for name, u in self.users.items() if name in ("l1", "l2")}
+        self.groups, self.user_index = {}, {}
+        for name in ("l1", "l2"):  # the loss terms' users by strength; their slots, strengths
+            slots = [s for s, _ in self.users[name]]
+            self.groups[name] = _by_value(self.users[name])
+            self.user_index[name] = (torch.tensor(slots, dtype=torch.long, device=self.device),
+                                     getattr(self, name)[slots])
         self.use = {name: bool(u) for name, u in self.users.items()}
         self.everyone = {name: len(u) == len(self.ids) for name, u in self.users.items()}
         self.smoothing = bool((self.smooth > 0).any())
@@ -187,7 +188,8 @@ def _penalty(stack: _Stack, grads: list[Tensor]) -> Tensor:
         return value
     ws, gs = stack.model.weights, grads[0::2]
     rows: list[list[Tensor]] = []  # per term: each layer's values (K,) or its users' (U,)
-    for term, value_of in (("l1", K.l1_value), ("l2", K.l2_value)):
+    for term, value_of, values_of in (("l1", K.l1_value, K.l1_values),
+                                      ("l2", K.l2_value, K.l2_values)):
         if not stack.use[term]:
             rows.append([])
         elif stack.everyone[term]:
@@ -198,13 +200,10 @@ def _penalty(stack: _Stack, grads: list[Tensor]) -> Tensor:
             for lam, slots in stack.groups[term]:
                 K.add_l1_l2_grad_([g.select(0, s) for g in gs for s in slots],
                                   [w.select(0, s) for w in ws for s in slots], **{term: lam})
-            # l1_value / l2_value of each user's slices, layer by layer: lam * ||w||_1,
-            # lam * ||w||_2 ** 2 (lam: the float32 strengths the floats were read from)
-            lam = stack.user_index[term][1]
-            norms = torch.stack(torch._foreach_norm(
-                [w.select(0, s).reshape(-1) for w in ws for s, _ in stack.users[term]],
-                1 if term == "l1" else 2)).view(len(ws), -1)
-            rows.append(list((norms if term == "l1" else norms.square()) * lam))
+            lams = stack.user_index[term][1]  # the users' values, layer by layer
+            values = values_of([w.select(0, s) for w in ws for s, _ in stack.users[term]],
+                               lams.repeat(len(ws)))
+            rows.append(list(values.view(len(ws), -1)))
     for layer in range(len(ws)):  # each member's sum in the order of one call per slice
         for term, per_layer in zip(("l1", "l2"), rows):
             if not per_layer:
