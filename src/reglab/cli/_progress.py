@@ -47,7 +47,8 @@ def phased(descriptions: list[str], quiet: bool = False, lang: str = "en"
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn(t("cli.progress.eta", lang)),
                    TimeRemainingColumn(),
-                   console=display.err_console(), transient=True)
+                   console=display.err_console(), transient=True,
+                   refresh_per_second=display.REFRESH_PER_SECOND)
     tasks = [bar.add_task(d, total=None, visible=False, start=False) for d in descriptions]
 
     def ticker(task):

@@ -41,8 +41,9 @@ __all__ = ["console", "err_console", "shown_epoch", "RunProgress", "EpochPrinter
 
 
 WIDTH = 100  # columns when the output is not a terminal; every table fits in it
-# Redraws of the job's bars per second. rich's default (10) redrew 13 bars every 0.1 s: ~8 ms
-# each, 10 s of CPU in a 2-minute make demo, taken from the two training workers on 2 cores.
+# Redraws per second of every progress display (this module's and reglab.cli._progress').
+# rich's default (10) redrew make demo's 13 bars every 0.1 s: ~8 ms each, 10 s of CPU in a
+# 2-minute job, taken from the two training workers on 2 cores.
 REFRESH_PER_SECOND = 2
 
 
