@@ -23,8 +23,13 @@ Protocol (per built-in data set; the test split is never read, not even printed)
   much must earn it. The plain scores say whether ``none`` loses anything by training as long
   (then it would deserve a shorter budget of its own, and the table says so).
 * Stage 2, each arm alone on that base: a grid of strengths per technique.
-* Stage 3, ``all`` (the note's combination: L2 + dropout + early stopping + augmentation):
-  the stage-2 winners together, and softer variants of them.
+* Stage 3, ``all`` (the note's combination: L2 + dropout + early stopping + augmentation,
+  and label smoothing, an addition, where validation prefers it): the stage-2 winners
+  together, softer variants of them, and the same with the stage-2 label smoothing. Since
+  2026-12-05 label smoothing is a candidate of ``all``: an arm of ``compare`` that a user reads
+  as "every technique together" should not leave out one of the arms it lists (L1 stays out:
+  the note keeps it for sparse linear models). Whether it is in is the validation's choice,
+  and the note's own combination stays in the table.
 
 ``--model cnn`` runs the same protocol for the CNN (its own bases in :data:`CNN_BASES`; the
 dense layer's width is ``hidden[0]``); its picks go to the ``[KIND.models.cnn]`` tables of
@@ -36,6 +41,9 @@ The numbers go to ``scripts/select_defaults.md``; the picks are copied by hand i
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/select_defaults.py digits
     OMP_NUM_THREADS=1 .venv/bin/python scripts/select_defaults.py digits --model cnn
+
+``--stage3-only`` re-runs stage 3 alone, on the base and stage-2 picks of ``defaults.toml``
+(the earlier selection's), and replaces only that part of the data set's section.
 """
 
 from __future__ import annotations
@@ -290,26 +298,72 @@ def select(data: str, folder: Path, model: str = "mlp", stop_after: int = 3) -> 
         picks[arm] = {k: v for k, v in best(res)[0].items() if k not in base}
         lines += [f"**{arm}**", ""] + table(res, "setting", base) + [""]
 
-    # stage 3: the note's combination
+    lines += stage3(sc, base, picks, grid_, fixed)
+    lines += ["", f"({time.time() - t0:.0f} s of wall time for this data set)", ""]
+    print("\n".join(lines[-14:]), flush=True)
+    return lines
+
+
+STAGE3_TITLE = "### Stage 3: `all` (L2 + dropout + early stopping + augmentation"
+
+
+def stage3(sc: Scorer, base: dict[str, Any], picks: dict[str, dict[str, Any]],
+           grid_: dict[str, list[dict[str, Any]]], fixed: dict[str, Any]) -> list[str]:
+    """Stage 3: score the ``all`` candidates, set ``picks["all"]``; the markdown lines from
+    its heading through the picks list."""
     merged = {**picks["l2"], **picks["dropout"], **picks["early_stopping"], **picks["augment"]}
     softer = dict(merged, dropout=round(merged.get("dropout", 0) / 2, 3))
     no_stop = {k: v for k, v in merged.items() if k != "patience"}
     long_stop = dict(merged, patience=max(grid_["early_stopping"][-1]["patience"],
                                           merged.get("patience", 0)))
-    cands = list({key(c): c for c in (merged, softer, long_stop, no_stop)}.values())  # once each
+    ls = picks["label_smoothing"]
+    with_ls = [dict(merged, **ls), dict(long_stop, **ls)]
+    cands = list({key(c): c for c in (merged, softer, long_stop, no_stop, *with_ls)}.values())
     res = sc.score("arm-all", [dict(base, **c) for c in cands])
     picks["all"] = {k: v for k, v in best([r for r in res if "patience" in r[0]])[0].items()
                     if k not in base}
-    lines += ["### Stage 3: `all` (L2 + dropout + early stopping + augmentation)", "",
-              "Candidates: the stage-2 winners merged; with half the dropout; with the longest "
-              "patience; and, for information only (not a candidate: `all` includes early "
-              "stopping by definition), the merge without early stopping.", ""]
+    lines = [STAGE3_TITLE + "; label smoothing where it scores best)", "",
+             "Candidates: the stage-2 winners merged (the note's combination); with half the "
+             "dropout; with the longest patience; the merged and the longest-patience ones with "
+             f"the stage-2 label smoothing `{ls}` (an addition to the note); and, for "
+             "information only (not a candidate: `all` includes early stopping by definition), "
+             "the merge without early stopping.", ""]
     lines += table(res, "setting", base) + ["", "### Picks", ""]
     lines += [f"- base: `{dict(fixed, **base)}`"]
     lines += [f"- {arm}: `{ch}`" for arm, ch in picks.items()]
-    lines += ["", f"({time.time() - t0:.0f} s of wall time for this data set)", ""]
-    print("\n".join(lines[-14:]), flush=True)
     return lines
+
+
+def stage3_only(data: str, folder: Path, model: str = "mlp") -> None:
+    """Re-run stage 3 on the base and stage-2 picks of ``defaults.toml`` and splice its
+    table and picks into the data set's section of the markdown file (the rest is kept)."""
+    from reglab.lab.arms import arm_changes, base_changes
+    t0 = time.time()
+    sc = Scorer(data, folder, model)
+    fixed = FIXED[data]
+    base = {k: v for k, v in base_changes(sc.kind, model).items() if k != "model"}
+    base = dict(fixed, **base)
+    arms = arm_changes(sc.kind, model)
+    picks = {arm: arms[arm] for arm in ("none", "l1", "l2", "dropout", "early_stopping",
+                                        "label_smoothing", "augment")}
+    grid_ = GRID_FOR.get(data, GRID) if model == "mlp" else CNN_GRID_FOR.get(data, GRID)
+    new = stage3(sc, base, picks, grid_, fixed)
+    new += ["", f"Stage 3 re-run on {time.strftime('%Y-%m-%d')} (`--stage3-only`, "
+            f"{time.time() - t0:.0f} s) on the base and stage-2 picks above (`defaults.toml`), "
+            "with the label-smoothing candidates added.", ""]
+    path = Path(__file__).with_suffix(".md")
+    text = path.read_text()
+    title = data if model == "mlp" else f"{data} {model}"
+    head = f"\n## {title} ("
+    a = text.index(head)
+    nxt = text.find("\n## ", a + 1)
+    section = text[a:nxt if nxt >= 0 else len(text)]
+    s0 = section.index(STAGE3_TITLE)
+    p0 = section.index("### Picks", s0)
+    p1 = section.find("\n\n", section.index("\n- ", p0))  # the end of the picks list
+    section = section[:s0] + "\n".join(new).rstrip("\n") + section[p1:]
+    path.write_text(text[:a] + section + (text[nxt:] if nxt >= 0 else ""))
+    print("\n".join(new), flush=True)
 
 
 def write_sections(path: Path, head: str, new: list[str]) -> None:
@@ -342,11 +396,16 @@ def main() -> None:
     ap.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     ap.add_argument("--stop-after", type=int, choices=(1, 3), default=3,
                     help="1: the base run (stage 1) only")
+    ap.add_argument("--stage3-only", action="store_true",
+                    help="re-run stage 3 on the picks of defaults.toml, splice it in")
     ap.add_argument("--folder", default=tempfile.gettempdir() + "/reglab-select")
     args = ap.parse_args()
     for data in args.data:
         if args.model == "cnn" and data not in CNN_BASES:
             raise SystemExit(f"no CNN bases for {data} (CNN_BASES: {sorted(CNN_BASES)})")
+        if args.stage3_only:
+            stage3_only(data, Path(args.folder), args.model)
+            continue
         lines = select(data, Path(args.folder), args.model, args.stop_after)
         write_sections(Path(__file__).with_suffix(".md"), HEAD, lines)
 

@@ -58,6 +58,18 @@ def test_all_combines_l2_dropout_early_stopping_and_augmentation():
         assert {"l2", "dropout", "early_stopping", "augment"} <= used
 
 
+@pytest.mark.parametrize("kind, model", [(k, m) for k in ("image", "signal", "tabular")
+                                         for m in (None, "cnn")])
+def test_all_adds_nothing_but_the_label_smoothing_arms_strength(kind, model):
+    # stage 3 of scripts/select_defaults.py: the note's four techniques, and label smoothing
+    # only at the strength its own arm was selected with (never an untested value), no L1
+    arms = arm_changes(kind, model)
+    used = {technique_of(k) for k in arms["all"]}
+    assert used <= {"l2", "dropout", "early_stopping", "augment", "label_smoothing"}
+    if "label_smoothing" in arms["all"]:
+        assert arms["all"]["label_smoothing"] == arms["label_smoothing"]["label_smoothing"]
+
+
 def test_overrides_replace_a_strength_in_every_arm_that_uses_it():
     # l2 and weight_decay given together are one technique's strength, set together in every
     # arm that uses L2 (the all arm included: it used to keep weight_decay 0, issue 15)

@@ -1,11 +1,14 @@
-"""The arms of ``reglab compare``: each technique alone, and the note's combination.
+"""The arms of ``reglab compare``: each technique alone, and their combination.
 
 Every arm is the same base run (model, optimizer, epochs, seed) plus the changes below.
 The default strengths (in ``lab/defaults.toml``) were chosen on the *validation* split of
 the built-in data sets (``scripts/select_defaults.py``, numbers in
 ``scripts/select_defaults.md``); the test split played no part. ``all`` is the note's
 practice section (8): combine L2 + dropout + early stopping + augmentation ("CNN: dropout +
-L2", "early stopping + augmentation", "combining methods works better").
+L2", "early stopping + augmentation", "combining methods works better"), with the
+``label_smoothing`` arm's strength added where that scored best on validation (an addition
+to the note: an arm named ``all`` should not leave out an arm the compare lists; L1 stays
+out, the note keeps it for sparse linear models).
 
 Example::
 
