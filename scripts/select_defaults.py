@@ -361,6 +361,8 @@ def stage3_only(data: str, folder: Path, model: str = "mlp") -> None:
     s0 = section.index(STAGE3_TITLE)
     p0 = section.index("### Picks", s0)
     p1 = section.find("\n\n", section.index("\n- ", p0))  # the end of the picks list
+    if section[p1:].lstrip("\n").startswith("Stage 3 re-run on"):  # an earlier re-run's line
+        p1 = section.find("\n\n", p1 + 2)
     section = section[:s0] + "\n".join(new).rstrip("\n") + section[p1:]
     path.write_text(text[:a] + section + (text[nxt:] if nxt >= 0 else ""))
     print("\n".join(new), flush=True)
