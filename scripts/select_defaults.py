@@ -173,6 +173,16 @@ CNN_GRID_FOR: dict[str, dict[str, list[dict[str, Any]]]] = {
 }
 
 
+def grid_for(data: str, model: str) -> dict[str, list[dict[str, Any]]]:
+    """Stage 2's strength grids for a data set and model."""
+    return GRID_FOR.get(data, GRID) if model == "mlp" else CNN_GRID_FOR.get(data, GRID)
+
+
+def section_title(data: str, model: str) -> str:
+    """The markdown section's name: "digits", "digits cnn", ..."""
+    return data if model == "mlp" else f"{data} {model}"
+
+
 def key(changes: dict[str, Any]) -> str:
     """A short stable name for a candidate's spec changes."""
     text = json.dumps(changes, sort_keys=True, default=list)
@@ -256,8 +266,7 @@ def select(data: str, folder: Path, model: str = "mlp", stop_after: int = 3) -> 
     kind, fixed = sc.kind, FIXED[data]
     ref = REFERENCE[kind]
     bases = BASES[data] if model == "mlp" else CNN_BASES[data]
-    title = data if model == "mlp" else f"{data} {model}"
-    lines = [f"## {title} ({kind}; selection seeds = split seeds {sc.seeds})", ""]
+    lines = [f"## {section_title(data, model)} ({kind}; selection seeds = split seeds {sc.seeds})", ""]
 
     # stage 1: the budget
     plain = sc.score("base-none", [dict(fixed, **b) for b in bases])
@@ -288,7 +297,7 @@ def select(data: str, folder: Path, model: str = "mlp", stop_after: int = 3) -> 
 
     # stage 2: each arm alone
     picks: dict[str, dict[str, Any]] = {}
-    grid_ = GRID_FOR.get(data, GRID) if model == "mlp" else CNN_GRID_FOR.get(data, GRID)
+    grid_ = grid_for(data, model)
     singles = {"none": [{}], **grid_, "augment": AUG[kind]}
     lines += ["### Stage 2: each arm alone on that base", ""]
     for arm, grid in singles.items():
@@ -346,33 +355,30 @@ def stage3_only(data: str, folder: Path, model: str = "mlp") -> None:
     arms = arm_changes(sc.kind, model)
     picks = {arm: arms[arm] for arm in ("none", "l1", "l2", "dropout", "early_stopping",
                                         "label_smoothing", "augment")}
-    grid_ = GRID_FOR.get(data, GRID) if model == "mlp" else CNN_GRID_FOR.get(data, GRID)
-    new = stage3(sc, base, picks, grid_, fixed)
+    new = stage3(sc, base, picks, grid_for(data, model), fixed)
     new += ["", f"Stage 3 re-run on {time.strftime('%Y-%m-%d')} (`--stage3-only`, "
             f"{time.time() - t0:.0f} s) on the base and stage-2 picks above (`defaults.toml`), "
             "with the label-smoothing candidates added.", ""]
     path = Path(__file__).with_suffix(".md")
-    text = path.read_text()
-    title = data if model == "mlp" else f"{data} {model}"
-    head = f"\n## {title} ("
-    a = text.index(head)
-    nxt = text.find("\n## ", a + 1)
-    section = text[a:nxt if nxt >= 0 else len(text)]
+    section = sections(path.read_text())[section_title(data, model)]
     s0 = section.index(STAGE3_TITLE)
     p0 = section.index("### Picks", s0)
     p1 = section.find("\n\n", section.index("\n- ", p0))  # the end of the picks list
     if section[p1:].lstrip("\n").startswith("Stage 3 re-run on"):  # an earlier re-run's line
         p1 = section.find("\n\n", p1 + 2)
     section = section[:s0] + "\n".join(new).rstrip("\n") + section[p1:]
-    path.write_text(text[:a] + section + (text[nxt:] if nxt >= 0 else ""))
+    write_sections(path, HEAD, section.split("\n"))
     print("\n".join(new), flush=True)
+
+
+def sections(text: str) -> dict[str, str]:
+    """The "## data" sections of the markdown file, keyed by "digits", "digits cnn", ..."""
+    parts = text.split("\n## ")
+    return {p.split(" (", 1)[0]: "## " + p for p in parts[1:]}
 
 
 def write_sections(path: Path, head: str, new: list[str]) -> None:
     """Replace the "## data" sections this run measured; keep the other data sets' sections."""
-    def sections(text: str) -> dict[str, str]:  # keyed by "digits", "digits cnn", ...
-        parts = text.split("\n## ")
-        return {p.split(" (", 1)[0]: "## " + p for p in parts[1:]}
     old = sections(path.read_text()) if path.exists() else {}
     merged = {**old, **sections("\n" + "\n".join(new))}
     path.write_text(head + "\n" + "\n".join(s.rstrip("\n") + "\n" for s in merged.values()))
