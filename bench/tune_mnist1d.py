@@ -2,7 +2,8 @@
 
 `reglab tune` searches the regularization space (augmentation set and strength, decoupled
 weight decay, label smoothing, dropout, mixup, early stopping, learning rate, schedule,
-warmup, length) on the validation split only: one command, 4 trials in flight, scored in
+warmup, length) on the validation split only, its first trial the default `all` arm (the
+warm start; since 2026-12-05): one command, 4 trials in flight, scored in
 ``--workers`` one-thread processes (the study is the same for any number of them). The
 best three are confirmed on fresh seeds, then the winner and `none` are retrained with
 seeds 0..S-1 and evaluated once on the test split. The published MNIST-1D baselines (Greydanus, 2020) are

@@ -484,6 +484,15 @@ def test_tune_prints_the_confirmation_and_the_trial_it_chose(tmp_path, capsys):
     assert len(lines) == 2 and all("with seeds 1000, 1001 (mean " in line for line in lines)
     chosen = lines[0].split()[2].rstrip(",")
     assert f"best: trial {chosen}, val_acc " in out
+    # the warm start's line: trial 0 was compare's `all`, with what the space could not say
+    study = optuna.load_study(study_name="tune-breast_cancer",
+                              storage=T.default_storage(tmp_path, "tune-breast_cancer"))
+    first = min(study.get_trials(), key=lambda tr: tr.number)
+    score = (f"val_acc {first.value:.4f}" if first.value is not None else "pruned")
+    notes = "; ".join(study.user_attrs["warm_start"]["notes"])
+    assert notes == "l2=1e-3: not searched, left at 0; patience=40: outside 3..30, 30"
+    assert (f"warm start: trial 0 was the `all` arm of reglab compare ({score}; where the "
+            f"space differs: {notes})") in " ".join(out.split())
     code = main(["tune", "--data", "breast_cancer", "--confirm", "-1", "--out", str(tmp_path)])
     _, err = capsys.readouterr()
     assert code == 2 and "confirm" in err
@@ -515,3 +524,57 @@ def test_each_told_trial_is_logged_as_optunas_loop_logs_it(tmp_path):
         else:
             assert line.startswith(f"Trial {trial.number} finished with value: {trial.value} "
                                    f"and parameters: {trial.params}. Best is trial ")
+
+
+def test_a_fresh_study_tries_the_compares_all_arm_first_and_only_once(tmp_path):
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    base = RunSpec(data="breast_cancer", model="mlp", hidden=(8,), epochs=3, batch_size=64)
+    space = T.default_space("tabular", base.epochs)
+    res = T.tune(base, trials=2, out=tmp_path, name="w", space=space, seeds=0, workers=1,
+                 parallel=1)
+    trials = sorted(res.study.get_trials(), key=lambda t: t.number)
+    # the arm as the space can say it: l2 is not searched (left at 0), patience 40 > 30
+    arm = base.replace(**arm_changes("tabular")["all"])
+    assert (arm.l2, arm.patience) == (1e-3, 40)
+    assert T.trial_spec(trials[0], base) == arm.replace(l2=0.0, patience=30)
+    assert res.study.user_attrs["warm_start"]["notes"] == [
+        "l2=1e-3: not searched, left at 0", "patience=40: outside 3..30, 30"]
+    assert T.trial_spec(trials[1], base) != T.trial_spec(trials[0], base)  # drawn
+    # a rerun that adds trials, or a command joining the study, does not warm it again
+    more = T.tune(base, trials=3, out=tmp_path, name="w", space=space, seeds=0, workers=1,
+                  parallel=1)
+    specs = [T.trial_spec(t, base) for t in more.study.get_trials()]
+    assert len(specs) == 3 and specs.count(specs[0]) == 1
+    # warm=False: the first trial is drawn like the others
+    cold = T.tune(base, trials=1, out=tmp_path, name="c", space=space, seeds=0, workers=1,
+                  parallel=1, warm=False)
+    assert "warm_start" not in cold.study.user_attrs
+    assert T.trial_spec(cold.study.get_trials()[0], base) != T.trial_spec(trials[0], base)
+
+
+@pytest.mark.parametrize("kind,model", [("image", None), ("image", "cnn"), ("signal", None),
+                                        ("signal", "cnn"), ("tabular", None)])
+def test_the_warm_start_params_draw_the_all_arms_spec(kind, model):
+    """Every built-in kind and model: the params, drawn as a trial draws them, give the
+    `all` arm's spec but for the keys the notes name."""
+    from reglab.lab.arms import base_changes
+
+    class Fixed:  # a trial that answers each suggest_* with the params
+        def __init__(self, params):
+            self.params, self.asked = params, []
+
+        def _get(self, name, *args, **kw):
+            self.asked.append(name)
+            return self.params[name]
+        suggest_categorical = suggest_float = suggest_int = _get
+
+    base = RunSpec.from_dict({**base_changes(kind, model), "data": "digits"})
+    space = T.default_space(kind, base.epochs)
+    params, notes = T.warm_start_params(base, kind, space)
+    trial = Fixed(params)
+    spec = T.spec_from_params(base, kind, {n: p.suggest(trial, n) for n, p in space.items()})
+    assert sorted(trial.asked) == sorted(params)  # each param is asked for, none is missing
+    arm = base.replace(**arm_changes(kind, model)["all"])
+    noted = {n.split("=")[0] for n in notes}
+    differ = {f for f in arm.to_dict() if getattr(spec, f) != getattr(arm, f)}
+    assert differ == noted

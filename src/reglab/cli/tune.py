@@ -59,6 +59,9 @@ def tune(
     workers: Optional[int] = option(None, "--workers", "-w", help="Worker processes, one "
                                     "thread each (at most --parallel for the search).",
                                     show_default="one per free core"),
+    no_warm_start: bool = option(False, "--no-warm-start", help="Draw every trial (else a "
+                                 "fresh study's first trial is the `all` arm of `reglab "
+                                 "compare`, as far as the space can say it)."),
     out: Path = option(Path("runs"), "--out", "-o", help="Folder of experiments."),
     quiet: bool = option(False, "--quiet", "-q", help="Print the results only."),
     lang: str = LangOpt("en"),
@@ -100,7 +103,8 @@ def tune(
         res = run_study(base, trials=trials, out=out, name=name, space=space,
                         storage=storage, study_name=study, timeout=timeout, seeds=seeds,
                         metric=metric, data=ds, on_trial=tick, confirm_top=confirm,
-                        on_confirm=confirm_tick, parallel=parallel, workers=workers)
+                        on_confirm=confirm_tick, parallel=parallel, workers=workers,
+                        warm=not no_warm_start)
     con = display.console(quiet)
     states = {}
     for trial in res.study.get_trials(deepcopy=False):
@@ -108,6 +112,13 @@ def tune(
     counts = ", ".join(f"{n} {_state(s, lang)}" for s, n in sorted(states.items()))
     con.print(t("cli.tune.study", lang, study=display.safe(repr(res.study.study_name)),
                 counts=counts, ran=res.ran))
+    warm = res.study.user_attrs.get("warm_start")
+    first = min(res.study.get_trials(deepcopy=False), key=lambda tr: tr.number, default=None)
+    if warm is not None and first is not None and first.state.is_finished():
+        score = (f"{metric} {first.value:.4f}" if first.value is not None
+                 else _state(first.state.name, lang))
+        con.print(t("cli.tune.warm", lang, trial=first.number, score=score,
+                    notes=display.safe("; ".join(warm["notes"]) or "-")))
     if res.best_spec is None:
         con.print(t("cli.tune.none", lang))
         return res

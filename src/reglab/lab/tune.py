@@ -18,6 +18,9 @@ retrained with init seeds 0..S-1 next to the ``none`` arm on the same seeds, all
 search's own split (``split_seed`` = the search's), each evaluated once on that split's test
 rows, which no trial saw, and compared pairwise as in ``reglab compare``.
 
+Warm start (:func:`warm_start`, ``warm=False`` to skip): a fresh study's first trial is the
+``all`` arm of ``reglab compare`` on the same base, as far as the space can say it.
+
 The space (override any entry in a TOML ``[space.NAME]`` table; NAME is a RunSpec key; a
 run-spec flag such as ``--lr 1e-3`` fixes that key instead, except ``--epochs``, the budget):
 
@@ -96,7 +99,7 @@ from reglab._validation import InvalidParameterError, check_bool, check_float, c
 from reglab.lab.execute import (Job, _portable, _restored, load_data, process_count,
                                 result_or_crash, run_experiment, train_many,
                                 worker_pool)
-from reglab.lab.arms import OVERRIDABLE, arm_changes
+from reglab.lab.arms import OVERRIDABLE, arm_changes, format_value
 from reglab.lab.spec import DROPOUT_KINDS, STOP_CRITERIA, RunSpec
 from reglab.lab.store import check_name
 from reglab.train.sequential import fit
@@ -106,7 +109,8 @@ __all__ = ["Param", "DEFAULT_SPACE", "REGULARIZERS", "load_space", "spec_from_pa
            "TrialTask", "TrialPruned", "rung_epochs", "rung_value", "promoted", "PARALLEL",
            "default_space", "AUGMENT_SETS", "retrain_specs", "OutOfTime",
            "counted_trials", "export_best", "save_plots", "tune", "TuneResult", "confirm",
-           "Confirmed", "CONFIRM_TOP", "CONFIRM_SEEDS", "CONFIRM_SEED"]
+           "Confirmed", "CONFIRM_TOP", "CONFIRM_SEEDS", "CONFIRM_SEED", "warm_start",
+           "warm_start_params"]
 
 METRICS = {"val_acc": "maximize", "val_loss": "minimize"}
 # Spec keys that are regularization: zeroed in the `none` arm, written in [arms.all].
@@ -275,6 +279,69 @@ def _off(name: str) -> Any:
     if isinstance(default, str):  # dropout_kind, stop_criterion: the default is "off"
         return default
     return () if isinstance(default, tuple) else type(default)(0)
+
+
+def warm_start_params(base: RunSpec, kind: str, space: Mapping[str, Param]
+                      ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The ``all`` arm of ``reglab compare`` on ``base`` as Optuna params of ``space``.
+
+    Returns ``(params, notes)``: ``params`` names each searched key the way
+    :meth:`Param.suggest` draws it (``NAME_on`` switches, comma strings for augmentation
+    sets), so that a trial given them trains the arm's spec as far as ``space`` can say it;
+    ``notes`` say where it cannot: a key the space does not search keeps ``base``'s value
+    (mnist1d's ``all`` has an L2 loss term of 1e-4; L2 is not searched), a number outside
+    its range takes the nearer end (digits' patience 40 -> 30), a value that is not one of
+    the choices is drawn.
+    """
+    changes = arm_changes(kind, base.model)["all"]
+    arm = base.replace(**changes)
+    params: dict[str, Any] = {}
+    notes = [f"{k}={format_value(v)}: not searched, left at {format_value(getattr(base, k))}"
+             for k, v in changes.items() if k not in space]
+    for name, p in space.items():
+        if p.value is not None:
+            continue  # fixed: not a param of the trial
+        v = getattr(arm, name)
+        if name == "augment":
+            v = ",".join(v)
+        elif p.optional and v in ((), "", 0):
+            params[f"{name}_on"] = False
+            continue
+        if p.choices is not None:
+            if v not in p.choices:
+                notes.append(f"{name}={format_value(v)}: not one of the choices, drawn")
+                continue
+        else:
+            edge = min(max(v, p.low), p.high)
+            edge = int(round(edge)) if p.integer else edge
+            if edge != v:
+                notes.append(f"{name}={format_value(v)}: outside {format_value(p.low)}.."
+                             f"{format_value(p.high)}, {format_value(edge)}")
+            v = edge
+        if p.optional:
+            params[f"{name}_on"] = True
+        params[name] = v
+    return params, tuple(notes)
+
+
+def warm_start(study, base: RunSpec, kind: str, space: Mapping[str, Param]) -> bool:
+    """Make a fresh study's first trial the ``all`` arm (:func:`warm_start_params`).
+
+    Why: TPE's first trials are random draws, and the defaults are the best recipe reglab
+    knows, selected on validation (``scripts/select_defaults.py``); a search that tries them
+    first ranks its other trials against them and confirms them like any other (as Optuna's
+    ``enqueue_trial`` is meant for: "known good hyperparameters"). Only a study with no trial
+    and no warm start yet is warmed, so a rerun or a second machine that joins adds nothing;
+    two commands that create one study at the same moment may both enqueue it (one spec, one
+    candidate for :func:`confirm`). Kept in the study's user attribute ``warm_start``.
+    Returns whether this call enqueued it.
+    """
+    if study.get_trials(deepcopy=False) or "warm_start" in study.user_attrs:
+        return False
+    params, notes = warm_start_params(base, kind, space)
+    study.set_user_attr("warm_start", {"params": params, "notes": list(notes)})
+    study.enqueue_trial(params)
+    return True
 
 
 # -- storage and study ----------------------------------------------------------------------
@@ -976,7 +1043,7 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
          data=None, on_trial: Callable[[int, int], None] | None = None,
          confirm_top: int = CONFIRM_TOP, confirm_seeds: int = CONFIRM_SEEDS,
          on_confirm: Callable[[int, int], None] | None = None,
-         parallel: int = PARALLEL) -> TuneResult:
+         parallel: int = PARALLEL, warm: bool = True) -> TuneResult:
     """Run (or join, or continue) the study, confirm its best few (:func:`confirm`), then
     retrain the winner with seeds vs ``none``.
 
@@ -1005,6 +1072,8 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
             trial, before the retrain (only when ``seeds`` > 0; 0 or 1: the study's best).
         on_confirm: ``on_confirm(epochs done, epochs planned)`` over the confirmation's
             runs (a bar's hook).
+        warm: a fresh study's first trial is the ``all`` arm of ``reglab compare``
+            (:func:`warm_start`); False: every trial is drawn.
     """
     check_counts(trials, seeds, confirm_top, timeout, parallel, workers)
     check_int("tune", "confirm_seeds", confirm_seeds, 0, 1000)
@@ -1023,6 +1092,8 @@ def tune(base: RunSpec, *, trials: int, out: str | Path = "runs", name: str,
         study = open_study(url, study_name or name, metric=metric, seed=base.seed)
     folder.mkdir(parents=True, exist_ok=True)
     _check_setup(study, base, space, metric)
+    if warm:
+        warm_start(study, base, data.kind, space)
     ran = run_trials(study, base, data, space, trials, metric, parallel=parallel,
                      workers=workers, timeout=timeout, progress=on_trial)
     if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
