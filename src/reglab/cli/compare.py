@@ -59,14 +59,16 @@ def compare(
 ) -> None:
     """Train every regularization arm over seeds and print the measured comparison table.
 
-    Each arm (none, l1, l2, dropout, early_stopping, augment and all = L2 + dropout + early
-    stopping + augmentation) runs with seeds 0..S-1; each arm is compared with `none` on the
-    same seeds. Rerunning the same command resumes: finished runs are not run again.
+    Each arm (none, l1, l2, dropout, early_stopping, augment, label_smoothing, an addition
+    to the note, and all = L2 + dropout + early stopping + augmentation, with the
+    label_smoothing arm's strength where validation chose it) runs with seeds 0..S-1; each
+    arm is compared with `none` on the same seeds. Rerunning the same command resumes:
+    finished runs are not run again.
 
     A strength flag replaces that technique's strength in every arm that uses it, and adds
     nothing on top: the techniques are l1 (--l1, --proximal-l1), l2 (--l2, --weight-decay),
-    dropout, early stopping (--patience), augment (--augment), --augment-strength, --mixup
-    and --cutmix. So --l1 1e-4 gives the l1 arm an L1 term of 1e-4 instead of its proximal
+    dropout, early stopping (--patience), augment (--augment), --augment-strength,
+    --label-smoothing, --mixup and --cutmix. So --l1 1e-4 gives the l1 arm an L1 term of 1e-4 instead of its proximal
     step, and --weight-decay 0.01 gives the l2 and all arms decoupled decay instead of their
     L2 term. A comma list is a grid: --l2 1e-4,1e-3 runs arms l2-1e-4 and l2-1e-3 in place
     of l2 (all keeps its own). In --config, [arms.NAME] tables of spec keys define new arms
