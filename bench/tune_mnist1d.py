@@ -9,7 +9,8 @@ best three are confirmed on fresh seeds, then the winner and `none` are retraine
 seeds 0..S-1 and evaluated once on the test split. The published MNIST-1D baselines (Greydanus, 2020) are
 MLP 68% and CNN 94% test accuracy; a human scores about 96%.
 
-    .venv/bin/python bench/tune_mnist1d.py [--trials 40] [--seeds 5] [--markdown PATH]
+    .venv/bin/python bench/tune_mnist1d.py [--trials 40] [--seeds 5] [--seed 0]
+        [--no-warm-start] [--markdown PATH]
 """
 
 from __future__ import annotations
@@ -40,12 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0, help="the search's --seed (its split, "
+                    "sampler and trial seeds): another seed is another, independent search")
+    ap.add_argument("--no-warm-start", action="store_true", help="every trial drawn (the "
+                    "search before 2026-12-05)")
     ap.add_argument("--markdown", default=None)
     args = ap.parse_args(argv)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = Path(tempfile.mkdtemp(prefix="reglab-tune-"))
     common = ["--data", "mnist1d", "--trials", str(args.trials), "--name", "tune-mnist1d",
-              "--out", str(out), "--quiet"]
+              "--out", str(out), "--quiet", "--seed", str(args.seed),
+              *(["--no-warm-start"] if args.no_warm_start else [])]
     t0 = time.perf_counter()
     done = subprocess.run(reglab("tune", *common, "--seeds", str(args.seeds), "--workers",
                                  str(args.workers)), env=env, capture_output=True, text=True)
@@ -89,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tuned - none: {diff}")
     if args.markdown:
         head = ["## Tuned `all` on MNIST-1D (bench/tune_mnist1d.py)", "",
-                f"`reglab tune --data mnist1d --trials {args.trials} --workers {args.workers}`: "
+                f"`reglab tune --data mnist1d --trials {args.trials} --workers {args.workers}"
+                f"{f' --seed {args.seed}' if args.seed else ''}"
+                f"{' --no-warm-start' if args.no_warm_start else ''}`: "
                 f"4 trials in flight on {args.workers} worker processes (1 thread each), "
                 f"validation accuracy only ({searched:.0f} s), then the best 3 confirmed on 2 "
                 f"fresh seeds and the winner and `none` retrained with seeds "
