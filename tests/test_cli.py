@@ -51,6 +51,36 @@ def test_top_level_help_lists_every_command_without_importing_optuna_or_matplotl
     assert "heavy: []" in proc.stdout
 
 
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_names_reglab_torch_and_python_and_imports_no_torch(flag):
+    import platform
+    from importlib import metadata
+
+    import reglab
+    code = ("import sys\n"
+            "from reglab.cli import main\n"
+            f"code = main([{flag!r}])\n"
+            "print('torch imported:', 'torch' in sys.modules)\n"
+            "sys.exit(code)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == (
+        f"reglab {reglab.__version__} (torch {metadata.version('torch')}, "
+        f"Python {platform.python_version()})")
+    assert proc.stderr == ""
+
+
+def test_bare_reglab_prints_the_help_laid_out_on_stderr_and_exits_2(capsys):
+    code, out, err = _run(capsys)
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("Usage: ") and lines[0].endswith(" [OPTIONS] COMMAND [ARGS]...")
+    assert "Commands:" in lines and "reglab: error:" not in err
+    listed = [line.split()[0] for line in err.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == COMMANDS
+    assert _run(capsys, "--help")[1] == err  # the same text as --help
+
+
 def test_tune_without_optuna_says_what_to_install(tmp_path):
     code = ("import sys\n"
             "sys.modules['optuna'] = None  # as if optuna were not installed\n"

@@ -21,8 +21,6 @@ __all__ = ["app", "main", "COMMANDS"]
 
 app = typer.Typer(
     name="reglab",
-    help="Regularization for PyTorch, measured: compare L1, L2, dropout, early stopping and "
-         "augmentation on real data, over seeds, with honest statistics.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -35,6 +33,35 @@ COMMANDS = (compare, run, runs, predict, datasets, check_augment, report, export
             tune)
 for _command in COMMANDS:
     _command.register(app)
+
+
+def _version_line() -> str:
+    """``reglab 0.1.0 (torch 2.13.0+cpu, Python 3.11.7)``: what a bug report needs, from the
+    installed metadata (importing torch for its version would cost a second)."""
+    from importlib import metadata
+    import platform
+
+    from reglab import __version__
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    return f"reglab {__version__} (torch {torch_version}, Python {platform.python_version()})"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(_version_line())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", "-V", is_eager=True,
+                                       callback=_show_version,
+                                       help="Print reglab's, torch's and Python's versions "
+                                            "and exit.")) -> None:
+    """Regularization for PyTorch, measured: compare L1, L2, dropout, early stopping and
+    augmentation on real data, over seeds, with honest statistics."""  # the app's --help
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                 code = EXIT_INTERRUPTED
             else:
                 raise
+        elif type(e).__name__ == "NoArgsIsHelpError":  # bare `reglab`: the help, as --help
+            sys.stderr.write(e.format_message().rstrip("\n") + "\n")  # lays it out; exit 2
+            code = e.exit_code
         else:
             _error(e.format_message())
             code = e.exit_code
