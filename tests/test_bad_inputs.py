@@ -28,6 +28,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -731,11 +732,20 @@ def snapshot(root: Path) -> dict[str, object]:
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """``reglab ARGV`` in this process: (exit code, stdout, stderr)."""
+    """``reglab ARGV`` in this process: (exit code, stdout, stderr).
+
+    stderr holds what a terminal would show: pytest records Python warnings instead of
+    printing them, so every warning that is not reglab's own one-line DataWarning (a numpy
+    RuntimeWarning from a library, say) is put back into stderr, formatted as Python prints
+    it, where it breaks the one-line rule as it would for a user."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    shown = "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+                    for w in caught)  # (DataWarnings never get here: main prints them)
+    return code, out.getvalue(), shown + err.getvalue()
 
 
 def assert_rejected(code: int, out: str, err: str, pattern: str, d: Path | None = None) -> None:

@@ -144,3 +144,39 @@ def test_predict_errors_are_one_line(trained, tmp_path, capsys):
     assert capsys.readouterr().err.startswith(
         "reglab: error: The '--run' option of predict must name a run with weights in ")
     assert not out.exists()
+
+
+def _npz_cases(d):
+    """Rows to predict that are not an .npz archive with an array X, each as a user makes it."""
+    np.savez(d / "no_x.npz", Y=np.zeros((2, 4)))
+    np.save(d / "bare.npy", np.zeros((2, 4)))
+    (d / "bare.npz").write_bytes((d / "bare.npy").read_bytes())  # a renamed .npy
+    (d / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip archive")
+    (d / "text.npz").write_text("a,b,c,d\n1,2,3,4\n")
+    return {
+        "no_x.npz": "has no array 'X' to predict; it holds: Y.",
+        "bare.npz": "cannot be read as .npz: it is a single .npy array, not an .npz archive.",
+        "junk.npz": "cannot be read as .npz: File is not a zip file.",
+        "text.npz": "cannot be read as .npz: ",
+    }
+
+
+def test_predict_rejects_every_kind_of_bad_npz_in_one_line_and_closes_it(trained, tmp_path):
+    """One line each, exit 2, the file named once, and no file handle left open (np.load(path)
+    leaks its handle on a bad archive: a ResourceWarning, an error under -W error)."""
+    root, _, _ = trained
+    for name, message in _npz_cases(tmp_path).items():
+        path = tmp_path / name
+        code = ("import sys, warnings\n"
+                "warnings.simplefilter('error', ResourceWarning)\n"
+                "from reglab.cli import main\n"
+                f"code = main(['predict', {str(root / 'runs' / 't')!r}, '--data', {str(path)!r}])\n"
+                "import gc; gc.collect()\n"
+                "sys.exit(code)\n")
+        proc = subprocess.run([sys.executable, "-X", "dev", "-c", code], capture_output=True,
+                              text=True)
+        assert proc.returncode == 2, (name, proc.stderr)
+        assert proc.stdout == "" and proc.stderr.count("\n") == 1, (name, proc.stderr)
+        assert proc.stderr.startswith(f"reglab: error: The file {str(path)!r} " + message), (
+            name, proc.stderr)
+        assert proc.stderr.count(str(path)) == 1, proc.stderr

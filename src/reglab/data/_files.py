@@ -162,16 +162,17 @@ def _read_csv(path: Path, where: str, target: str | None, delimiter: Any, featur
 def _read_npz(path: Path, where: str) -> Raw:
     if path.stat().st_size == 0:
         raise DataError(f"Data {where} is empty.")
-    try:
-        z = np.load(path, allow_pickle=False)            # never unpickle a user's file
-        if not isinstance(z, np.lib.npyio.NpzFile):      # a renamed .npy: a bare array
-            raise DataError(f"Data {where} is a single .npy array, not an .npz archive; save it "
-                            f"with numpy.savez(path, X=X, y=y).")
-        with z:
-            wanted = [k for k in z.files if k in ("X", "y", "feature_names", "class_names")]
-            _check_fits(z, wanted, where)
-            arrays = {k: z[k] for k in wanted}
-            present = list(z.files)
+    try:  # our own handle: np.load(path) leaves its file open when the archive is bad
+        with open(path, "rb") as fh:
+            z = np.load(fh, allow_pickle=False)  # never unpickle a user's file
+            if not isinstance(z, np.lib.npyio.NpzFile):  # a renamed .npy: a bare array
+                raise DataError(f"Data {where} is a single .npy array, not an .npz archive; "
+                                f"save it with numpy.savez(path, X=X, y=y).")
+            with z:
+                wanted = [k for k in z.files if k in ("X", "y", "feature_names", "class_names")]
+                _check_fits(z, wanted, where)
+                arrays = {k: z[k] for k in wanted}
+                present = list(z.files)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         if isinstance(e, DataError):
             raise

@@ -161,7 +161,9 @@ def fit_encoding(train: pd.DataFrame, kinds: dict[str, str], where: str) -> dict
     categories: dict[str, list[str]] = {}
     if numeric:
         values = train[numeric].apply(pd.to_numeric).to_numpy(dtype=np.float64)
-        imp = SimpleImputer(strategy="mean", keep_empty_features=True).fit(values)
+        with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308 overflow the
+            imp = SimpleImputer(strategy="mean",           # sums: check_float32 names them
+                                keep_empty_features=True).fit(values)
         fill.update({c: float(v) for c, v in zip(numeric, imp.statistics_)})
     if categorical:
         text = train[categorical].astype(object).to_numpy()

@@ -40,6 +40,7 @@ import csv
 import json
 import math
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,12 +233,17 @@ class Predictor:
         suffix = Path(shown).suffix.lower()
         if suffix == ".npz":
             try:
-                with np.load(shown, allow_pickle=False) as z:  # never unpickle a user's file
+                with open(shown, "rb") as fh:  # our handle: np.load(path) leaks it on bad
+                    z = np.load(fh, allow_pickle=False)  # archives; never unpickle a file
+                    if not isinstance(z, np.lib.npyio.NpzFile):
+                        raise ValueError("it is a single .npy array, not an .npz archive")
                     if "X" not in z.files:
                         raise InvalidParameterError(f"The file {shown!r} has no array 'X' to "
                                                     f"predict; it holds: {', '.join(z.files)}.")
                     return np.asarray(z["X"], dtype=np.float64)
-            except (OSError, ValueError) as err:
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+                if isinstance(err, InvalidParameterError):
+                    raise
                 raise InvalidParameterError(f"The file {shown!r} cannot be read as .npz: "
                                             f"{err}.") from None
         if suffix not in TABLE_SUFFIXES:
