@@ -409,3 +409,23 @@ def test_cpu_masks_are_rand_float64_below_keep_on_every_cpu(with_generator):
     g = gen()
     coins = torch.rand(4, 6, 1, 1, dtype=torch.float64, generator=g) < keep
     assert torch.equal(got, x4 * (coins.to(x4.dtype) / keep))
+
+
+@pytest.mark.parametrize("make,owner", [
+    (lambda: rl.Dropout(0.5), "Dropout"),
+    (lambda: rl.SpatialDropout(0.2), "SpatialDropout"),
+    (lambda: rl.DropPath(0.1), "DropPath"),
+    (lambda: rl.GaussianDropout(0.3), "GaussianDropout"),
+    (lambda: rl.DropBlock2d(0.1, 3), "DropBlock2d"),
+    (lambda: rl.DropConnect(torch.nn.Linear(4, 2), 0.5), "DropConnect"),
+])
+def test_a_positional_strength_is_refused_with_both_meanings_of_p(make, owner):
+    """nn.Dropout(0.5) habits: the note's p is keep, PyTorch's is drop, so a bare number is
+    ambiguous; the error names the layer and both spellings, not a private base class."""
+    with pytest.raises(TypeError) as info:
+        make()
+    text = str(info.value)
+    assert text.startswith(f"{owner} takes its strength by name, not by position: drop= "
+                           "(PyTorch's p, the probability of zeroing a unit) or keep= (the "
+                           "note's p, of keeping one). Got the positional argument(s) ")
+    assert "_DropLayer" not in text and f"write e.g. {owner}(drop=" in text

@@ -261,6 +261,18 @@ def _resolve_drop(owner: str, drop: Any, keep: Any) -> Strength:
     return _one_minus(keep) if isinstance(keep, Schedule) else 1.0 - keep
 
 
+def _by_name_only(owner: str, positional: tuple) -> None:
+    """``rl.Dropout(0.5)``, as ``nn.Dropout(0.5)`` is written, would be ambiguous here: the
+    note's p is the keep probability, PyTorch's the drop one. Say so instead of Python's
+    "takes 1 positional argument" about a private class."""
+    if positional:
+        shown = ", ".join(repr(a) for a in positional)
+        raise TypeError(
+            f"{owner} takes its strength by name, not by position: drop= (PyTorch's p, the "
+            f"probability of zeroing a unit) or keep= (the note's p, of keeping one). Got the "
+            f"positional argument(s) {shown}; write e.g. {owner}(drop={positional[0]!r}).")
+
+
 class _DropLayer(Scheduled, nn.Module):
     """Shell shared by the family: stores the strength, reads it, counts training forwards.
 
@@ -270,8 +282,9 @@ class _DropLayer(Scheduled, nn.Module):
 
     kernel: Callable[[Tensor, float, bool, torch.Generator | None], Tensor] | None = None
 
-    def __init__(self, *, drop: Strength | None = None, keep: Strength | None = None,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(self, *positional: Any, drop: Strength | None = None,
+                 keep: Strength | None = None, generator: torch.Generator | None = None) -> None:
+        _by_name_only(type(self).__name__, positional)
         super().__init__()
         self.drop: Strength = _resolve_drop(type(self).__name__, drop, keep)
         self.generator = generator
@@ -336,8 +349,9 @@ class DropConnect(_DropLayer):
         layer = rl.DropConnect(nn.Linear(64, 32), drop=0.5)
     """
 
-    def __init__(self, linear: nn.Linear, *, drop: Strength | None = None,
+    def __init__(self, linear: nn.Linear, *positional: Any, drop: Strength | None = None,
                  keep: Strength | None = None, generator: torch.Generator | None = None) -> None:
+        _by_name_only("DropConnect", positional)
         if not isinstance(linear, nn.Linear):
             raise fail("DropConnect", "linear", "an nn.Linear", linear)
         super().__init__(drop=drop, keep=keep, generator=generator)
@@ -369,8 +383,10 @@ class DropBlock2d(_DropLayer):
         rl.DropBlock2d(drop=0.1, block_size=3)
     """
 
-    def __init__(self, *, drop: Strength | None = None, keep: Strength | None = None,
-                 block_size: int = 7, generator: torch.Generator | None = None) -> None:
+    def __init__(self, *positional: Any, drop: Strength | None = None,
+                 keep: Strength | None = None, block_size: int = 7,
+                 generator: torch.Generator | None = None) -> None:
+        _by_name_only("DropBlock2d", positional)
         super().__init__(drop=drop, keep=keep, generator=generator)
         self.block_size = check_int("DropBlock2d", "block_size", block_size, 1)
 
