@@ -492,3 +492,30 @@ def test_attached_hook_follows_a_strength_changed_between_steps(make, change, co
         opt.step()
         for p, w in zip(model.parameters(), want):
             torch.testing.assert_close(p.detach(), w, rtol=1e-14, atol=1e-16)
+
+
+@pytest.mark.parametrize("given,shown", [
+    (lambda m: torch.zeros(3), "tensor([0., 0., 0.])"),
+    (lambda m: torch.zeros(30, 30), "a Tensor of shape (30, 30)"),
+    (lambda m: m.parameters(), "a Parameter of shape (8, 4)"),   # parameters(), not named
+    (lambda m: 5, "5"),
+])
+def test_a_penalty_called_on_what_is_not_a_model_says_what_it_takes(given, shown):
+    """pen(w) or pen(model.parameters()) (common slips) used to fail inside the selection with
+    'iteration over a 0-d tensor' or an unpacking error; the message is one line."""
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    for pen in (rl.L1(1e-3), rl.L2(1e-3)):
+        with pytest.raises(rl.InvalidParameterError) as info:
+            pen(given(m))
+        assert str(info.value) == (
+            f"The 'model' parameter of {type(pen).__name__} must be an nn.Module or (name, "
+            f"parameter) pairs such as model.named_parameters(). Got {shown} instead.")
+    assert float(rl.L1(1e-3)(m.named_parameters())) == float(rl.L1(1e-3)(m))
+
+
+def test_an_error_about_a_model_stays_one_line():
+    m = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    with pytest.raises(rl.InvalidParameterError) as info:
+        rl.L2(1e-3).attach(m)
+    assert str(info.value) == ("The 'optimizer' parameter of L2.attach must be a "
+                               "torch.optim.Optimizer. Got a Sequential instead.")

@@ -264,3 +264,24 @@ def test_bad_parameters(build, message):
     with pytest.raises(rl.InvalidParameterError) as e:
         build()
     assert str(e.value) == message
+
+
+def test_decoupled_decay_on_an_optimizer_that_decays_too_warns_once_and_names_the_groups():
+    """AdamW's default weight_decay is 0.01: attaching the rule to it decays twice, silently,
+    unless told; an optimizer without its own decay gets no warning."""
+    import warnings
+
+    m = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    with pytest.warns(UserWarning) as record:
+        rl.DecoupledWeightDecay(0.1).attach(torch.optim.AdamW(m.parameters()))
+    assert [str(w.message) for w in record] == [
+        "DecoupledWeightDecay: the AdamW it is attached to decays too, param group 0 "
+        "(weight_decay=0.01); the two add up. Give the optimizer weight_decay=0 (AdamW's "
+        "default is 0.01) or let it decay alone."]
+    with pytest.warns(UserWarning, match=r"the SGD it is attached to decays too, param group 0 "
+                                         r"\(weight_decay=0\.001\); "):
+        rl.DecoupledWeightDecay(0.1).attach(torch.optim.SGD(rl.param_groups(m, 1e-3), lr=0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rl.DecoupledWeightDecay(0.1).attach(torch.optim.Adam(m.parameters()))
+        rl.DecoupledWeightDecay(0.1).attach(torch.optim.AdamW(m.parameters(), weight_decay=0))

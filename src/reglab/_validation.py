@@ -41,10 +41,21 @@ def fail(owner: str, name: str, allowed: str, value: Any, hint: str = ""
     """Build the one error message template: parameter, owner, allowed range, value received
     (and an optional ``hint`` after it, e.g. :func:`did_you_mean`)."""
     err = InvalidParameterError(
-        f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r} instead.{hint}"
-    )
+        f"The '{name}' parameter of {owner} must be {allowed}. Got {_shown(value)} instead."
+        f"{hint}")
     err.owner, err.name, err.allowed, err.value, err.hint = owner, name, allowed, value, hint
     return err
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` where it is one line; a model, a large tensor or array (whose repr spans
+    many lines) as its type and shape: an error message stays one line."""
+    text = repr(value)
+    if "\n" not in text:
+        return text
+    shape = getattr(value, "shape", None)
+    kind = type(value).__name__
+    return f"a {kind} of shape {tuple(shape)}" if shape is not None else f"a {kind}"
 
 
 def did_you_mean(value: Any, choices: Iterable[str]) -> str:

@@ -72,11 +72,20 @@ def check_params(owner: str, params: Any) -> Selection:
     return tensors
 
 
-def _named(model: Any) -> Named:
+_MODEL_ALLOWED = "an nn.Module or (name, parameter) pairs such as model.named_parameters()"
+
+
+def _named(model: Any, owner: str = "select") -> Named:
     """``model.named_parameters()``, or ``model`` itself if it already is ``(name, param)`` pairs."""
     if isinstance(model, nn.Module):
         return list(model.named_parameters())
-    return list(model)
+    if isinstance(model, Tensor) or not hasattr(model, "__iter__"):  # pen(w): a common slip
+        raise fail(owner, "model", _MODEL_ALLOWED, model)
+    pairs = list(model)
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Tensor)):
+            raise fail(owner, "model", _MODEL_ALLOWED, pair)
+    return pairs
 
 
 def _optimizer_named(optimizer: torch.optim.Optimizer) -> Named:
@@ -121,7 +130,7 @@ def select(model: Any, params: Any = None, owner: str = "select") -> Named:
 
         select(model, lambda name, p: name.startswith("0."))   # [('0.weight', ...), ('0.bias', ...)]
     """
-    return _select(_named(model), check_params(owner, params))
+    return _select(_named(model, owner), check_params(owner, params))
 
 
 # --------------------------------------------------------------------------- fused computation
@@ -305,7 +314,7 @@ class Penalty(Scheduled):
         key = id(self.params)
         if key not in memo:
             if "named" not in memo:
-                memo["named"] = _named(model)
+                memo["named"] = _named(model, type(self).__name__)
             memo[key] = _select(memo["named"], self.params)
         return memo[key]
 

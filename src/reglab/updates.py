@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -228,6 +229,8 @@ class DecoupledWeightDecay(_UpdateRule):
     Applied as each step begins (an optimizer step pre-hook: the gradient is already taken),
     which is exactly what ``AdamW`` does, so ``Adam`` + this = ``AdamW``. Unlike an L2 loss
     term, the decay is not rescaled by Adam's adaptive denominators. Loshchilov & Hutter (2019).
+    Attached to an optimizer that decays too (``weight_decay > 0`` in a param group, as
+    ``AdamW`` has by default), it warns: the two decays would add up.
 
     Args:
         lam: strength >= 0, a number or a schedule.
@@ -239,6 +242,19 @@ class DecoupledWeightDecay(_UpdateRule):
     """
 
     _when = "pre"
+
+    def hook(self, optimizer: torch.optim.Optimizer, model: nn.Module | None = None
+             ) -> Callable[[torch.optim.Optimizer, Any, Any], None]:
+        fn = super().hook(optimizer, model)
+        own = [(g, float(group["weight_decay"])) for g, group in enumerate(optimizer.param_groups)
+               if group["params"] and float(group.get("weight_decay") or 0.0) > 0.0]
+        if own:  # e.g. AdamW's default 0.01: the two decays would add up, silently
+            groups = ", ".join(f"param group {g} (weight_decay={wd:g})" for g, wd in own)
+            warnings.warn(
+                f"DecoupledWeightDecay: the {type(optimizer).__name__} it is attached to decays "
+                f"too, {groups}; the two add up. Give the optimizer weight_decay=0 (AdamW's "
+                f"default is 0.01) or let it decay alone.", UserWarning, stacklevel=3)
+        return fn
 
     def _apply(self, params, t):
         K.decay_(params, t)
