@@ -83,7 +83,8 @@ def _named(model: Any, owner: str = "select") -> Named:
         raise fail(owner, "model", _MODEL_ALLOWED, model)
     pairs = list(model)
     for pair in pairs:
-        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Tensor)):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+                and isinstance(pair[1], Tensor)):
             raise fail(owner, "model", _MODEL_ALLOWED, pair)
     return pairs
 
