@@ -351,7 +351,7 @@ class DropConnect(_DropLayer):
 
     def __init__(self, linear: nn.Linear, *positional: Any, drop: Strength | None = None,
                  keep: Strength | None = None, generator: torch.Generator | None = None) -> None:
-        _by_name_only("DropConnect", positional)
+        _by_name_only(type(self).__name__, positional)  # before the linear check, as typed
         if not isinstance(linear, nn.Linear):
             raise fail("DropConnect", "linear", "an nn.Linear", linear)
         super().__init__(drop=drop, keep=keep, generator=generator)
@@ -386,8 +386,7 @@ class DropBlock2d(_DropLayer):
     def __init__(self, *positional: Any, drop: Strength | None = None,
                  keep: Strength | None = None, block_size: int = 7,
                  generator: torch.Generator | None = None) -> None:
-        _by_name_only("DropBlock2d", positional)
-        super().__init__(drop=drop, keep=keep, generator=generator)
+        super().__init__(*positional, drop=drop, keep=keep, generator=generator)
         self.block_size = check_int("DropBlock2d", "block_size", block_size, 1)
 
     def forward(self, x: Tensor) -> Tensor:
